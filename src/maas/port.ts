@@ -1,0 +1,182 @@
+/**
+ * The one port through which metalwave talks to a MAAS region. The pipeline,
+ * roles and service code depend on this interface only; `MaasClient`
+ * (src/maas/client.ts) implements it over HTTP, tests may provide fakes.
+ *
+ * Contracts, per method:
+ * - "idempotent": safe to call again with the same arguments; repeating it changes nothing more.
+ * - "reconciled": a POST that changes state. If the outcome of the request is unknown
+ *   (connection reset after sending, 504), the client never repeats it blindly: it reads
+ *   the machine back and decides whether the operation took effect (then it returns as if
+ *   it succeeded) or not (then it may send it once more within its retry budget).
+ * - Expected failures are thrown as typed `MaasError`s (src/maas/errors.ts):
+ *   `MAAS_AUTH` 401, `MAAS_FORBIDDEN` 403, `MAAS_NOT_FOUND` 404, `MAAS_CONFLICT` 409
+ *   (wrong state, nothing matches an allocation), `MAAS_BAD_REQUEST` 400 (with field
+ *   messages), `MAAS_UNAVAILABLE` 502/503/504 after retries, `MAAS_BAD_RESPONSE` when a
+ *   response fails schema validation (names the field), `MAAS_NETWORK` when the region
+ *   cannot be reached after retries, `MAAS_OUTCOME_UNKNOWN` when reconciliation itself failed.
+ */
+import type { NodeStatusCode } from "./status.ts";
+import type { Machine, Tag, Zone, ResourcePool, EventsPage, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
+
+export type { Machine, Tag, Zone, ResourcePool, EventsPage, MaasEvent, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
+
+/** Filters of `GET machines/`: each array is match-any (repeated key), `tags` must all match. */
+export interface MachineFilter {
+  id?: readonly string[];
+  hostname?: readonly string[];
+  mac_address?: readonly string[];
+  domain?: readonly string[];
+  agent_name?: readonly string[];
+  zone?: readonly string[];
+  pool?: readonly string[];
+  arch?: readonly string[];
+  owner?: readonly string[];
+  power_state?: readonly string[];
+  /** Lower-case status names as MAAS's filter takes them, e.g. "ready", "failed_deployment". */
+  status?: readonly string[];
+  tags?: readonly string[];
+  not_id?: readonly string[];
+  not_tags?: readonly string[];
+  not_zone?: readonly string[];
+  not_pool?: readonly string[];
+}
+
+export interface CreateMachineParams {
+  architecture: string;
+  mac_addresses: readonly string[];
+  hostname?: string;
+  domain?: string;
+  power_type?: string;
+  /** Sent as `power_parameters_<key>`. */
+  power_parameters?: Readonly<Record<string, string>>;
+  commission?: boolean;
+  zone?: string;
+  pool?: string;
+}
+
+export interface CommissionParams {
+  enable_ssh?: boolean;
+  skip_bmc_config?: boolean;
+  skip_networking?: boolean;
+  skip_storage?: boolean;
+  commissioning_scripts?: readonly string[];
+  testing_scripts?: readonly string[];
+}
+
+export interface AllocateParams {
+  system_id?: string;
+  name?: string;
+  arch?: string;
+  cpu_count?: number;
+  /** Megabytes. */
+  mem?: number;
+  tags?: readonly string[];
+  not_tags?: readonly string[];
+  zone?: string;
+  not_in_zone?: readonly string[];
+  pool?: string;
+  not_in_pool?: readonly string[];
+  agent_name?: string;
+  comment?: string;
+  dry_run?: boolean;
+}
+
+export interface DeployParams {
+  /** Plain text; the client base64-encodes it as MAAS expects. */
+  user_data?: string;
+  distro_series?: string;
+  hwe_kernel?: string;
+  agent_name?: string;
+  comment?: string;
+}
+
+export interface ReleaseParams {
+  comment?: string;
+  erase?: boolean;
+  quick_erase?: boolean;
+  secure_erase?: boolean;
+  force?: boolean;
+}
+
+export interface CreateTagParams {
+  name: string;
+  comment?: string;
+  definition?: string;
+  kernel_opts?: string;
+}
+
+export interface EventsQuery {
+  id?: readonly string[];
+  hostname?: readonly string[];
+  zone?: readonly string[];
+  agent_name?: readonly string[];
+  owner?: readonly string[];
+  level?: "AUDIT" | "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
+  /** 1..1000 (MAAS's own maximum). */
+  limit?: number;
+  after?: number;
+  before?: number;
+}
+
+export interface MaasPort {
+  /** Anonymous. Idempotent. */
+  version(): Promise<Version>;
+  /** Idempotent. Proves the key works. */
+  whoami(): Promise<User>;
+
+  /** Idempotent. Large unfiltered lists are one big response: filter by `id` when polling. */
+  listMachines(filter?: MachineFilter): Promise<Machine[]>;
+  /** Idempotent. 404 → MAAS_NOT_FOUND. */
+  readMachine(systemId: string): Promise<Machine>;
+  /** Not idempotent (creates a machine); never retried once sent. */
+  createMachine(params: CreateMachineParams): Promise<Machine>;
+  /** Reconciled (took effect if the machine is Commissioning or has moved past it since). */
+  commission(systemId: string, params?: CommissionParams): Promise<Machine>;
+  /** Reconciled when `system_id` is given; 409 MAAS_CONFLICT when nothing matches. */
+  allocate(params: AllocateParams): Promise<AllocatedMachine>;
+  /** Reconciled (took effect if Deploying or Deployed). */
+  deploy(systemId: string, params?: DeployParams): Promise<Machine>;
+  /** Reconciled. Already Ready/Releasing is a no-op success, as in MAAS. */
+  release(systemId: string, params?: ReleaseParams): Promise<Machine>;
+  /** Releases many in one call; returns the released system_ids. */
+  releaseMany(systemIds: readonly string[], comment?: string): Promise<string[]>;
+  /** Reconciled. */
+  abort(systemId: string, comment?: string): Promise<Machine>;
+  /** Reconciled (took effect if Broken). */
+  markBroken(systemId: string, comment?: string): Promise<Machine>;
+  /** Reconciled. */
+  markFixed(systemId: string, comment?: string): Promise<Machine>;
+  powerOn(systemId: string, comment?: string): Promise<Machine>;
+  powerOff(systemId: string, stopMode?: "hard" | "soft", comment?: string): Promise<Machine>;
+  /** Idempotent. */
+  queryPowerState(systemId: string): Promise<PowerState>;
+
+  /** Idempotent. */
+  listTags(): Promise<Tag[]>;
+  /** 400 MAAS_BAD_REQUEST if the name exists or is invalid. */
+  createTag(params: CreateTagParams): Promise<Tag>;
+  /** Idempotent in effect (404 on a missing tag). */
+  deleteTag(name: string): Promise<void>;
+  /**
+   * Adds and removes machines on a tag. Idempotent. The client splits large lists into
+   * batches (default 500 ids per call) and sums MAAS's `{added, removed}` answers.
+   */
+  updateTagNodes(name: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<{ added: number; removed: number }>;
+  /** Idempotent. */
+  machinesByTag(name: string): Promise<Machine[]>;
+  /** Idempotent. */
+  addBlockDeviceTag(systemId: string, deviceId: number, tag: string): Promise<void>;
+  /** Idempotent. */
+  removeBlockDeviceTag(systemId: string, deviceId: number, tag: string): Promise<void>;
+
+  /** Idempotent. */
+  listZones(): Promise<Zone[]>;
+  /** Idempotent. */
+  listResourcePools(): Promise<ResourcePool[]>;
+
+  /** Idempotent. Newest first, as MAAS returns them. */
+  queryEvents(query?: EventsQuery): Promise<EventsPage>;
+}
+
+export type { NodeStatusCode };
