@@ -1,0 +1,40 @@
+/**
+ * Small helpers shared by the subcommands: parsing flags with node:util's
+ * parseArgs into a clear usage error, and the exit codes documented in docs/cli.md.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { MetalwaveError } from "../errors.ts";
+
+/** Exit codes are an interface: scripts branch on them. Documented in docs/cli.md. */
+export const ExitCode = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+  PAUSED: 3,
+  ABORTED: 4,
+  LOCKED: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class UsageError extends MetalwaveError<"USAGE"> {
+  readonly code = "USAGE" as const;
+}
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export function parseFlags<O extends Options>(command: string, argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`metalwave ${command}: ${(e as Error).message} (see 'metalwave ${command} --help')`, { cause: e });
+  }
+}
+
+export function intFlag(command: string, name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || !Number.isInteger(n)) {
+    throw new UsageError(`metalwave ${command}: --${name} expects a whole number, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}

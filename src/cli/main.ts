@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * The `metalwave` command. Each subcommand parses its own flags and has its own
+ * --help; flags and exit codes are an interface documented in docs/cli.md.
+ */
+import { MetalwaveError } from "../errors.ts";
+import { ExitCode, UsageError } from "./args.ts";
+import { runRolloutCommand, runStartCommand, runStatusCommand } from "./rollout.ts";
+import { runSim } from "../sim/cli.ts";
+
+type Command = { summary: string; run: (argv: string[]) => Promise<number> };
+
+const COMMANDS: Record<string, Command> = {
+  start: { summary: "full rollout on the embedded simulated region, with progress (npm start)", run: runStartCommand },
+  rollout: { summary: "plan and run a rollout against a MAAS region (or resume one)", run: runRolloutCommand },
+  status: { summary: "show where every machine of the latest rollout is, from the store", run: runStatusCommand },
+  sim: { summary: "serve a simulated MAAS region on loopback", run: runSim },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    "usage: metalwave <command> [options]",
+    "",
+    "commands:",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run 'metalwave <command> --help' for a command's options.",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    const target = name === "help" ? rest[0] : undefined;
+    if (target && COMMANDS[target]) return COMMANDS[target].run(["--help"]);
+    console.log(usage());
+    return name ? ExitCode.OK : ExitCode.USAGE;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`metalwave: unknown command '${name}'\n\n${usage()}`);
+    return ExitCode.USAGE;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(e.message);
+      return ExitCode.USAGE;
+    }
+    if (e instanceof MetalwaveError) {
+      console.error(`metalwave ${name}: ${e.message} [${e.code}]`);
+      return e.code === "STORE_LOCKED" ? ExitCode.LOCKED : e.code === "CONFIG_INVALID" ? ExitCode.USAGE : ExitCode.ERROR;
+    }
+    console.error(`metalwave ${name}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return ExitCode.ERROR;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = ExitCode.ERROR;
+    },
+  );
+}

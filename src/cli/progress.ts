@@ -1,0 +1,123 @@
+/**
+ * Progress a person can follow on a long rollout: on a terminal, a block of
+ * lines redrawn in place (a bar, counts per phase and per wave); otherwise a
+ * plain line at a fixed interval, so logs and CI output stay readable.
+ */
+import type { RolloutProgress, RolloutSummary } from "../runtime/rollout-runner.ts";
+
+const PHASE_ORDER = [
+  "enlisted",
+  "commissioning",
+  "tagging",
+  "allocating",
+  "deploying",
+  "deployed",
+  "layering",
+  "releasing",
+  "aborting",
+  "quarantining",
+  "inService",
+  "quarantined",
+  "aborted",
+  "failed",
+];
+
+function bar(done: number, total: number, width: number): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return "█".repeat(filled) + "░".repeat(width - filled);
+}
+
+function phases(p: RolloutProgress): string {
+  const keys = Object.keys(p.byPhase).sort((a, b) => rank(a) - rank(b));
+  return keys
+    .filter((k) => (p.byPhase[k] ?? 0) > 0)
+    .map((k) => `${k} ${p.byPhase[k]}`)
+    .join(" · ");
+}
+
+function rank(phase: string): number {
+  const i = PHASE_ORDER.indexOf(phase);
+  return i < 0 ? PHASE_ORDER.length : i;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+export function progressLine(p: RolloutProgress): string {
+  const settled = p.settled;
+  return (
+    `[${seconds(p.elapsedMs)}] ${p.state} wave ${Math.min(p.wave + 1, p.waves)}/${p.waves} ` +
+    `settled ${settled}/${p.total} (in service ${p.byOutcome.inService}, quarantined ${p.byOutcome.quarantined}) ` +
+    `| ${phases(p)} | MAAS requests ${p.maasRequests}`
+  );
+}
+
+export function progressBlock(p: RolloutProgress, width = 40): string[] {
+  const lines = [
+    `rollout ${p.rolloutId}  ${p.state}  ${seconds(p.elapsedMs)}  MAAS requests ${p.maasRequests}`,
+    `${bar(p.settled, p.total, width)} ${p.settled}/${p.total} settled`,
+    `phases: ${phases(p) || "-"}`,
+  ];
+  const w = p.waves > 0 ? p.perWave : [];
+  const shown = w.slice(Math.max(0, p.wave - 2), p.wave + 3);
+  for (const wave of shown) {
+    lines.push(
+      `  wave ${wave.index + 1}/${p.waves} ${bar(wave.settled, wave.size, 20)} ${wave.settled}/${wave.size}` +
+        (wave.failed ? ` failed ${wave.failed}` : ""),
+    );
+  }
+  return lines;
+}
+
+export interface ProgressPrinter {
+  update(p: RolloutProgress): void;
+  finish(): void;
+}
+
+export function createProgressPrinter(stream: NodeJS.WriteStream, opts: { intervalMs?: number } = {}): ProgressPrinter {
+  const tty = stream.isTTY === true;
+  const interval = opts.intervalMs ?? (tty ? 200 : 5000);
+  let last = 0;
+  let drawn = 0;
+  let latest: RolloutProgress | undefined;
+  const draw = (p: RolloutProgress) => {
+    if (tty) {
+      const lines = progressBlock(p);
+      if (drawn > 0) stream.write(`\x1b[${drawn}F\x1b[J`);
+      stream.write(lines.join("\n") + "\n");
+      drawn = lines.length;
+    } else {
+      stream.write(progressLine(p) + "\n");
+    }
+  };
+  return {
+    update(p) {
+      latest = p;
+      const now = Date.now();
+      if (now - last < interval) return;
+      last = now;
+      draw(p);
+    },
+    finish() {
+      if (latest) draw(latest);
+    },
+  };
+}
+
+export function summaryText(s: RolloutSummary): string {
+  const lines = [
+    `rollout ${s.rolloutId}: ${s.state}${s.pauseReason ? ` (${s.pauseReason})` : ""}`,
+    `  machines: ${s.total}; in service ${s.byOutcome.inService}, quarantined ${s.byOutcome.quarantined}, aborted ${s.byOutcome.aborted}, failed ${s.byOutcome.failed}, unsettled ${s.total - s.settled}`,
+    `  by phase: ${phases(s) || "-"}`,
+    `  elapsed ${seconds(s.elapsedMs)}; MAAS requests ${s.maasRequests} (${s.total ? (s.maasRequests / s.total).toFixed(2) : "0"} per machine)`,
+  ];
+  if (s.failures.length) {
+    lines.push(`  failures (${s.failures.length}):`);
+    for (const f of s.failures.slice(0, 50)) {
+      lines.push(`    ${f.hostname} (${f.systemId}) ${f.outcome} in ${f.phase}: ${f.code}: ${f.message}`);
+    }
+    if (s.failures.length > 50) lines.push(`    … and ${s.failures.length - 50} more (metalwave status --json lists all)`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,304 @@
+/**
+ * `metalwave rollout`, `metalwave start` and `metalwave status`.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir, hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import { loadConfig, resolveApiKey, type Config, type ConfigInput } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { MaasClient } from "../maas/client.ts";
+import { openStore, type Store } from "../store/index.ts";
+import { RolloutRunner, type RolloutSummary } from "../runtime/rollout-runner.ts";
+import { startSimulator, type SimHandle } from "../sim/index.ts";
+import { ExitCode, intFlag, parseFlags } from "./args.ts";
+import { createProgressPrinter, summaryText } from "./progress.ts";
+
+const ROLLOUT_HELP = `usage: metalwave rollout [options]
+
+Plans a rollout of the machines MAAS lists (waves, in-flight caps, failure
+budget from the config) and runs it to the end, showing progress. Without a
+MAAS URL it runs against an embedded simulated region.
+
+options:
+  --config FILE         YAML or JSON config (see docs/configuration.md)
+  --maas-url URL        MAAS region URL, e.g. http://maas:5240/MAAS (env METALWAVE_MAAS_URL)
+  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)
+  --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  --resume              continue the latest rollout in the store where it stopped
+  --json                print the final summary as JSON on stdout
+  -h, --help            this help
+
+exit codes: 0 completed, 1 error, 2 bad input, 3 paused (budget spent or
+operator), 4 aborted, 5 the store is locked by another run.`;
+
+const START_HELP = `usage: metalwave start [options]
+
+The main job on a fresh clone: starts an embedded simulated MAAS region and
+runs a full rollout of its fleet, with progress. Uses a new temporary store
+unless --store is given.
+
+options:
+  --machines N          simulated machines (default 300)
+  --fleet FILE          a fleet file from machines/ instead of --machines
+  --speed X             divides realistic MAAS durations (default 600; 0 = instant)
+  --seed N              simulator seed (default 7)
+  --faults SPEC         simulator failure injection (docs/simulator.md)
+  --config FILE         config for the rollout (waves, caps, budget)
+  --store PATH          the store file (default: a new temporary one)
+  --json                print the final summary as JSON on stdout
+  -h, --help            this help`;
+
+const STATUS_HELP = `usage: metalwave status [--store PATH] [--json]
+
+Reads the store and shows the latest rollout: its state, where every machine
+is, and why any failed.
+
+options:
+  --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  --json                print as JSON
+  -h, --help            this help`;
+
+function exitCodeFor(s: RolloutSummary): number {
+  switch (s.state) {
+    case "completed":
+      return ExitCode.OK;
+    case "paused":
+      return ExitCode.PAUSED;
+    case "aborted":
+      return ExitCode.ABORTED;
+    case "running":
+      return ExitCode.ERROR;
+  }
+}
+
+interface RunArgs {
+  config: Config;
+  maas: MaasClient;
+  store: Store;
+  logger: Logger;
+  resume: boolean;
+  json: boolean;
+  timeScale: number;
+  observerPollMs: number;
+}
+
+async function runWithProgress(a: RunArgs): Promise<number> {
+  const printer = createProgressPrinter(process.stderr);
+  a.store.acquireLock({ pid: process.pid, hostname: osHostname(), command: a.resume ? "rollout --resume" : "rollout" });
+  const runner = new RolloutRunner({
+    maas: a.maas,
+    store: a.store,
+    config: a.config,
+    logger: a.logger,
+    requestCount: () => a.maas.stats().requests,
+    onProgress: (p) => printer.update(p),
+    timeScale: a.timeScale,
+    observerPollMs: a.observerPollMs,
+  });
+  const onSignal = (sig: string) => {
+    a.logger.warn({ signal: sig }, "pausing the rollout: no new hosts start; hosts in flight finish");
+    runner.pause(`paused by ${sig}`);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const summary = await runner.run({ resume: a.resume });
+    printer.finish();
+    if (a.json) console.log(JSON.stringify(summary, null, 2));
+    else console.error(summaryText(summary));
+    return exitCodeFor(summary);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    a.store.releaseLock();
+  }
+}
+
+function simTimeScale(speed: number): number {
+  return speed === 0 ? 1000 : speed;
+}
+
+async function embeddedSimulator(config: Config, logger: Logger): Promise<SimHandle> {
+  const s = config.simulator;
+  const sim = await startSimulator({
+    port: 0,
+    ...(s.fleet ? { fleetFile: s.fleet } : { machines: s.machines ?? 300 }),
+    speed: s.speed === 0 ? Infinity : s.speed,
+    seed: s.seed,
+    ...(s.faults ? { faults: s.faults } : {}),
+    logger: logger.child({ component: "sim" }),
+  });
+  logger.info({ url: sim.url }, "embedded simulated MAAS region started");
+  return sim;
+}
+
+function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
+  return new MaasClient({
+    url,
+    apiKey,
+    maxInFlight: config.maas.maxInFlight,
+    requestsPerSecond: config.maas.requestsPerSecond,
+    timeoutMs: config.maas.timeoutMs,
+    logger: logger.child({ component: "maas" }),
+  });
+}
+
+export async function runRolloutCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("rollout", argv, {
+    config: { type: "string" },
+    "maas-url": { type: "string" },
+    "api-key-file": { type: "string" },
+    store: { type: "string" },
+    resume: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(ROLLOUT_HELP);
+    return ExitCode.OK;
+  }
+  const flags: ConfigInput = {
+    ...(values["maas-url"] || values["api-key-file"]
+      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
+      : {}),
+    ...(values.store ? { store: values.store } : {}),
+  };
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const logger = createLogger();
+  let sim: SimHandle | undefined;
+  let url = config.maas.url;
+  let apiKey = resolveApiKey(config, process.env);
+  if (!url) {
+    if (values.resume) {
+      throw new ConfigError("--resume", "needs a MAAS region that outlives this process (--maas-url); the embedded simulator starts afresh each run");
+    }
+    sim = await embeddedSimulator(config, logger);
+    url = sim.url;
+    apiKey = sim.apiKey;
+  }
+  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  const store = openStore(config.store);
+  try {
+    return await runWithProgress({
+      config,
+      maas: clientFor(config, url, apiKey, logger),
+      store,
+      logger,
+      resume: values.resume,
+      json: values.json,
+      timeScale: sim ? simTimeScale(config.simulator.speed) : 1,
+      observerPollMs: sim ? 100 : 2000,
+    });
+  } finally {
+    store.close();
+    await sim?.close();
+  }
+}
+
+export async function runStartCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("start", argv, {
+    machines: { type: "string" },
+    fleet: { type: "string" },
+    speed: { type: "string" },
+    seed: { type: "string" },
+    faults: { type: "string" },
+    config: { type: "string" },
+    store: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(START_HELP);
+    return ExitCode.OK;
+  }
+  const speed = values.speed === undefined ? undefined : Number(values.speed);
+  if (speed !== undefined && !(speed >= 0)) throw new ConfigError("--speed", `expects a number ≥ 0, got ${JSON.stringify(values.speed)}`);
+  const machines = intFlag("start", "machines", values.machines);
+  const seed = intFlag("start", "seed", values.seed);
+  const storePath = values.store ?? join(mkdtempSync(join(tmpdir(), "metalwave-start-")), "metalwave.sqlite");
+  const config = loadConfig({
+    ...(values.config ? { file: values.config } : {}),
+    env: {},
+    flags: {
+      store: storePath,
+      simulator: {
+        ...(machines !== undefined ? { machines } : {}),
+        ...(values.fleet ? { fleet: values.fleet } : {}),
+        ...(speed !== undefined ? { speed } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(values.faults ? { faults: values.faults } : {}),
+      },
+    },
+  });
+  const logger = createLogger({ level: "warn" });
+  const sim = await embeddedSimulator(config, logger);
+  console.error(`simulated MAAS region at ${sim.url}; store ${config.store}`);
+  const store = openStore(config.store);
+  try {
+    return await runWithProgress({
+      config,
+      maas: clientFor(config, sim.url, sim.apiKey, logger),
+      store,
+      logger,
+      resume: false,
+      json: values.json,
+      timeScale: simTimeScale(config.simulator.speed),
+      observerPollMs: 100,
+    });
+  } finally {
+    store.close();
+    await sim.close();
+  }
+}
+
+export async function runStatusCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("status", argv, {
+    store: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(STATUS_HELP);
+    return ExitCode.OK;
+  }
+  const config = loadConfig({ flags: values.store ? { store: values.store } : {} });
+  const store = openStore(config.store);
+  try {
+    const rollout = store.latestRollout();
+    if (!rollout) {
+      console.error(`no rollout in the store ${config.store}`);
+      return ExitCode.ERROR;
+    }
+    const counts = store.hostCounts(rollout.id);
+    const hosts = store.loadHosts(rollout.id);
+    const failed = hosts
+      .filter((h) => h.outcome && h.outcome !== "inService")
+      .map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, outcome: h.outcome, phase: h.phase, lastError: h.lastError }));
+    if (values.json) {
+      console.log(
+        JSON.stringify(
+          {
+            rollout: { id: rollout.id, status: rollout.status, reason: rollout.reason ?? null, createdAt: rollout.createdAt, updatedAt: rollout.updatedAt },
+            counts,
+            hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
+            failed,
+          },
+          null,
+          2,
+        ),
+      );
+      return ExitCode.OK;
+    }
+    console.log(`rollout ${rollout.id}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`  by phase: ${Object.entries(counts.byPhase).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
+    console.log(`  by outcome: ${Object.entries(counts.byOutcome).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
+    for (const f of failed) {
+      const le = f.lastError as { code?: string; message?: string } | null;
+      console.log(`  ${f.hostname} (${f.systemId}) wave ${f.wave + 1}: ${f.outcome} in ${f.phase}: ${le?.code ?? ""} ${le?.message ?? ""}`);
+    }
+    return ExitCode.OK;
+  } finally {
+    store.close();
+  }
+}

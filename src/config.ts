@@ -1,0 +1,185 @@
+/**
+ * metalwave's configuration: one zod schema, read from a YAML or JSON file, then
+ * overridden by environment variables, then by command-line flags. Every error
+ * names the file and the path of the field at fault. The schema is an interface
+ * operators rely on: docs/configuration.md documents it, change both together.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+const countOrPercent = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?%$/, 'expected a whole number or a percentage such as "5%"'),
+]);
+
+const waveEntry = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?%$/, 'expected a host count or a percentage such as "25%"'),
+]);
+
+export const ConfigSchema = z
+  .object({
+    maas: z
+      .object({
+        /** Region URL such as http://maas.example:5240/MAAS. Absent: the embedded simulator. */
+        url: z.string().url().optional(),
+        /** File holding the API key (consumer:token:secret). */
+        apiKeyFile: z.string().optional(),
+        maxInFlight: z.number().int().positive().default(4),
+        requestsPerSecond: z.number().nonnegative().default(50),
+        timeoutMs: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .default({ maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000 }),
+    simulator: z
+      .object({
+        machines: z.number().int().positive().optional(),
+        fleet: z.string().optional(),
+        /** Divides realistic MAAS durations; 0 means every busy state finishes at once. */
+        speed: z.number().nonnegative().default(600),
+        seed: z.number().int().default(7),
+        faults: z.string().optional(),
+      })
+      .strict()
+      .default({ speed: 600, seed: 7 }),
+    rollout: z
+      .object({
+        /** Which machines take part: all of these MAAS tags (empty = every machine). */
+        selectTags: z.array(z.string()).default([]),
+        waves: z.array(waveEntry).min(1).default([1, 10, "5%", "25%", "100%"]),
+        /** Hosts started and not yet settled, at most. */
+        maxInFlight: z.number().int().positive().default(200),
+        phaseCaps: z
+          .object({
+            commissioning: z.number().int().positive().default(200),
+            deploying: z.number().int().positive().default(200),
+            layering: z.number().int().positive().default(100),
+          })
+          .strict()
+          .default({ commissioning: 200, deploying: 200, layering: 100 }),
+        budget: z
+          .object({ perWave: countOrPercent.default("20%"), total: countOrPercent.default("5%") })
+          .strict()
+          .default({ perWave: "20%", total: "5%" }),
+        maxAttempts: z
+          .object({
+            commission: z.number().int().positive().default(2),
+            deploy: z.number().int().positive().default(2),
+            layer: z.number().int().positive().default(2),
+            release: z.number().int().positive().default(2),
+          })
+          .strict()
+          .default({ commission: 2, deploy: 2, layer: 2, release: 2 }),
+        agentName: z.string().min(1).default("metalwave"),
+        distroSeries: z.string().min(1).default("noble"),
+        /** Erase disks when releasing a machine for a retry. */
+        eraseOnRelease: z.boolean().default(false),
+        /** Wait between retries of a phase: base·2^(attempt-1), at most max. */
+        backoffMs: z
+          .object({ base: z.number().int().nonnegative().default(10_000), max: z.number().int().nonnegative().default(300_000) })
+          .strict()
+          .default({ base: 10_000, max: 300_000 }),
+        /** Public keys the deployed machines' user-data installs for the `ubuntu` user. */
+        sshAuthorizedKeys: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({
+        selectTags: [],
+        waves: [1, 10, "5%", "25%", "100%"],
+        maxInFlight: 200,
+        phaseCaps: { commissioning: 200, deploying: 200, layering: 100 },
+        budget: { perWave: "20%", total: "5%" },
+        maxAttempts: { commission: 2, deploy: 2, layer: 2, release: 2 },
+        agentName: "metalwave",
+        distroSeries: "noble",
+        eraseOnRelease: false,
+        backoffMs: { base: 10_000, max: 300_000 },
+        sshAuthorizedKeys: [],
+      }),
+    /** Names this deployment; its scope tag `metalwave-<deployment>` marks the machines it owns. */
+    deployment: z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]{1,40}$/, "letters, digits, - and _ only (it becomes part of a MAAS tag name)")
+      .default("cloud"),
+    store: z.string().default(".metalwave/metalwave.sqlite"),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Turns zod issues into one ConfigError naming the source and field path. */
+function toConfigError(source: string, error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => {
+    const path = i.path.length ? i.path.join(".") : "(top level)";
+    return `${path}: ${i.message}`;
+  });
+  return new ConfigError(source, lines.join("; "), { cause: error });
+}
+
+export function parseConfig(raw: unknown, source = "config"): Config {
+  const r = ConfigSchema.safeParse(raw ?? {});
+  if (!r.success) throw toConfigError(source, r.error);
+  return r.data;
+}
+
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(path, `cannot read the config file (${(e as NodeJS.ErrnoException).code ?? "error"})`, { cause: e });
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (e) {
+    throw new ConfigError(path, `not valid YAML/JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Deep-merges plain objects; arrays and scalars in `over` replace those in `base`. */
+export function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = mergeConfig(base[k], v);
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Environment overrides: METALWAVE_MAAS_URL; the key itself comes through `resolveApiKey`. */
+export function envOverrides(env: NodeJS.ProcessEnv): ConfigInput {
+  const url = env["METALWAVE_MAAS_URL"];
+  return url ? { maas: { url } } : {};
+}
+
+/**
+ * The API key, from (in order) METALWAVE_MAAS_API_KEY or the key file. It is
+ * returned, never logged, and an error about it never repeats it.
+ */
+export function resolveApiKey(config: Config, env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv = env["METALWAVE_MAAS_API_KEY"];
+  if (fromEnv) return fromEnv.trim();
+  const file = config.maas.apiKeyFile;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (e) {
+    throw new ConfigError("maas.apiKeyFile", `cannot read the API key file ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`, { cause: e });
+  }
+}
+
+/** Defaults < file < environment < flags. */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: ConfigInput }): Config {
+  const env = opts.env ?? process.env;
+  const fromFile = opts.file ? readConfigFile(opts.file) : {};
+  const merged = mergeConfig(mergeConfig(fromFile, envOverrides(env)), opts.flags ?? {});
+  return parseConfig(merged, opts.file ?? "config");
+}

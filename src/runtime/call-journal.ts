@@ -1,0 +1,47 @@
+/**
+ * Write-ahead records of the state-changing MAAS calls a rollout makes. Before a
+ * request is sent its intent is written to the store; after, its outcome. After
+ * a crash, the calls begun and never ended are the ones whose outcome is
+ * unknown: the host actors ask here before sending, and read the machine back
+ * instead of repeating the call blindly.
+ */
+import type { Store } from "../store/index.ts";
+
+export class CallJournal {
+  private readonly store: Store;
+  private readonly rolloutId: string;
+  /** `${systemId}/${op}` → id of a call left open by an earlier process. */
+  private readonly open = new Map<string, number>();
+
+  constructor(store: Store, rolloutId: string) {
+    this.store = store;
+    this.rolloutId = rolloutId;
+    for (const c of store.openCalls(rolloutId)) {
+      if (c.systemId) this.open.set(`${c.systemId}/${c.operation}`, c.id);
+    }
+  }
+
+  /** Calls an earlier process began and never finished. */
+  get unresolvedCount(): number {
+    return this.open.size;
+  }
+
+  unknownOutcome(systemId: string, op: string): number | undefined {
+    return this.open.get(`${systemId}/${op}`);
+  }
+
+  reconciled(callId: number, tookEffect: boolean): void {
+    for (const [k, v] of this.open) {
+      if (v === callId) this.open.delete(k);
+    }
+    this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect; sending again"}`);
+  }
+
+  begin(systemId: string, op: string): number {
+    return this.store.beginCall({ rolloutId: this.rolloutId, systemId, operation: op });
+  }
+
+  end(callId: number, outcome: "ok" | "error" | "unknown", detail?: string): void {
+    this.store.endCall(callId, outcome, detail);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The side effects of the host state machine: one function per named actor of
+ * state-machines/host.ts, each a "check, then act" MAAS call. They are safe to
+ * run again after a crash (XState restarts a promise that was in flight when
+ * its snapshot was saved): a request MAAS refuses because the machine is
+ * already where the request would take it counts as done, and a state-changing
+ * call whose outcome the store recorded as unknown is reconciled by reading the
+ * machine before anything is sent again.
+ */
+import { fromPromise } from "xstate";
+import type { Logger } from "pino";
+import type { MaasPort, Machine } from "../maas/port.ts";
+import { MaasError } from "../maas/errors.ts";
+import { NodeStatus, type NodeStatusCode } from "../maas/status.ts";
+import { tookEffect, type ReconciledOp } from "../maas/reconcile.ts";
+import type { StatusObserver } from "./observer.ts";
+import type { TagBatcher } from "./tag-batcher.ts";
+import type { CallJournal } from "./call-journal.ts";
+import { renderUserData } from "./templates.ts";
+
+export type HostOperation = ReconciledOp;
+
+/**
+ * Whether a machine read back shows that `op` has already taken effect. The
+ * client's rule, plus one the rollout can add because it knows more: it only
+ * commissions machines that are not Ready, so a machine found Ready after our
+ * commission call began has been commissioned by it.
+ */
+export function operationTookEffect(op: HostOperation, m: Machine, me: string): boolean {
+  return tookEffect(op, m, { me }) || (op === "commission" && m.status === NodeStatus.READY);
+}
+
+export interface HostActorDeps {
+  maas: MaasPort;
+  observer: StatusObserver;
+  tags: TagBatcher;
+  calls: CallJournal;
+  logger: Logger;
+  agentName: string;
+  /** The MAAS user we act as (whoami): allocate and deploy make it the owner. */
+  me: string;
+  distroSeries: string;
+  scopeTag: string;
+  sshAuthorizedKeys: readonly string[];
+  eraseOnRelease: boolean;
+  /** Runs when a host reaches its layering phase. Issue 5 adds the layers. */
+  layer: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
+}
+
+/** A rejection the host machine can record: a code and a message, never a secret. */
+export class HostStepError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+function asStepError(op: string, systemId: string, e: unknown): HostStepError {
+  if (e instanceof HostStepError) return e;
+  if (e instanceof MaasError) return new HostStepError(e.code, `${op} ${systemId}: ${e.message}`, { cause: e });
+  const msg = e instanceof Error ? e.message : String(e);
+  return new HostStepError("UNEXPECTED", `${op} ${systemId}: ${msg}`, { cause: e });
+}
+
+/**
+ * Sends one state-changing request with its intent written ahead to the store.
+ * When MAAS refuses it because of the machine's state, the machine is read
+ * back: if it is already where the request leads, the step is done.
+ */
+async function guardedCall(
+  deps: HostActorDeps,
+  op: HostOperation,
+  systemId: string,
+  send: () => Promise<Machine>,
+): Promise<void> {
+  const pending = deps.calls.unknownOutcome(systemId, op);
+  if (pending) {
+    // A crash left this call's outcome unknown: read, don't repeat blindly.
+    const m = await deps.maas.readMachine(systemId);
+    if (operationTookEffect(op, m, deps.me)) {
+      deps.calls.reconciled(pending, true);
+      deps.observer.note(systemId, m.status as NodeStatusCode);
+      return;
+    }
+    deps.calls.reconciled(pending, false);
+  }
+  const callId = deps.calls.begin(systemId, op);
+  try {
+    const m = await send();
+    deps.calls.end(callId, "ok");
+    deps.observer.note(systemId, m.status as NodeStatusCode);
+  } catch (e) {
+    if (e instanceof MaasError && (e.code === "MAAS_CONFLICT" || e.code === "MAAS_BAD_REQUEST")) {
+      const m = await deps.maas.readMachine(systemId).catch(() => undefined);
+      if (m && operationTookEffect(op, m, deps.me)) {
+        deps.calls.end(callId, "ok", `already done: machine is ${m.status_name}`);
+        deps.observer.note(systemId, m.status as NodeStatusCode);
+        return;
+      }
+    }
+    deps.calls.end(callId, e instanceof MaasError && e.code === "MAAS_OUTCOME_UNKNOWN" ? "unknown" : "error", e instanceof Error ? e.message : String(e));
+    throw asStepError(op, systemId, e);
+  } finally {
+    deps.observer.poke(systemId);
+  }
+}
+
+/** The named actors, ready for `hostMachine.provide({ actors })`. */
+export function createHostActors(deps: HostActorDeps) {
+  return {
+    commissionMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
+      await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId));
+    }),
+    tagMachine: fromPromise<void, { systemId: string; roles: readonly string[] }>(async ({ input }) => {
+      try {
+        await deps.tags.add(input.systemId, [deps.scopeTag, ...input.roles]);
+      } catch (e) {
+        throw asStepError("tag", input.systemId, e);
+      }
+    }),
+    allocateMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
+      await guardedCall(deps, "allocate", input.systemId, () =>
+        deps.maas.allocate({ system_id: input.systemId, agent_name: deps.agentName, comment: "metalwave rollout" }),
+      );
+    }),
+    deployMachine: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
+      const userData = renderUserData({
+        hostname: input.hostname,
+        systemId: input.systemId,
+        roles: input.roles,
+        sshAuthorizedKeys: deps.sshAuthorizedKeys,
+      });
+      await guardedCall(deps, "deploy", input.systemId, () =>
+        deps.maas.deploy(input.systemId, { user_data: userData, distro_series: deps.distroSeries, agent_name: deps.agentName }),
+      );
+    }),
+    releaseMachine: fromPromise<void, { systemId: string; erase: boolean }>(async ({ input }) => {
+      const erase = input.erase || deps.eraseOnRelease;
+      await guardedCall(deps, "release", input.systemId, () =>
+        deps.maas.release(input.systemId, { erase, quick_erase: erase, comment: "metalwave: release for retry" }),
+      );
+    }),
+    abortMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
+      await guardedCall(deps, "abort", input.systemId, () => deps.maas.abort(input.systemId, "metalwave: abort"));
+    }),
+    markBroken: fromPromise<void, { systemId: string; reason: string }>(async ({ input }) => {
+      await guardedCall(deps, "markBroken", input.systemId, () => deps.maas.markBroken(input.systemId, `metalwave quarantine: ${input.reason}`));
+    }),
+    layerHost: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
+      try {
+        await deps.layer(input);
+      } catch (e) {
+        throw asStepError("layer", input.systemId, e);
+      }
+    }),
+  };
+}

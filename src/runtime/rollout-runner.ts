@@ -1,0 +1,529 @@
+/**
+ * The orchestrator runtime: it plans a rollout (or restores one from the store),
+ * runs one host actor per machine and the rollout controller, glues them through
+ * their emitted events, persists every host transition, and feeds MAAS status
+ * changes from the shared observer to the hosts. The machines stay pure; every
+ * effect happens here or in host-actors.ts.
+ */
+import { hostname as osHostname } from "node:os";
+import { createActor, type Actor, type SnapshotFrom } from "xstate";
+import type { Logger } from "pino";
+import type { MaasPort, Machine } from "../maas/port.ts";
+import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
+import { MetalwaveError } from "../errors.ts";
+import type { Config } from "../config.ts";
+import type { Store, HostRecord } from "../store/index.ts";
+import { hostMachine, defaultHostPolicy, type HostInput, type HostOutcome, type HostPhase, type HostPolicy } from "../../state-machines/host.ts";
+import { rolloutMachine, type RolloutInput } from "../../state-machines/rollout.ts";
+import { planWaves } from "../../state-machines/waves.ts";
+import { StatusObserver } from "./observer.ts";
+import { TagBatcher } from "./tag-batcher.ts";
+import { CallJournal } from "./call-journal.ts";
+import { createHostActors } from "./host-actors.ts";
+
+export class RolloutError extends MetalwaveError<"NOTHING_TO_RESUME" | "EMPTY_FLEET" | "PLAN_MISMATCH"> {
+  readonly code: "NOTHING_TO_RESUME" | "EMPTY_FLEET" | "PLAN_MISMATCH";
+  constructor(code: RolloutError["code"], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export type RolloutState = "running" | "paused" | "completed" | "aborted";
+
+export interface WaveProgress {
+  index: number;
+  size: number;
+  settled: number;
+  failed: number;
+}
+
+export interface RolloutProgress {
+  rolloutId: string;
+  state: RolloutState;
+  wave: number;
+  waves: number;
+  total: number;
+  settled: number;
+  byPhase: Record<string, number>;
+  byOutcome: Record<HostOutcome, number>;
+  perWave: WaveProgress[];
+  maasRequests: number;
+  elapsedMs: number;
+}
+
+export interface HostFailure {
+  systemId: string;
+  hostname: string;
+  outcome: HostOutcome;
+  phase: string;
+  code: string;
+  message: string;
+}
+
+export interface RolloutSummary extends RolloutProgress {
+  pauseReason?: string;
+  failures: HostFailure[];
+}
+
+/** What a rollout plan stores: enough to run the same rollout again after a crash. */
+export interface RolloutPlan {
+  version: 1;
+  deployment: string;
+  scopeTag: string;
+  hosts: { systemId: string; hostname: string; wave: number; roles: string[] }[];
+  waves: string[][];
+}
+
+export interface RunnerDeps {
+  maas: MaasPort;
+  store: Store;
+  config: Config;
+  logger: Logger;
+  /** Counts MAAS requests made (for the summary). */
+  requestCount: () => number;
+  onProgress?: (p: RolloutProgress) => void;
+  /** Divides the host policy's timeouts and backoff: the embedded simulator runs time-scaled. */
+  timeScale?: number;
+  /** Layers for a deployed host; none until the layering issue lands. */
+  layer?: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
+  observerPollMs?: number;
+  now?: () => number;
+}
+
+type HostActor = Actor<typeof hostMachine>;
+
+const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "failed"];
+
+function emptyOutcomes(): Record<HostOutcome, number> {
+  return { inService: 0, quarantined: 0, aborted: 0, failed: 0 };
+}
+
+export function scopeTagFor(deployment: string): string {
+  return `metalwave-${deployment}`;
+}
+
+/** Builds the plan from the machines MAAS lists: sorted by hostname, so the same fleet gives the same plan. */
+export function buildPlan(config: Config, machines: readonly Machine[]): RolloutPlan {
+  const sorted = [...machines].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  const waves = planWaves(
+    sorted.map((m) => m.system_id),
+    config.rollout.waves,
+  );
+  const waveOf = new Map<string, number>();
+  waves.forEach((w, i) => w.forEach((id) => waveOf.set(id, i)));
+  return {
+    version: 1,
+    deployment: config.deployment,
+    scopeTag: scopeTagFor(config.deployment),
+    hosts: sorted.map((m) => ({ systemId: m.system_id, hostname: m.hostname, wave: waveOf.get(m.system_id) ?? 0, roles: [] })),
+    waves,
+  };
+}
+
+export function hostPolicyFrom(config: Config, timeScale: number): HostPolicy {
+  const scale = (ms: number) => Math.max(1, Math.round(ms / timeScale));
+  const d = defaultHostPolicy;
+  return {
+    maxAttempts: { ...config.rollout.maxAttempts },
+    backoffMs: { base: scale(config.rollout.backoffMs.base), max: scale(config.rollout.backoffMs.max) },
+    timeoutsMs: {
+      commission: scale(d.timeoutsMs.commission),
+      deploy: scale(d.timeoutsMs.deploy),
+      release: scale(d.timeoutsMs.release),
+      layer: scale(d.timeoutsMs.layer),
+    },
+  };
+}
+
+export class RolloutRunner {
+  private readonly deps: RunnerDeps;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private plan!: RolloutPlan;
+  private rolloutId!: string;
+  private hostInfo = new Map<string, RolloutPlan["hosts"][number]>();
+  private readonly hosts = new Map<string, HostActor>();
+  /** Last known phase of every host that has started (for counts and resume). */
+  private readonly phaseOf = new Map<string, string>();
+  private readonly knownStatus = new Map<string, NodeStatusCode>();
+  private readonly outcomes = emptyOutcomes();
+  private readonly failures = new Map<string, HostFailure>();
+  private waveProgress: WaveProgress[] = [];
+  private currentWave = 0;
+  private state: RolloutState = "running";
+  private pauseReason: string | undefined;
+  private observer!: StatusObserver;
+  private rollout!: Actor<typeof rolloutMachine>;
+  private startedAt = 0;
+  private finish!: (s: RolloutSummary) => void;
+  private fail!: (e: unknown) => void;
+  private stopping = false;
+
+  constructor(deps: RunnerDeps) {
+    this.deps = deps;
+    this.log = deps.logger;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Runs a rollout until it completes, is aborted, or pauses (a spent failure
+   * budget or an operator's pause) and every host still in flight has settled.
+   */
+  async run(opts: { resume: boolean }): Promise<RolloutSummary> {
+    const { store, config, maas } = this.deps;
+    this.startedAt = this.now();
+    this.observer = new StatusObserver(maas, (c) => this.onStatus(c.systemId, c.status, c.statusMessage), {
+      logger: this.log,
+      pollIntervalMs: this.deps.observerPollMs ?? 1000,
+    });
+    // Fix the events cursor before reading any machine, so no change falls in between.
+    await this.observer.start();
+
+    let resumeHosts: HostRecord[] = [];
+    if (opts.resume) {
+      const latest = store.latestRollout();
+      if (!latest) throw new RolloutError("NOTHING_TO_RESUME", `no rollout to resume in the store ${config.store}`);
+      this.rolloutId = latest.id;
+      this.plan = latest.plan as RolloutPlan;
+      resumeHosts = store.loadHosts(this.rolloutId);
+      if (latest.status === "completed" || latest.status === "aborted") {
+        await this.observer.stop();
+        this.indexPlan();
+        for (const h of resumeHosts) this.recordSettledFromStore(h);
+        this.state = latest.status;
+        return this.summary();
+      }
+      store.setRolloutStatus(this.rolloutId, "running");
+      store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
+    } else {
+      const machines = await maas.listMachines(config.rollout.selectTags.length ? { tags: config.rollout.selectTags } : {});
+      if (machines.length === 0) throw new RolloutError("EMPTY_FLEET", "MAAS lists no machines to roll out" + (config.rollout.selectTags.length ? ` with tags ${config.rollout.selectTags.join(", ")}` : ""));
+      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+      this.plan = buildPlan(config, machines);
+      this.rolloutId = store.createRollout(this.plan).id;
+      store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "planned", machines: machines.length, waves: this.plan.waves.length } });
+    }
+    this.indexPlan();
+    await this.ensureTags();
+
+    const calls = new CallJournal(store, this.rolloutId);
+    const actors = createHostActors({
+      maas,
+      observer: this.observer,
+      tags: new TagBatcher(maas),
+      calls,
+      logger: this.log,
+      agentName: config.rollout.agentName,
+      me: (await maas.whoami()).username,
+      distroSeries: config.rollout.distroSeries,
+      scopeTag: this.plan.scopeTag,
+      sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
+      eraseOnRelease: config.rollout.eraseOnRelease,
+      layer: this.deps.layer ?? (async () => undefined),
+    });
+    const hostLogic = hostMachine.provide({ actors });
+    const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);
+
+    // Resume: the hosts' own records are the truth. Settled ones are counted;
+    // unsettled ones get their status re-read in batches, then their actors restored.
+    const restorable: HostRecord[] = [];
+    const resumeState: NonNullable<RolloutInput["resume"]> = { hosts: {} };
+    for (const h of resumeHosts) {
+      if (h.outcome) {
+        this.recordSettledFromStore(h);
+        resumeState.hosts[h.systemId] = { phase: h.phase as HostPhase, settled: h.outcome as HostOutcome };
+      } else if (h.snapshot) {
+        restorable.push(h);
+        resumeState.hosts[h.systemId] = { phase: h.phase as HostPhase };
+      }
+    }
+    if (opts.resume) {
+      const latest = store.getRollout(this.rolloutId);
+      if (latest?.status === "paused" && latest.reason) resumeState.paused = { reason: latest.reason };
+    }
+
+    const done = new Promise<RolloutSummary>((resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    });
+
+    this.rollout = createActor(rolloutMachine, {
+      input: {
+        waves: this.plan.waves,
+        maxInFlight: config.rollout.maxInFlight,
+        phaseCaps: config.rollout.phaseCaps,
+        budget: config.rollout.budget,
+        ...(opts.resume ? { resume: resumeState } : {}),
+      },
+    });
+    this.wireRollout(hostLogic, policy);
+
+    for (const h of restorable) {
+      const snapshot = h.snapshot as SnapshotFrom<typeof hostMachine>;
+      const actor = createActor(hostLogic, { snapshot, input: this.hostInput(h.systemId, policy) });
+      this.attachHost(h.systemId, actor);
+      this.phaseOf.set(h.systemId, h.phase);
+      this.observer.watch(h.systemId, h.maasStatus !== null && h.maasStatus !== undefined && isStatusCode(h.maasStatus) ? h.maasStatus : undefined);
+      this.observer.poke(h.systemId);
+    }
+    this.rollout.start();
+    for (const h of restorable) this.hosts.get(h.systemId)?.start();
+    this.emitProgress();
+    return done;
+  }
+
+  /** Operator controls, used by the service; the CLI maps signals to them. */
+  pause(reason = "paused by operator"): void {
+    this.rollout.send({ type: "PAUSE", reason });
+  }
+  resume(): void {
+    this.rollout.send({ type: "RESUME" });
+  }
+  abort(reason = "aborted by operator"): void {
+    this.rollout.send({ type: "ABORT", reason });
+  }
+
+  private indexPlan(): void {
+    this.hostInfo = new Map(this.plan.hosts.map((h) => [h.systemId, h]));
+    this.waveProgress = this.plan.waves.map((w, index) => ({ index, size: w.length, settled: 0, failed: 0 }));
+  }
+
+  private async ensureTags(): Promise<void> {
+    const wanted = new Set<string>([this.plan.scopeTag, ...this.plan.hosts.flatMap((h) => h.roles)]);
+    const existing = new Set((await this.deps.maas.listTags()).map((t) => t.name));
+    for (const name of wanted) {
+      if (existing.has(name)) continue;
+      await this.deps.maas.createTag({ name, comment: `metalwave: managed by deployment ${this.plan.deployment}` });
+    }
+  }
+
+  private hostInput(systemId: string, policy: HostPolicy): HostInput {
+    const info = this.hostInfo.get(systemId);
+    if (!info) throw new RolloutError("PLAN_MISMATCH", `machine ${systemId} is not in rollout ${this.rolloutId}'s plan`);
+    const status = this.knownStatus.get(systemId);
+    return {
+      systemId,
+      hostname: info.hostname,
+      wave: info.wave,
+      roles: info.roles,
+      maasStatus: status ?? 0,
+      policy,
+    };
+  }
+
+  private wireRollout(hostLogic: typeof hostMachine, policy: HostPolicy): void {
+    const r = this.rollout;
+    r.on("rollout.startHost", (e) => {
+      const actor = createActor(hostLogic, { input: this.hostInput(e.systemId, policy) });
+      this.attachHost(e.systemId, actor);
+      this.observer.watch(e.systemId, this.knownStatus.get(e.systemId));
+      actor.start();
+    });
+    r.on("rollout.grantSlot", (e) => this.hosts.get(e.systemId)?.send({ type: "SLOT_GRANTED", phase: e.phase }));
+    r.on("rollout.abortHost", (e) => this.hosts.get(e.systemId)?.send({ type: "ABORT" }));
+    r.on("rollout.waveStarted", (e) => {
+      this.currentWave = e.wave;
+      this.journal({ event: "waveStarted", wave: e.wave, size: e.size });
+      this.log.info({ wave: e.wave, size: e.size }, "wave started");
+    });
+    r.on("rollout.waveSettled", (e) => {
+      this.journal({ event: "waveSettled", wave: e.wave, counts: e.counts });
+    });
+    r.on("rollout.paused", (e) => {
+      this.state = "paused";
+      this.pauseReason = e.reason;
+      this.deps.store.setRolloutStatus(this.rolloutId, "paused", e.reason);
+      this.journal({ event: "paused", reason: e.reason, counts: e.counts });
+      this.log.warn({ reason: e.reason, counts: e.counts }, "rollout paused");
+      this.maybeFinish();
+    });
+    r.on("rollout.resumed", () => {
+      this.state = "running";
+      this.pauseReason = undefined;
+      this.deps.store.setRolloutStatus(this.rolloutId, "running");
+      this.journal({ event: "resumed" });
+    });
+    r.on("rollout.completed", (e) => {
+      this.state = "completed";
+      this.deps.store.setRolloutStatus(this.rolloutId, "completed");
+      this.journal({ event: "completed", counts: e.counts });
+      this.maybeFinish();
+    });
+    r.on("rollout.aborted", (e) => {
+      this.state = "aborted";
+      this.deps.store.setRolloutStatus(this.rolloutId, "aborted", e.reason);
+      this.journal({ event: "aborted", reason: e.reason });
+      this.maybeFinish();
+    });
+  }
+
+  private journal(data: Record<string, unknown>): void {
+    this.deps.store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data });
+  }
+
+  private attachHost(systemId: string, actor: HostActor): void {
+    this.hosts.set(systemId, actor);
+    const info = this.hostInfo.get(systemId);
+    const hlog = this.log.child({ systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") });
+    actor.on("host.phase", (e) => {
+      const prev = this.phaseOf.get(systemId);
+      this.phaseOf.set(systemId, e.phase);
+      hlog.debug({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
+      this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
+      this.rollout.send({ type: "HOST_PHASE", systemId, phase: e.phase });
+      this.emitProgress();
+    });
+    actor.on("host.slotRequest", (e) => this.rollout.send({ type: "HOST_SLOT_REQUEST", systemId, phase: e.phase }));
+    actor.on("host.slotRelease", (e) => this.rollout.send({ type: "HOST_SLOT_RELEASE", systemId, phase: e.phase }));
+    actor.on("host.settled", (e) => {
+      this.settle(systemId, e.outcome, e.reason);
+      hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
+      this.rollout.send({ type: "HOST_SETTLED", systemId, outcome: e.outcome, ...(e.reason ? { reason: e.reason } : {}) });
+    });
+    actor.subscribe({
+      next: (snap) => this.persistHost(systemId, snap),
+      error: (err) => {
+        hlog.error({ err }, "host actor crashed");
+        this.fail(err);
+      },
+    });
+  }
+
+  private persistHost(systemId: string, snap: SnapshotFrom<typeof hostMachine>): void {
+    if (this.stopping) return;
+    const info = this.hostInfo.get(systemId);
+    const top = typeof snap.value === "string" ? snap.value : Object.keys(snap.value)[0] ?? "unknown";
+    const ctx = snap.context;
+    const outcome = snap.status === "done" ? (snap.output as { outcome?: HostOutcome } | undefined)?.outcome ?? outcomeOfPhase(top) : null;
+    this.deps.store.saveHost(this.rolloutId, {
+      systemId,
+      hostname: info?.hostname ?? ctx.hostname,
+      wave: info?.wave ?? ctx.wave,
+      roles: info?.roles ?? ctx.roles,
+      phase: top,
+      outcome,
+      lastError: ctx.lastError,
+      maasStatus: ctx.maasStatus,
+      snapshot: this.hosts.get(systemId)?.getPersistedSnapshot() ?? null,
+    });
+  }
+
+  private settle(systemId: string, outcome: HostOutcome, reason?: string): void {
+    const actor = this.hosts.get(systemId);
+    const ctx = actor?.getSnapshot().context;
+    this.outcomes[outcome]++;
+    const info = this.hostInfo.get(systemId);
+    const wave = this.waveProgress[info?.wave ?? 0];
+    if (wave) {
+      wave.settled++;
+      if (outcome !== "inService") wave.failed++;
+    }
+    if (outcome !== "inService") {
+      this.failures.set(systemId, {
+        systemId,
+        hostname: info?.hostname ?? systemId,
+        outcome,
+        phase: ctx?.lastError?.phase ?? this.phaseOf.get(systemId) ?? "unknown",
+        code: ctx?.lastError?.code ?? (outcome === "aborted" ? "ABORTED" : "UNKNOWN"),
+        message: ctx?.lastError?.message ?? reason ?? "",
+      });
+    }
+    this.phaseOf.set(systemId, outcome);
+    this.observer.unwatch(systemId);
+    // Let the final snapshot be persisted by the subscription first.
+    queueMicrotask(() => {
+      this.hosts.get(systemId)?.stop();
+      this.hosts.delete(systemId);
+      this.maybeFinish();
+    });
+  }
+
+  private recordSettledFromStore(h: HostRecord): void {
+    if (!h.outcome) return;
+    const outcome = h.outcome as HostOutcome;
+    this.outcomes[outcome]++;
+    this.phaseOf.set(h.systemId, outcome);
+    const wave = this.waveProgress[h.wave];
+    if (wave) {
+      wave.settled++;
+      if (outcome !== "inService") wave.failed++;
+    }
+    if (outcome !== "inService") {
+      const le = h.lastError as { phase?: string; code?: string; message?: string } | null;
+      this.failures.set(h.systemId, {
+        systemId: h.systemId,
+        hostname: h.hostname,
+        outcome,
+        phase: le?.phase ?? h.phase,
+        code: le?.code ?? "UNKNOWN",
+        message: le?.message ?? "",
+      });
+    }
+  }
+
+  private onStatus(systemId: string, status: NodeStatusCode, message: string | null): void {
+    this.knownStatus.set(systemId, status);
+    this.hosts.get(systemId)?.send({ type: "MAAS_STATUS", status, ...(message ? { message } : {}) });
+    this.log.trace({ systemId, status: STATUS_LABEL[status] }, "maas status");
+  }
+
+  /** The rollout is over for this process once it is settled and no host is in flight. */
+  private maybeFinish(): void {
+    if (this.state === "running") return;
+    if (this.hosts.size > 0 && this.state === "paused") return;
+    if (this.stopping) return;
+    this.stopping = true;
+    void this.observer.stop().then(
+      () => {
+        this.rollout.stop();
+        this.emitProgress(true);
+        this.finish(this.summary());
+      },
+      (e: unknown) => this.fail(e),
+    );
+  }
+
+  private lastProgress = 0;
+  private emitProgress(force = false): void {
+    const cb = this.deps.onProgress;
+    if (!cb) return;
+    const t = this.now();
+    if (!force && t - this.lastProgress < 100) return;
+    this.lastProgress = t;
+    cb(this.progress());
+  }
+
+  progress(): RolloutProgress {
+    const byPhase: Record<string, number> = {};
+    for (const p of this.phaseOf.values()) byPhase[p] = (byPhase[p] ?? 0) + 1;
+    const settled = OUTCOMES.reduce((n, o) => n + this.outcomes[o], 0);
+    const notStarted = this.plan.hosts.length - this.phaseOf.size;
+    if (notStarted > 0) byPhase["waiting"] = notStarted;
+    return {
+      rolloutId: this.rolloutId,
+      state: this.state,
+      wave: this.currentWave,
+      waves: this.plan.waves.length,
+      total: this.plan.hosts.length,
+      settled,
+      byPhase,
+      byOutcome: { ...this.outcomes },
+      perWave: this.waveProgress.map((w) => ({ ...w })),
+      maasRequests: this.deps.requestCount(),
+      elapsedMs: this.now() - this.startedAt,
+    };
+  }
+
+  summary(): RolloutSummary {
+    return {
+      ...this.progress(),
+      ...(this.pauseReason ? { pauseReason: this.pauseReason } : {}),
+      failures: [...this.failures.values()],
+    };
+  }
+}
+
+function outcomeOfPhase(phase: string): HostOutcome | null {
+  return (OUTCOMES as readonly string[]).includes(phase) ? (phase as HostOutcome) : null;
+}
