@@ -1,0 +1,53 @@
+/**
+ * "Did it take effect?" for each state-changing machine operation, judged from the
+ * machine read back after a request whose outcome is unknown. Pure: the client does
+ * the reading, these only decide. A predicate must be false for the state the
+ * machine was in before the op could apply, so that a lost request is sent again
+ * rather than reported as done.
+ */
+import type { Machine } from "./schemas.ts";
+import { NodeStatus as S, ALLOWED_FROM } from "./status.ts";
+import type { NodeStatusCode } from "./status.ts";
+
+export type ReconciledOp = "commission" | "allocate" | "deploy" | "release" | "abort" | "markBroken" | "markFixed" | "powerOn" | "powerOff";
+
+export interface ReconcileContext {
+  /** The API user's name (whoami), for ops that make the caller the owner. */
+  me: string;
+}
+
+const RELEASED: readonly NodeStatusCode[] = [S.RELEASING, S.DISK_ERASING, S.READY];
+const ABORTABLE: readonly NodeStatusCode[] = ALLOWED_FROM.abort;
+
+export function tookEffect(op: ReconciledOp, m: Machine, ctx: ReconcileContext): boolean {
+  switch (op) {
+    case "commission":
+      // Commissioning runs its tests right after, so Testing also means it started.
+      // Ready/failed states are not counted: they are also where commission starts from.
+      return m.status === S.COMMISSIONING || m.status === S.TESTING;
+    case "allocate":
+      return m.status === S.ALLOCATED && m.owner === ctx.me;
+    case "deploy":
+      return (m.status === S.DEPLOYING || m.status === S.DEPLOYED) && m.owner === ctx.me;
+    case "release":
+      // MAAS answers release of a Ready machine with a no-op success, so Ready counts.
+      return RELEASED.includes(m.status);
+    case "abort":
+      // Out of every abortable state: either the abort applied or the work ended on its
+      // own, and in both cases sending abort again could only fail with a 409.
+      return !ABORTABLE.includes(m.status);
+    case "markBroken":
+      return m.status === S.BROKEN;
+    case "markFixed":
+      return m.status !== S.BROKEN;
+    case "powerOn":
+      return m.power_state === "on";
+    case "powerOff":
+      return m.power_state === "off";
+  }
+}
+
+/** Ops whose predicate needs the caller's user name. */
+export function needsIdentity(op: ReconciledOp): boolean {
+  return op === "allocate" || op === "deploy";
+}
