@@ -1,0 +1,231 @@
+/**
+ * Fleets as data: hardware classes, zones, pools and groups of machines, read from
+ * YAML and validated with zod. Errors name the file and the YAML path at fault.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { SimError } from "./errors.ts";
+
+/** Statuses a machine may start in. Busy ones begin their phase when the simulator starts. */
+export const INITIAL_STATUSES = [
+  "new",
+  "ready",
+  "allocated",
+  "deployed",
+  "broken",
+  "failed_commissioning",
+  "failed_deployment",
+  "commissioning",
+  "deploying",
+] as const;
+export type InitialStatus = (typeof INITIAL_STATUSES)[number];
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/;
+const name = z.string().regex(NAME_RE, "must be letters, digits, '-' or '_'");
+
+const diskSchema = z.strictObject({
+  count: z.number().int().min(1).max(16).default(1),
+  size_gb: z.number().positive(),
+  kind: z.enum(["ssd", "hdd", "nvme"]),
+  model: z.string().min(1).optional(),
+});
+
+const nicSchema = z.strictObject({
+  count: z.number().int().min(1).max(16).default(1),
+  speed_mbps: z.number().int().positive(),
+  vendor: z.string().min(1).optional(),
+  product: z.string().min(1).optional(),
+});
+
+const hardwareClassSchema = z.strictObject({
+  architecture: z.string().regex(/^[a-z0-9]+\/[a-z0-9]+$/, "must look like amd64/generic").default("amd64/generic"),
+  cpu_count: z.number().int().min(1).max(1024),
+  cpu_speed_mhz: z.number().int().positive().default(2400),
+  cpu_model: z.string().min(1).default("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"),
+  memory_gib: z.number().positive(),
+  vendor: z.string().min(1).default("Dell Inc."),
+  product: z.string().min(1).default("PowerEdge R650"),
+  power_type: z.string().min(1).default("ipmi"),
+  disks: z.array(diskSchema).min(1).refine((d) => d.reduce((n, x) => n + x.count, 0) <= 16, "at most 16 disks per machine"),
+  nics: z.array(nicSchema).min(1).refine((d) => d.reduce((n, x) => n + x.count, 0) <= 16, "at most 16 NICs per machine"),
+});
+
+const statusSchema = z.union(
+  [
+    z.enum(INITIAL_STATUSES),
+    z.partialRecord(z.enum(INITIAL_STATUSES), z.number().min(0)).refine((m) => Object.values(m).some((w) => (w ?? 0) > 0), "needs at least one positive weight"),
+  ],
+  { error: `must be one of ${INITIAL_STATUSES.join(", ")}, or a map of those to weights` },
+);
+
+const groupSchema = z.strictObject({
+  class: name,
+  count: z.number().int().min(0).max(100_000),
+  zone: name.default("default"),
+  pool: name.default("default"),
+  /** Hostnames `<prefix>-0001`…; without it machines get petnames like a real region. */
+  hostname_prefix: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be a lower-case DNS label").optional(),
+  status: statusSchema.default("new"),
+  tags: z.array(name).default([]),
+});
+
+const zoneSchema = z.strictObject({ name, description: z.string().default("") });
+
+const classesFileSchema = z.strictObject({ classes: z.record(name, hardwareClassSchema) });
+
+const fleetFileSchema = z.strictObject({
+  description: z.string().optional(),
+  /** Files of hardware classes, relative to this file. */
+  include: z.array(z.string().min(1)).default([]),
+  classes: z.record(name, hardwareClassSchema).default({}),
+  zones: z.array(zoneSchema).default([]),
+  pools: z.array(zoneSchema).default([]),
+  groups: z.array(groupSchema).min(1),
+});
+
+export type HardwareClassSpec = z.output<typeof hardwareClassSchema>;
+export type GroupSpec = z.output<typeof groupSchema>;
+export interface ZoneSpec {
+  name: string;
+  description: string;
+}
+
+/** A fleet with its classes resolved: what `startSimulator({ fleet })` takes. */
+export interface FleetSpec {
+  classes: Record<string, HardwareClassSpec>;
+  zones: ZoneSpec[];
+  pools: ZoneSpec[];
+  groups: GroupSpec[];
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
+  return out === "" ? "(top level)" : out;
+}
+
+function zodFail(source: string, error: z.ZodError): SimError {
+  const [first, ...others] = error.issues;
+  const more = others.slice(0, 4).map((i) => `; ${pathText(i.path)}: ${i.message}`);
+  return new SimError("SIM_FLEET_INVALID", `${source}: ${first ? pathText(first.path) : "(top level)"}`, `${first?.message ?? "invalid"}${more.join("")}`, { cause: error });
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new SimError("SIM_FLEET_INVALID", file, "cannot read the file", { cause });
+  }
+  try {
+    return parseYaml(text);
+  } catch (cause) {
+    throw new SimError("SIM_FLEET_INVALID", file, `not valid YAML (${(cause as Error).message.split("\n")[0]})`, { cause });
+  }
+}
+
+/**
+ * Validates a parsed fleet document; `include`d class files are read relative to `baseDir`.
+ * `source` names the document in error messages.
+ */
+export function parseFleet(doc: unknown, source: string, baseDir = process.cwd()): FleetSpec {
+  const parsed = fleetFileSchema.safeParse(doc);
+  if (!parsed.success) throw zodFail(source, parsed.error);
+  const file = parsed.data;
+  const classes: Record<string, HardwareClassSpec> = {};
+  for (const inc of file.include) {
+    const incPath = resolve(baseDir, inc);
+    const incParsed = classesFileSchema.safeParse(readYaml(incPath));
+    if (!incParsed.success) throw zodFail(incPath, incParsed.error);
+    Object.assign(classes, incParsed.data.classes);
+  }
+  Object.assign(classes, file.classes);
+  const zones = withDefault(file.zones, "zones", source);
+  const pools = withDefault(file.pools, "pools", source);
+  file.groups.forEach((g, i) => {
+    const where = `${source}: groups[${i}]`;
+    if (classes[g.class] === undefined) {
+      throw new SimError("SIM_FLEET_INVALID", `${where}.class`, `unknown hardware class '${g.class}' (known: ${Object.keys(classes).join(", ") || "none"})`);
+    }
+    if (!zones.some((z) => z.name === g.zone)) throw new SimError("SIM_FLEET_INVALID", `${where}.zone`, `zone '${g.zone}' is not listed under zones`);
+    if (!pools.some((p) => p.name === g.pool)) throw new SimError("SIM_FLEET_INVALID", `${where}.pool`, `pool '${g.pool}' is not listed under pools`);
+  });
+  return { classes, zones, pools, groups: file.groups };
+}
+
+function withDefault(list: ZoneSpec[], key: string, source: string): ZoneSpec[] {
+  const seen = new Set<string>();
+  list.forEach((z, i) => {
+    if (seen.has(z.name)) throw new SimError("SIM_FLEET_INVALID", `${source}: ${key}[${i}].name`, `duplicate name '${z.name}'`);
+    seen.add(z.name);
+  });
+  // A region always has a "default" zone and pool.
+  return seen.has("default") ? list : [{ name: "default", description: "" }, ...list];
+}
+
+/** Reads and validates a fleet YAML file. */
+export function loadFleetFile(file: string): FleetSpec {
+  return parseFleet(readYaml(file), file, dirname(resolve(file)));
+}
+
+export function fleetSize(fleet: FleetSpec): number {
+  return fleet.groups.reduce((n, g) => n + g.count, 0);
+}
+
+const DEFAULT_CLASSES: Record<string, HardwareClassSpec> = {
+  "compute-std": hardwareClassSchema.parse({
+    cpu_count: 64,
+    memory_gib: 512,
+    product: "PowerEdge R650",
+    disks: [{ count: 2, size_gb: 960, kind: "ssd", model: "SAMSUNG MZ7L3960" }],
+    nics: [{ count: 2, speed_mbps: 25000, vendor: "Mellanox Technologies", product: "MT27800 Family [ConnectX-5]" }],
+  }),
+  "storage-dense": hardwareClassSchema.parse({
+    cpu_count: 32,
+    memory_gib: 256,
+    product: "PowerEdge R740xd2",
+    disks: [
+      { count: 2, size_gb: 480, kind: "ssd", model: "INTEL SSDSC2KG48" },
+      { count: 10, size_gb: 16000, kind: "hdd", model: "ST16000NM002G" },
+    ],
+    nics: [{ count: 2, speed_mbps: 25000, vendor: "Mellanox Technologies", product: "MT27800 Family [ConnectX-5]" }],
+  }),
+  "control-small": hardwareClassSchema.parse({
+    cpu_count: 16,
+    memory_gib: 128,
+    product: "PowerEdge R450",
+    disks: [{ count: 2, size_gb: 480, kind: "ssd", model: "INTEL SSDSC2KG48" }],
+    nics: [{ count: 2, speed_mbps: 10000, vendor: "Intel Corporation", product: "Ethernet Controller X710" }],
+  }),
+};
+
+/** The plausible fleet `--machines N` builds: three zones, mostly compute, some storage and control. */
+export function defaultFleet(machines: number): FleetSpec {
+  const zones = ["az1", "az2", "az3"];
+  const mix: [string, number][] = [
+    ["compute-std", 0.7],
+    ["storage-dense", 0.2],
+    ["control-small", 0.1],
+  ];
+  const groups: GroupSpec[] = [];
+  let left = machines;
+  zones.forEach((zone, zi) => {
+    const inZone = zi === zones.length - 1 ? left : Math.floor(machines / zones.length) + (zi < machines % zones.length ? 1 : 0);
+    left -= inZone;
+    let zoneLeft = inZone;
+    mix.forEach(([cls, share], ci) => {
+      const count = ci === mix.length - 1 ? zoneLeft : Math.round(inZone * share);
+      const n = Math.min(count, zoneLeft);
+      zoneLeft -= n;
+      if (n > 0) groups.push(groupSchema.parse({ class: cls, count: n, zone, pool: "default" }));
+    });
+  });
+  return {
+    classes: DEFAULT_CLASSES,
+    zones: [{ name: "default", description: "" }, ...zones.map((z) => ({ name: z, description: `Availability zone ${z}` }))],
+    pools: [{ name: "default", description: "Default pool" }],
+    groups,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * `metalwave sim`: a simulated MAAS region serving the REST API 2.0 on loopback,
+ * embedded in-process (npm start, tests, the benchmark) or standalone (cli.ts).
+ * See docs/simulator.md.
+ */
+import type { AddressInfo } from "node:net";
+import { STATUS_LABEL } from "../maas/status.ts";
+import { apiKeyFromSeed, formatApiKey, parseApiKey } from "./auth.ts";
+import { SimError } from "./errors.ts";
+import { noFaults, parseFaults } from "./faults.ts";
+import type { FaultSpec } from "./faults.ts";
+import { defaultFleet, fleetSize, loadFleetFile } from "./fleet.ts";
+import type { FleetSpec } from "./fleet.ts";
+import { Region } from "./region.ts";
+import { ManualClock, realClock, Scheduler } from "./scheduler.ts";
+import type { Clock } from "./scheduler.ts";
+import { SimServer } from "./server.ts";
+import type { SimLogger, SimStats } from "./server.ts";
+
+export type { FaultSpec } from "./faults.ts";
+export type { FleetSpec } from "./fleet.ts";
+export type { SimLogger, SimStats } from "./server.ts";
+export type { MachineRecord } from "./region.ts";
+export { Region } from "./region.ts";
+export { parseFaults, formatFaults } from "./faults.ts";
+export { loadFleetFile, parseFleet, defaultFleet } from "./fleet.ts";
+export { SimError } from "./errors.ts";
+
+export interface SimOptions {
+  /** Loopback only ("127.0.0.1" by default, "::1", "localhost"); anything else is refused. */
+  host?: string;
+  /** 0 (default) = an ephemeral port. */
+  port?: number;
+  /** Size of a generated default fleet (ignored when `fleet` is given). Default 20. */
+  machines?: number;
+  /** A parsed fleet, or the path of a fleet YAML file. */
+  fleet?: FleetSpec | string;
+  /** Divides realistic durations (and MAAS's timeouts). Default 1; Infinity = busy states finish at once. */
+  speed?: number;
+  /** Same as speed: Infinity. */
+  zeroDuration?: boolean;
+  /** Drives names, ids, the API key, durations and faults. Default 1. */
+  seed?: number;
+  /** A parsed spec or the `--faults` string. */
+  faults?: FaultSpec | string;
+  /** `consumer:token:secret`; derived from the seed when absent. */
+  apiKey?: string;
+  /** Requests served at once; the rest queue. Default: unlimited (or `inflight=` in faults). */
+  maxInFlight?: number;
+  logger?: SimLogger;
+  /**
+   * "manual": simulated time only moves when `advance()` is called (tests). Default "real".
+   */
+  clock?: "real" | "manual";
+  /** Oldest events are dropped beyond this many. Default 200,000. */
+  maxEvents?: number;
+}
+
+export interface SimHandle {
+  /** e.g. "http://127.0.0.1:41234/MAAS" — what a MAAS client takes as its base URL. */
+  url: string;
+  apiKey: string;
+  /** The model itself, for tests and in-process inspection. */
+  region: Region;
+  stats(): SimStats;
+  resetStats(): void;
+  /** Manual clock only: moves simulated time forward (ms of real time; Infinity = until idle). */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "::1", "[::1]"]);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> {
+  const host = opts.host ?? "127.0.0.1";
+  if (!isLoopback(host)) throw new SimError("SIM_OPTIONS", "host", `'${host}' is not a loopback address; the simulator only binds to loopback`);
+  const port = opts.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SimError("SIM_OPTIONS", "port", `${port} is not a port number`);
+  const seed = opts.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new SimError("SIM_OPTIONS", "seed", `${seed} is not an integer`);
+  const speed = opts.zeroDuration ? Infinity : (opts.speed ?? 1);
+  if (!(speed > 0)) throw new SimError("SIM_OPTIONS", "speed", `${speed} must be a positive number`);
+  if (opts.maxInFlight !== undefined && !(Number.isInteger(opts.maxInFlight) && opts.maxInFlight >= 1)) {
+    throw new SimError("SIM_OPTIONS", "maxInFlight", `${opts.maxInFlight} must be a positive integer`);
+  }
+  const faults = typeof opts.faults === "string" ? parseFaults(opts.faults) : (opts.faults ?? noFaults());
+  let fleet: FleetSpec;
+  if (typeof opts.fleet === "string") fleet = loadFleetFile(opts.fleet);
+  else if (opts.fleet !== undefined) fleet = opts.fleet;
+  else {
+    const n = opts.machines ?? 20;
+    if (!Number.isInteger(n) || n < 0) throw new SimError("SIM_OPTIONS", "machines", `${n} must be a non-negative integer`);
+    fleet = defaultFleet(n);
+  }
+  let apiKey = apiKeyFromSeed(seed);
+  if (opts.apiKey !== undefined) {
+    const parsed = parseApiKey(opts.apiKey);
+    if (parsed === null) throw new SimError("SIM_OPTIONS", "apiKey", "must look like consumer_key:token_key:token_secret");
+    apiKey = parsed;
+  }
+
+  const manual = opts.clock === "manual";
+  const clock: Clock = manual ? new ManualClock() : realClock;
+  const scheduler = new Scheduler(clock, manual);
+  const region = new Region({ fleet, seed, speed, faults, clock, scheduler, maxEvents: opts.maxEvents });
+  const logger = opts.logger;
+  if (logger) {
+    // One line per transition, at debug: a 10,000-machine wave would drown info.
+    region.watch((m, from, to) => logger.debug({ systemId: m.systemId, hostname: m.hostname, from: STATUS_LABEL[from], to: STATUS_LABEL[to] }, "simulated machine changed status"));
+  }
+  const unknownTargets = region.resolveFaultTargets();
+  if (unknownTargets.length > 0) {
+    scheduler.close();
+    throw new SimError("SIM_FAULT_SPEC", `faults target '${unknownTargets[0]}'`, "no machine has this hostname or system_id");
+  }
+  const sim = new SimServer({ region, apiKey, faults, maxInFlight: opts.maxInFlight, seed, logger: opts.logger });
+  await new Promise<void>((resolve, reject) => {
+    sim.server.once("error", reject);
+    sim.server.listen(port, host, () => {
+      sim.server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = sim.server.address() as AddressInfo;
+  const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${urlHost}:${addr.port}/MAAS`;
+  opts.logger?.info({ url, machines: fleetSize(fleet), speed, seed }, "MAAS simulator listening");
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    apiKey: formatApiKey(apiKey),
+    region,
+    stats: () => sim.snapshot(),
+    resetStats: () => sim.resetStats(),
+    advance: (ms) => scheduler.advance(ms),
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        scheduler.close();
+        sim.server.close(() => resolve());
+        sim.server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

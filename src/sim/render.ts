@@ -1,0 +1,298 @@
+/**
+ * MAAS-shaped JSON for the region's records, rendered on demand (nothing is cached:
+ * a 10,000-machine region keeps compact records, not 10,000 JSON strings).
+ * Field names and nesting follow real MAAS 3.x responses.
+ */
+import { NodeStatus, STATUS_LABEL } from "../maas/status.ts";
+import { ADMIN_USER } from "./region.ts";
+import type { EventRecord, MachineRecord, NamedRecord, Region, TagRecord } from "./region.ts";
+
+export const API = "/MAAS/api/2.0";
+
+const FABRIC = "fabric-0";
+const RACK_ID = "rack01";
+const VLAN = {
+  vid: 0,
+  mtu: 1500,
+  dhcp_on: true,
+  external_dhcp: null,
+  relay_vlan: null,
+  fabric: FABRIC,
+  space: "undefined",
+  primary_rack: RACK_ID,
+  secondary_rack: null,
+  name: "untagged",
+  id: 5001,
+  fabric_id: 0,
+  resource_uri: `${API}/vlans/5001/`,
+};
+// Deployed machines answer on their own loopback address (see Region.ipFor), so the one
+// subnet machines attach to is the loopback range.
+const SUBNET = {
+  name: "127.0.0.0/8",
+  description: "",
+  vlan: VLAN,
+  cidr: "127.0.0.0/8",
+  rdns_mode: 2,
+  gateway_ip: "127.0.0.1",
+  dns_servers: [],
+  allow_dns: true,
+  allow_proxy: true,
+  active_discovery: false,
+  managed: true,
+  disabled_boot_architectures: [],
+  id: 1,
+  space: "undefined",
+  resource_uri: `${API}/subnets/1/`,
+};
+const DOMAIN = { authoritative: true, ttl: null, resource_record_count: 0, name: "maas", id: 0, is_default: true, resource_uri: `${API}/domains/0/` };
+
+const SCRIPT_STATUS_NAME: Record<number, string> = { [-1]: "None", 0: "Pending", 1: "Running", 2: "Passed", 3: "Failed" };
+
+export function renderZone(z: NamedRecord): object {
+  return { name: z.name, description: z.description, id: z.id, resource_uri: `${API}/zones/${encodeURIComponent(z.name)}/` };
+}
+
+export function renderPool(p: NamedRecord): object {
+  return { name: p.name, description: p.description, id: p.id, resource_uri: `${API}/resourcepool/${p.id}/` };
+}
+
+export function renderTag(t: TagRecord): object {
+  return { name: t.name, definition: t.definition, comment: t.comment, kernel_opts: t.kernelOpts, resource_uri: `${API}/tags/${encodeURIComponent(t.name)}/` };
+}
+
+export function renderUser(): object {
+  return { is_superuser: true, username: ADMIN_USER, email: `${ADMIN_USER}@example.com`, is_local: true, resource_uri: `${API}/users/${ADMIN_USER}/` };
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** MAAS's strftime('%a, %d %b. %Y %H:%M:%S'), in UTC: "Fri, 07 Dec. 2018 20:11:08". */
+export function maasDate(ms: number): string {
+  const d = new Date(ms);
+  return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]}. ${d.getUTCFullYear()} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+}
+
+export function renderEvent(e: EventRecord): object {
+  return {
+    username: e.username,
+    node: e.machine.systemId,
+    hostname: e.hostname,
+    id: e.id,
+    level: e.level,
+    created: maasDate(e.createdMs),
+    type: e.type,
+    description: e.description,
+  };
+}
+
+export function renderBlockDevice(region: Region, m: MachineRecord, slot: number): object | undefined {
+  const d = m.hw?.disks[slot];
+  if (d === undefined) return undefined;
+  const id = m.index * 16 + slot + 1;
+  const name = d.kind === "nvme" ? `nvme${slot}n1` : `sd${String.fromCharCode(97 + slot)}`;
+  const serial = region.diskSerial(m, slot);
+  const idPath = d.kind === "nvme" ? `/dev/disk/by-id/nvme-${d.model.replace(/\s+/g, "_")}_${serial}` : `/dev/disk/by-id/wwn-0x5000c500${serial.toLowerCase().padStart(8, "0").slice(-8)}`;
+  const deployed = m.hasIp && slot === 0;
+  const partitions = deployed
+    ? [
+        {
+          uuid: null,
+          size: d.sizeBytes - 1_048_576 * 2,
+          bootable: false,
+          tags: [],
+          type: "partition",
+          path: `/dev/disk/by-dname/${name}-part1`,
+          system_id: m.systemId,
+          device_id: id,
+          used_for: "ext4 formatted filesystem mounted at /",
+          filesystem: { fstype: "ext4", label: "root", uuid: null, mount_point: "/", mount_options: null },
+          id: id * 10 + 1,
+          resource_uri: `${API}/nodes/${m.systemId}/blockdevices/${id}/partition/${id * 10 + 1}`,
+        },
+      ]
+    : [];
+  return {
+    id_path: idPath,
+    size: d.sizeBytes,
+    block_size: d.kind === "hdd" ? 4096 : 512,
+    tags: region.diskTagsFor(m, slot),
+    uuid: null,
+    storage_pool: null,
+    model: d.model,
+    serial,
+    partition_table_type: deployed ? "GPT" : null,
+    available_size: deployed ? 0 : d.sizeBytes,
+    name,
+    used_size: deployed ? d.sizeBytes : 0,
+    path: `/dev/disk/by-dname/${name}`,
+    numa_node: 0,
+    firmware_version: "1.0",
+    system_id: m.systemId,
+    type: "physical",
+    filesystem: null,
+    used_for: deployed ? "GPT partitioned with 1 partition" : "Unused",
+    partitions,
+    id,
+    resource_uri: `${API}/nodes/${m.systemId}/blockdevices/${id}/`,
+  };
+}
+
+function renderInterface(region: Region, m: MachineRecord, nic: number): object {
+  const spec = m.hw?.nics[nic];
+  const id = m.index * 16 + nic + 1;
+  const boot = nic === 0;
+  const links = boot ? [{ id, mode: "auto", subnet: SUBNET, ...(m.hasIp ? { ip_address: region.ipFor(m) } : {}) }] : [];
+  return {
+    system_id: m.systemId,
+    name: `eno${nic + 1}`,
+    type: "physical",
+    id,
+    mac_address: region.macFor(m, nic),
+    enabled: true,
+    tags: [],
+    params: "",
+    parents: [],
+    children: [],
+    vlan: VLAN,
+    links,
+    discovered: null,
+    effective_mtu: 1500,
+    numa_node: 0,
+    vendor: spec?.vendor ?? null,
+    product: spec?.product ?? null,
+    firmware_version: spec ? "1.0" : null,
+    link_connected: true,
+    link_speed: spec?.speedMbps ?? 0,
+    interface_speed: spec?.speedMbps ?? 0,
+    sriov_max_vf: 0,
+    resource_uri: `${API}/nodes/${m.systemId}/interfaces/${id}/`,
+  };
+}
+
+/** The machine object exactly as `GET machines/{id}/` returns it. */
+export function renderMachine(region: Region, m: MachineRecord): Record<string, unknown> {
+  const hw = m.hw;
+  const zone = region.zones.get(m.zone);
+  const pool = region.pools.get(m.pool);
+  const nicCount = hw?.nics.length ?? m.macs?.length ?? 0;
+  const interfaces: object[] = [];
+  for (let i = 0; i < nicCount; i++) interfaces.push(renderInterface(region, m, i));
+  const disks: object[] = [];
+  for (let i = 0; i < (hw?.disks.length ?? 0); i++) {
+    const d = renderBlockDevice(region, m, i);
+    if (d) disks.push(d);
+  }
+  const storageBytes = hw?.disks.reduce((n, d) => n + d.sizeBytes, 0) ?? 0;
+  const deployed = m.status === NodeStatus.DEPLOYED;
+  return {
+    system_id: m.systemId,
+    hostname: m.hostname,
+    fqdn: `${m.hostname}.maas`,
+    description: m.description,
+    domain: DOMAIN,
+    node_type: 0,
+    node_type_name: "Machine",
+    architecture: m.architecture,
+    min_hwe_kernel: "",
+    hwe_kernel: m.hweKernel,
+    osystem: m.osystem,
+    distro_series: m.distroSeries,
+    status: m.status,
+    status_name: STATUS_LABEL[m.status],
+    status_message: m.statusMessage,
+    status_action: "",
+    owner: m.owner,
+    owner_data: {},
+    locked: m.locked,
+    netboot: m.netboot,
+    ephemeral_deploy: false,
+    power_state: m.powerState,
+    power_type: m.powerType,
+    cpu_count: hw?.cpuCount ?? 0,
+    cpu_speed: hw?.cpuSpeedMhz ?? 0,
+    memory: hw?.memoryMib ?? 0,
+    storage: storageBytes / 1e6,
+    swap_size: null,
+    address_ttl: null,
+    ip_addresses: m.hasIp ? [region.ipFor(m)] : [],
+    tag_names: [...m.tags],
+    zone: zone ? renderZone(zone) : null,
+    pool: pool ? renderPool(pool) : null,
+    pod: null,
+    agent_name: m.agentName,
+    hardware_info: hw
+      ? {
+          system_vendor: hw.vendor,
+          system_product: hw.product,
+          system_family: "Rack",
+          system_version: "Not Specified",
+          system_sku: "SKU=NotProvided",
+          system_serial: region.diskSerial(m, 99),
+          cpu_model: hw.cpuModel,
+          mainboard_vendor: hw.vendor,
+          mainboard_product: "0RGP26",
+          mainboard_serial: region.diskSerial(m, 98),
+          mainboard_version: "A01",
+          mainboard_firmware_vendor: hw.vendor,
+          mainboard_firmware_date: "03/12/2024",
+          mainboard_firmware_version: "1.13.2",
+          chassis_vendor: hw.vendor,
+          chassis_type: "Rack Mount Chassis",
+          chassis_serial: region.diskSerial(m, 97),
+          chassis_version: "Not Specified",
+        }
+      : {
+          system_vendor: "Unknown",
+          system_product: "Unknown",
+          system_family: "Unknown",
+          system_version: "Unknown",
+          system_sku: "Unknown",
+          system_serial: "Unknown",
+          cpu_model: "Unknown",
+          mainboard_vendor: "Unknown",
+          mainboard_product: "Unknown",
+          mainboard_serial: "Unknown",
+          mainboard_version: "Unknown",
+          mainboard_firmware_vendor: "Unknown",
+          mainboard_firmware_date: "Unknown",
+          mainboard_firmware_version: "Unknown",
+          chassis_vendor: "Unknown",
+          chassis_type: "Unknown",
+          chassis_serial: "Unknown",
+          chassis_version: "Unknown",
+        },
+    numanode_set: hw ? [{ index: 0, memory: hw.memoryMib, cores: Array.from({ length: hw.cpuCount }, (_, i) => i), hugepages_set: [] }] : [],
+    interface_set: interfaces,
+    boot_interface: interfaces[0] ?? null,
+    physicalblockdevice_set: disks,
+    blockdevice_set: disks,
+    virtualblockdevice_set: [],
+    boot_disk: disks[0] ?? null,
+    special_filesystems: [],
+    cache_set_count: 0,
+    raid_count: 0,
+    volume_group_count: 0,
+    commissioning_status: m.commissioningStatus,
+    commissioning_status_name: SCRIPT_STATUS_NAME[m.commissioningStatus] ?? "None",
+    testing_status: m.testingStatus,
+    testing_status_name: SCRIPT_STATUS_NAME[m.testingStatus] ?? "None",
+    other_test_status: -1,
+    other_test_status_name: "None",
+    cpu_test_status: -1,
+    cpu_test_status_name: "None",
+    memory_test_status: -1,
+    memory_test_status_name: "None",
+    storage_test_status: -1,
+    storage_test_status_name: "None",
+    interface_test_status: -1,
+    interface_test_status_name: "None",
+    virtualmachine_id: null,
+    workload_annotations: {},
+    enable_hw_sync: false,
+    default_gateways: { ipv4: { gateway_ip: deployed ? SUBNET.gateway_ip : null, link_id: null }, ipv6: { gateway_ip: null, link_id: null } },
+    resource_uri: `${API}/machines/${m.systemId}/`,
+  };
+}
