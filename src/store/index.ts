@@ -1,0 +1,30 @@
+/**
+ * metalwave's embedded durable store: rollouts, host records with their XState
+ * snapshots, the journal, write-ahead MAAS call intents and the runner lock, in
+ * one SQLite file. docs/store.md explains the tables and the durability rules.
+ */
+export { openStore, DEFAULT_STORE_PATH, HOST_SNAPSHOT_VERSION, ROLLOUT_STATE_VERSION, type StoreOptions } from "./store.ts";
+export { StoreError, isStoreError, type StoreErrorCode } from "./errors.ts";
+export { STORE_SCHEMA_VERSION } from "./schema.ts";
+export { topLevelState, type DocumentVersion, type Migrate, type PersistedSnapshot } from "./envelope.ts";
+export {
+  CALL_OUTCOMES,
+  JOURNAL_KINDS,
+  ROLLOUT_STATUSES,
+  type BeginCallInput,
+  type CallOutcome,
+  type HostCounts,
+  type HostInput,
+  type HostRecord,
+  type JournalEntry,
+  type JournalInput,
+  type JournalKind,
+  type JournalQuery,
+  type LockHolder,
+  type LockOwner,
+  type OpenCall,
+  type RolloutRecord,
+  type RolloutStatus,
+  type RolloutSummary,
+  type Store,
+} from "./types.ts";

@@ -1,0 +1,83 @@
+/**
+ * The store's tables. `meta.schema_version` says which layout a file has; a build
+ * opens files of its own version or older (migrating them forward) and refuses
+ * newer ones, because an older binary writing into a newer layout could lose data
+ * it does not know about. Every statement here is idempotent (IF NOT EXISTS), so
+ * opening a store twice, or from two processes at once, is harmless.
+ */
+
+/** The table layout this build writes. Bump it and add a migration when the DDL changes. */
+export const STORE_SCHEMA_VERSION = 1;
+
+/** Version 1: the first layout. */
+const V1 = `
+CREATE TABLE IF NOT EXISTS rollout (
+  id            TEXT PRIMARY KEY,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('running', 'paused', 'completed', 'aborted', 'failed')),
+  reason        TEXT,
+  plan          TEXT NOT NULL,
+  -- the rollout machine's own state, as an enveloped JSON document
+  state         TEXT
+);
+
+CREATE TABLE IF NOT EXISTS host (
+  rollout_id    TEXT NOT NULL REFERENCES rollout(id),
+  system_id     TEXT NOT NULL,
+  hostname      TEXT NOT NULL,
+  wave          INTEGER NOT NULL,
+  roles         TEXT NOT NULL,
+  phase         TEXT NOT NULL,
+  outcome       TEXT,
+  last_error    TEXT,
+  maas_status   INTEGER,
+  updated_at    TEXT NOT NULL,
+  -- last, so that reading the small columns never touches the snapshot's overflow pages
+  snapshot      TEXT,
+  PRIMARY KEY (rollout_id, system_id)
+);
+-- covers hostCounts(): counting 10,000 hosts reads this index only, never a snapshot
+CREATE INDEX IF NOT EXISTS host_progress ON host (rollout_id, wave, phase, outcome);
+
+CREATE TABLE IF NOT EXISTS journal (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  rollout_id    TEXT REFERENCES rollout(id),
+  system_id     TEXT,
+  kind          TEXT NOT NULL CHECK (kind IN ('transition', 'maas_call', 'override', 'rollout', 'remediation', 'note')),
+  at            TEXT NOT NULL,
+  data          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_by_rollout ON journal (rollout_id, seq);
+CREATE INDEX IF NOT EXISTS journal_by_host ON journal (rollout_id, system_id, seq);
+
+CREATE TABLE IF NOT EXISTS maas_call (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  rollout_id    TEXT NOT NULL REFERENCES rollout(id),
+  system_id     TEXT NOT NULL,
+  operation     TEXT NOT NULL,
+  params        TEXT,
+  begun_at      TEXT NOT NULL,
+  ended_at      TEXT,
+  outcome       TEXT CHECK (outcome IN ('ok', 'error', 'unknown')),
+  detail        TEXT
+);
+CREATE INDEX IF NOT EXISTS maas_call_open ON maas_call (rollout_id, id) WHERE ended_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS lock (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  pid           INTEGER NOT NULL,
+  hostname      TEXT NOT NULL,
+  command       TEXT NOT NULL,
+  acquired_at   TEXT NOT NULL,
+  token         TEXT NOT NULL
+);
+`;
+
+/**
+ * MIGRATIONS[v] brings a store from version v to v + 1; MIGRATIONS[0] creates
+ * version 1 from nothing. Each runs inside the opening transaction.
+ */
+export const MIGRATIONS: readonly string[] = [V1];
+
+export const META_DDL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
