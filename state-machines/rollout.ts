@@ -1,0 +1,541 @@
+/**
+ * `rolloutMachine`: the pure controller of a whole rollout. It does not own host
+ * actors (the runtime does); it follows their progress through the events the runtime
+ * forwards (HOST_*), and says what to do next through emitted events (rollout.*):
+ * which host to start, which host may take a phase slot, when to stop.
+ *
+ * Cost: each event touches only the current wave's counters and the in-flight hosts
+ * (at most maxInFlight of them), never the whole fleet. The only O(fleet) work is
+ * building the context (and deriving it from the hosts' records on resume).
+ * See docs/pipeline.md for the rules (waves, window, slots, budgets, pause, resume).
+ */
+import { setup, enqueueActions, assign } from "xstate";
+import { ConfigError } from "../src/errors.ts";
+import { CAPPED_PHASES, isCappedPhase, type CappedPhase, type HostOutcome, type HostPhase } from "./host.ts";
+import { parseBudget, parseBudgetSpec, type BudgetSpec } from "./waves.ts";
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+export type RolloutStateName = "running" | "paused" | "completed" | "aborted";
+
+export type OutcomeCounts = Record<HostOutcome, number>;
+
+/** What the runtime knows about one host from its own persisted state. */
+export interface ResumeHostRecord {
+  phase: HostPhase;
+  settled?: HostOutcome;
+  /** The capped phase whose slot the host holds (its context's `slot`). */
+  holdsSlot?: CappedPhase;
+}
+
+export interface RolloutInput {
+  /** System ids per wave, from planWaves. */
+  waves: string[][];
+  /** Hosts started and not yet settled, over the whole rollout. */
+  maxInFlight: number;
+  phaseCaps: Record<CappedPhase, number>;
+  budget: { perWave: number | string; total: number | string };
+  resume?: {
+    hosts: Record<string, ResumeHostRecord>;
+    paused?: { reason: string };
+  };
+}
+
+export interface BudgetBreach {
+  budget: "perWave" | "total";
+  /** Failures counted against this budget (since the last RESUME). */
+  failures: number;
+  limit: number;
+  wave: number;
+}
+
+export interface PauseInfo {
+  reason: string;
+  breach: BudgetBreach | null;
+}
+
+interface SlotClaim {
+  phase: CappedPhase;
+  granted: boolean;
+  /** Ticket number: a queue entry is live only if it still matches the host's claim. */
+  seq: number;
+}
+
+export interface InFlightHost {
+  wave: number;
+  phase: HostPhase;
+  slot: SlotClaim | null;
+}
+
+export interface RolloutContext {
+  waves: string[][];
+  fleetSize: number;
+  maxInFlight: number;
+  phaseCaps: Record<CappedPhase, number>;
+  budget: { perWave: BudgetSpec; total: BudgetSpec };
+  totalLimit: number;
+  /** Index of the current wave; waves.length once every wave has settled. */
+  wave: number;
+  /** Next position in waves[wave] to consider starting. */
+  nextIndex: number;
+  /** Highest wave for which rollout.waveStarted has been emitted. */
+  startedWave: number;
+  /** Hosts started before a resume: never started again. Empty on a fresh rollout; never changes. */
+  alreadyStarted: Record<string, true>;
+  inFlight: Record<string, InFlightHost>;
+  inFlightCount: number;
+  slotQueue: Record<CappedPhase, { systemId: string; seq: number }[]>;
+  slotsInUse: Record<CappedPhase, number>;
+  slotSeq: number;
+  countsByWave: OutcomeCounts[];
+  totals: OutcomeCounts;
+  /** Failures acknowledged by the last RESUME: budgets count only what came after. */
+  acknowledged: { wave: number; total: number };
+  pause: PauseInfo | null;
+  abortReason: string | null;
+}
+
+export type RolloutEvent =
+  | { type: "HOST_PHASE"; systemId: string; phase: HostPhase }
+  | { type: "HOST_SLOT_REQUEST"; systemId: string; phase: CappedPhase }
+  | { type: "HOST_SLOT_RELEASE"; systemId: string; phase: CappedPhase }
+  | { type: "HOST_SETTLED"; systemId: string; outcome: HostOutcome; reason?: string }
+  | { type: "PAUSE"; reason?: string }
+  | { type: "RESUME" }
+  | { type: "ABORT"; reason?: string };
+
+export type RolloutEmitted =
+  | { type: "rollout.startHost"; systemId: string; wave: number }
+  | { type: "rollout.grantSlot"; systemId: string; phase: CappedPhase }
+  | { type: "rollout.abortHost"; systemId: string }
+  | { type: "rollout.waveStarted"; wave: number; size: number }
+  | { type: "rollout.waveSettled"; wave: number; counts: OutcomeCounts }
+  | { type: "rollout.paused"; reason: string; counts: OutcomeCounts; breach: BudgetBreach | null }
+  | { type: "rollout.resumed" }
+  | { type: "rollout.completed"; counts: OutcomeCounts; byWave: OutcomeCounts[] }
+  | { type: "rollout.aborted"; reason: string };
+
+// ---------------------------------------------------------------------------
+// Pure core: (context, event) → (context, emitted events). The machine is a thin
+// shell around these, so they are also what the tests and the simulation exercise.
+// ---------------------------------------------------------------------------
+
+export function emptyCounts(): OutcomeCounts {
+  return { inService: 0, quarantined: 0, aborted: 0, failed: 0 };
+}
+
+/** Quarantined and failed hosts spend the budget; aborted ones were stopped on purpose. */
+export function failuresOf(c: OutcomeCounts): number {
+  return c.quarantined + c.failed;
+}
+
+function settledOf(c: OutcomeCounts): number {
+  return c.inService + c.quarantined + c.aborted + c.failed;
+}
+
+export interface Step {
+  context: RolloutContext;
+  emitted: RolloutEmitted[];
+}
+
+type Owned = "inFlight" | "slotQueue" | "slotsInUse" | "countsByWave" | "totals";
+
+/** Copy-on-write draft: each touched structure is copied once per event, then mutated. */
+class Draft {
+  readonly c: RolloutContext;
+  readonly out: RolloutEmitted[] = [];
+  private readonly owned = new Set<Owned>();
+  constructor(context: RolloutContext) {
+    this.c = { ...context };
+  }
+  own<K extends Owned>(key: K): RolloutContext[K] {
+    if (!this.owned.has(key)) {
+      this.owned.add(key);
+      const c = this.c;
+      switch (key) {
+        case "inFlight":
+          c.inFlight = { ...c.inFlight };
+          break;
+        case "slotQueue":
+          c.slotQueue = { commissioning: [...c.slotQueue.commissioning], deploying: [...c.slotQueue.deploying], layering: [...c.slotQueue.layering] };
+          break;
+        case "slotsInUse":
+          c.slotsInUse = { ...c.slotsInUse };
+          break;
+        case "countsByWave":
+          c.countsByWave = [...c.countsByWave];
+          break;
+        case "totals":
+          c.totals = { ...c.totals };
+          break;
+      }
+    }
+    return this.c[key];
+  }
+  done(): Step {
+    return { context: this.c, emitted: this.out };
+  }
+}
+
+function waveDone(c: RolloutContext, wave: number): boolean {
+  const counts = c.countsByWave[wave];
+  const hosts = c.waves[wave];
+  return counts !== undefined && hosts !== undefined && settledOf(counts) >= hosts.length;
+}
+
+function grantNext(d: Draft, phase: CappedPhase): void {
+  const c = d.c;
+  while (c.slotsInUse[phase] < c.phaseCaps[phase] && c.slotQueue[phase].length > 0) {
+    const queue = d.own("slotQueue")[phase];
+    const ticket = queue.shift() as { systemId: string; seq: number };
+    const host = c.inFlight[ticket.systemId];
+    // Stale tickets (host released or settled, or asked again since) are skipped.
+    if (!host || !host.slot || host.slot.phase !== phase || host.slot.granted || host.slot.seq !== ticket.seq) continue;
+    d.own("inFlight")[ticket.systemId] = { ...host, slot: { ...host.slot, granted: true } };
+    d.own("slotsInUse")[phase] += 1;
+    d.out.push({ type: "rollout.grantSlot", systemId: ticket.systemId, phase });
+  }
+}
+
+/** Drops whatever slot claim the host has (held or queued) and hands the freed slot on. */
+function dropClaim(d: Draft, systemId: string): void {
+  const host = d.c.inFlight[systemId];
+  if (!host || !host.slot) return;
+  const { phase, granted } = host.slot;
+  d.own("inFlight")[systemId] = { ...host, slot: null };
+  if (granted) {
+    d.own("slotsInUse")[phase] -= 1;
+    grantNext(d, phase);
+  }
+}
+
+/** Starts hosts of the current wave while the window has room (never while paused). */
+function fill(d: Draft): void {
+  const c = d.c;
+  if (c.pause !== null) return;
+  const hosts = c.waves[c.wave];
+  if (!hosts) return;
+  while (c.inFlightCount < c.maxInFlight && c.nextIndex < hosts.length) {
+    const systemId = hosts[c.nextIndex] as string;
+    c.nextIndex += 1;
+    if (c.alreadyStarted[systemId]) continue;
+    d.own("inFlight")[systemId] = { wave: c.wave, phase: "enlisted", slot: null };
+    c.inFlightCount += 1;
+    d.out.push({ type: "rollout.startHost", systemId, wave: c.wave });
+  }
+}
+
+/** Moves past settled waves, announces the current one, fills the window. Does nothing while paused. */
+function kick(d: Draft): void {
+  const c = d.c;
+  if (c.pause !== null) return;
+  while (c.wave < c.waves.length && waveDone(c, c.wave)) {
+    c.wave += 1;
+    c.nextIndex = 0;
+    c.acknowledged = { ...c.acknowledged, wave: 0 };
+  }
+  if (c.wave >= c.waves.length) return;
+  if (c.startedWave < c.wave) {
+    c.startedWave = c.wave;
+    d.out.push({ type: "rollout.waveStarted", wave: c.wave, size: (c.waves[c.wave] as string[]).length });
+  }
+  fill(d);
+}
+
+function checkBudgets(c: RolloutContext, wave: number): BudgetBreach | null {
+  const counts = c.countsByWave[wave];
+  const hosts = c.waves[wave];
+  if (counts && hosts) {
+    const failures = failuresOf(counts) - (wave === c.wave ? c.acknowledged.wave : 0);
+    const limit = parseBudget(c.budget.perWave, hosts.length, "budget.perWave");
+    if (failures > limit) return { budget: "perWave", failures, limit, wave };
+  }
+  const failures = failuresOf(c.totals) - c.acknowledged.total;
+  if (failures > c.totalLimit) return { budget: "total", failures, limit: c.totalLimit, wave };
+  return null;
+}
+
+export function describeBreach(b: BudgetBreach): string {
+  const which = b.budget === "perWave" ? `per-wave failure budget of wave ${b.wave}` : "total failure budget";
+  return `${which} exceeded: ${b.failures} failed host(s), limit ${b.limit}`;
+}
+
+export function onHostPhase(context: RolloutContext, systemId: string, phase: HostPhase): Step {
+  const d = new Draft(context);
+  const host = context.inFlight[systemId];
+  if (host && host.phase !== phase) d.own("inFlight")[systemId] = { ...host, phase };
+  return d.done();
+}
+
+export function onSlotRequest(context: RolloutContext, systemId: string, phase: CappedPhase): Step {
+  const d = new Draft(context);
+  const host = context.inFlight[systemId];
+  if (!host) return d.done();
+  if (host.slot && host.slot.phase === phase) {
+    // Asked again for what it holds (e.g. a restored host): grant again, count once.
+    if (host.slot.granted) d.out.push({ type: "rollout.grantSlot", systemId, phase });
+    return d.done();
+  }
+  if (host.slot) dropClaim(d, systemId);
+  const seq = d.c.slotSeq + 1;
+  d.c.slotSeq = seq;
+  d.own("inFlight")[systemId] = { ...(d.c.inFlight[systemId] as InFlightHost), slot: { phase, granted: false, seq } };
+  d.own("slotQueue")[phase].push({ systemId, seq });
+  grantNext(d, phase);
+  return d.done();
+}
+
+export function onSlotRelease(context: RolloutContext, systemId: string, phase: CappedPhase): Step {
+  const d = new Draft(context);
+  const host = context.inFlight[systemId];
+  if (host?.slot?.phase === phase) dropClaim(d, systemId);
+  return d.done();
+}
+
+export function onHostSettled(context: RolloutContext, systemId: string, outcome: HostOutcome): Step {
+  const d = new Draft(context);
+  const host = context.inFlight[systemId];
+  if (!host) return d.done(); // a duplicate, or a host this rollout never started
+  dropClaim(d, systemId);
+  const c = d.c;
+  delete d.own("inFlight")[systemId];
+  c.inFlightCount -= 1;
+  const byWave = d.own("countsByWave");
+  const waveCounts = { ...(byWave[host.wave] ?? emptyCounts()) };
+  waveCounts[outcome] += 1;
+  byWave[host.wave] = waveCounts;
+  d.own("totals")[outcome] += 1;
+
+  if (c.pause === null && (outcome === "quarantined" || outcome === "failed")) {
+    const breach = checkBudgets(c, host.wave);
+    if (breach) c.pause = { reason: describeBreach(breach), breach };
+  }
+  if (host.wave === c.wave && waveDone(c, c.wave)) {
+    d.out.push({ type: "rollout.waveSettled", wave: c.wave, counts: { ...waveCounts } });
+    // The last wave settling ends the rollout even if it also spent the budget: there is nothing left to protect.
+    if (c.wave === c.waves.length - 1) c.wave = c.waves.length;
+  }
+  kick(d);
+  return d.done();
+}
+
+/** Entry into `running` (start and RESUME): moves on and fills the window. */
+export function onRun(context: RolloutContext): Step {
+  const d = new Draft(context);
+  kick(d);
+  return d.done();
+}
+
+/** Machine start: slots for hosts that were waiting when a resumed rollout was rebuilt. */
+export function onBoot(context: RolloutContext): Step {
+  const d = new Draft(context);
+  for (const phase of CAPPED_PHASES) grantNext(d, phase);
+  return d.done();
+}
+
+export function onAbort(context: RolloutContext, reason: string): Step {
+  const d = new Draft(context);
+  for (const systemId of Object.keys(context.inFlight)) d.out.push({ type: "rollout.abortHost", systemId });
+  d.c.abortReason = reason;
+  return d.done();
+}
+
+export function isComplete(context: RolloutContext): boolean {
+  return context.wave >= context.waves.length;
+}
+
+/** Validates the input and builds the context, deriving it from the hosts' records on resume. */
+export function initialContext(input: RolloutInput): RolloutContext {
+  const positive = (value: number, where: string) => {
+    if (!Number.isInteger(value) || value < 1) throw new ConfigError(where, `must be a whole number >= 1, got ${value}`);
+  };
+  positive(input.maxInFlight, "rollout.maxInFlight");
+  for (const p of CAPPED_PHASES) positive(input.phaseCaps[p], `rollout.phaseCaps.${p}`);
+  const perWave = parseBudgetSpec(input.budget.perWave, "rollout.budget.perWave");
+  const total = parseBudgetSpec(input.budget.total, "rollout.budget.total");
+  input.waves.forEach((w, i) => {
+    if (w.length === 0) throw new ConfigError(`waves[${i}]`, "a wave cannot be empty");
+  });
+  const fleetSize = input.waves.reduce((n, w) => n + w.length, 0);
+
+  const c: RolloutContext = {
+    waves: input.waves,
+    fleetSize,
+    maxInFlight: input.maxInFlight,
+    phaseCaps: { ...input.phaseCaps },
+    budget: { perWave, total },
+    totalLimit: parseBudget(total, fleetSize, "rollout.budget.total"),
+    wave: 0,
+    nextIndex: 0,
+    startedWave: -1,
+    alreadyStarted: {},
+    inFlight: {},
+    inFlightCount: 0,
+    slotQueue: { commissioning: [], deploying: [], layering: [] },
+    slotsInUse: { commissioning: 0, deploying: 0, layering: 0 },
+    slotSeq: 0,
+    countsByWave: input.waves.map(() => emptyCounts()),
+    totals: emptyCounts(),
+    acknowledged: { wave: 0, total: 0 },
+    pause: null,
+    abortReason: null,
+  };
+  const resume = input.resume;
+  if (!resume) return c;
+
+  // Derivation from the hosts' own records, the source of truth after a restart.
+  input.waves.forEach((hosts, wave) => {
+    for (const systemId of hosts) {
+      const rec = resume.hosts[systemId];
+      if (!rec) continue;
+      c.alreadyStarted[systemId] = true;
+      if (rec.settled) {
+        (c.countsByWave[wave] as OutcomeCounts)[rec.settled] += 1;
+        c.totals[rec.settled] += 1;
+        continue;
+      }
+      let slot: SlotClaim | null = null;
+      if (rec.holdsSlot) {
+        slot = { phase: rec.holdsSlot, granted: true, seq: ++c.slotSeq };
+        c.slotsInUse[rec.holdsSlot] += 1;
+      } else if (isCappedPhase(rec.phase)) {
+        // In a capped phase without a slot: it may be waiting for one (its request was
+        // lost with the old process). Queue it; a host that did not want it hands it back.
+        slot = { phase: rec.phase, granted: false, seq: ++c.slotSeq };
+        c.slotQueue[rec.phase].push({ systemId, seq: slot.seq });
+      }
+      c.inFlight[systemId] = { wave, phase: rec.phase, slot };
+      c.inFlightCount += 1;
+    }
+  });
+  while (c.wave < c.waves.length && waveDone(c, c.wave)) c.wave += 1;
+  c.startedWave = (c.waves[c.wave] ?? []).some((id) => c.alreadyStarted[id]) ? c.wave : c.wave - 1;
+  if (resume.paused) {
+    c.pause = { reason: resume.paused.reason, breach: null };
+  } else if (c.wave < c.waves.length) {
+    // Acknowledgements made before the restart are not persisted: re-check, and pause if spent.
+    const breach = checkBudgets(c, c.wave);
+    if (breach) c.pause = { reason: describeBreach(breach), breach };
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// The machine
+// ---------------------------------------------------------------------------
+
+function applyStep(step: Step, enqueue: { assign: (c: RolloutContext) => void; emit: (e: RolloutEmitted) => void }): void {
+  enqueue.assign(step.context);
+  for (const e of step.emitted) enqueue.emit(e);
+}
+
+export const rolloutMachine = setup({
+  types: {
+    context: {} as RolloutContext,
+    events: {} as RolloutEvent,
+    input: {} as RolloutInput,
+    emitted: {} as RolloutEmitted,
+  },
+  guards: {
+    isComplete: ({ context }) => isComplete(context),
+    pausePending: ({ context }) => context.pause !== null,
+  },
+  actions: {
+    boot: enqueueActions(({ context, enqueue }) => {
+      const step = onBoot(context);
+      applyStep(step, { assign: (c) => enqueue.assign(() => c), emit: (e) => enqueue.emit(e) });
+    }),
+    run: enqueueActions(({ context, enqueue }) => {
+      const step = onRun(context);
+      applyStep(step, { assign: (c) => enqueue.assign(() => c), emit: (e) => enqueue.emit(e) });
+    }),
+    hostEvent: enqueueActions(({ context, event, enqueue }) => {
+      let step: Step;
+      switch (event.type) {
+        case "HOST_PHASE":
+          step = onHostPhase(context, event.systemId, event.phase);
+          break;
+        case "HOST_SLOT_REQUEST":
+          step = onSlotRequest(context, event.systemId, event.phase);
+          break;
+        case "HOST_SLOT_RELEASE":
+          step = onSlotRelease(context, event.systemId, event.phase);
+          break;
+        case "HOST_SETTLED":
+          step = onHostSettled(context, event.systemId, event.outcome);
+          break;
+        default:
+          return;
+      }
+      applyStep(step, { assign: (c) => enqueue.assign(() => c), emit: (e) => enqueue.emit(e) });
+    }),
+    pauseByOperator: assign(({ event }) => ({
+      pause: { reason: event.type === "PAUSE" && event.reason ? event.reason : "paused by operator", breach: null },
+    })),
+    acknowledgeAndResume: enqueueActions(({ context, enqueue }) => {
+      const wave = context.countsByWave[context.wave];
+      enqueue.assign({
+        pause: null,
+        acknowledged: { wave: wave ? failuresOf(wave) : 0, total: failuresOf(context.totals) },
+      });
+      enqueue.emit({ type: "rollout.resumed" });
+    }),
+    emitPaused: enqueueActions(({ context, enqueue }) => {
+      const pause = context.pause ?? { reason: "paused", breach: null };
+      enqueue.emit({ type: "rollout.paused", reason: pause.reason, counts: { ...context.totals }, breach: pause.breach });
+    }),
+    abortAll: enqueueActions(({ context, event, enqueue }) => {
+      const reason = event.type === "ABORT" && event.reason ? event.reason : "aborted by operator";
+      applyStep(onAbort(context, reason), { assign: (c) => enqueue.assign(() => c), emit: (e) => enqueue.emit(e) });
+    }),
+    emitAborted: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: "rollout.aborted", reason: context.abortReason ?? "aborted" });
+    }),
+    emitCompleted: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: "rollout.completed", counts: { ...context.totals }, byWave: context.countsByWave.map((c) => ({ ...c })) });
+    }),
+  },
+}).createMachine({
+  id: "rollout",
+  context: ({ input }) => initialContext(input),
+  entry: "boot",
+  initial: "running",
+  on: {
+    HOST_PHASE: { actions: "hostEvent" },
+    HOST_SLOT_REQUEST: { actions: "hostEvent" },
+    HOST_SLOT_RELEASE: { actions: "hostEvent" },
+    HOST_SETTLED: { actions: "hostEvent" },
+    ABORT: { target: ".aborted", actions: "abortAll" },
+  },
+  states: {
+    running: {
+      entry: "run",
+      always: [
+        { guard: "isComplete", target: "completed" },
+        { guard: "pausePending", target: "paused" },
+      ],
+      on: {
+        PAUSE: { target: "paused", actions: "pauseByOperator" },
+      },
+    },
+    paused: {
+      entry: "emitPaused",
+      always: { guard: "isComplete", target: "completed" },
+      on: {
+        RESUME: { target: "running", actions: "acknowledgeAndResume" },
+      },
+    },
+    completed: {
+      type: "final",
+      entry: "emitCompleted",
+    },
+    aborted: {
+      type: "final",
+      entry: "emitAborted",
+    },
+  },
+});
+
+export type RolloutMachine = typeof rolloutMachine;

@@ -1,0 +1,301 @@
+import { describe, it, expect } from "vitest";
+import { createActor } from "xstate";
+import { hostMachine, backoffDelayMs, describeError, FAILURE_HISTORY, type HostEmitted } from "../../state-machines/host.ts";
+import { NodeStatus as S } from "../../src/maas/status.ts";
+import { drive, flush, top, fastPolicy, hostInput } from "./helpers.ts";
+
+const T = fastPolicy.timeoutsMs;
+
+describe("hostMachine with fake actors", () => {
+  it("takes a New machine to inService with exactly one call per step, in order", async () => {
+    const h = drive();
+    await flush();
+    expect(h.actorsCalled()).toEqual(["commissionMachine"]);
+    await h.status(S.COMMISSIONING);
+    await h.status(S.READY);
+    expect(h.actorsCalled()).toEqual(["commissionMachine", "tagMachine", "allocateMachine", "deployMachine"]);
+    await h.status(S.ALLOCATED);
+    await h.status(S.DEPLOYING);
+    await h.status(S.DEPLOYED);
+    expect(h.actorsCalled()).toEqual(["commissionMachine", "tagMachine", "allocateMachine", "deployMachine", "layerHost"]);
+    expect(h.actor.getSnapshot().status).toBe("done");
+    expect(h.actor.getSnapshot().output).toEqual({ outcome: "inService", reason: null });
+    expect(h.phases()).toEqual(["enlisted", "commissioning", "tagging", "allocating", "deploying", "deployed", "layering", "inService"]);
+    expect(h.fakes.calls.map((c) => c.input)).toEqual([
+      { systemId: "abc123" },
+      { systemId: "abc123", roles: ["compute"] },
+      { systemId: "abc123" },
+      { systemId: "abc123", hostname: "node-1", roles: ["compute"] },
+      { systemId: "abc123", hostname: "node-1", roles: ["compute"] },
+    ]);
+    expect(h.emitted.at(-1)).toEqual({ type: "host.settled", systemId: "abc123", outcome: "inService" });
+  });
+
+  it("requests a slot before each capped phase and releases it on the way out", async () => {
+    const h = drive();
+    await flush();
+    await h.status(S.READY);
+    await h.status(S.DEPLOYED);
+    const slots = h.emitted.filter((e) => e.type === "host.slotRequest" || e.type === "host.slotRelease").map((e) => `${e.type}:${(e as { phase: string }).phase}`);
+    expect(slots).toEqual([
+      "host.slotRequest:commissioning",
+      "host.slotRelease:commissioning",
+      "host.slotRequest:deploying",
+      "host.slotRelease:deploying",
+      "host.slotRequest:layering",
+      "host.slotRelease:layering",
+    ]);
+  });
+
+  it("does no work in a capped phase until SLOT_GRANTED for that phase arrives", async () => {
+    const h = drive({ grantSlots: false });
+    await flush();
+    expect(h.actorsCalled()).toEqual([]);
+    h.actor.send({ type: "SLOT_GRANTED", phase: "deploying" });
+    await flush();
+    expect(h.actorsCalled()).toEqual([]);
+    h.actor.send({ type: "SLOT_GRANTED", phase: "commissioning" });
+    await flush();
+    expect(h.actorsCalled()).toEqual(["commissionMachine"]);
+    expect(h.actor.getSnapshot().context.slot).toBe("commissioning");
+  });
+
+  it("hands back a grant it is not waiting for, so the rollout's count cannot leak", async () => {
+    const h = drive({ grantSlots: false });
+    await flush();
+    h.actor.send({ type: "SLOT_GRANTED", phase: "layering" });
+    expect(h.emitted.at(-1)).toEqual({ type: "host.slotRelease", systemId: "abc123", phase: "layering" });
+  });
+
+  it("ignores a repeated grant of the slot it holds (handing it back would free a slot still in use)", async () => {
+    const h = drive({ input: { maasStatus: S.ALLOCATED } });
+    await flush();
+    const before = h.emitted.length;
+    h.actor.send({ type: "SLOT_GRANTED", phase: "deploying" });
+    expect(h.emitted.slice(before)).toEqual([]);
+    expect(h.actor.getSnapshot().context.slot).toBe("deploying");
+  });
+
+  it("retries commissioning after Failed commissioning, with back-off, then succeeds", async () => {
+    const h = drive();
+    await flush();
+    await h.status(S.COMMISSIONING);
+    await h.status(S.FAILED_COMMISSIONING, "lshw failed");
+    expect(h.actor.getSnapshot().matches({ commissioning: "backingOff" })).toBe(true);
+    expect(h.actor.getSnapshot().context.lastError).toEqual({
+      phase: "commissioning",
+      code: "MAAS_FAILED_STATUS",
+      message: 'MAAS reports "Failed commissioning": lshw failed',
+    });
+    h.clock.increment(backoffDelayMs(fastPolicy, 1) - 1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["commissionMachine"]);
+    h.clock.increment(1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["commissionMachine", "commissionMachine"]);
+    await h.status(S.COMMISSIONING);
+    await h.status(S.READY);
+    expect(top(h.actor)).toBe("deploying");
+    const ctx = h.actor.getSnapshot().context;
+    expect(ctx.attempts.commission).toBe(2);
+    expect(ctx.failures).toEqual([{ phase: "commissioning", code: "MAAS_FAILED_STATUS", message: 'MAAS reports "Failed commissioning": lshw failed', attempt: 1 }]);
+    const attempts = h.emitted.filter((e) => e.type === "host.phase" && e.phase === "commissioning").map((e) => (e as { attempt: number }).attempt);
+    expect(attempts).toEqual([1, 2]);
+  });
+
+  it("after Failed deployment releases (no erase), re-allocates and deploys again without re-tagging", async () => {
+    const h = drive({ input: { maasStatus: S.READY } });
+    await flush();
+    await h.status(S.ALLOCATED);
+    await h.status(S.DEPLOYING);
+    await h.status(S.FAILED_DEPLOYMENT, "curtin failed");
+    expect(h.actor.getSnapshot().matches({ deploying: "backingOff" })).toBe(true);
+    h.clock.increment(backoffDelayMs(fastPolicy, 1));
+    await flush();
+    expect(top(h.actor)).toBe("releasing");
+    await h.status(S.RELEASING);
+    await h.status(S.READY);
+    await h.status(S.ALLOCATED);
+    await h.status(S.DEPLOYING);
+    await h.status(S.DEPLOYED);
+    expect(h.actorsCalled()).toEqual([
+      "tagMachine",
+      "allocateMachine",
+      "deployMachine",
+      "releaseMachine",
+      "allocateMachine",
+      "deployMachine",
+      "layerHost",
+    ]);
+    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: false });
+    expect(h.actor.getSnapshot().context.attempts.deploy).toBe(2);
+    expect(top(h.actor)).toBe("inService");
+  });
+
+  it("quarantines after the last commissioning attempt fails: markBroken names phase, attempts and last error", async () => {
+    const h = drive();
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await flush();
+      await h.status(S.COMMISSIONING);
+      await h.status(S.FAILED_COMMISSIONING, `boom ${attempt}`);
+      h.clock.increment(backoffDelayMs(fastPolicy, attempt));
+    }
+    await flush();
+    const mark = h.fakes.calls.find((c) => c.actor === "markBroken");
+    expect(mark?.input).toEqual({
+      systemId: "abc123",
+      reason: 'commissioning failed 3 time(s); last error MAAS_FAILED_STATUS: MAAS reports "Failed commissioning": boom 3',
+    });
+    expect(h.actorsCalled().filter((a) => a === "commissionMachine")).toHaveLength(3);
+    expect(top(h.actor)).toBe("quarantined");
+    expect(h.emitted.at(-1)).toMatchObject({ type: "host.settled", outcome: "quarantined", reason: expect.stringContaining("boom 3") });
+  });
+
+  it("ends in failed when markBroken itself is refused", async () => {
+    const h = drive({
+      input: { policy: { ...fastPolicy, maxAttempts: { ...fastPolicy.maxAttempts, commission: 1 } } },
+      script: { commissionMachine: [{ reject: { code: "MAAS_CONFLICT", message: "wrong state" } }], markBroken: [{ reject: { code: "MAAS_FORBIDDEN", message: "not owner" } }] },
+    });
+    await flush();
+    expect(top(h.actor)).toBe("failed");
+    const ctx = h.actor.getSnapshot().context;
+    expect(ctx.lastError).toEqual({ phase: "quarantining", code: "MAAS_FORBIDDEN", message: "not owner" });
+    expect(ctx.reason).toContain("could not mark the machine Broken");
+    expect(h.emitted.at(-1)).toMatchObject({ type: "host.settled", outcome: "failed" });
+  });
+
+  it("retries a rejected layerHost up to maxAttempts.layer, then quarantines", async () => {
+    const err = { reject: { code: "LAYER_FAILED", message: "juju unreachable" } };
+    const h = drive({ input: { maasStatus: S.DEPLOYED }, script: { layerHost: [err, err, err] } });
+    await flush();
+    h.clock.increment(backoffDelayMs(fastPolicy, 1));
+    await flush();
+    h.clock.increment(backoffDelayMs(fastPolicy, 2));
+    await flush();
+    expect(h.actorsCalled()).toEqual(["layerHost", "layerHost", "layerHost", "markBroken"]);
+    expect(top(h.actor)).toBe("quarantined");
+    expect(h.fakes.calls.at(-1)?.input).toMatchObject({ reason: "layering failed 3 time(s); last error LAYER_FAILED: juju unreachable" });
+  });
+
+  it("times out deploying as a state: aborts the MAAS operation, then counts a failed attempt", async () => {
+    const h = drive({ input: { maasStatus: S.ALLOCATED } });
+    await flush();
+    await h.status(S.DEPLOYING);
+    h.clock.increment(T.deploy - 1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine"]);
+    h.clock.increment(1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine", "abortMachine"]);
+    expect(h.actor.getSnapshot().matches({ deploying: "backingOff" })).toBe(true);
+    expect(h.actor.getSnapshot().context.lastError).toMatchObject({ phase: "deploying", code: "PHASE_TIMEOUT" });
+  });
+
+  it("after a deploy timeout, takes the phase as done when the abort finds the machine Deployed (MAAS raced the timer)", async () => {
+    const h = drive({ input: { maasStatus: S.ALLOCATED }, script: { abortMachine: [{ resolve: { status: S.DEPLOYED } }] } });
+    await flush();
+    await h.status(S.DEPLOYING);
+    h.clock.increment(T.deploy + 1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine", "abortMachine", "layerHost"]);
+    expect(h.phases()).toEqual(["enlisted", "deploying", "deployed", "layering", "inService"]);
+    expect(h.actor.getSnapshot().context.attempts.deploy).toBe(1);
+  });
+
+  it("after a commission timeout, goes on to tagging when the abort finds the machine Ready", async () => {
+    const h = drive({ script: { abortMachine: [{ resolve: { status: S.READY } }] } });
+    await flush();
+    await h.status(S.COMMISSIONING);
+    h.clock.increment(T.commission + 1);
+    await flush();
+    expect(h.actorsCalled().slice(0, 3)).toEqual(["commissionMachine", "abortMachine", "tagMachine"]);
+    expect(h.actor.getSnapshot().context.attempts.commission).toBe(1);
+  });
+
+  it("ABORT while deploying calls abortMachine, releases the slot and settles aborted", async () => {
+    const h = drive({ input: { maasStatus: S.ALLOCATED } });
+    await flush();
+    await h.status(S.DEPLOYING);
+    h.actor.send({ type: "ABORT", reason: "operator said stop" });
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine", "abortMachine"]);
+    expect(h.emitted.filter((e) => e.type === "host.slotRelease")).toHaveLength(1);
+    expect(h.phases().slice(-2)).toEqual(["aborting", "aborted"]);
+    expect(h.emitted.at(-1)).toEqual({ type: "host.settled", systemId: "abc123", outcome: "aborted", reason: "operator said stop" });
+  });
+
+  it("ABORT while waiting for a slot or backing off settles at once, without calling MAAS", async () => {
+    const h = drive({ grantSlots: false });
+    await flush();
+    h.actor.send({ type: "ABORT" });
+    await flush();
+    expect(h.actorsCalled()).toEqual([]);
+    expect(top(h.actor)).toBe("aborted");
+  });
+
+  it("handles status events that arrive before the request resolves", async () => {
+    const h = drive({ input: { maasStatus: S.ALLOCATED }, script: { deployMachine: ["hang"] } });
+    await flush();
+    expect(h.actor.getSnapshot().matches({ deploying: { slotted: { working: "requesting" } } })).toBe(true);
+    await h.status(S.DEPLOYING);
+    await h.status(S.DEPLOYED);
+    expect(top(h.actor)).toBe("inService");
+    h.fakes.hanging.forEach((resolve) => resolve());
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine", "layerHost"]);
+  });
+
+  it("ignores duplicate status events: a repeated Failed commissioning does not fail the retry", async () => {
+    const h = drive();
+    await flush();
+    await h.status(S.COMMISSIONING);
+    await h.status(S.FAILED_COMMISSIONING);
+    h.clock.increment(backoffDelayMs(fastPolicy, 1));
+    await flush();
+    await h.status(S.FAILED_COMMISSIONING); // late duplicate of attempt 1's failure
+    await h.status(S.FAILED_COMMISSIONING);
+    expect(h.actor.getSnapshot().matches({ commissioning: { slotted: { working: "waiting" } } })).toBe(true);
+    expect(h.actor.getSnapshot().context.failures).toHaveLength(1);
+    await h.status(S.COMMISSIONING);
+    await h.status(S.READY);
+    expect(top(h.actor)).toBe("deploying");
+  });
+
+  it("records a rejection of unknown shape as UNKNOWN_ERROR", async () => {
+    const h = drive({ input: { maasStatus: S.READY }, script: { tagMachine: [{ reject: "socket hang up" }] } });
+    await flush();
+    expect(h.actor.getSnapshot().context.lastError).toEqual({ phase: "tagging", code: "UNKNOWN_ERROR", message: "socket hang up" });
+    expect(h.actor.getSnapshot().matches({ tagging: "backingOff" })).toBe(true);
+    expect(describeError(new Error("x"))).toEqual({ code: "UNKNOWN_ERROR", message: "x" });
+    expect(describeError({ code: "MAAS_CONFLICT", message: "m" })).toEqual({ code: "MAAS_CONFLICT", message: "m" });
+  });
+
+  it("keeps only the last failures in its history", async () => {
+    const many = { ...fastPolicy, maxAttempts: { ...fastPolicy.maxAttempts, commission: 30 } };
+    const h = drive({ input: { policy: many } });
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      await flush();
+      await h.status(S.COMMISSIONING);
+      await h.status(S.FAILED_COMMISSIONING, `#${attempt}`);
+      h.clock.increment(backoffDelayMs(many, attempt));
+    }
+    const failures = h.actor.getSnapshot().context.failures;
+    expect(failures).toHaveLength(FAILURE_HISTORY);
+    expect(failures[0]?.attempt).toBe(3);
+    expect(failures.at(-1)?.attempt).toBe(12);
+  });
+
+  it("backs off exponentially, capped", () => {
+    expect([1, 2, 3, 4, 5].map((a) => backoffDelayMs(fastPolicy, a))).toEqual([1000, 2000, 4000, 8000, 8000]);
+  });
+
+  it("fails clearly when the runtime did not provide an actor", async () => {
+    const actor = createActor(hostMachine, { input: hostInput({ maasStatus: S.READY }) });
+    const emitted: HostEmitted[] = [];
+    actor.on("*", (e) => emitted.push(e as HostEmitted));
+    actor.start();
+    await flush();
+    expect(actor.getSnapshot().context.lastError?.message).toContain('actor "tagMachine" is not provided');
+    actor.stop();
+  });
+});
