@@ -123,8 +123,8 @@ async function embeddedSimulator(config: Config, logger: Logger): Promise<SimHan
   const s = config.simulator;
   const sim = await startSimulator({
     port: 0,
-    ...(s.fleet ? { fleetFile: s.fleet } : { machines: s.machines ?? 300 }),
-    speed: s.speed === 0 ? Infinity : s.speed,
+    ...(s.fleet ? { fleet: s.fleet } : { machines: s.machines ?? 300 }),
+    ...(s.speed === 0 ? { zeroDuration: true } : { speed: s.speed }),
     seed: s.seed,
     ...(s.faults ? { faults: s.faults } : {}),
     logger: logger.child({ component: "sim" }),
@@ -178,7 +178,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     apiKey = sim.apiKey;
   }
   if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
-  const store = openStore(config.store);
+  const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
       config,
@@ -234,7 +234,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
   const logger = createLogger({ level: "warn" });
   const sim = await embeddedSimulator(config, logger);
   console.error(`simulated MAAS region at ${sim.url}; store ${config.store}`);
-  const store = openStore(config.store);
+  const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
       config,
@@ -263,7 +263,7 @@ export async function runStatusCommand(argv: string[]): Promise<number> {
     return ExitCode.OK;
   }
   const config = loadConfig({ flags: values.store ? { store: values.store } : {} });
-  const store = openStore(config.store);
+  const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     const rollout = store.latestRollout();
     if (!rollout) {

@@ -17,6 +17,7 @@ import type { StatusObserver } from "./observer.ts";
 import type { TagBatcher } from "./tag-batcher.ts";
 import type { CallJournal } from "./call-journal.ts";
 import { renderUserData } from "./templates.ts";
+import type { AbortOutput } from "../../state-machines/host.ts";
 
 export type HostOperation = ReconciledOp;
 
@@ -73,15 +74,15 @@ async function guardedCall(
   op: HostOperation,
   systemId: string,
   send: () => Promise<Machine>,
-): Promise<void> {
+): Promise<NodeStatusCode> {
   const pending = deps.calls.unknownOutcome(systemId, op);
   if (pending) {
     // A crash left this call's outcome unknown: read, don't repeat blindly.
     const m = await deps.maas.readMachine(systemId);
     if (operationTookEffect(op, m, deps.me)) {
       deps.calls.reconciled(pending, true);
-      deps.observer.note(systemId, m.status as NodeStatusCode);
-      return;
+      deps.observer.note(systemId, m.status);
+      return m.status;
     }
     deps.calls.reconciled(pending, false);
   }
@@ -89,14 +90,15 @@ async function guardedCall(
   try {
     const m = await send();
     deps.calls.end(callId, "ok");
-    deps.observer.note(systemId, m.status as NodeStatusCode);
+    deps.observer.note(systemId, m.status);
+    return m.status;
   } catch (e) {
     if (e instanceof MaasError && (e.code === "MAAS_CONFLICT" || e.code === "MAAS_BAD_REQUEST")) {
       const m = await deps.maas.readMachine(systemId).catch(() => undefined);
       if (m && operationTookEffect(op, m, deps.me)) {
         deps.calls.end(callId, "ok", `already done: machine is ${m.status_name}`);
-        deps.observer.note(systemId, m.status as NodeStatusCode);
-        return;
+        deps.observer.note(systemId, m.status);
+        return m.status;
       }
     }
     deps.calls.end(callId, e instanceof MaasError && e.code === "MAAS_OUTCOME_UNKNOWN" ? "unknown" : "error", e instanceof Error ? e.message : String(e));
@@ -141,8 +143,9 @@ export function createHostActors(deps: HostActorDeps) {
         deps.maas.release(input.systemId, { erase, quick_erase: erase, comment: "metalwave: release for retry" }),
       );
     }),
-    abortMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
-      await guardedCall(deps, "abort", input.systemId, () => deps.maas.abort(input.systemId, "metalwave: abort"));
+    abortMachine: fromPromise<AbortOutput, { systemId: string }>(async ({ input }) => {
+      const status = await guardedCall(deps, "abort", input.systemId, () => deps.maas.abort(input.systemId, "metalwave: abort"));
+      return { status };
     }),
     markBroken: fromPromise<void, { systemId: string; reason: string }>(async ({ input }) => {
       await guardedCall(deps, "markBroken", input.systemId, () => deps.maas.markBroken(input.systemId, `metalwave quarantine: ${input.reason}`));

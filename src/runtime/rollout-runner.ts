@@ -13,8 +13,9 @@ import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../maas/status.
 import { MetalwaveError } from "../errors.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
-import { hostMachine, defaultHostPolicy, type HostInput, type HostOutcome, type HostPhase, type HostPolicy } from "../../state-machines/host.ts";
+import { hostMachine, defaultHostPolicy, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutInput } from "../../state-machines/rollout.ts";
+import { hostToRollout, resumeRecordOf, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import { planWaves } from "../../state-machines/waves.ts";
 import { StatusObserver } from "./observer.ts";
 import { TagBatcher } from "./tag-batcher.ts";
@@ -121,17 +122,26 @@ export function buildPlan(config: Config, machines: readonly Machine[]): Rollout
   };
 }
 
+/**
+ * Our own phase timeouts never go below this, even time-scaled: they are a backstop
+ * for a region that never reports, and a scaled region times its hung machines out
+ * itself (scaled). Scaling them down to seconds would time out hosts whose requests
+ * are merely queued behind the client's in-flight cap.
+ */
+export const MIN_PHASE_TIMEOUT_MS = 60_000;
+
 export function hostPolicyFrom(config: Config, timeScale: number): HostPolicy {
   const scale = (ms: number) => Math.max(1, Math.round(ms / timeScale));
+  const timeout = (ms: number) => Math.max(Math.min(ms, MIN_PHASE_TIMEOUT_MS), scale(ms));
   const d = defaultHostPolicy;
   return {
     maxAttempts: { ...config.rollout.maxAttempts },
     backoffMs: { base: scale(config.rollout.backoffMs.base), max: scale(config.rollout.backoffMs.max) },
     timeoutsMs: {
-      commission: scale(d.timeoutsMs.commission),
-      deploy: scale(d.timeoutsMs.deploy),
-      release: scale(d.timeoutsMs.release),
-      layer: scale(d.timeoutsMs.layer),
+      commission: timeout(d.timeoutsMs.commission),
+      deploy: timeout(d.timeoutsMs.deploy),
+      release: timeout(d.timeoutsMs.release),
+      layer: timeout(d.timeoutsMs.layer),
     },
   };
 }
@@ -226,17 +236,17 @@ export class RolloutRunner {
     const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);
 
     // Resume: the hosts' own records are the truth. Settled ones are counted;
-    // unsettled ones get their status re-read in batches, then their actors restored.
+    // unsettled ones are restored from their snapshots, and the rollout controller
+    // is rebuilt from what they say rather than from a snapshot of its own.
     const restorable: HostRecord[] = [];
     const resumeState: NonNullable<RolloutInput["resume"]> = { hosts: {} };
     for (const h of resumeHosts) {
-      if (h.outcome) {
-        this.recordSettledFromStore(h);
-        resumeState.hosts[h.systemId] = { phase: h.phase as HostPhase, settled: h.outcome as HostOutcome };
-      } else if (h.snapshot) {
-        restorable.push(h);
-        resumeState.hosts[h.systemId] = { phase: h.phase as HostPhase };
-      }
+      if (!h.snapshot) continue;
+      const snap = h.snapshot as unknown as SnapshotFrom<typeof hostMachine>;
+      const record = resumeRecordOf(snap);
+      resumeState.hosts[h.systemId] = record;
+      if (record.settled) this.recordSettledFromStore({ ...h, outcome: record.settled });
+      else restorable.push(h);
     }
     if (opts.resume) {
       const latest = store.getRollout(this.rolloutId);
@@ -260,15 +270,21 @@ export class RolloutRunner {
     this.wireRollout(hostLogic, policy);
 
     for (const h of restorable) {
-      const snapshot = h.snapshot as SnapshotFrom<typeof hostMachine>;
+      const snapshot = h.snapshot as unknown as SnapshotFrom<typeof hostMachine>;
       const actor = createActor(hostLogic, { snapshot, input: this.hostInput(h.systemId, policy) });
+      if (h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
       this.attachHost(h.systemId, actor);
       this.phaseOf.set(h.systemId, h.phase);
       this.observer.watch(h.systemId, h.maasStatus !== null && h.maasStatus !== undefined && isStatusCode(h.maasStatus) ? h.maasStatus : undefined);
       this.observer.poke(h.systemId);
     }
     this.rollout.start();
-    for (const h of restorable) this.hosts.get(h.systemId)?.start();
+    for (const h of restorable) {
+      const actor = this.hosts.get(h.systemId);
+      actor?.start();
+      // Timers do not survive a snapshot: this re-arms them and re-checks MAAS.
+      actor?.send({ type: "RESTORED" });
+    }
     this.emitProgress();
     return done;
   }
@@ -314,14 +330,21 @@ export class RolloutRunner {
 
   private wireRollout(hostLogic: typeof hostMachine, policy: HostPolicy): void {
     const r = this.rollout;
-    r.on("rollout.startHost", (e) => {
-      const actor = createActor(hostLogic, { input: this.hostInput(e.systemId, policy) });
-      this.attachHost(e.systemId, actor);
-      this.observer.watch(e.systemId, this.knownStatus.get(e.systemId));
-      actor.start();
-    });
-    r.on("rollout.grantSlot", (e) => this.hosts.get(e.systemId)?.send({ type: "SLOT_GRANTED", phase: e.phase }));
-    r.on("rollout.abortHost", (e) => this.hosts.get(e.systemId)?.send({ type: "ABORT" }));
+    // Commands for hosts go through the same pure glue the seeded simulation tests.
+    for (const type of ROLLOUT_EMITTED_TYPES) {
+      r.on(type, (e) => {
+        const cmd = rolloutToHost(e);
+        if (!cmd) return;
+        if (cmd.kind === "start") {
+          const actor = createActor(hostLogic, { input: this.hostInput(cmd.systemId, policy) });
+          this.attachHost(cmd.systemId, actor);
+          this.observer.watch(cmd.systemId, this.knownStatus.get(cmd.systemId));
+          actor.start();
+        } else {
+          this.hosts.get(cmd.systemId)?.send(cmd.event);
+        }
+      });
+    }
     r.on("rollout.waveStarted", (e) => {
       this.currentWave = e.wave;
       this.journal({ event: "waveStarted", wave: e.wave, size: e.size });
@@ -366,21 +389,28 @@ export class RolloutRunner {
     this.hosts.set(systemId, actor);
     const info = this.hostInfo.get(systemId);
     const hlog = this.log.child({ systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") });
-    actor.on("host.phase", (e) => {
-      const prev = this.phaseOf.get(systemId);
-      this.phaseOf.set(systemId, e.phase);
-      hlog.debug({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
-      this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
-      this.rollout.send({ type: "HOST_PHASE", systemId, phase: e.phase });
-      this.emitProgress();
-    });
-    actor.on("host.slotRequest", (e) => this.rollout.send({ type: "HOST_SLOT_REQUEST", systemId, phase: e.phase }));
-    actor.on("host.slotRelease", (e) => this.rollout.send({ type: "HOST_SLOT_RELEASE", systemId, phase: e.phase }));
-    actor.on("host.settled", (e) => {
-      this.settle(systemId, e.outcome, e.reason);
-      hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
-      this.rollout.send({ type: "HOST_SETTLED", systemId, outcome: e.outcome, ...(e.reason ? { reason: e.reason } : {}) });
-    });
+    for (const type of HOST_EMITTED_TYPES) {
+      actor.on(type, (e) => {
+        switch (e.type) {
+          case "host.phase": {
+            const prev = this.phaseOf.get(systemId);
+            this.phaseOf.set(systemId, e.phase);
+            hlog.debug({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
+            this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
+            this.emitProgress();
+            break;
+          }
+          case "host.settled":
+            this.settle(systemId, e.outcome, e.reason);
+            hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
+            break;
+          case "host.slotRequest":
+          case "host.slotRelease":
+            break;
+        }
+        this.rollout.send(hostToRollout(e));
+      });
+    }
     actor.subscribe({
       next: (snap) => this.persistHost(systemId, snap),
       error: (err) => {
