@@ -5,7 +5,7 @@
  * state-machines/glue.ts, exactly as the runtime glues them.
  */
 import { createActor, fromPromise, type Actor } from "xstate";
-import { hostMachine, defaultHostPolicy, type HostEmitted, type HostPolicy, type CappedPhase } from "../../state-machines/host.ts";
+import { hostMachine, defaultHostPolicy, type HostEmitted, type HostPolicy, type CappedPhase, type AbortOutput } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEmitted, type RolloutInput } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost } from "../../state-machines/glue.ts";
 import { NodeStatus as S, ALLOWED_FROM, STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
@@ -181,7 +181,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
       later(id, minutes(id, 1, 3), roll(id) < 0.02 ? S.FAILED_RELEASING : S.READY);
       return Promise.resolve();
     }),
-    abortMachine: fromPromise<void, { systemId: string }>(({ input: { systemId: id } }) => {
+    abortMachine: fromPromise<AbortOutput, { systemId: string }>(({ input: { systemId: id } }) => {
       abortCalls++;
       const s = status.get(id);
       const to = s === S.COMMISSIONING ? S.NEW : s === S.DEPLOYING ? S.ALLOCATED : undefined;
@@ -191,7 +191,8 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
         pending.delete(id);
         setStatus(id, to);
       }
-      return Promise.resolve();
+      const now = status.get(id);
+      return Promise.resolve(now === undefined ? undefined : { status: now });
     }),
     markBroken: fromPromise<void, { systemId: string; reason: string }>(({ input: { systemId: id } }) => {
       status.set(id, S.BROKEN);
