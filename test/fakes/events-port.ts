@@ -38,26 +38,25 @@ export class EventsPort {
   }
 
   port(): MaasPort {
-    const self = this;
     const notUsed = () => {
       throw new Error("not used by the observer");
     };
     const port: Partial<MaasPort> = {
-      async queryEvents(q: EventsQuery = {}): Promise<EventsPage> {
-        self.calls.queryEvents++;
+      queryEvents: async (q: EventsQuery = {}): Promise<EventsPage> => {
+        this.calls.queryEvents++;
         const after = q.after ?? 0;
         const limit = q.limit ?? 100;
-        const newer = self.events.filter((e) => e.id > after);
+        const newer = this.events.filter((e) => e.id > after);
         // MAAS returns the `limit` events closest to the cursor, newest first.
-        const page = q.after === undefined ? self.events.slice(-limit) : newer.slice(0, limit);
+        const page = q.after === undefined ? this.events.slice(-limit) : newer.slice(0, limit);
         return { count: page.length, events: [...page].reverse() };
       },
-      async listMachines(f: MachineFilter = {}): Promise<Machine[]> {
-        self.calls.listMachines++;
-        const ids = f.id ?? [...self.machines.keys()];
-        self.calls.idsRead += ids.length;
+      listMachines: async (f: MachineFilter = {}): Promise<Machine[]> => {
+        this.calls.listMachines++;
+        const ids = f.id ?? [...this.machines.keys()];
+        this.calls.idsRead += ids.length;
         return ids.flatMap((id) => {
-          const m = self.machines.get(id);
+          const m = this.machines.get(id);
           return m ? [{ system_id: id, status: m.status, status_message: m.message } as unknown as Machine] : [];
         });
       },
