@@ -961,6 +961,19 @@ export class Region {
   markFixed(m: MachineRecord, comment: string, user: string): void {
     this.assertUnlocked(m);
     if (!(ALLOWED_FROM.markFixed as readonly number[]).includes(m.status)) throw textFailure(409, "Can't mark a non-broken node as 'Ready'.");
+    if (m.previousStatus !== S.DEPLOYED) {
+      // Back to Ready means free and blank, as MAAS's mark_fixed leaves it (osystem,
+      // distro_series and hwe_kernel cleared, no owner): a machine broken mid-deploy
+      // must not come back Ready still owned and holding its IPs.
+      m.owner = null;
+      m.agentName = "";
+      m.osystem = "";
+      m.distroSeries = "";
+      m.hweKernel = "";
+      m.userData = null;
+      m.hasIp = false;
+      m.netboot = true;
+    }
     this.setStatus(m, m.previousStatus === S.DEPLOYED ? S.DEPLOYED : S.READY, comment, user);
   }
 
