@@ -30,9 +30,11 @@ export const ConfigSchema = z
         maxInFlight: z.number().int().positive().default(4),
         requestsPerSecond: z.number().nonnegative().default(50),
         timeoutMs: z.number().int().positive().default(30_000),
+        /** How often the status observer reads the events feed when it is quiet. */
+        pollIntervalMs: z.number().int().positive().default(2_000),
       })
       .strict()
-      .default({ maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000 }),
+      .default({ maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000, pollIntervalMs: 2_000 }),
     simulator: z
       .object({
         machines: z.number().int().positive().optional(),

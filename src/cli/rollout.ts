@@ -188,7 +188,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
       resume: values.resume,
       json: values.json,
       timeScale: sim ? simTimeScale(config.simulator.speed) : 1,
-      observerPollMs: sim ? 100 : 2000,
+      observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
     });
   } finally {
     store.close();

@@ -142,7 +142,7 @@ export class StatusObserver {
           this.schedule(again ? 0 : this.pollIntervalMs);
         });
     }, ms);
-    this.timer.unref?.();
+    // Not unref'd: while hosts wait for MAAS, this timer is what keeps the process alive.
   }
 
   /** One round: drain the feed, then read back the machines it named. Exposed for tests. */

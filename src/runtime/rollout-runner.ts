@@ -421,7 +421,6 @@ export class RolloutRunner {
   }
 
   private persistHost(systemId: string, snap: SnapshotFrom<typeof hostMachine>): void {
-    if (this.stopping) return;
     const info = this.hostInfo.get(systemId);
     const top = typeof snap.value === "string" ? snap.value : Object.keys(snap.value)[0] ?? "unknown";
     const ctx = snap.context;

@@ -1,0 +1,130 @@
+/**
+ * The rollout runtime end to end against the simulated region over real HTTP:
+ * the real client, the real store (in memory), the real machines.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { MaasClient } from "../../src/maas/client.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
+import { parseConfig, type ConfigInput } from "../../src/config.ts";
+import { silentLogger } from "../../src/log.ts";
+import { NodeStatus } from "../../src/maas/status.ts";
+
+let sim: SimHandle | undefined;
+let store: Store | undefined;
+afterEach(async () => {
+  store?.close();
+  store = undefined;
+  await sim?.close();
+  sim = undefined;
+});
+
+async function rollout(opts: { machines: number; faults?: string; seed?: number; config?: ConfigInput }): Promise<{ summary: RolloutSummary; maas: MaasClient; sim: SimHandle; store: Store; runner: RolloutRunner }> {
+  sim = await startSimulator({ machines: opts.machines, zeroDuration: true, seed: opts.seed ?? 3, ...(opts.faults ? { faults: opts.faults } : {}) });
+  const maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+  store = openStore(":memory:");
+  const config = parseConfig({ rollout: { backoffMs: { base: 1, max: 5 }, ...(opts.config?.rollout ?? {}) } });
+  const runner = new RolloutRunner({ maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 });
+  const summary = await runner.run({ resume: false });
+  return { summary, maas, sim, store, runner };
+}
+
+describe("rollout runtime against the simulated region", () => {
+  it("takes every New machine to Deployed and in service, each commissioned and deployed exactly once", async () => {
+    const { summary, sim } = await rollout({ machines: 60 });
+    expect(summary.state).toBe("completed");
+    expect(summary.byOutcome).toEqual({ inService: 60, quarantined: 0, aborted: 0, failed: 0 });
+    const stats = sim.stats();
+    expect(stats.statusCounts).toEqual({ Deployed: 60 });
+    for (const m of stats.machines ?? []) {
+      expect({ id: m.system_id, commissioned: m.commissioned, deployed: m.deployed }).toEqual({ id: m.system_id, commissioned: 1, deployed: 1 });
+    }
+    // Waves [1, 10, 5%, 25%, 100%] of 60 machines: the last takes the rest.
+    expect(summary.perWave.map((w) => w.size)).toEqual([1, 10, 3, 15, 31]);
+  });
+
+  it("tags every machine with the deployment's scope tag in a few batched calls", async () => {
+    const { sim, maas } = await rollout({ machines: 40 });
+    const tagged = await maas.machinesByTag("metalwave-cloud");
+    expect(tagged).toHaveLength(40);
+    const calls = sim.stats().requests.byOperation["tags.update_nodes"]?.total ?? 0;
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThan(40 / 2);
+  });
+
+  it("retries machines whose commissioning or deployment failed, and quarantines the ones that keep failing, with a reason", async () => {
+    const { summary, sim, store } = await rollout({
+      machines: 40,
+      seed: 5,
+      faults: "commission.fail=0.15,deploy.fail=0.15",
+      config: { rollout: { budget: { perWave: "100%", total: "100%" }, maxAttempts: { commission: 2, deploy: 2, layer: 2, release: 2 } } },
+    });
+    expect(summary.state).toBe("completed");
+    expect(summary.settled).toBe(40);
+    const machines = sim.stats().machines ?? [];
+    const retried = machines.filter((m) => m.commissioned > 1 || m.deployed > 1);
+    expect(retried.length).toBeGreaterThan(0);
+    // Every machine is either deployed or Broken (quarantined) in MAAS; none is forgotten.
+    const byStatus = sim.stats().statusCounts;
+    expect((byStatus["Deployed"] ?? 0) + (byStatus["Broken"] ?? 0)).toBe(40);
+    expect(byStatus["Broken"] ?? 0).toBe(summary.byOutcome.quarantined);
+    for (const f of summary.failures) {
+      expect(f.outcome).toBe("quarantined");
+      expect(f.message).not.toBe("");
+      const host = store.getHost(summary.rolloutId, f.systemId);
+      expect(host?.outcome).toBe("quarantined");
+    }
+    // No machine is ever deployed more often than the deploy budget allows.
+    for (const m of machines) expect(m.deployed).toBeLessThanOrEqual(2);
+  });
+
+  it("pauses with the reason and the counts when the failure budget is spent, and loses no machine", async () => {
+    const { summary, sim } = await rollout({
+      machines: 30,
+      seed: 11,
+      faults: "deploy.fail=1",
+      config: { rollout: { waves: [1, 5, "100%"], budget: { perWave: 0, total: 0 }, maxAttempts: { commission: 1, deploy: 1, layer: 1, release: 1 } } },
+    });
+    expect(summary.state).toBe("paused");
+    expect(summary.pauseReason).toMatch(/budget/);
+    // Only the canary ran: the others were never touched.
+    expect(summary.settled).toBe(1);
+    expect(summary.byPhase["waiting"]).toBe(29);
+    const touched = (sim.stats().machines ?? []).filter((m) => m.commissioned > 0);
+    expect(touched).toHaveLength(1);
+  });
+
+  it("records every transition and MAAS call of a host in the journal", async () => {
+    const { summary, store } = await rollout({ machines: 5 });
+    const first = summary.perWave[0]!;
+    expect(first.size).toBe(1);
+    const hosts = store.loadHosts(summary.rolloutId);
+    const h = hosts[0]!;
+    const kinds = store.journal(summary.rolloutId, { systemId: h.systemId }).map((j) => `${j.kind}:${(j.data as { to?: string; operation?: string }).to ?? (j.data as { operation?: string }).operation}`);
+    expect(kinds).toEqual(
+      expect.arrayContaining(["transition:commissioning", "maas_call:commission", "transition:deploying", "maas_call:deploy", "transition:inService"]),
+    );
+    expect(h.maasStatus).toBe(NodeStatus.DEPLOYED);
+  });
+
+  it("re-running a completed rollout with --resume changes nothing", async () => {
+    const first = await rollout({ machines: 12 });
+    const before = first.sim.stats().requests.total;
+    const again = new RolloutRunner({
+      maas: first.maas,
+      store: first.store,
+      config: parseConfig({}),
+      logger: silentLogger(),
+      requestCount: () => first.maas.stats().requests,
+      timeScale: 1000,
+      observerPollMs: 5,
+    });
+    const summary = await again.run({ resume: true });
+    expect(summary.state).toBe("completed");
+    expect(summary.byOutcome.inService).toBe(12);
+    const mutating = Object.entries(first.sim.stats().requests.byOperation).filter(([op]) => /deploy|commission|allocate|release|update_nodes/.test(op));
+    expect(first.sim.stats().requests.total - before).toBeLessThanOrEqual(2);
+    expect(mutating.every(([, s]) => s.total <= 12 * 2)).toBe(true);
+  });
+});
