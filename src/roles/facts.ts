@@ -1,0 +1,191 @@
+/**
+ * The facts role rules match on, read from a MAAS machine object, and the matching
+ * itself. Pure: no I/O, no clock. Sizes are converted once here so rules speak in
+ * GiB and MiB as operators think, not in the bytes and MB MAAS sends.
+ */
+import type { Machine } from "../maas/schemas.ts";
+import type { NodeStatusCode } from "../maas/status.ts";
+import type { CephDiskRule, MatchRule, Range } from "./schema.ts";
+
+const GIB = 1024 ** 3;
+
+export type DiskKind = "ssd" | "hdd" | "unknown";
+
+export interface DiskFacts {
+  id: number;
+  name: string;
+  sizeGiB: number;
+  boot: boolean;
+  kind: DiskKind;
+  tags: string[];
+}
+
+export interface NicFacts {
+  name: string;
+  /** Mb/s; null when MAAS does not report it (older releases, disconnected links). */
+  speedMbps: number | null;
+}
+
+export interface MachineFacts {
+  systemId: string;
+  hostname: string;
+  zone: string;
+  pool: string | null;
+  architecture: string | null;
+  status: NodeStatusCode;
+  statusName: string;
+  owner: string | null;
+  locked: boolean;
+  cores: number;
+  memoryMiB: number;
+  storageGiB: number;
+  disks: DiskFacts[];
+  nics: NicFacts[];
+  tags: string[];
+  /** False until commissioning has reported CPU and memory: such a machine matches no rule. */
+  commissioned: boolean;
+}
+
+function diskKind(tags: readonly string[]): DiskKind {
+  // MAAS tags every commissioned disk ssd or rotary.
+  if (tags.includes("ssd")) return "ssd";
+  if (tags.includes("rotary")) return "hdd";
+  return "unknown";
+}
+
+/** `link_speed` / `interface_speed` exist on MAAS ≥ 2.7 but not in our schema: read them loosely. */
+function nicSpeed(nic: Record<string, unknown>): number | null {
+  for (const key of ["link_speed", "interface_speed"]) {
+    const v = nic[key];
+    if (typeof v === "number" && v > 0) return v;
+  }
+  return null;
+}
+
+export function machineFacts(m: Machine): MachineFacts {
+  const physical = [...m.physicalblockdevice_set].sort((a, b) => a.id - b.id);
+  // Before deployment MAAS may not report boot_disk; it boots from the first disk then.
+  const bootId = m.boot_disk?.id ?? physical[0]?.id ?? null;
+  const disks: DiskFacts[] = physical.map((d) => ({
+    id: d.id,
+    name: d.name,
+    sizeGiB: d.size / GIB,
+    boot: d.id === bootId,
+    kind: diskKind(d.tags),
+    tags: [...d.tags].sort(),
+  }));
+  const nics: NicFacts[] = m.interface_set
+    .filter((i) => i.type === "physical")
+    .map((i) => ({ name: i.name, speedMbps: nicSpeed(i as Record<string, unknown>) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    systemId: m.system_id,
+    hostname: m.hostname,
+    zone: m.zone.name,
+    pool: m.pool?.name ?? null,
+    architecture: m.architecture,
+    status: m.status,
+    statusName: m.status_name,
+    owner: m.owner,
+    locked: m.locked ?? false,
+    cores: m.cpu_count,
+    memoryMiB: m.memory,
+    storageGiB: disks.reduce((n, d) => n + d.sizeGiB, 0),
+    disks,
+    nics,
+    tags: [...m.tag_names].sort(),
+    commissioned: m.cpu_count > 0 && m.memory > 0,
+  };
+}
+
+export function inRange(value: number, r: Range | undefined): boolean {
+  if (r === undefined) return true;
+  return (r.min === undefined || value >= r.min) && (r.max === undefined || value <= r.max);
+}
+
+const AT_LEAST_ONE: Range = { min: 1 };
+
+interface DiskFilter {
+  minSizeGiB?: number | undefined;
+  maxSizeGiB?: number | undefined;
+  nonBoot?: boolean | undefined;
+  kind?: "ssd" | "hdd" | "any" | undefined;
+}
+
+export function diskPasses(d: DiskFacts, f: DiskFilter): boolean {
+  if (f.nonBoot === true && d.boot) return false;
+  if (f.minSizeGiB !== undefined && d.sizeGiB < f.minSizeGiB) return false;
+  if (f.maxSizeGiB !== undefined && d.sizeGiB > f.maxSizeGiB) return false;
+  if (f.kind !== undefined && f.kind !== "any" && d.kind !== f.kind) return false;
+  return true;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+/** A glob (`*`, `?`, `[a-c]`, whole name) or `/regex/flags` (anywhere in the name unless anchored). */
+export function hostnamePattern(p: string): RegExp {
+  let re = patternCache.get(p);
+  if (re !== undefined) return re;
+  const slashed = /^\/(.*)\/([a-z]*)$/s.exec(p);
+  if (slashed !== null) {
+    re = new RegExp(slashed[1] ?? "", slashed[2]);
+  } else {
+    let src = "";
+    for (let i = 0; i < p.length; i++) {
+      const c = p[i] ?? "";
+      if (c === "*") src += ".*";
+      else if (c === "?") src += ".";
+      else if (c === "[") {
+        const end = p.indexOf("]", i + 1);
+        if (end < 0) src += "\\[";
+        else {
+          src += "[" + p.slice(i + 1, end).replace(/\\/g, "\\\\") + "]";
+          i = end;
+        }
+      } else src += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
+    }
+    re = new RegExp(`^${src}$`);
+  }
+  patternCache.set(p, re);
+  return re;
+}
+
+export function architectureMatches(arch: string | null, wanted: readonly string[]): boolean {
+  if (arch === null) return false;
+  return wanted.some((w) => arch === w || arch.startsWith(`${w}/`));
+}
+
+/** True when the machine satisfies every condition the rule states (an empty rule matches all). */
+export function matchesRule(f: MachineFacts, rule: MatchRule): boolean {
+  if (!inRange(f.cores, rule.cores)) return false;
+  if (!inRange(f.memoryMiB, rule.memoryMiB)) return false;
+  if (!inRange(f.storageGiB, rule.storageGiB)) return false;
+  if (rule.disks !== undefined) {
+    const n = f.disks.filter((d) => diskPasses(d, rule.disks ?? {})).length;
+    if (!inRange(n, rule.disks.count ?? AT_LEAST_ONE)) return false;
+  }
+  if (rule.nics !== undefined) {
+    const min = rule.nics.minSpeedMbps;
+    const n = f.nics.filter((nic) => min === undefined || (nic.speedMbps !== null && nic.speedMbps >= min)).length;
+    if (!inRange(n, rule.nics.count ?? AT_LEAST_ONE)) return false;
+  }
+  if (rule.architecture !== undefined && !architectureMatches(f.architecture, rule.architecture)) return false;
+  if (rule.zones !== undefined && !rule.zones.includes(f.zone)) return false;
+  if (rule.pools !== undefined && (f.pool === null || !rule.pools.includes(f.pool))) return false;
+  if (rule.hostname !== undefined && !hostnamePattern(rule.hostname).test(f.hostname)) return false;
+  if (rule.tags !== undefined && !rule.tags.every((t) => f.tags.includes(t))) return false;
+  if (rule.notTags !== undefined && rule.notTags.some((t) => f.tags.includes(t))) return false;
+  return true;
+}
+
+/** The disks a ceph rule selects on this machine. */
+export function cephDisksFor(f: MachineFacts, rule: CephDiskRule): DiskFacts[] {
+  return f.disks.filter((d) => diskPasses(d, rule));
+}
+
+/** Fastest reported NIC, or null when none reports a speed. */
+export function maxNicSpeed(f: MachineFacts): number | null {
+  let best: number | null = null;
+  for (const n of f.nics) if (n.speedMbps !== null && (best === null || n.speedMbps > best)) best = n.speedMbps;
+  return best;
+}
