@@ -23,6 +23,10 @@ Options:
   --max-in-flight N   requests served at once; the rest queue (default unlimited)
   --api-key KEY       use this consumer:token:secret instead of one derived from the seed
   --key-file FILE     write the API key to FILE (mode 0600)
+  --hosts             simulate deployed hosts: SSH on each machine's 127.A.B.C address,
+                      the layer commands, a Kubernetes API (docs/layering.md)
+  --ssh-port N        port every simulated host listens on (default 22 as root, else 2222)
+  --host-faults SPEC  faults of simulated hosts, e.g. fail=0.05,hang=0.01:match=k8s
   -h, --help          show this help
 
 See docs/simulator.md for the fault syntax, the fleet format and /sim/stats.`;
@@ -51,6 +55,9 @@ export async function runSim(argv: string[], signals: NodeJS.EventEmitter = proc
         "max-in-flight": { type: "string" },
         "api-key": { type: "string" },
         "key-file": { type: "string" },
+        hosts: { type: "boolean" },
+        "ssh-port": { type: "string" },
+        "host-faults": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -79,6 +86,7 @@ export async function runSim(argv: string[], signals: NodeJS.EventEmitter = proc
       faults: values.faults,
       maxInFlight: int("max-in-flight", values["max-in-flight"]),
       apiKey: values["api-key"],
+      hosts: values.hosts || values["ssh-port"] !== undefined || values["host-faults"] !== undefined ? { sshPort: int("ssh-port", values["ssh-port"]), faults: values["host-faults"] } : undefined,
     });
   } catch (err) {
     const msg = err instanceof MetalwaveError || err instanceof Error ? err.message : String(err);
@@ -94,6 +102,7 @@ export async function runSim(argv: string[], signals: NodeJS.EventEmitter = proc
   console.log(`MAAS simulator: ${sim.url} (${machines} machines)`);
   console.log(`API key: ${sim.apiKey}`);
   console.log(`Stats: ${sim.url.replace(/\/MAAS$/, "")}/sim/stats`);
+  if (sim.hosts) console.log(`Simulated hosts: SSH on each deployed machine's address, port ${sim.hosts.sshPort}; Kubernetes API ${sim.hosts.cloud.kube.url}`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       signals.off("SIGINT", stop);

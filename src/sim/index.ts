@@ -15,6 +15,8 @@ import { Region } from "./region.ts";
 import { ManualClock, realClock, Scheduler } from "./scheduler.ts";
 import type { Clock } from "./scheduler.ts";
 import { SimServer } from "./server.ts";
+import { HostFleet } from "./hosts/server.ts";
+import type { HostFleetOptions } from "./hosts/server.ts";
 import type { SimLogger, SimStats } from "./server.ts";
 
 export type { FaultSpec } from "./faults.ts";
@@ -25,6 +27,8 @@ export { Region } from "./region.ts";
 export { parseFaults, formatFaults } from "./faults.ts";
 export { loadFleetFile, parseFleet, defaultFleet } from "./fleet.ts";
 export { SimError } from "./errors.ts";
+export { HostFleet } from "./hosts/server.ts";
+export type { HostFleetOptions } from "./hosts/server.ts";
 
 export interface SimOptions {
   /** Loopback only ("127.0.0.1" by default, "::1", "localhost"); anything else is refused. */
@@ -54,6 +58,12 @@ export interface SimOptions {
   clock?: "real" | "manual";
   /** Oldest events are dropped beyond this many. Default 200,000. */
   maxEvents?: number;
+  /**
+   * Simulated deployed hosts (SSH on each machine's loopback address, the command
+   * emulator, a Kubernetes API): `true` for defaults, or options. Off by default (the
+   * 10,000-machine benchmark needs none). See docs/layering.md.
+   */
+  hosts?: boolean | HostFleetOptions;
 }
 
 export interface SimHandle {
@@ -64,6 +74,8 @@ export interface SimHandle {
   region: Region;
   stats(): SimStats;
   resetStats(): void;
+  /** The SSH fleet when `hosts` was set. */
+  hosts: HostFleet | undefined;
   /** Manual clock only: moves simulated time forward (ms of real time; Infinity = until idle). */
   advance(ms: number): void;
   close(): Promise<void>;
@@ -125,6 +137,16 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
       resolve();
     });
   });
+  let hosts: HostFleet | undefined;
+  if (opts.hosts) {
+    try {
+      hosts = await HostFleet.start(region, { logger: opts.logger, ...(opts.hosts === true ? {} : opts.hosts) });
+    } catch (e) {
+      scheduler.close();
+      sim.server.close();
+      throw e;
+    }
+  }
   const addr = sim.server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${urlHost}:${addr.port}/MAAS`;
@@ -135,6 +157,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
     url,
     apiKey: formatApiKey(apiKey),
     region,
+    hosts,
     stats: () => sim.snapshot(),
     resetStats: () => sim.resetStats(),
     advance: (ms) => scheduler.advance(ms),
@@ -143,7 +166,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
         scheduler.close();
         sim.server.close(() => resolve());
         sim.server.closeAllConnections();
-      });
+      }).then(() => hosts?.close());
       return closed;
     },
   };

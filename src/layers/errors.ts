@@ -1,0 +1,73 @@
+/**
+ * Typed layer failures. Each names the layer, the step, the host, and — when a
+ * command failed — the command as shown (secrets hidden), its exit code and the
+ * tail of its output, so the host's record says what went wrong without a log dive.
+ */
+import { MetalwaveError } from "../errors.ts";
+import { SshError } from "../ssh/errors.ts";
+
+export const LAYER_ERROR_CODES = [
+  /** A command kept failing (non-zero exit, timeout, dropped connection) after the step's retries. */
+  "LAYER_COMMAND_FAILED",
+  /** The action ran but its check still says "not done". */
+  "LAYER_NOT_VERIFIED",
+  /** SSH could not reach or trust the host (connect, auth, host key): retrying the step will not help. */
+  "LAYER_UNREACHABLE",
+  /** Waited for readiness (nodes Ready, applications active) past the deadline. */
+  "LAYER_NOT_READY",
+  /** Something the layer needs is missing (an earlier barrier, hosts, an address). */
+  "LAYER_PRECONDITION",
+  /** The Kubernetes API refused or failed a call. */
+  "LAYER_KUBE",
+  /** A command's output could not be understood (e.g. JSON expected). */
+  "LAYER_BAD_OUTPUT",
+] as const;
+export type LayerErrorCode = (typeof LAYER_ERROR_CODES)[number];
+
+export interface LayerErrorDetails {
+  layer: string;
+  step: string;
+  systemId?: string;
+  hostname?: string;
+  command?: string;
+  exitCode?: number;
+  outputTail?: string;
+  attempts?: number;
+}
+
+export class LayerError extends MetalwaveError<LayerErrorCode> {
+  readonly code: LayerErrorCode;
+  readonly layer: string;
+  readonly step: string;
+  readonly systemId: string | undefined;
+  readonly hostname: string | undefined;
+  readonly command: string | undefined;
+  readonly exitCode: number | undefined;
+  readonly outputTail: string | undefined;
+  readonly attempts: number | undefined;
+  /** The message without the location and command details. */
+  readonly reason: string;
+  constructor(code: LayerErrorCode, d: LayerErrorDetails, message: string, options?: { cause?: unknown }) {
+    const where = d.hostname ? ` on ${d.hostname} (${d.systemId ?? "?"})` : "";
+    const cmd = d.command ? `; command '${d.command}'` : "";
+    const exit = d.exitCode !== undefined ? `, exit code ${d.exitCode}` : "";
+    const tries = d.attempts !== undefined ? ` after ${d.attempts} attempt${d.attempts === 1 ? "" : "s"}` : "";
+    const tail = d.outputTail ? `\n--- output tail ---\n${d.outputTail}` : "";
+    super(`layer ${d.layer}, step ${d.step}${where}: ${message}${tries}${cmd}${exit}${tail}`, options);
+    this.code = code;
+    this.reason = message;
+    this.layer = d.layer;
+    this.step = d.step;
+    this.systemId = d.systemId;
+    this.hostname = d.hostname;
+    this.command = d.command;
+    this.exitCode = d.exitCode;
+    this.outputTail = d.outputTail;
+    this.attempts = d.attempts;
+  }
+}
+
+/** SSH failures that retrying a step cannot fix. */
+export function isUnreachable(e: unknown): boolean {
+  return e instanceof SshError && (e.code === "SSH_CONNECT" || e.code === "SSH_AUTH" || e.code === "SSH_HOST_KEY_CHANGED" || e.code === "SSH_HOST_KEY_UNKNOWN" || e.code === "SSH_CLOSED");
+}

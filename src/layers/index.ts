@@ -1,0 +1,15 @@
+/**
+ * Layering: what metalwave puts on deployed machines (docs/layering.md).
+ * The rollout calls `createLayering(...)` once, then `clusterBarrier(kind, hosts)`
+ * for the cluster-level layers and `layerHost(host)` from each host's layering phase.
+ */
+export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
+export type { Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
+export { LayerError, LAYER_ERROR_CODES } from "./errors.ts";
+export type { LayerErrorCode } from "./errors.ts";
+export { clientNodeKube } from "./kube.ts";
+export type { KubePort, KubeNode } from "./kube.ts";
+export { loadLayerTemplate, renderCommand, renderExpect, LAYERS } from "./render.ts";
+export type { LayerName, LayerTemplate, StepTemplate, Values } from "./render.ts";
+export { StepRunner } from "./steps.ts";
+export type { StepPolicy, EnsureOutcome } from "./steps.ts";

@@ -1,0 +1,499 @@
+/**
+ * The layer engine: the five layers of docs/layering.md as "check, then act" steps
+ * over SSH, plus the Kubernetes API for node readiness and labels.
+ *
+ * Cluster-level work (`clusterBarrier`) forms a cluster from the hosts it is given
+ * and reports per-host failures instead of failing the whole barrier, unless the
+ * cluster itself cannot form (its first host failed). Per-host work (`layerHost`)
+ * is what one host needs by its roles: snaps installed, and for compute hosts the
+ * hypervisor configured as soon as the control plane is up. Every function is
+ * idempotent: run again on a finished layer, it only runs checks.
+ */
+import type { Logger } from "pino";
+import type { Machine } from "../maas/port.ts";
+import type { SshPort, SshTarget } from "../ssh/port.ts";
+import { LayerError } from "./errors.ts";
+import { clientNodeKube } from "./kube.ts";
+import type { KubePort } from "./kube.ts";
+import { LAYERS, loadLayerTemplate } from "./render.ts";
+import type { ControlPlaneApp, LayerName, LayerTemplate, Values } from "./render.ts";
+import { StepRunner } from "./steps.ts";
+import type { StepPolicy } from "./steps.ts";
+
+/** A deployed machine as the layers see it. */
+export interface LayerHost extends SshTarget {
+  roles: readonly string[];
+  /** id_path of every block device tagged `ceph` in MAAS. */
+  cephDisks: readonly string[];
+}
+
+export const CLUSTER_LAYERS = ["juju-controller", "kubernetes", "storage", "control-plane"] as const;
+export type ClusterLayer = (typeof CLUSTER_LAYERS)[number];
+
+export interface HostFailure {
+  systemId: string;
+  hostname: string;
+  error: LayerError;
+}
+
+export interface BarrierResult {
+  kind: ClusterLayer;
+  /** Hosts that are part of the formed cluster. */
+  ready: string[];
+  /** Hosts that failed their part: mark them layer-failed; the cluster went on without them. */
+  failed: HostFailure[];
+}
+
+export interface ControlPlaneEndpoints {
+  identityUrl: string;
+  identityUsername: string;
+  /** Secret. */
+  identityPassword: string;
+  region: string;
+  /** Secret (holds a password). */
+  rabbitmqUrl: string;
+  caBundle: string;
+}
+
+export interface LayeringOptions {
+  ssh: SshPort;
+  logger: Logger;
+  /** Builds the Kubernetes port from the kubeconfig fetched from the bootstrap node. Default: @kubernetes/client-node. */
+  kube?: (kubeconfig: string) => KubePort;
+  /** Overrides of template defaults, per layer (e.g. { "juju-controller": { controller: "prod" } }). */
+  values?: Partial<Record<LayerName, Values>>;
+  /** Template texts instead of templates/layers/*.yaml (tests, site-specific templates). */
+  templates?: Partial<Record<LayerName, string>>;
+  policy?: Partial<StepPolicy>;
+  /** Poll interval while waiting for nodes and applications. Default 5 s. */
+  pollMs?: number;
+  /** Default 15 min. */
+  nodesReadyTimeoutMs?: number;
+  /** Default 60 min (the reference's control-plane wait). */
+  controlPlaneTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+export interface Layering {
+  /** Forms (or re-checks) one cluster-level layer over `hosts`. Idempotent. */
+  clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult>;
+  /** The per-host layers for one deployed host, by its roles. Idempotent. Compute hosts wait for the control plane. */
+  layerHost(host: LayerHost): Promise<void>;
+  /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
+  whenControlPlaneReady(): Promise<ControlPlaneEndpoints>;
+  bootstrapJuju(controllers: readonly LayerHost[]): Promise<BarrierResult>;
+  formKubernetes(controls: readonly LayerHost[]): Promise<BarrierResult>;
+  formCeph(storage: readonly LayerHost[]): Promise<BarrierResult>;
+  deployControlPlane(controlCount: number): Promise<ControlPlaneEndpoints>;
+  configureHypervisor(host: LayerHost, endpoints: ControlPlaneEndpoints): Promise<void>;
+}
+
+/** Replicas for a control-plane application from the number of control machines (the reference's rule). */
+export function replicasFor(kind: ControlPlaneApp["kind"], controlCount: number): number {
+  const n = Math.max(1, controlCount);
+  switch (kind) {
+    case "database":
+    case "queue":
+      return n >= 3 ? 3 : 1;
+    case "api":
+      return n > 10 ? Math.min(n + 2, 7) : Math.min(n, 3);
+    case "single":
+      return 1;
+  }
+}
+
+/** A LayerHost from a MAAS machine record: first IP, `ceph`-tagged devices by id_path. */
+export function hostFromMachine(m: Machine, roles: readonly string[]): LayerHost {
+  const address = m.ip_addresses[0];
+  if (address === undefined) throw new LayerError("LAYER_PRECONDITION", { layer: "any", step: "address", systemId: m.system_id, hostname: m.hostname }, "the machine reports no IP address");
+  const cephDisks = m.blockdevice_set.filter((d) => d.tags.includes("ceph") && d.id_path).map((d) => d.id_path as string);
+  return { systemId: m.system_id, hostname: m.hostname, address, roles, cephDisks };
+}
+
+interface ShowController {
+  [name: string]: { "controller-machines"?: Record<string, { "instance-id"?: string; "ha-status"?: string }> };
+}
+
+interface JujuStatus {
+  applications?: Record<string, { scale?: number; "application-status"?: { current?: string; message?: string }; relations?: Record<string, { "related-application"?: string }[]> }>;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function createLayering(opts: LayeringOptions): Layering {
+  return new LayerEngine(opts);
+}
+
+class LayerEngine implements Layering {
+  private readonly o: LayeringOptions;
+  private readonly steps: StepRunner;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  private readonly tpls = new Map<LayerName, LayerTemplate>();
+  private juju: { client: LayerHost } | undefined;
+  private k8s: { bootstrap: LayerHost; kube: KubePort; registered: boolean } | undefined;
+  private ceph: { bootstrap: LayerHost } | undefined;
+  private endpoints: Deferred<ControlPlaneEndpoints> = deferred();
+
+  constructor(o: LayeringOptions) {
+    this.o = o;
+    this.sleep = o.sleep ?? defaultSleep;
+    this.now = o.now ?? (() => Date.now());
+    this.steps = new StepRunner(o.ssh, o.logger, { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy }, this.sleep);
+    // Load every template up front: a broken template fails at start, not mid-rollout.
+    for (const l of LAYERS) this.tpl(l);
+  }
+
+  private tpl<L extends LayerName>(layer: L): LayerTemplate<L> {
+    let t = this.tpls.get(layer);
+    if (t === undefined) {
+      t = loadLayerTemplate(layer, this.o.templates?.[layer]);
+      t = { ...t, defaults: { ...t.defaults, ...this.o.values?.[layer] } };
+      this.tpls.set(layer, t);
+    }
+    return t as LayerTemplate<L>;
+  }
+
+  whenControlPlaneReady(): Promise<ControlPlaneEndpoints> {
+    return this.endpoints.promise;
+  }
+
+  async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
+    switch (kind) {
+      case "juju-controller":
+        return this.bootstrapJuju(hosts);
+      case "kubernetes":
+        return this.formKubernetes(hosts);
+      case "storage":
+        return this.formCeph(hosts);
+      case "control-plane": {
+        await this.deployControlPlane(hosts.length);
+        return { kind, ready: hosts.map((h) => h.systemId), failed: [] };
+      }
+    }
+  }
+
+  async layerHost(host: LayerHost): Promise<void> {
+    const roles = new Set(host.roles);
+    if (roles.has("juju-controller")) await this.steps.ensure(host, this.tpl("juju-controller"), "install", {});
+    if (roles.has("control")) {
+      await this.steps.ensure(host, this.tpl("kubernetes"), "install", {});
+      // A control host deployed after the cluster formed (scale-out) joins it here.
+      if (this.k8s) {
+        await this.joinKubernetes(this.k8s.bootstrap, host);
+        await this.waitNodesReady(this.k8s.kube, [host.hostname]);
+        await this.labelNodes(this.k8s.kube, [host]);
+      }
+    }
+    if (roles.has("storage")) {
+      await this.steps.ensure(host, this.tpl("storage"), "install", {});
+      if (this.ceph) {
+        await this.joinCeph(this.ceph.bootstrap, host);
+        await this.addDisks(host);
+      }
+    }
+    if (roles.has("compute")) {
+      const ep = await this.whenControlPlaneReady();
+      await this.configureHypervisor(host, ep);
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** Runs `fn` on every host in parallel; failures are collected, not thrown. */
+  private async eachHost(hosts: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>): Promise<{ ok: LayerHost[]; failed: HostFailure[] }> {
+    const results = await Promise.allSettled(hosts.map((h) => fn(h)));
+    const ok: LayerHost[] = [];
+    const failed: HostFailure[] = [];
+    results.forEach((r, i) => {
+      const h = hosts[i] as LayerHost;
+      if (r.status === "fulfilled") ok.push(h);
+      else failed.push({ systemId: h.systemId, hostname: h.hostname, error: asLayerError(r.reason, h) });
+    });
+    for (const f of failed) this.o.logger.warn({ systemId: f.systemId, hostname: f.hostname, code: f.error.code, err: f.error.message }, "host failed its part of a layer");
+    return { ok, failed };
+  }
+
+  private async sequential(hosts: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>): Promise<{ ok: LayerHost[]; failed: HostFailure[] }> {
+    const ok: LayerHost[] = [];
+    const failed: HostFailure[] = [];
+    for (const h of hosts) {
+      try {
+        await fn(h);
+        ok.push(h);
+      } catch (e) {
+        const error = asLayerError(e, h);
+        this.o.logger.warn({ systemId: h.systemId, hostname: h.hostname, code: error.code, err: error.message }, "host failed its part of a layer");
+        failed.push({ systemId: h.systemId, hostname: h.hostname, error });
+      }
+    }
+    return { ok, failed };
+  }
+
+  private precondition(layer: string, step: string, message: string): LayerError {
+    return new LayerError("LAYER_PRECONDITION", { layer, step }, message);
+  }
+
+  // ------------------------------------------------------------------ 1. Juju controller
+
+  async bootstrapJuju(controllers: readonly LayerHost[]): Promise<BarrierResult> {
+    const tpl = this.tpl("juju-controller");
+    const [first, ...others] = controllers;
+    if (first === undefined) throw this.precondition(tpl.layer, "bootstrap", "no juju-controller machine");
+    await this.steps.ensure(first, tpl, "install", {});
+    await this.steps.ensure(first, tpl, "bootstrap", { address: first.address });
+    this.juju = { client: first };
+    const machines = async () => {
+      const j = await this.steps.queryJson<ShowController>(first, tpl, "showController", {});
+      const entry = Object.values(j)[0];
+      return Object.entries(entry?.["controller-machines"] ?? {}).map(([id, m]) => ({ id, address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
+    };
+    const installed = await this.eachHost(others, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
+    // Manual provisioning of several machines at once through one client works, but one at a time keeps failures attributable.
+    const added = await this.sequential(installed.ok, async (h) => {
+      await this.steps.ensure(first, tpl, "addMachine", { address: h.address }, { satisfied: async () => (await machines()).some((m) => m.address === h.address) });
+    });
+    const members = [first, ...added.ok];
+    const failed = [...installed.failed, ...added.failed];
+    if (members.length >= 3) {
+      const n = Math.min(7, members.length % 2 === 1 ? members.length : members.length - 1);
+      const ms = await machines();
+      const to = ms.filter((m) => m.id !== "0" && members.some((h) => h.address === m.address)).slice(0, n - 1).map((m) => m.id);
+      await this.steps.ensure(first, tpl, "enableHa", { count: n, to: to.join(",") }, { satisfied: async () => (await machines()).filter((m) => m.ha === "ha-enabled").length >= n });
+    } else {
+      this.o.logger.warn({ controllers: members.length }, "fewer than 3 juju controllers: HA not enabled");
+    }
+    return { kind: "juju-controller", ready: members.map((h) => h.systemId), failed };
+  }
+
+  // ------------------------------------------------------------------ 2. Kubernetes
+
+  private async isMember(layer: "kubernetes" | "storage", h: LayerHost): Promise<boolean> {
+    return this.steps.check(h, this.tpl(layer), "join", {});
+  }
+
+  private async joinKubernetes(bootstrap: LayerHost, h: LayerHost): Promise<void> {
+    const tpl = this.tpl("kubernetes");
+    await this.steps.ensure(h, tpl, "join", {}, {
+      act: async () => {
+        const token = (await this.steps.query(bootstrap, tpl, "joinToken", { node: h.hostname })).trim();
+        await this.steps.run(h, tpl, "join", { token });
+      },
+    });
+  }
+
+  async formKubernetes(controls: readonly LayerHost[]): Promise<BarrierResult> {
+    const tpl = this.tpl("kubernetes");
+    if (controls.length === 0) throw this.precondition(tpl.layer, "bootstrap", "no control machine");
+    const installed = await this.eachHost(controls, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
+    if (installed.ok.length === 0) throw asLayerError(installed.failed[0]?.error, controls[0] as LayerHost);
+    // A re-run keeps the cluster it finds: the first host already in it issues tokens.
+    let bootstrap: LayerHost | undefined;
+    for (const h of installed.ok) {
+      if (await this.isMember("kubernetes", h)) {
+        bootstrap = h;
+        break;
+      }
+    }
+    bootstrap ??= installed.ok[0] as LayerHost;
+    const b = bootstrap;
+    await this.steps.ensure(b, tpl, "bootstrap", { address: b.address });
+    // Joins one at a time: the datastore admits one new voter at a time.
+    const joined = await this.sequential(installed.ok.filter((h) => h !== b), (h) => this.joinKubernetes(b, h));
+    const members = [b, ...joined.ok];
+    const kubeconfig = await this.steps.query(b, tpl, "kubeconfig", {});
+    const kube = (this.o.kube ?? clientNodeKube)(kubeconfig);
+    await this.waitNodesReady(kube, members.map((h) => h.hostname));
+    await this.labelNodes(kube, members);
+    this.k8s = { bootstrap: b, kube, registered: false };
+    await this.registerCloud(kubeconfig);
+    this.k8s.registered = true;
+    return { kind: "kubernetes", ready: members.map((h) => h.systemId), failed: [...installed.failed, ...joined.failed] };
+  }
+
+  private async waitNodesReady(kube: KubePort, names: readonly string[]): Promise<void> {
+    const deadline = this.now() + (this.o.nodesReadyTimeoutMs ?? 15 * 60_000);
+    for (;;) {
+      const nodes = await kube.listNodes();
+      const notReady = names.filter((n) => !nodes.some((x) => x.name === n && x.ready));
+      if (notReady.length === 0) return;
+      if (this.now() >= deadline) throw new LayerError("LAYER_NOT_READY", { layer: "kubernetes", step: "nodesReady" }, `nodes not Ready: ${notReady.join(", ")}`);
+      await this.sleep(this.o.pollMs ?? 5000);
+    }
+  }
+
+  private async labelNodes(kube: KubePort, hosts: readonly LayerHost[]): Promise<void> {
+    const byRole = this.tpl("kubernetes").extra.labels;
+    const nodes = await kube.listNodes();
+    for (const h of hosts) {
+      const want: Record<string, string> = {};
+      for (const r of h.roles) Object.assign(want, byRole[r] ?? {});
+      const have = nodes.find((n) => n.name === h.hostname)?.labels ?? {};
+      if (Object.entries(want).every(([k, v]) => have[k] === v)) continue;
+      this.o.logger.info({ systemId: h.systemId, hostname: h.hostname, labels: want }, "labelling node");
+      await kube.labelNode(h.hostname, want);
+    }
+  }
+
+  private async registerCloud(kubeconfig: string): Promise<void> {
+    const tpl = this.tpl("kubernetes");
+    if (!this.juju) throw this.precondition(tpl.layer, "addK8s", "the juju-controller barrier has not run in this process: no juju client to register the cluster with");
+    const client = this.juju.client;
+    const cloud = String(tpl.defaults["k8sCloud"]);
+    await this.steps.ensure(client, tpl, "addK8s", {}, {
+      satisfied: async () => cloud in (await this.steps.queryJson<Record<string, unknown>>(client, tpl, "clouds", {})),
+      act: async () => {
+        await this.steps.run(client, tpl, "addK8s", {}, { stdin: kubeconfig });
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------ 3. Storage
+
+  private async joinCeph(bootstrap: LayerHost, h: LayerHost): Promise<void> {
+    const tpl = this.tpl("storage");
+    await this.steps.ensure(h, tpl, "join", {}, {
+      act: async () => {
+        const token = (await this.steps.query(bootstrap, tpl, "joinToken", { node: h.hostname })).trim();
+        await this.steps.run(h, tpl, "join", { token });
+      },
+    });
+  }
+
+  private async addDisks(h: LayerHost): Promise<void> {
+    const tpl = this.tpl("storage");
+    if (h.cephDisks.length === 0) this.o.logger.warn({ systemId: h.systemId, hostname: h.hostname }, "storage host has no ceph-tagged disk");
+    const configured = async () => {
+      const j = await this.steps.queryJson<{ ConfiguredDisks?: { location?: string; path?: string }[] }>(h, tpl, "disks", {});
+      return (j.ConfiguredDisks ?? []).filter((d) => d.location === h.hostname).map((d) => d.path);
+    };
+    for (const path of h.cephDisks) {
+      await this.steps.ensure(h, tpl, "addDisk", { path }, { satisfied: async () => (await configured()).includes(path) });
+    }
+  }
+
+  async formCeph(storage: readonly LayerHost[]): Promise<BarrierResult> {
+    const tpl = this.tpl("storage");
+    if (storage.length === 0) throw this.precondition(tpl.layer, "bootstrap", "no storage machine");
+    const installed = await this.eachHost(storage, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
+    if (installed.ok.length === 0) throw asLayerError(installed.failed[0]?.error, storage[0] as LayerHost);
+    let bootstrap: LayerHost | undefined;
+    for (const h of installed.ok) {
+      if (await this.isMember("storage", h)) {
+        bootstrap = h;
+        break;
+      }
+    }
+    bootstrap ??= installed.ok[0] as LayerHost;
+    const b = bootstrap;
+    await this.steps.ensure(b, tpl, "bootstrap", {});
+    const joined = await this.sequential(installed.ok.filter((h) => h !== b), (h) => this.joinCeph(b, h));
+    const members = [b, ...joined.ok];
+    const disks = await this.eachHost(members, (h) => this.addDisks(h));
+    this.ceph = { bootstrap: b };
+    const size = Math.min(disks.ok.length, 3);
+    await this.steps.ensure(b, tpl, "defaultSize", { size });
+    for (const pool of tpl.extra.pools) {
+      await this.steps.ensure(b, tpl, "createPool", { pool });
+      await this.steps.ensure(b, tpl, "poolSize", { pool, size });
+    }
+    return { kind: "storage", ready: disks.ok.map((h) => h.systemId), failed: [...installed.failed, ...joined.failed, ...disks.failed] };
+  }
+
+  // ------------------------------------------------------------------ 4. Control plane
+
+  async deployControlPlane(controlCount: number): Promise<ControlPlaneEndpoints> {
+    const tpl = this.tpl("control-plane");
+    if (!this.juju) throw this.precondition(tpl.layer, "addModel", "the juju-controller barrier has not run in this process");
+    if (!this.k8s?.registered) throw this.precondition(tpl.layer, "addModel", "the kubernetes barrier has not run in this process (no cloud registered)");
+    const c = this.juju.client;
+    const model = String(tpl.defaults["model"]);
+    await this.steps.ensure(c, tpl, "addModel", {}, {
+      satisfied: async () => ((await this.steps.queryJson<{ models?: { "short-name"?: string }[] }>(c, tpl, "models", {})).models ?? []).some((m) => m["short-name"] === model),
+      act: async () => {
+        await this.steps.run(c, tpl, "addModel", {});
+      },
+    });
+    const status = () => this.steps.queryJson<JujuStatus>(c, tpl, "status", {});
+    for (const app of tpl.extra.applications) {
+      const scale = replicasFor(app.kind, controlCount);
+      await this.steps.ensure(c, tpl, "deploy", { app: app.app, charm: app.charm, channel: app.channel, scale }, { satisfied: async () => (await status()).applications?.[app.app] !== undefined });
+      await this.steps.ensure(c, tpl, "scale", { app: app.app, scale }, { satisfied: async () => (await status()).applications?.[app.app]?.scale === scale });
+    }
+    const related = (s: JujuStatus, a: string, b: string) => {
+      const [aa = "", ae = ""] = a.split(":");
+      const [ba = ""] = b.split(":");
+      return (s.applications?.[aa]?.relations?.[ae] ?? []).some((r) => r["related-application"] === ba);
+    };
+    for (const [a, b] of tpl.extra.integrations) {
+      await this.steps.ensure(c, tpl, "integrate", { a, b }, { satisfied: async () => related(await status(), a, b) });
+    }
+    const deadline = this.now() + (this.o.controlPlaneTimeoutMs ?? 60 * 60_000);
+    for (;;) {
+      const s = await status();
+      const waiting = tpl.extra.applications.filter((a) => s.applications?.[a.app]?.["application-status"]?.current !== "active");
+      if (waiting.length === 0) break;
+      if (this.now() >= deadline) {
+        const detail = waiting.map((a) => `${a.app} ${s.applications?.[a.app]?.["application-status"]?.current ?? "missing"}${s.applications?.[a.app]?.["application-status"]?.message ? ` (${s.applications[a.app]?.["application-status"]?.message})` : ""}`);
+        throw new LayerError("LAYER_NOT_READY", { layer: tpl.layer, step: "waitActive", systemId: c.systemId, hostname: c.hostname }, `applications not active: ${detail.join(", ")}`);
+      }
+      await this.sleep(this.o.pollMs ?? 5000);
+    }
+    const ep = tpl.extra.endpoints;
+    const results = async (step: string, values: Values) => {
+      const j = await this.steps.queryJson<Record<string, { results?: Record<string, string> }>>(c, tpl, step, values);
+      const r = Object.values(j)[0]?.results;
+      if (r === undefined) throw new LayerError("LAYER_BAD_OUTPUT", { layer: tpl.layer, step, systemId: c.systemId, hostname: c.hostname }, "the action returned no results");
+      return r;
+    };
+    const admin = await results("adminAccount", { app: ep.identityApp });
+    const queue = await results("serviceAccount", { app: ep.queueApp, user: ep.queueUser, vhost: ep.queueVhost });
+    const ca = await results("caCertificate", { app: ep.caApp });
+    const endpoints: ControlPlaneEndpoints = {
+      identityUrl: admin["public-endpoint"] ?? "",
+      identityUsername: admin["username"] ?? "",
+      identityPassword: admin["password"] ?? "",
+      region: admin["region"] ?? "RegionOne",
+      rabbitmqUrl: `rabbit://${queue["username"] ?? ""}:${queue["password"] ?? ""}@${queue["ingress-address"] ?? ""}:${queue["port"] ?? "5672"}/${queue["vhost"] ?? ""}`,
+      caBundle: ca["ca-certificate"] ?? "",
+    };
+    this.o.logger.info({ identityUrl: endpoints.identityUrl, model }, "control plane active");
+    this.endpoints.resolve(endpoints);
+    return endpoints;
+  }
+
+  // ------------------------------------------------------------------ 5. Hypervisor
+
+  async configureHypervisor(host: LayerHost, e: ControlPlaneEndpoints): Promise<void> {
+    const tpl = this.tpl("hypervisor");
+    await this.steps.ensure(host, tpl, "install", {});
+    await this.steps.ensure(host, tpl, "configure", {
+      identityUrl: e.identityUrl,
+      identityUsername: e.identityUsername,
+      identityPassword: e.identityPassword,
+      region: e.region,
+      rabbitmqUrl: e.rabbitmqUrl,
+      caBundle: e.caBundle,
+      fqdn: host.hostname,
+      address: host.address,
+    });
+    await this.steps.ensure(host, tpl, "services", {});
+  }
+}
+
+function asLayerError(e: unknown, h: LayerHost): LayerError {
+  if (e instanceof LayerError) return e;
+  return new LayerError("LAYER_COMMAND_FAILED", { layer: "unknown", step: "unknown", systemId: h.systemId, hostname: h.hostname }, e instanceof Error ? e.message : String(e), { cause: e });
+}

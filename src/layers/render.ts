@@ -1,0 +1,109 @@
+/**
+ * Layer templates (templates/layers/<layer>.yaml): loaded, validated and rendered.
+ * Placeholders are those of src/runtime/templates.ts (`{{name}}`), but a value
+ * goes into a shell command single-quoted for sh when it needs quoting, and into an
+ * `expect` pattern regex-escaped, so no value (a hostname, a token, a CA bundle) can
+ * change what the command or pattern means.
+ */
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { loadTemplate, TemplateError } from "../runtime/templates.ts";
+import { shQuote } from "../ssh/client.ts";
+
+export const LAYERS = ["juju-controller", "kubernetes", "storage", "control-plane", "hypervisor"] as const;
+export type LayerName = (typeof LAYERS)[number];
+
+export type Values = Readonly<Record<string, string | number>>;
+
+const StepSchema = z.strictObject({
+  run: z.string().min(1),
+  check: z.string().min(1).optional(),
+  /** A regular expression the check's stdout must match (multiline) for "done". */
+  expect: z.string().optional(),
+  sudo: z.boolean().default(false),
+  /** The output is secret: never logged nor kept in error tails. */
+  secret: z.boolean().default(false),
+  /** Shown instead of the command line (which holds a token or password). */
+  display: z.string().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+});
+export type StepTemplate = z.infer<typeof StepSchema>;
+
+const BaseSchema = z.looseObject({
+  defaults: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+  steps: z.record(z.string(), StepSchema),
+});
+
+const LabelsSchema = z.record(z.string(), z.record(z.string(), z.string()));
+const AppSchema = z.strictObject({ app: z.string(), charm: z.string(), channel: z.string(), kind: z.enum(["database", "queue", "api", "single"]) });
+export type ControlPlaneApp = z.infer<typeof AppSchema>;
+
+export const EXTRA_SCHEMAS = {
+  "juju-controller": z.looseObject({}),
+  kubernetes: z.looseObject({ labels: LabelsSchema.default({}) }),
+  storage: z.looseObject({ pools: z.array(z.string().regex(/^[a-z0-9_.-]+$/)).default([]) }),
+  "control-plane": z.looseObject({
+    applications: z.array(AppSchema).min(1),
+    integrations: z.array(z.tuple([z.string().regex(/^[a-z0-9-]+:[a-z0-9-]+$/), z.string().regex(/^[a-z0-9-]+:[a-z0-9-]+$/)])),
+    endpoints: z.strictObject({ identityApp: z.string(), queueApp: z.string(), caApp: z.string(), queueUser: z.string(), queueVhost: z.string() }),
+  }),
+  hypervisor: z.looseObject({}),
+} as const;
+
+/** The steps each layer's engine code calls: a template missing one fails at load. */
+export const REQUIRED_STEPS: Record<LayerName, readonly string[]> = {
+  "juju-controller": ["install", "bootstrap", "showController", "addMachine", "enableHa"],
+  kubernetes: ["install", "bootstrap", "joinToken", "join", "kubeconfig", "clouds", "addK8s"],
+  storage: ["install", "bootstrap", "joinToken", "join", "disks", "addDisk", "defaultSize", "createPool", "poolSize"],
+  "control-plane": ["models", "addModel", "status", "deploy", "scale", "integrate", "adminAccount", "serviceAccount", "caCertificate"],
+  hypervisor: ["install", "configure", "services"],
+};
+
+export interface LayerTemplate<L extends LayerName = LayerName> {
+  layer: L;
+  file: string;
+  defaults: Values;
+  steps: Record<string, StepTemplate>;
+  extra: z.infer<(typeof EXTRA_SCHEMAS)[L]>;
+}
+
+/** Parses a layer template from text (tests) or, by default, from templates/layers/. */
+export function loadLayerTemplate<L extends LayerName>(layer: L, text?: string): LayerTemplate<L> {
+  const file = `layers/${layer}.yaml`;
+  let doc: unknown;
+  try {
+    doc = parseYaml(text ?? loadTemplate(file));
+  } catch (e) {
+    if (e instanceof TemplateError) throw e;
+    throw new TemplateError(`template ${file}: not valid YAML`, { cause: e });
+  }
+  const base = BaseSchema.safeParse(doc);
+  if (!base.success) throw new TemplateError(`template ${file}: ${base.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+  const extra = EXTRA_SCHEMAS[layer].safeParse(doc);
+  if (!extra.success) throw new TemplateError(`template ${file}: ${extra.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+  for (const s of REQUIRED_STEPS[layer]) if (!(s in base.data.steps)) throw new TemplateError(`template ${file}: step '${s}' is missing`);
+  return { layer, file, defaults: base.data.defaults, steps: base.data.steps, extra: extra.data as LayerTemplate<L>["extra"] };
+}
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}/g;
+
+function render(where: string, text: string, values: Values, encode: (v: string) => string): string {
+  return text.replace(PLACEHOLDER, (_m, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new TemplateError(`template ${where}: no value for {{${key}}}`);
+    return encode(String(v));
+  });
+}
+
+/** A command with every placeholder replaced by its sh-quoted value. */
+export function renderCommand(where: string, text: string, values: Values): string {
+  return render(where, text, values, shQuote);
+}
+
+/** An `expect` pattern with every placeholder replaced by its regex-escaped value. */
+export function renderExpect(where: string, text: string, values: Values): RegExp {
+  return new RegExp(
+    render(where, text, values, (v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+    "m",
+  );
+}

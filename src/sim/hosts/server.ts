@@ -1,0 +1,255 @@
+/**
+ * The SSH fleet: one ssh2 `Server` per deployed simulated machine, listening on the
+ * machine's own loopback address (Linux routes all of 127.0.0.0/8 to lo, so any
+ * 127.A.B.C binds without setup) from the moment MAAS reports it Deployed until it
+ * leaves Deployed. Each installation has its own seeded host key (a redeploy
+ * changes it) and accepts only user `ubuntu` with the public keys its deploy's
+ * user-data listed in `ssh_authorized_keys`. Commands go to the emulator
+ * (commands.ts); no real shell ever runs.
+ */
+import ssh2 from "ssh2";
+import type { Connection, ParsedKey, Server as Ssh2Server } from "ssh2";
+import type { AddressInfo } from "node:net";
+import { parse as parseYaml } from "yaml";
+import { NodeStatus } from "../../maas/status.ts";
+import type { NodeStatusCode } from "../../maas/status.ts";
+import type { MachineRecord, Region } from "../region.ts";
+import { renderBlockDevice } from "../render.ts";
+import type { SimLogger } from "../server.ts";
+import { runCommandLine } from "./commands.ts";
+import { HostFaultDice, noHostFaults, parseHostFaults } from "./faults.ts";
+import type { HostFaultSpec } from "./faults.ts";
+import { seededHostKey } from "./keys.ts";
+import { SimKubeApi } from "./kube-api.ts";
+import { SimCloud, SimHost } from "./model.ts";
+import type { SimDisk } from "./model.ts";
+
+export interface HostFleetOptions {
+  /** Port every host listens on; 0 = an ephemeral port per host (tests). Default 22 as root, else 2222. */
+  sshPort?: number;
+  /** A parsed spec or the `--host-faults` string (faults.ts). */
+  faults?: HostFaultSpec | string;
+  /** Kubernetes nodes turn Ready this long after they join. Default 1000 ms. */
+  nodeReadyMs?: number;
+  logger?: SimLogger;
+}
+
+export function defaultSshPort(): number {
+  return process.getuid?.() === 0 ? 22 : 2222;
+}
+
+interface Listener {
+  host: SimHost;
+  server: Ssh2Server;
+  port: number;
+  connections: Set<Connection>;
+  ready: Promise<void>;
+}
+
+export interface HostFleetStats {
+  listening: number;
+  connections: number;
+  authFailures: number;
+  commands: number;
+  faults: { fail: number; hang: number; drop: number };
+}
+
+/** Public keys from a deploy's user-data (base64 of a #cloud-config YAML). Unreadable data → no keys. */
+export function authorizedKeysFrom(userDataB64: string | null): { keys: ParsedKey[]; files: Map<string, string> } {
+  const files = new Map<string, string>();
+  if (!userDataB64) return { keys: [], files };
+  let doc: { ssh_authorized_keys?: unknown; write_files?: unknown };
+  try {
+    doc = (parseYaml(Buffer.from(userDataB64, "base64").toString("utf8")) ?? {}) as typeof doc;
+  } catch {
+    return { keys: [], files };
+  }
+  const keys: ParsedKey[] = [];
+  for (const line of Array.isArray(doc.ssh_authorized_keys) ? doc.ssh_authorized_keys : []) {
+    if (typeof line !== "string") continue;
+    const k = ssh2.utils.parseKey(line);
+    if (k instanceof Error) continue;
+    keys.push(...(Array.isArray(k) ? k : [k]));
+  }
+  for (const f of Array.isArray(doc.write_files) ? doc.write_files : []) {
+    const { path, content } = (f ?? {}) as { path?: unknown; content?: unknown };
+    if (typeof path === "string" && typeof content === "string") files.set(path, content);
+  }
+  return { keys, files };
+}
+
+export class HostFleet {
+  readonly cloud: SimCloud;
+  readonly sshPort: number;
+  private readonly region: Region;
+  private readonly dice: HostFaultDice;
+  private readonly logger: SimLogger | undefined;
+  private readonly listeners = new Map<string, Listener>();
+  private readonly unwatch: () => void;
+  private readonly counters: HostFleetStats = { listening: 0, connections: 0, authFailures: 0, commands: 0, faults: { fail: 0, hang: 0, drop: 0 } };
+  private closed = false;
+
+  private constructor(region: Region, kube: SimKubeApi, opts: HostFleetOptions) {
+    this.region = region;
+    this.sshPort = opts.sshPort ?? defaultSshPort();
+    this.logger = opts.logger;
+    this.cloud = new SimCloud(region.seed, kube);
+    const faults = typeof opts.faults === "string" ? parseHostFaults(opts.faults) : (opts.faults ?? noHostFaults());
+    this.dice = new HostFaultDice(faults, region.seed);
+    this.unwatch = region.watch((m, from, to) => this.onTransition(m, from, to));
+  }
+
+  static async start(region: Region, opts: HostFleetOptions = {}): Promise<HostFleet> {
+    if (opts.sshPort !== undefined && !(Number.isInteger(opts.sshPort) && opts.sshPort >= 0 && opts.sshPort <= 65535)) throw new RangeError(`sshPort ${opts.sshPort} is not a port number`);
+    const kube = new SimKubeApi(Buffer.from(`sim-kube:${region.seed}`).toString("base64url"), opts.nodeReadyMs ?? 1000);
+    await kube.listen("127.0.0.1");
+    const fleet = new HostFleet(region, kube, opts);
+    for (const m of region.machines) if (!m.deleted && m.status === NodeStatus.DEPLOYED) fleet.listen(m);
+    await Promise.all([...fleet.listeners.values()].map((l) => l.ready));
+    return fleet;
+  }
+
+  /** Where a deployed machine's SSH server listens, once it does. */
+  endpoint(systemId: string): { host: string; port: number } | undefined {
+    const l = this.listeners.get(systemId);
+    return l && l.port > 0 ? { host: l.host.address, port: l.port } : undefined;
+  }
+
+  /** Resolves once the machine's listener is bound (tests; clients retry instead). */
+  async listening(systemId: string): Promise<void> {
+    await this.listeners.get(systemId)?.ready;
+  }
+
+  /** The current installation of a machine (tests, inspection). */
+  host(systemId: string): SimHost | undefined {
+    return this.cloud.hosts.get(systemId);
+  }
+
+  stats(): HostFleetStats {
+    return { ...this.counters, listening: this.listeners.size, faults: { ...this.counters.faults } };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unwatch();
+    await Promise.all([...this.listeners.keys()].map((sid) => this.stop(sid)));
+    await this.cloud.kube.close();
+  }
+
+  private onTransition(m: MachineRecord, from: NodeStatusCode, to: NodeStatusCode): void {
+    if (this.closed) return;
+    if (to === NodeStatus.DEPLOYED) this.listen(m);
+    else if (from === NodeStatus.DEPLOYED) void this.stop(m.systemId);
+  }
+
+  private listen(m: MachineRecord): void {
+    if (this.listeners.has(m.systemId)) void this.stop(m.systemId);
+    const disks: SimDisk[] = [];
+    for (let slot = 0; slot < (m.hw?.disks.length ?? 0); slot++) {
+      const d = renderBlockDevice(this.region, m, slot) as { id_path: string; size: number; tags: string[] } | undefined;
+      if (d) disks.push({ idPath: d.id_path, sizeBytes: d.size, root: slot === 0, tags: d.tags });
+    }
+    const host = new SimHost(m.systemId, m.hostname, this.region.ipFor(m), m.counts.deployed, disks);
+    const { keys, files } = authorizedKeysFrom(m.userData);
+    for (const [p, c] of files) host.files.set(p, c);
+    this.cloud.addHost(host);
+    const key = seededHostKey(this.region.seed, m.systemId, m.counts.deployed);
+    const server = new ssh2.Server({ hostKeys: [key.privateKey], ident: "OpenSSH_8.9p1 Ubuntu-3ubuntu0.10" }, (client) => this.onConnection(l, client, keys));
+    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve() };
+    l.ready = new Promise<void>((resolve) => {
+      server.on("error", (e: Error) => {
+        this.logger?.warn({ systemId: m.systemId, address: host.address, port: this.sshPort, err: e.message }, "simulated host cannot listen for SSH");
+        resolve();
+      });
+      server.listen(this.sshPort, host.address, () => {
+        l.port = (server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+    this.listeners.set(m.systemId, l);
+  }
+
+  private async stop(systemId: string): Promise<void> {
+    const l = this.listeners.get(systemId);
+    if (l === undefined) return;
+    this.listeners.delete(systemId);
+    this.cloud.removeHost(systemId);
+    await l.ready;
+    for (const c of l.connections) c.end();
+    await new Promise<void>((r) => {
+      if (l.port === 0) return r();
+      l.server.close(() => r());
+    });
+  }
+
+  private onConnection(l: Listener, client: Connection, keys: readonly ParsedKey[]): void {
+    this.counters.connections++;
+    l.connections.add(client);
+    client.on("close", () => l.connections.delete(client));
+    client.on("error", () => undefined);
+    // Missing from @types/ssh2, present on ssh2's server Connection.
+    (client as Connection & { setNoDelay(v: boolean): void }).setNoDelay(true);
+    client.on("authentication", (ctx) => {
+      if (ctx.method !== "publickey" || ctx.username !== "ubuntu") return ctx.reject(["publickey"]);
+      const k = keys.find((x) => x.getPublicSSH().equals(ctx.key.data));
+      if (k === undefined) {
+        this.counters.authFailures++;
+        return ctx.reject(["publickey"]);
+      }
+      if (ctx.signature && ctx.blob && k.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
+        this.counters.authFailures++;
+        return ctx.reject(["publickey"]);
+      }
+      ctx.accept();
+    });
+    client.on("ready", () => {
+      client.on("session", (accept) => {
+        const session = accept();
+        session.on("pty", (_a, reject) => reject?.());
+        session.on("shell", (_a, reject) => reject?.());
+        session.on("exec", (acceptExec, _reject, info) => {
+          const stream = acceptExec();
+          const host = this.cloud.hosts.get(l.host.systemId) === l.host ? l.host : undefined;
+          if (host === undefined) {
+            client.end();
+            return;
+          }
+          const run = (stdin: string) => {
+            this.counters.commands++;
+            host.history.push(info.command);
+            const fault = this.dice.roll(host, info.command);
+            switch (fault.kind) {
+              case "hang":
+                this.counters.faults.hang++;
+                return;
+              case "drop":
+                this.counters.faults.drop++;
+                client.end();
+                return;
+              case "fail":
+                this.counters.faults.fail++;
+                stream.stderr.write(`simulated fault: command failed with status ${fault.code}\n`);
+                stream.exit(fault.code);
+                stream.end();
+                return;
+              case "none": {
+                const r = runCommandLine(info.command, { host, cloud: this.cloud, root: false, env: {}, stdin });
+                if (r.out) stream.write(r.out);
+                if (r.err) stream.stderr.write(r.err);
+                stream.exit(r.code);
+                stream.end();
+              }
+            }
+          };
+          // Only commands that read stdin wait for its end: others run at once, like a shell.
+          if (/\/dev\/stdin|add-k8s/.test(info.command)) {
+            const chunks: Buffer[] = [];
+            stream.on("data", (b: Buffer) => chunks.push(b));
+            stream.on("end", () => run(Buffer.concat(chunks).toString("utf8")));
+          } else run("");
+        });
+      });
+    });
+  }
+}
