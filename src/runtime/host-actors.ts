@@ -81,7 +81,7 @@ async function guardedCall(
     const m = await deps.maas.readMachine(systemId);
     if (operationTookEffect(op, m, deps.me)) {
       deps.calls.reconciled(pending, true);
-      deps.observer.note(systemId, m.status);
+      deps.observer.note(m);
       return m.status;
     }
     deps.calls.reconciled(pending, false);
@@ -90,14 +90,14 @@ async function guardedCall(
   try {
     const m = await send();
     deps.calls.end(callId, "ok");
-    deps.observer.note(systemId, m.status);
+    deps.observer.note(m);
     return m.status;
   } catch (e) {
     if (e instanceof MaasError && (e.code === "MAAS_CONFLICT" || e.code === "MAAS_BAD_REQUEST")) {
       const m = await deps.maas.readMachine(systemId).catch(() => undefined);
       if (m && operationTookEffect(op, m, deps.me)) {
         deps.calls.end(callId, "ok", `already done: machine is ${m.status_name}`);
-        deps.observer.note(systemId, m.status);
+        deps.observer.note(m);
         return m.status;
       }
     }

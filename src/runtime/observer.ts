@@ -96,16 +96,21 @@ export class StatusObserver {
   }
 
   /**
-   * Records a status learnt from the answer to one of our own requests. A read
-   * that was already under way when this happened is stale for this machine and
-   * is discarded, so an old "Failed …" can never be taken for the new attempt's.
+   * Records a status learnt from the answer to one of our own requests and, when it
+   * differs from the last one delivered, delivers it like any other change: the
+   * subscriber must hear it, because a later read of the same status is no longer a
+   * change. A read that was already under way when this happened is stale for this
+   * machine and is discarded, so an old "Failed …" can never be taken for the new
+   * attempt's.
    */
-  note(systemId: string, status: NodeStatusCode): void {
-    const w = this.watched.get(systemId);
+  note(machine: Machine): void {
+    const w = this.watched.get(machine.system_id);
     if (!w) return;
-    w.status = status;
     w.seenAt = this.now();
     w.gen++;
+    if (!isStatusCode(machine.status) || machine.status === w.status) return;
+    w.status = machine.status;
+    this.onChange({ systemId: machine.system_id, status: machine.status, statusMessage: machine.status_message ?? null, machine });
   }
 
   /** Asks for a confirming read of this machine on the next tick (e.g. after a request of ours). */

@@ -94,6 +94,9 @@ export interface RunnerDeps {
 
 type HostActor = Actor<typeof hostMachine>;
 
+/** Machines per filtered read when refreshing statuses on resume (a URL of 500 `id=` stays well under 16 KiB). */
+const STATUS_READ_BATCH = 500;
+
 const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "failed"];
 
 function emptyOutcomes(): Record<HostOutcome, number> {
@@ -157,6 +160,8 @@ export class RolloutRunner {
   /** Last known phase of every host that has started (for counts and resume). */
   private readonly phaseOf = new Map<string, string>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
+  /** The phase last written for each host, to flush phase changes at once. */
+  private readonly savedPhase = new Map<string, string>();
   private readonly outcomes = emptyOutcomes();
   private readonly failures = new Map<string, HostFailure>();
   private waveProgress: WaveProgress[] = [];
@@ -206,6 +211,9 @@ export class RolloutRunner {
       }
       store.setRolloutStatus(this.rolloutId, "running");
       store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
+      // The stored statuses are as old as the crash; MAAS moved on since (a commission
+      // finished, a deploy started). Every host starts or resumes from what MAAS says now.
+      await this.readCurrentStatuses((this.plan as RolloutPlan).hosts.map((h) => h.systemId));
     } else {
       const machines = await maas.listMachines(config.rollout.selectTags.length ? { tags: config.rollout.selectTags } : {});
       if (machines.length === 0) throw new RolloutError("EMPTY_FLEET", "MAAS lists no machines to roll out" + (config.rollout.selectTags.length ? ` with tags ${config.rollout.selectTags.join(", ")}` : ""));
@@ -272,18 +280,22 @@ export class RolloutRunner {
     for (const h of restorable) {
       const snapshot = h.snapshot as unknown as SnapshotFrom<typeof hostMachine>;
       const actor = createActor(hostLogic, { snapshot, input: this.hostInput(h.systemId, policy) });
-      if (h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
+      if (!this.knownStatus.has(h.systemId) && h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
       this.attachHost(h.systemId, actor);
       this.phaseOf.set(h.systemId, h.phase);
-      this.observer.watch(h.systemId, h.maasStatus !== null && h.maasStatus !== undefined && isStatusCode(h.maasStatus) ? h.maasStatus : undefined);
-      this.observer.poke(h.systemId);
+      this.savedPhase.set(h.systemId, h.phase);
+      this.observer.watch(h.systemId, this.knownStatus.get(h.systemId));
     }
     this.rollout.start();
     for (const h of restorable) {
       const actor = this.hosts.get(h.systemId);
-      actor?.start();
-      // Timers do not survive a snapshot: this re-arms them and re-checks MAAS.
-      actor?.send({ type: "RESTORED" });
+      if (!actor) continue;
+      actor.start();
+      // What MAAS says now first, so the host decides on it and not on the status it
+      // had saved; then RESTORED, because timers do not survive a snapshot.
+      const now = this.knownStatus.get(h.systemId);
+      if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
+      actor.send({ type: "RESTORED" });
     }
     this.emitProgress();
     return done;
@@ -420,6 +432,14 @@ export class RolloutRunner {
     });
   }
 
+  /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */
+  private async readCurrentStatuses(systemIds: string[]): Promise<void> {
+    for (let i = 0; i < systemIds.length; i += STATUS_READ_BATCH) {
+      const machines = await this.deps.maas.listMachines({ id: systemIds.slice(i, i + STATUS_READ_BATCH) });
+      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+    }
+  }
+
   private persistHost(systemId: string, snap: SnapshotFrom<typeof hostMachine>): void {
     const info = this.hostInfo.get(systemId);
     const top = typeof snap.value === "string" ? snap.value : Object.keys(snap.value)[0] ?? "unknown";
@@ -436,6 +456,12 @@ export class RolloutRunner {
       maasStatus: ctx.maasStatus,
       snapshot: this.hosts.get(systemId)?.getPersistedSnapshot() ?? null,
     });
+    // A phase change goes to disk at once: a resumed host may then be behind only
+    // within its phase, which its phase's own decisions (and the call journal) cover.
+    if (this.savedPhase.get(systemId) !== top) {
+      this.savedPhase.set(systemId, top);
+      this.deps.store.flush();
+    }
   }
 
   private settle(systemId: string, outcome: HostOutcome, reason?: string): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { StatusObserver, type StatusChange } from "../../src/runtime/observer.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
 import { EventsPort } from "../fakes/events-port.ts";
+import type { Machine } from "../../src/maas/port.ts";
 
 function setup(n: number, opts: { readBatchSize?: number; pageSize?: number } = {}) {
   const fake = new EventsPort();
@@ -63,7 +64,7 @@ describe("StatusObserver", () => {
     expect(changes).toHaveLength(2500);
   });
 
-  it("delivers a status it already delivered only when it changed in between", async () => {
+  it("delivers a status learnt from our own request, so a repeat of an old status after it counts as a change", async () => {
     const { fake, changes, obs } = setup(1);
     await obs.start();
     await obs.stop();
@@ -71,11 +72,14 @@ describe("StatusObserver", () => {
     fake.setStatus("m0", NodeStatus.FAILED_COMMISSIONING);
     await obs.tick();
     // Our own retry: the commission answer said Commissioning, then it failed again.
-    obs.note("m0", NodeStatus.COMMISSIONING);
+    obs.note({ system_id: "m0", status: NodeStatus.COMMISSIONING, status_message: null } as unknown as Machine);
     fake.setStatus("m0", NodeStatus.COMMISSIONING);
     fake.setStatus("m0", NodeStatus.FAILED_COMMISSIONING);
     await obs.tick();
-    expect(changes.map((c) => c.status)).toEqual([NodeStatus.FAILED_COMMISSIONING, NodeStatus.FAILED_COMMISSIONING]);
+    expect(changes.map((c) => c.status)).toEqual([NodeStatus.FAILED_COMMISSIONING, NodeStatus.COMMISSIONING, NodeStatus.FAILED_COMMISSIONING]);
+    // The same answer again is no change.
+    obs.note({ system_id: "m0", status: NodeStatus.FAILED_COMMISSIONING, status_message: null } as unknown as Machine);
+    expect(changes).toHaveLength(3);
   });
 
   it("stops telling about a machine once unwatched", async () => {
