@@ -8,6 +8,8 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { RolesConfigSchema } from "./roles/schema.ts";
+import { FINDING_CODES } from "./roles/types.ts";
 
 const countOrPercent = z.union([
   z.number().int().nonnegative(),
@@ -85,6 +87,8 @@ export const ConfigSchema = z
           .default({ base: 10_000, max: 300_000 }),
         /** Public keys the deployed machines' user-data installs for the `ubuntu` user. */
         sshAuthorizedKeys: z.array(z.string()).default([]),
+        /** Pre-flight FAIL codes the operator lets through (also `--override CODE`); each use is journaled. */
+        overrides: z.array(z.enum(FINDING_CODES)).default([]),
       })
       .strict()
       .default({
@@ -99,11 +103,15 @@ export const ConfigSchema = z
         eraseOnRelease: false,
         backoffMs: { base: 10_000, max: 300_000 },
         sshAuthorizedKeys: [],
+        overrides: [],
       }),
+    /** Which machine does what: tag rules, counts, spares, zone spread (docs/roles.md). */
+    roles: RolesConfigSchema.prefault({}),
     /** Names this deployment; its scope tag `metalwave-<deployment>` marks the machines it owns. */
     deployment: z
       .string()
-      .regex(/^[a-zA-Z0-9_-]{1,40}$/, "letters, digits, - and _ only (it becomes part of a MAAS tag name)")
+      .regex(/^[a-zA-Z0-9_-]{1,40}$/, "letters, digits, - and _ only, at most 40 (it becomes part of a MAAS tag name)")
+      .refine((d) => !d.startsWith("spare-"), 'must not start with "spare-" (spare tags are metalwave-spare-<role>)')
       .default("cloud"),
     store: z.string().default(".metalwave/metalwave.sqlite"),
   })

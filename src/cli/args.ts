@@ -13,6 +13,7 @@ export const ExitCode = {
   PAUSED: 3,
   ABORTED: 4,
   LOCKED: 5,
+  PREFLIGHT: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -37,4 +38,16 @@ export function intFlag(command: string, name: string, value: string | undefined
     throw new UsageError(`metalwave ${command}: --${name} expects a whole number, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** `--override CODE` (repeatable): pre-flight FAIL codes the operator lets through. */
+export function overrideFlags(command: string, values: readonly string[] | undefined, known: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values ?? []) {
+    for (const code of v.split(",").map((c) => c.trim()).filter(Boolean)) {
+      if (!known.includes(code)) throw new UsageError(`metalwave ${command}: --override ${code}: not a pre-flight check code (one of ${known.join(", ")})`);
+      out.push(code);
+    }
+  }
+  return out;
 }

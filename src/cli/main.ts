@@ -7,11 +7,13 @@ import { MetalwaveError } from "../errors.ts";
 import { ExitCode, UsageError } from "./args.ts";
 import { runRolloutCommand, runStartCommand, runStatusCommand } from "./rollout.ts";
 import { runSim } from "../sim/cli.ts";
+import { runPlanCommand } from "./plan.ts";
 
 type Command = { summary: string; run: (argv: string[]) => Promise<number> };
 
 const COMMANDS: Record<string, Command> = {
   start: { summary: "full rollout on the embedded simulated region, with progress (npm start)", run: runStartCommand },
+  plan: { summary: "read MAAS and show the roles, tag changes, waves and pre-flight checks; changes nothing", run: runPlanCommand },
   rollout: { summary: "plan and run a rollout against a MAAS region (or resume one)", run: runRolloutCommand },
   status: { summary: "show where every machine of the latest rollout is, from the store", run: runStatusCommand },
   sim: { summary: "serve a simulated MAAS region on loopback", run: runSim },
@@ -27,6 +29,19 @@ function usage(): string {
     "",
     "Run 'metalwave <command> --help' for a command's options.",
   ].join("\n");
+}
+
+function exitCodeForError(code: string): ExitCode {
+  switch (code) {
+    case "STORE_LOCKED":
+      return ExitCode.LOCKED;
+    case "CONFIG_INVALID":
+      return ExitCode.USAGE;
+    case "PREFLIGHT_FAILED":
+      return ExitCode.PREFLIGHT;
+    default:
+      return ExitCode.ERROR;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -51,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof MetalwaveError) {
       console.error(`metalwave ${name}: ${e.message} [${e.code}]`);
-      return e.code === "STORE_LOCKED" ? ExitCode.LOCKED : e.code === "CONFIG_INVALID" ? ExitCode.USAGE : ExitCode.ERROR;
+      return exitCodeForError(e.code);
     }
     console.error(`metalwave ${name}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return ExitCode.ERROR;

@@ -11,7 +11,8 @@ import { MaasClient } from "../maas/client.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../runtime/rollout-runner.ts";
 import { startSimulator, type SimHandle } from "../sim/index.ts";
-import { ExitCode, intFlag, parseFlags } from "./args.ts";
+import { ExitCode, intFlag, overrideFlags, parseFlags } from "./args.ts";
+import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { createProgressPrinter, summaryText } from "./progress.ts";
 
 const ROLLOUT_HELP = `usage: metalwave rollout [options]
@@ -26,11 +27,13 @@ options:
   --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)
   --store PATH          the store file (default .metalwave/metalwave.sqlite)
   --resume              continue the latest rollout in the store where it stopped
+  --override CODE       let a pre-flight FAIL through (repeatable; recorded in the journal)
   --json                print the final summary as JSON on stdout
   -h, --help            this help
 
 exit codes: 0 completed, 1 error, 2 bad input, 3 paused (budget spent or
-operator), 4 aborted, 5 the store is locked by another run.`;
+operator), 4 aborted, 5 the store is locked by another run, 6 pre-flight
+checks failed (nothing was changed).`;
 
 const START_HELP = `usage: metalwave start [options]
 
@@ -119,7 +122,7 @@ function simTimeScale(speed: number): number {
   return speed === 0 ? 1000 : speed;
 }
 
-async function embeddedSimulator(config: Config, logger: Logger): Promise<SimHandle> {
+export async function embeddedSimulator(config: Config, logger: Logger): Promise<SimHandle> {
   const s = config.simulator;
   const sim = await startSimulator({
     port: 0,
@@ -133,7 +136,7 @@ async function embeddedSimulator(config: Config, logger: Logger): Promise<SimHan
   return sim;
 }
 
-function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
+export function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
   return new MaasClient({
     url,
     apiKey,
@@ -144,6 +147,12 @@ function clientFor(config: Config, url: string, apiKey: string, logger: Logger):
   });
 }
 
+/** `--override` adds to the config's `rollout.overrides`, it does not replace them. */
+export function withOverrides(config: Config, overrides: readonly string[]): Config {
+  const all = [...new Set([...config.rollout.overrides, ...(overrides as FindingCode[])])];
+  return { ...config, rollout: { ...config.rollout, overrides: all } };
+}
+
 export async function runRolloutCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("rollout", argv, {
     config: { type: "string" },
@@ -151,6 +160,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     "api-key-file": { type: "string" },
     store: { type: "string" },
     resume: { type: "boolean", default: false },
+    override: { type: "string", multiple: true },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -158,13 +168,14 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     console.log(ROLLOUT_HELP);
     return ExitCode.OK;
   }
+  const overrides = overrideFlags("rollout", values.override, FINDING_CODES);
   const flags: ConfigInput = {
     ...(values["maas-url"] || values["api-key-file"]
       ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
       : {}),
     ...(values.store ? { store: values.store } : {}),
   };
-  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
   const logger = createLogger();
   let sim: SimHandle | undefined;
   let url = config.maas.url;

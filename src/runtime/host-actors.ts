@@ -7,6 +7,7 @@
  * call whose outcome the store recorded as unknown is reconciled by reading the
  * machine before anything is sent again.
  */
+import type { DiskTagChange } from "./deployment-plan.ts";
 import { fromPromise } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort, Machine } from "../maas/port.ts";
@@ -44,6 +45,11 @@ export interface HostActorDeps {
   scopeTag: string;
   sshAuthorizedKeys: readonly string[];
   eraseOnRelease: boolean;
+  /**
+   * What a host's tagging phase still has to do: its machine tags (scope and roles),
+   * unless they were written in bulk before the rollout, and its block-device tags.
+   */
+  taggingFor: (systemId: string) => { machineTags: boolean; disks: readonly DiskTagChange[] };
   /** Runs when a host reaches its layering phase. Issue 5 adds the layers. */
   layer: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
 }
@@ -116,7 +122,13 @@ export function createHostActors(deps: HostActorDeps) {
     }),
     tagMachine: fromPromise<void, { systemId: string; roles: readonly string[] }>(async ({ input }) => {
       try {
-        await deps.tags.add(input.systemId, [deps.scopeTag, ...input.roles]);
+        const todo = deps.taggingFor(input.systemId);
+        if (todo.machineTags) await deps.tags.add(input.systemId, [deps.scopeTag, ...input.roles]);
+        // One call per disk (MAAS has no batch for block-device tags); each is idempotent.
+        for (const d of todo.disks) {
+          if (d.action === "add") await deps.maas.addBlockDeviceTag(input.systemId, d.deviceId, d.tag);
+          else await deps.maas.removeBlockDeviceTag(input.systemId, d.deviceId, d.tag);
+        }
       } catch (e) {
         throw asStepError("tag", input.systemId, e);
       }

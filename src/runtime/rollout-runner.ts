@@ -8,7 +8,7 @@
 import { hostname as osHostname } from "node:os";
 import { createActor, type Actor, type SnapshotFrom } from "xstate";
 import type { Logger } from "pino";
-import type { MaasPort, Machine } from "../maas/port.ts";
+import type { MaasPort } from "../maas/port.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
 import { MetalwaveError } from "../errors.ts";
 import type { Config } from "../config.ts";
@@ -16,7 +16,8 @@ import type { Store, HostRecord } from "../store/index.ts";
 import { hostMachine, defaultHostPolicy, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutInput } from "../../state-machines/rollout.ts";
 import { hostToRollout, resumeRecordOf, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
-import { planWaves } from "../../state-machines/waves.ts";
+import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
+import { syncTags } from "../roles/index.ts";
 import { StatusObserver } from "./observer.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
@@ -67,15 +68,6 @@ export interface RolloutSummary extends RolloutProgress {
   failures: HostFailure[];
 }
 
-/** What a rollout plan stores: enough to run the same rollout again after a crash. */
-export interface RolloutPlan {
-  version: 1;
-  deployment: string;
-  scopeTag: string;
-  hosts: { systemId: string; hostname: string; wave: number; roles: string[] }[];
-  waves: string[][];
-}
-
 export interface RunnerDeps {
   maas: MaasPort;
   store: Store;
@@ -97,32 +89,24 @@ type HostActor = Actor<typeof hostMachine>;
 /** Machines per filtered read when refreshing statuses on resume (a URL of 500 `id=` stays well under 16 KiB). */
 const STATUS_READ_BATCH = 500;
 
+/** A plan stored by an older version (no disks, tags written per host) runs as it was planned. */
+function upgradePlan(raw: unknown): RolloutPlan {
+  const p = raw as Partial<RolloutPlan> & { version?: number; hosts?: Partial<PlannedHost>[] };
+  if (p.version === 2) return p as RolloutPlan;
+  return {
+    version: 2,
+    deployment: p.deployment ?? "",
+    scopeTag: p.scopeTag ?? "",
+    machineTagsSynced: false,
+    hosts: (p.hosts ?? []).map((h) => ({ systemId: h.systemId ?? "", hostname: h.hostname ?? "", zone: h.zone ?? "", wave: h.wave ?? 0, roles: h.roles ?? [], disks: h.disks ?? [] })),
+    waves: p.waves ?? [],
+  };
+}
+
 const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "failed"];
 
 function emptyOutcomes(): Record<HostOutcome, number> {
   return { inService: 0, quarantined: 0, aborted: 0, failed: 0 };
-}
-
-export function scopeTagFor(deployment: string): string {
-  return `metalwave-${deployment}`;
-}
-
-/** Builds the plan from the machines MAAS lists: sorted by hostname, so the same fleet gives the same plan. */
-export function buildPlan(config: Config, machines: readonly Machine[]): RolloutPlan {
-  const sorted = [...machines].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
-  const waves = planWaves(
-    sorted.map((m) => m.system_id),
-    config.rollout.waves,
-  );
-  const waveOf = new Map<string, number>();
-  waves.forEach((w, i) => w.forEach((id) => waveOf.set(id, i)));
-  return {
-    version: 1,
-    deployment: config.deployment,
-    scopeTag: scopeTagFor(config.deployment),
-    hosts: sorted.map((m) => ({ systemId: m.system_id, hostname: m.hostname, wave: waveOf.get(m.system_id) ?? 0, roles: [] })),
-    waves,
-  };
 }
 
 /**
@@ -155,7 +139,7 @@ export class RolloutRunner {
   private readonly now: () => number;
   private plan!: RolloutPlan;
   private rolloutId!: string;
-  private hostInfo = new Map<string, RolloutPlan["hosts"][number]>();
+  private hostInfo = new Map<string, PlannedHost>();
   private readonly hosts = new Map<string, HostActor>();
   /** Last known phase of every host that has started (for counts and resume). */
   private readonly phaseOf = new Map<string, string>();
@@ -200,7 +184,7 @@ export class RolloutRunner {
       const latest = store.latestRollout();
       if (!latest) throw new RolloutError("NOTHING_TO_RESUME", `no rollout to resume in the store ${config.store}`);
       this.rolloutId = latest.id;
-      this.plan = latest.plan as RolloutPlan;
+      this.plan = upgradePlan(latest.plan);
       resumeHosts = store.loadHosts(this.rolloutId);
       if (latest.status === "completed" || latest.status === "aborted") {
         await this.observer.stop();
@@ -213,14 +197,25 @@ export class RolloutRunner {
       store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
       // The stored statuses are as old as the crash; MAAS moved on since (a commission
       // finished, a deploy started). Every host starts or resumes from what MAAS says now.
-      await this.readCurrentStatuses((this.plan as RolloutPlan).hosts.map((h) => h.systemId));
+      await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId));
     } else {
-      const machines = await maas.listMachines(config.rollout.selectTags.length ? { tags: config.rollout.selectTags } : {});
-      if (machines.length === 0) throw new RolloutError("EMPTY_FLEET", "MAAS lists no machines to roll out" + (config.rollout.selectTags.length ? ` with tags ${config.rollout.selectTags.join(", ")}` : ""));
-      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      this.plan = buildPlan(config, machines);
+      const planned = await readAndPlan(maas, config);
+      if (planned.rollout.hosts.length === 0) {
+        throw new RolloutError(
+          "EMPTY_FLEET",
+          `the plan deploys no machine: MAAS lists ${planned.machines.length} machine(s)` +
+            (config.rollout.selectTags.length ? ` (selected by tags ${config.rollout.selectTags.join(", ")})` : "") +
+            `, ${planned.roles.members.length} in scope ${planned.roles.scopeTag}, none given a role (run metalwave plan to see why)`,
+        );
+      }
+      if (planned.blocking.length > 0) throw new PreflightError(planned.blocking);
+      for (const m of planned.machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+      // Tags before anything else: every machine's scope and role tags in O(roles) batched
+      // calls. A failure part-way says what was done and what was not (RolesError).
+      const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
+      this.plan = planned.rollout;
       this.rolloutId = store.createRollout(this.plan).id;
-      store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "planned", machines: machines.length, waves: this.plan.waves.length } });
+      this.journalPlan(planned, synced);
     }
     this.indexPlan();
     await this.ensureTags();
@@ -239,6 +234,7 @@ export class RolloutRunner {
       sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.deps.layer ?? (async () => undefined),
+      taggingFor: (systemId) => ({ machineTags: !this.plan.machineTagsSynced, disks: this.hostInfo.get(systemId)?.disks ?? [] }),
     });
     const hostLogic = hostMachine.provide({ actors });
     const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);
@@ -430,6 +426,25 @@ export class RolloutRunner {
         this.fail(err);
       },
     });
+  }
+
+  private journalPlan(planned: DeploymentPlan, synced: Awaited<ReturnType<typeof syncTags>>): void {
+    const r = planned.roles;
+    this.journal({
+      event: "planned",
+      machines: planned.rollout.hosts.length,
+      waves: planned.rollout.waves.length,
+      roles: Object.fromEntries(Object.entries(r.byRole).map(([role, sum]) => [role, sum.count])),
+      spares: Object.fromEntries(Object.entries(r.spares).map(([role, ms]) => [role, ms.length])),
+      heldBack: r.unassigned.length,
+      excluded: r.excluded.length,
+    });
+    this.journal({ event: "preflight", findings: r.findings.map((f) => ({ severity: f.severity, code: f.code, role: f.role, message: f.message })) });
+    for (const f of planned.overridden) {
+      this.journal({ event: "override", code: f.code, role: f.role, message: f.message, by: process.env["USER"] ?? null });
+      this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
+    }
+    this.journal({ event: "tagsSynced", created: synced.created, updateCalls: synced.updateCalls });
   }
 
   /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */

@@ -1,0 +1,72 @@
+/**
+ * `metalwave plan`: reads MAAS, changes nothing, and prints the deployment plan a
+ * rollout would run: roles per zone, spares, tag changes, waves and the pre-flight
+ * findings. The rollout computes its plan with the same function from the same
+ * reads, so what this prints is what runs.
+ */
+import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { renderPlanText } from "../roles/index.ts";
+import { FINDING_CODES } from "../roles/types.ts";
+import { planJson, readAndPlan, renderWavesText } from "../runtime/deployment-plan.ts";
+import type { SimHandle } from "../sim/index.ts";
+import { ExitCode, overrideFlags, parseFlags } from "./args.ts";
+import { clientFor, embeddedSimulator, withOverrides } from "./rollout.ts";
+
+const PLAN_HELP = `usage: metalwave plan [options]
+
+Reads MAAS (machines, tags, who we are) and shows what a rollout would do: each
+role with its machines per zone, the spares held back, the tags that would be
+added and removed, the waves with their machines, and the pre-flight checks.
+Makes no change. Without a MAAS URL it plans the embedded simulated fleet.
+
+options:
+  --config FILE         YAML or JSON config (roles, waves: see docs/configuration.md, docs/roles.md)
+  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL)
+  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)
+  --override CODE       let a pre-flight FAIL through, as rollout would (repeatable)
+  --json                print the plan as JSON on stdout (docs/cli.md)
+  -h, --help            this help
+
+exit codes: 0 nothing blocks a rollout, 6 pre-flight FAIL findings block it,
+1 error, 2 bad input.`;
+
+export async function runPlanCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("plan", argv, {
+    config: { type: "string" },
+    "maas-url": { type: "string" },
+    "api-key-file": { type: "string" },
+    override: { type: "string", multiple: true },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(PLAN_HELP);
+    return ExitCode.OK;
+  }
+  const overrides = overrideFlags("plan", values.override, FINDING_CODES);
+  const flags: ConfigInput =
+    values["maas-url"] || values["api-key-file"]
+      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
+      : {};
+  const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
+  const logger = createLogger({ level: "warn" });
+  let sim: SimHandle | undefined;
+  let url = config.maas.url;
+  let apiKey = resolveApiKey(config, process.env);
+  if (!url) {
+    sim = await embeddedSimulator(config, logger);
+    url = sim.url;
+    apiKey = sim.apiKey;
+  }
+  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  try {
+    const plan = await readAndPlan(clientFor(config, url, apiKey, logger), config);
+    if (values.json) console.log(JSON.stringify(planJson(plan), null, 2));
+    else console.log(`${renderPlanText(plan.roles)}\n\n${renderWavesText(plan)}`);
+    return plan.blocking.length > 0 ? ExitCode.PREFLIGHT : ExitCode.OK;
+  } finally {
+    await sim?.close();
+  }
+}

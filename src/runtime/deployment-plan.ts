@@ -1,0 +1,183 @@
+/**
+ * The deployment plan: what `metalwave plan` prints and what `metalwave rollout`
+ * runs. One function computes both from the same MAAS reads and config, so a
+ * rollout runs exactly the plan the operator saw (same inputs, same plan).
+ *
+ * Roles come from the role planner (src/roles): machines and tags in, assignments,
+ * spares, tag changes and pre-flight findings out. Hosts with a role (spares and
+ * machines without a role are held back) are put in waves by the wave policy.
+ */
+import type { Config } from "../config.ts";
+import type { MaasPort, Machine } from "../maas/port.ts";
+import { MetalwaveError } from "../errors.ts";
+import { blockingFindings, planRoles, type Finding, type FindingCode, type RolePlan } from "../roles/index.ts";
+import { planWaves } from "../../state-machines/waves.ts";
+
+/** A ceph (or other) tag to put on, or take off, one of a host's block devices. */
+export interface DiskTagChange {
+  deviceId: number;
+  deviceName: string;
+  tag: string;
+  action: "add" | "remove";
+}
+
+export interface PlannedHost {
+  systemId: string;
+  hostname: string;
+  zone: string;
+  wave: number;
+  roles: string[];
+  /** Block-device tag changes the host's tagging phase makes (one MAAS call each). */
+  disks: DiskTagChange[];
+}
+
+/** What the store keeps as the rollout's plan; JSON-ready. */
+export interface RolloutPlan {
+  version: 2;
+  deployment: string;
+  scopeTag: string;
+  /**
+   * The machine tags (scope and roles) were written in bulk before the first host
+   * started, so a host's tagging phase only has its disks left to do.
+   */
+  machineTagsSynced: boolean;
+  hosts: PlannedHost[];
+  waves: string[][];
+}
+
+export interface DeploymentPlan {
+  roles: RolePlan;
+  rollout: RolloutPlan;
+  /** FAIL findings the overrides do not cover: a rollout refuses to start while any remain. */
+  blocking: Finding[];
+  /** FAIL findings let through by an operator's override. */
+  overridden: Finding[];
+  overrides: FindingCode[];
+}
+
+export type PreflightErrorCode = "PREFLIGHT_FAILED";
+
+/** Pre-flight checks found what must not go ahead; every finding names its machines and numbers. */
+export class PreflightError extends MetalwaveError<PreflightErrorCode> {
+  readonly code: PreflightErrorCode = "PREFLIGHT_FAILED";
+  readonly findings: Finding[];
+  constructor(findings: Finding[]) {
+    super(
+      `pre-flight checks failed (nothing was changed):\n` +
+        findings.map((f) => `  FAIL ${f.code}${f.role ? ` [${f.role}]` : ""}: ${f.message}`).join("\n") +
+        `\nfix the fleet or the roles config, or let a check through with --override ${[...new Set(findings.map((f) => f.code))].join(" --override ")}`,
+    );
+    this.findings = findings;
+  }
+}
+
+const byHostname = (a: { hostname: string }, b: { hostname: string }) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
+
+/** Pure: the deployment plan from what MAAS listed. */
+export function planDeployment(input: { config: Config; machines: readonly Machine[]; tags: Parameters<typeof planRoles>[0]["tags"]; maasUser: string | null }): DeploymentPlan {
+  const { config } = input;
+  const select = config.rollout.selectTags;
+  const machines = select.length === 0 ? input.machines : input.machines.filter((m) => select.every((t) => m.tag_names.includes(t)));
+  const roles = planRoles({ machines, tags: input.tags, config: config.roles, deployment: config.deployment, maasUser: input.maasUser });
+
+  const disksOf = new Map<string, DiskTagChange[]>();
+  for (const b of roles.blockDeviceTags) {
+    const list = disksOf.get(b.systemId) ?? [];
+    list.push({ deviceId: b.deviceId, deviceName: b.deviceName, tag: b.tag, action: b.action });
+    disksOf.set(b.systemId, list);
+  }
+  // Role order first (juju-controller, control, storage, network, compute by default), so the
+  // hosts the later layers stand on are deployed first; then hostname, so the plan is stable.
+  const rank = new Map(config.roles.order.map((r, i) => [r, i]));
+  const rankOf = (rs: readonly string[]) => Math.min(...rs.map((r) => rank.get(r) ?? rank.size));
+  const deployed = roles.assignments
+    .filter((a) => a.spareFor === null && a.roles.length > 0)
+    .sort((a, b) => rankOf(a.roles) - rankOf(b.roles) || byHostname(a, b));
+  const waves = planWaves(
+    deployed.map((a) => a.systemId),
+    config.rollout.waves,
+  );
+  const waveOf = new Map<string, number>();
+  waves.forEach((w, i) => w.forEach((id) => waveOf.set(id, i)));
+  const overrides = [...new Set(config.rollout.overrides)].sort();
+  const fails = roles.findings.filter((f) => f.severity === "FAIL");
+  const blocking = blockingFindings(roles, overrides);
+  return {
+    roles,
+    rollout: {
+      version: 2,
+      deployment: roles.deployment,
+      scopeTag: roles.scopeTag,
+      machineTagsSynced: true,
+      hosts: deployed.map((a) => ({
+        systemId: a.systemId,
+        hostname: a.hostname,
+        zone: a.zone,
+        wave: waveOf.get(a.systemId) ?? 0,
+        roles: [...a.roles],
+        disks: disksOf.get(a.systemId) ?? [],
+      })),
+      waves,
+    },
+    blocking,
+    overridden: fails.filter((f) => !blocking.includes(f)),
+    overrides,
+  };
+}
+
+/** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
+export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: Machine[] }> {
+  const [machines, tags, me] = await Promise.all([maas.listMachines({}), maas.listTags(), maas.whoami()]);
+  return { ...planDeployment({ config, machines, tags, maasUser: me.username }), machines };
+}
+
+/** The plan as data for `metalwave plan --json`: documented in docs/cli.md. */
+export function planJson(plan: DeploymentPlan): unknown {
+  const info = new Map(plan.rollout.hosts.map((h) => [h.systemId, h]));
+  return {
+    deployment: plan.rollout.deployment,
+    scopeTag: plan.rollout.scopeTag,
+    roles: plan.roles,
+    waves: plan.rollout.waves.map((ids, index) => ({
+      index,
+      hosts: ids.map((id) => {
+        const h = info.get(id);
+        return { systemId: id, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [] };
+      }),
+    })),
+    blocking: plan.blocking,
+    overridden: plan.overridden,
+    overrides: plan.overrides,
+  };
+}
+
+/** The waves as text: each wave's size and its hosts per role (names for small waves). */
+export function renderWavesText(plan: DeploymentPlan): string {
+  const info = new Map(plan.rollout.hosts.map((h) => [h.systemId, h]));
+  const lines = [`Waves (${plan.rollout.hosts.length} hosts to deploy; spares and machines without a role are held back):`];
+  plan.rollout.waves.forEach((ids, i) => {
+    const byRole = new Map<string, string[]>();
+    for (const id of ids) {
+      const h = info.get(id);
+      const key = h && h.roles.length > 0 ? h.roles.join("+") : "(none)";
+      const list = byRole.get(key) ?? [];
+      list.push(h ? `${h.hostname} (${id})` : id);
+      byRole.set(key, list);
+    }
+    const parts = [...byRole.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([role, names]) => (names.length <= 3 ? `${role}: ${names.join(", ")}` : `${role}: ${names.length}`));
+    lines.push(`  wave ${i + 1}: ${ids.length} host${ids.length === 1 ? "" : "s"}  ${parts.join("; ")}`);
+  });
+  if (plan.overridden.length > 0) {
+    lines.push("", `Overridden (--override ${plan.overrides.join(", ")}):`);
+    for (const f of plan.overridden) lines.push(`  FAIL ${f.code}: ${f.message}`);
+  }
+  lines.push(
+    "",
+    plan.blocking.length === 0
+      ? "Pre-flight: nothing blocks a rollout of this plan."
+      : `Pre-flight: BLOCKED by ${plan.blocking.length} FAIL finding(s): ${[...new Set(plan.blocking.map((f) => f.code))].join(", ")} (see Findings; --override CODE lets one through, recorded in the journal).`,
+  );
+  return lines.join("\n");
+}
