@@ -93,7 +93,9 @@ describe("pre-flight checks", () => {
   });
 
   it("TWO_ZONES: WARN for exactly two zones, not for one or three", () => {
-    expect(found(plan(healthy(["zone-1", "zone-2"])), "TWO_ZONES")).toMatchObject([{ severity: "WARN" }]);
+    expect(found(plan(healthy(["zone-1", "zone-2"])), "TWO_ZONES")).toMatchObject([
+      { severity: "WARN", message: "the deployment spans exactly 2 zones (zone-1, zone-2): losing one loses half; use 1 or at least 3" },
+    ]);
     expect(found(plan(healthy(["zone-1"])), "TWO_ZONES")).toEqual([]);
     expect(found(plan(healthy()), "TWO_ZONES")).toEqual([]);
   });
@@ -153,7 +155,9 @@ describe("pre-flight checks", () => {
 
   it("MACHINE_LOCKED: FAIL for a locked machine in the scope", () => {
     const locked = inScope({ ...machine({ hostname: "cmp-locked", zone: "zone-1", ...CMP }), locked: true }, "compute");
-    expect(found(plan([...healthy(), locked]), "MACHINE_LOCKED")).toMatchObject([{ severity: "FAIL", machines: [{ hostname: "cmp-locked" }] }]);
+    expect(found(plan([...healthy(), locked]), "MACHINE_LOCKED")).toMatchObject([
+      { severity: "FAIL", machines: [{ hostname: "cmp-locked" }], message: `1 machine in ${SCOPE} are locked; metalwave leaves their tags as they are: cmp-locked (${locked.system_id}): locked` },
+    ]);
   });
 
   it("MACHINE_OWNED_ELSEWHERE: FAIL for a scoped machine another MAAS user owns, not for our own", () => {
@@ -166,7 +170,9 @@ describe("pre-flight checks", () => {
 
   it("SCOPE_CONFLICT: FAIL for a machine carrying two deployments' scope tags", () => {
     const both = inScope(machine({ hostname: "cmp-both", zone: "zone-1", ...CMP }), "metalwave-east");
-    expect(found(plan([...healthy(), both]), "SCOPE_CONFLICT")).toMatchObject([{ severity: "FAIL", machines: [{ hostname: "cmp-both" }] }]);
+    expect(found(plan([...healthy(), both]), "SCOPE_CONFLICT")).toMatchObject([
+      { severity: "FAIL", machines: [{ hostname: "cmp-both" }], message: `1 machine in ${SCOPE} carry the scope tags of two deployments; metalwave leaves their tags as they are: cmp-both (${both.system_id}): also carries metalwave-east` },
+    ]);
     const spareTagOnly = inScope(machine({ hostname: "cmp-spare", zone: "zone-1", ...CMP }), "metalwave-spare-compute");
     expect(found(plan([...healthy(), spareTagOnly]), "SCOPE_CONFLICT")).toEqual([]);
   });
@@ -181,7 +187,9 @@ describe("pre-flight checks", () => {
   it("AUTOMATIC_TAG: WARN for an owned tag MAAS manages by XPath", () => {
     const xpath = [{ name: "storage", definition: "//node[@class='disk']", comment: "", kernel_opts: null }];
     const fleet = healthy().map((m) => (m.hostname.startsWith("sto-") ? inScope(m, "storage") : m));
-    expect(found(plan(fleet, {}, xpath), "AUTOMATIC_TAG")).toMatchObject([{ severity: "WARN", role: "storage" }]);
+    expect(found(plan(fleet, {}, xpath), "AUTOMATIC_TAG")).toMatchObject([
+      { severity: "WARN", role: "storage", message: "tag storage has an XPath definition: MAAS decides who carries it (3 machines in this deployment); metalwave only reads it and never edits it" },
+    ]);
   });
 
   // Runs last (tests in a file run in order): every code of the closed set was tripped above.
