@@ -45,6 +45,8 @@ export const ConfigSchema = z
         speed: z.number().nonnegative().default(600),
         seed: z.number().int().default(7),
         faults: z.string().optional(),
+        /** Faults of the simulated hosts' commands (docs/simulator.md, `--host-faults`). */
+        hostFaults: z.string().optional(),
       })
       .strict()
       .default({ speed: 600, seed: 7 }),
@@ -105,6 +107,30 @@ export const ConfigSchema = z
         sshAuthorizedKeys: [],
         overrides: [],
       }),
+    /** The layers put on deployed machines over SSH (docs/layering.md). */
+    layers: z
+      .object({
+        /** false: a rollout stops at Deployed (a host is in service once MAAS deployed it). */
+        enabled: z.boolean().default(true),
+        /** Poll interval while waiting for Kubernetes nodes and charmed applications. */
+        pollMs: z.number().int().positive().default(5_000),
+        /** Tries per layer step (check, act, verify) before the host's layering attempt fails. */
+        stepAttempts: z.number().int().positive().default(3),
+      })
+      .strict()
+      .prefault({}),
+    /** How metalwave reaches deployed machines: user `ubuntu`, this key, pinned host keys. */
+    ssh: z
+      .object({
+        /** metalwave's private key (OpenSSH or PEM, unencrypted); its public half goes into every deploy's user-data. */
+        privateKeyFile: z.string().optional(),
+        port: z.number().int().min(1).max(65_535).default(22),
+        /** Pinned host keys; default: known-hosts.json next to the store. */
+        knownHostsFile: z.string().optional(),
+        commandTimeoutMs: z.number().int().positive().default(600_000),
+      })
+      .strict()
+      .prefault({}),
     /** Which machine does what: tag rules, counts, spares, zone spread (docs/roles.md). */
     roles: RolesConfigSchema.prefault({}),
     /** Names this deployment; its scope tag `metalwave-<deployment>` marks the machines it owns. */

@@ -529,7 +529,7 @@ export const hostMachine = hostSetup.createMachine({
               },
             },
             timingOut: {
-              on: { ABORT: { target: "#host.aborting", actions: "noteAbort" } },
+              on: { ABORT: { target: "#host.aborting", actions: "noteAbort" }, RESTORED: { target: "timingOut", reenter: true } },
               invoke: {
                 src: "abortMachine",
                 input: ({ context }) => ({ systemId: context.systemId }),
@@ -567,6 +567,7 @@ export const hostMachine = hostSetup.createMachine({
       initial: "working",
       states: {
         working: {
+          on: { RESTORED: { target: "working", reenter: true } },
           invoke: {
             src: "tagMachine",
             input: ({ context }) => ({ systemId: context.systemId, roles: context.roles }),
@@ -598,6 +599,7 @@ export const hostMachine = hostSetup.createMachine({
       initial: "working",
       states: {
         working: {
+          on: { RESTORED: { target: "working", reenter: true } },
           invoke: {
             src: "allocateMachine",
             input: ({ context }) => ({ systemId: context.systemId }),
@@ -693,7 +695,7 @@ export const hostMachine = hostSetup.createMachine({
               },
             },
             timingOut: {
-              on: { ABORT: { target: "#host.aborting", actions: "noteAbort" } },
+              on: { ABORT: { target: "#host.aborting", actions: "noteAbort" }, RESTORED: { target: "timingOut", reenter: true } },
               invoke: {
                 src: "abortMachine",
                 input: ({ context }) => ({ systemId: context.systemId }),
@@ -870,7 +872,7 @@ export const hostMachine = hostSetup.createMachine({
       entry: { type: "emitPhase", params: { phase: "quarantining" } },
       // Marking Broken is short and is what tells people the machine is bad: an ABORT
       // does not interrupt it.
-      on: { ABORT: {} },
+      on: { ABORT: {}, RESTORED: { target: "quarantining", reenter: true } },
       invoke: {
         src: "markBroken",
         input: ({ context }) => ({ systemId: context.systemId, reason: context.reason ?? "quarantined by metalwave" }),
@@ -889,7 +891,7 @@ export const hostMachine = hostSetup.createMachine({
 
     aborting: {
       entry: { type: "emitPhase", params: { phase: "aborting" } },
-      on: { ABORT: {} },
+      on: { ABORT: {}, RESTORED: { target: "aborting", reenter: true } },
       invoke: {
         src: "abortMachine",
         input: ({ context }) => ({ systemId: context.systemId }),

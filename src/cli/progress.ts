@@ -3,6 +3,7 @@
  * lines redrawn in place (a bar, counts per phase and per wave); otherwise a
  * plain line at a fixed interval, so logs and CI output stay readable.
  */
+import type { CloudReport } from "../layers/index.ts";
 import type { RolloutProgress, RolloutSummary } from "../runtime/rollout-runner.ts";
 
 const PHASE_ORDER = [
@@ -120,4 +121,20 @@ export function summaryText(s: RolloutSummary): string {
     if (s.failures.length > 50) lines.push(`    … and ${s.failures.length - 50} more (metalwave status --json lists all)`);
   }
   return lines.join("\n");
+}
+
+/** The layered cloud as a few lines: what a person checks after `npm start`. */
+export function cloudText(c: CloudReport): string {
+  const ready = c.kubernetesNodes.filter((n) => n.ready).length;
+  const labelled = c.kubernetesNodes.filter((n) => n.labels["openstack-control-plane"] === "enabled").length;
+  const active = c.controlPlane.filter((a) => a.status === "active").length;
+  const ha = c.controllers.filter((m) => m.ha === "ha-enabled").length;
+  return [
+    "layered cloud:",
+    `  juju controllers: ${c.controllers.length} (${ha} in HA)`,
+    `  kubernetes: ${c.kubernetesNodes.length} nodes, ${ready} Ready, ${labelled} labelled openstack-control-plane=enabled`,
+    `  ceph: ${c.cephDisks} disks in microceph`,
+    `  control plane: ${active}/${c.controlPlane.length} applications active`,
+    `  hypervisors configured: ${c.hypervisors.length}`,
+  ].join("\n");
 }

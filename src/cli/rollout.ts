@@ -3,7 +3,7 @@
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir, hostname as osHostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadConfig, resolveApiKey, type Config, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -11,9 +11,11 @@ import { MaasClient } from "../maas/client.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../runtime/rollout-runner.ts";
 import { startSimulator, type SimHandle } from "../sim/index.ts";
+import { createLayering, type Layering } from "../layers/index.ts";
+import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
 import { ExitCode, intFlag, overrideFlags, parseFlags } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
-import { createProgressPrinter, summaryText } from "./progress.ts";
+import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
 
 const ROLLOUT_HELP = `usage: metalwave rollout [options]
 
@@ -84,6 +86,49 @@ interface RunArgs {
   json: boolean;
   timeScale: number;
   observerPollMs: number;
+  layering: LayeringSetup | undefined;
+}
+
+export interface LayeringSetup {
+  engine: Layering;
+  ssh: Ssh2Port;
+  /** The config with metalwave's public key added to the user-data's authorized keys. */
+  config: Config;
+}
+
+/**
+ * The SSH port and the layer engine, when `layers.enabled`. On the embedded region the
+ * simulated hosts are reached at the endpoints it reports and a key is made for the
+ * run; against a real region `ssh.privateKeyFile` is required.
+ */
+export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined): LayeringSetup | undefined {
+  if (!config.layers.enabled) return undefined;
+  let privateKey: string;
+  if (config.ssh.privateKeyFile) privateKey = loadPrivateKey(config.ssh.privateKeyFile);
+  else if (sim) privateKey = generateKeyPair("metalwave-embedded").privateKey;
+  else {
+    throw new ConfigError(
+      "ssh.privateKeyFile",
+      "layering reaches deployed machines over SSH and needs metalwave's private key; set ssh.privateKeyFile, or layers.enabled: false to stop at Deployed",
+    );
+  }
+  const fleet = sim?.hosts;
+  const ssh = new Ssh2Port({
+    privateKey,
+    port: config.ssh.port,
+    ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
+    knownHosts: sim ? new MemoryKnownHosts() : new FileKnownHosts(config.ssh.knownHostsFile ?? join(dirname(config.store), "known-hosts.json")),
+    commandTimeoutMs: config.ssh.commandTimeoutMs,
+    logger: logger.child({ component: "ssh" }),
+  });
+  const engine = createLayering({
+    ssh,
+    logger: logger.child({ component: "layers" }),
+    pollMs: sim ? 50 : config.layers.pollMs,
+    policy: { attempts: config.layers.stepAttempts, ...(sim ? { backoffMs: 50 } : {}) },
+  });
+  const key = publicKeyLine(privateKey, config.ssh.privateKeyFile ? "ssh.privateKeyFile" : "generated key");
+  return { engine, ssh, config: { ...config, rollout: { ...config.rollout, sshAuthorizedKeys: [...config.rollout.sshAuthorizedKeys, key] } } };
 }
 
 async function runWithProgress(a: RunArgs): Promise<number> {
@@ -92,12 +137,13 @@ async function runWithProgress(a: RunArgs): Promise<number> {
   const runner = new RolloutRunner({
     maas: a.maas,
     store: a.store,
-    config: a.config,
+    config: a.layering?.config ?? a.config,
     logger: a.logger,
     requestCount: () => a.maas.stats().requests,
     onProgress: (p) => printer.update(p),
     timeScale: a.timeScale,
     observerPollMs: a.observerPollMs,
+    ...(a.layering ? { layering: { engine: a.layering.engine, ssh: a.layering.ssh } } : {}),
   });
   const onSignal = (sig: string) => {
     a.logger.warn({ signal: sig }, "pausing the rollout: no new hosts start; hosts in flight finish");
@@ -108,12 +154,20 @@ async function runWithProgress(a: RunArgs): Promise<number> {
   try {
     const summary = await runner.run({ resume: a.resume });
     printer.finish();
-    if (a.json) console.log(JSON.stringify(summary, null, 2));
-    else console.error(summaryText(summary));
+    // What the layers formed, read back from the hosts and the Kubernetes API.
+    const cloud = a.layering
+      ? await a.layering.engine.report().catch((e: unknown) => {
+          a.logger.warn({ err: e instanceof Error ? e.message : String(e) }, "could not read back the layered cloud");
+          return undefined;
+        })
+      : undefined;
+    if (a.json) console.log(JSON.stringify(cloud ? { ...summary, cloud } : summary, null, 2));
+    else console.error(summaryText(summary) + (cloud ? `\n${cloudText(cloud)}` : ""));
     return exitCodeFor(summary);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await a.layering?.ssh.close();
     a.store.releaseLock();
   }
 }
@@ -130,6 +184,8 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
     ...(s.speed === 0 ? { zeroDuration: true } : { speed: s.speed }),
     seed: s.seed,
     ...(s.faults ? { faults: s.faults } : {}),
+    // Deployed machines answer SSH (and the layers' commands) when the rollout layers them.
+    ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
     logger: logger.child({ component: "sim" }),
   });
   logger.info({ url: sim.url }, "embedded simulated MAAS region started");
@@ -200,6 +256,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
       json: values.json,
       timeScale: sim ? simTimeScale(config.simulator.speed) : 1,
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
+      layering: layeringFor(config, logger, sim),
     });
   } finally {
     store.close();
@@ -256,6 +313,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       json: values.json,
       timeScale: simTimeScale(config.simulator.speed),
       observerPollMs: 100,
+      layering: layeringFor(config, logger, sim),
     });
   } finally {
     store.close();

@@ -4,7 +4,7 @@
  * for the cluster-level layers and `layerHost(host)` from each host's layering phase.
  */
 export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
-export type { Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
+export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
 export { LayerError, LAYER_ERROR_CODES } from "./errors.ts";
 export type { LayerErrorCode } from "./errors.ts";
 export { clientNodeKube } from "./kube.ts";

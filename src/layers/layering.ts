@@ -55,6 +55,15 @@ export interface ControlPlaneEndpoints {
   caBundle: string;
 }
 
+/** What the layers formed, read live from the hosts and the Kubernetes API (for a rollout's closing report). */
+export interface CloudReport {
+  controllers: { address: string; ha: string }[];
+  kubernetesNodes: { name: string; ready: boolean; labels: Record<string, string> }[];
+  cephDisks: number;
+  controlPlane: { app: string; status: string }[];
+  hypervisors: string[];
+}
+
 export interface LayeringOptions {
   ssh: SshPort;
   logger: Logger;
@@ -80,6 +89,8 @@ export interface Layering {
   clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult>;
   /** The per-host layers for one deployed host, by its roles. Idempotent. Compute hosts wait for the control plane. */
   layerHost(host: LayerHost): Promise<void>;
+  /** Reads what the layers formed in this process from the hosts themselves (read-only queries). */
+  report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints>;
   bootstrapJuju(controllers: readonly LayerHost[]): Promise<BarrierResult>;
@@ -146,6 +157,7 @@ class LayerEngine implements Layering {
   private k8s: { bootstrap: LayerHost; kube: KubePort; registered: boolean } | undefined;
   private ceph: { bootstrap: LayerHost } | undefined;
   private endpoints: Deferred<ControlPlaneEndpoints> = deferred();
+  private readonly hypervisors = new Set<string>();
 
   constructor(o: LayeringOptions) {
     this.o = o;
@@ -168,6 +180,26 @@ class LayerEngine implements Layering {
 
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints> {
     return this.endpoints.promise;
+  }
+
+  async report(): Promise<CloudReport> {
+    const out: CloudReport = { controllers: [], kubernetesNodes: [], cephDisks: 0, controlPlane: [], hypervisors: [...this.hypervisors].sort() };
+    if (this.juju) {
+      const client = this.juju.client;
+      const show = await this.steps.queryJson<ShowController>(client, this.tpl("juju-controller"), "showController", {});
+      const entry = Object.values(show)[0];
+      out.controllers = Object.values(entry?.["controller-machines"] ?? {}).map((m) => ({ address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
+      if (this.k8s?.registered) {
+        const status = await this.steps.queryJson<JujuStatus>(client, this.tpl("control-plane"), "status", {}).catch(() => ({}) as JujuStatus);
+        out.controlPlane = Object.entries(status.applications ?? {}).map(([app, a]) => ({ app, status: a["application-status"]?.current ?? "unknown" }));
+      }
+    }
+    if (this.k8s) out.kubernetesNodes = (await this.k8s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
+    if (this.ceph) {
+      const j = await this.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(this.ceph.bootstrap, this.tpl("storage"), "disks", {});
+      out.cephDisks = (j.ConfiguredDisks ?? []).length;
+    }
+    return out;
   }
 
   async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
@@ -490,6 +522,7 @@ class LayerEngine implements Layering {
       address: host.address,
     });
     await this.steps.ensure(host, tpl, "services", {});
+    this.hypervisors.add(host.hostname);
   }
 }
 

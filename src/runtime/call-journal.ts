@@ -26,6 +26,14 @@ export class CallJournal {
     return this.open.size;
   }
 
+  /** Every call left open by an earlier process: (call id, machine, operation). */
+  unresolved(): { callId: number; systemId: string; op: string }[] {
+    return [...this.open].map(([k, callId]) => {
+      const i = k.lastIndexOf("/");
+      return { callId, systemId: k.slice(0, i), op: k.slice(i + 1) };
+    });
+  }
+
   unknownOutcome(systemId: string, op: string): number | undefined {
     return this.open.get(`${systemId}/${op}`);
   }
@@ -34,7 +42,7 @@ export class CallJournal {
     for (const [k, v] of this.open) {
       if (v === callId) this.open.delete(k);
     }
-    this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect; sending again"}`);
+    this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect"}`);
   }
 
   begin(systemId: string, op: string): number {

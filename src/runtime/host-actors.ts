@@ -7,6 +7,7 @@
  * call whose outcome the store recorded as unknown is reconciled by reading the
  * machine before anything is sent again.
  */
+import { MetalwaveError } from "../errors.ts";
 import type { DiskTagChange } from "./deployment-plan.ts";
 import { fromPromise } from "xstate";
 import type { Logger } from "pino";
@@ -21,6 +22,12 @@ import { renderUserData } from "./templates.ts";
 import type { AbortOutput } from "../../state-machines/host.ts";
 
 export type HostOperation = ReconciledOp;
+
+const HOST_OPERATIONS: readonly HostOperation[] = ["commission", "allocate", "deploy", "release", "abort", "markBroken", "markFixed", "powerOn", "powerOff"];
+
+export function isHostOperation(op: string): op is HostOperation {
+  return (HOST_OPERATIONS as readonly string[]).includes(op);
+}
 
 /**
  * Whether a machine read back shows that `op` has already taken effect. The
@@ -50,7 +57,11 @@ export interface HostActorDeps {
    * unless they were written in bulk before the rollout, and its block-device tags.
    */
   taggingFor: (systemId: string) => { machineTags: boolean; disks: readonly DiskTagChange[] };
-  /** Runs when a host reaches its layering phase. Issue 5 adds the layers. */
+  /** True once for a host restored from a snapshot in this process: its first request reads the machine first. */
+  restoredFirstCall: (systemId: string) => boolean;
+  /** Runs before every deploy request: the SSH port expects the machine's new host key. */
+  beforeDeploy: (systemId: string) => Promise<void>;
+  /** Runs when a host reaches its layering phase (src/runtime/layer-coordinator.ts). */
   layer: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
 }
 
@@ -66,6 +77,8 @@ export class HostStepError extends Error {
 function asStepError(op: string, systemId: string, e: unknown): HostStepError {
   if (e instanceof HostStepError) return e;
   if (e instanceof MaasError) return new HostStepError(e.code, `${op} ${systemId}: ${e.message}`, { cause: e });
+  // A layer's error already names the host, the step, the command, its exit code and output tail.
+  if (e instanceof MetalwaveError) return new HostStepError(e.code, e.message, { cause: e });
   const msg = e instanceof Error ? e.message : String(e);
   return new HostStepError("UNEXPECTED", `${op} ${systemId}: ${msg}`, { cause: e });
 }
@@ -91,6 +104,16 @@ async function guardedCall(
       return m.status;
     }
     deps.calls.reconciled(pending, false);
+  }
+  if (pending === undefined && deps.restoredFirstCall(systemId)) {
+    // The first request of a host restored from a snapshot: the snapshot may be older than
+    // the last request it sent (saved just before the answer came back), so look first.
+    const m = await deps.maas.readMachine(systemId);
+    if (operationTookEffect(op, m, deps.me)) {
+      deps.logger.debug({ systemId, op, status: m.status_name }, "restored host: request already took effect, not sent again");
+      deps.observer.note(m);
+      return m.status;
+    }
   }
   const callId = deps.calls.begin(systemId, op);
   try {
@@ -145,6 +168,7 @@ export function createHostActors(deps: HostActorDeps) {
         roles: input.roles,
         sshAuthorizedKeys: deps.sshAuthorizedKeys,
       });
+      await deps.beforeDeploy(input.systemId);
       await guardedCall(deps, "deploy", input.systemId, () =>
         deps.maas.deploy(input.systemId, { user_data: userData, distro_series: deps.distroSeries, agent_name: deps.agentName }),
       );

@@ -18,10 +18,13 @@ import { rolloutMachine, type RolloutInput } from "../../state-machines/rollout.
 import { hostToRollout, resumeRecordOf, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
 import { syncTags } from "../roles/index.ts";
+import type { Layering } from "../layers/index.ts";
+import type { SshPort } from "../ssh/index.ts";
+import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver } from "./observer.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
-import { createHostActors } from "./host-actors.ts";
+import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
 
 export class RolloutError extends MetalwaveError<"NOTHING_TO_RESUME" | "EMPTY_FLEET" | "PLAN_MISMATCH"> {
   readonly code: "NOTHING_TO_RESUME" | "EMPTY_FLEET" | "PLAN_MISMATCH";
@@ -78,8 +81,11 @@ export interface RunnerDeps {
   onProgress?: (p: RolloutProgress) => void;
   /** Divides the host policy's timeouts and backoff: the embedded simulator runs time-scaled. */
   timeScale?: number;
-  /** Layers for a deployed host; none until the layering issue lands. */
-  layer?: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
+  /**
+   * The layers (src/layers) and the SSH port they use. Absent: layering is a no-op
+   * and a Deployed host is in service (the bench's New → Deployed runs).
+   */
+  layering?: { engine: Layering; ssh: SshPort };
   observerPollMs?: number;
   now?: () => number;
 }
@@ -144,6 +150,9 @@ export class RolloutRunner {
   /** Last known phase of every host that has started (for counts and resume). */
   private readonly phaseOf = new Map<string, string>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
+  private coordinator: LayerCoordinator | undefined;
+  /** Hosts restored from a snapshot whose first MAAS request has not been made yet. */
+  private readonly restoredUnchecked = new Set<string>();
   /** The phase last written for each host, to flush phase changes at once. */
   private readonly savedPhase = new Map<string, string>();
   private readonly outcomes = emptyOutcomes();
@@ -219,8 +228,25 @@ export class RolloutRunner {
     }
     this.indexPlan();
     await this.ensureTags();
+    if (this.deps.layering) {
+      this.coordinator = new LayerCoordinator({
+        layering: this.deps.layering.engine,
+        maas,
+        logger: this.log.child({ component: "layers" }),
+        roles: new Map(this.plan.hosts.map((h) => [h.systemId, h.roles])),
+      });
+    }
 
     const calls = new CallJournal(store, this.rolloutId);
+    const me = (await maas.whoami()).username;
+    // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
+    // host decides: a host that finds its machine already further along never re-sends them.
+    for (const c of calls.unresolved()) {
+      if (!isHostOperation(c.op)) continue;
+      const m = await maas.readMachine(c.systemId);
+      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
+      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+    }
     const actors = createHostActors({
       maas,
       observer: this.observer,
@@ -228,12 +254,14 @@ export class RolloutRunner {
       calls,
       logger: this.log,
       agentName: config.rollout.agentName,
-      me: (await maas.whoami()).username,
+      me,
+      restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId),
       distroSeries: config.rollout.distroSeries,
       scopeTag: this.plan.scopeTag,
       sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
       eraseOnRelease: config.rollout.eraseOnRelease,
-      layer: this.deps.layer ?? (async () => undefined),
+      layer: this.coordinator ? (h) => this.coordinator!.layer(h) : async () => undefined,
+      beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
       taggingFor: (systemId) => ({ machineTags: !this.plan.machineTagsSynced, disks: this.hostInfo.get(systemId)?.disks ?? [] }),
     });
     const hostLogic = hostMachine.provide({ actors });
@@ -274,7 +302,10 @@ export class RolloutRunner {
     this.wireRollout(hostLogic, policy);
 
     for (const h of restorable) {
-      const snapshot = h.snapshot as unknown as SnapshotFrom<typeof hostMachine>;
+      // Without its children: a request that was in flight is not restarted by start(),
+      // but once, by RESTORED re-entering the state that makes it (every state that invokes
+      // work re-enters on RESTORED), after the host has heard what MAAS says now.
+      const snapshot = { ...(h.snapshot as object), children: {} } as unknown as SnapshotFrom<typeof hostMachine>;
       const actor = createActor(hostLogic, { snapshot, input: this.hostInput(h.systemId, policy) });
       if (!this.knownStatus.has(h.systemId) && h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
       this.attachHost(h.systemId, actor);
@@ -282,10 +313,20 @@ export class RolloutRunner {
       this.savedPhase.set(h.systemId, h.phase);
       this.observer.watch(h.systemId, this.knownStatus.get(h.systemId));
     }
+    if (this.coordinator && opts.resume) {
+      // The clusters formed before the restart, found again (checks only) before any host layers.
+      const inService = resumeHosts.filter((h) => h.outcome === "inService").map((h) => h.systemId);
+      await this.coordinator.recover(inService).catch((e: unknown) => {
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not re-check the layers formed before the restart; they form again as hosts arrive");
+      });
+    }
     this.rollout.start();
     for (const h of restorable) {
       const actor = this.hosts.get(h.systemId);
       if (!actor) continue;
+      this.coordinator?.started(h.systemId);
+      this.restoredUnchecked.add(h.systemId);
+      if (h.phase === "layering") this.coordinator?.arrive(h.systemId);
       actor.start();
       // What MAAS says now first, so the host decides on it and not on the status it
       // had saved; then RESTORED, because timers do not survive a snapshot.
@@ -347,6 +388,7 @@ export class RolloutRunner {
           const actor = createActor(hostLogic, { input: this.hostInput(cmd.systemId, policy) });
           this.attachHost(cmd.systemId, actor);
           this.observer.watch(cmd.systemId, this.knownStatus.get(cmd.systemId));
+          this.coordinator?.started(cmd.systemId);
           actor.start();
         } else {
           this.hosts.get(cmd.systemId)?.send(cmd.event);
@@ -403,6 +445,7 @@ export class RolloutRunner {
           case "host.phase": {
             const prev = this.phaseOf.get(systemId);
             this.phaseOf.set(systemId, e.phase);
+            if (e.phase === "layering") this.coordinator?.arrive(systemId);
             hlog.debug({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
             this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
             this.emitProgress();
@@ -480,6 +523,7 @@ export class RolloutRunner {
   }
 
   private settle(systemId: string, outcome: HostOutcome, reason?: string): void {
+    this.coordinator?.settled(systemId);
     const actor = this.hosts.get(systemId);
     const ctx = actor?.getSnapshot().context;
     this.outcomes[outcome]++;

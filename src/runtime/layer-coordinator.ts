@@ -1,0 +1,278 @@
+/**
+ * Runs the cluster-level layers (Juju controller, Kubernetes, Ceph, the control
+ * plane) as barriers over the hosts of a rollout, and each host's own layer work.
+ *
+ * A barrier waits for the members that are in flight, never for members that have
+ * not been started: waves run in order, so waiting for a member of a later wave
+ * would hold the current wave forever. A cluster therefore forms over the members
+ * of the waves started so far; members of later waves join it as they arrive
+ * (Kubernetes and Ceph through the engine's scale-out in `layerHost`, the Juju
+ * controller by re-running its barrier with every member arrived so far, which
+ * adds the new machines and widens HA). A host "arrives" when it enters its
+ * layering phase, before it holds a layering slot, so the phase cap cannot keep a
+ * member from a barrier that the slot holders wait on.
+ *
+ * A host that fails its part of a barrier fails its layering attempt (the host
+ * machine retries it, then hands it on as layer-failed); a cluster that cannot form
+ * at all fails every host waiting on it, and forms again on their retries.
+ */
+import type { Logger } from "pino";
+import type { MaasPort } from "../maas/port.ts";
+import { hostFromMachine, type BarrierResult, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../layers/index.ts";
+
+type MemberKind = Exclude<ClusterLayer, "control-plane">;
+
+/** The cluster layer a role's hosts form, in dependency order. */
+const KIND_OF_ROLE: Readonly<Record<string, MemberKind>> = {
+  "juju-controller": "juju-controller",
+  control: "kubernetes",
+  storage: "storage",
+};
+const KINDS: readonly MemberKind[] = ["juju-controller", "kubernetes", "storage"];
+
+export interface LayerInput {
+  systemId: string;
+  hostname: string;
+  roles: readonly string[];
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A barrier nobody awaits any more must not become an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+interface KindState {
+  /** Members in arrival order; the first one is where the cluster bootstraps. */
+  arrived: string[];
+  /** Arrived members waiting for a formation that includes them. */
+  waiting: Map<string, Deferred<BarrierResult>>;
+  /** Each arrival's ticket until the host's layerHost has read its outcome. */
+  tickets: Map<string, Deferred<BarrierResult>>;
+  /** Members of the last successful formation. */
+  formed: Set<string>;
+  everFormed: boolean;
+  running: boolean;
+}
+
+export interface LayerCoordinatorDeps {
+  layering: Layering;
+  maas: MaasPort;
+  logger: Logger;
+  /** Every planned host's roles (systemId → roles). */
+  roles: ReadonlyMap<string, readonly string[]>;
+}
+
+export class LayerCoordinator {
+  private readonly d: LayerCoordinatorDeps;
+  private readonly kinds = new Map<MemberKind, KindState>();
+  /** Started and not settled. */
+  private readonly inFlight = new Set<string>();
+  private readonly hostCache = new Map<string, LayerHost>();
+  private controlPlane: Deferred<ControlPlaneEndpoints | null> | undefined;
+  private controlPlaneRunning = false;
+
+  constructor(deps: LayerCoordinatorDeps) {
+    this.d = deps;
+    for (const k of KINDS) this.kinds.set(k, { arrived: [], waiting: new Map(), tickets: new Map(), formed: new Set(), everFormed: false, running: false });
+  }
+
+  /** A host was started (or restored) by the rollout. */
+  started(systemId: string): void {
+    this.inFlight.add(systemId);
+  }
+
+  /** A host settled (in service, quarantined, failed, aborted): no barrier waits for it any more. */
+  settled(systemId: string): void {
+    this.inFlight.delete(systemId);
+    this.pump();
+  }
+
+  /** A host entered its layering phase: it counts as arrived for its clusters. */
+  arrive(systemId: string): void {
+    for (const kind of this.kindsOf(systemId)) {
+      const st = this.state(kind);
+      if (!st.arrived.includes(systemId)) st.arrived.push(systemId);
+      if (st.tickets.has(systemId) || st.formed.has(systemId)) continue;
+      const ticket = deferred<BarrierResult>();
+      st.tickets.set(systemId, ticket);
+      st.waiting.set(systemId, ticket);
+    }
+    this.pump();
+  }
+
+  /**
+   * After a restart the engine knows nothing of the clusters formed before it: re-run
+   * each barrier over its members already in service (on finished layers that only
+   * runs checks), so hosts resuming their layering find the clusters again.
+   */
+  async recover(inService: readonly string[]): Promise<void> {
+    for (const kind of KINDS) {
+      const members = inService.filter((id) => this.kindsOf(id).includes(kind));
+      if (members.length === 0) continue;
+      const st = this.state(kind);
+      for (const id of members) if (!st.arrived.includes(id)) st.arrived.push(id);
+      const result = await this.d.layering.clusterBarrier(kind, await this.hostsOf(st.arrived));
+      for (const id of result.ready) st.formed.add(id);
+      st.everFormed = true;
+    }
+    if (this.state("kubernetes").everFormed) void this.whenControlPlane();
+    this.pump();
+  }
+
+  /** The host machine's `layerHost` actor: its clusters first, then its own layer work. */
+  async layer(input: LayerInput): Promise<void> {
+    this.arrive(input.systemId);
+    for (const kind of this.kindsOf(input.systemId)) {
+      const st = this.state(kind);
+      const ticket = st.tickets.get(input.systemId);
+      if (!ticket) continue;
+      let result: BarrierResult;
+      try {
+        result = await ticket.promise;
+      } finally {
+        st.tickets.delete(input.systemId);
+      }
+      const failure = result.failed.find((f) => f.systemId === input.systemId);
+      if (failure) throw failure.error;
+    }
+    if (input.roles.includes("control")) await this.whenControlPlane();
+    // Compute hosts wait for the control plane inside layerHost; make sure it is on its way.
+    else if (input.roles.includes("compute")) void this.whenControlPlane();
+    const host = await this.hostOf(input.systemId, true);
+    await this.d.layering.layerHost(host);
+  }
+
+  private kindsOf(systemId: string): MemberKind[] {
+    const roles = this.d.roles.get(systemId) ?? [];
+    return KINDS.filter((k) => roles.some((r) => KIND_OF_ROLE[r] === k));
+  }
+
+  private state(kind: MemberKind): KindState {
+    const st = this.kinds.get(kind);
+    if (!st) throw new Error(`no state for ${kind}`);
+    return st;
+  }
+
+  /** Members of `kind` in flight that have not arrived yet: the barrier waits for them. */
+  private stillComing(kind: MemberKind): boolean {
+    const st = this.state(kind);
+    for (const id of this.inFlight) {
+      if (!st.arrived.includes(id) && this.kindsOf(id).includes(kind)) return true;
+    }
+    return false;
+  }
+
+  private dependencyReady(kind: MemberKind): boolean {
+    switch (kind) {
+      case "juju-controller":
+      case "storage":
+        return true;
+      case "kubernetes":
+        // It registers the cluster with Juju; with no controller planned at all, the engine reports that.
+        return this.state("juju-controller").everFormed || !this.planned("juju-controller");
+    }
+  }
+
+  private planned(kind: MemberKind): boolean {
+    for (const id of this.d.roles.keys()) if (this.kindsOf(id).includes(kind)) return true;
+    return false;
+  }
+
+  /** Starts every barrier that can run now. */
+  private pump(): void {
+    for (const kind of KINDS) {
+      const st = this.state(kind);
+      if (st.running || st.waiting.size === 0 || !this.dependencyReady(kind) || this.stillComing(kind)) continue;
+      // Kubernetes and Ceph form once; later members join in layerHost (scale-out). The Juju
+      // controller re-forms over every member so far, which adds the new machines to HA.
+      if (st.everFormed && kind !== "juju-controller") {
+        const formed = { kind, ready: [...st.formed], failed: [] } satisfies BarrierResult;
+        for (const d of st.waiting.values()) d.resolve(formed);
+        st.waiting.clear();
+        continue;
+      }
+      void this.form(kind);
+    }
+    this.maybeControlPlane();
+  }
+
+  private async form(kind: MemberKind): Promise<void> {
+    const st = this.state(kind);
+    st.running = true;
+    const batch = new Map(st.waiting);
+    st.waiting.clear();
+    const members = st.arrived.filter((id) => batch.has(id) || st.formed.has(id));
+    this.d.logger.info({ layer: kind, members: members.length, joining: batch.size }, "forming cluster layer");
+    try {
+      const result = await this.d.layering.clusterBarrier(kind, await this.hostsOf(members));
+      st.formed = new Set(result.ready);
+      st.everFormed = true;
+      for (const d of batch.values()) d.resolve(result);
+      this.d.logger.info({ layer: kind, ready: result.ready.length, failed: result.failed.length }, "cluster layer formed");
+    } catch (e) {
+      this.d.logger.warn({ layer: kind, err: e instanceof Error ? e.message : String(e) }, "cluster layer could not form");
+      for (const d of batch.values()) d.reject(e);
+      // Failed hosts retry their layering and arrive again; the cluster forms anew then.
+      st.arrived = st.arrived.filter((id) => !batch.has(id) || st.formed.has(id));
+    } finally {
+      st.running = false;
+      this.pump();
+    }
+  }
+
+  /** The control plane goes on the Kubernetes cluster once it, the controller and (if in flight) Ceph have formed. */
+  private maybeControlPlane(): void {
+    if (this.controlPlaneRunning || this.controlPlane === undefined) return;
+    const k8s = this.state("kubernetes");
+    const ceph = this.state("storage");
+    if (!k8s.everFormed || this.state("kubernetes").running) return;
+    if (ceph.running || ceph.waiting.size > 0 || this.stillComing("storage")) return;
+    this.controlPlaneRunning = true;
+    const target = this.controlPlane;
+    void this.d.layering
+      .clusterBarrier("control-plane", [...k8s.formed].flatMap((id) => this.hostCache.get(id) ?? []))
+      .then(async () => target.resolve(await this.d.layering.whenControlPlaneReady()))
+      .catch((e: unknown) => {
+        target.reject(e);
+        this.controlPlane = undefined;
+      })
+      .finally(() => {
+        this.controlPlaneRunning = false;
+      });
+  }
+
+  private whenControlPlane(): Promise<ControlPlaneEndpoints | null> {
+    this.controlPlane ??= deferred();
+    const p = this.controlPlane.promise;
+    this.maybeControlPlane();
+    return p;
+  }
+
+  private async hostsOf(ids: readonly string[]): Promise<LayerHost[]> {
+    return Promise.all(ids.map((id) => this.hostOf(id, false)));
+  }
+
+  /** The host as the layers see it, from MAAS (address, ceph disks by id_path). */
+  private async hostOf(systemId: string, fresh: boolean): Promise<LayerHost> {
+    const cached = this.hostCache.get(systemId);
+    if (cached && !fresh) return cached;
+    const m = await this.d.maas.readMachine(systemId);
+    const roles = this.d.roles.get(systemId) ?? [];
+    const host = hostFromMachine(m, roles);
+    this.hostCache.set(systemId, host);
+    return host;
+  }
+}

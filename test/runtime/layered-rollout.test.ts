@@ -1,0 +1,99 @@
+/**
+ * A rollout from New machines to a layered cloud on the simulated region and its
+ * simulated hosts: the real MAAS client, SSH (ssh2) with pinned host keys, the real
+ * Kubernetes client, the layer templates. A layer command that keeps failing on one
+ * host is retried, then that host is handed on as failed with the command, exit
+ * code and output in its record, while the rest of the cloud forms.
+ */
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { MaasClient } from "../../src/maas/client.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
+import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
+import { parseConfig, type Config } from "../../src/config.ts";
+import { silentLogger } from "../../src/log.ts";
+import { layeringFor, type LayeringSetup } from "../../src/cli/rollout.ts";
+import { NodeStatus } from "../../src/maas/status.ts";
+
+const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
+
+let sim: SimHandle | undefined;
+let store: Store | undefined;
+let layering: LayeringSetup | undefined;
+afterEach(async () => {
+  await layering?.ssh.close();
+  layering = undefined;
+  store?.close();
+  store = undefined;
+  await sim?.close();
+  sim = undefined;
+});
+
+const config: Config = parseConfig({
+  rollout: { backoffMs: { base: 1, max: 5 }, maxAttempts: { layer: 2 } },
+  layers: { stepAttempts: 1 },
+});
+
+function client(s: SimHandle): MaasClient {
+  return new MaasClient({ url: s.url, apiKey: s.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+}
+
+describe("layered rollout", () => {
+  it("takes New machines to a layered cloud, and hands on a host whose layer keeps failing with the command, exit code and output", async () => {
+    // The same seed gives the same fleet: plan once to pick the compute host to break.
+    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const plan = await readAndPlan(client(probe), config);
+    await probe.close();
+    const computes = plan.rollout.hosts.filter((h) => h.roles.includes("compute"));
+    const broken = computes[computes.length - 1]!;
+
+    sim = await startSimulator({
+      fleet: MIXED_50,
+      zeroDuration: true,
+      seed: 11,
+      hosts: { sshPort: 0, nodeReadyMs: 20, faults: `fail@${broken.hostname}=1:match=snap set openstack-hypervisor:code=4` },
+    });
+    const maas = client(sim);
+    store = openStore(":memory:");
+    layering = layeringFor(config, silentLogger(), sim)!;
+    const runner = new RolloutRunner({
+      maas,
+      store,
+      config: layering.config,
+      logger: silentLogger(),
+      requestCount: () => maas.stats().requests,
+      timeScale: 1000,
+      observerPollMs: 5,
+      layering: { engine: layering.engine, ssh: layering.ssh },
+    });
+    const summary = await runner.run({ resume: false });
+
+    expect(summary.state).toBe("completed");
+    expect(summary.byOutcome.inService).toBe(plan.rollout.hosts.length - 1);
+    expect(summary.failures.map((f) => [f.hostname, f.outcome, f.phase])).toEqual([[broken.hostname, "quarantined", "layering"]]);
+    const record = store.getHost(summary.rolloutId, broken.systemId)!;
+    const err = record.lastError as { code: string; message: string };
+    expect(err.code).toBe("LAYER_COMMAND_FAILED");
+    expect(err.message).toMatch(/openstack-hypervisor/);
+    expect(err.message).toMatch(/exit code 4/);
+    expect(err.message).toMatch(/output tail/);
+    // Quarantined: Broken in MAAS, so nothing picks it again.
+    expect((await maas.readMachine(broken.systemId)).status).toBe(NodeStatus.BROKEN);
+
+    // The cloud, read back by metalwave from the hosts and through the Kubernetes client.
+    const cloud = await layering.engine.report();
+    const controls = plan.rollout.hosts.filter((h) => h.roles.includes("control")).map((h) => h.hostname).sort();
+    expect(cloud.controllers).toHaveLength(3);
+    expect(cloud.controllers.every((c) => c.ha === "ha-enabled")).toBe(true);
+    expect(cloud.kubernetesNodes.map((n) => n.name).sort()).toEqual(controls);
+    for (const n of cloud.kubernetesNodes) expect({ node: n.name, ready: n.ready, label: n.labels["openstack-control-plane"] }).toEqual({ node: n.name, ready: true, label: "enabled" });
+    const cephDisks = plan.rollout.hosts.filter((h) => h.roles.includes("storage")).reduce((sum, h) => sum + h.disks.filter((d) => d.action === "add").length, 0);
+    expect(cephDisks).toBeGreaterThan(0);
+    expect(cloud.cephDisks).toBe(cephDisks);
+    expect(cloud.controlPlane.length).toBeGreaterThan(5);
+    expect(cloud.controlPlane.filter((a) => a.status !== "active")).toEqual([]);
+    expect(cloud.hypervisors.sort()).toEqual(computes.filter((h) => h !== broken).map((h) => h.hostname).sort());
+  }, 120_000);
+});
