@@ -67,7 +67,7 @@ describe("1,000 machines with failures, killed and resumed", () => {
       if (first.child.exitCode !== null) throw new Error(`rollout ended before the kill: ${first.out().slice(-2000)}`);
       if (Date.now() > killBy) throw new Error(`rollout too slow to reach the kill point: ${first.out().slice(-2000)}`);
       const s = openStore(storePath);
-      let done = 0;
+      let done: number;
       try {
         const r = s.latestRollout();
         done = r ? (s.hostCounts(r.id).byOutcome["inService"] ?? 0) : 0;
