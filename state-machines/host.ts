@@ -80,6 +80,14 @@ export const defaultHostPolicy: HostPolicy = {
   timeoutsMs: { commission: 35 * MINUTE, deploy: 35 * MINUTE, release: 10 * MINUTE, layer: 45 * MINUTE },
 };
 
+/** How the disks are wiped when a host is released to be provisioned again. */
+export type EraseMode = "none" | "quick" | "secure";
+
+/** Asked to provision a machine that MAAS already holds (Deployed, Allocated, Failed deployment) anew. */
+export interface Reprovision {
+  erase: EraseMode;
+}
+
 export interface HostInput {
   systemId: string;
   hostname: string;
@@ -87,6 +95,8 @@ export interface HostInput {
   roles: string[];
   maasStatus: NodeStatusCode;
   policy: HostPolicy;
+  /** Release (with erase), redeploy and re-layer a machine already in use. */
+  reprovision?: Reprovision;
 }
 
 export interface HostError {
@@ -122,6 +132,9 @@ export interface HostContext {
   outcome: HostOutcome | null;
   /** Why the host settled as it did (quarantine, abort, failure). */
   reason: string | null;
+  /** Set for a re-provisioning; `reprovisionReleased` once its release (and erase) is done. */
+  reprovision?: Reprovision | null;
+  reprovisionReleased?: boolean;
 }
 
 export type HostEvent =
@@ -249,7 +262,7 @@ const hostSetup = setup({
     tagMachine: notProvided<{ systemId: string; roles: readonly string[] }>("tagMachine"),
     allocateMachine: notProvided<{ systemId: string }>("allocateMachine"),
     deployMachine: notProvided<{ systemId: string; hostname: string; roles: readonly string[] }>("deployMachine"),
-    releaseMachine: notProvided<{ systemId: string; erase: boolean }>("releaseMachine"),
+    releaseMachine: notProvided<{ systemId: string; erase: EraseMode }>("releaseMachine"),
     /** Resolves with the machine's status after the abort, when the runtime knows it. */
     abortMachine: notProvided<{ systemId: string }, AbortOutput>("abortMachine"),
     markBroken: notProvided<{ systemId: string; reason: string }>("markBroken"),
@@ -274,6 +287,8 @@ const hostSetup = setup({
       event.type === "MAAS_STATUS" && event.status !== context.maasStatus && params.statuses.includes(event.status),
     /** This attempt's request was accepted, or MAAS is already busy with the phase. */
     alreadyUnderway: ({ context }, params: StatusParams) => context.requestSent || params.statuses.includes(context.maasStatus),
+    mustReleaseToReprovision: ({ context }) =>
+      !!context.reprovision && !context.reprovisionReleased && REPROVISION_RELEASABLE.includes(context.maasStatus),
     canRetry: ({ context }, params: { retry: RetryPhase }) =>
       context.attempts[params.retry] < context.policy.maxAttempts[params.retry],
     grantIs: ({ event }, params: { phase: CappedPhase }) => event.type === "SLOT_GRANTED" && event.phase === params.phase,
@@ -297,7 +312,7 @@ const hostSetup = setup({
       attempts: { ...context.attempts, [params.retry]: context.attempts[params.retry] + 1 },
       requestSent: false,
     })),
-    resetReleaseAttempts: assign(({ context }) => ({ attempts: { ...context.attempts, release: 0 } })),
+    resetReleaseAttempts: assign(({ context }) => ({ attempts: { ...context.attempts, release: 0 }, reprovisionReleased: context.reprovision ? true : (context.reprovisionReleased ?? false) })),
     markRequestSent: assign({ requestSent: true }),
     /** Each phase's request is its own: a release accepted on the retry path says nothing about the deploy. */
     clearRequest: assign({ requestSent: false }),
@@ -395,6 +410,9 @@ const deployRetry = [
   { target: "#host.allocating", actions: { type: "beginAttempt", params: { retry: "deploy" } } },
 ] as const;
 
+/** Statuses a re-provisioning releases from (MAAS releases these; Deploying must be aborted first). */
+export const REPROVISION_RELEASABLE: readonly NodeStatusCode[] = [S.DEPLOYED, S.ALLOCATED, S.FAILED_DEPLOYMENT];
+
 const toDeployCycle = { type: "beginAttempt", params: { retry: "deploy" } } as const;
 
 export const hostMachine = hostSetup.createMachine({
@@ -414,6 +432,8 @@ export const hostMachine = hostSetup.createMachine({
     failures: [],
     outcome: null,
     reason: null,
+    reprovision: input.reprovision ?? null,
+    reprovisionReleased: false,
   }),
   output: ({ context }) => ({ outcome: context.outcome ?? "failed", reason: context.reason }),
   initial: "enlisted",
@@ -433,6 +453,8 @@ export const hostMachine = hostSetup.createMachine({
     enlisted: {
       entry: { type: "emitPhase", params: { phase: "enlisted" } },
       always: [
+        // Re-provisioning a machine MAAS holds: release it (erasing as asked), then the deploy cycle.
+        { guard: "mustReleaseToReprovision", target: "releasing", actions: toDeployCycle },
         {
           guard: { type: "statusIs", params: { statuses: [S.NEW, S.FAILED_COMMISSIONING, S.COMMISSIONING] } },
           target: "commissioning",
@@ -836,8 +858,12 @@ export const hostMachine = hostSetup.createMachine({
             requesting: {
               invoke: {
                 src: "releaseMachine",
-                // No erase: a retry after a failed deployment only needs the machine back to Ready.
-                input: ({ context }) => ({ systemId: context.systemId, erase: false }),
+                // No erase on a retry after a failed deployment: it only needs the machine back to
+                // Ready. A re-provisioning erases as it was asked to.
+                input: ({ context }) => ({
+                  systemId: context.systemId,
+                  erase: context.reprovision && !context.reprovisionReleased ? context.reprovision.erase : ("none" as EraseMode),
+                }),
                 onDone: { target: "waiting", actions: "markRequestSent" },
                 onError: {
                   target: "#host.releasing.failedAttempt",

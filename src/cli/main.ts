@@ -8,6 +8,7 @@ import { ExitCode, UsageError } from "./args.ts";
 import { runRolloutCommand, runStartCommand, runStatusCommand } from "./rollout.ts";
 import { runSim } from "../sim/cli.ts";
 import { runPlanCommand } from "./plan.ts";
+import { runReprovisionCommand } from "./reprovision.ts";
 
 type Command = { summary: string; run: (argv: string[]) => Promise<number> };
 
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   start: { summary: "full rollout on the embedded simulated region, with progress (npm start)", run: runStartCommand },
   plan: { summary: "read MAAS and show the roles, tag changes, waves and pre-flight checks; changes nothing", run: runPlanCommand },
   rollout: { summary: "plan and run a rollout against a MAAS region (or resume one)", run: runRolloutCommand },
+  reprovision: { summary: "release with erase, redeploy and re-layer hosts; spares take the roles of hosts that still fail", run: runReprovisionCommand },
   status: { summary: "show where every machine of the latest rollout is, from the store", run: runStatusCommand },
   sim: { summary: "serve a simulated MAAS region on loopback", run: runSim },
 };

@@ -12,6 +12,7 @@ import type { MaasPort, Machine } from "../maas/port.ts";
 import { MetalwaveError } from "../errors.ts";
 import { blockingFindings, planRoles, type Finding, type FindingCode, type RolePlan } from "../roles/index.ts";
 import { planWaves } from "../../state-machines/waves.ts";
+import type { Reprovision } from "../../state-machines/host.ts";
 
 /** A ceph (or other) tag to put on, or take off, one of a host's block devices. */
 export interface DiskTagChange {
@@ -29,6 +30,8 @@ export interface PlannedHost {
   roles: string[];
   /** Block-device tag changes the host's tagging phase makes (one MAAS call each). */
   disks: DiskTagChange[];
+  /** Release (erasing as asked), redeploy and re-layer a machine MAAS already holds. */
+  reprovision?: Reprovision;
 }
 
 /** What the store keeps as the rollout's plan; JSON-ready. */
@@ -43,6 +46,15 @@ export interface RolloutPlan {
   machineTagsSynced: boolean;
   hosts: PlannedHost[];
   waves: string[][];
+  /** What this rollout is for; absent means a rollout of the deployment's plan. */
+  kind?: "rollout" | "reprovision" | "replacement";
+  /** The operator's reason (re-provisioning). */
+  reason?: string;
+  /**
+   * The deployment's hosts already in service that are not part of this rollout: the
+   * clusters they form are found again before these hosts join them.
+   */
+  layerPeers?: { systemId: string; hostname: string; roles: string[] }[];
 }
 
 export interface DeploymentPlan {

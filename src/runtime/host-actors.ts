@@ -8,6 +8,7 @@
  * machine before anything is sent again.
  */
 import { MetalwaveError } from "../errors.ts";
+import type { EraseMode } from "../../state-machines/host.ts";
 import type { DiskTagChange } from "./deployment-plan.ts";
 import { fromPromise } from "xstate";
 import type { Logger } from "pino";
@@ -173,10 +174,15 @@ export function createHostActors(deps: HostActorDeps) {
         deps.maas.deploy(input.systemId, { user_data: userData, distro_series: deps.distroSeries, agent_name: deps.agentName }),
       );
     }),
-    releaseMachine: fromPromise<void, { systemId: string; erase: boolean }>(async ({ input }) => {
-      const erase = input.erase || deps.eraseOnRelease;
+    releaseMachine: fromPromise<void, { systemId: string; erase: EraseMode }>(async ({ input }) => {
+      const mode: EraseMode = input.erase === "none" && deps.eraseOnRelease ? "quick" : input.erase;
       await guardedCall(deps, "release", input.systemId, () =>
-        deps.maas.release(input.systemId, { erase, quick_erase: erase, comment: "metalwave: release for retry" }),
+        deps.maas.release(input.systemId, {
+          erase: mode !== "none",
+          ...(mode === "quick" ? { quick_erase: true } : {}),
+          ...(mode === "secure" ? { secure_erase: true } : {}),
+          comment: mode === "none" ? "metalwave: release for retry" : `metalwave: release with ${mode} erase`,
+        }),
       );
     }),
     abortMachine: fromPromise<AbortOutput, { systemId: string }>(async ({ input }) => {

@@ -178,7 +178,11 @@ export class RolloutRunner {
    * Runs a rollout until it completes, is aborted, or pauses (a spent failure
    * budget or an operator's pause) and every host still in flight has settled.
    */
-  async run(opts: { resume: boolean }): Promise<RolloutSummary> {
+  /**
+   * `plan`: run this plan instead of planning from MAAS (a re-provisioning or a spare
+   * taking a role: hosts chosen by the operator, tags already in place).
+   */
+  async run(opts: { resume: boolean; plan?: RolloutPlan }): Promise<RolloutSummary> {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
     this.observer = new StatusObserver(maas, (c) => this.onStatus(c.systemId, c.status, c.statusMessage), {
@@ -207,6 +211,12 @@ export class RolloutRunner {
       // The stored statuses are as old as the crash; MAAS moved on since (a commission
       // finished, a deploy started). Every host starts or resumes from what MAAS says now.
       await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId));
+    } else if (opts.plan) {
+      this.plan = opts.plan;
+      const machines = await maas.listMachines({ id: opts.plan.hosts.map((h) => h.systemId) });
+      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+      this.rolloutId = store.createRollout(this.plan).id;
+      this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
     } else {
       const planned = await readAndPlan(maas, config);
       if (planned.rollout.hosts.length === 0) {
@@ -233,7 +243,7 @@ export class RolloutRunner {
         layering: this.deps.layering.engine,
         maas,
         logger: this.log.child({ component: "layers" }),
-        roles: new Map(this.plan.hosts.map((h) => [h.systemId, h.roles])),
+        roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
       });
     }
 
@@ -313,9 +323,10 @@ export class RolloutRunner {
       this.savedPhase.set(h.systemId, h.phase);
       this.observer.watch(h.systemId, this.knownStatus.get(h.systemId));
     }
-    if (this.coordinator && opts.resume) {
-      // The clusters formed before the restart, found again (checks only) before any host layers.
-      const inService = resumeHosts.filter((h) => h.outcome === "inService").map((h) => h.systemId);
+    if (this.coordinator && (opts.resume || (this.plan.layerPeers ?? []).length > 0)) {
+      // The clusters formed before the restart (or by the deployment's other hosts), found
+      // again (checks only) before any host layers.
+      const inService = [...(this.plan.layerPeers ?? []).map((p) => p.systemId), ...resumeHosts.filter((h) => h.outcome === "inService").map((h) => h.systemId)];
       await this.coordinator.recover(inService).catch((e: unknown) => {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not re-check the layers formed before the restart; they form again as hosts arrive");
       });
@@ -374,6 +385,7 @@ export class RolloutRunner {
       roles: info.roles,
       maasStatus: status ?? 0,
       policy,
+      ...(info.reprovision ? { reprovision: info.reprovision } : {}),
     };
   }
 

@@ -127,8 +127,29 @@ describe("hostMachine with fake actors", () => {
       "deployMachine",
       "layerHost",
     ]);
-    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: false });
+    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "none" });
     expect(h.actor.getSnapshot().context.attempts.deploy).toBe(2);
+    expect(top(h.actor)).toBe("inService");
+  });
+
+  it("re-provisions a Deployed machine: releases it with the erase asked for, re-tags, allocates, deploys and layers it again", async () => {
+    const h = drive({ input: { maasStatus: S.DEPLOYED, reprovision: { erase: "quick" } } });
+    await flush();
+    expect(top(h.actor)).toBe("releasing");
+    await h.status(S.DISK_ERASING);
+    await h.status(S.READY);
+    await h.status(S.ALLOCATED);
+    await h.status(S.DEPLOYING);
+    await h.status(S.DEPLOYED);
+    expect(h.actorsCalled()).toEqual(["releaseMachine", "tagMachine", "allocateMachine", "deployMachine", "layerHost"]);
+    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "quick" });
+    expect(top(h.actor)).toBe("inService");
+  });
+
+  it("without a re-provisioning, a Deployed machine is only layered", async () => {
+    const h = drive({ input: { maasStatus: S.DEPLOYED } });
+    await flush();
+    expect(h.actorsCalled()).toEqual(["layerHost"]);
     expect(top(h.actor)).toBe("inService");
   });
 

@@ -5,7 +5,7 @@
  * state-machines/glue.ts, exactly as the runtime glues them.
  */
 import { createActor, fromPromise, type Actor } from "xstate";
-import { hostMachine, defaultHostPolicy, type HostEmitted, type HostPolicy, type CappedPhase, type AbortOutput } from "../../state-machines/host.ts";
+import { hostMachine, defaultHostPolicy, type HostEmitted, type HostPolicy, type CappedPhase, type AbortOutput, type EraseMode } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEmitted, type RolloutInput } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost } from "../../state-machines/glue.ts";
 import { NodeStatus as S, ALLOWED_FROM, STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
@@ -175,7 +175,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
       } else later(id, minutes(id, 10, 20), S.DEPLOYED);
       return Promise.resolve();
     }),
-    releaseMachine: fromPromise<void, { systemId: string; erase: boolean }>(({ input: { systemId: id } }) => {
+    releaseMachine: fromPromise<void, { systemId: string; erase: EraseMode }>(({ input: { systemId: id } }) => {
       if (!allowed(id, "release")) return conflict(id, "release");
       setStatus(id, S.RELEASING);
       later(id, minutes(id, 1, 3), roll(id) < 0.02 ? S.FAILED_RELEASING : S.READY);

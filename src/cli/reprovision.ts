@@ -1,0 +1,106 @@
+/**
+ * `metalwave reprovision HOST...`: release (with erase), redeploy and re-layer hosts of
+ * the deployment, keeping their roles; a host that ends quarantined has its role taken
+ * by a spare held back for it, which is deployed and layered in its stead.
+ */
+import { hostname as osHostname } from "node:os";
+import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { openStore } from "../store/index.ts";
+import { reprovisionHosts } from "../runtime/reprovision.ts";
+import type { EraseMode } from "../../state-machines/host.ts";
+import { ExitCode, parseFlags, UsageError } from "./args.ts";
+import { summaryText } from "./progress.ts";
+import { clientFor, layeringFor } from "./rollout.ts";
+
+const HELP = `usage: metalwave reprovision HOST... [options]
+
+Re-provisions hosts of the deployment (hostnames or system_ids): each is released
+with its disks erased, deployed again and layered again with the roles its tags
+give it. A host that still fails is quarantined (Broken in MAAS, with the reason)
+and a spare held back for its role (tag metalwave-spare-<role>; its zone first)
+takes the role: tagged, deployed and layered in its stead.
+
+options:
+  --reason TEXT         why (journaled, and in the MAAS comments)
+  --erase MODE          quick (default), secure or none
+  --no-spares           do not let spares take the roles of hosts that fail
+  --config FILE         YAML or JSON config (see docs/configuration.md)
+  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL); required
+  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY)
+  --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  --json                print the outcome as JSON on stdout
+  -h, --help            this help
+
+exit codes: 0 every host back in service or replaced by a spare, 1 error or a
+host neither re-provisioned nor replaced, 2 bad input, 5 the store is locked.`;
+
+const ERASE_MODES: readonly EraseMode[] = ["none", "quick", "secure"];
+
+export async function runReprovisionCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("reprovision", argv, {
+    reason: { type: "string" },
+    erase: { type: "string", default: "quick" },
+    "no-spares": { type: "boolean", default: false },
+    config: { type: "string" },
+    "maas-url": { type: "string" },
+    "api-key-file": { type: "string" },
+    store: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return ExitCode.OK;
+  }
+  if (positionals.length === 0) throw new UsageError("metalwave reprovision: name at least one host (hostname or system_id); see --help");
+  const erase = values.erase as EraseMode;
+  if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
+  const flags: ConfigInput = {
+    ...(values["maas-url"] || values["api-key-file"]
+      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
+      : {}),
+    ...(values.store ? { store: values.store } : {}),
+  };
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const url = config.maas.url;
+  if (!url) throw new ConfigError("maas.url", "re-provisioning needs the region the hosts were deployed from (--maas-url); the embedded simulator starts afresh each run");
+  const apiKey = resolveApiKey(config, process.env);
+  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  const logger = createLogger();
+  const layering = layeringFor(config, logger, undefined);
+  const maas = clientFor(config, url, apiKey, logger);
+  const store = openStore(config.store, { writeBehindMs: 200 });
+  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: `reprovision ${positionals.join(" ")}` });
+  try {
+    const run = await reprovisionHosts(
+      {
+        maas,
+        store,
+        config: layering?.config ?? config,
+        logger,
+        requestCount: () => maas.stats().requests,
+        observerPollMs: config.maas.pollIntervalMs,
+        ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
+      },
+      { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase },
+      { spares: !values["no-spares"] },
+    );
+    const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
+    const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);
+    if (values.json) console.log(JSON.stringify(run, null, 2));
+    else {
+      console.error(summaryText(run.reprovision));
+      for (const r of run.replacements) {
+        console.error(r.spare ? `spare ${r.spare.hostname} (${r.spare.systemId}) takes role ${r.role} of ${r.failed.hostname}` : `no spare for role ${r.role} of ${r.failed.hostname}: ${r.note ?? ""}`);
+      }
+      if (run.replacement) console.error(summaryText(run.replacement));
+    }
+    return lost === 0 ? ExitCode.OK : ExitCode.ERROR;
+  } finally {
+    await layering?.ssh.close();
+    store.releaseLock();
+    store.close();
+  }
+}

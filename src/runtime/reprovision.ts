@@ -1,0 +1,213 @@
+/**
+ * Re-provisioning failed hosts, and spares taking the role of hosts that stay broken.
+ *
+ * `planReprovision` turns the operator's list of hosts into a rollout plan whose hosts
+ * are released (with erase), deployed and layered again with the roles their tags
+ * give them. `promoteSpares` moves each role of a quarantined host to a spare held
+ * back for that role (same zone first), in batched tag calls, and plans the rollout
+ * that deploys and layers the spares in its stead. Both plans carry the deployment's
+ * other hosts in service as layer peers, so the clusters they form are found again
+ * before the new hosts join them.
+ */
+import type { Config } from "../config.ts";
+import type { MaasPort, Machine } from "../maas/port.ts";
+import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../maas/status.ts";
+import { MetalwaveError } from "../errors.ts";
+import { scopeTagFor, spareTagFor } from "../roles/index.ts";
+import { REPROVISION_RELEASABLE, type EraseMode } from "../../state-machines/host.ts";
+import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
+import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
+
+export type ReprovisionErrorCode = "REPROVISION_UNKNOWN_HOST" | "REPROVISION_NOT_IN_DEPLOYMENT" | "REPROVISION_WRONG_STATE" | "REPROVISION_NO_ROLE";
+
+export class ReprovisionError extends MetalwaveError<ReprovisionErrorCode> {
+  readonly code: ReprovisionErrorCode;
+  constructor(code: ReprovisionErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface ReprovisionRequest {
+  /** Hostnames or system_ids. */
+  hosts: readonly string[];
+  reason: string;
+  erase: EraseMode;
+}
+
+export interface Replacement {
+  failed: { systemId: string; hostname: string };
+  role: string;
+  spare: { systemId: string; hostname: string } | null;
+  /** Why no spare took the role. */
+  note?: string;
+}
+
+function rolesOf(m: Machine, config: Config): string[] {
+  const defined = new Set(Object.keys(config.roles.definitions));
+  return m.tag_names.filter((t) => defined.has(t)).sort();
+}
+
+function layerPeers(machines: readonly Machine[], config: Config, scopeTag: string, exclude: ReadonlySet<string>): NonNullable<RolloutPlan["layerPeers"]> {
+  return machines
+    .filter((m) => m.tag_names.includes(scopeTag) && m.status === S.DEPLOYED && !exclude.has(m.system_id))
+    .map((m) => ({ systemId: m.system_id, hostname: m.hostname, roles: rolesOf(m, config) }))
+    .filter((p) => p.roles.length > 0)
+    .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+}
+
+/** A spare is deployable from these: a New one is commissioned first. */
+const SPARE_USABLE: readonly number[] = [S.READY, S.NEW];
+
+const byHostname = (a: { hostname: string }, b: { hostname: string }) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
+
+/** Checks every named host before anything is touched; an error names each host at fault. */
+export async function planReprovision(maas: MaasPort, config: Config, req: ReprovisionRequest): Promise<RolloutPlan> {
+  const machines = await maas.listMachines({});
+  const scopeTag = scopeTagFor(config.deployment);
+  const byName = new Map<string, Machine>();
+  for (const m of machines) {
+    byName.set(m.system_id, m);
+    byName.set(m.hostname, m);
+  }
+  const unknown = req.hosts.filter((h) => !byName.has(h));
+  if (unknown.length > 0) throw new ReprovisionError("REPROVISION_UNKNOWN_HOST", `no machine in MAAS with hostname or system_id ${unknown.join(", ")}`);
+  const chosen = [...new Map(req.hosts.map((h) => byName.get(h) as Machine).map((m) => [m.system_id, m])).values()];
+  const outside = chosen.filter((m) => !m.tag_names.includes(scopeTag));
+  if (outside.length > 0) {
+    throw new ReprovisionError("REPROVISION_NOT_IN_DEPLOYMENT", `${outside.map((m) => `${m.hostname} (${m.system_id})`).join(", ")}: not in deployment ${config.deployment} (no ${scopeTag} tag); metalwave re-provisions only its own machines`);
+  }
+  const wrong = chosen.filter((m) => !isStatusCode(m.status) || !REPROVISION_RELEASABLE.includes(m.status));
+  if (wrong.length > 0) {
+    const allowed = REPROVISION_RELEASABLE.map((s) => STATUS_LABEL[s]).join(", ");
+    throw new ReprovisionError(
+      "REPROVISION_WRONG_STATE",
+      wrong.map((m) => `${m.hostname} (${m.system_id}) is ${m.status_name}`).join("; ") +
+        `: re-provisioning releases a machine MAAS holds (${allowed}); abort a deploy first, and a Broken (quarantined) machine needs mark-fixed in MAAS`,
+    );
+  }
+  const roleless = chosen.filter((m) => rolesOf(m, config).length === 0);
+  if (roleless.length > 0) throw new ReprovisionError("REPROVISION_NO_ROLE", `${roleless.map((m) => `${m.hostname} (${m.system_id})`).join(", ")}: carries no role tag, so there is nothing to re-provision it as`);
+
+  const hosts: PlannedHost[] = chosen.sort(byHostname).map((m) => ({
+    systemId: m.system_id,
+    hostname: m.hostname,
+    zone: m.zone.name,
+    wave: 0,
+    roles: rolesOf(m, config),
+    disks: [],
+    reprovision: { erase: req.erase },
+  }));
+  return {
+    version: 2,
+    kind: "reprovision",
+    reason: req.reason,
+    deployment: config.deployment,
+    scopeTag,
+    machineTagsSynced: true,
+    hosts,
+    waves: [hosts.map((h) => h.systemId)],
+    layerPeers: layerPeers(machines, config, scopeTag, new Set(hosts.map((h) => h.systemId))),
+  };
+}
+
+/**
+ * For each role of each quarantined host, a spare held back for that role (its zone
+ * first, then by hostname) takes the role: the role tag moves from the failed host to
+ * the spare and the spare tag comes off it, one `update_nodes` per tag. Returns what
+ * moved and the plan that deploys the spares, or no plan when no spare was free.
+ */
+export async function promoteSpares(
+  maas: MaasPort,
+  config: Config,
+  quarantined: readonly { systemId: string; hostname: string }[],
+  reason: string,
+): Promise<{ replacements: Replacement[]; plan: RolloutPlan | null }> {
+  if (quarantined.length === 0) return { replacements: [], plan: null };
+  const machines = await maas.listMachines({});
+  const scopeTag = scopeTagFor(config.deployment);
+  const byId = new Map(machines.map((m) => [m.system_id, m]));
+  const taken = new Set<string>();
+  const replacements: Replacement[] = [];
+  const tagAdds = new Map<string, string[]>();
+  const tagRemoves = new Map<string, string[]>();
+  const push = (map: Map<string, string[]>, tag: string, id: string) => map.set(tag, [...(map.get(tag) ?? []), id]);
+  const spareRoles = new Map<string, string[]>();
+
+  for (const q of quarantined) {
+    const failed = byId.get(q.systemId);
+    const roles = failed ? rolesOf(failed, config) : [];
+    for (const role of roles) {
+      const spareTag = spareTagFor(role);
+      const candidates = machines
+        .filter((m) => m.tag_names.includes(spareTag) && m.tag_names.includes(scopeTag) && SPARE_USABLE.includes(m.status) && !m.locked && !taken.has(m.system_id))
+        // The failed host's zone first (keeps the role's spread), then Ready before New (no commissioning), then hostname.
+        .sort((a, b) => Number(b.zone.name === failed?.zone.name) - Number(a.zone.name === failed?.zone.name) || Number(b.status === S.READY) - Number(a.status === S.READY) || byHostname(a, b));
+      const spare = candidates[0];
+      if (!spare) {
+        replacements.push({ failed: q, role, spare: null, note: `no free spare (New or Ready, not locked) tagged ${spareTag} in ${scopeTag}` });
+        continue;
+      }
+      taken.add(spare.system_id);
+      replacements.push({ failed: q, role, spare: { systemId: spare.system_id, hostname: spare.hostname } });
+      push(tagAdds, role, spare.system_id);
+      push(tagRemoves, role, q.systemId);
+      push(tagRemoves, spareTag, spare.system_id);
+      spareRoles.set(spare.system_id, [...(spareRoles.get(spare.system_id) ?? []), role]);
+    }
+  }
+  for (const tag of new Set([...tagAdds.keys(), ...tagRemoves.keys()])) {
+    await maas.updateTagNodes(tag, { add: tagAdds.get(tag) ?? [], remove: tagRemoves.get(tag) ?? [] });
+  }
+  if (spareRoles.size === 0) return { replacements, plan: null };
+  const hosts: PlannedHost[] = [...spareRoles.entries()]
+    .map(([id, roles]) => {
+      const m = byId.get(id) as Machine;
+      return { systemId: id, hostname: m.hostname, zone: m.zone.name, wave: 0, roles: roles.sort(), disks: [] };
+    })
+    .sort(byHostname);
+  return {
+    replacements,
+    plan: {
+      version: 2,
+      kind: "replacement",
+      reason,
+      deployment: config.deployment,
+      scopeTag,
+      machineTagsSynced: true,
+      hosts,
+      waves: [hosts.map((h) => h.systemId)],
+      layerPeers: layerPeers(machines, config, scopeTag, new Set([...hosts.map((h) => h.systemId), ...quarantined.map((q) => q.systemId)])),
+    },
+  };
+}
+
+export interface ReprovisionRun {
+  reprovision: RolloutSummary;
+  replacements: Replacement[];
+  /** The rollout that deployed the spares, when any spare took a role. */
+  replacement: RolloutSummary | null;
+}
+
+/**
+ * Re-provisions the hosts, then lets spares take the roles of those that ended
+ * quarantined. Each step is a rollout of its own in the store (kinds `reprovision` and
+ * `replacement`), journaled and resumable like any rollout. The failure budget does not
+ * pause these: a host that fails is what the spares are for.
+ */
+export async function reprovisionHosts(
+  deps: Omit<RunnerDeps, "config"> & { config: Config },
+  req: ReprovisionRequest,
+  opts: { spares: boolean },
+): Promise<ReprovisionRun> {
+  const config: Config = { ...deps.config, rollout: { ...deps.config.rollout, budget: { perWave: "100%", total: "100%" } } };
+  const plan = await planReprovision(deps.maas, config, req);
+  const first = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan });
+  const quarantined = first.failures.filter((f) => f.outcome === "quarantined").map((f) => ({ systemId: f.systemId, hostname: f.hostname }));
+  if (!opts.spares || quarantined.length === 0) return { reprovision: first, replacements: [], replacement: null };
+  const promoted = await promoteSpares(deps.maas, config, quarantined, `replaces ${quarantined.map((q) => q.hostname).join(", ")} (${req.reason})`);
+  deps.store.appendJournal({ rolloutId: first.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
+  if (!promoted.plan) return { reprovision: first, replacements: promoted.replacements, replacement: null };
+  const second = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan: promoted.plan });
+  return { reprovision: first, replacements: promoted.replacements, replacement: second };
+}
