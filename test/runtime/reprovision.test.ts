@@ -4,6 +4,8 @@
  * and a spare held back for its role takes it, tagged, deployed and layered in its
  * stead. Bad requests are refused before anything is touched.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
@@ -103,8 +105,6 @@ describe("re-provisioning", () => {
 
 describe("metalwave reprovision (command line)", () => {
   async function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-    const { spawn } = await import("node:child_process");
-    const { once } = await import("node:events");
     const child = spawn(process.execPath, [fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url)), ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, METALWAVE_MAAS_URL: "" } });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
