@@ -17,7 +17,9 @@ Options:
   --host ADDR         loopback address to bind (default 127.0.0.1)
   --machines N        generate a default fleet of N machines (default 20)
   --fleet FILE        fleet YAML file (e.g. machines/fleet-small.yaml); overrides --machines
-  --speed X           divide realistic durations by X (default 1; e.g. 600)
+  --speed X           divide realistic durations by X (default 1; e.g. 600; inf = busy states end at once)
+  --durations SPEC    fixed realistic seconds per phase instead of seeded ranges,
+                      e.g. commission=450,deploy=900 (still divided by --speed)
   --seed N            seed for names, ids, the API key, durations and faults (default 1)
   --faults SPEC       injected faults, e.g. deploy.fail=0.1,burst503=0.01:retry-after=5
   --max-in-flight N   requests served at once; the rest queue (default unlimited)
@@ -50,6 +52,7 @@ export async function runSim(argv: string[], signals: NodeJS.EventEmitter = proc
         machines: { type: "string" },
         fleet: { type: "string" },
         speed: { type: "string" },
+        durations: { type: "string" },
         seed: { type: "string" },
         faults: { type: "string" },
         "max-in-flight": { type: "string" },
@@ -82,6 +85,7 @@ export async function runSim(argv: string[], signals: NodeJS.EventEmitter = proc
       machines: int("machines", values.machines),
       fleet: values.fleet,
       speed,
+      durations: values.durations,
       seed: int("seed", values.seed),
       faults: values.faults,
       maxInFlight: int("max-in-flight", values["max-in-flight"]),

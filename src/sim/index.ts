@@ -8,6 +8,8 @@ import { STATUS_LABEL } from "../maas/status.ts";
 import { apiKeyFromSeed, formatApiKey, parseApiKey } from "./auth.ts";
 import { SimError } from "./errors.ts";
 import { noFaults, parseFaults } from "./faults.ts";
+import { checkDurations, parseDurations } from "./durations.ts";
+import type { FixedDurations } from "./durations.ts";
 import type { FaultSpec } from "./faults.ts";
 import { defaultFleet, fleetSize, loadFleetFile } from "./fleet.ts";
 import type { FleetSpec } from "./fleet.ts";
@@ -21,6 +23,8 @@ import type { SimLogger, SimStats } from "./server.ts";
 
 export type { FaultSpec } from "./faults.ts";
 export type { FleetSpec } from "./fleet.ts";
+export type { DurationKey, FixedDurations } from "./durations.ts";
+export { parseDurations, DURATION_KEYS } from "./durations.ts";
 export type { SimLogger, SimStats } from "./server.ts";
 export type { MachineRecord } from "./region.ts";
 export { Region } from "./region.ts";
@@ -43,6 +47,12 @@ export interface SimOptions {
   speed?: number;
   /** Same as speed: Infinity. */
   zeroDuration?: boolean;
+  /**
+   * Fixed realistic seconds per phase instead of the seeded ranges, e.g.
+   * `{ commission: 450, deploy: 900 }` or the `--durations` string `"commission=450,deploy=900"`.
+   * Still divided by `speed`. Phases left out keep their ranges.
+   */
+  durations?: FixedDurations | string;
   /** Drives names, ids, the API key, durations and faults. Default 1. */
   seed?: number;
   /** A parsed spec or the `--faults` string. */
@@ -100,6 +110,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
     throw new SimError("SIM_OPTIONS", "maxInFlight", `${opts.maxInFlight} must be a positive integer`);
   }
   const faults = typeof opts.faults === "string" ? parseFaults(opts.faults) : (opts.faults ?? noFaults());
+  const durations = typeof opts.durations === "string" ? parseDurations(opts.durations) : checkDurations(opts.durations ?? {});
   let fleet: FleetSpec;
   if (typeof opts.fleet === "string") fleet = loadFleetFile(opts.fleet);
   else if (opts.fleet !== undefined) fleet = opts.fleet;
@@ -118,7 +129,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   const manual = opts.clock === "manual";
   const clock: Clock = manual ? new ManualClock() : realClock;
   const scheduler = new Scheduler(clock, manual);
-  const region = new Region({ fleet, seed, speed, faults, clock, scheduler, maxEvents: opts.maxEvents });
+  const region = new Region({ fleet, seed, speed, durations, faults, clock, scheduler, maxEvents: opts.maxEvents });
   const logger = opts.logger;
   if (logger) {
     // One line per transition, at debug: a 10,000-machine wave would drown info.

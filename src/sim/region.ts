@@ -8,6 +8,7 @@ import { ALLOWED_FROM, BUSY_FAILURE, BUSY_TIMEOUT_S, NodeStatus, STATUS_FILTER_N
 import type { NodeStatusCode } from "../maas/status.ts";
 import { formFailure, SimulatedFailure, textFailure } from "./errors.ts";
 import type { FaultSpec, MachineFaults, Phase } from "./faults.ts";
+import type { DurationKey, FixedDurations } from "./durations.ts";
 import type { FleetSpec, HardwareClassSpec, InitialStatus } from "./fleet.ts";
 import { isValidHostname, newPetname, newSystemId } from "./names.ts";
 import type { Params } from "./params.ts";
@@ -149,7 +150,7 @@ const HWE_KERNEL: Record<string, string> = { focal: "ga-20.04", jammy: "ga-22.04
 export const DEFAULT_DISTRO = "jammy";
 
 /** Realistic phase durations in seconds [min, max]; divided by the speed factor. */
-const DURATION_S: Record<Phase | "erase-quick" | "erase-secure", [number, number]> = {
+const DURATION_S: Record<DurationKey, [number, number]> = {
   commission: [300, 600],
   deploy: [600, 1200],
   release: [45, 90],
@@ -242,6 +243,8 @@ export interface RegionOptions {
   seed: number;
   /** Divides realistic durations; Infinity = busy states finish at once (asynchronously). */
   speed: number;
+  /** Phases listed here take exactly this many realistic seconds (still divided by speed). */
+  durations?: FixedDurations;
   faults: FaultSpec;
   clock: Clock;
   scheduler: Scheduler;
@@ -284,6 +287,7 @@ export class Region {
   readonly classes: Map<string, HardwareClass>;
   readonly seed: number;
   readonly speed: number;
+  readonly durations: FixedDurations;
   readonly faults: FaultSpec;
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
@@ -302,6 +306,7 @@ export class Region {
   constructor(opts: RegionOptions) {
     this.seed = opts.seed;
     this.speed = opts.speed;
+    this.durations = { ...opts.durations };
     this.faults = opts.faults;
     this.clock = opts.clock;
     this.scheduler = opts.scheduler;
@@ -512,8 +517,9 @@ export class Region {
     const attempt = m.attempts[phase]++;
     const { fail, hang } = this.phaseRates(m, phase);
     const roll = unit(this.seed, "outcome", phase, m.systemId, attempt);
-    const [lo, hi] = DURATION_S[phase === "erase" ? eraseMode : phase];
-    const seconds = lo + (hi - lo) * unit(this.seed, "duration", phase, m.systemId, attempt);
+    const key = phase === "erase" ? eraseMode : phase;
+    const [lo, hi] = DURATION_S[key];
+    const seconds = this.durations[key] ?? lo + (hi - lo) * unit(this.seed, "duration", phase, m.systemId, attempt);
     const live = () => m.job === token && !m.deleted && m.status === status;
     if (roll < hang) {
       const timeout = BUSY_TIMEOUT_S[status];

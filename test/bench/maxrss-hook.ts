@@ -1,0 +1,37 @@
+/**
+ * Preloaded into a benchmarked child process with `node --import`: when the process
+ * exits, writes its own peak resident set size (getrusage's ru_maxrss, which the
+ * kernel keeps for the whole life of the process) to the file named by
+ * METALWAVE_BENCH_RSS_FILE, with its CPU time and the largest V8 heap figures seen
+ * by a 100 ms sampler (to tell JavaScript objects from native memory). The sampler's
+ * timer is unref'd, so it never keeps the process alive; nothing else changes.
+ */
+import { writeFileSync } from "node:fs";
+
+const file = process.env["METALWAVE_BENCH_RSS_FILE"];
+if (file) {
+  const peak = { heapUsedBytes: 0, heapTotalBytes: 0, externalBytes: 0, arrayBuffersBytes: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    peak.heapUsedBytes = Math.max(peak.heapUsedBytes, m.heapUsed);
+    peak.heapTotalBytes = Math.max(peak.heapTotalBytes, m.heapTotal);
+    peak.externalBytes = Math.max(peak.externalBytes, m.external);
+    peak.arrayBuffersBytes = Math.max(peak.arrayBuffersBytes, m.arrayBuffers);
+  };
+  setInterval(sample, 100).unref();
+  process.on("exit", (code) => {
+    sample();
+    const u = process.resourceUsage();
+    writeFileSync(
+      file,
+      JSON.stringify({
+        exitCode: code,
+        // resourceUsage().maxRSS is in KiB.
+        maxRssBytes: u.maxRSS * 1024,
+        userCpuMs: Math.round(u.userCPUTime / 1000),
+        systemCpuMs: Math.round(u.systemCPUTime / 1000),
+        peak,
+      }),
+    );
+  });
+}
