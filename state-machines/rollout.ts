@@ -40,6 +40,8 @@ export interface RolloutInput {
   resume?: {
     hosts: Record<string, ResumeHostRecord>;
     paused?: { reason: string };
+    /** The operator resumes a paused rollout: the failures so far are acknowledged, as a RESUME does. */
+    acknowledge?: boolean;
   };
 }
 
@@ -412,7 +414,10 @@ export function initialContext(input: RolloutInput): RolloutContext {
   });
   while (c.wave < c.waves.length && waveDone(c, c.wave)) c.wave += 1;
   c.startedWave = (c.waves[c.wave] ?? []).some((id) => c.alreadyStarted[id]) ? c.wave : c.wave - 1;
-  if (resume.paused) {
+  if (resume.acknowledge) {
+    const current = c.countsByWave[c.wave];
+    c.acknowledged = { wave: current ? failuresOf(current) : 0, total: failuresOf(c.totals) };
+  } else if (resume.paused) {
     c.pause = { reason: resume.paused.reason, breach: null };
   } else if (c.wave < c.waves.length) {
     // Acknowledgements made before the restart are not persisted: re-check, and pause if spent.

@@ -7,7 +7,7 @@
 import axios from "axios";
 import type { AxiosInstance } from "axios";
 import type { Logger } from "pino";
-import type { z } from "zod";
+import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { OAuthSigner, parseApiKey } from "./auth.ts";
 import type { ApiCredentials } from "./auth.ts";
@@ -124,6 +124,11 @@ interface CallSpec<T> {
   anonymous?: boolean;
   /** null: the body is not read (204s, or answers we do not use). */
   schema: z.ZodType<T> | null;
+  /**
+   * For array answers: validate element by element and replace each in place, so a
+   * list of 10,000 machines is never held twice (parsed JSON and validated copy).
+   */
+  itemSchema?: z.ZodType<unknown>;
   safety: Safety<T>;
 }
 
@@ -234,6 +239,7 @@ export class MaasClient implements MaasPort {
       path: "machines/",
       params: { ...filter },
       schema: MachineSchema.array(),
+      itemSchema: MachineSchema,
       safety: IDEMPOTENT,
     });
   }
@@ -676,6 +682,23 @@ export class MaasClient implements MaasPort {
         systemId: spec.systemId,
         status: 200,
       });
+    }
+    if (spec.itemSchema && Array.isArray(json)) {
+      const items: unknown[] = json;
+      for (let i = 0; i < items.length; i++) {
+        const item = spec.itemSchema.safeParse(items[i]);
+        if (!item.success) {
+          const issues = item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }));
+          throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(new z.ZodError(issues))}`, {
+            operation: spec.operation,
+            systemId: spec.systemId,
+            status: 200,
+            cause: item.error,
+          });
+        }
+        items[i] = item.data;
+      }
+      return items as T;
     }
     const r = spec.schema.safeParse(json);
     if (!r.success) {

@@ -183,6 +183,17 @@ export class RolloutRunner {
    * taking a role: hosts chosen by the operator, tags already in place).
    */
   async run(opts: { resume: boolean; plan?: RolloutPlan }): Promise<RolloutSummary> {
+    try {
+      return await this.runToEnd(opts);
+    } catch (e) {
+      // A refused start (pre-flight, empty fleet, nothing to resume) or a failure: the
+      // observer's timer must not keep polling MAAS and holding the process open.
+      await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async runToEnd(opts: { resume: boolean; plan?: RolloutPlan }): Promise<RolloutSummary> {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
     this.observer = new StatusObserver(maas, (c) => this.onStatus(c.systemId, c.status, c.statusMessage), {
@@ -193,6 +204,8 @@ export class RolloutRunner {
     await this.observer.start();
 
     let resumeHosts: HostRecord[] = [];
+    /** The rollout being resumed had been paused (by its budget or an operator). */
+    let wasPaused = false;
     if (opts.resume) {
       const latest = store.latestRollout();
       if (!latest) throw new RolloutError("NOTHING_TO_RESUME", `no rollout to resume in the store ${config.store}`);
@@ -206,6 +219,7 @@ export class RolloutRunner {
         this.state = latest.status;
         return this.summary();
       }
+      wasPaused = latest.status === "paused";
       store.setRolloutStatus(this.rolloutId, "running");
       store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
       // The stored statuses are as old as the crash; MAAS moved on since (a commission
@@ -290,10 +304,9 @@ export class RolloutRunner {
       if (record.settled) this.recordSettledFromStore({ ...h, outcome: record.settled });
       else restorable.push(h);
     }
-    if (opts.resume) {
-      const latest = store.getRollout(this.rolloutId);
-      if (latest?.status === "paused" && latest.reason) resumeState.paused = { reason: latest.reason };
-    }
+    // An operator resuming a paused rollout means "go on": the failures so far are
+    // acknowledged (budgets count only new ones), as a RESUME does in a running process.
+    if (wasPaused) resumeState.acknowledge = true;
 
     const done = new Promise<RolloutSummary>((resolve, reject) => {
       this.finish = resolve;

@@ -173,6 +173,11 @@ describe("metalwave plan", () => {
     expect(blocked.stdout).toMatch(/BLOCKED/);
     const through = await cli(["plan", "--maas-url", sim.url, "--api-key-file", keyFile, "--override", "COUNT_SHORT,ROLE_EMPTY"]);
     expect(through.code, through.stdout).toBe(0);
+    // rollout refuses the same way, changes nothing, and exits (its status observer stopped).
+    writeFileSync(join(dir, "config.yaml"), "layers: { enabled: false }\n");
+    const refused = await cli(["rollout", "--maas-url", sim.url, "--api-key-file", keyFile, "--store", join(dir, "store.sqlite"), "--config", join(dir, "config.yaml")]);
+    expect(refused.code, refused.stderr).toBe(6);
+    expect(refused.stderr).toMatch(/pre-flight checks failed \(nothing was changed\)/);
     const bad = await cli(["plan", "--maas-url", sim.url, "--api-key-file", keyFile, "--override", "NOPE"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--override NOPE: not a pre-flight check code/);

@@ -95,6 +95,28 @@ describe("rollout runtime against the simulated region", () => {
     expect(touched).toHaveLength(1);
   });
 
+  it("an operator's --resume of a rollout paused by its budget goes on, counting only new failures", async () => {
+    const cfg: ConfigInput = { rollout: { waves: [1, 5, "100%"], budget: { perWave: 0, total: 0 }, maxAttempts: { commission: 1, deploy: 1, layer: 1, release: 1 }, backoffMs: { base: 1, max: 5 } } };
+    const first = await rollout({ machines: 30, seed: 11, faults: "deploy.fail=1", config: cfg });
+    expect(first.summary.state).toBe("paused");
+    const resumed = await new RolloutRunner({
+      maas: first.maas,
+      store: first.store,
+      config: parseConfig(cfg),
+      logger: silentLogger(),
+      requestCount: () => first.maas.stats().requests,
+      timeScale: 1000,
+      observerPollMs: 5,
+    }).run({ resume: true });
+    // The second wave started (the canary's failure was acknowledged), then its own
+    // failures spent the budget again.
+    expect(resumed.state).toBe("paused");
+    expect(resumed.settled).toBeGreaterThan(1);
+    const touched = (first.sim.stats().machines ?? []).filter((m) => m.commissioned > 0);
+    expect(touched.length).toBeGreaterThan(1);
+    expect(touched.length).toBeLessThanOrEqual(6);
+  });
+
   it("records every transition and MAAS call of a host in the journal", async () => {
     // Five machines cannot fill the default roles: the operator lets those checks through.
     const { summary, store } = await rollout({ machines: 5, config: { rollout: { overrides: ["COUNT_SHORT", "ROLE_EMPTY"] } } });
