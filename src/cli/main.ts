@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   reprovision: { summary: "release with erase, redeploy and re-layer hosts; spares take the roles of hosts that still fail", run: runReprovisionCommand },
   status: { summary: "show where every machine of the latest rollout is, from the store", run: runStatusCommand },
   sim: { summary: "serve a simulated MAAS region on loopback", run: runSim },
+  serve: { summary: "run the metalwave service: rollouts on request over an HTTP API, events and metrics", run: async (argv) => (await import("./serve.ts")).runServeCommand(argv) },
 };
 
 function usage(): string {

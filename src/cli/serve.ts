@@ -1,0 +1,154 @@
+/**
+ * `metalwave serve`: the long-running service (src/service, docs/service.md).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, resolveApiKey, type Config, type ConfigInput } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { openStore } from "../store/index.ts";
+import type { SimHandle } from "../sim/index.ts";
+import { isLoopback } from "../sim/index.ts";
+import { generateKeyPair } from "../ssh/index.ts";
+import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
+import { ExitCode, parseFlags, UsageError } from "./args.ts";
+import { clientFor, embeddedSimulator, layeringFor } from "./rollout.ts";
+
+const SERVE_HELP = `usage: metalwave serve [options]
+
+Runs the metalwave service: holds the store's lock, runs at most one rollout at a
+time on request, and serves a JSON API, server-sent events and Prometheus metrics
+(docs/service.md). Without a MAAS URL it serves an embedded simulated region that
+lives as long as the service.
+
+options:
+  --listen ADDR:PORT    where to listen (default 127.0.0.1:8640; [::1]:8640 for IPv6)
+  --token-file F        file holding the API bearer token (env ${TOKEN_ENV} holds the token itself)
+  --config FILE         YAML or JSON config (see docs/configuration.md)
+  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL)
+  --api-key-file F      file holding the MAAS API key (env METALWAVE_MAAS_API_KEY)
+  --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  -h, --help            this help
+
+SIGINT or SIGTERM stops it gracefully: the live rollout pauses, hosts in flight
+finish their current phase, then the server closes and the lock is released; a
+later 'metalwave serve' resumes it with POST /api/v1/rollouts/{id}/resume. A second
+signal stops at once (the rollout resumes from the store as after a crash).
+
+exit codes: 0 stopped, 1 error, 2 bad input, 5 the store is locked by another run.`;
+
+export const DEFAULT_LISTEN = "127.0.0.1:8640";
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || !(port >= 0 && port <= 65_535)) {
+    throw new UsageError(`metalwave serve: --listen expects ADDR:PORT (e.g. 127.0.0.1:8640 or [::1]:8640), got ${JSON.stringify(value)}`);
+  }
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/**
+ * On the embedded region the layers' SSH key is made once for the service, not per
+ * run: hosts deployed by one run must still accept it when a later run resumes.
+ */
+function withServiceKey(config: Config): { config: Config; dir: string | undefined } {
+  if (!config.layers.enabled || config.ssh.privateKeyFile) return { config, dir: undefined };
+  const dir = mkdtempSync(join(tmpdir(), "metalwave-serve-"));
+  const file = join(dir, "id_ed25519");
+  writeFileSync(file, generateKeyPair("metalwave-serve").privateKey, { mode: 0o600 });
+  return { config: { ...config, ssh: { ...config.ssh, privateKeyFile: file } }, dir };
+}
+
+export async function runServeCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("serve", argv, {
+    listen: { type: "string", default: DEFAULT_LISTEN },
+    "token-file": { type: "string" },
+    config: { type: "string" },
+    "maas-url": { type: "string" },
+    "api-key-file": { type: "string" },
+    store: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(SERVE_HELP);
+    return ExitCode.OK;
+  }
+  const listen = parseListen(values.listen);
+  const token = loadToken({ file: values["token-file"], env: process.env });
+  const flags: ConfigInput = {
+    ...(values["maas-url"] || values["api-key-file"]
+      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
+      : {}),
+    ...(values.store ? { store: values.store } : {}),
+  };
+  let config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const logger = createLogger();
+  if (!isLoopback(listen.host)) {
+    logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
+  }
+
+  let sim: SimHandle | undefined;
+  let keyDir: string | undefined;
+  let url = config.maas.url;
+  let apiKey = resolveApiKey(config, process.env);
+  const cleanup: (() => Promise<void> | void)[] = [];
+  try {
+    if (!url) {
+      sim = await embeddedSimulator(config, logger);
+      cleanup.push(() => sim?.close());
+      url = sim.url;
+      apiKey = sim.apiKey;
+      ({ config, dir: keyDir } = withServiceKey(config));
+      if (keyDir) cleanup.push(() => rmSync(keyDir!, { recursive: true, force: true }));
+    }
+    if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+    const store = openStore(config.store, { writeBehindMs: 200 });
+    cleanup.unshift(() => store.close());
+    const maas = clientFor(config, url, apiKey, logger);
+    const service = await startService({
+      store,
+      maas,
+      maasStats: () => maas.stats(),
+      config,
+      logger,
+      token,
+      host: listen.host,
+      port: listen.port,
+      timeScale: sim ? (config.simulator.speed === 0 ? 1000 : config.simulator.speed) : 1,
+      observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
+      layering: () => layeringFor(config, logger, sim),
+      regionIsEphemeral: sim !== undefined,
+      lockCommand: "serve",
+    });
+    console.error(`metalwave service at ${service.url}${sim ? ` (embedded simulated MAAS region at ${sim.url})` : ""}; store ${config.store}`);
+
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          logger.warn({ signal: sig }, "stopping: the live rollout pauses, hosts in flight finish their current phase (signal again to stop at once)");
+          service.stop(`paused: the service got ${sig}`).then(resolve, (e: unknown) => {
+            logger.error({ err: e instanceof Error ? e.message : String(e) }, "graceful stop failed");
+            resolve();
+          });
+          return;
+        }
+        logger.warn({ signal: sig }, "stopping at once; resume the rollout from the store later");
+        store.close();
+        process.exit(ExitCode.ERROR);
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      cleanup.push(() => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      });
+    });
+    return ExitCode.OK;
+  } finally {
+    for (const f of cleanup) await f();
+  }
+}

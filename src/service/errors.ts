@@ -1,0 +1,78 @@
+/**
+ * Errors of the `metalwave serve` API. Each code maps to one HTTP status, and every
+ * error leaves the service as `{ "error": { "code", "message", "details"? } }`.
+ * Messages never hold the API token or the MAAS key.
+ */
+import { assertNever, MetalwaveError } from "../errors.ts";
+
+export type ServiceErrorCode =
+  | "UNAUTHORIZED"
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "BAD_REQUEST"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "PAYLOAD_TOO_LARGE"
+  | "ROLLOUT_NOT_FOUND"
+  | "HOST_NOT_FOUND"
+  | "ROLLOUT_ACTIVE"
+  | "ROLLOUT_NOT_ACTIVE"
+  | "ROLLOUT_FINISHED"
+  | "NOT_LATEST"
+  | "REGION_EPHEMERAL"
+  | "PREFLIGHT_FAILED"
+  | "EMPTY_FLEET"
+  | "MAAS_ERROR"
+  | "SHUTTING_DOWN"
+  | "SERVICE_DEGRADED"
+  | "INTERNAL";
+
+export function httpStatusOf(code: ServiceErrorCode): number {
+  switch (code) {
+    case "BAD_REQUEST":
+      return 400;
+    case "UNAUTHORIZED":
+      return 401;
+    case "NOT_FOUND":
+    case "ROLLOUT_NOT_FOUND":
+    case "HOST_NOT_FOUND":
+      return 404;
+    case "METHOD_NOT_ALLOWED":
+      return 405;
+    case "ROLLOUT_ACTIVE":
+    case "ROLLOUT_NOT_ACTIVE":
+    case "ROLLOUT_FINISHED":
+    case "NOT_LATEST":
+    case "REGION_EPHEMERAL":
+      return 409;
+    case "PAYLOAD_TOO_LARGE":
+      return 413;
+    case "UNSUPPORTED_MEDIA_TYPE":
+      return 415;
+    case "PREFLIGHT_FAILED":
+    case "EMPTY_FLEET":
+      return 422;
+    case "INTERNAL":
+      return 500;
+    case "MAAS_ERROR":
+      return 502;
+    case "SHUTTING_DOWN":
+    case "SERVICE_DEGRADED":
+      return 503;
+    default:
+      return assertNever(code, "service error code");
+  }
+}
+
+export class ServiceError extends MetalwaveError<ServiceErrorCode> {
+  readonly code: ServiceErrorCode;
+  /** Machine-readable detail for the client: the fields at fault, the pre-flight findings. */
+  readonly details: unknown;
+  constructor(code: ServiceErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options?.details;
+  }
+  get status(): number {
+    return httpStatusOf(this.code);
+  }
+}

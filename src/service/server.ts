@@ -1,0 +1,335 @@
+/**
+ * `metalwave serve`: one process that holds the store's lock, runs at most one
+ * rollout at a time and serves a JSON API over node:http (docs/service.md). The
+ * route table below is what the server serves; openapi.ts describes the same routes
+ * and a test holds the two together.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { hostname as osHostname } from "node:os";
+import { z } from "zod";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import type { MaasPort } from "../maas/port.ts";
+import type { MaasClientStats } from "../maas/client.ts";
+import type { Store } from "../store/index.ts";
+import { FINDING_CODES } from "../roles/types.ts";
+import { TokenCheck } from "./auth.ts";
+import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
+import { ServiceError } from "./errors.ts";
+import { EventHub } from "./events.ts";
+import { readBody, sendError, sendJson } from "./http.ts";
+import { ServiceMetrics } from "./metrics.ts";
+import { OPENAPI } from "./openapi.ts";
+
+export interface ServiceOptions {
+  store: Store;
+  maas: MaasPort;
+  /** The MAAS client's counters (requests, retries, by operation). */
+  maasStats: () => MaasClientStats;
+  config: Config;
+  logger: Logger;
+  /** The bearer token every request but /healthz must carry. */
+  token: string;
+  /** Default 127.0.0.1:8640; port 0 picks a free one. */
+  host?: string;
+  port?: number;
+  /** As for `metalwave rollout`: 1 against a real region, the speed against the embedded simulator. */
+  timeScale?: number;
+  observerPollMs?: number;
+  /** Layering for each run (none: hosts are in service once Deployed). */
+  layering?: () => RunLayering | undefined;
+  /** The region is the embedded simulator, gone when the process ends. */
+  regionIsEphemeral?: boolean;
+  heartbeatMs?: number;
+  /** What the lock row says this process runs. */
+  lockCommand?: string;
+  /** prom-client's process and Node.js metrics (default on). */
+  defaultMetrics?: boolean;
+}
+
+export type Method = "GET" | "POST";
+
+interface Context {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+}
+
+export interface Route {
+  method: Method;
+  /** An OpenAPI path template, e.g. /api/v1/rollouts/{id}. */
+  path: string;
+  auth: boolean;
+  handle: (ctx: Context) => Promise<void> | void;
+}
+
+/** How long requests still being answered get when the server closes. */
+const CLOSE_GRACE_MS = 5_000;
+
+const StartBody = z.object({ overrides: z.array(z.enum(FINDING_CODES)).max(FINDING_CODES.length).optional() }).strict();
+const ReasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
+const EmptyBody = z.object({}).strict();
+
+export interface ServiceHandle {
+  /** e.g. http://127.0.0.1:8640 */
+  url: string;
+  host: string;
+  port: number;
+  controller: RolloutController;
+  metrics: ServiceMetrics;
+  /** Method and path template of every route served. */
+  routes(): { method: Method; path: string }[];
+  /**
+   * Graceful stop: refuses new runs, pauses the live rollout and waits until its hosts
+   * in flight have settled, ends the event streams, closes the server, releases the lock.
+   * The store stays open (its owner closes it). Idempotent.
+   */
+  stop(reason?: string): Promise<void>;
+}
+
+/** Splits a path into segments; a template's `{name}` segment matches any one segment. */
+function matchTemplate(template: string, path: string): Record<string, string> | undefined {
+  const t = template.split("/");
+  const p = path.split("/");
+  if (t.length !== p.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < t.length; i++) {
+    const ts = t[i]!;
+    const ps = p[i]!;
+    if (ts.startsWith("{") && ts.endsWith("}")) {
+      if (ps === "") return undefined;
+      try {
+        params[ts.slice(1, -1)] = decodeURIComponent(ps);
+      } catch {
+        return undefined;
+      }
+    } else if (ts !== ps) return undefined;
+  }
+  return params;
+}
+
+export async function startService(opts: ServiceOptions): Promise<ServiceHandle> {
+  const { store, logger } = opts;
+  const log = logger.child({ component: "service" });
+  const tokens = new TokenCheck(opts.token);
+  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand ?? "serve" });
+
+  const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log });
+  const metrics = new ServiceMetrics({ store, logger: log, defaultMetrics: opts.defaultMetrics ?? true });
+  const controller = new RolloutController({
+    store,
+    maas: opts.maas,
+    maasStats: opts.maasStats,
+    config: opts.config,
+    logger: logger.child({ component: "runner" }),
+    events,
+    metrics,
+    timeScale: opts.timeScale ?? 1,
+    observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
+    layering: opts.layering,
+    regionIsEphemeral: opts.regionIsEphemeral ?? false,
+  });
+  metrics.bind({
+    phaseCounts: () => controller.phaseCounts(),
+    liveRolloutId: () => controller.liveRolloutId(),
+    planning: () => controller.planning(),
+    maasStats: opts.maasStats,
+    eventClients: () => events.size,
+  });
+
+  const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;
+  const routes: Route[] = [
+    {
+      method: "GET",
+      path: "/healthz",
+      auth: false,
+      handle: ({ res }) => {
+        if (controller.stopping) sendJson(res, 503, { status: "stopping" });
+        else if (controller.degraded) sendJson(res, 503, { status: "degraded" });
+        else sendJson(res, 200, { status: "ok" });
+      },
+    },
+    {
+      method: "GET",
+      path: "/metrics",
+      auth: true,
+      handle: async ({ res }) => {
+        const m = await metrics.text();
+        res.writeHead(200, { "content-type": m.contentType, "cache-control": "no-store" });
+        res.end(m.body);
+      },
+    },
+    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, OPENAPI) },
+    {
+      method: "GET",
+      path: "/api/v1/events",
+      auth: true,
+      handle: ({ req, res }) => {
+        const current = controller.currentView();
+        const live = controller.liveProgress();
+        events.connect(req, res, [
+          ...(current ? [{ type: "rollout" as const, data: current }] : []),
+          ...(live ? [{ type: "progress" as const, data: { ...live, inFlight: live.total - live.settled - (live.byPhase["waiting"] ?? 0) } }] : []),
+        ]);
+      },
+    },
+    { method: "GET", path: "/api/v1/rollouts", auth: true, handle: ({ res }) => sendJson(res, 200, controller.list()) },
+    {
+      method: "POST",
+      path: "/api/v1/rollouts",
+      auth: true,
+      handle: async ({ req, res }) => {
+        const body = await readBody(req, StartBody);
+        const detail = await controller.start({ overrides: body.overrides ?? [] });
+        sendJson(res, 201, detail, detail.rollout.id ? { location: `/api/v1/rollouts/${encodeURIComponent(detail.rollout.id)}` } : {});
+      },
+    },
+    { method: "GET", path: "/api/v1/rollouts/{id}", auth: true, handle: ({ res, params }) => sendJson(res, 200, controller.detail(params["id"]!)) },
+    {
+      method: "GET",
+      path: "/api/v1/rollouts/{id}/hosts/{systemId}",
+      auth: true,
+      handle: ({ res, params }) => sendJson(res, 200, controller.host(params["id"]!, params["systemId"]!)),
+    },
+    {
+      method: "POST",
+      path: "/api/v1/rollouts/{id}/pause",
+      auth: true,
+      handle: async ({ req, res, params }) => {
+        const body = await readBody(req, ReasonBody);
+        sendJson(res, 202, controller.pause(params["id"]!, reason(body, "paused by operator (API)")));
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/v1/rollouts/{id}/resume",
+      auth: true,
+      handle: async ({ req, res, params }) => {
+        await readBody(req, EmptyBody);
+        sendJson(res, 202, await controller.resume(params["id"]!));
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/v1/rollouts/{id}/abort",
+      auth: true,
+      handle: async ({ req, res, params }) => {
+        const body = await readBody(req, ReasonBody);
+        sendJson(res, 202, await controller.abort(params["id"]!, reason(body, "aborted by operator (API)")));
+      },
+    },
+  ];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const t0 = performance.now();
+    let routeLabel = "unmatched";
+    const method = req.method ?? "GET";
+    let path = "/";
+    try {
+      path = new URL(req.url ?? "/", "http://localhost").pathname;
+    } catch {
+      // Left as "/": an unparseable target never matches a route.
+    }
+    if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+    try {
+      const candidates = routes.map((r) => ({ r, params: matchTemplate(r.path, path) })).filter((c) => c.params !== undefined);
+      if (candidates[0]) routeLabel = candidates[0].r.path;
+      const needsAuth = candidates.length === 0 || candidates.some((c) => c.r.auth);
+      // Authentication comes first: without the token, not even the route table is revealed.
+      if (needsAuth && !tokens.allows(req.headers.authorization)) {
+        throw new ServiceError("UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)");
+      }
+      if (candidates.length === 0) throw new ServiceError("NOT_FOUND", `no route ${path}`);
+      const hit = candidates.find((c) => c.r.method === method);
+      if (!hit) {
+        const allow = candidates.map((c) => c.r.method).join(", ");
+        res.setHeader("allow", allow);
+        throw new ServiceError("METHOD_NOT_ALLOWED", `${method} is not allowed on ${candidates[0]!.r.path} (allowed: ${allow})`);
+      }
+      routeLabel = hit.r.path;
+      if (hit.r.method === "POST" && controller.stopping) throw new ServiceError("SHUTTING_DOWN", "the service is stopping");
+      await hit.r.handle({ req, res, params: hit.params! });
+    } catch (e) {
+      const se = toServiceError(e);
+      if (se.code === "INTERNAL") log.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), method, route: routeLabel }, "request failed");
+      sendError(res, se, se.code === "UNAUTHORIZED" ? { "www-authenticate": 'Bearer realm="metalwave"' } : {});
+    } finally {
+      metrics.http.inc({ route: routeLabel, method: method === "GET" || method === "POST" ? method : "other", status: String(res.statusCode) });
+      log.debug({ method, route: routeLabel, status: res.statusCode, ms: Math.round(performance.now() - t0) }, "request");
+    }
+  };
+
+  // Connections are tracked so a stop can close each one as soon as it has no request in
+  // flight (Node's own idle sweep misses a connection that never sent a request).
+  const connections = new Map<Socket, { busy: number }>();
+  let closing = false;
+  const server: Server = createServer((req, res) => {
+    const conn = connections.get(req.socket);
+    if (conn) conn.busy++;
+    res.once("close", () => {
+      if (conn) conn.busy--;
+      if (closing && conn?.busy === 0) req.socket.end();
+    });
+    void handle(req, res);
+  });
+  server.on("connection", (socket: Socket) => {
+    connections.set(socket, { busy: 0 });
+    socket.once("close", () => connections.delete(socket));
+  });
+  // Both bound how long a client may take to *send* a request; an event stream's
+  // response runs for as long as its client wants.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 30_000;
+  const host = opts.host ?? "127.0.0.1";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port ?? 8640, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    events.close();
+    store.releaseLock();
+    throw new ServiceError("INTERNAL", `cannot listen on ${host}:${opts.port ?? 8640}: ${(e as Error).message}`, { cause: e });
+  }
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${urlHost}:${addr.port}`;
+  log.info({ url }, "metalwave service listening");
+
+  let stopped: Promise<void> | undefined;
+  const stop = (why = "paused: the service is stopping"): Promise<void> => {
+    stopped ??= (async () => {
+      await controller.stop(why);
+      events.close();
+      // Each connection closes as soon as it has no request in flight; a request still
+      // being answered after the grace period is cut.
+      await new Promise<void>((resolve) => {
+        closing = true;
+        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        for (const [socket, conn] of connections) if (conn.busy === 0) socket.end();
+      });
+      store.flush();
+      store.releaseLock();
+      log.info({}, "metalwave service stopped");
+    })();
+    return stopped;
+  };
+
+  return {
+    url,
+    host: addr.address,
+    port: addr.port,
+    controller,
+    metrics,
+    routes: () => routes.map((r) => ({ method: r.method, path: r.path })),
+    stop,
+  };
+}
