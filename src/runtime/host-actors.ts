@@ -36,9 +36,25 @@ export function isHostOperation(op: string): op is HostOperation {
  * commissions machines that are not Ready, so a machine found Ready after our
  * commission call began has been commissioned by it.
  */
+/**
+ * The host's step is done when its request took effect, or when the machine is already
+ * past where the step leads (a snapshot restored after a crash can be a step behind
+ * MAAS): a commission whose machine is Ready or further on, an allocation whose machine
+ * is being, or has been, deployed for us.
+ */
 export function operationTookEffect(op: HostOperation, m: Machine, me: string): boolean {
-  return tookEffect(op, m, { me }) || (op === "commission" && m.status === NodeStatus.READY);
+  if (tookEffect(op, m, { me })) return true;
+  switch (op) {
+    case "commission":
+      return BEYOND_COMMISSIONING.includes(m.status);
+    case "allocate":
+      return (m.status === NodeStatus.DEPLOYING || m.status === NodeStatus.DEPLOYED) && m.owner === me;
+    default:
+      return false;
+  }
 }
+
+const BEYOND_COMMISSIONING: readonly number[] = [NodeStatus.READY, NodeStatus.ALLOCATED, NodeStatus.DEPLOYING, NodeStatus.DEPLOYED];
 
 export interface HostActorDeps {
   maas: MaasPort;

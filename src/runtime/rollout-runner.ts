@@ -150,6 +150,10 @@ export class RolloutRunner {
   /** Last known phase of every host that has started (for counts and resume). */
   private readonly phaseOf = new Map<string, string>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
+  /** Hosts whose snapshot changed since the last save (saved once per event-loop turn). */
+  private readonly dirty = new Map<string, HostActor>();
+  private persistScheduled = false;
+  private ended = false;
   private coordinator: LayerCoordinator | undefined;
   /** Hosts restored from a snapshot whose first MAAS request has not been made yet. */
   private readonly restoredUnchecked = new Set<string>();
@@ -523,28 +527,50 @@ export class RolloutRunner {
     }
   }
 
-  private persistHost(systemId: string, snap: SnapshotFrom<typeof hostMachine>): void {
-    const info = this.hostInfo.get(systemId);
-    const top = typeof snap.value === "string" ? snap.value : Object.keys(snap.value)[0] ?? "unknown";
-    const ctx = snap.context;
-    const outcome = snap.status === "done" ? (snap.output as { outcome?: HostOutcome } | undefined)?.outcome ?? outcomeOfPhase(top) : null;
-    this.deps.store.saveHost(this.rolloutId, {
-      systemId,
-      hostname: info?.hostname ?? ctx.hostname,
-      wave: info?.wave ?? ctx.wave,
-      roles: info?.roles ?? ctx.roles,
-      phase: top,
-      outcome,
-      lastError: ctx.lastError,
-      maasStatus: ctx.maasStatus,
-      snapshot: this.hosts.get(systemId)?.getPersistedSnapshot() ?? null,
-    });
+  /**
+   * Marks a host's snapshot for saving. Hosts change many times per event-loop turn
+   * (a burst of statuses, a wave starting); their snapshots are taken and saved once per
+   * turn, and one commit covers every phase change of the turn.
+   */
+  private persistHost(systemId: string, _snap: SnapshotFrom<typeof hostMachine>): void {
+    const actor = this.hosts.get(systemId);
+    if (actor) this.dirty.set(systemId, actor);
+    if (this.persistScheduled) return;
+    this.persistScheduled = true;
+    setImmediate(() => this.persistDirty());
+  }
+
+  private persistDirty(): void {
+    this.persistScheduled = false;
+    // After the run has ended the store belongs to the caller again (it may be closed).
+    if (this.dirty.size === 0 || this.ended) return;
+    let phaseChanged = false;
+    for (const [systemId, actor] of this.dirty) {
+      const snap = actor.getSnapshot();
+      const info = this.hostInfo.get(systemId);
+      const top = typeof snap.value === "string" ? snap.value : Object.keys(snap.value)[0] ?? "unknown";
+      const ctx = snap.context;
+      const outcome = snap.status === "done" ? (snap.output as { outcome?: HostOutcome } | undefined)?.outcome ?? outcomeOfPhase(top) : null;
+      this.deps.store.saveHost(this.rolloutId, {
+        systemId,
+        hostname: info?.hostname ?? ctx.hostname,
+        wave: info?.wave ?? ctx.wave,
+        roles: info?.roles ?? ctx.roles,
+        phase: top,
+        outcome,
+        lastError: ctx.lastError,
+        maasStatus: ctx.maasStatus,
+        snapshot: actor.getPersistedSnapshot(),
+      });
+      if (this.savedPhase.get(systemId) !== top) {
+        this.savedPhase.set(systemId, top);
+        phaseChanged = true;
+      }
+    }
+    this.dirty.clear();
     // A phase change goes to disk at once: a resumed host may then be behind only
     // within its phase, which its phase's own decisions (and the call journal) cover.
-    if (this.savedPhase.get(systemId) !== top) {
-      this.savedPhase.set(systemId, top);
-      this.deps.store.flush();
-    }
+    if (phaseChanged) this.deps.store.flush();
   }
 
   private settle(systemId: string, outcome: HostOutcome, reason?: string): void {
@@ -613,9 +639,12 @@ export class RolloutRunner {
     if (this.hosts.size > 0 && this.state === "paused") return;
     if (this.stopping) return;
     this.stopping = true;
+    this.persistDirty();
     void this.observer.stop().then(
       () => {
         this.rollout.stop();
+        this.persistDirty();
+        this.ended = true;
         this.emitProgress(true);
         this.finish(this.summary());
       },
