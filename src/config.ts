@@ -89,6 +89,8 @@ export const ConfigSchema = z
           .default({ base: 10_000, max: 300_000 }),
         /** Public keys the deployed machines' user-data installs for the `ubuntu` user. */
         sshAuthorizedKeys: z.array(z.string()).default([]),
+        /** apt and snap proxies the deployed machines' user-data configures (sites without direct Internet access). */
+        proxy: z.object({ http: z.string().url().optional(), https: z.string().url().optional() }).strict().prefault({}),
         /** Pre-flight FAIL codes the operator lets through (also `--override CODE`); each use is journaled. */
         overrides: z.array(z.enum(FINDING_CODES)).default([]),
       })
@@ -106,6 +108,7 @@ export const ConfigSchema = z
         backoffMs: { base: 10_000, max: 300_000 },
         sshAuthorizedKeys: [],
         overrides: [],
+        proxy: {},
       }),
     /** The layers put on deployed machines over SSH (docs/layering.md). */
     layers: z

@@ -68,6 +68,7 @@ export interface HostActorDeps {
   distroSeries: string;
   scopeTag: string;
   sshAuthorizedKeys: readonly string[];
+  proxy?: { http?: string | undefined; https?: string | undefined };
   eraseOnRelease: boolean;
   /**
    * What a host's tagging phase still has to do: its machine tags (scope and roles),
@@ -184,6 +185,7 @@ export function createHostActors(deps: HostActorDeps) {
         systemId: input.systemId,
         roles: input.roles,
         sshAuthorizedKeys: deps.sshAuthorizedKeys,
+        ...(deps.proxy ? { proxy: deps.proxy } : {}),
       });
       await deps.beforeDeploy(input.systemId);
       await guardedCall(deps, "deploy", input.systemId, () =>

@@ -287,6 +287,7 @@ export class RolloutRunner {
       distroSeries: config.rollout.distroSeries,
       scopeTag: this.plan.scopeTag,
       sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
+      proxy: config.rollout.proxy,
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h) => this.coordinator!.layer(h) : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,

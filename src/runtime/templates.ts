@@ -47,6 +47,8 @@ export interface UserDataInput {
   systemId: string;
   roles: readonly string[];
   sshAuthorizedKeys: readonly string[];
+  /** Proxies for apt and snapd on the deployed machine, when the site needs them. */
+  proxy?: { http?: string | undefined; https?: string | undefined };
 }
 
 export function renderUserData(input: UserDataInput): string {
@@ -56,5 +58,14 @@ export function renderUserData(input: UserDataInput): string {
     sshAuthorizedKeys: input.sshAuthorizedKeys,
     hostJson: JSON.stringify({ systemId: input.systemId, roles: input.roles }),
     firstBoot: `echo metalwave: ${input.systemId} deployed > /var/log/metalwave-firstboot.log`,
+    apt: {
+      ...(input.proxy?.http ? { http_proxy: input.proxy.http } : {}),
+      ...(input.proxy?.https ? { https_proxy: input.proxy.https } : {}),
+    },
+    // cloud-init runs these as argv lists, no shell: a URL cannot change the command.
+    snapCommands: [
+      ...(input.proxy?.http ? [["snap", "set", "system", `proxy.http=${input.proxy.http}`]] : []),
+      ...(input.proxy?.https ? [["snap", "set", "system", `proxy.https=${input.proxy.https}`]] : []),
+    ],
   });
 }

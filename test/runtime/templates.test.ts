@@ -18,6 +18,20 @@ describe("cloud-init user-data template", () => {
     expect(JSON.parse(files[0]!.content)).toEqual({ systemId: "abc123", roles: ["compute", "storage"] });
   });
 
+  it("configures apt and snapd proxies when given, and nothing when not", () => {
+    const withProxy = parse(
+      renderUserData({ hostname: "n", systemId: "s", roles: [], sshAuthorizedKeys: [], proxy: { http: "http://proxy.lab:3128", https: "http://proxy.lab:3129" } }),
+    ) as Record<string, unknown>;
+    expect(withProxy["apt"]).toEqual({ http_proxy: "http://proxy.lab:3128", https_proxy: "http://proxy.lab:3129" });
+    expect((withProxy["snap"] as { commands: string[][] }).commands).toEqual([
+      ["snap", "set", "system", "proxy.http=http://proxy.lab:3128"],
+      ["snap", "set", "system", "proxy.https=http://proxy.lab:3129"],
+    ]);
+    const without = parse(renderUserData({ hostname: "n", systemId: "s", roles: [], sshAuthorizedKeys: [] })) as Record<string, unknown>;
+    expect(without["apt"]).toEqual({});
+    expect((without["snap"] as { commands: string[][] }).commands).toEqual([]);
+  });
+
   it("keeps the document valid when a value holds YAML or shell syntax", () => {
     const text = renderUserData({ hostname: "a: b\n- c", systemId: "x'y\"z", roles: [], sshAuthorizedKeys: [] });
     const doc = parse(text) as Record<string, unknown>;
