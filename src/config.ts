@@ -110,6 +110,25 @@ export const ConfigSchema = z
         overrides: [],
         proxy: {},
       }),
+    /** Automatic remediation of failed and quarantined hosts (docs/remediation.md). */
+    remediation: z
+      .object({
+        /** Remediation passes run by `metalwave serve` between rollouts (`metalwave remediate` runs one pass by hand). */
+        enabled: z.boolean().default(false),
+        /** Passes of `metalwave serve`, at most this often. */
+        intervalMs: z.number().int().positive().default(300_000),
+        /** Times a host is provisioned again before a spare takes its role. */
+        maxAttempts: z.number().int().nonnegative().default(2),
+        /** Wait after a host's attempt before the next one. */
+        coolDownMs: z.number().int().nonnegative().default(600_000),
+        /** Hosts provisioned again in one pass. */
+        maxAtOnce: z.number().int().positive().default(10),
+        /** More unhealthy hosts than this (count or % of the deployment's hosts) and a pass does nothing. */
+        haltWhenUnhealthy: countOrPercent.default("20%"),
+        erase: z.enum(["none", "quick", "secure"]).default("quick"),
+      })
+      .strict()
+      .prefault({}),
     /** The layers put on deployed machines over SSH (docs/layering.md). */
     layers: z
       .object({

@@ -9,6 +9,7 @@ import { runRolloutCommand, runStartCommand, runStatusCommand } from "./rollout.
 import { runSim } from "../sim/cli.ts";
 import { runPlanCommand } from "./plan.ts";
 import { runReprovisionCommand } from "./reprovision.ts";
+import { runRemediateCommand } from "./remediate.ts";
 
 type Command = { summary: string; run: (argv: string[]) => Promise<number> };
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   plan: { summary: "read MAAS and show the roles, tag changes, waves and pre-flight checks; changes nothing", run: runPlanCommand },
   rollout: { summary: "plan and run a rollout against a MAAS region (or resume one)", run: runRolloutCommand },
   reprovision: { summary: "release with erase, redeploy and re-layer hosts; spares take the roles of hosts that still fail", run: runReprovisionCommand },
+  remediate: { summary: "one remediation pass: failed and quarantined hosts provisioned again by policy, spares past the cap", run: runRemediateCommand },
   status: { summary: "show where every machine of the latest rollout is, from the store", run: runStatusCommand },
   sim: { summary: "serve a simulated MAAS region on loopback", run: runSim },
   serve: { summary: "run the metalwave service: rollouts on request over an HTTP API, events and metrics", run: async (argv) => (await import("./serve.ts")).runServeCommand(argv) },

@@ -47,7 +47,7 @@ export interface RolloutPlan {
   hosts: PlannedHost[];
   waves: string[][];
   /** What this rollout is for; absent means a rollout of the deployment's plan. */
-  kind?: "rollout" | "reprovision" | "replacement";
+  kind?: "rollout" | "reprovision" | "replacement" | "remediation";
   /** The operator's reason (re-provisioning). */
   reason?: string;
   /**

@@ -1,0 +1,95 @@
+/**
+ * `metalwave remediate`: one remediation pass by the `remediation` policy of the config
+ * (docs/remediation.md): failed and quarantined hosts of the deployment are provisioned
+ * again up to their cap, then spares take their roles.
+ */
+import { hostname as osHostname } from "node:os";
+import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { openStore } from "../store/index.ts";
+import { remediate, type RemediationResult } from "../runtime/remediation.ts";
+import { ExitCode, parseFlags } from "./args.ts";
+import { clientFor, layeringFor } from "./rollout.ts";
+
+const HELP = `usage: metalwave remediate [options]
+
+One remediation pass over the deployment's hosts that MAAS reports failed or that
+metalwave quarantined, by the config's \`remediation\` policy: each is provisioned again
+(marked fixed or released with erase, redeployed, re-layered) up to maxAttempts, with
+coolDownMs between tries and at most maxAtOnce per pass; past its cap a spare held back
+for its role takes the role. Nothing is done when more hosts than haltWhenUnhealthy are
+unhealthy at once. Every pass is a rollout in the store.
+
+options:
+  --config FILE         YAML or JSON config (see docs/configuration.md, docs/remediation.md)
+  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL); required
+  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY)
+  --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  --json                print the pass's outcome as JSON on stdout
+  -h, --help            this help
+
+exit codes: 0 nothing left unhealthy that this pass could act on, 1 error or
+hosts still unhealthy, 2 bad input, 3 halted (too many unhealthy at once), 5 locked.`;
+
+export function remediationText(r: RemediationResult): string {
+  const lines = [`remediation: ${r.unhealthy} of ${r.members} hosts unhealthy`];
+  if (r.halted) lines.push(`  halted: ${r.halted.reason}`);
+  for (const a of r.attempted) lines.push(`  provisioned again: ${a.hostname} (${a.systemId}), attempt ${a.attempt}`);
+  if (r.rollout) lines.push(`  that rollout ${r.rollout.rolloutId}: ${r.rollout.byOutcome.inService} in service, ${r.rollout.byOutcome.quarantined} quarantined`);
+  for (const c of r.coolingDown) lines.push(`  cooling down: ${c.hostname} (${c.systemId}) until ${c.readyAt}`);
+  for (const e of r.exhausted) lines.push(`  past its cap: ${e.hostname} (${e.systemId}) after ${e.attempts} attempts`);
+  for (const x of r.replacements) lines.push(x.spare ? `  spare ${x.spare.hostname} takes role ${x.role} of ${x.failed.hostname}` : `  no spare for role ${x.role} of ${x.failed.hostname}: ${x.note ?? ""}`);
+  return lines.join("\n");
+}
+
+export async function runRemediateCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("remediate", argv, {
+    config: { type: "string" },
+    "maas-url": { type: "string" },
+    "api-key-file": { type: "string" },
+    store: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return ExitCode.OK;
+  }
+  const flags: ConfigInput = {
+    ...(values["maas-url"] || values["api-key-file"]
+      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
+      : {}),
+    ...(values.store ? { store: values.store } : {}),
+  };
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const url = config.maas.url;
+  if (!url) throw new ConfigError("maas.url", "remediation needs the region the hosts were deployed from (--maas-url)");
+  const apiKey = resolveApiKey(config, process.env);
+  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  const logger = createLogger();
+  const layering = layeringFor(config, logger, undefined);
+  const maas = clientFor(config, url, apiKey, logger);
+  const store = openStore(config.store, { writeBehindMs: 200 });
+  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: "remediate" });
+  try {
+    const r = await remediate({
+      maas,
+      store,
+      config: layering?.config ?? config,
+      logger,
+      requestCount: () => maas.stats().requests,
+      observerPollMs: config.maas.pollIntervalMs,
+      ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
+    });
+    if (values.json) console.log(JSON.stringify(r, null, 2));
+    else console.error(remediationText(r));
+    if (r.halted) return ExitCode.PAUSED;
+    const stillBad = (r.rollout?.byOutcome.quarantined ?? 0) + r.coolingDown.length + r.replacements.filter((x) => !x.spare).length + (r.replacement?.failures.length ?? 0);
+    return stillBad === 0 ? ExitCode.OK : ExitCode.ERROR;
+  } finally {
+    await layering?.ssh.close();
+    store.releaseLock();
+    store.close();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Automatic remediation: one pass over the deployment's hosts that MAAS reports failed
+ * or that metalwave quarantined, by policy.
+ *
+ * - A host under its attempt cap whose cool-down has passed is provisioned again: a
+ *   quarantined (Broken) one is marked fixed first; one MAAS holds (Failed deployment,
+ *   Deployed...) is released with erase; then the usual deploy cycle and layers. At most
+ *   `maxAtOnce` per pass; each pass is a rollout of kind `remediation` in the store, so
+ *   the attempts are counted from the store and survive restarts.
+ * - A host at its cap stays quarantined (it is marked Broken with the reason if it was
+ *   not) and a spare held back for its role takes the role (promoteSpares).
+ * - When too many of the deployment's hosts are unhealthy at once, the pass does nothing
+ *   and says so with the counts: the cause is then probably not the hosts.
+ */
+import type { Config } from "../config.ts";
+import type { Machine } from "../maas/port.ts";
+import { NodeStatus as S, isStatusCode } from "../maas/status.ts";
+import { scopeTagFor } from "../roles/index.ts";
+import { parseBudget } from "../../state-machines/waves.ts";
+import { REPROVISION_RELEASABLE } from "../../state-machines/host.ts";
+import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
+import { promoteSpares, type Replacement } from "./reprovision.ts";
+import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
+
+/** Statuses that mean the host is not doing its job and metalwave may act on it. */
+export const UNHEALTHY: readonly number[] = [S.BROKEN, S.FAILED_DEPLOYMENT, S.FAILED_COMMISSIONING, S.FAILED_RELEASING, S.FAILED_DISK_ERASING, S.FAILED_TESTING];
+
+export interface RemediationResult {
+  /** Hosts of the deployment (members holding a role) and how many were unhealthy. */
+  members: number;
+  unhealthy: number;
+  /** The pass did nothing because too many hosts were unhealthy at once. */
+  halted: { reason: string; limit: number } | null;
+  /** Hosts provisioned again in this pass, and how that rollout ended. */
+  attempted: { systemId: string; hostname: string; attempt: number }[];
+  rollout: RolloutSummary | null;
+  /** Hosts waiting for their cool-down. */
+  coolingDown: { systemId: string; hostname: string; readyAt: string }[];
+  /** Hosts past their cap: quarantined, their roles handed to spares. */
+  exhausted: { systemId: string; hostname: string; attempts: number }[];
+  replacements: Replacement[];
+  replacement: RolloutSummary | null;
+}
+
+function rolesOf(m: Machine, config: Config): string[] {
+  const defined = new Set(Object.keys(config.roles.definitions));
+  return m.tag_names.filter((t) => defined.has(t)).sort();
+}
+
+/** Attempts per host and when the last one ended, from the store's remediation rollouts. */
+function history(deps: RunnerDeps): Map<string, { attempts: number; lastAt: number }> {
+  const out = new Map<string, { attempts: number; lastAt: number }>();
+  for (const r of deps.store.listRollouts()) {
+    const full = deps.store.getRollout(r.id);
+    const plan = full?.plan as Partial<RolloutPlan> | undefined;
+    if (plan?.kind !== "remediation") continue;
+    const at = Date.parse(full?.updatedAt ?? "") || 0;
+    for (const h of plan.hosts ?? []) {
+      const prev = out.get(h.systemId) ?? { attempts: 0, lastAt: 0 };
+      out.set(h.systemId, { attempts: prev.attempts + 1, lastAt: Math.max(prev.lastAt, at) });
+    }
+  }
+  return out;
+}
+
+export async function remediate(deps: RunnerDeps, now: number = Date.now()): Promise<RemediationResult> {
+  const config = deps.config;
+  const policy = config.remediation;
+  const scopeTag = scopeTagFor(config.deployment);
+  const machines = await deps.maas.listMachines({ tags: [scopeTag] });
+  const members = machines.filter((m) => rolesOf(m, config).length > 0);
+  const unhealthy = members.filter((m) => isStatusCode(m.status) && UNHEALTHY.includes(m.status));
+  const result: RemediationResult = {
+    members: members.length,
+    unhealthy: unhealthy.length,
+    halted: null,
+    attempted: [],
+    rollout: null,
+    coolingDown: [],
+    exhausted: [],
+    replacements: [],
+    replacement: null,
+  };
+  if (unhealthy.length === 0) return result;
+  const limit = parseBudget(policy.haltWhenUnhealthy, members.length, "remediation.haltWhenUnhealthy");
+  if (unhealthy.length > limit) {
+    result.halted = {
+      limit,
+      reason: `${unhealthy.length} of ${members.length} hosts are unhealthy at once, more than ${String(policy.haltWhenUnhealthy)} (${limit}): the cause is probably not the hosts (network, power, the region); nothing was remediated`,
+    };
+    deps.logger.warn({ unhealthy: unhealthy.length, members: members.length, limit }, "remediation halted");
+    return result;
+  }
+
+  const past = history(deps);
+  const candidates: Machine[] = [];
+  const exhausted: Machine[] = [];
+  for (const m of unhealthy.sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
+    const h = past.get(m.system_id) ?? { attempts: 0, lastAt: 0 };
+    if (h.attempts >= policy.maxAttempts) {
+      exhausted.push(m);
+      result.exhausted.push({ systemId: m.system_id, hostname: m.hostname, attempts: h.attempts });
+    } else if (h.lastAt > 0 && now - h.lastAt < policy.coolDownMs) {
+      result.coolingDown.push({ systemId: m.system_id, hostname: m.hostname, readyAt: new Date(h.lastAt + policy.coolDownMs).toISOString() });
+    } else candidates.push(m);
+  }
+
+  const batch = candidates.slice(0, policy.maxAtOnce);
+  if (batch.length > 0) {
+    const hosts: PlannedHost[] = [];
+    for (const m of batch) {
+      // Broken (quarantined) machines come back through mark_fixed: Ready, then redeployed.
+      if (m.status === S.BROKEN) await deps.maas.markFixed(m.system_id, "metalwave: remediation");
+      const releasable = isStatusCode(m.status) && REPROVISION_RELEASABLE.includes(m.status);
+      hosts.push({
+        systemId: m.system_id,
+        hostname: m.hostname,
+        zone: m.zone.name,
+        wave: 0,
+        roles: rolesOf(m, config),
+        disks: [],
+        ...(releasable ? { reprovision: { erase: policy.erase } } : {}),
+      });
+      result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.get(m.system_id)?.attempts ?? 0) + 1 });
+    }
+    const plan: RolloutPlan = {
+      version: 2,
+      kind: "remediation",
+      reason: `remediation of ${hosts.length} unhealthy host(s)`,
+      deployment: config.deployment,
+      scopeTag,
+      machineTagsSynced: true,
+      hosts,
+      waves: [hosts.map((h) => h.systemId)],
+      layerPeers: machines
+        .filter((m) => m.status === S.DEPLOYED && !batch.includes(m) && rolesOf(m, config).length > 0)
+        .map((m) => ({ systemId: m.system_id, hostname: m.hostname, roles: rolesOf(m, config) })),
+    };
+    const relaxed: Config = { ...config, rollout: { ...config.rollout, budget: { perWave: "100%", total: "100%" } } };
+    result.rollout = await new RolloutRunner({ ...deps, config: relaxed }).run({ resume: false, plan });
+  }
+
+  if (exhausted.length > 0) {
+    for (const m of exhausted) {
+      if (m.status !== S.BROKEN) await deps.maas.markBroken(m.system_id, `metalwave: ${policy.maxAttempts} remediation attempts failed; quarantined`);
+    }
+    const promoted = await promoteSpares(
+      deps.maas,
+      config,
+      exhausted.map((m) => ({ systemId: m.system_id, hostname: m.hostname })),
+      `replaces ${exhausted.map((m) => m.hostname).join(", ")} after ${policy.maxAttempts} remediation attempts`,
+    );
+    result.replacements = promoted.replacements;
+    if (promoted.plan) {
+      const relaxed: Config = { ...config, rollout: { ...config.rollout, budget: { perWave: "100%", total: "100%" } } };
+      result.replacement = await new RolloutRunner({ ...deps, config: relaxed }).run({ resume: false, plan: promoted.plan });
+      deps.store.appendJournal({ rolloutId: result.replacement.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
+    }
+  }
+  return result;
+}

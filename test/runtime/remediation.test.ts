@@ -1,0 +1,105 @@
+/**
+ * Automatic remediation by policy: a quarantined host is provisioned again up to its
+ * cap, waits out its cool-down between tries, and then a spare takes its role; a pass
+ * does nothing when too many hosts are unhealthy at once.
+ */
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { MaasClient } from "../../src/maas/client.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
+import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
+import { remediate } from "../../src/runtime/remediation.ts";
+import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
+import { silentLogger } from "../../src/log.ts";
+import { NodeStatus } from "../../src/maas/status.ts";
+
+const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
+
+let sim: SimHandle | undefined;
+let store: Store | undefined;
+afterEach(async () => {
+  store?.close();
+  store = undefined;
+  await sim?.close();
+  sim = undefined;
+});
+
+function configWith(remediation: ConfigInput["remediation"]): Config {
+  return parseConfig({
+    rollout: { backoffMs: { base: 1, max: 5 }, maxAttempts: { deploy: 1 } },
+    layers: { enabled: false },
+    roles: { definitions: { compute: { spares: 1 } } },
+    remediation,
+  });
+}
+
+function client(s: SimHandle): MaasClient {
+  return new MaasClient({ url: s.url, apiKey: s.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+}
+
+async function deployed(faults: string | undefined, config: Config): Promise<{ sim: SimHandle; deps: RunnerDeps }> {
+  sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
+  const maas = client(sim);
+  store = openStore(":memory:");
+  const deps: RunnerDeps = { maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 };
+  await new RolloutRunner(deps).run({ resume: false });
+  return { sim, deps };
+}
+
+describe("remediation", () => {
+  it("retries a quarantined host up to its cap, respecting the cool-down, then a spare takes its role", async () => {
+    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const plan = await readAndPlan(client(probe), configWith({}));
+    await probe.close();
+    const bad = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
+    const spare = plan.roles.spares["compute"]![0]!;
+
+    // Every deploy of the bad host fails: the rollout quarantines it.
+    const policy = { maxAttempts: 2, coolDownMs: 0, maxAtOnce: 5, haltWhenUnhealthy: "20%" } as const;
+    const { sim, deps } = await deployed(`deploy.fail@${bad.hostname}=1`, configWith(policy));
+    const maas = deps.maas;
+    expect((await maas.readMachine(bad.systemId)).status).toBe(NodeStatus.BROKEN);
+
+    const first = await remediate(deps);
+    expect(first.attempted).toEqual([{ systemId: bad.systemId, hostname: bad.hostname, attempt: 1 }]);
+    expect(first.rollout?.byOutcome.quarantined).toBe(1);
+
+    // With a cool-down, the next pass leaves it alone and says until when.
+    const waiting = await remediate({ ...deps, config: configWith({ ...policy, coolDownMs: 3_600_000 }) });
+    expect(waiting.attempted).toEqual([]);
+    expect(waiting.coolingDown.map((c) => c.hostname)).toEqual([bad.hostname]);
+
+    const second = await remediate(deps);
+    expect(second.attempted).toEqual([{ systemId: bad.systemId, hostname: bad.hostname, attempt: 2 }]);
+
+    // At the cap: quarantined for good, and the spare takes the role.
+    const third = await remediate(deps);
+    expect(third.attempted).toEqual([]);
+    expect(third.exhausted).toEqual([{ systemId: bad.systemId, hostname: bad.hostname, attempts: 2 }]);
+    expect(third.replacements).toEqual([{ failed: { systemId: bad.systemId, hostname: bad.hostname }, role: "compute", spare: { systemId: spare.systemId, hostname: spare.hostname } }]);
+    expect(third.replacement?.byOutcome.inService).toBe(1);
+    const badNow = await maas.readMachine(bad.systemId);
+    expect(badNow.status).toBe(NodeStatus.BROKEN);
+    expect(badNow.tag_names).not.toContain("compute");
+    expect((await maas.readMachine(spare.systemId)).status).toBe(NodeStatus.DEPLOYED);
+    // The bad host was deployed by the rollout and by each of the two attempts, never more.
+    expect(sim.stats().machines?.find((m) => m.system_id === bad.systemId)?.deployed).toBe(3);
+
+    // Nothing left to do: it is no longer a member of any role.
+    const after = await remediate(deps);
+    expect(after.unhealthy).toBe(0);
+  }, 120_000);
+
+  it("does nothing when too many hosts are unhealthy at once, and says so with the counts", async () => {
+    const { sim, deps } = await deployed(undefined, configWith({ haltWhenUnhealthy: 2, coolDownMs: 0 }));
+    const victims = (await deps.maas.listMachines({ tags: ["compute"] })).slice(0, 3);
+    for (const v of victims) await deps.maas.markBroken(v.system_id, "test: rack power lost");
+    const before = sim.stats().requests.byOperation["machine.mark_fixed"]?.total ?? 0;
+    const r = await remediate(deps);
+    expect(r.halted?.reason).toMatch(/^3 of \d+ hosts are unhealthy at once, more than 2 \(2\)/);
+    expect(r.attempted).toEqual([]);
+    expect(sim.stats().requests.byOperation["machine.mark_fixed"]?.total ?? 0).toBe(before);
+  }, 60_000);
+});
