@@ -12,6 +12,8 @@ export class CallJournal {
   private readonly rolloutId: string;
   /** `${systemId}/${op}` → id of a call left open by an earlier process. */
   private readonly open = new Map<string, number>();
+  /** Calls begun by this process and not yet ended. */
+  private readonly begun = new Map<number, { systemId: string; op: string }>();
 
   constructor(store: Store, rolloutId: string) {
     this.store = store;
@@ -46,10 +48,19 @@ export class CallJournal {
   }
 
   begin(systemId: string, op: string): number {
-    return this.store.beginCall({ rolloutId: this.rolloutId, systemId, operation: op });
+    const id = this.store.beginCall({ rolloutId: this.rolloutId, systemId, operation: op });
+    this.begun.set(id, { systemId, op });
+    return id;
   }
 
+  /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */
   end(callId: number, outcome: "ok" | "error" | "unknown", detail?: string): void {
-    this.store.endCall(callId, outcome, detail);
+    const c = this.begun.get(callId);
+    this.begun.delete(callId);
+    if (!c) {
+      this.store.endCall(callId, outcome, detail);
+      return;
+    }
+    this.store.endCallLater({ callId, rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op }, outcome, detail);
   }
 }

@@ -139,8 +139,21 @@ export function planDeployment(input: { config: Config; machines: readonly Machi
 
 /** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
 export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: Machine[] }> {
-  const [machines, tags, me] = await Promise.all([maas.listMachines({}), maas.listTags(), maas.whoami()]);
+  const [machines, tags, me] = await Promise.all([listAllMachines(maas), maas.listTags(), maas.whoami()]);
   return { ...planDeployment({ config, machines, tags, maasUser: me.username }), machines };
+}
+
+/**
+ * Every machine of the region, read one zone at a time: MAAS lists machines without
+ * pagination, and one answer for 10,000 machines is a single ~100 MB body held next to
+ * its parsed form; a zone at a time keeps the peak to a zone's worth.
+ */
+async function listAllMachines(maas: MaasPort): Promise<Machine[]> {
+  const zones = await maas.listZones();
+  if (zones.length <= 1) return maas.listMachines({});
+  const seen = new Map<string, Machine>();
+  for (const z of zones) for (const m of await maas.listMachines({ zone: [z.name] })) seen.set(m.system_id, m);
+  return [...seen.values()];
 }
 
 /** The plan as data for `metalwave plan --json`: documented in docs/cli.md. */

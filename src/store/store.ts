@@ -30,6 +30,7 @@ import {
   JOURNAL_KINDS,
   ROLLOUT_STATUSES,
   type BeginCallInput,
+  type EndCallInput,
   type CallOutcome,
   type HostCounts,
   type HostInput,
@@ -135,6 +136,7 @@ ON CONFLICT (rollout_id, system_id) DO UPDATE SET
   updated_at = excluded.updated_at, snapshot = excluded.snapshot`;
 
 const JOURNAL_INSERT = `INSERT INTO journal (rollout_id, system_id, kind, at, data) VALUES (?, ?, ?, ?, ?)`;
+const CALL_END_IF_OPEN = `UPDATE maas_call SET ended_at = ?, outcome = ?, detail = ? WHERE id = ? AND ended_at IS NULL`;
 
 const HOST_COLUMNS = `rollout_id, system_id, hostname, wave, roles, phase, outcome, last_error, maas_status, updated_at, snapshot`;
 
@@ -251,6 +253,8 @@ class SqliteStore implements Store {
   /** Newest pending snapshot per host: an older one in the same window is never worth writing. */
   private pendingHosts = new Map<string, Params>();
   private pendingJournal: Params[] = [];
+  /** Buffered call endings: [ended_at, outcome, detail, id]. */
+  private pendingCallEnds: Params[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lockToken: string | undefined;
   private closed = false;
@@ -319,10 +323,12 @@ class SqliteStore implements Store {
   private inTransaction<T>(fn: () => T): T {
     const hosts = this.pendingHosts;
     const journal = this.pendingJournal;
+    const callEnds = this.pendingCallEnds;
     this.db.exec("BEGIN IMMEDIATE");
     let result: T;
     try {
       for (const p of hosts.values()) this.stmt(HOST_UPSERT).run(...p);
+      for (const p of callEnds) this.stmt(CALL_END_IF_OPEN).run(...p);
       for (const p of journal) this.stmt(JOURNAL_INSERT).run(...p);
       result = fn();
       this.db.exec("COMMIT");
@@ -333,12 +339,13 @@ class SqliteStore implements Store {
     }
     if (this.pendingHosts === hosts && hosts.size > 0) this.pendingHosts = new Map();
     if (this.pendingJournal === journal && journal.length > 0) this.pendingJournal = [];
+    if (this.pendingCallEnds === callEnds && callEnds.length > 0) this.pendingCallEnds = [];
     this.cancelTimer();
     return result;
   }
 
   private get pendingOps(): number {
-    return this.pendingHosts.size + this.pendingJournal.length;
+    return this.pendingHosts.size + this.pendingJournal.length + this.pendingCallEnds.length;
   }
 
   /** True when a write must go to the file now rather than into the buffer. */
@@ -665,6 +672,27 @@ class SqliteStore implements Store {
       );
       return true;
     });
+  }
+
+  endCallLater(call: EndCallInput, outcome: CallOutcome, detail?: string): void {
+    if (!(CALL_OUTCOMES as readonly string[]).includes(outcome)) {
+      throw new StoreError("STORE_SCHEMA", `MAAS call ${call.callId}: unknown outcome ${JSON.stringify(outcome)}`, { path: this.path });
+    }
+    if (this.writesThrough()) {
+      this.endCall(call.callId, outcome, detail);
+      return;
+    }
+    this.ensureOpen();
+    const at = this.at();
+    this.pendingCallEnds.push([at, outcome, detail ?? null, call.callId]);
+    this.pendingJournal.push([
+      call.rolloutId,
+      call.systemId,
+      "maas_call",
+      at,
+      JSON.stringify({ event: "end", callId: call.callId, operation: call.operation, outcome, ...(detail !== undefined ? { detail } : {}) }),
+    ]);
+    this.buffered();
   }
 
   openCalls(rolloutId: string): OpenCall[] {

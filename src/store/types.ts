@@ -109,6 +109,14 @@ export interface JournalQuery {
   order?: "asc" | "desc" | undefined;
 }
 
+/** Which call `endCallLater` ends: what its journal entry needs without reading the row. */
+export interface EndCallInput {
+  callId: number;
+  rolloutId: string;
+  systemId: string;
+  operation: string;
+}
+
 export interface BeginCallInput {
   rolloutId: string;
   systemId: string;
@@ -179,6 +187,12 @@ export interface Store {
   beginCall(call: BeginCallInput): number;
   /** Durable: records the outcome. Returns false if the call had already ended; STORE_NOT_FOUND for an unknown id. */
   endCall(callId: number, outcome: CallOutcome, detail?: string): boolean;
+  /**
+   * Ends a call through the write-behind buffer (written through when there is none). A
+   * crash before the flush leaves the call open, which is safe: a restart reconciles an
+   * open call by reading MAAS. A call already ended stays as it was.
+   */
+  endCallLater(call: EndCallInput, outcome: CallOutcome, detail?: string): void;
   /** Calls begun and never ended, oldest first: after a crash, their outcome must be read back from MAAS. */
   openCalls(rolloutId: string): OpenCall[];
 

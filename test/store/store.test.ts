@@ -293,6 +293,31 @@ describe("store: MAAS calls with unknown outcome", () => {
   });
   afterEach(() => t.cleanup());
 
+  it("ends a call through the write-behind buffer: until the flush it still reads as open on disk, then it is ended and journaled", () => {
+    const s = openStore(t.path, { writeBehindMs: 60_000 });
+    s.createRollout({}, { id: "r1" });
+    const id = s.beginCall({ rolloutId: "r1", systemId: "a", operation: "deploy" });
+    s.endCallLater({ callId: id, rolloutId: "r1", systemId: "a", operation: "deploy" }, "ok");
+    // Another process (a crash now) would find the call open, which a restart reconciles.
+    const db = raw(t.path);
+    expect(db.prepare("SELECT ended_at FROM maas_call WHERE id = ?").get(id)).toEqual({ ended_at: null });
+    s.flush();
+    expect((db.prepare("SELECT outcome FROM maas_call WHERE id = ?").get(id) as { outcome: string }).outcome).toBe("ok");
+    db.close();
+    expect(s.openCalls("r1")).toEqual([]);
+    expect(s.journal("r1", { kind: "maas_call" }).map((e) => (e.data as { event: string; outcome?: string }).outcome ?? "begin")).toEqual(["begin", "ok"]);
+    // A call already ended keeps its outcome.
+    s.endCallLater({ callId: id, rolloutId: "r1", systemId: "a", operation: "deploy" }, "error");
+    s.flush();
+    const check = raw(t.path);
+    expect((check.prepare("SELECT outcome FROM maas_call WHERE id = ?").get(id) as { outcome: string }).outcome).toBe("ok");
+    check.close();
+    s.close();
+    const again = openStore(t.path);
+    expect(again.openCalls("r1")).toEqual([]);
+    again.close();
+  });
+
   it("lists a call begun and never ended after the process goes away, until it is ended", () => {
     const s = openStore(t.path);
     s.createRollout({}, { id: "r1" });
