@@ -236,23 +236,7 @@ export class RolloutRunner {
       this.rolloutId = store.createRollout(this.plan).id;
       this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
     } else {
-      const planned = await readAndPlan(maas, config);
-      if (planned.rollout.hosts.length === 0) {
-        throw new RolloutError(
-          "EMPTY_FLEET",
-          `the plan deploys no machine: MAAS lists ${planned.machines.length} machine(s)` +
-            (config.rollout.selectTags.length ? ` (selected by tags ${config.rollout.selectTags.join(", ")})` : "") +
-            `, ${planned.roles.members.length} in scope ${planned.roles.scopeTag}, none given a role (run metalwave plan to see why)`,
-        );
-      }
-      if (planned.blocking.length > 0) throw new PreflightError(planned.blocking);
-      for (const m of planned.machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      // Tags before anything else: every machine's scope and role tags in O(roles) batched
-      // calls. A failure part-way says what was done and what was not (RolesError).
-      const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
-      this.plan = planned.rollout;
-      this.rolloutId = store.createRollout(this.plan).id;
-      this.journalPlan(planned, synced);
+      await this.startNewRollout();
     }
     this.indexPlan();
     await this.ensureTags();
@@ -499,6 +483,32 @@ export class RolloutRunner {
         this.fail(err);
       },
     });
+  }
+
+  /**
+   * Plans from MAAS, refuses on pre-flight FAILs, writes the tags and records the
+   * rollout. A method of its own so the full machine list it reads is garbage as soon as
+   * it returns (a suspended async frame could otherwise keep it for the whole rollout).
+   */
+  private async startNewRollout(): Promise<void> {
+    const { store, config, maas } = this.deps;
+    const planned = await readAndPlan(maas, config);
+    if (planned.rollout.hosts.length === 0) {
+      throw new RolloutError(
+        "EMPTY_FLEET",
+        `the plan deploys no machine: MAAS lists ${planned.machines.length} machine(s)` +
+          (config.rollout.selectTags.length ? ` (selected by tags ${config.rollout.selectTags.join(", ")})` : "") +
+          `, ${planned.roles.members.length} in scope ${planned.roles.scopeTag}, none given a role (run metalwave plan to see why)`,
+      );
+    }
+    if (planned.blocking.length > 0) throw new PreflightError(planned.blocking);
+    for (const m of planned.machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+    // Tags before anything else: every machine's scope and role tags in O(roles) batched
+    // calls. A failure part-way says what was done and what was not (RolesError).
+    const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
+    this.plan = planned.rollout;
+    this.rolloutId = store.createRollout(this.plan).id;
+    this.journalPlan(planned, synced);
   }
 
   private journalPlan(planned: DeploymentPlan, synced: Awaited<ReturnType<typeof syncTags>>): void {
