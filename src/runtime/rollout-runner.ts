@@ -153,7 +153,6 @@ export class RolloutRunner {
   /** Hosts whose snapshot changed since the last save (saved once per event-loop turn). */
   private readonly dirty = new Map<string, HostActor>();
   private persistScheduled = false;
-  private ended = false;
   private coordinator: LayerCoordinator | undefined;
   /** Hosts restored from a snapshot whose first MAAS request has not been made yet. */
   private readonly restoredUnchecked = new Set<string>();
@@ -553,8 +552,13 @@ export class RolloutRunner {
 
   private persistDirty(): void {
     this.persistScheduled = false;
-    // After the run has ended the store belongs to the caller again (it may be closed).
-    if (this.dirty.size === 0 || this.ended) return;
+    // Hosts still finishing an abort after the run returned are saved while the caller
+    // keeps the store open; once it has closed it, there is nothing left to save into.
+    if (this.dirty.size === 0) return;
+    if (!this.deps.store.isOpen) {
+      this.dirty.clear();
+      return;
+    }
     let phaseChanged = false;
     for (const [systemId, actor] of this.dirty) {
       const snap = actor.getSnapshot();
@@ -655,7 +659,6 @@ export class RolloutRunner {
       () => {
         this.rollout.stop();
         this.persistDirty();
-        this.ended = true;
         this.emitProgress(true);
         this.finish(this.summary());
       },

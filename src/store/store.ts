@@ -285,6 +285,10 @@ class SqliteStore implements Store {
     return this.now().toISOString();
   }
 
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
   private ensureOpen(): void {
     if (this.closed) throw new StoreError("STORE_IO", `store ${this.path} is closed`, { path: this.path });
   }

@@ -193,6 +193,8 @@ export interface Store {
    * open call by reading MAAS. A call already ended stays as it was.
    */
   endCallLater(call: EndCallInput, outcome: CallOutcome, detail?: string): void;
+  /** False once `close()` has run. */
+  readonly isOpen: boolean;
   /** Calls begun and never ended, oldest first: after a crash, their outcome must be read back from MAAS. */
   openCalls(rolloutId: string): OpenCall[];
 
