@@ -14,6 +14,7 @@
  *   whatever is left stops where it is), and a failure after the start takes the
  *   controller out of service until the process restarts (`degraded`).
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
@@ -26,6 +27,8 @@ import { PreflightError } from "../runtime/deployment-plan.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import type { FindingCode } from "../roles/types.ts";
+import { HOST_PHASES } from "../../state-machines/host.ts";
+import { parseBudget } from "../../state-machines/waves.ts";
 import { assertNever, MetalwaveError } from "../errors.ts";
 import { ServiceError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
@@ -83,6 +86,30 @@ export interface HostDetail {
   updatedAt: string;
   /** The host's journal entries (transitions, MAAS calls), oldest first. */
   history: { seq: number; at: string; kind: string; data: unknown }[];
+}
+
+/** One machine of a rollout as the dashboard draws it: where it is planned and its phase now. */
+export interface HostCell {
+  systemId: string;
+  hostname: string;
+  wave: number;
+  zone: string;
+  roles: string[];
+  /** The host's phase now (its last transition); `waiting` while it has not started. */
+  phase: string;
+}
+
+export interface HostsView {
+  rolloutId: string;
+  /** True: every planned machine; false: only those whose phase changed after `after`. */
+  full: boolean;
+  /** The journal position the phases are read up to: pass it back as `after`. */
+  cursor: number;
+  /** Every phase a machine can be in, in the pipeline's order (`waiting` first). */
+  phases: string[];
+  /** The failure budgets of the service's config and the limits they make for this rollout. */
+  budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
+  hosts: HostCell[];
 }
 
 /** Layering for one run: what `layeringFor` in src/cli/rollout.ts returns. */
@@ -156,6 +183,32 @@ function revocable(maas: MaasPort): { port: MaasPort; revoke: () => void } {
   return { port, revoke: () => (revoked = true) };
 }
 
+/** Journal entries read per step when collecting transitions; the event loop gets a turn between steps. */
+const TRANSITIONS_PER_STEP = 5_000;
+
+type PlannedCell = Omit<HostCell, "phase">;
+
+/** The planned machines (where each sits in the plan), from a stored plan of any version. */
+function plannedCells(plan: unknown): PlannedCell[] {
+  const p = plan as { hosts?: unknown; waves?: unknown };
+  const cells: PlannedCell[] = [];
+  const str = (v: unknown, fallback: string) => (typeof v === "string" ? v : fallback);
+  if (Array.isArray(p.hosts)) {
+    for (const raw of p.hosts as unknown[]) {
+      const h = (raw ?? {}) as Record<string, unknown>;
+      const systemId = str(h["systemId"], "");
+      if (!systemId) continue;
+      const roles = Array.isArray(h["roles"]) ? (h["roles"] as unknown[]).filter((r): r is string => typeof r === "string") : [];
+      cells.push({ systemId, hostname: str(h["hostname"], systemId), wave: typeof h["wave"] === "number" ? h["wave"] : 0, zone: str(h["zone"], ""), roles });
+    }
+    return cells;
+  }
+  PLAN_HOSTS(plan).waves.forEach((w, wave) => {
+    for (const systemId of w) cells.push({ systemId, hostname: systemId, wave, zone: "", roles: [] });
+  });
+  return cells;
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -164,6 +217,8 @@ export class RolloutController {
   private readonly d: ControllerDeps;
   private readonly log: Logger;
   private active: ActiveRun | undefined;
+  /** The planned machines of the rollout last asked for by `hosts` (a plan never changes once made). */
+  private planned: { id: string; cells: PlannedCell[]; index: Map<string, number>; waveSizes: number[] } | undefined;
   /** Rollouts this process created (the only ones an ephemeral region can resume). */
   private readonly createdHere = new Set<string>();
   private accepting = true;
@@ -355,6 +410,64 @@ export class RolloutController {
       updatedAt: h.updatedAt,
       history,
     };
+  }
+
+  /**
+   * Every planned machine with its phase now (`after` absent), or only the machines
+   * whose phase changed after journal position `after`. Phases come from the journal's
+   * transitions, read in steps so a 10,000-machine rollout does not hold up the runner.
+   */
+  async hosts(id: string, after: number | undefined): Promise<HostsView> {
+    this.summaryOf(id);
+    const planned = this.plannedOf(id);
+    // The runner's transitions may sit in the write-behind buffer for a moment.
+    this.d.store.flush();
+    const phase = new Map<string, string>();
+    let cursor = after ?? 0;
+    for (;;) {
+      const step = this.d.store.journal(id, { kind: "transition", afterSeq: cursor, limit: TRANSITIONS_PER_STEP });
+      for (const e of step) {
+        const to = (e.data as { to?: unknown } | null)?.to;
+        if (e.systemId !== null && typeof to === "string") phase.set(e.systemId, to);
+        cursor = e.seq;
+      }
+      if (step.length < TRANSITIONS_PER_STEP) break;
+      await nextTurn();
+    }
+    let hosts: HostCell[];
+    if (after === undefined) {
+      hosts = planned.cells.map((c) => ({ ...c, phase: phase.get(c.systemId) ?? "waiting" }));
+    } else {
+      hosts = [];
+      for (const [systemId, p] of phase) {
+        const i = planned.index.get(systemId);
+        if (i !== undefined) hosts.push({ ...planned.cells[i]!, phase: p });
+      }
+    }
+    const { perWave, total } = this.d.config.rollout.budget;
+    return {
+      rolloutId: id,
+      full: after === undefined,
+      cursor,
+      phases: ["waiting", ...HOST_PHASES],
+      budget: {
+        perWave,
+        total,
+        totalLimit: parseBudget(total, planned.cells.length, "rollout.budget.total"),
+        perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
+      },
+      hosts,
+    };
+  }
+
+  private plannedOf(id: string): NonNullable<RolloutController["planned"]> {
+    if (this.planned?.id === id) return this.planned;
+    const record = this.d.store.getRollout(id);
+    if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
+    const cells = plannedCells(record.plan);
+    const waveSizes = PLAN_HOSTS(record.plan).waves.map((w) => w.length);
+    this.planned = { id, cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
+    return this.planned;
   }
 
   /** Machines by phase of the live run, else of the latest rollout in the store. */

@@ -41,7 +41,7 @@ export const OPENAPI = {
     version: "1",
     description:
       "Runs metalwave rollouts (MAAS machines in waves) one at a time and reports on them. " +
-      "Every route but /healthz needs `Authorization: Bearer <token>`. Errors are `{error: {code, message, details?}}`.",
+      "Every route but /healthz and the dashboard's files (/, /dashboard.js, /dashboard.css) needs `Authorization: Bearer <token>`. Errors are `{error: {code, message, details?}}`.",
   },
   servers: [{ url: "http://127.0.0.1:8640" }],
   security: [{ bearer: [] }],
@@ -62,6 +62,30 @@ export const OPENAPI = {
         operationId: "metrics",
         summary: "Prometheus metrics (text exposition format)",
         responses: { "200": { description: "metrics", content: { "text/plain": { schema: { type: "string" } } } }, ...ERRORS },
+      },
+    },
+    "/": {
+      get: {
+        operationId: "dashboard",
+        summary: "the live dashboard page (no auth: it holds no data and asks for the token)",
+        security: [],
+        responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
+      },
+    },
+    "/dashboard.js": {
+      get: {
+        operationId: "dashboardScript",
+        summary: "the dashboard's script (an ES module; no auth)",
+        security: [],
+        responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
+      },
+    },
+    "/dashboard.css": {
+      get: {
+        operationId: "dashboardStyle",
+        summary: "the dashboard's style sheet (no auth)",
+        security: [],
+        responses: { "200": { description: "CSS", content: { "text/css": { schema: { type: "string" } } } } },
       },
     },
     "/api/v1/openapi.json": {
@@ -105,6 +129,22 @@ export const OPENAPI = {
         summary: "a rollout: state, waves, counts by phase and outcome, failures",
         parameters: [idParam],
         responses: { "200": { description: "the rollout", content: json(ref("RolloutDetail")) }, ...ERRORS, "404": error("no such rollout") },
+      },
+    },
+    "/api/v1/rollouts/{id}/hosts": {
+      get: {
+        operationId: "listHosts",
+        summary: "every planned machine of a rollout with its phase now, or (with `after`) only those whose phase changed since",
+        description:
+          "Phases are read from the journal's transitions. Pass an answer's `cursor` as `after` to get only the machines " +
+          "whose phase changed after it (the dashboard does so on each progress event).",
+        parameters: [idParam, { name: "after", in: "query", required: false, description: "a `cursor` from an earlier answer", schema: { type: "integer", minimum: 0 } }],
+        responses: {
+          "200": { description: "the machines", content: json(ref("HostsView")) },
+          "400": error("`after` is not a non-negative integer"),
+          ...ERRORS,
+          "404": error("no such rollout"),
+        },
       },
     },
     "/api/v1/rollouts/{id}/hosts/{systemId}": {
@@ -213,6 +253,39 @@ export const OPENAPI = {
           source: { type: "string", enum: ["runner", "store"] },
           progress: { allOf: [ref("Progress")], nullable: true },
           failures: { type: "array", items: ref("HostFailure") },
+        },
+      },
+      HostCell: {
+        type: "object",
+        required: ["systemId", "hostname", "wave", "zone", "roles", "phase"],
+        properties: {
+          systemId: { type: "string" },
+          hostname: { type: "string" },
+          wave: { type: "integer" },
+          zone: { type: "string" },
+          roles: { type: "array", items: { type: "string" } },
+          phase: { type: "string", description: "the last transition's phase; `waiting` while the machine has not started" },
+        },
+      },
+      HostsView: {
+        type: "object",
+        required: ["rolloutId", "full", "cursor", "phases", "budget", "hosts"],
+        properties: {
+          rolloutId: { type: "string" },
+          full: { type: "boolean", description: "true: every planned machine; false: only those changed after `after`" },
+          cursor: { type: "integer", description: "the journal position read up to; pass it as `after`" },
+          phases: { type: "array", items: { type: "string" }, description: "every phase, in pipeline order" },
+          budget: {
+            type: "object",
+            required: ["perWave", "total", "totalLimit", "perWaveLimits"],
+            properties: {
+              perWave: { oneOf: [{ type: "integer" }, { type: "string" }] },
+              total: { oneOf: [{ type: "integer" }, { type: "string" }] },
+              totalLimit: { type: "integer", description: "failed hosts (quarantined or failed) the rollout may have before it pauses" },
+              perWaveLimits: { type: "array", items: { type: "integer" }, description: "the same per wave" },
+            },
+          },
+          hosts: { type: "array", items: ref("HostCell") },
         },
       },
       HostDetail: {

@@ -4,6 +4,7 @@
  * route table below is what the server serves; openapi.ts describes the same routes
  * and a test holds the two together.
  */
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
@@ -66,6 +67,56 @@ export interface Route {
 
 /** How long requests still being answered get when the server closes. */
 const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * The dashboard's files (src/service/dashboard/), read once when first asked for. They
+ * are served without the token: they hold no data, and the page asks the operator for
+ * the token and sends it as a header on every API call.
+ */
+const DASHBOARD_FILES = {
+  "index.html": "text/html; charset=utf-8",
+  "dashboard.js": "text/javascript; charset=utf-8",
+  "dashboard.css": "text/css; charset=utf-8",
+} as const;
+const dashboardCache = new Map<keyof typeof DASHBOARD_FILES, Buffer>();
+
+function sendDashboardFile(res: ServerResponse, name: keyof typeof DASHBOARD_FILES): void {
+  let body = dashboardCache.get(name);
+  if (!body) {
+    try {
+      body = readFileSync(new URL(`./dashboard/${name}`, import.meta.url));
+    } catch (e) {
+      throw new ServiceError("INTERNAL", `the dashboard file ${name} cannot be read`, { cause: e });
+    }
+    dashboardCache.set(name, body);
+  }
+  res.writeHead(200, {
+    "content-type": DASHBOARD_FILES[name],
+    "content-length": body.length,
+    "cache-control": "no-cache",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    // Only its own script, style and API: no inline code, no other origin, no framing.
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  });
+  res.end(body);
+}
+
+/** `?after=N` of the hosts route: a journal position (a non-negative integer), or absent. */
+function afterParam(req: IncomingMessage): number | undefined {
+  let raw: string | null = null;
+  try {
+    raw = new URL(req.url ?? "/", "http://localhost").searchParams.get("after");
+  } catch {
+    // An unparseable target never reaches a route.
+  }
+  if (raw === null) return undefined;
+  const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new ServiceError("BAD_REQUEST", "after: expected a journal position (a non-negative integer, the cursor of an earlier answer)", { details: [{ field: "after", message: "expected a non-negative integer" }] });
+  }
+  return n;
+}
 
 const StartBody = z.object({ overrides: z.array(z.enum(FINDING_CODES)).max(FINDING_CODES.length).optional() }).strict();
 const ReasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
@@ -160,6 +211,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
         res.end(m.body);
       },
     },
+    { method: "GET", path: "/", auth: false, handle: ({ res }) => sendDashboardFile(res, "index.html") },
+    { method: "GET", path: "/dashboard.js", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.js") },
+    { method: "GET", path: "/dashboard.css", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.css") },
     { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, OPENAPI) },
     {
       method: "GET",
@@ -186,6 +240,12 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       },
     },
     { method: "GET", path: "/api/v1/rollouts/{id}", auth: true, handle: ({ res, params }) => sendJson(res, 200, controller.detail(params["id"]!)) },
+    {
+      method: "GET",
+      path: "/api/v1/rollouts/{id}/hosts",
+      auth: true,
+      handle: async ({ req, res, params }) => sendJson(res, 200, await controller.hosts(params["id"]!, afterParam(req))),
+    },
     {
       method: "GET",
       path: "/api/v1/rollouts/{id}/hosts/{systemId}",

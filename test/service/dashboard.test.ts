@@ -1,0 +1,249 @@
+/**
+ * The dashboard in a real headless browser (Debian's chromium driven by
+ * playwright-core) against a running service on a time-scaled simulated region: the
+ * page is served without the token but reads nothing without it, takes the token from
+ * the address fragment and sends it only as a header, shows every machine and the
+ * per-phase counts the API gives, follows the rollout as it moves, and its button
+ * pauses and resumes the rollout through the API.
+ */
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { MaasClient } from "../../src/maas/client.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { parseConfig } from "../../src/config.ts";
+import { silentLogger } from "../../src/log.ts";
+import { startService, type ServiceHandle } from "../../src/service/index.ts";
+import { TOKEN, type Json } from "./helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const MACHINES = 48;
+/** Realistic seconds / SPEED: a wave takes about 1.2 s, the rollout (5 waves) about 6 s. */
+const SPEED = 3000;
+
+let sim: SimHandle;
+let store: Store;
+let service: ServiceHandle;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the dashboard test drives Debian's chromium at ${CHROMIUM}, which is missing: install it with 'apt-get install -y --no-install-recommends chromium'`);
+  }
+  sim = await startSimulator({ machines: MACHINES, speed: SPEED, durations: { commission: 1200, deploy: 2400 }, seed: 5 });
+  const maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+  store = openStore(":memory:", { writeBehindMs: 50 });
+  const config = parseConfig({ layers: { enabled: false }, rollout: { backoffMs: { base: 1, max: 5 } } });
+  service = await startService({
+    store,
+    maas,
+    maasStats: () => maas.stats(),
+    config,
+    logger: silentLogger(),
+    token: TOKEN,
+    port: 0,
+    timeScale: SPEED,
+    observerPollMs: 20,
+    heartbeatMs: 1_000,
+    defaultMetrics: false,
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await service?.stop();
+  store?.close();
+  await sim?.close();
+});
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
+  const res = await fetch(service.url + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Just the DOM this test reads (the project's TypeScript has no DOM library). */
+interface Doc {
+  querySelectorAll(selector: string): Iterable<{ hidden: boolean; getAttribute(name: string): string | null; querySelector(selector: string): { textContent: string | null } | null }>;
+  getElementById(id: string): { textContent: string | null } | null;
+}
+/** The per-phase counts the page shows (its phase table; rows at 0 are hidden), read in one go (one evaluation in the page). */
+function pageCounts(page: Page): Promise<Record<string, number>> {
+  return page.evaluate(() => {
+    const out: Record<string, number> = {};
+    for (const r of (globalThis as unknown as { document: Doc }).document.querySelectorAll("#phases tbody tr[data-phase]")) {
+      if (!r.hidden) out[r.getAttribute("data-phase") ?? "?"] = Number(r.querySelector(".count")?.textContent);
+    }
+    return out;
+  });
+}
+
+/** The machines per phase as the cells are coloured (the canvas's data-tally). */
+async function cellTally(page: Page): Promise<Record<string, number>> {
+  return JSON.parse((await page.getAttribute("#cells", "data-tally")) ?? "{}") as Record<string, number>;
+}
+
+describe("the dashboard", () => {
+  it("is served without the token, and without one asks for it and reads nothing", async () => {
+    for (const [path, type] of [
+      ["/", /^text\/html/],
+      ["/dashboard.js", /^text\/javascript/],
+      ["/dashboard.css", /^text\/css/],
+    ] as const) {
+      const res = await fetch(service.url + path);
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      expect(res.headers.get("content-type")).toMatch(type);
+      expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+      expect(await res.text()).not.toContain(TOKEN);
+    }
+    expect((await fetch(`${service.url}/api/v1/rollouts`)).status).toBe(401);
+
+    const page = await browser.newPage();
+    try {
+      const apiCalls: string[] = [];
+      page.on("request", (r) => {
+        if (new URL(r.url()).pathname.startsWith("/api/")) apiCalls.push(r.url());
+      });
+      await page.goto(`${service.url}/`);
+      await page.waitForSelector("#login:not([hidden])");
+      expect(await page.isHidden("#main")).toBe(true);
+      expect(apiCalls).toEqual([]);
+
+      // A wrong token is refused by the service, and the page asks again.
+      await page.fill("#token", "not-the-token-0123456789");
+      await page.click("#login button[type=submit]");
+      await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.getElementById("login-error")?.textContent?.includes("401"));
+      expect(await page.isHidden("#main")).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows every machine and the API's counts, follows the rollout, and its button pauses and resumes it", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      const seen: { url: string; auth: string | undefined }[] = [];
+      page.on("request", (r) => seen.push({ url: r.url(), auth: r.headers()["authorization"] }));
+      await page.goto(`${service.url}/#token=${TOKEN}`);
+      await page.waitForSelector('#conn[data-conn="live"]');
+      // The token leaves the address bar at once and lives in this tab only.
+      expect(await page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)).toBe("");
+      expect(await page.textContent("#rollout-id")).toBe("no rollout yet");
+
+      const started = await api("POST", "/api/v1/rollouts");
+      expect(started.status).toBe(201);
+      const id: string = started.json.rollout.id;
+      const total: number = started.json.progress.total;
+      expect(total).toBe(MACHINES);
+
+      // One cell per machine.
+      await page.waitForSelector(`#cells[data-count="${MACHINES}"]`);
+      expect(await page.textContent("#rollout-id")).toBe(id);
+
+      // The counts move while the rollout runs; each snapshot accounts for every machine.
+      const snapshots = new Set<string>();
+      await until("the page to show the counts moving", async () => {
+        const c = await pageCounts(page);
+        if (Object.keys(c).length > 0) {
+          expect({ c, sum: Object.values(c).reduce((a, b) => a + b, 0) }).toEqual({ c, sum: MACHINES });
+          snapshots.add(JSON.stringify(c));
+        }
+        return snapshots.size >= 3;
+      });
+      expect((await api("GET", `/api/v1/rollouts/${id}`)).json.rollout.state).toBe("running");
+
+      // Pause from the page.
+      await page.waitForSelector('#control[data-action="pause"]:not([disabled])');
+      await page.click("#control");
+      const paused = await until("the API to show the rollout paused", async () => {
+        const d = (await api("GET", `/api/v1/rollouts/${id}`)).json;
+        return d.rollout.state === "paused" ? d : undefined;
+      });
+      expect(paused.rollout.reason).toBe("paused from the dashboard");
+      const stopped = await until("the paused run to stop", async () => {
+        const d = (await api("GET", `/api/v1/rollouts/${id}`)).json;
+        return d.rollout.live === false ? d : undefined;
+      });
+      expect(stopped.rollout.state).toBe("paused");
+      // Paused part-way: some machines never started.
+      expect(stopped.progress.byPhase["waiting"]).toBeGreaterThan(0);
+
+      // Once the run has stopped the page agrees with the API: counts, cells, state, button.
+      await until("the page's counts and cells to match the API's", async () => {
+        const [c, t] = [await pageCounts(page), await cellTally(page)];
+        return JSON.stringify(sorted(c)) === JSON.stringify(sorted(stopped.progress.byPhase)) && JSON.stringify(sorted(t)) === JSON.stringify(sorted(stopped.progress.byPhase));
+      });
+      await page.waitForSelector('#rollout-state[data-state="paused"]');
+      await page.waitForSelector('#control[data-action="resume"]:not([disabled])');
+
+      // Resume from the page: the rollout runs to the end, and the page follows it there.
+      await page.click("#control");
+      const done = await until("the rollout to complete", async () => {
+        const d = (await api("GET", `/api/v1/rollouts/${id}`)).json;
+        return d.rollout.state === "completed" && !d.rollout.live ? d : undefined;
+      });
+      expect(done.progress.byPhase).toEqual({ inService: MACHINES });
+      await until("the page to show every machine in service", async () => {
+        const [c, t] = [await pageCounts(page), await cellTally(page)];
+        return c["inService"] === MACHINES && Object.keys(c).length === 1 && t["inService"] === MACHINES && Object.keys(t).length === 1;
+      });
+      await page.waitForSelector('#rollout-state[data-state="completed"]');
+      expect(await page.isDisabled("#control")).toBe(true);
+      expect(await page.textContent("#failure-count")).toBe("0");
+
+      // Every API call carried the token as a header; no address ever held it.
+      const apiCalls = seen.filter((s) => new URL(s.url).pathname.startsWith("/api/"));
+      expect(apiCalls.length).toBeGreaterThan(3);
+      for (const s of apiCalls) expect(s.auth).toBe(`Bearer ${TOKEN}`);
+      for (const s of seen) expect(s.url).not.toContain(TOKEN);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
+});
+
+function sorted(o: Record<string, number>): [string, number][] {
+  return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+}
+
+describe("GET /api/v1/rollouts/{id}/hosts", () => {
+  it("lists every planned machine once, then only the machines that changed after a cursor", async () => {
+    // The rollout the dashboard test above ran to completion.
+    const list = (await api("GET", "/api/v1/rollouts")).json;
+    const id: string = list.rollouts[0].id;
+    const full = (await api("GET", `/api/v1/rollouts/${id}/hosts`)).json;
+    expect(full).toMatchObject({ rolloutId: id, full: true, budget: { totalLimit: 2, perWaveLimits: [0, 2, 0, 2, 4] } });
+    expect(full.hosts).toHaveLength(MACHINES);
+    expect(new Set(full.hosts.map((h: Json) => h.systemId)).size).toBe(MACHINES);
+    expect(full.hosts.every((h: Json) => h.phase === "inService" && typeof h.zone === "string" && Array.isArray(h.roles))).toBe(true);
+    expect(full.phases[0]).toBe("waiting");
+
+    const after = (await api("GET", `/api/v1/rollouts/${id}/hosts?after=${full.cursor}`)).json;
+    expect(after).toMatchObject({ full: false, cursor: full.cursor, hosts: [] });
+    const fromStart = (await api("GET", `/api/v1/rollouts/${id}/hosts?after=0`)).json;
+    expect(fromStart.hosts).toHaveLength(MACHINES);
+
+    const bad = await api("GET", `/api/v1/rollouts/${id}/hosts?after=-1`);
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("BAD_REQUEST");
+    expect((await api("GET", "/api/v1/rollouts/20990101-000000-ffff/hosts")).status).toBe(404);
+  });
+});
