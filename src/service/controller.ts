@@ -22,8 +22,10 @@ import { MaasError } from "../maas/errors.ts";
 import type { MaasClientStats } from "../maas/client.ts";
 import { isStatusCode, STATUS_LABEL } from "../maas/status.ts";
 import type { Store, RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
-import { RolloutError, RolloutRunner, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
+import { RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
 import { PreflightError } from "../runtime/deployment-plan.ts";
+import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
+import { remediate } from "../runtime/remediation.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import type { FindingCode } from "../roles/types.ts";
@@ -213,8 +215,20 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** A re-provisioning or remediation pass the service runs in the background. */
+export interface MaintenanceView {
+  running: { kind: MaintenanceKind; startedAt: string } | null;
+  last: { kind: MaintenanceKind; startedAt: string; endedAt: string; result: unknown; error: { code: string; message: string } | null } | null;
+  remediation: { enabled: boolean; intervalMs: number };
+}
+
+export type MaintenanceKind = "reprovision" | "remediation";
+
 export class RolloutController {
   private readonly d: ControllerDeps;
+  private maintenance: { kind: MaintenanceKind; startedAt: string; done: Promise<void> } | undefined;
+  private lastMaintenance: MaintenanceView["last"] = null;
+  private remediationTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private active: ActiveRun | undefined;
   /** The planned machines of the rollout last asked for by `hosts` (a plan never changes once made). */
@@ -256,6 +270,7 @@ export class RolloutController {
   async start(opts: { overrides: readonly FindingCode[] }): Promise<RolloutDetail> {
     this.ensureAccepting();
     if (this.active) throw this.activeError();
+    if (this.maintenance) throw this.maintenanceError();
     return this.launch("start", withOverrides(this.d.config, opts.overrides), undefined);
   }
 
@@ -339,9 +354,98 @@ export class RolloutController {
     }
   }
 
+  // ---- maintenance: re-provisioning and remediation -----------------------------------
+
+  maintenanceView(): MaintenanceView {
+    const r = this.d.config.remediation;
+    return {
+      running: this.maintenance ? { kind: this.maintenance.kind, startedAt: this.maintenance.startedAt } : null,
+      last: this.lastMaintenance,
+      remediation: { enabled: r.enabled, intervalMs: r.intervalMs },
+    };
+  }
+
+  /** Starts `metalwave reprovision` in the background; the answer says it is running. */
+  startReprovision(req: ReprovisionRequest & { spares: boolean }): MaintenanceView {
+    return this.runMaintenance("reprovision", (deps) => reprovisionHosts(deps, req, { spares: req.spares }));
+  }
+
+  /** Starts one remediation pass in the background. */
+  startRemediation(): MaintenanceView {
+    return this.runMaintenance("remediation", (deps) => remediate(deps));
+  }
+
+  /** With `remediation.enabled`, a pass every `intervalMs` while nothing else runs. */
+  startRemediationTimer(): void {
+    const r = this.d.config.remediation;
+    if (!r.enabled || this.remediationTimer) return;
+    this.remediationTimer = setInterval(() => {
+      if (this.active || this.maintenance || !this.accepting || this.degradedBy) return;
+      try {
+        this.startRemediation();
+      } catch (e) {
+        this.log.warn({ err: errorText(e) }, "remediation pass not started");
+      }
+    }, r.intervalMs);
+    this.remediationTimer.unref();
+  }
+
+  private maintenanceError(): ServiceError {
+    return new ServiceError("ROLLOUT_ACTIVE", `a ${this.maintenance?.kind ?? "maintenance"} pass is running since ${this.maintenance?.startedAt ?? "?"}; wait for it (GET /api/v1/maintenance)`);
+  }
+
+  private runMaintenance(kind: MaintenanceKind, work: (deps: RunnerDeps) => Promise<unknown>): MaintenanceView {
+    this.ensureAccepting();
+    if (this.degradedBy) throw new ServiceError("SERVICE_DEGRADED", `the service is degraded (${this.degradedBy}); restart it`);
+    if (this.active) throw this.activeError();
+    if (this.maintenance) throw this.maintenanceError();
+    if (this.d.regionIsEphemeral && kind === "reprovision" && this.createdHere.size === 0) {
+      throw new ServiceError("REGION_EPHEMERAL", "the embedded region holds no machine this service deployed; run a rollout first");
+    }
+    const layering = this.d.layering?.();
+    const startedAt = new Date().toISOString();
+    const base = this.d.maasStats().requests;
+    const deps: RunnerDeps = {
+      maas: this.d.maas,
+      store: this.d.store,
+      config: layering?.config ?? this.d.config,
+      logger: this.log,
+      requestCount: () => this.d.maasStats().requests - base,
+      timeScale: this.d.timeScale,
+      observerPollMs: this.d.observerPollMs,
+      ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
+    };
+    this.log.info({ kind }, "maintenance pass starting");
+    const done = work(deps)
+      .then(
+        (result) => {
+          this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result, error: null };
+        },
+        (e: unknown) => {
+          // The command's own code (REPROVISION_UNKNOWN_HOST, ...) says more than a service code.
+          const error = e instanceof MetalwaveError ? { code: e.code, message: e.message } : { code: toServiceError(e).code, message: toServiceError(e).message };
+          this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result: null, error };
+          this.log.warn({ kind, err: error.message }, "maintenance pass failed");
+        },
+      )
+      .finally(async () => {
+        this.maintenance = undefined;
+        await layering?.ssh.close().catch(() => undefined);
+        this.d.store.flush();
+        this.d.events.publish("maintenance", this.maintenanceView());
+      });
+    this.maintenance = { kind, startedAt, done };
+    const view = this.maintenanceView();
+    this.d.events.publish("maintenance", view);
+    return view;
+  }
+
   /** Pauses the live run (or the one still planning) and waits until it has stopped. */
   async stop(reason: string): Promise<void> {
     this.accepting = false;
+    if (this.remediationTimer) clearInterval(this.remediationTimer);
+    // A maintenance pass runs its rollouts to their end; the store stays consistent meanwhile.
+    if (this.maintenance) await this.maintenance.done;
     const run = this.active;
     if (!run) return;
     if (!run.started) run.pending = { kind: "pause", reason };

@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 /** Bytes a client may leave unread before it is dropped. */
 export const MAX_UNREAD_BYTES = 1024 * 1024;
 
-export type ServiceEventType = "progress" | "rollout" | "shutdown";
+export type ServiceEventType = "progress" | "rollout" | "maintenance" | "shutdown";
 
 interface Client {
   id: number;

@@ -167,6 +167,40 @@ export const OPENAPI = {
       "EmptyBody",
       { "409": error("another rollout is live, it is already running, it is not the latest, it is finished, or its region is gone") },
     ),
+    "/api/v1/maintenance": {
+      get: {
+        operationId: "getMaintenance",
+        summary: "the re-provisioning or remediation pass running, the last one's result or error, and the remediation policy's switch",
+        responses: { "200": { description: "maintenance", content: json(ref("Maintenance")) }, ...ERRORS },
+      },
+    },
+    "/api/v1/reprovision": {
+      post: {
+        operationId: "reprovision",
+        summary: "re-provision hosts (release with erase, redeploy, re-layer); spares take the roles of those that still fail; runs in the background",
+        requestBody: { required: true, content: json(ref("ReprovisionBody")) },
+        responses: {
+          "202": { description: "started", content: json(ref("Maintenance")) },
+          "400": error("bad body (the message names the field)"),
+          ...ERRORS,
+          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE)"),
+          "503": error("the service is stopping or degraded"),
+        },
+      },
+    },
+    "/api/v1/remediation": {
+      post: {
+        operationId: "remediate",
+        summary: "one remediation pass by the config's policy (docs/remediation.md); runs in the background",
+        requestBody: { required: false, content: json(ref("EmptyBody")) },
+        responses: {
+          "202": { description: "started", content: json(ref("Maintenance")) },
+          ...ERRORS,
+          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE)"),
+          "503": error("the service is stopping or degraded"),
+        },
+      },
+    },
     "/api/v1/rollouts/{id}/abort": control(
       "Abort a rollout",
       "A live run aborts its hosts in flight. A paused rollout with nothing in flight is marked aborted.",
@@ -195,6 +229,35 @@ export const OPENAPI = {
       },
       ReasonBody: { type: "object", additionalProperties: false, properties: { reason: { type: "string", minLength: 1, maxLength: 500 } } },
       EmptyBody: { type: "object", additionalProperties: false },
+      ReprovisionBody: {
+        type: "object",
+        additionalProperties: false,
+        required: ["hosts"],
+        properties: {
+          hosts: { type: "array", minItems: 1, maxItems: 1000, items: { type: "string" }, description: "hostnames or system_ids" },
+          reason: { type: "string", minLength: 1, maxLength: 500 },
+          erase: { type: "string", enum: ["none", "quick", "secure"] },
+          spares: { type: "boolean", description: "let spares take the roles of hosts that still fail (default true)" },
+        },
+      },
+      Maintenance: {
+        type: "object",
+        required: ["running", "last", "remediation"],
+        properties: {
+          running: { type: ["object", "null"], properties: { kind: { type: "string", enum: ["reprovision", "remediation"] }, startedAt: { type: "string" } } },
+          last: {
+            type: ["object", "null"],
+            properties: {
+              kind: { type: "string", enum: ["reprovision", "remediation"] },
+              startedAt: { type: "string" },
+              endedAt: { type: "string" },
+              result: { description: "the reprovision run ({reprovision, replacements, replacement}) or remediation pass result" },
+              error: { type: ["object", "null"], properties: { code: { type: "string" }, message: { type: "string" } } },
+            },
+          },
+          remediation: { type: "object", properties: { enabled: { type: "boolean" }, intervalMs: { type: "integer" } } },
+        },
+      },
       RolloutView: {
         type: "object",
         required: ["id", "state", "reason", "live", "createdAt", "updatedAt"],

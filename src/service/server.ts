@@ -121,6 +121,14 @@ function afterParam(req: IncomingMessage): number | undefined {
 const StartBody = z.object({ overrides: z.array(z.enum(FINDING_CODES)).max(FINDING_CODES.length).optional() }).strict();
 const ReasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
 const EmptyBody = z.object({}).strict();
+const ReprovisionBody = z
+  .object({
+    hosts: z.array(z.string().trim().min(1).max(255)).min(1).max(1000),
+    reason: z.string().trim().min(1).max(500).optional(),
+    erase: z.enum(["none", "quick", "secure"]).optional(),
+    spares: z.boolean().optional(),
+  })
+  .strict();
 
 export interface ServiceHandle {
   /** e.g. http://127.0.0.1:8640 */
@@ -181,6 +189,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     layering: opts.layering,
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
   });
+  controller.startRemediationTimer();
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -229,6 +238,29 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       },
     },
     { method: "GET", path: "/api/v1/rollouts", auth: true, handle: ({ res }) => sendJson(res, 200, controller.list()) },
+    { method: "GET", path: "/api/v1/maintenance", auth: true, handle: ({ res }) => sendJson(res, 200, controller.maintenanceView()) },
+    {
+      method: "POST",
+      path: "/api/v1/reprovision",
+      auth: true,
+      handle: async ({ req, res }) => {
+        const body = await readBody(req, ReprovisionBody);
+        sendJson(
+          res,
+          202,
+          controller.startReprovision({ hosts: body.hosts, reason: body.reason ?? "re-provisioned through the API", erase: body.erase ?? "quick", spares: body.spares ?? true }),
+        );
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/v1/remediation",
+      auth: true,
+      handle: async ({ req, res }) => {
+        await readBody(req, EmptyBody);
+        sendJson(res, 202, controller.startRemediation());
+      },
+    },
     {
       method: "POST",
       path: "/api/v1/rollouts",
