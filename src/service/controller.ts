@@ -224,6 +224,17 @@ export interface MaintenanceView {
 
 export type MaintenanceKind = "reprovision" | "remediation";
 
+/** What became of a pass's hosts, from a reprovision run or a remediation result. */
+function maintenanceCounts(result: unknown): { inService: number; quarantined: number; replaced: number } {
+  const r = result as { reprovision?: RolloutSummary; rollout?: RolloutSummary | null; replacements?: { spare: unknown }[] };
+  const run = r.reprovision ?? r.rollout ?? null;
+  return {
+    inService: run?.byOutcome.inService ?? 0,
+    quarantined: run?.byOutcome.quarantined ?? 0,
+    replaced: (r.replacements ?? []).filter((x) => x.spare !== null).length,
+  };
+}
+
 export class RolloutController {
   private readonly d: ControllerDeps;
   private maintenance: { kind: MaintenanceKind; startedAt: string; done: Promise<void> } | undefined;
@@ -420,6 +431,7 @@ export class RolloutController {
       .then(
         (result) => {
           this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result, error: null };
+          this.d.metrics.countMaintenance(kind, maintenanceCounts(result));
         },
         (e: unknown) => {
           // The command's own code (REPROVISION_UNKNOWN_HOST, ...) says more than a service code.

@@ -41,6 +41,7 @@ export class ServiceMetrics {
   private readonly transitions: Counter<"to">;
   private readonly failures: Counter<"code" | "outcome">;
   private readonly runDuration: Histogram<"state">;
+  private readonly remediations: Counter<"kind" | "result">;
   readonly http: Counter<"route" | "method" | "status">;
 
   constructor(opts: { store: Store; logger: Logger; defaultMetrics?: boolean }) {
@@ -87,6 +88,12 @@ export class ServiceMetrics {
       name: "metalwave_host_failures_total",
       help: "Hosts that settled other than in service in this process's runs, by error code and outcome.",
       labelNames: ["code", "outcome"],
+      registers,
+    });
+    this.remediations = new Counter({
+      name: "metalwave_remediation_hosts_total",
+      help: "Hosts handled by re-provisioning and remediation passes: provisioned again (back in service or quarantined again) or replaced by a spare.",
+      labelNames: ["kind", "result"],
       registers,
     });
     this.runDuration = new Histogram({
@@ -179,6 +186,13 @@ export class ServiceMetrics {
       seen.add(f.systemId);
       this.failures.inc({ code: label(f.code, /^[A-Z][A-Z0-9_]{0,47}$/), outcome: label(f.outcome) });
     }
+  }
+
+  /** A re-provisioning or remediation pass ended: count its hosts by what became of them. */
+  countMaintenance(kind: "reprovision" | "remediation", counts: { inService: number; quarantined: number; replaced: number }): void {
+    if (counts.inService) this.remediations.inc({ kind, result: "in_service" }, counts.inService);
+    if (counts.quarantined) this.remediations.inc({ kind, result: "quarantined" }, counts.quarantined);
+    if (counts.replaced) this.remediations.inc({ kind, result: "replaced_by_spare" }, counts.replaced);
   }
 
   observeRun(state: string, elapsedMs: number): void {

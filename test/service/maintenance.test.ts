@@ -43,6 +43,9 @@ describe("maintenance through the service", () => {
     const failed = await settled(h);
     expect(failed.last.error).toMatchObject({ code: "REPROVISION_UNKNOWN_HOST" });
 
+    const metrics = (await h.api("GET", "/metrics")).text;
+    expect(metrics).toMatch(/metalwave_remediation_hosts_total\{kind="reprovision",result="in_service"\} 1/);
+
     const pass = await h.api("POST", "/api/v1/remediation");
     expect(pass.status).toBe(202);
     const remediated = await settled(h);
