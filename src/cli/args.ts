@@ -51,3 +51,16 @@ export function overrideFlags(command: string, values: readonly string[] | undef
   }
   return out;
 }
+
+/** `--maas-url`, `--api-key-file` and `--store` as config overrides (flags win over file and environment). */
+export function regionFlags(values: { "maas-url"?: string | undefined; "api-key-file"?: string | undefined; store?: string | undefined }): {
+  maas?: { url?: string; apiKeyFile?: string };
+  store?: string;
+} {
+  const url = values["maas-url"];
+  const keyFile = values["api-key-file"];
+  return {
+    ...(url || keyFile ? { maas: { ...(url ? { url } : {}), ...(keyFile ? { apiKeyFile: keyFile } : {}) } } : {}),
+    ...(values.store ? { store: values.store } : {}),
+  };
+}

@@ -11,7 +11,7 @@ import { renderPlanText } from "../roles/index.ts";
 import { FINDING_CODES } from "../roles/types.ts";
 import { planJson, readAndPlan, renderWavesText } from "../runtime/deployment-plan.ts";
 import type { SimHandle } from "../sim/index.ts";
-import { ExitCode, overrideFlags, parseFlags } from "./args.ts";
+import { ExitCode, overrideFlags, parseFlags, regionFlags } from "./args.ts";
 import { clientFor, embeddedSimulator, withOverrides } from "./rollout.ts";
 
 const PLAN_HELP = `usage: metalwave plan [options]
@@ -46,10 +46,7 @@ export async function runPlanCommand(argv: string[]): Promise<number> {
     return ExitCode.OK;
   }
   const overrides = overrideFlags("plan", values.override, FINDING_CODES);
-  const flags: ConfigInput =
-    values["maas-url"] || values["api-key-file"]
-      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
-      : {};
+  const flags: ConfigInput = regionFlags(values);
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
   const logger = createLogger({ level: "warn" });
   let sim: SimHandle | undefined;

@@ -4,13 +4,12 @@
  * again up to their cap, then spares take their roles.
  */
 import { hostname as osHostname } from "node:os";
-import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
-import { ConfigError } from "../errors.ts";
+import { loadConfig, type ConfigInput } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { openStore } from "../store/index.ts";
 import { remediate, type RemediationResult } from "../runtime/remediation.ts";
-import { ExitCode, parseFlags } from "./args.ts";
-import { clientFor, layeringFor } from "./rollout.ts";
+import { ExitCode, parseFlags, regionFlags } from "./args.ts";
+import { clientFor, externalRegion, layeringFor } from "./rollout.ts";
 
 const HELP = `usage: metalwave remediate [options]
 
@@ -57,16 +56,10 @@ export async function runRemediateCommand(argv: string[]): Promise<number> {
     return ExitCode.OK;
   }
   const flags: ConfigInput = {
-    ...(values["maas-url"] || values["api-key-file"]
-      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
-      : {}),
-    ...(values.store ? { store: values.store } : {}),
+    ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  const url = config.maas.url;
-  if (!url) throw new ConfigError("maas.url", "remediation needs the region the hosts were deployed from (--maas-url)");
-  const apiKey = resolveApiKey(config, process.env);
-  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  const { url, apiKey } = externalRegion(config, "remediation");
   const logger = createLogger();
   const layering = layeringFor(config, logger, undefined);
   const maas = clientFor(config, url, apiKey, logger);

@@ -4,15 +4,14 @@
  * by a spare held back for it, which is deployed and layered in its stead.
  */
 import { hostname as osHostname } from "node:os";
-import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
-import { ConfigError } from "../errors.ts";
+import { loadConfig, type ConfigInput } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { openStore } from "../store/index.ts";
 import { reprovisionHosts } from "../runtime/reprovision.ts";
 import type { EraseMode } from "../../state-machines/host.ts";
-import { ExitCode, parseFlags, UsageError } from "./args.ts";
+import { ExitCode, parseFlags, UsageError, regionFlags } from "./args.ts";
 import { summaryText } from "./progress.ts";
-import { clientFor, layeringFor } from "./rollout.ts";
+import { clientFor, externalRegion, layeringFor } from "./rollout.ts";
 
 const HELP = `usage: metalwave reprovision HOST... [options]
 
@@ -58,16 +57,10 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
   const erase = values.erase as EraseMode;
   if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
   const flags: ConfigInput = {
-    ...(values["maas-url"] || values["api-key-file"]
-      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
-      : {}),
-    ...(values.store ? { store: values.store } : {}),
+    ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  const url = config.maas.url;
-  if (!url) throw new ConfigError("maas.url", "re-provisioning needs the region the hosts were deployed from (--maas-url); the embedded simulator starts afresh each run");
-  const apiKey = resolveApiKey(config, process.env);
-  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  const { url, apiKey } = externalRegion(config, "re-provisioning");
   const logger = createLogger();
   const layering = layeringFor(config, logger, undefined);
   const maas = clientFor(config, url, apiKey, logger);

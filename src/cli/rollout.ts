@@ -13,7 +13,7 @@ import { RolloutRunner, type RolloutSummary } from "../runtime/rollout-runner.ts
 import { startSimulator, type SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
-import { ExitCode, intFlag, overrideFlags, parseFlags } from "./args.ts";
+import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
 
@@ -192,6 +192,15 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
   return sim;
 }
 
+/** The MAAS URL and key of a region that outlives this process; `why` says what needs it. */
+export function externalRegion(config: Config, why: string): { url: string; apiKey: string } {
+  const url = config.maas.url;
+  if (!url) throw new ConfigError("maas.url", `${why} needs the region the hosts were deployed from (--maas-url); the embedded simulator starts afresh each run`);
+  const apiKey = resolveApiKey(config, process.env);
+  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  return { url, apiKey };
+}
+
 export function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
   return new MaasClient({
     url,
@@ -226,10 +235,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
   }
   const overrides = overrideFlags("rollout", values.override, FINDING_CODES);
   const flags: ConfigInput = {
-    ...(values["maas-url"] || values["api-key-file"]
-      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
-      : {}),
-    ...(values.store ? { store: values.store } : {}),
+    ...regionFlags(values),
   };
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
   const logger = createLogger();

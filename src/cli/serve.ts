@@ -12,7 +12,7 @@ import type { SimHandle } from "../sim/index.ts";
 import { isLoopback } from "../sim/index.ts";
 import { generateKeyPair } from "../ssh/index.ts";
 import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
-import { ExitCode, parseFlags, UsageError } from "./args.ts";
+import { ExitCode, parseFlags, UsageError, regionFlags } from "./args.ts";
 import { clientFor, embeddedSimulator, layeringFor } from "./rollout.ts";
 
 const SERVE_HELP = `usage: metalwave serve [options]
@@ -78,10 +78,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const listen = parseListen(values.listen);
   const token = loadToken({ file: values["token-file"], env: process.env });
   const flags: ConfigInput = {
-    ...(values["maas-url"] || values["api-key-file"]
-      ? { maas: { ...(values["maas-url"] ? { url: values["maas-url"] } : {}), ...(values["api-key-file"] ? { apiKeyFile: values["api-key-file"] } : {}) } }
-      : {}),
-    ...(values.store ? { store: values.store } : {}),
+    ...regionFlags(values),
   };
   let config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
   const logger = createLogger();
