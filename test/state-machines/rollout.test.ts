@@ -232,7 +232,7 @@ describe("rolloutMachine", () => {
     const ctx = r.ctx();
     expect(ctx.wave).toBe(1);
     expect(ctx.totals).toEqual({ inService: 1, quarantined: 1, aborted: 0, failed: 0 });
-    expect(Object.keys(ctx.inFlight)).toEqual(["c", "d", "e"]);
+    expect([...ctx.inFlight.keys()]).toEqual(["c", "d", "e"]);
     expect(ctx.slotsInUse).toEqual({ commissioning: 0, deploying: 1, layering: 0 });
     expect(r.take()).toEqual([{ type: "rollout.startHost", systemId: "e", wave: 1 }]); // b..d never restarted, wave 1 already announced
     r.release("c", "deploying");
