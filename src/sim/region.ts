@@ -908,14 +908,7 @@ export class Region {
     const erase = params.bool("erase") === true || params.bool("quick_erase") === true || params.bool("secure_erase") === true;
     const wasOn = m.powerState === "on";
     m.counts.released++;
-    m.owner = null;
-    m.agentName = "";
-    m.osystem = "";
-    m.distroSeries = "";
-    m.hweKernel = "";
-    m.userData = null;
-    m.hasIp = false;
-    m.netboot = true;
+    this.free(m);
     if (erase) {
       m.counts.erased++;
       m.powerState = "on";
@@ -927,6 +920,18 @@ export class Region {
       // Nothing to power off: MAAS finishes the release straight away.
       this.setStatus(m, S.READY, comment, user);
     }
+  }
+
+  /** Free and blank, as MAAS leaves a machine it releases: no owner, no OS, no user data, no IPs. */
+  private free(m: MachineRecord): void {
+    m.owner = null;
+    m.agentName = "";
+    m.osystem = "";
+    m.distroSeries = "";
+    m.hweKernel = "";
+    m.userData = null;
+    m.hasIp = false;
+    m.netboot = true;
   }
 
   abort(m: MachineRecord, comment: string, user: string): void {
@@ -971,14 +976,7 @@ export class Region {
       // Back to Ready means free and blank, as MAAS's mark_fixed leaves it (osystem,
       // distro_series and hwe_kernel cleared, no owner): a machine broken mid-deploy
       // must not come back Ready still owned and holding its IPs.
-      m.owner = null;
-      m.agentName = "";
-      m.osystem = "";
-      m.distroSeries = "";
-      m.hweKernel = "";
-      m.userData = null;
-      m.hasIp = false;
-      m.netboot = true;
+      this.free(m);
     }
     this.setStatus(m, m.previousStatus === S.DEPLOYED ? S.DEPLOYED : S.READY, comment, user);
   }
