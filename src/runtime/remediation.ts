@@ -12,14 +12,13 @@
  * - When too many of the deployment's hosts are unhealthy at once, the pass does nothing
  *   and says so with the counts: the cause is then probably not the hosts.
  */
-import type { Config } from "../config.ts";
 import type { Machine } from "../maas/port.ts";
 import { NodeStatus as S, isStatusCode } from "../maas/status.ts";
 import { scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { REPROVISION_RELEASABLE } from "../../state-machines/host.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
-import { promoteSpares, type Replacement } from "./reprovision.ts";
+import { hostsPlan, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 
 /** Statuses that mean the host is not doing its job and metalwave may act on it. */
@@ -40,11 +39,6 @@ export interface RemediationResult {
   exhausted: { systemId: string; hostname: string; attempts: number }[];
   replacements: Replacement[];
   replacement: RolloutSummary | null;
-}
-
-function rolesOf(m: Machine, config: Config): string[] {
-  const defined = new Set(Object.keys(config.roles.definitions));
-  return m.tag_names.filter((t) => defined.has(t)).sort();
 }
 
 /** Attempts per host and when the last one ended, from the store's remediation rollouts. */
@@ -123,21 +117,8 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       });
       result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.get(m.system_id)?.attempts ?? 0) + 1 });
     }
-    const plan: RolloutPlan = {
-      version: 2,
-      kind: "remediation",
-      reason: `remediation of ${hosts.length} unhealthy host(s)`,
-      deployment: config.deployment,
-      scopeTag,
-      machineTagsSynced: true,
-      hosts,
-      waves: [hosts.map((h) => h.systemId)],
-      layerPeers: machines
-        .filter((m) => m.status === S.DEPLOYED && !batch.includes(m) && rolesOf(m, config).length > 0)
-        .map((m) => ({ systemId: m.system_id, hostname: m.hostname, roles: rolesOf(m, config) })),
-    };
-    const relaxed: Config = { ...config, rollout: { ...config.rollout, budget: { perWave: "100%", total: "100%" } } };
-    result.rollout = await new RolloutRunner({ ...deps, config: relaxed }).run({ resume: false, plan });
+    const plan = hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines);
+    result.rollout = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan });
   }
 
   if (exhausted.length > 0) {
@@ -152,8 +133,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     );
     result.replacements = promoted.replacements;
     if (promoted.plan) {
-      const relaxed: Config = { ...config, rollout: { ...config.rollout, budget: { perWave: "100%", total: "100%" } } };
-      result.replacement = await new RolloutRunner({ ...deps, config: relaxed }).run({ resume: false, plan: promoted.plan });
+      result.replacement = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
       deps.store.appendJournal({ rolloutId: result.replacement.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
     }
   }

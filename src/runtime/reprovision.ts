@@ -43,17 +43,50 @@ export interface Replacement {
   note?: string;
 }
 
-function rolesOf(m: Machine, config: Config): string[] {
+/** The role tags a machine carries (those the config defines), sorted. */
+export function rolesOf(m: Machine, config: Config): string[] {
   const defined = new Set(Object.keys(config.roles.definitions));
   return m.tag_names.filter((t) => defined.has(t)).sort();
 }
 
-function layerPeers(machines: readonly Machine[], config: Config, scopeTag: string, exclude: ReadonlySet<string>): NonNullable<RolloutPlan["layerPeers"]> {
+/** The deployment's Deployed hosts with a role, outside `exclude`: their clusters are found again before new hosts join. */
+export function layerPeers(machines: readonly Machine[], config: Config, scopeTag: string, exclude: ReadonlySet<string>): NonNullable<RolloutPlan["layerPeers"]> {
   return machines
     .filter((m) => m.tag_names.includes(scopeTag) && m.status === S.DEPLOYED && !exclude.has(m.system_id))
     .map((m) => ({ systemId: m.system_id, hostname: m.hostname, roles: rolesOf(m, config) }))
     .filter((p) => p.roles.length > 0)
     .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+}
+
+/**
+ * A one-wave plan of hosts the operator or a policy chose (tags already in place), with
+ * the deployment's other hosts in service as layer peers.
+ */
+export function hostsPlan(
+  config: Config,
+  kind: NonNullable<RolloutPlan["kind"]>,
+  reason: string,
+  hosts: PlannedHost[],
+  machines: readonly Machine[],
+  notPeers: readonly string[] = [],
+): RolloutPlan {
+  const scopeTag = scopeTagFor(config.deployment);
+  return {
+    version: 2,
+    kind,
+    reason,
+    deployment: config.deployment,
+    scopeTag,
+    machineTagsSynced: true,
+    hosts,
+    waves: [hosts.map((h) => h.systemId)],
+    layerPeers: layerPeers(machines, config, scopeTag, new Set([...hosts.map((h) => h.systemId), ...notPeers])),
+  };
+}
+
+/** The config for re-provisioning, replacement and remediation runs: failures are what they handle, so no budget pauses them. */
+export function withoutBudget(config: Config): Config {
+  return { ...config, rollout: { ...config.rollout, budget: { perWave: "100%", total: "100%" } } };
 }
 
 /** A spare is deployable from these: a New one is commissioned first. */
@@ -98,17 +131,7 @@ export async function planReprovision(maas: MaasPort, config: Config, req: Repro
     disks: [],
     reprovision: { erase: req.erase },
   }));
-  return {
-    version: 2,
-    kind: "reprovision",
-    reason: req.reason,
-    deployment: config.deployment,
-    scopeTag,
-    machineTagsSynced: true,
-    hosts,
-    waves: [hosts.map((h) => h.systemId)],
-    layerPeers: layerPeers(machines, config, scopeTag, new Set(hosts.map((h) => h.systemId))),
-  };
+  return hostsPlan(config, "reprovision", req.reason, hosts, machines);
 }
 
 /**
@@ -168,17 +191,14 @@ export async function promoteSpares(
     .sort(byHostname);
   return {
     replacements,
-    plan: {
-      version: 2,
-      kind: "replacement",
+    plan: hostsPlan(
+      config,
+      "replacement",
       reason,
-      deployment: config.deployment,
-      scopeTag,
-      machineTagsSynced: true,
       hosts,
-      waves: [hosts.map((h) => h.systemId)],
-      layerPeers: layerPeers(machines, config, scopeTag, new Set([...hosts.map((h) => h.systemId), ...quarantined.map((q) => q.systemId)])),
-    },
+      machines,
+      quarantined.map((q) => q.systemId),
+    ),
   };
 }
 
@@ -200,7 +220,7 @@ export async function reprovisionHosts(
   req: ReprovisionRequest,
   opts: { spares: boolean },
 ): Promise<ReprovisionRun> {
-  const config: Config = { ...deps.config, rollout: { ...deps.config.rollout, budget: { perWave: "100%", total: "100%" } } };
+  const config = withoutBudget(deps.config);
   const plan = await planReprovision(deps.maas, config, req);
   const first = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan });
   const quarantined = first.failures.filter((f) => f.outcome === "quarantined").map((f) => ({ systemId: f.systemId, hostname: f.hostname }));
