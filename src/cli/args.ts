@@ -64,3 +64,12 @@ export function regionFlags(values: { "maas-url"?: string | undefined; "api-key-
     ...(values.store ? { store: values.store } : {}),
   };
 }
+
+/** The flags every command that talks to a region takes: config file, region, key, store, help. */
+export const REGION_OPTIONS = {
+  config: { type: "string" },
+  "maas-url": { type: "string" },
+  "api-key-file": { type: "string" },
+  store: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const satisfies Options;

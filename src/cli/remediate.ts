@@ -8,7 +8,7 @@ import { loadConfig, type ConfigInput } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { openStore } from "../store/index.ts";
 import { remediate, type RemediationResult } from "../runtime/remediation.ts";
-import { ExitCode, parseFlags, regionFlags } from "./args.ts";
+import { ExitCode, parseFlags, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { clientFor, externalRegion, layeringFor } from "./rollout.ts";
 
 const HELP = `usage: metalwave remediate [options]
@@ -44,12 +44,8 @@ export function remediationText(r: RemediationResult): string {
 
 export async function runRemediateCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("remediate", argv, {
-    config: { type: "string" },
-    "maas-url": { type: "string" },
-    "api-key-file": { type: "string" },
-    store: { type: "string" },
+    ...REGION_OPTIONS,
     json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     console.log(HELP);

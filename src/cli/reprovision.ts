@@ -9,7 +9,7 @@ import { createLogger } from "../log.ts";
 import { openStore } from "../store/index.ts";
 import { reprovisionHosts } from "../runtime/reprovision.ts";
 import type { EraseMode } from "../../state-machines/host.ts";
-import { ExitCode, parseFlags, UsageError, regionFlags } from "./args.ts";
+import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { summaryText } from "./progress.ts";
 import { clientFor, externalRegion, layeringFor } from "./rollout.ts";
 
@@ -42,12 +42,8 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
     reason: { type: "string" },
     erase: { type: "string", default: "quick" },
     "no-spares": { type: "boolean", default: false },
-    config: { type: "string" },
-    "maas-url": { type: "string" },
-    "api-key-file": { type: "string" },
-    store: { type: "string" },
+    ...REGION_OPTIONS,
     json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     console.log(HELP);

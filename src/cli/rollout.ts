@@ -13,7 +13,7 @@ import { RolloutRunner, type RolloutSummary } from "../runtime/rollout-runner.ts
 import { startSimulator, type SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
-import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags } from "./args.ts";
+import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
 
@@ -220,14 +220,10 @@ export function withOverrides(config: Config, overrides: readonly string[]): Con
 
 export async function runRolloutCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("rollout", argv, {
-    config: { type: "string" },
-    "maas-url": { type: "string" },
-    "api-key-file": { type: "string" },
-    store: { type: "string" },
+    ...REGION_OPTIONS,
     resume: { type: "boolean", default: false },
     override: { type: "string", multiple: true },
     json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     console.log(ROLLOUT_HELP);

@@ -12,7 +12,7 @@ import type { SimHandle } from "../sim/index.ts";
 import { isLoopback } from "../sim/index.ts";
 import { generateKeyPair } from "../ssh/index.ts";
 import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
-import { ExitCode, parseFlags, UsageError, regionFlags } from "./args.ts";
+import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { clientFor, embeddedSimulator, layeringFor } from "./rollout.ts";
 
 const SERVE_HELP = `usage: metalwave serve [options]
@@ -65,11 +65,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("serve", argv, {
     listen: { type: "string", default: DEFAULT_LISTEN },
     "token-file": { type: "string" },
-    config: { type: "string" },
-    "maas-url": { type: "string" },
-    "api-key-file": { type: "string" },
-    store: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
+    ...REGION_OPTIONS,
   });
   if (values.help) {
     console.log(SERVE_HELP);
