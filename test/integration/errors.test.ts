@@ -1,20 +1,10 @@
 // How the client maps the simulated region's real answers to typed errors, how it rides
 // out injected 503 bursts and power faults, and how it keeps to its in-flight cap.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { MachineFilter } from "../../src/maas/port.ts";
-import { maasError, rig, simCounts, simOp, uniformFleet } from "./helpers.ts";
-import type { Rig } from "./helpers.ts";
+import { maasError, rigPerTest, simCounts, simOp, uniformFleet } from "./helpers.ts";
 
-let r: Rig | undefined;
-afterEach(async () => {
-  await r?.close();
-  r = undefined;
-});
-
-async function setup(...args: Parameters<typeof rig>): Promise<Rig> {
-  r = await rig(...args);
-  return r;
-}
+const setup = rigPerTest();
 
 describe("error mapping of the region's answers", () => {
   it("a key the region does not know → MAAS_AUTH on the first answer, not retried, key parts never in the error", async () => {

@@ -1,19 +1,9 @@
 // Machines that fail or hang in a busy phase, as the client sees them: the failed status,
 // MAAS's reason in status_message and an ERROR event, and MAAS's own 30-minute timeout.
-import { afterEach, describe, expect, it } from "vitest";
-import { MINUTE, SECOND, rig } from "./helpers.ts";
-import type { Rig } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { MINUTE, SECOND, rigPerTest } from "./helpers.ts";
 
-let r: Rig | undefined;
-afterEach(async () => {
-  await r?.close();
-  r = undefined;
-});
-
-async function setup(...args: Parameters<typeof rig>): Promise<Rig> {
-  r = await rig(...args);
-  return r;
-}
+const setup = rigPerTest();
 
 describe("commissioning failure", () => {
   it("commission.fail=1: the client sees Commissioning, then Failed commissioning with the script's reason and an ERROR event", async () => {

@@ -3,7 +3,7 @@
 // manual clock (it moves only with `sim.advance`), and the client's backoff and
 // Retry-After waits go to a virtual clock that records them and returns at once, so
 // nothing here waits on wall-clock time.
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import { MaasClient } from "../../src/maas/client.ts";
 import type { MaasClientOptions, RequestInfo } from "../../src/maas/client.ts";
 import type { Clock } from "../../src/maas/clock.ts";
@@ -133,6 +133,22 @@ export async function rig(simOpts: SimOptions = {}, clientOpts: Partial<MaasClie
 }
 
 /** Awaits `p`, expects it to reject with a MaasError of `code`, and returns the error. */
+/**
+ * One rig per test, closed after it: call at a test file's top level and use the returned
+ * function as the test's setup.
+ */
+export function rigPerTest(): (...args: Parameters<typeof rig>) => Promise<Rig> {
+  let current: Rig | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return async (...args) => {
+    current = await rig(...args);
+    return current;
+  };
+}
+
 export async function maasError(p: Promise<unknown>, code: MaasErrorCode): Promise<MaasError> {
   let caught: unknown;
   try {

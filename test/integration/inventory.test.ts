@@ -1,19 +1,9 @@
 // Listing, tags, block-device tags, zones, pools, events, identity and version:
 // the read side of the client against the simulated region over HTTP.
-import { afterEach, describe, expect, it } from "vitest";
-import { MINUTE, maasError, rig, simOp, uniformFleet } from "./helpers.ts";
-import type { Rig } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { MINUTE, maasError, rigPerTest, simOp, uniformFleet } from "./helpers.ts";
 
-let r: Rig | undefined;
-afterEach(async () => {
-  await r?.close();
-  r = undefined;
-});
-
-async function setup(...args: Parameters<typeof rig>): Promise<Rig> {
-  r = await rig(...args);
-  return r;
-}
+const setup = rigPerTest();
 
 describe("identity and version", () => {
   it("whoami proves the key: the region's admin, a superuser", async () => {

@@ -1,18 +1,9 @@
 // Every lifecycle path a MaasClient call can take, against the simulated region over HTTP.
-import { afterEach, describe, expect, it } from "vitest";
-import { MINUTE, SECOND, maasError, rig, simCounts, simOp } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { MINUTE, SECOND, maasError, rigPerTest, simCounts, simOp } from "./helpers.ts";
 import type { Rig } from "./helpers.ts";
 
-let r: Rig | undefined;
-afterEach(async () => {
-  await r?.close();
-  r = undefined;
-});
-
-async function setup(...args: Parameters<typeof rig>): Promise<Rig> {
-  r = await rig(...args);
-  return r;
-}
+const setup = rigPerTest();
 
 describe("create and commission", () => {
   it("create(commission=false) → New; commission → Commissioning; MAAS's 5–10 min later → Ready with its hardware discovered", async () => {
