@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { MaasClient } from "../../src/maas/client.ts";
+import type { MaasClient } from "../../src/maas/client.ts";
+import { simClient } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
 import { PreflightError, planDeployment, readAndPlan, type RolloutPlan } from "../../src/runtime/deployment-plan.ts";
@@ -39,7 +40,7 @@ function configFor(input: ConfigInput = {}): Config {
 
 async function region(opts: { fleet?: string; machines?: number }): Promise<{ sim: SimHandle; maas: MaasClient }> {
   sim = await startSimulator({ ...(opts.fleet ? { fleet: opts.fleet } : { machines: opts.machines ?? 20 }), zeroDuration: true, seed: 11 });
-  return { sim, maas: new MaasClient({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } }) };
+  return { sim, maas: simClient(sim) };
 }
 
 async function runRollout(maas: MaasClient, config: Config): Promise<{ summary: RolloutSummary; store: Store }> {

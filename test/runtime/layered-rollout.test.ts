@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { MaasClient } from "../../src/maas/client.ts";
+import { simClient } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -36,15 +36,12 @@ const config: Config = parseConfig({
   layers: { stepAttempts: 1 },
 });
 
-function client(s: SimHandle): MaasClient {
-  return new MaasClient({ url: s.url, apiKey: s.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
-}
 
 describe("layered rollout", () => {
   it("takes New machines to a layered cloud, and hands on a host whose layer keeps failing with the command, exit code and output", async () => {
     // The same seed gives the same fleet: plan once to pick the compute host to break.
     const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
-    const plan = await readAndPlan(client(probe), config);
+    const plan = await readAndPlan(simClient(probe), config);
     await probe.close();
     const computes = plan.rollout.hosts.filter((h) => h.roles.includes("compute"));
     const broken = computes[computes.length - 1]!;
@@ -55,7 +52,7 @@ describe("layered rollout", () => {
       seed: 11,
       hosts: { sshPort: 0, nodeReadyMs: 20, faults: `fail@${broken.hostname}=1:match=snap set openstack-hypervisor:code=4` },
     });
-    const maas = client(sim);
+    const maas = simClient(sim);
     store = openStore(":memory:");
     layering = layeringFor(config, silentLogger(), sim)!;
     const runner = new RolloutRunner({

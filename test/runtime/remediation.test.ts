@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { MaasClient } from "../../src/maas/client.ts";
+import { simClient } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -35,13 +35,10 @@ function configWith(remediation: ConfigInput["remediation"]): Config {
   });
 }
 
-function client(s: SimHandle): MaasClient {
-  return new MaasClient({ url: s.url, apiKey: s.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
-}
 
 async function deployed(faults: string | undefined, config: Config): Promise<{ sim: SimHandle; deps: RunnerDeps }> {
   sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
-  const maas = client(sim);
+  const maas = simClient(sim);
   store = openStore(":memory:");
   const deps: RunnerDeps = { maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 };
   await new RolloutRunner(deps).run({ resume: false });
@@ -51,7 +48,7 @@ async function deployed(faults: string | undefined, config: Config): Promise<{ s
 describe("remediation", () => {
   it("retries a quarantined host up to its cap, respecting the cool-down, then a spare takes its role", async () => {
     const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
-    const plan = await readAndPlan(client(probe), configWith({}));
+    const plan = await readAndPlan(simClient(probe), configWith({}));
     await probe.close();
     const bad = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
     const spare = plan.roles.spares["compute"]![0]!;

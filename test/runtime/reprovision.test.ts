@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { MaasClient } from "../../src/maas/client.ts";
+import { simClient } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -39,14 +39,11 @@ const config: Config = parseConfig({
   roles: { definitions: { compute: { spares: 1 } } },
 });
 
-function client(s: SimHandle): MaasClient {
-  return new MaasClient({ url: s.url, apiKey: s.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
-}
 
 describe("re-provisioning", () => {
   it("re-provisions a host with erase and re-layers it; a host that fails is quarantined and a spare takes its role", async () => {
     const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
-    const plan = await readAndPlan(client(probe), config);
+    const plan = await readAndPlan(simClient(probe), config);
     await probe.close();
     const computes = plan.rollout.hosts.filter((h) => h.roles.includes("compute"));
     const healthy = computes[0]!;
@@ -55,7 +52,7 @@ describe("re-provisioning", () => {
 
     // Erasing the doomed host's disks always fails: its re-provisioning cannot succeed.
     sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, faults: `erase.fail@${doomed.hostname}=1`, hosts: { sshPort: 0, nodeReadyMs: 20 } });
-    const maas = client(sim);
+    const maas = simClient(sim);
     store = openStore(":memory:");
     layering = layeringFor(config, silentLogger(), sim)!;
     const deps: RunnerDeps = {

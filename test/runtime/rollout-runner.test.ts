@@ -4,7 +4,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { MaasClient } from "../../src/maas/client.ts";
+import type { MaasClient } from "../../src/maas/client.ts";
+import { simClient } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig, type ConfigInput } from "../../src/config.ts";
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 async function rollout(opts: { machines: number; faults?: string; seed?: number; config?: ConfigInput }): Promise<{ summary: RolloutSummary; maas: MaasClient; sim: SimHandle; store: Store; runner: RolloutRunner }> {
   sim = await startSimulator({ machines: opts.machines, zeroDuration: true, seed: opts.seed ?? 3, ...(opts.faults ? { faults: opts.faults } : {}) });
-  const maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+  const maas = simClient(sim);
   store = openStore(":memory:");
   const config = parseConfig({ rollout: { backoffMs: { base: 1, max: 5 }, ...(opts.config?.rollout ?? {}) } });
   const runner = new RolloutRunner({ maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 });
