@@ -3,13 +3,9 @@
  * (docs/remediation.md): failed and quarantined hosts of the deployment are provisioned
  * again up to their cap, then spares take their roles.
  */
-import { hostname as osHostname } from "node:os";
-import { loadConfig, type ConfigInput } from "../config.ts";
-import { createLogger } from "../log.ts";
-import { openStore } from "../store/index.ts";
 import { remediate, type RemediationResult } from "../runtime/remediation.ts";
-import { ExitCode, parseFlags, regionFlags, REGION_OPTIONS } from "./args.ts";
-import { clientFor, externalRegion, layeringFor } from "./rollout.ts";
+import { ExitCode, parseFlags, REGION_OPTIONS } from "./args.ts";
+import { withLastingRegion } from "./rollout.ts";
 
 const HELP = `usage: metalwave remediate [options]
 
@@ -51,34 +47,12 @@ export async function runRemediateCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return ExitCode.OK;
   }
-  const flags: ConfigInput = {
-    ...regionFlags(values),
-  };
-  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  const { url, apiKey } = externalRegion(config, "remediation");
-  const logger = createLogger();
-  const layering = layeringFor(config, logger, undefined);
-  const maas = clientFor(config, url, apiKey, logger);
-  const store = openStore(config.store, { writeBehindMs: 200 });
-  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: "remediate" });
-  try {
-    const r = await remediate({
-      maas,
-      store,
-      config: layering?.config ?? config,
-      logger,
-      requestCount: () => maas.stats().requests,
-      observerPollMs: config.maas.pollIntervalMs,
-      ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
-    });
+  return withLastingRegion(values, { why: "remediation", lockCommand: "remediate" }, async (deps) => {
+    const r = await remediate(deps);
     if (values.json) console.log(JSON.stringify(r, null, 2));
     else console.error(remediationText(r));
     if (r.halted) return ExitCode.PAUSED;
     const stillBad = (r.rollout?.byOutcome.quarantined ?? 0) + r.coolingDown.length + r.replacements.filter((x) => !x.spare).length + (r.replacement?.failures.length ?? 0);
     return stillBad === 0 ? ExitCode.OK : ExitCode.ERROR;
-  } finally {
-    await layering?.ssh.close();
-    store.releaseLock();
-    store.close();
-  }
+  });
 }

@@ -3,15 +3,11 @@
  * the deployment, keeping their roles; a host that ends quarantined has its role taken
  * by a spare held back for it, which is deployed and layered in its stead.
  */
-import { hostname as osHostname } from "node:os";
-import { loadConfig, type ConfigInput } from "../config.ts";
-import { createLogger } from "../log.ts";
-import { openStore } from "../store/index.ts";
 import { reprovisionHosts } from "../runtime/reprovision.ts";
 import type { EraseMode } from "../../state-machines/host.ts";
-import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
+import { ExitCode, parseFlags, UsageError, REGION_OPTIONS } from "./args.ts";
 import { summaryText } from "./progress.ts";
-import { clientFor, externalRegion, layeringFor } from "./rollout.ts";
+import { withLastingRegion } from "./rollout.ts";
 
 const HELP = `usage: metalwave reprovision HOST... [options]
 
@@ -52,30 +48,8 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("metalwave reprovision: name at least one host (hostname or system_id); see --help");
   const erase = values.erase as EraseMode;
   if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
-  const flags: ConfigInput = {
-    ...regionFlags(values),
-  };
-  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  const { url, apiKey } = externalRegion(config, "re-provisioning");
-  const logger = createLogger();
-  const layering = layeringFor(config, logger, undefined);
-  const maas = clientFor(config, url, apiKey, logger);
-  const store = openStore(config.store, { writeBehindMs: 200 });
-  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: `reprovision ${positionals.join(" ")}` });
-  try {
-    const run = await reprovisionHosts(
-      {
-        maas,
-        store,
-        config: layering?.config ?? config,
-        logger,
-        requestCount: () => maas.stats().requests,
-        observerPollMs: config.maas.pollIntervalMs,
-        ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
-      },
-      { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase },
-      { spares: !values["no-spares"] },
-    );
+  return withLastingRegion(values, { why: "re-provisioning", lockCommand: `reprovision ${positionals.join(" ")}` }, async (deps) => {
+    const run = await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase }, { spares: !values["no-spares"] });
     const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
     const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);
     if (values.json) console.log(JSON.stringify(run, null, 2));
@@ -87,9 +61,5 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
       if (run.replacement) console.error(summaryText(run.replacement));
     }
     return lost === 0 ? ExitCode.OK : ExitCode.ERROR;
-  } finally {
-    await layering?.ssh.close();
-    store.releaseLock();
-    store.close();
-  }
+  });
 }

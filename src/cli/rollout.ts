@@ -9,7 +9,7 @@ import { ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { MaasClient } from "../maas/client.ts";
 import { openStore, type Store } from "../store/index.ts";
-import { RolloutRunner, type RolloutSummary } from "../runtime/rollout-runner.ts";
+import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { startSimulator, type SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
@@ -199,6 +199,40 @@ export function externalRegion(config: Config, why: string): { url: string; apiK
   const apiKey = resolveApiKey(config, process.env);
   if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
   return { url, apiKey };
+}
+
+/**
+ * Runs `work` with what a command against a lasting region needs: the config (file and
+ * region flags), the MAAS client, the layers when enabled, and the store under its lock;
+ * everything is released afterwards.
+ */
+export async function withLastingRegion(
+  values: Parameters<typeof regionFlags>[0] & { config?: string | undefined },
+  opts: { why: string; lockCommand: string },
+  work: (deps: RunnerDeps) => Promise<number>,
+): Promise<number> {
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
+  const { url, apiKey } = externalRegion(config, opts.why);
+  const logger = createLogger();
+  const layering = layeringFor(config, logger, undefined);
+  const maas = clientFor(config, url, apiKey, logger);
+  const store = openStore(config.store, { writeBehindMs: 200 });
+  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
+  try {
+    return await work({
+      maas,
+      store,
+      config: layering?.config ?? config,
+      logger,
+      requestCount: () => maas.stats().requests,
+      observerPollMs: config.maas.pollIntervalMs,
+      ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
+    });
+  } finally {
+    await layering?.ssh.close();
+    store.releaseLock();
+    store.close();
+  }
 }
 
 export function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
