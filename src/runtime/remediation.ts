@@ -18,7 +18,7 @@ import { scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { REPROVISION_RELEASABLE } from "../../state-machines/host.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
-import { hostsPlan, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
+import { hostsPlan, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 
 /** Statuses that mean the host is not doing its job and metalwave may act on it. */
@@ -106,15 +106,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       // Broken (quarantined) machines come back through mark_fixed: Ready, then redeployed.
       if (m.status === S.BROKEN) await deps.maas.markFixed(m.system_id, "metalwave: remediation");
       const releasable = isStatusCode(m.status) && REPROVISION_RELEASABLE.includes(m.status);
-      hosts.push({
-        systemId: m.system_id,
-        hostname: m.hostname,
-        zone: m.zone.name,
-        wave: 0,
-        roles: rolesOf(m, config),
-        disks: [],
-        ...(releasable ? { reprovision: { erase: policy.erase } } : {}),
-      });
+      hosts.push(plannedHost(m, rolesOf(m, config), releasable ? { erase: policy.erase } : undefined));
       result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.get(m.system_id)?.attempts ?? 0) + 1 });
     }
     const plan = hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines);

@@ -14,7 +14,7 @@ import type { MaasPort, Machine } from "../maas/port.ts";
 import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../maas/status.ts";
 import { MetalwaveError } from "../errors.ts";
 import { scopeTagFor, spareTagFor } from "../roles/index.ts";
-import { REPROVISION_RELEASABLE, type EraseMode } from "../../state-machines/host.ts";
+import { REPROVISION_RELEASABLE, type EraseMode, type Reprovision } from "../../state-machines/host.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 
@@ -84,6 +84,11 @@ export function hostsPlan(
   };
 }
 
+/** A machine as a host of such a plan: one wave, its roles, no disk tags to add (they are in place). */
+export function plannedHost(m: Machine, roles: string[], reprovision?: Reprovision): PlannedHost {
+  return { systemId: m.system_id, hostname: m.hostname, zone: m.zone.name, wave: 0, roles, disks: [], ...(reprovision ? { reprovision } : {}) };
+}
+
 /** The config for re-provisioning, replacement and remediation runs: failures are what they handle, so no budget pauses them. */
 export function withoutBudget(config: Config): Config {
   return { ...config, rollout: { ...config.rollout, budget: { perWave: "100%", total: "100%" } } };
@@ -122,15 +127,7 @@ export async function planReprovision(maas: MaasPort, config: Config, req: Repro
   const roleless = chosen.filter((m) => rolesOf(m, config).length === 0);
   if (roleless.length > 0) throw new ReprovisionError("REPROVISION_NO_ROLE", `${roleless.map((m) => `${m.hostname} (${m.system_id})`).join(", ")}: carries no role tag, so there is nothing to re-provision it as`);
 
-  const hosts: PlannedHost[] = chosen.sort(byHostname).map((m) => ({
-    systemId: m.system_id,
-    hostname: m.hostname,
-    zone: m.zone.name,
-    wave: 0,
-    roles: rolesOf(m, config),
-    disks: [],
-    reprovision: { erase: req.erase },
-  }));
+  const hosts = chosen.sort(byHostname).map((m) => plannedHost(m, rolesOf(m, config), { erase: req.erase }));
   return hostsPlan(config, "reprovision", req.reason, hosts, machines);
 }
 
@@ -186,7 +183,7 @@ export async function promoteSpares(
   const hosts: PlannedHost[] = [...spareRoles.entries()]
     .map(([id, roles]) => {
       const m = byId.get(id) as Machine;
-      return { systemId: id, hostname: m.hostname, zone: m.zone.name, wave: 0, roles: roles.sort(), disks: [] };
+      return plannedHost(m, roles.sort());
     })
     .sort(byHostname);
   return {
