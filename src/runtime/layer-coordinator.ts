@@ -83,6 +83,7 @@ export class LayerCoordinator {
   private readonly hostCache = new Map<string, LayerHost>();
   private controlPlane: Deferred<ControlPlaneEndpoints | null> | undefined;
   private controlPlaneRunning = false;
+  private plannedKinds: Set<MemberKind> | undefined;
 
   constructor(deps: LayerCoordinatorDeps) {
     this.d = deps;
@@ -187,8 +188,9 @@ export class LayerCoordinator {
   }
 
   private planned(kind: MemberKind): boolean {
-    for (const id of this.d.roles.keys()) if (this.kindsOf(id).includes(kind)) return true;
-    return false;
+    // Asked on every pump while hosts wait: computed once, not by walking the plan each time.
+    this.plannedKinds ??= new Set([...this.d.roles.keys()].flatMap((id) => this.kindsOf(id)));
+    return this.plannedKinds.has(kind);
   }
 
   /** Starts every barrier that can run now. */
