@@ -37,6 +37,7 @@ import {
   AllocatedMachineSchema,
   EventsPageSchema,
   MachineSchema,
+  MachineStateSchema,
   PowerStateResultSchema,
   ReleasedIdsSchema,
   ResourcePoolSchema,
@@ -47,7 +48,7 @@ import {
   ZoneSchema,
   describeIssues,
 } from "./schemas.ts";
-import type { AllocatedMachine, EventsPage, Machine, PowerState, ResourcePool, Tag, User, Version, Zone } from "./schemas.ts";
+import type { AllocatedMachine, EventsPage, Machine, MachineState, PowerState, ResourcePool, Tag, User, Version, Zone } from "./schemas.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -244,6 +245,20 @@ export class MaasClient implements MaasPort {
     });
   }
 
+  /** The same list as listMachines, each machine read as its state only (see MachineStateSchema). */
+  async listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
+    if (filter.id !== undefined && filter.id.length === 0) return [];
+    return this.call({
+      operation: "listMachines",
+      method: "GET",
+      path: "machines/",
+      params: { ...filter },
+      schema: MachineStateSchema.array(),
+      itemSchema: MachineStateSchema,
+      safety: IDEMPOTENT,
+    });
+  }
+
   readMachine(systemId: string): Promise<Machine> {
     return this.call({
       operation: "readMachine",
@@ -262,7 +277,7 @@ export class MaasClient implements MaasPort {
     return this.call({ operation: "createMachine", method: "POST", path: "machines/", params: form, schema: MachineSchema, safety: NEVER });
   }
 
-  commission(systemId: string, params: CommissionParams = {}): Promise<Machine> {
+  commission(systemId: string, params: CommissionParams = {}): Promise<MachineState> {
     return this.machineOp("commission", "commission", systemId, { ...params });
   }
 
@@ -285,12 +300,12 @@ export class MaasClient implements MaasPort {
     });
   }
 
-  deploy(systemId: string, params: DeployParams = {}): Promise<Machine> {
+  deploy(systemId: string, params: DeployParams = {}): Promise<MachineState> {
     const { user_data, ...rest } = params;
     return this.machineOp("deploy", "deploy", systemId, { ...rest, user_data: user_data === undefined ? undefined : base64UserData(user_data) });
   }
 
-  release(systemId: string, params: ReleaseParams = {}): Promise<Machine> {
+  release(systemId: string, params: ReleaseParams = {}): Promise<MachineState> {
     return this.machineOp("release", "release", systemId, { ...params });
   }
 
@@ -314,23 +329,23 @@ export class MaasClient implements MaasPort {
     });
   }
 
-  abort(systemId: string, comment?: string): Promise<Machine> {
+  abort(systemId: string, comment?: string): Promise<MachineState> {
     return this.machineOp("abort", "abort", systemId, { comment });
   }
 
-  markBroken(systemId: string, comment?: string): Promise<Machine> {
+  markBroken(systemId: string, comment?: string): Promise<MachineState> {
     return this.machineOp("markBroken", "mark_broken", systemId, { comment });
   }
 
-  markFixed(systemId: string, comment?: string): Promise<Machine> {
+  markFixed(systemId: string, comment?: string): Promise<MachineState> {
     return this.machineOp("markFixed", "mark_fixed", systemId, { comment });
   }
 
-  powerOn(systemId: string, comment?: string): Promise<Machine> {
+  powerOn(systemId: string, comment?: string): Promise<MachineState> {
     return this.machineOp("powerOn", "power_on", systemId, { comment });
   }
 
-  powerOff(systemId: string, stopMode?: "hard" | "soft", comment?: string): Promise<Machine> {
+  powerOff(systemId: string, stopMode?: "hard" | "soft", comment?: string): Promise<MachineState> {
     return this.machineOp("powerOff", "power_off", systemId, { stop_mode: stopMode, comment });
   }
 
@@ -468,7 +483,7 @@ export class MaasClient implements MaasPort {
 
   // ---------------------------------------------------------------- helpers
 
-  private machineOp(operation: ReconciledOp, op: string, systemId: string, params: Record<string, ParamValue>): Promise<Machine> {
+  private machineOp(operation: ReconciledOp, op: string, systemId: string, params: Record<string, ParamValue>): Promise<MachineState> {
     return this.call({
       operation,
       method: "POST",
@@ -476,7 +491,7 @@ export class MaasClient implements MaasPort {
       op,
       params,
       systemId,
-      schema: MachineSchema,
+      schema: MachineStateSchema,
       safety: { kind: "reconcile", check: (signal) => this.checkMachine(operation, systemId, signal) },
     });
   }
@@ -496,11 +511,12 @@ export class MaasClient implements MaasPort {
   }
 
   /** Reads the machine back and returns it if `operation` took effect. */
-  private async checkMachine<M extends Machine>(operation: ReconciledOp, systemId: string, signal: AbortSignal | undefined): Promise<M | undefined> {
+  private async checkMachine(operation: ReconciledOp, systemId: string, signal: AbortSignal | undefined): Promise<MachineState | undefined> {
     const client = this.scoped(signal);
     const me = needsIdentity(operation) ? await this.readBack(operation, systemId, () => client.myName()) : "";
     const m = await this.readBack(operation, systemId, () => client.readMachine(systemId));
-    return tookEffect(operation, m, { me }) ? (m as M) : undefined;
+    // The same shape the operation itself answers with: its state.
+    return tookEffect(operation, m, { me }) ? MachineStateSchema.parse(m) : undefined;
   }
 
   private myName(): Promise<string> {

@@ -17,9 +17,9 @@
  *   cannot be reached after retries, `MAAS_OUTCOME_UNKNOWN` when reconciliation itself failed.
  */
 import type { NodeStatusCode } from "./status.ts";
-import type { Machine, Tag, Zone, ResourcePool, EventsPage, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
+import type { Machine, MachineState, Tag, Zone, ResourcePool, EventsPage, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
 
-export type { Machine, Tag, Zone, ResourcePool, EventsPage, MaasEvent, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
+export type { Machine, MachineState, Tag, Zone, ResourcePool, EventsPage, MaasEvent, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
 
 /** Filters of `GET machines/`: each array is match-any (repeated key), `tags` must all match. */
 export interface MachineFilter {
@@ -127,28 +127,30 @@ export interface MaasPort {
 
   /** Idempotent. Large unfiltered lists are one big response: filter by `id` when polling. */
   listMachines(filter?: MachineFilter): Promise<Machine[]>;
+  /** Idempotent. The same list, read as each machine's state only (what a status poll needs). */
+  listMachineStates(filter?: MachineFilter): Promise<MachineState[]>;
   /** Idempotent. 404 → MAAS_NOT_FOUND. */
   readMachine(systemId: string): Promise<Machine>;
   /** Not idempotent (creates a machine); never retried once sent. */
   createMachine(params: CreateMachineParams): Promise<Machine>;
   /** Reconciled (took effect if the machine is Commissioning or has moved past it since). */
-  commission(systemId: string, params?: CommissionParams): Promise<Machine>;
+  commission(systemId: string, params?: CommissionParams): Promise<MachineState>;
   /** Reconciled when `system_id` is given; 409 MAAS_CONFLICT when nothing matches. */
   allocate(params: AllocateParams): Promise<AllocatedMachine>;
   /** Reconciled (took effect if Deploying or Deployed). */
-  deploy(systemId: string, params?: DeployParams): Promise<Machine>;
+  deploy(systemId: string, params?: DeployParams): Promise<MachineState>;
   /** Reconciled. Already Ready/Releasing is a no-op success, as in MAAS. */
-  release(systemId: string, params?: ReleaseParams): Promise<Machine>;
+  release(systemId: string, params?: ReleaseParams): Promise<MachineState>;
   /** Releases many in one call; returns the released system_ids. */
   releaseMany(systemIds: readonly string[], comment?: string): Promise<string[]>;
   /** Reconciled. */
-  abort(systemId: string, comment?: string): Promise<Machine>;
+  abort(systemId: string, comment?: string): Promise<MachineState>;
   /** Reconciled (took effect if Broken). */
-  markBroken(systemId: string, comment?: string): Promise<Machine>;
+  markBroken(systemId: string, comment?: string): Promise<MachineState>;
   /** Reconciled. */
-  markFixed(systemId: string, comment?: string): Promise<Machine>;
-  powerOn(systemId: string, comment?: string): Promise<Machine>;
-  powerOff(systemId: string, stopMode?: "hard" | "soft", comment?: string): Promise<Machine>;
+  markFixed(systemId: string, comment?: string): Promise<MachineState>;
+  powerOn(systemId: string, comment?: string): Promise<MachineState>;
+  powerOff(systemId: string, stopMode?: "hard" | "soft", comment?: string): Promise<MachineState>;
   /** Idempotent. */
   queryPowerState(systemId: string): Promise<PowerState>;
 

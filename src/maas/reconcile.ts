@@ -5,7 +5,7 @@
  * machine was in before the op could apply, so that a lost request is sent again
  * rather than reported as done.
  */
-import type { Machine } from "./schemas.ts";
+import type { MachineState } from "./schemas.ts";
 import { NodeStatus as S, ALLOWED_FROM } from "./status.ts";
 import type { NodeStatusCode } from "./status.ts";
 
@@ -19,7 +19,7 @@ export interface ReconcileContext {
 const RELEASED: readonly NodeStatusCode[] = [S.RELEASING, S.DISK_ERASING, S.READY];
 const ABORTABLE: readonly NodeStatusCode[] = ALLOWED_FROM.abort;
 
-export function tookEffect(op: ReconciledOp, m: Machine, ctx: ReconcileContext): boolean {
+export function tookEffect(op: ReconciledOp, m: MachineState, ctx: ReconcileContext): boolean {
   switch (op) {
     case "commission":
       // Commissioning runs its tests right after, so Testing also means it started.

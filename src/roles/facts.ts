@@ -46,6 +46,13 @@ export interface MachineFacts {
   commissioned: boolean;
 }
 
+/** What the planner takes: MAAS machines, or their facts already read (a 10,000-machine region is planned from facts). */
+export type MachineOrFacts = Machine | MachineFacts;
+
+function isFacts(m: MachineOrFacts): m is MachineFacts {
+  return "systemId" in m;
+}
+
 function diskKind(tags: readonly string[]): DiskKind {
   // MAAS tags every commissioned disk ssd or rotary.
   if (tags.includes("ssd")) return "ssd";
@@ -62,7 +69,8 @@ function nicSpeed(nic: Record<string, unknown>): number | null {
   return null;
 }
 
-export function machineFacts(m: Machine): MachineFacts {
+export function machineFacts(m: MachineOrFacts): MachineFacts {
+  if (isFacts(m)) return m;
   const physical = [...m.physicalblockdevice_set].sort((a, b) => a.id - b.id);
   // Before deployment MAAS may not report boot_disk; it boots from the first disk then.
   const bootId = m.boot_disk?.id ?? physical[0]?.id ?? null;

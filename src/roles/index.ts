@@ -2,7 +2,7 @@
 export { RolesConfigSchema, defaultRolesConfig, BUILTIN_ROLES, BUILTIN_DEFINITIONS, DEFAULT_ORDER, PREFER_KEYS } from "./schema.ts";
 export type { RolesConfig, RolesConfigInput, RoleDefinition, MatchRule, Prefer, PreferKey, CephDiskRule, CandidateSelector, BuiltinRole } from "./schema.ts";
 export { machineFacts, matchesRule, cephDisksFor, hostnamePattern } from "./facts.ts";
-export type { MachineFacts, DiskFacts, NicFacts } from "./facts.ts";
+export type { MachineFacts, MachineOrFacts, DiskFacts, NicFacts } from "./facts.ts";
 export { planRoles, scopeTagFor, spareTagFor, isScopeTag, isUnhealthy } from "./plan.ts";
 export type { PlanInput } from "./plan.ts";
 export { runChecks, blockingFindings, CHECKS } from "./checks.ts";

@@ -6,11 +6,11 @@
  * first, so the same region gives the same plan whatever order MAAS listed it in.
  * `syncTags` (sync.ts) applies the plan; docs/roles.md explains the decisions.
  */
-import type { Machine, Tag } from "../maas/schemas.ts";
+import type { Tag } from "../maas/schemas.ts";
 import { NodeStatus, type NodeStatusCode } from "../maas/status.ts";
 import { runChecks } from "./checks.ts";
 import { RolesError } from "./errors.ts";
-import { cephDisksFor, hostnamePattern, machineFacts, matchesRule, maxNicSpeed, type MachineFacts } from "./facts.ts";
+import { cephDisksFor, hostnamePattern, machineFacts, matchesRule, maxNicSpeed, type MachineFacts, type MachineOrFacts } from "./facts.ts";
 import type { CandidateSelector, Prefer, RolesConfig } from "./schema.ts";
 import type {
   Assignment,
@@ -24,8 +24,8 @@ import type {
 } from "./types.ts";
 
 export interface PlanInput {
-  /** Every machine of the region (or at least the scope and the candidates). */
-  machines: readonly Machine[];
+  /** Every machine of the region (or at least the scope and the candidates), as MAAS lists them or as their facts. */
+  machines: readonly MachineOrFacts[];
   tags: readonly Tag[];
   config: RolesConfig;
   deployment: string;
@@ -206,7 +206,7 @@ export function planRoles(input: PlanInput): RolePlan {
   const isAutomatic = (tag: string) => (tagIndex.get(tag)?.definition.trim() ?? "") !== "";
   const scopeAutomatic = isAutomatic(scopeTag);
 
-  const facts = input.machines.map(machineFacts).sort(byHostname);
+  const facts = input.machines.map((m) => machineFacts(m)).sort(byHostname);
   const existingTags = new Set<string>(tagIndex.keys());
   for (const f of facts) for (const t of f.tags) existingTags.add(t);
 

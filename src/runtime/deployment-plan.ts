@@ -8,9 +8,9 @@
  * machines without a role are held back) are put in waves by the wave policy.
  */
 import type { Config } from "../config.ts";
-import type { MaasPort, Machine } from "../maas/port.ts";
+import type { MaasPort } from "../maas/port.ts";
 import { MetalwaveError } from "../errors.ts";
-import { blockingFindings, planRoles, type Finding, type FindingCode, type RolePlan } from "../roles/index.ts";
+import { blockingFindings, machineFacts, planRoles, type Finding, type FindingCode, type MachineFacts, type MachineOrFacts, type RolePlan } from "../roles/index.ts";
 import { planWaves } from "../../state-machines/waves.ts";
 import type { Reprovision } from "../../state-machines/host.ts";
 
@@ -86,10 +86,11 @@ export class PreflightError extends MetalwaveError<PreflightErrorCode> {
 const byHostname = (a: { hostname: string }, b: { hostname: string }) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
 
 /** Pure: the deployment plan from what MAAS listed. */
-export function planDeployment(input: { config: Config; machines: readonly Machine[]; tags: Parameters<typeof planRoles>[0]["tags"]; maasUser: string | null }): DeploymentPlan {
+export function planDeployment(input: { config: Config; machines: readonly MachineOrFacts[]; tags: Parameters<typeof planRoles>[0]["tags"]; maasUser: string | null }): DeploymentPlan {
   const { config } = input;
   const select = config.rollout.selectTags;
-  const machines = select.length === 0 ? input.machines : input.machines.filter((m) => select.every((t) => m.tag_names.includes(t)));
+  const facts = input.machines.map((m) => machineFacts(m));
+  const machines = select.length === 0 ? facts : facts.filter((f) => select.every((t) => f.tags.includes(t)));
   const roles = planRoles({ machines, tags: input.tags, config: config.roles, deployment: config.deployment, maasUser: input.maasUser });
 
   const disksOf = new Map<string, DiskTagChange[]>();
@@ -138,21 +139,22 @@ export function planDeployment(input: { config: Config; machines: readonly Machi
 }
 
 /** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
-export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: Machine[] }> {
-  const [machines, tags, me] = await Promise.all([listAllMachines(maas), maas.listTags(), maas.whoami()]);
+export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: MachineFacts[] }> {
+  const [machines, tags, me] = await Promise.all([readFleetFacts(maas), maas.listTags(), maas.whoami()]);
   return { ...planDeployment({ config, machines, tags, maasUser: me.username }), machines };
 }
 
 /**
- * Every machine of the region, read one zone at a time: MAAS lists machines without
- * pagination, and one answer for 10,000 machines is a single ~100 MB body held next to
- * its parsed form; a zone at a time keeps the peak to a zone's worth.
+ * The facts of every machine of the region, read one zone at a time and reduced to
+ * their facts as each zone arrives. MAAS lists machines without pagination and a
+ * machine's JSON (interfaces, block devices, hardware info) is tens of kilobytes once
+ * parsed: 10,000 of them held at once were over 200 MB, their facts are a few.
  */
-async function listAllMachines(maas: MaasPort): Promise<Machine[]> {
+async function readFleetFacts(maas: MaasPort): Promise<MachineFacts[]> {
   const zones = await maas.listZones();
-  if (zones.length <= 1) return maas.listMachines({});
-  const seen = new Map<string, Machine>();
-  for (const z of zones) for (const m of await maas.listMachines({ zone: [z.name] })) seen.set(m.system_id, m);
+  if (zones.length <= 1) return (await maas.listMachines({})).map((m) => machineFacts(m));
+  const seen = new Map<string, MachineFacts>();
+  for (const z of zones) for (const m of await maas.listMachines({ zone: [z.name] })) seen.set(m.system_id, machineFacts(m));
   return [...seen.values()];
 }
 

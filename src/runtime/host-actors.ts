@@ -12,7 +12,7 @@ import type { EraseMode } from "../../state-machines/host.ts";
 import type { DiskTagChange } from "./deployment-plan.ts";
 import { fromPromise } from "xstate";
 import type { Logger } from "pino";
-import type { MaasPort, Machine } from "../maas/port.ts";
+import type { MaasPort, MachineState } from "../maas/port.ts";
 import { MaasError } from "../maas/errors.ts";
 import { NodeStatus, type NodeStatusCode } from "../maas/status.ts";
 import { tookEffect, type ReconciledOp } from "../maas/reconcile.ts";
@@ -42,7 +42,7 @@ export function isHostOperation(op: string): op is HostOperation {
  * MAAS): a commission whose machine is Ready or further on, an allocation whose machine
  * is being, or has been, deployed for us.
  */
-export function operationTookEffect(op: HostOperation, m: Machine, me: string): boolean {
+export function operationTookEffect(op: HostOperation, m: MachineState, me: string): boolean {
   if (tookEffect(op, m, { me })) return true;
   switch (op) {
     case "commission":
@@ -83,8 +83,12 @@ export interface HostActorDeps {
   layer: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
 }
 
-/** A rejection the host machine can record: a code and a message, never a secret. */
-export class HostStepError extends Error {
+/**
+ * A rejection the host machine can record: a code and a message, never a secret. The
+ * code is the underlying error's (a MaasError's, a layer's) or UNEXPECTED, so the set is
+ * open here; the host machine records it as given.
+ */
+export class HostStepError extends MetalwaveError {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -110,7 +114,7 @@ async function guardedCall(
   deps: HostActorDeps,
   op: HostOperation,
   systemId: string,
-  send: () => Promise<Machine>,
+  send: () => Promise<MachineState>,
 ): Promise<NodeStatusCode> {
   const pending = deps.calls.unknownOutcome(systemId, op);
   if (pending) {

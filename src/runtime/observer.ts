@@ -9,14 +9,13 @@
  * in batches, in case an event was missed.
  */
 import type { Logger } from "pino";
-import type { MaasPort, Machine } from "../maas/port.ts";
+import type { MaasPort, MachineState } from "../maas/port.ts";
 import { isStatusCode, statusFromLabel, type NodeStatusCode } from "../maas/status.ts";
 
 export interface StatusChange {
   systemId: string;
   status: NodeStatusCode;
   statusMessage: string | null;
-  machine: Machine;
 }
 
 export interface ObserverOptions {
@@ -103,14 +102,14 @@ export class StatusObserver {
    * machine and is discarded, so an old "Failed …" can never be taken for the new
    * attempt's.
    */
-  note(machine: Machine): void {
+  note(machine: MachineState): void {
     const w = this.watched.get(machine.system_id);
     if (!w) return;
     w.seenAt = this.now();
     w.gen++;
     if (!isStatusCode(machine.status) || machine.status === w.status) return;
     w.status = machine.status;
-    this.onChange({ systemId: machine.system_id, status: machine.status, statusMessage: machine.status_message ?? null, machine });
+    this.onChange({ systemId: machine.system_id, status: machine.status, statusMessage: machine.status_message ?? null });
   }
 
   /** Asks for a confirming read of this machine on the next tick (e.g. after a request of ours). */
@@ -191,7 +190,7 @@ export class StatusObserver {
         this.dirty.delete(id);
         gens.set(id, this.watched.get(id)?.gen ?? 0);
       }
-      const machines = await this.maas.listMachines({ id: batch });
+      const machines = await this.maas.listMachineStates({ id: batch });
       this.counters.reads++;
       this.counters.machinesRead += machines.length;
       const now = this.now();
@@ -206,7 +205,7 @@ export class StatusObserver {
         const status = m.status;
         if (!isStatusCode(status) || status === w.status) continue;
         w.status = status;
-        this.onChange({ systemId: m.system_id, status, statusMessage: m.status_message ?? null, machine: m });
+        this.onChange({ systemId: m.system_id, status, statusMessage: m.status_message ?? null });
       }
     }
   }

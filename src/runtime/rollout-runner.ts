@@ -230,7 +230,7 @@ export class RolloutRunner {
       await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId));
     } else if (opts.plan) {
       this.plan = opts.plan;
-      const machines = await maas.listMachines({ id: opts.plan.hosts.map((h) => h.systemId) });
+      const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
       for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
       this.rolloutId = store.createRollout(this.plan).id;
       this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
@@ -501,7 +501,7 @@ export class RolloutRunner {
       );
     }
     if (planned.blocking.length > 0) throw new PreflightError(planned.blocking);
-    for (const m of planned.machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+    for (const f of planned.machines) this.knownStatus.set(f.systemId, f.status);
     // Tags before anything else: every machine's scope and role tags in O(roles) batched
     // calls. A failure part-way says what was done and what was not (RolesError).
     const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
@@ -532,7 +532,7 @@ export class RolloutRunner {
   /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */
   private async readCurrentStatuses(systemIds: string[]): Promise<void> {
     for (let i = 0; i < systemIds.length; i += STATUS_READ_BATCH) {
-      const machines = await this.deps.maas.listMachines({ id: systemIds.slice(i, i + STATUS_READ_BATCH) });
+      const machines = await this.deps.maas.listMachineStates({ id: systemIds.slice(i, i + STATUS_READ_BATCH) });
       for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
     }
   }

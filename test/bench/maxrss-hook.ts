@@ -6,13 +6,16 @@
  * by a 100 ms sampler (to tell JavaScript objects from native memory). The sampler's
  * timer is unref'd, so it never keeps the process alive; nothing else changes.
  */
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 
 const file = process.env["METALWAVE_BENCH_RSS_FILE"];
 if (file) {
   const peak = { heapUsedBytes: 0, heapTotalBytes: 0, externalBytes: 0, arrayBuffersBytes: 0 };
+  const series = process.env["METALWAVE_BENCH_MEM_SERIES"];
+  const t0 = Date.now();
   const sample = () => {
     const m = process.memoryUsage();
+    if (series) appendFileSync(series, `${Date.now() - t0} ${m.rss} ${m.heapUsed} ${m.heapTotal} ${m.external}\n`);
     peak.heapUsedBytes = Math.max(peak.heapUsedBytes, m.heapUsed);
     peak.heapTotalBytes = Math.max(peak.heapTotalBytes, m.heapTotal);
     peak.externalBytes = Math.max(peak.externalBytes, m.external);

@@ -4,7 +4,7 @@
  * methods the observer uses are real; the rest throw, so a test notices if the
  * code under test reaches for them.
  */
-import type { MaasPort, Machine, MaasEvent, EventsPage, EventsQuery, MachineFilter } from "../../src/maas/port.ts";
+import type { MaasPort, MachineState, MaasEvent, EventsPage, EventsQuery, MachineFilter } from "../../src/maas/port.ts";
 import { STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
 
 export class EventsPort {
@@ -51,13 +51,13 @@ export class EventsPort {
         const page = q.after === undefined ? this.events.slice(-limit) : newer.slice(0, limit);
         return { count: page.length, events: [...page].reverse() };
       },
-      listMachines: async (f: MachineFilter = {}): Promise<Machine[]> => {
+      listMachineStates: async (f: MachineFilter = {}): Promise<MachineState[]> => {
         this.calls.listMachines++;
         const ids = f.id ?? [...this.machines.keys()];
         this.calls.idsRead += ids.length;
         return ids.flatMap((id) => {
           const m = this.machines.get(id);
-          return m ? [{ system_id: id, status: m.status, status_message: m.message } as unknown as Machine] : [];
+          return m ? [{ system_id: id, status: m.status, status_message: m.message } as unknown as MachineState] : [];
         });
       },
     };

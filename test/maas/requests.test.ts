@@ -64,6 +64,38 @@ describe("listMachines", () => {
   });
 });
 
+describe("machine state: what operations and status polls read of MAAS's whole-machine answers", () => {
+  const STATE_KEYS = ["hostname", "locked", "owner", "power_state", "status", "status_message", "status_name", "system_id"];
+
+  it("an operation's answer is read as the machine's state only; interfaces, disks and the rest are not kept", async () => {
+    maas().post(`${API}/machines/4y3h7n/`).query({ op: "commission" }).reply(200, machineJson({ status: NodeStatus.COMMISSIONING }));
+    const { client } = harness();
+    const m = await client.commission("4y3h7n");
+    expect(Object.keys(m).sort()).toEqual(STATE_KEYS.filter((k) => k in machineJson()).sort());
+    expect(m).toMatchObject({ system_id: "4y3h7n", status: NodeStatus.COMMISSIONING, status_name: "Commissioning" });
+  });
+
+  it("listMachineStates sends the same filtered list request as listMachines and keeps each machine's state", async () => {
+    const c = capture([machineJson(), machineJson({ system_id: "b2", hostname: "b2" })]);
+    maas().get(`${API}/machines/`).query(true).reply(c.reply);
+    const { client } = harness();
+    const states = await client.listMachineStates({ id: ["4y3h7n", "b2"] });
+    expect(c.seen[0]?.query).toEqual({ id: ["4y3h7n", "b2"] });
+    expect(states.map((m) => [m.system_id, Object.keys(m).length <= STATE_KEYS.length, "interface_set" in m])).toEqual([
+      ["4y3h7n", true, false],
+      ["b2", true, false],
+    ]);
+  });
+
+  it("a state missing its status is MAAS_BAD_RESPONSE naming the field", async () => {
+    const bad: Record<string, unknown> = { ...machineJson() };
+    delete bad["status"];
+    maas().post(`${API}/machines/4y3h7n/`).query({ op: "deploy" }).reply(200, bad);
+    const { client } = harness();
+    await expect(client.deploy("4y3h7n")).rejects.toMatchObject({ code: "MAAS_BAD_RESPONSE", message: expect.stringMatching(/status/) });
+  });
+});
+
 describe("machine operations", () => {
   it("deploy sends op=deploy in the query and user_data base64-encoded in a form body", async () => {
     const c = capture(machineJson({ status: NodeStatus.DEPLOYING, owner: "metalwave" }));

@@ -255,7 +255,7 @@ export class FakeTagPort {
         this.disk(systemId, deviceId, (tags) => tags.filter((x) => x !== t));
       },
     };
-    for (const k of ["listMachines", "readMachine", "deploy", "deleteTag", "machinesByTag", "allocate", "release"] as const) {
+    for (const k of ["listMachines", "listMachineStates", "readMachine", "deploy", "deleteTag", "machinesByTag", "allocate", "release"] as const) {
       (port as Record<string, unknown>)[k] = notUsed(k);
     }
     return port as MaasPort;
