@@ -7,6 +7,7 @@
  */
 import { setup, assign, emit, enqueueActions, fromPromise } from "xstate";
 import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../src/maas/status.ts";
+import type { RoleRecheck } from "../src/roles/recheck.ts";
 
 // ---------------------------------------------------------------------------
 // Public types (the contract with src/runtime)
@@ -86,6 +87,17 @@ export type EraseMode = "none" | "quick" | "secure";
 /** Asked to provision a machine that MAAS already holds (Deployed, Allocated, Failed deployment) anew. */
 export interface Reprovision {
   erase: EraseMode;
+  /**
+   * Commission the machine again once it is released (Ready): its hardware may have
+   * changed. The commission retry budget and quarantine rules apply as to any commissioning.
+   */
+  recommission?: boolean;
+  /**
+   * With `recommission`: the role rules the host was planned with, so the tagging after
+   * the new commissioning judges the machine again (role match, ceph disks) and sets its
+   * block-device tags from the disks MAAS found. Data only; the tagMachine actor applies it.
+   */
+  recheck?: RoleRecheck;
 }
 
 export interface HostInput {
@@ -135,6 +147,8 @@ export interface HostContext {
   /** Set for a re-provisioning; `reprovisionReleased` once its release (and erase) is done. */
   reprovision?: Reprovision | null;
   reprovisionReleased?: boolean;
+  /** With `reprovision.recommission`: the new commissioning ended Ready. */
+  reprovisionCommissioned?: boolean;
 }
 
 export type HostEvent =
@@ -220,6 +234,11 @@ function errorText(error: HostError | null): string {
   return error ? `${error.code}: ${error.message}` : "no error recorded";
 }
 
+/** A re-commissioning was asked for, the release before it is done, and it has not ended Ready yet. */
+export function recommissionPending(context: HostContext): boolean {
+  return !!context.reprovision?.recommission && !!context.reprovisionReleased && !context.reprovisionCommissioned;
+}
+
 /** The top-level state name of a (persisted or live) host snapshot value. */
 export function topLevelPhase(value: unknown): HostPhase {
   const key = typeof value === "string" ? value : Object.keys(value as object)[0];
@@ -258,8 +277,10 @@ const hostSetup = setup({
     output: {} as HostOutput,
   },
   actors: {
-    commissionMachine: notProvided<{ systemId: string }>("commissionMachine"),
-    tagMachine: notProvided<{ systemId: string; roles: readonly string[] }>("tagMachine"),
+    /** `recommission`: the machine was commissioned before and is Ready, so Ready is no proof the request took effect. */
+    commissionMachine: notProvided<{ systemId: string; recommission?: true }>("commissionMachine"),
+    /** `recheck`: after a re-commissioning, judge the machine's new facts and set its disk tags from them. */
+    tagMachine: notProvided<{ systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>("tagMachine"),
     allocateMachine: notProvided<{ systemId: string }>("allocateMachine"),
     deployMachine: notProvided<{ systemId: string; hostname: string; roles: readonly string[] }>("deployMachine"),
     releaseMachine: notProvided<{ systemId: string; erase: EraseMode }>("releaseMachine"),
@@ -289,6 +310,12 @@ const hostSetup = setup({
     alreadyUnderway: ({ context }, params: StatusParams) => context.requestSent || params.statuses.includes(context.maasStatus),
     mustReleaseToReprovision: ({ context }) =>
       !!context.reprovision && !context.reprovisionReleased && REPROVISION_RELEASABLE.includes(context.maasStatus),
+    mustReleaseToRecommission: ({ context }) =>
+      !!context.reprovision?.recommission && !context.reprovisionReleased && REPROVISION_RELEASABLE.includes(context.maasStatus),
+    /** A re-commissioning was asked for and has not ended Ready yet. */
+    recommissionPending: ({ context }) => recommissionPending(context),
+    /** The re-commissioning's request is still to be sent: MAAS shows the machine Ready from its release. */
+    recommissionFromReady: ({ context }) => recommissionPending(context) && !context.requestSent && context.maasStatus === S.READY,
     canRetry: ({ context }, params: { retry: RetryPhase }) =>
       context.attempts[params.retry] < context.policy.maxAttempts[params.retry],
     grantIs: ({ event }, params: { phase: CappedPhase }) => event.type === "SLOT_GRANTED" && event.phase === params.phase,
@@ -317,6 +344,8 @@ const hostSetup = setup({
     /** Each phase's request is its own: a release accepted on the retry path says nothing about the deploy. */
     clearRequest: assign({ requestSent: false }),
     markTagged: assign({ tagged: true }),
+    /** Commissioning ended Ready: a re-commissioning asked for is done. */
+    markCommissioned: assign(({ context }) => (context.reprovision?.recommission ? { reprovisionCommissioned: true } : {})),
     emitPhase: emit(({ context }, params: { phase: HostPhase }) => {
       const retry = retryPhaseOf(params.phase);
       return {
@@ -434,6 +463,7 @@ export const hostMachine = hostSetup.createMachine({
     reason: null,
     reprovision: input.reprovision ?? null,
     reprovisionReleased: false,
+    reprovisionCommissioned: false,
   }),
   output: ({ context }) => ({ outcome: context.outcome ?? "failed", reason: context.reason }),
   initial: "enlisted",
@@ -453,7 +483,9 @@ export const hostMachine = hostSetup.createMachine({
     enlisted: {
       entry: { type: "emitPhase", params: { phase: "enlisted" } },
       always: [
-        // Re-provisioning a machine MAAS holds: release it (erasing as asked), then the deploy cycle.
+        // Re-provisioning a machine MAAS holds: release it (erasing as asked), then the deploy
+        // cycle; with a re-commissioning the deploy cycle begins after it, in commissioning.
+        { guard: "mustReleaseToRecommission", target: "releasing" },
         { guard: "mustReleaseToReprovision", target: "releasing", actions: toDeployCycle },
         {
           guard: { type: "statusIs", params: { statuses: [S.NEW, S.FAILED_COMMISSIONING, S.COMMISSIONING] } },
@@ -495,7 +527,7 @@ export const hostMachine = hostSetup.createMachine({
               {
                 guard: { type: "statusChangedTo", params: { statuses: [S.READY] } },
                 target: "#host.tagging",
-                actions: ["recordStatus", toDeployCycle],
+                actions: ["recordStatus", toDeployCycle, "markCommissioned"],
               },
               {
                 guard: { type: "statusChangedTo", params: { statuses: [S.FAILED_COMMISSIONING] } },
@@ -530,8 +562,10 @@ export const hostMachine = hostSetup.createMachine({
               states: {
                 deciding: {
                   always: [
+                    // A re-commissioning starts from the Ready its release left.
+                    { guard: "recommissionFromReady", target: "requesting" },
                     // Ready already (MAAS finished while we waited for a slot): nothing to do.
-                    { guard: { type: "statusIs", params: { statuses: [S.READY] } }, target: "#host.tagging", actions: toDeployCycle },
+                    { guard: { type: "statusIs", params: { statuses: [S.READY] } }, target: "#host.tagging", actions: [toDeployCycle, "markCommissioned"] },
                     { guard: { type: "alreadyUnderway", params: { statuses: [S.COMMISSIONING] } }, target: "waiting" },
                     { target: "requesting" },
                   ],
@@ -539,7 +573,7 @@ export const hostMachine = hostSetup.createMachine({
                 requesting: {
                   invoke: {
                     src: "commissionMachine",
-                    input: ({ context }) => ({ systemId: context.systemId }),
+                    input: ({ context }) => ({ systemId: context.systemId, ...(recommissionPending(context) ? { recommission: true as const } : {}) }),
                     onDone: { target: "waiting", actions: "markRequestSent" },
                     onError: {
                       target: "#host.commissioning.failedAttempt",
@@ -559,7 +593,7 @@ export const hostMachine = hostSetup.createMachine({
                   {
                     guard: { type: "abortFoundStatus", params: { statuses: [S.READY] } },
                     target: "#host.tagging",
-                    actions: ["recordAbortStatus", toDeployCycle],
+                    actions: ["recordAbortStatus", toDeployCycle, "markCommissioned"],
                   },
                   { target: "#host.commissioning.failedAttempt", actions: "recordAbortStatus" },
                 ],
@@ -592,7 +626,11 @@ export const hostMachine = hostSetup.createMachine({
           on: { RESTORED: { target: "working", reenter: true } },
           invoke: {
             src: "tagMachine",
-            input: ({ context }) => ({ systemId: context.systemId, roles: context.roles }),
+            input: ({ context }) => ({
+              systemId: context.systemId,
+              roles: context.roles,
+              ...(context.reprovisionCommissioned && context.reprovision?.recheck ? { recheck: context.reprovision.recheck } : {}),
+            }),
             onDone: { target: "#host.allocating", actions: "markTagged" },
             onError: {
               target: "failedAttempt",
@@ -876,7 +914,12 @@ export const hostMachine = hostSetup.createMachine({
         },
         released: {
           entry: "resetReleaseAttempts",
-          always: [{ guard: "notTagged", target: "#host.tagging" }, { target: "#host.allocating" }],
+          always: [
+            // A re-commissioning asked for: commission the released machine, then the deploy cycle.
+            { guard: "recommissionPending", target: "#host.commissioning" },
+            { guard: "notTagged", target: "#host.tagging" },
+            { target: "#host.allocating" },
+          ],
         },
         failedAttempt: {
           always: [

@@ -20,6 +20,8 @@ takes the role: tagged, deployed and layered in its stead.
 options:
   --reason TEXT         why (journaled, and in the MAAS comments)
   --erase MODE          quick (default), secure or none
+  --recommission        commission each host again after its release, for changed
+                        hardware: its role rules and ceph disk tags are judged anew
   --no-spares           do not let spares take the roles of hosts that fail
   --config FILE         YAML or JSON config (see docs/configuration.md)
   --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL); required
@@ -38,6 +40,7 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
     reason: { type: "string" },
     erase: { type: "string", default: "quick" },
     "no-spares": { type: "boolean", default: false },
+    recommission: { type: "boolean", default: false },
     ...REGION_OPTIONS,
     json: { type: "boolean", default: false },
   });
@@ -49,7 +52,7 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
   const erase = values.erase as EraseMode;
   if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
   return withLastingRegion(values, { why: "re-provisioning", lockCommand: `reprovision ${positionals.join(" ")}` }, async (deps) => {
-    const run = await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase }, { spares: !values["no-spares"] });
+    const run = await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission }, { spares: !values["no-spares"] });
     const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
     const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);
     if (values.json) console.log(JSON.stringify(run, null, 2));

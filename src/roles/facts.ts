@@ -191,6 +191,39 @@ export function cephDisksFor(f: MachineFacts, rule: CephDiskRule): DiskFacts[] {
   return f.disks.filter((d) => diskPasses(d, rule));
 }
 
+/** One block-device tag to put on, or take off, one disk of a machine. */
+export interface DiskTagEdit {
+  deviceId: number;
+  deviceName: string;
+  tag: string;
+  action: "add" | "remove";
+}
+
+/**
+ * What makes this machine's disks carry exactly the tags its roles' disk rules want:
+ * of the `managed` tags (every role's cephDisks tag), a disk some rule selects gets the
+ * rule's tag and a disk none selects loses it. Disk by disk, tags in the order given.
+ */
+export function diskTagEdits(f: MachineFacts, managed: readonly string[], rules: readonly CephDiskRule[]): DiskTagEdit[] {
+  const want = new Map<number, Set<string>>();
+  for (const rule of rules) {
+    for (const d of cephDisksFor(f, rule)) {
+      let s = want.get(d.id);
+      if (s === undefined) want.set(d.id, (s = new Set()));
+      s.add(rule.tag);
+    }
+  }
+  const out: DiskTagEdit[] = [];
+  for (const d of f.disks) {
+    for (const tag of managed) {
+      const wanted = want.get(d.id)?.has(tag) ?? false;
+      if (wanted === d.tags.includes(tag)) continue;
+      out.push({ deviceId: d.id, deviceName: d.name, tag, action: wanted ? "add" : "remove" });
+    }
+  }
+  return out;
+}
+
 /** Fastest reported NIC, or null when none reports a speed. */
 export function maxNicSpeed(f: MachineFacts): number | null {
   let best: number | null = null;

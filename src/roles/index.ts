@@ -1,8 +1,10 @@
 /** Tag-driven role assignment: rules (schema), facts, the pure planner, checks, text output and the MAAS sync. */
 export { RolesConfigSchema, defaultRolesConfig, BUILTIN_ROLES, BUILTIN_DEFINITIONS, DEFAULT_ORDER, PREFER_KEYS } from "./schema.ts";
 export type { RolesConfig, RolesConfigInput, RoleDefinition, MatchRule, Prefer, PreferKey, CephDiskRule, CandidateSelector, BuiltinRole } from "./schema.ts";
-export { machineFacts, matchesRule, cephDisksFor, hostnamePattern } from "./facts.ts";
-export type { MachineFacts, MachineOrFacts, DiskFacts, NicFacts } from "./facts.ts";
+export { machineFacts, matchesRule, cephDisksFor, diskTagEdits, hostnamePattern } from "./facts.ts";
+export type { MachineFacts, MachineOrFacts, DiskFacts, NicFacts, DiskTagEdit } from "./facts.ts";
+export { roleRecheckFor, recheckMachine } from "./recheck.ts";
+export type { RoleRecheck, RecheckResult } from "./recheck.ts";
 export { planRoles, scopeTagFor, spareTagFor, isScopeTag, isUnhealthy } from "./plan.ts";
 export type { PlanInput } from "./plan.ts";
 export { runChecks, blockingFindings, CHECKS } from "./checks.ts";

@@ -10,7 +10,7 @@ import type { Tag } from "../maas/schemas.ts";
 import { NodeStatus, type NodeStatusCode } from "../maas/status.ts";
 import { runChecks } from "./checks.ts";
 import { RolesError } from "./errors.ts";
-import { cephDisksFor, hostnamePattern, machineFacts, matchesRule, maxNicSpeed, type MachineFacts, type MachineOrFacts } from "./facts.ts";
+import { diskTagEdits, hostnamePattern, machineFacts, matchesRule, maxNicSpeed, type MachineFacts, type MachineOrFacts } from "./facts.ts";
 import type { CandidateSelector, Prefer, RolesConfig } from "./schema.ts";
 import type {
   Assignment,
@@ -462,23 +462,8 @@ export function planRoles(input: PlanInput): RolePlan {
     for (const c of memberFacts) {
       if (!c.usable) continue;
       const held = rolesOf.get(c.facts.systemId) ?? [];
-      const want = new Map<number, Set<string>>();
-      for (const { role, rule } of cephRules) {
-        if (!held.includes(role)) continue;
-        for (const d of cephDisksFor(c.facts, rule)) {
-          let s = want.get(d.id);
-          if (s === undefined) want.set(d.id, (s = new Set()));
-          s.add(rule.tag);
-        }
-      }
-      for (const d of c.facts.disks) {
-        for (const tag of diskTags) {
-          const wanted = want.get(d.id)?.has(tag) ?? false;
-          const has = d.tags.includes(tag);
-          if (wanted === has) continue;
-          blockDeviceTags.push({ ...ref(c.facts), deviceId: d.id, deviceName: d.name, tag, action: wanted ? "add" : "remove" });
-        }
-      }
+      const rules = cephRules.filter((x) => held.includes(x.role)).map((x) => x.rule);
+      for (const e of diskTagEdits(c.facts, diskTags, rules)) blockDeviceTags.push({ ...ref(c.facts), ...e });
     }
   }
 

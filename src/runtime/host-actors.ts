@@ -10,6 +10,7 @@
 import { MetalwaveError } from "../errors.ts";
 import type { EraseMode } from "../../state-machines/host.ts";
 import type { DiskTagChange } from "./deployment-plan.ts";
+import { recheckMachine, type RoleRecheck } from "../roles/index.ts";
 import { fromPromise } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort, MachineState } from "../maas/port.ts";
@@ -31,16 +32,11 @@ export function isHostOperation(op: string): op is HostOperation {
 }
 
 /**
- * Whether a machine read back shows that `op` has already taken effect. The
- * client's rule, plus one the rollout can add because it knows more: it only
- * commissions machines that are not Ready, so a machine found Ready after our
- * commission call began has been commissioned by it.
- */
-/**
  * The host's step is done when its request took effect, or when the machine is already
  * past where the step leads (a snapshot restored after a crash can be a step behind
  * MAAS): a commission whose machine is Ready or further on, an allocation whose machine
- * is being, or has been, deployed for us.
+ * is being, or has been, deployed for us. A re-commissioning (which starts from Ready)
+ * is the exception: the commissionMachine actor judges it by the client's rule alone.
  */
 export function operationTookEffect(op: HostOperation, m: MachineState, me: string): boolean {
   if (tookEffect(op, m, { me })) return true;
@@ -115,12 +111,13 @@ async function guardedCall(
   op: HostOperation,
   systemId: string,
   send: () => Promise<MachineState>,
+  tookEffectOn: (m: MachineState) => boolean = (m) => operationTookEffect(op, m, deps.me),
 ): Promise<NodeStatusCode> {
   const pending = deps.calls.unknownOutcome(systemId, op);
   if (pending) {
     // A crash left this call's outcome unknown: read, don't repeat blindly.
     const m = await deps.maas.readMachine(systemId);
-    if (operationTookEffect(op, m, deps.me)) {
+    if (tookEffectOn(m)) {
       deps.calls.reconciled(pending, true);
       deps.observer.note(m);
       return m.status;
@@ -131,7 +128,7 @@ async function guardedCall(
     // The first request of a host restored from a snapshot: the snapshot may be older than
     // the last request it sent (saved just before the answer came back), so look first.
     const m = await deps.maas.readMachine(systemId);
-    if (operationTookEffect(op, m, deps.me)) {
+    if (tookEffectOn(m)) {
       deps.logger.debug({ systemId, op, status: m.status_name }, "restored host: request already took effect, not sent again");
       deps.observer.note(m);
       return m.status;
@@ -146,7 +143,7 @@ async function guardedCall(
   } catch (e) {
     if (e instanceof MaasError && (e.code === "MAAS_CONFLICT" || e.code === "MAAS_BAD_REQUEST")) {
       const m = await deps.maas.readMachine(systemId).catch(() => undefined);
-      if (m && operationTookEffect(op, m, deps.me)) {
+      if (m && tookEffectOn(m)) {
         deps.calls.end(callId, "ok", `already done: machine is ${m.status_name}`);
         deps.observer.note(m);
         return m.status;
@@ -162,15 +159,29 @@ async function guardedCall(
 /** The named actors, ready for `hostMachine.provide({ actors })`. */
 export function createHostActors(deps: HostActorDeps) {
   return {
-    commissionMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
-      await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId));
+    commissionMachine: fromPromise<void, { systemId: string; recommission?: true }>(async ({ input }) => {
+      // A re-commissioning starts from Ready, so only Commissioning or Testing shows that it
+      // began; a Ready machine found after a crash is commissioned again rather than skipped.
+      const proof = input.recommission ? (m: MachineState) => tookEffect("commission", m, { me: deps.me }) : undefined;
+      await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof);
     }),
-    tagMachine: fromPromise<void, { systemId: string; roles: readonly string[] }>(async ({ input }) => {
+    tagMachine: fromPromise<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
       try {
         const todo = deps.taggingFor(input.systemId);
+        let disks: readonly DiskTagChange[] = todo.disks;
+        if (input.recheck) {
+          // Re-commissioned: judge the hardware MAAS found now, before anything is tagged.
+          const m = await deps.maas.readMachine(input.systemId);
+          const judged = recheckMachine(m, input.recheck);
+          if (judged.problems.length > 0) {
+            throw new HostStepError("RECOMMISSION_ROLE_MISMATCH", `${m.hostname} (${input.systemId}) after re-commissioning: ${judged.problems.join("; ")}`);
+          }
+          disks = judged.disks;
+          deps.logger.info({ systemId: input.systemId, disks: disks.map((d) => `${d.action} ${d.tag} ${d.deviceName}`) }, "re-commissioned host: disk tags recomputed");
+        }
         if (todo.machineTags) await deps.tags.add(input.systemId, [deps.scopeTag, ...input.roles]);
         // One call per disk (MAAS has no batch for block-device tags); each is idempotent.
-        for (const d of todo.disks) {
+        for (const d of disks) {
           if (d.action === "add") await deps.maas.addBlockDeviceTag(input.systemId, d.deviceId, d.tag);
           else await deps.maas.removeBlockDeviceTag(input.systemId, d.deviceId, d.tag);
         }

@@ -2,18 +2,19 @@
  * Re-provisioning failed hosts, and spares taking the role of hosts that stay broken.
  *
  * `planReprovision` turns the operator's list of hosts into a rollout plan whose hosts
- * are released (with erase), deployed and layered again with the roles their tags
- * give them. `promoteSpares` moves each role of a quarantined host to a spare held
- * back for that role (same zone first), in batched tag calls, and plans the rollout
- * that deploys and layers the spares in its stead. Both plans carry the deployment's
- * other hosts in service as layer peers, so the clusters they form are found again
- * before the new hosts join them.
+ * are released (with erase), optionally commissioned again (the hardware may have
+ * changed: role rules and ceph disk tags are then judged anew), deployed and layered
+ * again with the roles their tags give them. `promoteSpares` moves each role of a
+ * quarantined host to a spare held back for that role (same zone first), in batched
+ * tag calls, and plans the rollout that deploys and layers the spares in its stead.
+ * Both plans carry the deployment's other hosts in service as layer peers, so the
+ * clusters they form are found again before the new hosts join them.
  */
 import type { Config } from "../config.ts";
 import type { MaasPort, Machine } from "../maas/port.ts";
 import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../maas/status.ts";
 import { MetalwaveError } from "../errors.ts";
-import { scopeTagFor, spareTagFor } from "../roles/index.ts";
+import { roleRecheckFor, scopeTagFor, spareTagFor } from "../roles/index.ts";
 import { REPROVISION_RELEASABLE, type EraseMode, type Reprovision } from "../../state-machines/host.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
@@ -33,6 +34,11 @@ export interface ReprovisionRequest {
   hosts: readonly string[];
   reason: string;
   erase: EraseMode;
+  /**
+   * Commission each host again after its release (the hardware may have changed): its
+   * role rules and ceph disk tags are then judged from the new facts before it is deployed.
+   */
+  recommission?: boolean;
 }
 
 export interface Replacement {
@@ -118,16 +124,20 @@ export async function planReprovision(maas: MaasPort, config: Config, req: Repro
   const wrong = chosen.filter((m) => !isStatusCode(m.status) || !REPROVISION_RELEASABLE.includes(m.status));
   if (wrong.length > 0) {
     const allowed = REPROVISION_RELEASABLE.map((s) => STATUS_LABEL[s]).join(", ");
+    const what = req.recommission ? "re-provisioning with re-commissioning releases a machine MAAS holds, then commissions it" : "re-provisioning releases a machine MAAS holds";
     throw new ReprovisionError(
       "REPROVISION_WRONG_STATE",
       wrong.map((m) => `${m.hostname} (${m.system_id}) is ${m.status_name}`).join("; ") +
-        `: re-provisioning releases a machine MAAS holds (${allowed}); abort a deploy first, and a Broken (quarantined) machine needs mark-fixed in MAAS`,
+        `: ${what} (${allowed}); abort a deploy first, and a Broken (quarantined) machine needs mark-fixed in MAAS`,
     );
   }
   const roleless = chosen.filter((m) => rolesOf(m, config).length === 0);
   if (roleless.length > 0) throw new ReprovisionError("REPROVISION_NO_ROLE", `${roleless.map((m) => `${m.hostname} (${m.system_id})`).join(", ")}: carries no role tag, so there is nothing to re-provision it as`);
 
-  const hosts = chosen.sort(byHostname).map((m) => plannedHost(m, rolesOf(m, config), { erase: req.erase }));
+  const hosts = chosen.sort(byHostname).map((m) => {
+    const roles = rolesOf(m, config);
+    return plannedHost(m, roles, req.recommission ? { erase: req.erase, recommission: true, recheck: roleRecheckFor(config.roles, roles) } : { erase: req.erase });
+  });
   return hostsPlan(config, "reprovision", req.reason, hosts, machines);
 }
 

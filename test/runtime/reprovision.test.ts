@@ -100,6 +100,81 @@ describe("re-provisioning", () => {
   }, 120_000);
 });
 
+describe("re-provisioning with re-commissioning", () => {
+  it("commissions a storage host again after its release, recomputes its ceph disk tags from the new disks and returns it to service; a host whose new hardware no longer fits its role is quarantined", async () => {
+    sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+    const maas = simClient(sim);
+    const plan = await readAndPlan(maas, config);
+    store = openStore(":memory:");
+    layering = layeringFor(config, silentLogger(), sim)!;
+    const deps: RunnerDeps = {
+      maas,
+      store,
+      config: layering.config,
+      logger: silentLogger(),
+      requestCount: () => maas.stats().requests,
+      timeScale: 1000,
+      observerPollMs: 5,
+      layering: { engine: layering.engine, ssh: layering.ssh },
+    };
+    const first = await new RolloutRunner(deps).run({ resume: false });
+    expect(first.state).toBe("completed");
+    const counts = () => new Map((sim!.stats().machines ?? []).map((m) => [m.system_id, m]));
+    // Storage hosts the first rollout commissioned (they were New).
+    const storage = plan.rollout.hosts.filter((h) => h.roles.includes("storage") && counts().get(h.systemId)?.commissioned === 1);
+    const changed = storage[0]!;
+    const shrunk = storage[1]!;
+
+    // Refused before anything is touched, naming the host: a spare cannot be released.
+    const spare = plan.roles.spares["compute"]![0]!;
+    const refused = await reprovisionHosts(deps, { hosts: [spare.hostname], reason: "test", erase: "quick", recommission: true }, { spares: false }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ReprovisionError);
+    expect(refused).toMatchObject({ code: "REPROVISION_WRONG_STATE", message: expect.stringContaining(`${spare.hostname} (${spare.systemId}) is`) });
+    expect((refused as Error).message).toMatch(/re-commissioning/);
+
+    // While released, the hardware changes. `changed`: the last 16 TB disk becomes a 500 GB one
+    // (its ceph tag, kept by slot, is now wrong) and a 20 TB disk is added. `shrunk`: only two
+    // large disks are left, fewer than the storage rule's four.
+    const changedRec = sim.region.get(changed.systemId);
+    const shrunkRec = sim.region.get(shrunk.systemId);
+    const oldDisks = changedRec.hw!.disks;
+    const newHw = { ...changedRec.hw!, disks: [...oldDisks.slice(0, -1), { kind: "hdd" as const, sizeBytes: 500e9, model: "ST500DM009" }, { kind: "hdd" as const, sizeBytes: 20e12, model: "ST20000NM007D" }] };
+    const smallHw = { ...shrunkRec.hw!, disks: shrunkRec.hw!.disks.slice(0, 4) };
+    sim.region.watch((m, from, to) => {
+      if (from !== NodeStatus.READY || to !== NodeStatus.COMMISSIONING) return;
+      if (m === changedRec) changedRec.hw = newHw;
+      if (m === shrunkRec) shrunkRec.hw = smallHw;
+    });
+    const cephBefore = (await maas.readMachine(changed.systemId)).blockdevice_set.filter((d) => d.tags.includes("ceph")).length;
+    expect(cephBefore).toBe(oldDisks.filter((d) => d.sizeBytes >= 1000 * 1024 ** 3).length);
+
+    const run = await reprovisionHosts(deps, { hosts: [changed.hostname, shrunk.hostname], reason: "disks replaced", erase: "quick", recommission: true }, { spares: false });
+
+    // Commissioned twice, deployed twice, back in service with its role and layered again.
+    expect(counts().get(changed.systemId)).toMatchObject({ commissioned: 2, deployed: 2, erased: 1, status_name: "Deployed" });
+    expect(run.reprovision.byOutcome.inService).toBe(1);
+    const now = await maas.readMachine(changed.systemId);
+    expect(now.tag_names).toContain("storage");
+    const tagged = now.blockdevice_set.map((d) => [d.name, d.size, d.tags.includes("ceph")]);
+    expect(tagged.filter(([, , ceph]) => ceph).map(([, size]) => size)).toEqual([...oldDisks.slice(2, -1).map((d) => d.sizeBytes), 20e12]);
+    expect(tagged.find(([, size]) => size === 500e9)?.[2]).toBe(false);
+    const newDisk = now.blockdevice_set.find((d) => d.size === 20e12)!;
+    expect(sim.hosts!.host(changed.systemId)!.history.some((c) => c.includes("microceph disk add") && c.includes(newDisk.id_path!))).toBe(true);
+
+    // The host whose new hardware no longer fits storage: commissioned again, then quarantined with the reason.
+    expect(counts().get(shrunk.systemId)).toMatchObject({ commissioned: 2, deployed: 1, status_name: "Broken" });
+    expect(run.reprovision.failures).toEqual([
+      expect.objectContaining({
+        hostname: shrunk.hostname,
+        outcome: "quarantined",
+        phase: "tagging",
+        code: "RECOMMISSION_ROLE_MISMATCH",
+        message: expect.stringMatching(new RegExp(`^${shrunk.hostname} \\(${shrunk.systemId}\\) after re-commissioning: no longer matches the rule of role storage .*2 of 4 disks pass`)),
+      }),
+    ]);
+  }, 120_000);
+});
+
 describe("metalwave reprovision (command line)", () => {
   async function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
     const child = spawn(process.execPath, [fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url)), ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, METALWAVE_MAAS_URL: "" } });
@@ -113,5 +188,7 @@ describe("metalwave reprovision (command line)", () => {
     expect(await cli(["reprovision"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/name at least one host/) });
     expect(await cli(["reprovision", "h1", "--erase", "shred"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--erase shred: expected one of none, quick, secure/) });
     expect(await cli(["reprovision", "h1"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/maas\.url.*--maas-url/) });
+    // --recommission is a known flag: the command gets as far as needing a region.
+    expect(await cli(["reprovision", "h1", "--recommission"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/maas\.url.*--maas-url/) });
   }, 30_000);
 });
