@@ -126,6 +126,12 @@ export const ConfigSchema = z
         /** More unhealthy hosts than this (count or % of the deployment's hosts) and a pass does nothing. */
         haltWhenUnhealthy: countOrPercent.default("20%"),
         erase: z.enum(["none", "quick", "secure"]).default("quick"),
+        /** Health checks of the Deployed hosts in service, by role, over SSH (only when layering is on): a host that fails one is remediated. */
+        healthChecks: z.boolean().default(true),
+        /** Hosts health-checked at once. */
+        healthCheckConcurrency: z.number().int().positive().default(32),
+        /** Each health-check command (and the Kubernetes API read) must answer within this. */
+        healthCheckTimeoutMs: z.number().int().positive().default(30_000),
       })
       .strict()
       .prefault({}),

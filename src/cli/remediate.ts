@@ -9,9 +9,11 @@ import { withLastingRegion } from "./rollout.ts";
 
 const HELP = `usage: metalwave remediate [options]
 
-One remediation pass over the deployment's hosts that MAAS reports failed or that
-metalwave quarantined, by the config's \`remediation\` policy: each is provisioned again
-(marked fixed or released with erase, redeployed, re-layered) up to maxAttempts, with
+One remediation pass over the deployment's hosts that MAAS reports failed, that
+metalwave quarantined, or that were in service and fail their health check (with
+layering on and remediation.healthChecks), by the config's \`remediation\` policy:
+each is provisioned again (marked fixed or released with erase, redeployed,
+re-layered) up to maxAttempts, with
 coolDownMs between tries and at most maxAtOnce per pass; past its cap a spare held back
 for its role takes the role. Nothing is done when more hosts than haltWhenUnhealthy are
 unhealthy at once. Every pass is a rollout in the store.
@@ -29,6 +31,10 @@ hosts still unhealthy, 2 bad input, 3 halted (too many unhealthy at once), 5 loc
 
 export function remediationText(r: RemediationResult): string {
   const lines = [`remediation: ${r.unhealthy} of ${r.members} hosts unhealthy`];
+  const hc = r.healthChecks;
+  if (hc.skipped !== null) lines.push(`  health checks: not run (${hc.skipped})`);
+  else lines.push(`  health checks: ${hc.checked} host(s) in service checked, ${hc.failed.length} failed`);
+  for (const f of hc.failed) for (const x of f.failures) lines.push(`  health check failed: ${f.hostname} (${f.systemId}) ${x.check}: ${x.detail}`);
   if (r.halted) lines.push(`  halted: ${r.halted.reason}`);
   for (const a of r.attempted) lines.push(`  provisioned again: ${a.hostname} (${a.systemId}), attempt ${a.attempt}`);
   if (r.rollout) lines.push(`  that rollout ${r.rollout.rolloutId}: ${r.rollout.byOutcome.inService} in service, ${r.rollout.byOutcome.quarantined} quarantined`);

@@ -12,4 +12,6 @@ export type { KubePort, KubeNode } from "./kube.ts";
 export { loadLayerTemplate, renderCommand, renderExpect, LAYERS } from "./render.ts";
 export type { LayerName, LayerTemplate, StepTemplate, Values } from "./render.ts";
 export { StepRunner } from "./steps.ts";
+export { createHealthProbe, HEALTH_CHECKS, HEALTH_STEPS } from "./health.ts";
+export type { HealthProbe, HealthProbeOptions, HostHealth, HealthFailure, HealthCheck } from "./health.ts";
 export type { StepPolicy, EnsureOutcome } from "./steps.ts";

@@ -1,7 +1,10 @@
 /**
- * Automatic remediation: one pass over the deployment's hosts that MAAS reports failed
- * or that metalwave quarantined, by policy.
+ * Automatic remediation: one pass over the deployment's hosts that MAAS reports failed,
+ * that metalwave quarantined, or that were in service and fail their health check, by policy.
  *
+ * - With layering on and `healthChecks`, the Deployed hosts that metalwave put in service
+ *   are checked first (src/layers/health.ts); each failure is journaled, and a host that
+ *   failed counts as unhealthy like a failed one (released with erase when remediated).
  * - A host under its attempt cap whose cool-down has passed is provisioned again: a
  *   quarantined (Broken) one is marked fixed first; one MAAS holds (Failed deployment,
  *   Deployed...) is released with erase; then the usual deploy cycle and layers. At most
@@ -17,6 +20,7 @@ import { NodeStatus as S, isStatusCode } from "../maas/status.ts";
 import { scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { REPROVISION_RELEASABLE } from "../../state-machines/host.ts";
+import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 import { hostsPlan, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
@@ -39,14 +43,32 @@ export interface RemediationResult {
   exhausted: { systemId: string; hostname: string; attempts: number }[];
   replacements: Replacement[];
   replacement: RolloutSummary | null;
+  /**
+   * The health checks of hosts in service: how many were checked, those that failed
+   * (counted in `unhealthy`), or why none ran (`skipped`).
+   */
+  healthChecks: { checked: number; failed: HostHealth[]; skipped: string | null };
 }
 
-/** Attempts per host and when the last one ended, from the store's remediation rollouts. */
-function history(deps: RunnerDeps): Map<string, { attempts: number; lastAt: number }> {
+interface History {
+  /** Attempts per host and when the last one ended, from the store's remediation rollouts. */
+  attempts: Map<string, { attempts: number; lastAt: number }>;
+  /** The newest rollout (of any kind) that planned each host. */
+  newest: Map<string, string>;
+  /** Rollouts not finished (running or paused): their hosts are still theirs. */
+  unfinished: Set<string>;
+}
+
+function history(deps: RunnerDeps): History {
   const out = new Map<string, { attempts: number; lastAt: number }>();
+  const newest = new Map<string, string>();
+  const unfinished = new Set<string>();
+  // Newest first.
   for (const r of deps.store.listRollouts()) {
     const full = deps.store.getRollout(r.id);
     const plan = full?.plan as Partial<RolloutPlan> | undefined;
+    if (r.status === "running" || r.status === "paused") unfinished.add(r.id);
+    for (const h of plan?.hosts ?? []) if (!newest.has(h.systemId)) newest.set(h.systemId, r.id);
     if (plan?.kind !== "remediation") continue;
     const at = Date.parse(full?.updatedAt ?? "") || 0;
     for (const h of plan.hosts ?? []) {
@@ -54,7 +76,40 @@ function history(deps: RunnerDeps): Map<string, { attempts: number; lastAt: numb
       out.set(h.systemId, { attempts: prev.attempts + 1, lastAt: Math.max(prev.lastAt, at) });
     }
   }
-  return out;
+  return { attempts: out, newest, unfinished };
+}
+
+/**
+ * Health checks of the members metalwave put in service: Deployed, and the newest rollout
+ * that planned them has finished with them in service. Each failure is journaled under
+ * that rollout (kind `remediation`, event `healthCheckFailed`).
+ */
+async function checkHealth(deps: RunnerDeps, members: readonly Machine[], past: History): Promise<RemediationResult["healthChecks"]> {
+  const config = deps.config;
+  const policy = config.remediation;
+  if (!policy.healthChecks) return { checked: 0, failed: [], skipped: "remediation.healthChecks is false" };
+  if (!deps.layering) return { checked: 0, failed: [], skipped: "layering is off: hosts in service are not reached over SSH" };
+  const inService = members.filter((m) => {
+    if (m.status !== S.DEPLOYED) return false;
+    const rid = past.newest.get(m.system_id);
+    return rid !== undefined && !past.unfinished.has(rid) && deps.store.getHost(rid, m.system_id)?.outcome === "inService";
+  });
+  const results: HostHealth[] = [];
+  const hosts: LayerHost[] = [];
+  for (const m of inService) {
+    const roles = rolesOf(m, config);
+    if (m.ip_addresses.length === 0) results.push({ systemId: m.system_id, hostname: m.hostname, roles, healthy: false, failures: [{ check: "ssh", detail: "MAAS reports no IP address for the machine" }] });
+    else hosts.push(hostFromMachine(m, roles));
+  }
+  const probe = createHealthProbe({ ssh: deps.layering.ssh, logger: deps.logger.child({ component: "health" }), timeoutMs: policy.healthCheckTimeoutMs, concurrency: policy.healthCheckConcurrency });
+  results.push(...(await probe.check(hosts)));
+  const failed = results.filter((r) => !r.healthy).sort((a, b) => (a.hostname < b.hostname ? -1 : 1));
+  for (const f of failed) {
+    const rolloutId = past.newest.get(f.systemId) as string;
+    deps.store.appendJournal({ rolloutId, systemId: f.systemId, kind: "remediation", data: { event: "healthCheckFailed", hostname: f.hostname, roles: f.roles, failures: f.failures } });
+  }
+  deps.logger.info({ checked: results.length, failed: failed.length }, "health checks of hosts in service");
+  return { checked: results.length, failed, skipped: null };
 }
 
 export async function remediate(deps: RunnerDeps, now: number = Date.now()): Promise<RemediationResult> {
@@ -63,7 +118,10 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
   const scopeTag = scopeTagFor(config.deployment);
   const machines = await deps.maas.listMachines({ tags: [scopeTag] });
   const members = machines.filter((m) => rolesOf(m, config).length > 0);
-  const unhealthy = members.filter((m) => isStatusCode(m.status) && UNHEALTHY.includes(m.status));
+  const past = history(deps);
+  const health = await checkHealth(deps, members, past);
+  const failedCheck = new Set(health.failed.map((f) => f.systemId));
+  const unhealthy = members.filter((m) => (isStatusCode(m.status) && UNHEALTHY.includes(m.status)) || failedCheck.has(m.system_id));
   const result: RemediationResult = {
     members: members.length,
     unhealthy: unhealthy.length,
@@ -74,6 +132,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     exhausted: [],
     replacements: [],
     replacement: null,
+    healthChecks: health,
   };
   if (unhealthy.length === 0) return result;
   const limit = parseBudget(policy.haltWhenUnhealthy, members.length, "remediation.haltWhenUnhealthy");
@@ -86,11 +145,10 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     return result;
   }
 
-  const past = history(deps);
   const candidates: Machine[] = [];
   const exhausted: Machine[] = [];
   for (const m of unhealthy.sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
-    const h = past.get(m.system_id) ?? { attempts: 0, lastAt: 0 };
+    const h = past.attempts.get(m.system_id) ?? { attempts: 0, lastAt: 0 };
     if (h.attempts >= policy.maxAttempts) {
       exhausted.push(m);
       result.exhausted.push({ systemId: m.system_id, hostname: m.hostname, attempts: h.attempts });
@@ -107,7 +165,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       if (m.status === S.BROKEN) await deps.maas.markFixed(m.system_id, "metalwave: remediation");
       const releasable = isStatusCode(m.status) && REPROVISION_RELEASABLE.includes(m.status);
       hosts.push(plannedHost(m, rolesOf(m, config), releasable ? { erase: policy.erase } : undefined));
-      result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.get(m.system_id)?.attempts ?? 0) + 1 });
+      result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.attempts.get(m.system_id)?.attempts ?? 0) + 1 });
     }
     const plan = hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines);
     result.rollout = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan });

@@ -6,9 +6,11 @@ export type SimErrorCode =
   /** The `--faults` spec does not parse (names the bad item). */
   | "SIM_FAULT_SPEC"
   /** A fleet file fails validation (names the YAML path). */
-  | "SIM_FLEET_INVALID";
+  | "SIM_FLEET_INVALID"
+  /** A control request for a simulated host (stop a service, make it unreachable) names no such host or service. */
+  | "SIM_HOST_CONTROL";
 
-/** Raised by the simulator while starting up; never while serving requests. */
+/** Raised by the simulator while starting up, and by the simulated hosts' controls; never by the MAAS API. */
 export class SimError extends MetalwaveError<SimErrorCode> {
   readonly code: SimErrorCode;
   readonly where: string;

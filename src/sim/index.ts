@@ -32,7 +32,7 @@ export { parseFaults, formatFaults } from "./faults.ts";
 export { loadFleetFile, parseFleet, defaultFleet } from "./fleet.ts";
 export { SimError } from "./errors.ts";
 export { HostFleet } from "./hosts/server.ts";
-export type { HostFleetOptions } from "./hosts/server.ts";
+export type { HostFleetOptions, SimHostView } from "./hosts/server.ts";
 
 export interface SimOptions {
   /** Loopback only ("127.0.0.1" by default, "::1", "localhost"); anything else is refused. */
@@ -152,6 +152,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   if (opts.hosts) {
     try {
       hosts = await HostFleet.start(region, { logger: opts.logger, ...(opts.hosts === true ? {} : opts.hosts) });
+      sim.hosts = hosts;
     } catch (e) {
       scheduler.close();
       sim.server.close();

@@ -10,7 +10,8 @@ import { findEndpoint, resolve, unrecognised } from "./api.ts";
 import type { Reply } from "./api.ts";
 import { verifyOAuth, NonceStore } from "./auth.ts";
 import type { ApiKey } from "./auth.ts";
-import { SimulatedFailure } from "./errors.ts";
+import { SimError, SimulatedFailure } from "./errors.ts";
+import type { HostFleet } from "./hosts/server.ts";
 import type { FaultSpec } from "./faults.ts";
 import { Params } from "./params.ts";
 import { ADMIN_USER } from "./region.ts";
@@ -97,6 +98,8 @@ export class SimServer {
   private readonly now: () => number;
   private requestSeq = 0;
   private burstLeft = 0;
+  /** The simulated hosts, once started: `/sim/hosts/...` controls them. */
+  hosts: HostFleet | undefined;
   private stats = { since: Date.now(), total: 0, byStatus: {} as Record<string, number>, byOperation: {} as Record<string, OperationStats> };
 
   constructor(opts: ServerOptions) {
@@ -171,6 +174,12 @@ export class SimServer {
       res.writeHead(204).end();
       return;
     }
+    if (url.pathname.startsWith("/sim/hosts/")) {
+      await drain(req);
+      const r = this.hostControl(url, method);
+      this.send(res, r.status, r.status === 200 ? "application/json" : "text/plain; charset=utf-8", r.body);
+      return;
+    }
     if (!url.pathname.startsWith(PREFIX) && url.pathname !== PREFIX.slice(0, -1)) {
       await drain(req);
       this.send(res, 404, "text/plain; charset=utf-8", "Not Found");
@@ -187,6 +196,42 @@ export class SimServer {
     } finally {
       this.gate.leave();
       this.record(operation, status);
+    }
+  }
+
+  /**
+   * `GET /sim/hosts/{host}`, `POST /sim/hosts/{host}/stop?service=S`,
+   * `POST .../start[?service=S]`, `POST .../unreachable`, `POST .../reachable`
+   * (docs/simulator.md). Answers the host's view as JSON, or a text error.
+   */
+  private hostControl(url: URL, method: string): { status: number; body: string } {
+    const fleet = this.hosts;
+    if (fleet === undefined) return { status: 404, body: "This simulator runs without simulated hosts (start it with --hosts)." };
+    const m = /^\/sim\/hosts\/([^/]+)(?:\/(stop|start|unreachable|reachable))?\/?$/.exec(url.pathname);
+    if (!m) return { status: 404, body: "Not Found" };
+    const [, rawHost = "", action] = m;
+    if (method !== (action === undefined ? "GET" : "POST")) return { status: 405, body: `Method ${method} not allowed here.` };
+    const host = decodeURIComponent(rawHost);
+    if (fleet.resolve(host) === undefined) return { status: 404, body: `No deployed simulated host has the hostname or system_id '${host}'.` };
+    const service = url.searchParams.get("service") ?? undefined;
+    try {
+      switch (action) {
+        case undefined:
+          return { status: 200, body: JSON.stringify(fleet.view(host)) };
+        case "stop":
+          if (service === undefined) return { status: 400, body: "stop needs ?service=SNAP.SERVICE (or jujud)." };
+          return { status: 200, body: JSON.stringify(fleet.stopService(host, service)) };
+        case "start":
+          return { status: 200, body: JSON.stringify(fleet.startService(host, service)) };
+        case "unreachable":
+        case "reachable":
+          return { status: 200, body: JSON.stringify(fleet.setReachable(host, action === "reachable")) };
+        default:
+          return { status: 404, body: "Not Found" };
+      }
+    } catch (e) {
+      if (e instanceof SimError && e.code === "SIM_HOST_CONTROL") return { status: 400, body: e.message };
+      throw e;
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { ShellSyntaxError, parseScript } from "./shell.ts";
+import { JUJU_AGENT, snapServices } from "./model.ts";
 import type { CephCluster, CmdResult, JujuController, JujuModel, K8sCluster, SimCloud, SimHost } from "./model.ts";
 
 export interface ExecContext {
@@ -108,6 +109,29 @@ function flags(args: readonly string[], valued: readonly string[], bools: readon
 
 const needsRoot = (ctx: ExecContext, what: string): CmdResult | undefined => (ctx.root ? undefined : fail(`error: access denied (try with sudo)\n${what}: permission denied`));
 
+// ------------------------------------------------------------------ services
+
+/**
+ * A stopped service of the host runs again. Side effects the cluster sees: a kubelet
+ * that runs again makes the node Ready (after the API's readiness delay).
+ */
+export function startService(ctx: { host: SimHost; cloud: SimCloud }, service: string): void {
+  if (!ctx.host.stopped.delete(service)) return;
+  if (service === "k8s.kubelet") ctx.cloud.kube.setKubelet(ctx.host.hostname, true);
+}
+
+/** Stops a service of the host: `snap services` shows it inactive; a stopped kubelet makes the node NotReady. */
+export function stopService(ctx: { host: SimHost; cloud: SimCloud }, service: string): void {
+  ctx.host.stopped.add(service);
+  if (service === "k8s.kubelet") ctx.cloud.kube.setKubelet(ctx.host.hostname, false);
+}
+
+/** Whether an OSD's daemon runs: its host is deployed (the same installation) and `microceph.osd` is not stopped. */
+function osdUp(cloud: SimCloud, systemId: string): boolean {
+  const h = cloud.hosts.get(systemId);
+  return h !== undefined && !h.stopped.has("microceph.osd");
+}
+
 // ------------------------------------------------------------------ snaps
 
 const SNAPS: Record<string, { channel: string; version: string; revision: number; classic: boolean }> = {
@@ -139,6 +163,8 @@ function snapCmd(args: string[], ctx: ExecContext): CmdResult {
         if (known.classic && !p.opts.has("--classic")) return fail(`error: This revision of snap "${name}" was published using classic confinement and thus may perform\n       arbitrary system changes outside of the security sandbox that snaps are usually confined to,\n       which may put your system at risk.\n\n       If you understand and want to proceed repeat the command including --classic.`);
         const channel = p.opts.get("--channel") ?? known.channel;
         h.snaps.set(name, { channel, version: known.version, revision: known.revision, classic: known.classic, config: new Map() });
+        // A reinstalled control node's kubelet runs again (its node record outlives the old installation).
+        if (name === "k8s") ctx.cloud.kube.setKubelet(h.hostname, true);
         out.push(`${name} (${channel}) ${known.version} from Canonical** installed`);
       }
       return ok(out.map((l) => `${l}\n`).join(""));
@@ -183,20 +209,28 @@ function snapCmd(args: string[], ctx: ExecContext): CmdResult {
       const [name] = rest;
       if (name === undefined || !h.snaps.has(name)) return fail(`error: snap "${name ?? ""}" not found`);
       const s = h.snaps.get(name);
-      const services = name === "openstack-hypervisor" ? ["libvirtd", "neutron-ovn-metadata-agent", "nova-compute", "ovn-controller"] : name === "k8s" ? ["containerd", "k8sd", "kubelet"] : ["daemon"];
-      const active = name !== "openstack-hypervisor" || HYPERVISOR_REQUIRED.every((k) => s?.config.has(k));
+      const configured = name !== "openstack-hypervisor" || HYPERVISOR_REQUIRED.every((k) => s?.config.has(k));
       const lines = ["Service                                    Startup  Current   Notes"];
-      for (const svc of services) lines.push(`${`${name}.${svc}`.padEnd(43)}enabled  ${(active ? "active" : "inactive").padEnd(10)}-`);
+      for (const svc of snapServices(name)) {
+        const active = configured && !h.stopped.has(`${name}.${svc}`);
+        lines.push(`${`${name}.${svc}`.padEnd(43)}enabled  ${(active ? "active" : "inactive").padEnd(10)}-`);
+      }
       return ok(`${lines.join("\n")}\n`);
     }
     case "wait":
       return ok();
     case "start":
     case "restart": {
-      const name = rest.find((a) => !a.startsWith("-"));
+      // `snap restart SNAP` or `snap restart SNAP.SERVICE`: stopped services run again.
+      const target = rest.find((a) => !a.startsWith("-"));
       const denied = needsRoot(ctx, `snap ${sub}`);
       if (denied) return denied;
+      const dot = target?.indexOf(".") ?? -1;
+      const name = target !== undefined && dot > 0 ? target.slice(0, dot) : target;
       if (name === undefined || !h.snaps.has(name)) return fail(`error: snap "${name ?? ""}" not found`);
+      const one = target !== undefined && dot > 0 ? target.slice(dot + 1) : undefined;
+      if (one !== undefined && !snapServices(name).includes(one)) return fail(`error: snap "${name}" has no service "${one}"`);
+      for (const svc of one !== undefined ? [one] : snapServices(name)) startService(ctx, `${name}.${svc}`);
       return ok(sub === "start" ? `Started.\n` : `Restarted.\n`);
     }
     default:
@@ -458,6 +492,21 @@ function cephCmd(args: string[], ctx: ExecContext): CmdResult {
   const m = cephMember(ctx);
   if (!m) return fail("Error initializing cluster client: ObjectNotFound('RADOS object not found (error calling conf_read_file)')");
   const [a, b, c, d, e] = args;
+  if (a === "osd" && b === "tree") {
+    if (c !== "--format" || d !== "json") return fail("simulated ceph prints the osd tree as --format json only", 22);
+    const byHost = new Map<string, { hostname: string; osds: number[] }>();
+    for (const o of m.osds) {
+      const entry = byHost.get(o.hostname) ?? { hostname: o.hostname, osds: [] };
+      entry.osds.push(o.id);
+      byHost.set(o.hostname, entry);
+    }
+    const hosts = [...byHost.values()].map((x, i) => ({ id: -(i + 2), name: x.hostname, type: "host", type_id: 1, children: x.osds }));
+    const nodes: object[] = [{ id: -1, name: "default", type: "root", type_id: 11, children: hosts.map((x) => x.id) }, ...hosts.map((x) => ({ ...x, pool_weights: {} }))];
+    for (const o of m.osds) {
+      nodes.push({ id: o.id, device_class: "hdd", name: `osd.${o.id}`, type: "osd", type_id: 0, crush_weight: 3.638, depth: 2, pool_weights: {}, exists: 1, status: osdUp(ctx.cloud, o.systemId) ? "up" : "down", reweight: 1, primary_affinity: 1 });
+    }
+    return ok(`${JSON.stringify({ nodes, stray: [] })}\n`);
+  }
   if (a === "osd" && b === "pool") {
     if (c === "ls") return ok([...m.pools.keys()].map((p) => `${p}\n`).join(""));
     if (c === "create" && d !== undefined) {
@@ -647,7 +696,9 @@ function jujuCmd(args: string[], ctx: ExecContext): CmdResult {
       const c = jujuCtl(ctx, p.pos[0]);
       if ("code" in c) return c;
       const ha = c.haRequested >= 3;
-      const machines = Object.fromEntries(c.machines.map((mm) => [mm.id, { "instance-id": `manual:${mm.address}`, "ha-status": ha ? (mm.hasVote ? "ha-enabled" : "ha-pending") : "ha-none" }]));
+      // A machine whose agent was stopped is reported down, as Juju does when it loses the agent.
+      const agentDown = (mm: { systemId: string }) => cloud.hosts.get(mm.systemId)?.stopped.has(JUJU_AGENT) === true;
+      const machines = Object.fromEntries(c.machines.map((mm) => [mm.id, { "instance-id": `manual:${mm.address}`, "ha-status": agentDown(mm) ? "down, lost connection" : ha ? (mm.hasVote ? "ha-enabled" : "ha-pending") : "ha-none" }]));
       return ok(`${JSON.stringify({ [c.name]: { details: { "agent-version": "3.6.4", "api-endpoints": c.machines.filter((x) => x.hasVote).map((x) => `${x.address}:17070`) }, "controller-machines": machines, models: Object.fromEntries([...c.models.keys()].map((k) => [k, {}])), account: { user: "admin", access: "superuser" } } })}\n`);
     }
     case "add-machine": {

@@ -18,6 +18,8 @@ export interface SimNode {
   createdAt: string;
   readySince: string | null;
   resourceVersion: number;
+  /** Its kubelet was stopped (a simulated outage): it stays NotReady. */
+  kubeletStopped?: boolean;
 }
 
 export const KUBE_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.2", platform: "linux/amd64" };
@@ -73,7 +75,29 @@ export class SimKubeApi {
     const n: SimNode = { name, address, uid: `node-${this.version}-${name}`, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", ...labels }, ready: false, createdAt: new Date().toISOString(), readySince: null, resourceVersion: this.version++ };
     this.nodes.set(name, n);
     this.schedule(() => {
-      if (this.nodes.get(name) !== n) return;
+      if (this.nodes.get(name) !== n || n.kubeletStopped) return;
+      n.ready = true;
+      n.readySince = new Date().toISOString();
+      n.resourceVersion = this.version++;
+    }, this.readyAfterMs);
+  }
+
+  /**
+   * The node's kubelet stopped (NotReady at once) or runs again (Ready `readyAfterMs`
+   * later, unless it stopped again meanwhile). Unknown nodes are ignored.
+   */
+  setKubelet(name: string, running: boolean): void {
+    const n = this.nodes.get(name);
+    if (n === undefined) return;
+    n.kubeletStopped = !running;
+    if (!running) {
+      n.ready = false;
+      n.readySince = null;
+      n.resourceVersion = this.version++;
+      return;
+    }
+    this.schedule(() => {
+      if (this.nodes.get(name) !== n || n.kubeletStopped || n.ready) return;
       n.ready = true;
       n.readySince = new Date().toISOString();
       n.resourceVersion = this.version++;

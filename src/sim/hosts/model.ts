@@ -43,6 +43,12 @@ export class SimHost {
   readonly jujuControllers = new Set<string>();
   /** Commands run so far, in order (tests, and the fault dice). */
   readonly history: string[] = [];
+  /**
+   * Services of this installation that were stopped (`HostFleet.stopService`, `POST
+   * /sim/hosts/...`): `<snap>.<service>` as `snap services` names them, or `jujud` (the
+   * Juju controller's machine agent). A redeploy is a fresh installation with none stopped.
+   */
+  readonly stopped = new Set<string>();
 
   constructor(systemId: string, hostname: string, address: string, deployment: number, disks: readonly SimDisk[]) {
     this.systemId = systemId;
@@ -52,6 +58,20 @@ export class SimHost {
     this.disks = disks;
     this.files.set("/etc/hostname", `${hostname}\n`);
   }
+}
+
+/** The services each emulated snap runs, as `snap services` lists them (a snap not listed runs `daemon`). */
+export const SNAP_SERVICES: Readonly<Record<string, readonly string[]>> = {
+  "openstack-hypervisor": ["libvirtd", "neutron-ovn-metadata-agent", "nova-compute", "ovn-controller"],
+  k8s: ["containerd", "k8sd", "kubelet"],
+  microceph: ["daemon", "mds", "mgr", "mon", "osd"],
+};
+
+/** The Juju controller's machine agent on a controller machine (a systemd unit, not a snap service). */
+export const JUJU_AGENT = "jujud";
+
+export function snapServices(snap: string): readonly string[] {
+  return SNAP_SERVICES[snap] ?? ["daemon"];
 }
 
 export interface JujuMachine {

@@ -16,12 +16,13 @@ import type { NodeStatusCode } from "../../maas/status.ts";
 import type { MachineRecord, Region } from "../region.ts";
 import { renderBlockDevice } from "../render.ts";
 import type { SimLogger } from "../server.ts";
-import { runCommandLine } from "./commands.ts";
+import { SimError } from "../errors.ts";
+import { runCommandLine, startService, stopService } from "./commands.ts";
 import { HostFaultDice, noHostFaults, parseHostFaults } from "./faults.ts";
 import type { HostFaultSpec } from "./faults.ts";
 import { seededHostKey } from "./keys.ts";
 import { SimKubeApi } from "./kube-api.ts";
-import { SimCloud, SimHost } from "./model.ts";
+import { JUJU_AGENT, SimCloud, SimHost, snapServices } from "./model.ts";
 import type { SimDisk } from "./model.ts";
 
 export interface HostFleetOptions {
@@ -44,6 +45,21 @@ interface Listener {
   port: number;
   connections: Set<Connection>;
   ready: Promise<void>;
+  /** false: every connection is closed during the handshake (`setReachable`), until the next deploy. */
+  reachable: boolean;
+}
+
+/** A deployed simulated host as its controls show it (`GET /sim/hosts/{host}`). */
+export interface SimHostView {
+  systemId: string;
+  hostname: string;
+  address: string;
+  /** MAAS's deploy count: a redeploy is a fresh installation. */
+  deployment: number;
+  reachable: boolean;
+  snaps: string[];
+  /** Services stopped on this installation, e.g. `openstack-hypervisor.nova-compute`. */
+  stopped: string[];
 }
 
 export interface HostFleetStats {
@@ -125,6 +141,73 @@ export class HostFleet {
     return this.cloud.hosts.get(systemId);
   }
 
+  /** The system_id of a deployed host named by hostname or system_id, if any. */
+  resolve(host: string): string | undefined {
+    if (this.listeners.has(host)) return host;
+    for (const [sid, l] of this.listeners) if (l.host.hostname === host) return sid;
+    return undefined;
+  }
+
+  /** A deployed host's installation, reachability and stopped services. */
+  view(host: string): SimHostView {
+    const l = this.listener(host);
+    const h = l.host;
+    return { systemId: h.systemId, hostname: h.hostname, address: h.address, deployment: h.deployment, reachable: l.reachable, snaps: [...h.snaps.keys()].sort(), stopped: [...h.stopped].sort() };
+  }
+
+  /**
+   * Stops a service of a deployed host's current installation, as an outage would
+   * (rehearsals and tests of health checks): `SNAP.SERVICE` of an installed snap, e.g.
+   * `openstack-hypervisor.nova-compute`, `microceph.osd` (its OSDs go down),
+   * `k8s.kubelet` (its node turns NotReady), or `jujud` (its controller machine is
+   * reported down). `snap restart` on the host, `startService`, or a redeploy brings it back.
+   */
+  stopService(host: string, service: string): SimHostView {
+    const l = this.listener(host);
+    this.checkService(l.host, service);
+    stopService({ host: l.host, cloud: this.cloud }, service);
+    this.logger?.info({ systemId: l.host.systemId, hostname: l.host.hostname, service }, "simulated host: service stopped");
+    return this.view(l.host.systemId);
+  }
+
+  /** Starts a stopped service again, or every stopped service when none is named. */
+  startService(host: string, service?: string): SimHostView {
+    const l = this.listener(host);
+    if (service !== undefined) this.checkService(l.host, service);
+    for (const s of service !== undefined ? [service] : [...l.host.stopped]) startService({ host: l.host, cloud: this.cloud }, s);
+    return this.view(l.host.systemId);
+  }
+
+  /**
+   * An unreachable host closes every SSH connection during the handshake (as if its sshd
+   * or network were gone) and drops the open ones; reachable again with `true` or on the
+   * next deploy.
+   */
+  setReachable(host: string, reachable: boolean): SimHostView {
+    const l = this.listener(host);
+    l.reachable = reachable;
+    if (!reachable) for (const c of l.connections) c.end();
+    this.logger?.info({ systemId: l.host.systemId, hostname: l.host.hostname, reachable }, "simulated host: reachability changed");
+    return this.view(l.host.systemId);
+  }
+
+  private listener(host: string): Listener {
+    const sid = this.resolve(host);
+    const l = sid === undefined ? undefined : this.listeners.get(sid);
+    if (l === undefined) throw new SimError("SIM_HOST_CONTROL", `host '${host}'`, "no deployed simulated host has this hostname or system_id");
+    return l;
+  }
+
+  private checkService(h: SimHost, service: string): void {
+    if (service === JUJU_AGENT) return;
+    const dot = service.indexOf(".");
+    const snap = dot > 0 ? service.slice(0, dot) : "";
+    if (!h.snaps.has(snap) || !snapServices(snap).includes(service.slice(dot + 1))) {
+      const known = [...h.snaps.keys()].flatMap((s) => snapServices(s).map((x) => `${s}.${x}`));
+      throw new SimError("SIM_HOST_CONTROL", `service '${service}'`, `${h.hostname} runs no such service (it runs: ${[...known, JUJU_AGENT].join(", ")})`);
+    }
+  }
+
   stats(): HostFleetStats {
     return { ...this.counters, listening: this.listeners.size, faults: { ...this.counters.faults } };
   }
@@ -156,7 +239,7 @@ export class HostFleet {
     this.cloud.addHost(host);
     const key = seededHostKey(this.region.seed, m.systemId, m.counts.deployed);
     const server = new ssh2.Server({ hostKeys: [key.privateKey], ident: "OpenSSH_8.9p1 Ubuntu-3ubuntu0.10" }, (client) => this.onConnection(l, client, keys));
-    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve() };
+    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve(), reachable: true };
     l.ready = new Promise<void>((resolve) => {
       server.on("error", (e: Error) => {
         this.logger?.warn({ systemId: m.systemId, address: host.address, port: this.sshPort, err: e.message }, "simulated host cannot listen for SSH");
@@ -184,6 +267,11 @@ export class HostFleet {
   }
 
   private onConnection(l: Listener, client: Connection, keys: readonly ParsedKey[]): void {
+    client.on("error", () => undefined);
+    if (!l.reachable) {
+      client.end();
+      return;
+    }
     this.counters.connections++;
     l.connections.add(client);
     client.on("close", () => l.connections.delete(client));

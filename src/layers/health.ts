@@ -1,0 +1,309 @@
+/**
+ * Health checks of hosts in service, by role, over the same SSH port and Kubernetes
+ * client the layers use (docs/remediation.md). Read-only: every command is a query
+ * step of the layer templates, so a site's templates apply to the checks too.
+ *
+ * - every host: answers SSH (`ssh`: a trivial command within the timeout);
+ * - compute: every enabled service of the openstack-hypervisor snap active (`hypervisor-services`);
+ * - storage: every enabled service of the microceph snap active (`ceph-services`), and the
+ *   host's OSDs up in `ceph osd tree` (`ceph-osds`);
+ * - control: `k8s status` answers on the host (`kubernetes-status`), and its node is Ready
+ *   through the Kubernetes API (`kubernetes-node`). The nodes are read with the kubeconfig
+ *   of the first control host (by hostname) whose API answers; a control host whose
+ *   kubeconfig or API does not answer fails `kubernetes-api`, and the next one is tried;
+ * - juju-controller: a machine whose juju client knows the controller must reach it
+ *   (`juju show-controller`), and the controller must list every controller host as a
+ *   machine that is not down (`juju-controller`). When no machine's client knows the
+ *   controller, its machines cannot be judged and none fails for it (a warning is logged):
+ *   the cause is then not one host, and failing them all would re-provision a whole cluster.
+ *
+ * The probe never throws for a host's problem: each one becomes a failure with its check
+ * and a detail (no secrets: the kubeconfig query is secret and its output is never kept).
+ * Hosts are probed at most `concurrency` at a time, so a fleet of thousands neither opens
+ * thousands of connections nor waits on them one by one.
+ */
+import type { Logger } from "pino";
+import { SshError } from "../ssh/errors.ts";
+import type { SshPort } from "../ssh/port.ts";
+import { LayerError } from "./errors.ts";
+import { clientNodeKube, type KubeNode, type KubePort } from "./kube.ts";
+import type { LayerHost } from "./layering.ts";
+import { loadLayerTemplate, type LayerName, type LayerTemplate, type Values } from "./render.ts";
+import { StepRunner } from "./steps.ts";
+import { TemplateError } from "../runtime/templates.ts";
+
+export const HEALTH_CHECKS = ["ssh", "hypervisor-services", "ceph-services", "ceph-osds", "kubernetes-status", "kubernetes-api", "kubernetes-node", "juju-controller"] as const;
+export type HealthCheck = (typeof HEALTH_CHECKS)[number];
+
+export interface HealthFailure {
+  check: HealthCheck;
+  detail: string;
+}
+
+export interface HostHealth {
+  systemId: string;
+  hostname: string;
+  roles: string[];
+  healthy: boolean;
+  failures: HealthFailure[];
+}
+
+export interface HealthProbeOptions {
+  ssh: SshPort;
+  logger: Logger;
+  /** Builds the Kubernetes port from a kubeconfig. Default: @kubernetes/client-node. */
+  kube?: (kubeconfig: string) => KubePort;
+  /** Template texts instead of templates/layers/*.yaml, as for the layer engine. */
+  templates?: Partial<Record<LayerName, string>>;
+  /** Overrides of template defaults, as for the layer engine. */
+  values?: Partial<Record<LayerName, Values>>;
+  /** Each command, and the Kubernetes API read, must answer within this. Default 30 s. */
+  timeoutMs?: number;
+  /** Hosts probed at once. Default 32. */
+  concurrency?: number;
+}
+
+export interface HealthProbe {
+  /** One result per host, in the order given. */
+  check(hosts: readonly LayerHost[]): Promise<HostHealth[]>;
+}
+
+/** The query steps the checks run, by layer template: a template without one fails when the probe is created. */
+export const HEALTH_STEPS: Readonly<Partial<Record<LayerName, readonly string[]>>> = {
+  hypervisor: ["health"],
+  storage: ["health", "osdTree"],
+  kubernetes: ["health", "kubeconfig"],
+  "juju-controller": ["controllers", "showController"],
+};
+
+export function createHealthProbe(o: HealthProbeOptions): HealthProbe {
+  return new Probe(o);
+}
+
+interface ShowController {
+  [name: string]: { "controller-machines"?: Record<string, { "instance-id"?: string; "ha-status"?: string }> };
+}
+
+interface OsdTree {
+  nodes?: { id?: number; name?: string; type?: string; status?: string; children?: number[] }[];
+}
+
+/** A check's detail from an error: the first line of the message (no output tail: it may be long). */
+function detailOf(e: unknown): string {
+  if (e instanceof SshError) {
+    const why: Record<SshError["code"], string> = {
+      SSH_CONNECT: "does not answer SSH",
+      SSH_AUTH: "refuses metalwave's key",
+      SSH_HOST_KEY_CHANGED: "presents a changed host key",
+      SSH_HOST_KEY_UNKNOWN: "has no pinned host key",
+      SSH_TIMEOUT: "did not answer in time",
+      SSH_DROPPED: "dropped the connection",
+      SSH_EXIT: "command failed",
+      SSH_CLOSED: "the SSH port is closed",
+    };
+    return `${why[e.code]} (${e.code}): ${firstLine(e.message)}`;
+  }
+  if (e instanceof LayerError) return e.cause instanceof SshError ? detailOf(e.cause) : `${e.code}: ${firstLine(e.reason)}`;
+  return firstLine(e instanceof Error ? e.message : String(e));
+}
+
+function firstLine(s: string): string {
+  return (s.split("\n")[0] ?? "").slice(0, 500);
+}
+
+/** `snap services` rows that are enabled but not active; null when no service is listed. */
+function inactiveServices(out: string): string[] | null {
+  const rows = out
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((r) => r.length >= 3 && r[0] !== "");
+  if (rows.length === 0) return null;
+  return rows.filter((r) => r[1] === "enabled" && r[2] !== "active").map((r) => `${r[0]} is ${r[2]}`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_r, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+class Probe implements HealthProbe {
+  private readonly o: HealthProbeOptions;
+  private readonly timeoutMs: number;
+  private readonly concurrency: number;
+  private readonly steps: StepRunner;
+  private readonly tpls = new Map<LayerName, LayerTemplate>();
+
+  constructor(o: HealthProbeOptions) {
+    this.o = o;
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+    this.concurrency = Math.max(1, o.concurrency ?? 32);
+    // One attempt per query: a check that fails is the finding, not something to retry.
+    this.steps = new StepRunner(o.ssh, o.logger, { attempts: 1, backoffMs: 0, commandTimeoutMs: this.timeoutMs }, async () => undefined);
+    for (const [layer, names] of Object.entries(HEALTH_STEPS) as [LayerName, readonly string[]][]) {
+      const t = loadLayerTemplate(layer, o.templates?.[layer]);
+      for (const n of names) if (!(n in t.steps)) throw new TemplateError(`template ${t.file}: step '${n}' is missing (the health checks run it)`);
+      this.tpls.set(layer, { ...t, defaults: { ...t.defaults, ...o.values?.[layer] } });
+    }
+  }
+
+  private tpl(layer: LayerName): LayerTemplate {
+    return this.tpls.get(layer) as LayerTemplate;
+  }
+
+  async check(hosts: readonly LayerHost[]): Promise<HostHealth[]> {
+    const results = await mapLimit(hosts, this.concurrency, (h) => this.hostChecks(h));
+    const byId = new Map(results.map((r, i) => [(hosts[i] as LayerHost).systemId, r]));
+    const reachable = hosts.filter((h) => byId.get(h.systemId)?.reachable === true);
+    const withRole = (role: string) => hosts.filter((h) => h.roles.includes(role));
+    const add = (h: LayerHost, f: HealthFailure) => byId.get(h.systemId)?.failures.push(f);
+
+    const controls = withRole("control");
+    if (controls.length > 0) {
+      const nodes = await this.kubernetesNodes(reachable.filter((h) => h.roles.includes("control")), add);
+      for (const h of nodes === undefined ? [] : controls) {
+        const node = nodes?.find((n) => n.name === h.hostname);
+        if (node === undefined) add(h, { check: "kubernetes-node", detail: `${h.hostname} is not a node of the Kubernetes cluster` });
+        else if (!node.ready) add(h, { check: "kubernetes-node", detail: `node ${h.hostname} is NotReady` });
+      }
+    }
+
+    const controllers = withRole("juju-controller");
+    const controller = String(this.tpl("juju-controller").defaults["controller"] ?? "");
+    const show = controllers.map((h) => byId.get(h.systemId)?.show).find((x) => x !== undefined);
+    if (controllers.length > 0 && show === undefined) this.o.logger.warn({ controller }, "no juju-controller machine's client reached the controller: its machines were not checked");
+    for (const h of show === undefined ? [] : controllers) {
+      const entry = show?.[controller] ?? Object.values(show ?? {})[0];
+      const machine = Object.entries(entry?.["controller-machines"] ?? {}).find(([, m]) => (m["instance-id"] ?? "").replace(/^manual:/, "") === h.address);
+      if (machine === undefined) add(h, { check: "juju-controller", detail: `${h.hostname} (${h.address}) is not a machine of controller ${controller}` });
+      else if (/^down|lost/.test(machine[1]["ha-status"] ?? "")) add(h, { check: "juju-controller", detail: `controller machine ${machine[0]} is ${machine[1]["ha-status"] ?? "down"}` });
+    }
+
+    return hosts.map((h) => {
+      const failures = byId.get(h.systemId)?.failures ?? [];
+      const r: HostHealth = { systemId: h.systemId, hostname: h.hostname, roles: [...h.roles], healthy: failures.length === 0, failures };
+      if (!r.healthy) this.o.logger.warn({ systemId: h.systemId, hostname: h.hostname, failures }, "host failed its health check");
+      return r;
+    });
+  }
+
+  /** SSH first; if it answers, the checks of each of the host's roles that run on the host itself. */
+  private async hostChecks(h: LayerHost): Promise<{ reachable: boolean; failures: HealthFailure[]; show?: ShowController }> {
+    const failures: HealthFailure[] = [];
+    const reach = () => this.o.ssh.exec(h, "true", { timeoutMs: this.timeoutMs });
+    try {
+      // A pooled connection the host closed since its last use fails without reaching it: try once more.
+      await reach().catch((e: unknown) => (e instanceof SshError && e.code !== "SSH_DROPPED" ? Promise.reject(e) : reach()));
+    } catch (e) {
+      return { reachable: false, failures: [{ check: "ssh", detail: detailOf(e) }] };
+    }
+    const roles = new Set(h.roles);
+    if (roles.has("compute")) {
+      const f = await this.services(h, "hypervisor", "hypervisor-services");
+      if (f) failures.push(f);
+    }
+    if (roles.has("storage")) {
+      const f = await this.services(h, "storage", "ceph-services");
+      if (f) failures.push(f);
+      const o = await this.osds(h);
+      if (o) failures.push(o);
+    }
+    if (roles.has("control")) {
+      const f = await this.guard("kubernetes-status", async () => {
+        const r = await this.steps.run(h, this.tpl("kubernetes"), "health", {}, { allowNonZero: true });
+        return r.exitCode === 0 ? undefined : `k8s status exited ${r.exitCode}: ${firstLine(r.stderr.trim() || r.stdout.trim())}`;
+      });
+      if (f) failures.push(f);
+    }
+    let show: ShowController | undefined;
+    if (roles.has("juju-controller")) {
+      const f = await this.guard("juju-controller", async () => {
+        const tpl = this.tpl("juju-controller");
+        const controller = String(tpl.defaults["controller"] ?? "");
+        const known = await this.steps.run(h, tpl, "controllers", {}, { allowNonZero: true });
+        const names = known.exitCode === 0 ? Object.keys((JSON.parse(known.stdout) as { controllers?: Record<string, unknown> }).controllers ?? {}) : [];
+        if (!names.includes(controller)) return undefined;
+        const r = await this.steps.run(h, tpl, "showController", {}, { allowNonZero: true });
+        if (r.exitCode !== 0) return `controller ${controller} does not answer this machine's juju client: ${firstLine(r.stderr.trim() || r.stdout.trim())}`;
+        show = JSON.parse(r.stdout) as ShowController;
+        return undefined;
+      });
+      if (f) failures.push(f);
+    }
+    return { reachable: true, failures, ...(show ? { show } : {}) };
+  }
+
+  /** Runs one check; a thrown error is the check's failure. */
+  private async guard(check: HealthCheck, fn: () => Promise<string | undefined>): Promise<HealthFailure | undefined> {
+    try {
+      const detail = await fn();
+      return detail === undefined ? undefined : { check, detail };
+    } catch (e) {
+      return { check, detail: detailOf(e) };
+    }
+  }
+
+  private services(h: LayerHost, layer: "hypervisor" | "storage", check: HealthCheck): Promise<HealthFailure | undefined> {
+    return this.guard(check, async () => {
+      const r = await this.steps.run(h, this.tpl(layer), "health", {}, { allowNonZero: true });
+      if (r.exitCode !== 0) return `snap services exited ${r.exitCode}: ${firstLine(r.stderr.trim() || r.stdout.trim())}`;
+      const inactive = inactiveServices(r.stdout);
+      if (inactive === null) return "no services listed";
+      return inactive.length > 0 ? inactive.join(", ") : undefined;
+    });
+  }
+
+  private osds(h: LayerHost): Promise<HealthFailure | undefined> {
+    return this.guard("ceph-osds", async () => {
+      const tree = await this.steps.queryJson<OsdTree>(h, this.tpl("storage"), "osdTree", {});
+      const nodes = tree.nodes ?? [];
+      const bucket = nodes.find((n) => n.type === "host" && n.name === h.hostname);
+      const mine = nodes.filter((n) => n.type === "osd" && n.id !== undefined && (bucket?.children ?? []).includes(n.id));
+      if (mine.length === 0) return h.cephDisks.length > 0 ? `no OSD on ${h.hostname} (${h.cephDisks.length} ceph-tagged disk(s))` : undefined;
+      const down = mine.filter((n) => n.status !== "up");
+      return down.length > 0 ? `${down.length} of ${mine.length} OSD(s) on ${h.hostname} not up: ${down.map((n) => `${n.name ?? `osd.${String(n.id)}`} ${n.status ?? "missing"}`).join(", ")}` : undefined;
+    });
+  }
+
+  /**
+   * The cluster's nodes, read through the kubeconfig of the first control host (by
+   * hostname) whose API answers. Each host tried before it fails `kubernetes-api`;
+   * undefined when none answers.
+   */
+  private async kubernetesNodes(controls: readonly LayerHost[], add: (h: LayerHost, f: HealthFailure) => void): Promise<KubeNode[] | undefined> {
+    for (const c of [...controls].sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
+      let kubeconfig: string;
+      try {
+        kubeconfig = await this.steps.query(c, this.tpl("kubernetes"), "kubeconfig", {});
+      } catch (e) {
+        add(c, { check: "kubernetes-api", detail: `no kubeconfig from k8s config: ${detailOf(e)}` });
+        continue;
+      }
+      try {
+        const kube = (this.o.kube ?? clientNodeKube)(kubeconfig);
+        return await withTimeout(kube.listNodes(), this.timeoutMs, "the Kubernetes API");
+      } catch (e) {
+        add(c, { check: "kubernetes-api", detail: `the Kubernetes API of this host's kubeconfig does not answer: ${detailOf(e)}` });
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The health probe's judgement over a fake SSH port and Kubernetes client: an
+ * unreachable host fails `ssh` only for its own checks; a control host whose kubeconfig
+ * does not answer fails `kubernetes-api` and the nodes are read through the next one;
+ * when no machine's juju client knows the controller, no controller host fails for it.
+ */
+import { describe, expect, it } from "vitest";
+import { createHealthProbe, type KubePort, type LayerHost } from "../../src/layers/index.ts";
+import { SshError, type ExecOptions, type ExecResult, type SshPort, type SshTarget } from "../../src/ssh/index.ts";
+import { silentLogger } from "../../src/log.ts";
+
+const host = (n: number, hostname: string, roles: string[]): LayerHost => ({ systemId: `sid${n}`, hostname, address: `10.0.0.${n}`, roles, cephDisks: [] });
+
+const ACTIVE = "Service  Startup  Current  Notes\nopenstack-hypervisor.nova-compute  enabled  active  -\n";
+
+/** Answers by hostname and command; `down` hosts refuse to connect. */
+function fakeSsh(answers: Record<string, Record<string, Partial<ExecResult>>>, down: readonly string[] = []): SshPort & { commands: string[] } {
+  const commands: string[] = [];
+  return {
+    commands,
+    async exec(t: SshTarget, command: string, opts: ExecOptions = {}) {
+      commands.push(`${t.hostname}: ${command}`);
+      if (down.includes(t.hostname)) throw new SshError("SSH_CONNECT", { systemId: t.systemId, hostname: t.hostname, attempts: 4 }, "unreachable after 4 attempts: connection refused");
+      const inner = /^sudo -n sh -c '(.*)'$/.exec(command)?.[1] ?? command;
+      const a = answers[t.hostname]?.[inner] ?? (inner === "true" ? {} : { exitCode: 127, stderr: `${inner}: not answered` });
+      const r = { exitCode: 0, stdout: "", stderr: "", ...a };
+      // As the real port: a non-zero exit throws unless the caller allows it.
+      if (r.exitCode !== 0 && !opts.allowNonZero) throw new SshError("SSH_EXIT", { systemId: t.systemId, hostname: t.hostname, command: inner, exitCode: r.exitCode }, `exited with status ${r.exitCode}`);
+      return r;
+    },
+    async noteDeployed() {},
+    async close() {},
+  };
+}
+
+describe("health probe", () => {
+  it("an unreachable host fails ssh and none of its checks on the host run", async () => {
+    const ssh = fakeSsh({ "cmp-1": { "snap services openstack-hypervisor": { stdout: ACTIVE } } }, ["cmp-2"]);
+    const r = await createHealthProbe({ ssh, logger: silentLogger() }).check([host(1, "cmp-1", ["compute"]), host(2, "cmp-2", ["compute"])]);
+    expect(r.map((x) => [x.hostname, x.healthy, x.failures.map((f) => f.check)])).toEqual([
+      ["cmp-1", true, []],
+      ["cmp-2", false, ["ssh"]],
+    ]);
+    expect(r[1]?.failures[0]?.detail).toMatch(/^does not answer SSH \(SSH_CONNECT\)/);
+    expect(ssh.commands.filter((c) => c.startsWith("cmp-2")).every((c) => c.endsWith(": true"))).toBe(true);
+  });
+
+  it("a control host whose kubeconfig does not answer fails kubernetes-api; the nodes are read through the next one", async () => {
+    const ok = { "k8s status": { stdout: "cluster status: ready\n" } };
+    const ssh = fakeSsh({ "ctl-1": { ...ok, "k8s config": { exitCode: 1, stderr: "Error: daemon down" } }, "ctl-2": { ...ok, "k8s config": { stdout: "kubeconfig-of-ctl-2" } }, "ctl-3": ok });
+    const seen: string[] = [];
+    const kube = (kubeconfig: string): KubePort => {
+      seen.push(kubeconfig);
+      return {
+        listNodes: async () => [
+          { name: "ctl-1", ready: true, labels: {} },
+          { name: "ctl-2", ready: true, labels: {} },
+          { name: "ctl-3", ready: false, labels: {} },
+        ],
+        labelNode: async () => undefined,
+      };
+    };
+    const r = await createHealthProbe({ ssh, logger: silentLogger(), kube }).check([host(1, "ctl-1", ["control"]), host(2, "ctl-2", ["control"]), host(3, "ctl-3", ["control"])]);
+    expect(seen).toEqual(["kubeconfig-of-ctl-2"]);
+    expect(r.map((x) => [x.hostname, x.failures.map((f) => f.check)])).toEqual([
+      ["ctl-1", ["kubernetes-api"]],
+      ["ctl-2", []],
+      ["ctl-3", ["kubernetes-node"]],
+    ]);
+    expect(r[0]?.failures[0]?.detail).toMatch(/^no kubeconfig from k8s config: command failed \(SSH_EXIT\)/);
+    expect(r[2]?.failures[0]?.detail).toBe("node ctl-3 is NotReady");
+  });
+
+  it("controller machines are judged from a client that knows the controller, and not at all when none does", async () => {
+    const show = JSON.stringify({ metalwave: { "controller-machines": { "0": { "instance-id": "manual:10.0.0.1", "ha-status": "ha-enabled" }, "1": { "instance-id": "manual:10.0.0.2", "ha-status": "down, lost connection" } } } });
+    const hosts = [host(1, "juju-1", ["juju-controller"]), host(2, "juju-2", ["juju-controller"]), host(3, "juju-3", ["juju-controller"])];
+    const knows = { "juju controllers --format json": { stdout: JSON.stringify({ controllers: { metalwave: {} } }) }, "juju show-controller metalwave --format json": { stdout: show } };
+    const none = { "juju controllers --format json": { stdout: JSON.stringify({ controllers: {} }) } };
+    const judged = await createHealthProbe({ ssh: fakeSsh({ "juju-1": knows, "juju-2": none, "juju-3": none }), logger: silentLogger() }).check(hosts);
+    expect(judged.map((x) => x.failures.map((f) => f.detail))).toEqual([[], ["controller machine 1 is down, lost connection"], ["juju-3 (10.0.0.3) is not a machine of controller metalwave"]]);
+
+    const unjudged = await createHealthProbe({ ssh: fakeSsh({ "juju-1": none, "juju-2": none, "juju-3": none }), logger: silentLogger() }).check(hosts);
+    expect(unjudged.every((x) => x.healthy)).toBe(true);
+
+    const silent = { ...knows, "juju show-controller metalwave --format json": { exitCode: 1, stderr: "ERROR cannot connect to the controller" } };
+    const refused = await createHealthProbe({ ssh: fakeSsh({ "juju-1": silent, "juju-2": none, "juju-3": none }), logger: silentLogger() }).check(hosts);
+    expect(refused.map((x) => x.failures.map((f) => f.detail))).toEqual([["controller metalwave does not answer this machine's juju client: ERROR cannot connect to the controller"], [], []]);
+  });
+});
