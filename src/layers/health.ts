@@ -210,8 +210,8 @@ class Probe implements HealthProbe {
     const failures: HealthFailure[] = [];
     const reach = () => this.o.ssh.exec(h, "true", { timeoutMs: this.timeoutMs });
     try {
-      // A pooled connection the host closed since its last use fails without reaching it: try once more.
-      await reach().catch((e: unknown) => (e instanceof SshError && e.code !== "SSH_DROPPED" ? Promise.reject(e) : reach()));
+      // (A pooled connection the host closed while idle is replaced by the SSH port itself.)
+      await reach();
     } catch (e) {
       return { reachable: false, failures: [{ check: "ssh", detail: detailOf(e) }] };
     }

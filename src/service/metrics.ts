@@ -1,21 +1,26 @@
 /**
  * Prometheus metrics of the service (prom-client, a registry of its own). Labels are
- * closed sets — phases, states, outcomes, error codes, MAAS operations, route
+ * closed sets — phases, roles, states, outcomes, error codes, MAAS operations, route
  * templates — never a machine, so a 10,000-machine rollout has as many series as a
  * 10-machine one. Values that live elsewhere (the store, the MAAS client's counters)
  * are read when Prometheus scrapes, not pushed.
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { MaasClientStats } from "../maas/client.ts";
 import { ROLLOUT_STATUSES, type Store } from "../store/index.ts";
 import type { HostFailure } from "../runtime/rollout-runner.ts";
+import type { SshCommandEnd, SshCommandResult } from "../ssh/index.ts";
+import { assertNever } from "../errors.ts";
 
 export interface MetricsSource {
   /** Machines by phase of the live run, else of the latest rollout. */
   phaseCounts(): Record<string, number>;
   /** The live run's rollout, whose transitions are read from the journal at each scrape. */
   liveRolloutId(): string | undefined;
+  /** The rollout `phaseCounts` counts: the live run's, else the latest in the store. */
+  currentRolloutId(): string | undefined;
   /** True while a run is planning (no rollout record yet). */
   planning(): boolean;
   maasStats(): MaasClientStats;
@@ -30,6 +35,89 @@ function label(value: unknown, pattern = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/): stri
 /** How many rollouts' cursors and seen-failure sets are kept (older ones are never read again). */
 const KEEP_ROLLOUTS = 8;
 
+/** Journal entries read per step for the by-role gauge; the event loop gets a turn between steps. */
+const ROLE_STEP = 5_000;
+
+/** How an SSH command ended, as the `outcome` label says it. */
+export const SSH_OUTCOMES = ["ok", "nonzero_allowed", "failed", "timeout", "connection_error", "refused", "closed", "error"] as const;
+export type SshOutcome = (typeof SSH_OUTCOMES)[number];
+
+export function sshOutcome(r: SshCommandResult): SshOutcome {
+  switch (r) {
+    case "exit0":
+      return "ok";
+    case "exitNonZero":
+      return "nonzero_allowed";
+    case "SSH_EXIT":
+      return "failed";
+    case "SSH_TIMEOUT":
+      return "timeout";
+    case "SSH_CONNECT":
+    case "SSH_DROPPED":
+      return "connection_error";
+    case "SSH_AUTH":
+    case "SSH_HOST_KEY_CHANGED":
+    case "SSH_HOST_KEY_UNKNOWN":
+      return "refused";
+    case "SSH_CLOSED":
+      return "closed";
+    case "unexpected":
+      return "error";
+    default:
+      return assertNever(r, "ssh command result");
+  }
+}
+
+/**
+ * The planned machines of one rollout with their roles and their phase now (its last
+ * transition in the journal, `waiting` before the first), followed from a cursor.
+ */
+interface RoleTrack {
+  rolloutId: string;
+  index: Map<string, number>;
+  /** Role ids of each machine, by its place in the plan. */
+  roles: number[][];
+  roleNames: string[];
+  /** Phase id of each machine; 0 is `waiting`. */
+  phase: Uint8Array;
+  phaseNames: string[];
+  phaseIds: Map<string, number>;
+  cursor: number;
+}
+
+/** The planned machines and their roles, from a stored plan of any version; labels folded as the metrics fold them. */
+function roleTrackOf(rolloutId: string, plan: unknown): RoleTrack {
+  const p = (plan ?? {}) as { hosts?: unknown; waves?: unknown };
+  const roleNames: string[] = [];
+  const roleIds = new Map<string, number>();
+  const roleId = (name: string) => {
+    let i = roleIds.get(name);
+    if (i === undefined) {
+      i = roleNames.length;
+      roleNames.push(name);
+      roleIds.set(name, i);
+    }
+    return i;
+  };
+  const index = new Map<string, number>();
+  const roles: number[][] = [];
+  const add = (systemId: string, names: string[]) => {
+    if (systemId === "" || index.has(systemId)) return;
+    index.set(systemId, roles.length);
+    roles.push([...new Set((names.length > 0 ? names : ["none"]).map((r) => roleId(label(r))))]);
+  };
+  if (Array.isArray(p.hosts)) {
+    for (const raw of p.hosts as unknown[]) {
+      const h = (raw ?? {}) as { systemId?: unknown; roles?: unknown };
+      const names = Array.isArray(h.roles) ? (h.roles as unknown[]).filter((r): r is string => typeof r === "string") : [];
+      add(typeof h.systemId === "string" ? h.systemId : "", names);
+    }
+  } else if (Array.isArray(p.waves)) {
+    for (const w of p.waves as unknown[]) if (Array.isArray(w)) for (const id of w as unknown[]) if (typeof id === "string") add(id, []);
+  }
+  return { rolloutId, index, roles, roleNames, phase: new Uint8Array(roles.length), phaseNames: ["waiting"], phaseIds: new Map([["waiting", 0]]), cursor: 0 };
+}
+
 export class ServiceMetrics {
   readonly registry = new Registry();
   private source: MetricsSource | undefined;
@@ -37,11 +125,15 @@ export class ServiceMetrics {
   private readonly log: Logger;
   private readonly transitionCursor = new Map<string, number>();
   private readonly seenFailures = new Map<string, Set<string>>();
+  private roleTrack: RoleTrack | undefined;
+  private roleRead: Promise<void> | undefined;
 
   private readonly transitions: Counter<"to">;
   private readonly failures: Counter<"code" | "outcome">;
   private readonly runDuration: Histogram<"state">;
   private readonly remediations: Counter<"kind" | "result">;
+  private readonly sshCommands: Counter<"outcome">;
+  private readonly sshDuration: Histogram<"outcome">;
   readonly http: Counter<"route" | "method" | "status">;
 
   constructor(opts: { store: Store; logger: Logger; defaultMetrics?: boolean }) {
@@ -59,6 +151,20 @@ export class ServiceMetrics {
       collect() {
         this.reset();
         for (const [phase, n] of Object.entries(self.source?.phaseCounts() ?? {})) this.set({ phase: label(phase) }, n);
+      },
+    });
+    new Gauge({
+      name: "metalwave_machines_by_role",
+      help: "Machines of the same rollout as metalwave_machines by role and phase (read from the plan and the journal); a machine with several roles counts under each, 'none' = no role.",
+      labelNames: ["role", "phase"],
+      registers,
+      async collect() {
+        const counts = await self.machinesByRole();
+        this.reset();
+        for (const [key, n] of counts) {
+          const [role = "other", phase = "other"] = key.split("\0");
+          this.set({ role, phase }, n);
+        }
       },
     });
     new Gauge({
@@ -94,6 +200,20 @@ export class ServiceMetrics {
       name: "metalwave_remediation_hosts_total",
       help: "Hosts handled by re-provisioning and remediation passes: provisioned again (back in service or quarantined again) or replaced by a spare.",
       labelNames: ["kind", "result"],
+      registers,
+    });
+    this.sshCommands = new Counter({
+      name: "metalwave_ssh_commands_total",
+      help: "Commands run on hosts over SSH by the layers, by how they ended: ok, nonzero_allowed (a check's 'not yet'), failed (non-zero exit), timeout, connection_error, refused (key or host key), closed, error.",
+      labelNames: ["outcome"],
+      registers,
+    });
+    for (const outcome of SSH_OUTCOMES) this.sshCommands.inc({ outcome }, 0);
+    this.sshDuration = new Histogram({
+      name: "metalwave_ssh_command_duration_seconds",
+      help: "Time from asking for an SSH command to its end (waiting for and opening a connection included), by outcome.",
+      labelNames: ["outcome"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800],
       registers,
     });
     this.runDuration = new Histogram({
@@ -195,6 +315,72 @@ export class ServiceMetrics {
     if (counts.replaced) this.remediations.inc({ kind, result: "replaced_by_spare" }, counts.replaced);
   }
 
+  /** One SSH command ended (the hook the service installs on each run's SSH port). */
+  observeSsh(end: SshCommandEnd): void {
+    const outcome = sshOutcome(end.result);
+    this.sshCommands.inc({ outcome });
+    this.sshDuration.observe({ outcome }, Math.max(0, end.durationMs) / 1000);
+  }
+
+  /** Machines by `role\0phase` of the current rollout; its transitions are read on from the last scrape's cursor. */
+  async machinesByRole(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const id = this.source?.currentRolloutId();
+    if (!id) {
+      this.roleTrack = undefined;
+      return out;
+    }
+    // One reader of the journal at a time: a second scrape waits for the first one's read.
+    while (this.roleRead) await this.roleRead;
+    const read = this.followRoles(id);
+    this.roleRead = read;
+    try {
+      await read;
+    } finally {
+      if (this.roleRead === read) this.roleRead = undefined;
+    }
+    const t = this.roleTrack;
+    if (t?.rolloutId !== id) return out;
+    const counts = new Map<number, number>();
+    const phases = t.phaseNames.length;
+    for (let i = 0; i < t.roles.length; i++) {
+      const p = t.phase[i]!;
+      for (const r of t.roles[i]!) counts.set(r * phases + p, (counts.get(r * phases + p) ?? 0) + 1);
+    }
+    for (const [k, n] of counts) out.set(`${t.roleNames[Math.floor(k / phases)]}\0${t.phaseNames[k % phases]}`, n);
+    return out;
+  }
+
+  private async followRoles(id: string): Promise<void> {
+    try {
+      let t = this.roleTrack;
+      if (t?.rolloutId !== id) {
+        this.roleTrack = undefined;
+        const record = this.store.getRollout(id);
+        if (!record) return;
+        t = roleTrackOf(id, record.plan);
+        this.roleTrack = t;
+      }
+      // The runner's transitions may sit in the write-behind buffer for a moment.
+      this.store.flush();
+      for (;;) {
+        const step = this.store.journal(id, { kind: "transition", afterSeq: t.cursor, limit: ROLE_STEP });
+        for (const e of step) {
+          t.cursor = e.seq;
+          const to = (e.data as { to?: unknown } | null)?.to;
+          const i = e.systemId === null ? undefined : t.index.get(e.systemId);
+          if (i === undefined || typeof to !== "string") continue;
+          t.phase[i] = phaseIdOf(t, label(to));
+        }
+        if (step.length < ROLE_STEP) break;
+        await nextTurn();
+        if (this.roleTrack !== t) return;
+      }
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), rolloutId: id }, "could not read machines by role for the metrics");
+    }
+  }
+
   observeRun(state: string, elapsedMs: number): void {
     this.runDuration.observe({ state: label(state) }, elapsedMs / 1000);
   }
@@ -212,6 +398,18 @@ export class ServiceMetrics {
     }
     return s;
   }
+}
+
+/** A phase's id in the track (at most 256 phases; the names are a closed set, folded to "other" beyond). */
+function phaseIdOf(t: RoleTrack, name: string): number {
+  let i = t.phaseIds.get(name);
+  if (i === undefined) {
+    if (t.phaseNames.length >= 254 && name !== "other") return phaseIdOf(t, "other");
+    i = t.phaseNames.length;
+    t.phaseNames.push(name);
+    t.phaseIds.set(name, i);
+  }
+  return i;
 }
 
 function trim<V>(m: Map<string, V>): void {

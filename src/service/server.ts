@@ -127,6 +127,7 @@ const ReprovisionBody = z
     reason: z.string().trim().min(1).max(500).optional(),
     erase: z.enum(["none", "quick", "secure"]).optional(),
     spares: z.boolean().optional(),
+    recommission: z.boolean().optional(),
   })
   .strict();
 
@@ -145,6 +146,16 @@ export interface ServiceHandle {
    * The store stays open (its owner closes it). Idempotent.
    */
   stop(reason?: string): Promise<void>;
+}
+
+/** Each run's layering with the metrics' observer on its SSH port (every command the layers run goes through it). */
+function observedLayering(factory: ServiceOptions["layering"], metrics: ServiceMetrics): ServiceOptions["layering"] {
+  if (!factory) return undefined;
+  return () => {
+    const layering = factory();
+    layering?.ssh.observeCommands?.((end) => metrics.observeSsh(end));
+    return layering;
+  };
 }
 
 /** Splits a path into segments; a template's `{name}` segment matches any one segment. */
@@ -186,13 +197,14 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     metrics,
     timeScale: opts.timeScale ?? 1,
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
-    layering: opts.layering,
+    layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
   });
   controller.startRemediationTimer();
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
+    currentRolloutId: () => controller.liveRolloutId() ?? store.listRollouts()[0]?.id,
     planning: () => controller.planning(),
     maasStats: opts.maasStats,
     eventClients: () => events.size,
@@ -231,9 +243,11 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       handle: ({ req, res }) => {
         const current = controller.currentView();
         const live = controller.liveProgress();
+        const maintenance = controller.maintenanceView();
         events.connect(req, res, [
           ...(current ? [{ type: "rollout" as const, data: current }] : []),
           ...(live ? [{ type: "progress" as const, data: { ...live, inFlight: live.total - live.settled - (live.byPhase["waiting"] ?? 0) } }] : []),
+          ...(maintenance.running || maintenance.last ? [{ type: "maintenance" as const, data: maintenance }] : []),
         ]);
       },
     },
@@ -248,7 +262,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
         sendJson(
           res,
           202,
-          controller.startReprovision({ hosts: body.hosts, reason: body.reason ?? "re-provisioned through the API", erase: body.erase ?? "quick", spares: body.spares ?? true }),
+          controller.startReprovision({ hosts: body.hosts, reason: body.reason ?? "re-provisioned through the API", erase: body.erase ?? "quick", recommission: body.recommission ?? false, spares: body.spares ?? true }),
         );
       },
     },

@@ -16,7 +16,7 @@ import { SshError, outputTail } from "./errors.ts";
 import type { SshErrorCode } from "./errors.ts";
 import { algorithmOf, decideHostKey, fingerprintOf } from "./known-hosts.ts";
 import type { KnownHosts, UnknownHostPolicy } from "./known-hosts.ts";
-import type { ExecOptions, ExecResult, SshPort, SshTarget } from "./port.ts";
+import type { ExecOptions, ExecResult, SshCommandObserver, SshCommandResult, SshPort, SshTarget } from "./port.ts";
 
 export interface Ssh2PortOptions {
   /** metalwave's private key (OpenSSH or PEM). Secret: never logged. */
@@ -90,6 +90,9 @@ export class Ssh2Port implements SshPort {
   private total = 0;
   private closed = false;
   private readonly counters = { connectAttempts: 0, connectsOpened: 0, commands: 0, peakTotal: 0, peakPerHost: 0 };
+  private readonly observers = new Set<SshCommandObserver>();
+  /** Errors of commands that never started (no channel opened): safe to send again. */
+  private readonly neverStarted = new WeakSet<SshError>();
 
   constructor(options: Ssh2PortOptions) {
     this.o = {
@@ -122,16 +125,54 @@ export class Ssh2Port implements SshPort {
     for (const c of this.conns.get(systemId) ?? []) if (!c.busy) this.discard(c);
   }
 
+  observeCommands(observer: SshCommandObserver): void {
+    this.observers.add(observer);
+  }
+
   async exec(target: SshTarget, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.observers.size === 0) return this.execOnce(target, command, opts);
+    const t0 = performance.now();
+    try {
+      const r = await this.execOnce(target, command, opts);
+      this.tell(r.exitCode === 0 ? "exit0" : "exitNonZero", t0);
+      return r;
+    } catch (e) {
+      this.tell(e instanceof SshError ? e.code : "unexpected", t0);
+      throw e;
+    }
+  }
+
+  private tell(result: SshCommandResult, t0: number): void {
+    const end = { result, durationMs: performance.now() - t0 };
+    for (const o of this.observers) {
+      try {
+        o(end);
+      } catch {
+        // An observer's failure is not the command's.
+      }
+    }
+  }
+
+  private async execOnce(target: SshTarget, command: string, opts: ExecOptions): Promise<ExecResult> {
     if (this.closed) throw this.err("SSH_CLOSED", target, "the SSH port is closed");
     const shown = opts.secret ? (opts.display ?? "[command hidden]") : (opts.display ?? command);
     const full = opts.sudo ? `sudo -n sh -c ${shQuote(command)}` : command;
     const log = this.o.logger.child({ systemId: target.systemId, hostname: target.hostname });
-    const conn = await this.acquire(target);
     this.counters.commands++;
     log.debug({ command: shown, sudo: opts.sudo === true }, "ssh exec");
+    let conn = await this.acquire(target);
     try {
-      const r = await this.run(conn, target, full, shown, opts, log);
+      let r: ExecResult;
+      try {
+        r = await this.run(conn, target, full, shown, opts, log);
+      } catch (e) {
+        // A pooled connection the host had closed while idle: the command never started,
+        // so it is sent once more on a fresh connection.
+        if (!(e instanceof SshError) || !this.neverStarted.has(e)) throw e;
+        this.release(conn);
+        conn = await this.acquire(target);
+        r = await this.run(conn, target, full, shown, opts, log);
+      }
       if (r.exitCode !== 0 && !opts.allowNonZero) {
         throw new SshError("SSH_EXIT", { systemId: target.systemId, hostname: target.hostname, command: shown, exitCode: r.exitCode, outputTail: opts.secret ? undefined : outputTail(r.stdout, r.stderr) }, `exited with status ${r.exitCode}`);
       }
@@ -178,7 +219,10 @@ export class Ssh2Port implements SshPort {
       const onClose = () =>
         finish(() => {
           conn.dead = true;
-          reject(new SshError("SSH_DROPPED", { ...details, outputTail: tail() }, "the connection closed before the command exited"));
+          const e = new SshError("SSH_DROPPED", { ...details, outputTail: tail() }, "the connection closed before the command exited");
+          // Closed before a channel opened: the command never reached the host.
+          if (channel === undefined) this.neverStarted.add(e);
+          reject(e);
         });
       conn.client.once("close", onClose);
       const onData = (stream: "stdout" | "stderr", buf: Buffer) => {
@@ -188,12 +232,16 @@ export class Ssh2Port implements SshPort {
         opts.onOutput?.(stream, text);
         if (!opts.secret) log.debug({ stream, output: text.trimEnd() }, "ssh output");
       };
-      conn.client.exec(full, (err, ch) => {
+      const notOpened = (cause: unknown) =>
+        finish(() => {
+          conn.dead = true;
+          const e = new SshError("SSH_DROPPED", details, "could not open a session channel", { cause });
+          this.neverStarted.add(e);
+          reject(e);
+        });
+      const opened = (err: Error | undefined, ch: ClientChannel) => {
         if (err) {
-          finish(() => {
-            conn.dead = true;
-            reject(new SshError("SSH_DROPPED", details, "could not open a session channel", { cause: err }));
-          });
+          notOpened(err);
           return;
         }
         channel = ch;
@@ -220,7 +268,13 @@ export class Ssh2Port implements SshPort {
         });
         if (opts.stdin !== undefined) ch.end(opts.stdin);
         else ch.end();
-      });
+      };
+      try {
+        conn.client.exec(full, opened);
+      } catch (e) {
+        // ssh2 throws "Not connected" at once when the connection is already gone.
+        notOpened(e);
+      }
     });
   }
 

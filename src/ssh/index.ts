@@ -1,4 +1,4 @@
-export type { SshPort, SshTarget, ExecOptions, ExecResult, OutputStream } from "./port.ts";
+export type { SshPort, SshTarget, ExecOptions, ExecResult, OutputStream, SshCommandResult, SshCommandEnd, SshCommandObserver } from "./port.ts";
 export { SshError, SSH_ERROR_CODES, outputTail } from "./errors.ts";
 export type { SshErrorCode } from "./errors.ts";
 export { Ssh2Port, shQuote } from "./client.ts";

@@ -16,7 +16,11 @@
  *   SSH_TIMEOUT (the command outlived `timeoutMs`; its channel and connection are
  *   closed), SSH_DROPPED (the connection closed before the exit status came),
  *   SSH_EXIT (non-zero exit, unless `allowNonZero`), SSH_CLOSED (the port was closed).
+ * - An observer (`observeCommands`) hears how every `exec` ended and how long it took,
+ *   never the command or its output; it is how the service counts commands without
+ *   this module knowing about the service.
  */
+import type { SshErrorCode } from "./errors.ts";
 
 /** A machine to reach; `systemId` is the identity host keys are pinned to. */
 export interface SshTarget {
@@ -54,6 +58,22 @@ export interface ExecResult {
   stderr: string;
 }
 
+/**
+ * How one `exec` ended: `exit0`, `exitNonZero` (returned to a caller that allowed it),
+ * the code of the `SshError` it threw (`SSH_EXIT` for a non-zero exit that was not
+ * allowed), or `unexpected` for any other error.
+ */
+export type SshCommandResult = "exit0" | "exitNonZero" | SshErrorCode | "unexpected";
+
+export interface SshCommandEnd {
+  result: SshCommandResult;
+  /** From the call to its end, waiting for and opening a connection included. */
+  durationMs: number;
+}
+
+/** Hears every command's end; it must not throw (what it throws is dropped). */
+export type SshCommandObserver = (end: SshCommandEnd) => void;
+
 export interface SshPort {
   exec(target: SshTarget, command: string, opts?: ExecOptions): Promise<ExecResult>;
   /**
@@ -63,4 +83,6 @@ export interface SshPort {
   noteDeployed(systemId: string): Promise<void>;
   /** Closes every connection; pending and later calls fail with SSH_CLOSED. Idempotent. */
   close(): Promise<void>;
+  /** Adds an observer of every later command's end (optional: fakes may leave it out). */
+  observeCommands?(observer: SshCommandObserver): void;
 }

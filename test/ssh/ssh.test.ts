@@ -86,6 +86,18 @@ describe("Ssh2Port against simulated hosts", () => {
     expect((await ssh.exec(f.target(ids[2] as string), "hostname")).exitCode).toBe(0);
   });
 
+  it("sends a command again on a fresh connection when the pooled one was closed by the host before the command started", async () => {
+    const ssh = f.ssh();
+    const t = f.target(ids[1] as string);
+    expect((await ssh.exec(t, "hostname")).exitCode).toBe(0);
+    // The host drops every connection (the pooled idle one too) and is back at once: the
+    // port still holds the closed connection when the next command is asked for.
+    f.hosts.setReachable(ids[1] as string, false);
+    f.hosts.setReachable(ids[1] as string, true);
+    expect((await ssh.exec(t, "hostname")).stdout.trim()).toBe(f.target(ids[1] as string).hostname);
+    expect(ssh.stats().connectsOpened).toBe(2);
+  });
+
   it("is refused (SSH_AUTH) with a key the deploy's user-data did not install", async () => {
     const sid = ids[3] as string;
     await f.deploy([sid], [generateKeyPair("someone-else").publicKey]);
