@@ -23,8 +23,8 @@ import type { MaasClientStats } from "../maas/client.ts";
 import { isStatusCode, STATUS_LABEL } from "../maas/status.ts";
 import type { Store, RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
 import { RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
-import { PreflightError } from "../runtime/deployment-plan.ts";
-import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
+import { PreflightError, type RolloutPlan } from "../runtime/deployment-plan.ts";
+import { reprovisionHosts, withoutBudget, type ReprovisionRequest } from "../runtime/reprovision.ts";
 import { remediate } from "../runtime/remediation.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
@@ -111,8 +111,12 @@ export interface HostsView {
   phases: string[];
   /** The failure budgets of the service's config and the limits they make for this rollout. */
   budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
+  /** What the rollout is for (the plan's kind): a deployment rollout, or a step of a maintenance pass. */
+  kind: RolloutKind;
   hosts: HostCell[];
 }
+
+export type RolloutKind = NonNullable<RolloutPlan["kind"]>;
 
 /** Layering for one run: what `layeringFor` in src/cli/rollout.ts returns. */
 export interface RunLayering {
@@ -211,39 +215,51 @@ function plannedCells(plan: unknown): PlannedCell[] {
   return cells;
 }
 
+const ROLLOUT_KINDS: readonly RolloutKind[] = ["rollout", "reprovision", "replacement", "remediation"];
+
+/** A stored plan's kind; absent (a deployment rollout, or an older plan) is `rollout`. */
+function kindOf(plan: unknown): RolloutKind {
+  const k = (plan as { kind?: unknown } | null)?.kind;
+  return ROLLOUT_KINDS.find((x) => x === k) ?? "rollout";
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
 /** A re-provisioning or remediation pass the service runs in the background. */
 export interface MaintenanceView {
-  running: { kind: MaintenanceKind; startedAt: string } | null;
+  /** `rolloutId`: the rollout the pass runs now (null until it has planned one); a pass may run two (a replacement after it). */
+  running: { kind: MaintenanceKind; startedAt: string; rolloutId: string | null } | null;
   last: { kind: MaintenanceKind; startedAt: string; endedAt: string; result: unknown; error: { code: string; message: string } | null } | null;
   remediation: { enabled: boolean; intervalMs: number };
 }
 
 export type MaintenanceKind = "reprovision" | "remediation";
 
-/** What became of a pass's hosts, from a reprovision run or a remediation result. */
+/** Rollouts a maintenance pass runs: a stopped process's unfinished one is resumed by the next pass, first. */
+const MAINTENANCE_ROLLOUTS: readonly RolloutKind[] = ["reprovision", "remediation", "replacement"];
+
+/** What became of a pass's hosts, from a reprovision run or a remediation result (and the rollout it resumed first). */
 function maintenanceCounts(result: unknown): { inService: number; quarantined: number; replaced: number } {
-  const r = result as { reprovision?: RolloutSummary; rollout?: RolloutSummary | null; replacements?: { spare: unknown }[] };
+  const r = result as { reprovision?: RolloutSummary; rollout?: RolloutSummary | null; replacements?: { spare: unknown }[]; resumed?: RolloutSummary };
   const run = r.reprovision ?? r.rollout ?? null;
   return {
-    inService: run?.byOutcome.inService ?? 0,
-    quarantined: run?.byOutcome.quarantined ?? 0,
+    inService: (run?.byOutcome.inService ?? 0) + (r.resumed?.byOutcome.inService ?? 0),
+    quarantined: (run?.byOutcome.quarantined ?? 0) + (r.resumed?.byOutcome.quarantined ?? 0),
     replaced: (r.replacements ?? []).filter((x) => x.spare !== null).length,
   };
 }
 
 export class RolloutController {
   private readonly d: ControllerDeps;
-  private maintenance: { kind: MaintenanceKind; startedAt: string; done: Promise<void> } | undefined;
+  private maintenance: { kind: MaintenanceKind; startedAt: string; done: Promise<void>; rolloutId?: string; lastState?: RolloutState } | undefined;
   private lastMaintenance: MaintenanceView["last"] = null;
   private remediationTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private active: ActiveRun | undefined;
   /** The planned machines of the rollout last asked for by `hosts` (a plan never changes once made). */
-  private planned: { id: string; cells: PlannedCell[]; index: Map<string, number>; waveSizes: number[] } | undefined;
+  private planned: { id: string; kind: RolloutKind; cells: PlannedCell[]; index: Map<string, number>; waveSizes: number[] } | undefined;
   /** Rollouts this process created (the only ones an ephemeral region can resume). */
   private readonly createdHere = new Set<string>();
   private accepting = true;
@@ -288,6 +304,8 @@ export class RolloutController {
   async resume(id: string): Promise<RolloutDetail> {
     this.ensureAccepting();
     this.summaryOf(id);
+    // The pass's own runner holds its rollout (the latest one): a second runner must not take it.
+    if (this.maintenance) throw this.maintenanceError();
     const latest = this.d.store.listRollouts()[0];
     if (latest?.id !== id) throw new ServiceError("NOT_LATEST", `rollout ${id} is not the latest (${latest?.id}); only the latest rollout can be resumed`);
     const run = this.active;
@@ -370,7 +388,7 @@ export class RolloutController {
   maintenanceView(): MaintenanceView {
     const r = this.d.config.remediation;
     return {
-      running: this.maintenance ? { kind: this.maintenance.kind, startedAt: this.maintenance.startedAt } : null,
+      running: this.maintenance ? { kind: this.maintenance.kind, startedAt: this.maintenance.startedAt, rolloutId: this.maintenance.rolloutId ?? null } : null,
       last: this.lastMaintenance,
       remediation: { enabled: r.enabled, intervalMs: r.intervalMs },
     };
@@ -386,8 +404,13 @@ export class RolloutController {
     return this.runMaintenance("remediation", (deps) => remediate(deps));
   }
 
-  /** With `remediation.enabled`, a pass every `intervalMs` while nothing else runs. */
+  /**
+   * Called once as the service starts: a maintenance rollout a stopped (killed) process left
+   * unfinished is resumed at once, as a pass of its own; then, with `remediation.enabled`,
+   * a pass every `intervalMs` while nothing else runs.
+   */
   startRemediationTimer(): void {
+    this.resumeLeftMaintenance();
     const r = this.d.config.remediation;
     if (!r.enabled || this.remediationTimer) return;
     this.remediationTimer = setInterval(() => {
@@ -405,6 +428,32 @@ export class RolloutController {
     return new ServiceError("ROLLOUT_ACTIVE", `a ${this.maintenance?.kind ?? "maintenance"} pass is running since ${this.maintenance?.startedAt ?? "?"}; wait for it (GET /api/v1/maintenance)`);
   }
 
+  /**
+   * The latest rollout when a stopped process left it unfinished (no run here holds it once
+   * `active` and `maintenance` are clear). None on an embedded region: what an earlier
+   * process left there names machines that are gone.
+   */
+  private leftUnfinished(): { id: string; kind: RolloutKind; unsettled: number } | undefined {
+    if (this.d.regionIsEphemeral) return undefined;
+    const latest = this.d.store.listRollouts()[0];
+    if (!latest || latest.status === "completed" || latest.status === "aborted") return undefined;
+    this.d.store.flush();
+    return { id: latest.id, kind: kindOf(this.d.store.getRollout(latest.id)?.plan), unsettled: this.d.store.hostCounts(latest.id).unsettled };
+  }
+
+  /** On start: a pass that only finishes the maintenance rollout a killed process left (its kind named after what made it). */
+  private resumeLeftMaintenance(): void {
+    try {
+      const left = this.leftUnfinished();
+      if (!left || !MAINTENANCE_ROLLOUTS.includes(left.kind)) return;
+      const before = this.d.store.listRollouts()[1];
+      const byReprovision = left.kind === "reprovision" || (left.kind === "replacement" && before !== undefined && kindOf(this.d.store.getRollout(before.id)?.plan) === "reprovision");
+      this.runMaintenance(byReprovision ? "reprovision" : "remediation", async () => ({}));
+    } catch (e) {
+      this.log.error({ err: errorText(e) }, "the unfinished maintenance rollout was not resumed on start; the next pass resumes it");
+    }
+  }
+
   private runMaintenance(kind: MaintenanceKind, work: (deps: RunnerDeps) => Promise<unknown>): MaintenanceView {
     this.ensureAccepting();
     if (this.degradedBy) throw new ServiceError("SERVICE_DEGRADED", `the service is degraded (${this.degradedBy}); restart it`);
@@ -412,6 +461,18 @@ export class RolloutController {
     if (this.maintenance) throw this.maintenanceError();
     if (this.d.regionIsEphemeral && kind === "reprovision" && this.createdHere.size === 0) {
       throw new ServiceError("REGION_EPHEMERAL", "the embedded region holds no machine this service deployed; run a rollout first");
+    }
+    // What a killed process left: its maintenance rollout is finished first (resumed, never planned
+    // again); a deployment rollout with hosts in flight is the operator's to resume, and no pass
+    // acts on the deployment meanwhile (its planned rollout would also stop that one being the latest).
+    const left = this.leftUnfinished();
+    const resume = left !== undefined && MAINTENANCE_ROLLOUTS.includes(left.kind);
+    if (left && !resume && left.unsettled > 0) {
+      throw new ServiceError(
+        "ROLLOUT_NOT_ACTIVE",
+        `rollout ${left.id} is unfinished in the store with ${left.unsettled} host(s) in flight and not running here (a process stopped): resume it first (POST /api/v1/rollouts/${left.id}/resume; abort it once it is live if it should not go on)`,
+        { details: { rolloutId: left.id, unsettled: left.unsettled } },
+      );
     }
     const layering = this.d.layering?.();
     const startedAt = new Date().toISOString();
@@ -422,12 +483,18 @@ export class RolloutController {
       config: layering?.config ?? this.d.config,
       logger: this.log,
       requestCount: () => this.d.maasStats().requests - base,
+      onProgress: (p) => this.onMaintenanceProgress(p),
       timeScale: this.d.timeScale,
       observerPollMs: this.d.observerPollMs,
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     };
-    this.log.info({ kind }, "maintenance pass starting");
-    const done = work(deps)
+    this.log.info({ kind, ...(resume ? { resumes: left.id } : {}) }, "maintenance pass starting");
+    const done = (async () => {
+      if (!resume) return work(deps);
+      this.log.warn({ rolloutId: left.id, kind: left.kind, unsettled: left.unsettled }, "resuming the maintenance rollout a stopped process left unfinished");
+      const resumed = await new RolloutRunner({ ...deps, config: withoutBudget(deps.config) }).run({ resume: true });
+      return { ...((await work(deps)) as object), resumed };
+    })()
       .then(
         (result) => {
           this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result, error: null };
@@ -441,15 +508,33 @@ export class RolloutController {
         },
       )
       .finally(async () => {
+        const lastRollout = this.maintenance?.rolloutId;
         this.maintenance = undefined;
         await layering?.ssh.close().catch(() => undefined);
         this.d.store.flush();
+        if (lastRollout) this.d.events.publish("rollout", this.safeView(lastRollout));
         this.d.events.publish("maintenance", this.maintenanceView());
       });
     this.maintenance = { kind, startedAt, done };
     const view = this.maintenanceView();
     this.d.events.publish("maintenance", view);
     return view;
+  }
+
+  /** A pass's runner reported: its rollout's state and counts go out as a rollout's do. */
+  private onMaintenanceProgress(p: RolloutProgress): void {
+    const m = this.maintenance;
+    if (!m) return;
+    if (m.rolloutId !== p.rolloutId) {
+      m.rolloutId = p.rolloutId;
+      m.lastState = undefined;
+      this.d.events.publish("maintenance", this.maintenanceView());
+    }
+    if (p.state !== m.lastState) {
+      m.lastState = p.state;
+      this.d.events.publish("rollout", this.safeView(p.rolloutId));
+    }
+    this.d.events.publish("progress", { ...p, inFlight: this.inFlight(p) });
   }
 
   /** Pauses the live run (or the one still planning) and waits until it has stopped. */
@@ -572,6 +657,7 @@ export class RolloutController {
         totalLimit: parseBudget(total, planned.cells.length, "rollout.budget.total"),
         perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
       },
+      kind: planned.kind,
       hosts,
     };
   }
@@ -582,7 +668,7 @@ export class RolloutController {
     if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
     const cells = plannedCells(record.plan);
     const waveSizes = PLAN_HOSTS(record.plan).waves.map((w) => w.length);
-    this.planned = { id, cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
+    this.planned = { id, kind: kindOf(record.plan), cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
     return this.planned;
   }
 
@@ -772,6 +858,8 @@ export class RolloutController {
 
   private mergeLive(v: RolloutView): RolloutView {
     const run = this.active;
+    // A maintenance pass's rollout is live while the pass runs it.
+    if (v.id !== null && this.maintenance?.rolloutId === v.id && (v.state === "running" || v.state === "paused")) return { ...v, live: true };
     if (!run?.started || run.rolloutId !== v.id) return v;
     const s = run.runner.summary();
     return { ...v, state: s.state, reason: s.pauseReason ?? null, live: true };

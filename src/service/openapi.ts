@@ -177,13 +177,13 @@ export const OPENAPI = {
     "/api/v1/reprovision": {
       post: {
         operationId: "reprovision",
-        summary: "re-provision hosts (release with erase, redeploy, re-layer); spares take the roles of those that still fail; runs in the background",
+        summary: "re-provision hosts (release with erase, re-commission if asked, redeploy, re-layer); spares take the roles of those that still fail; runs in the background",
         requestBody: { required: true, content: json(ref("ReprovisionBody")) },
         responses: {
           "202": { description: "started", content: json(ref("Maintenance")) },
           "400": error("bad body (the message names the field)"),
           ...ERRORS,
-          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE)"),
+          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE), or a stopped process left a rollout with hosts in flight: resume it first (ROLLOUT_NOT_ACTIVE)"),
           "503": error("the service is stopping or degraded"),
         },
       },
@@ -196,7 +196,7 @@ export const OPENAPI = {
         responses: {
           "202": { description: "started", content: json(ref("Maintenance")) },
           ...ERRORS,
-          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE)"),
+          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE), or a stopped process left a rollout with hosts in flight: resume it first (ROLLOUT_NOT_ACTIVE)"),
           "503": error("the service is stopping or degraded"),
         },
       },
@@ -238,20 +238,28 @@ export const OPENAPI = {
           reason: { type: "string", minLength: 1, maxLength: 500 },
           erase: { type: "string", enum: ["none", "quick", "secure"] },
           spares: { type: "boolean", description: "let spares take the roles of hosts that still fail (default true)" },
+          recommission: { type: "boolean", description: "commission each host again after its release, for changed hardware; role rules and ceph disk tags are judged anew (default false)" },
         },
       },
       Maintenance: {
         type: "object",
         required: ["running", "last", "remediation"],
         properties: {
-          running: { type: ["object", "null"], properties: { kind: { type: "string", enum: ["reprovision", "remediation"] }, startedAt: { type: "string" } } },
+          running: {
+            type: ["object", "null"],
+            properties: {
+              kind: { type: "string", enum: ["reprovision", "remediation"] },
+              startedAt: { type: "string" },
+              rolloutId: { type: "string", nullable: true, description: "the rollout the pass runs now; null until it has planned one" },
+            },
+          },
           last: {
             type: ["object", "null"],
             properties: {
               kind: { type: "string", enum: ["reprovision", "remediation"] },
               startedAt: { type: "string" },
               endedAt: { type: "string" },
-              result: { description: "the reprovision run ({reprovision, replacements, replacement}) or remediation pass result" },
+              result: { description: "the reprovision run ({reprovision, replacements, replacement}) or remediation pass result, plus `resumed` (a rollout summary) when the pass first finished the maintenance rollout a stopped process left" },
               error: { type: ["object", "null"], properties: { code: { type: "string" }, message: { type: "string" } } },
             },
           },
@@ -332,7 +340,7 @@ export const OPENAPI = {
       },
       HostsView: {
         type: "object",
-        required: ["rolloutId", "full", "cursor", "phases", "budget", "hosts"],
+        required: ["rolloutId", "full", "cursor", "phases", "budget", "kind", "hosts"],
         properties: {
           rolloutId: { type: "string" },
           full: { type: "boolean", description: "true: every planned machine; false: only those changed after `after`" },
@@ -347,6 +355,11 @@ export const OPENAPI = {
               totalLimit: { type: "integer", description: "failed hosts (quarantined or failed) the rollout may have before it pauses" },
               perWaveLimits: { type: "array", items: { type: "integer" }, description: "the same per wave" },
             },
+          },
+          kind: {
+            type: "string",
+            enum: ["rollout", "reprovision", "replacement", "remediation"],
+            description: "what the rollout is for: a deployment rollout, or a step of a re-provisioning or remediation pass",
           },
           hosts: { type: "array", items: ref("HostCell") },
         },

@@ -4,7 +4,8 @@
  * page is served without the token but reads nothing without it, takes the token from
  * the address fragment and sends it only as a header, shows every machine and the
  * per-phase counts the API gives, follows the rollout as it moves, and its button
- * pauses and resumes the rollout through the API.
+ * pauses and resumes the rollout through the API; a maintenance pass shows as a
+ * banner naming it, and its rollout is labelled with its kind.
  */
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -246,4 +247,58 @@ describe("GET /api/v1/rollouts/{id}/hosts", () => {
     expect(bad.json.error.code).toBe("BAD_REQUEST");
     expect((await api("GET", "/api/v1/rollouts/20990101-000000-ffff/hosts")).status).toBe(404);
   });
+});
+
+describe("the dashboard during a maintenance pass", () => {
+  it("names the pass running and since when, follows its rollout labelled with its kind, then shows what became of its hosts", async () => {
+    // Runs after the tests above: the 48-machine rollout is completed, no pass has run yet.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      const deployment: string = (await api("GET", "/api/v1/rollouts")).json.rollouts[0].id;
+      await page.goto(`${service.url}/#token=${TOKEN}`);
+      await page.waitForSelector('#conn[data-conn="live"]');
+      await page.waitForSelector(`#cells[data-count="${MACHINES}"]`);
+      expect(await page.isHidden("#maintenance")).toBe(true);
+      expect(await page.isHidden("#rollout-kind")).toBe(true);
+      expect(await page.getAttribute("#grid", "data-kind")).toBe("rollout");
+
+      const target = (await api("GET", `/api/v1/rollouts/${deployment}/hosts`)).json.hosts[0];
+      const accepted = await api("POST", "/api/v1/reprovision", { hosts: [target.hostname], reason: "disk errors" });
+      expect(accepted.status).toBe(202);
+
+      // While it runs: the banner names the pass and its start; the page moves to the pass's rollout of one machine, labelled.
+      await page.waitForSelector('#maintenance[data-state="running"][data-kind="reprovision"]');
+      expect(await page.textContent("#maint-title")).toBe("Re-provisioning pass running");
+      expect(await page.textContent("#maint-text")).toMatch(/^since /);
+      expect(await page.isDisabled("#control")).toBe(true);
+      await page.waitForSelector('#cells[data-count="1"]');
+      await page.waitForSelector('#rollout-kind[data-kind="reprovision"]:not([hidden])');
+      expect(await page.textContent("#rollout-kind")).toBe("re-provisioning");
+      expect(await page.getAttribute("#grid", "data-kind")).toBe("reprovision");
+      expect(await page.textContent("#cell-count")).toBe("1 machine of a re-provisioning rollout");
+
+      // Once it has ended: what became of its hosts, and the page on the pass's rollout as the API has it.
+      await page.waitForSelector('#maintenance[data-state="ended"][data-kind="reprovision"]', { timeout: 20_000 });
+      expect(await page.textContent("#maint-title")).toBe("Last re-provisioning pass ended");
+      const ended = (await page.textContent("#maint-text")) ?? "";
+      for (const part of ["1 back in service", "0 quarantined", "0 replaced by a spare"]) expect(ended).toContain(part);
+      const pass = (await api("GET", "/api/v1/rollouts")).json.rollouts[0];
+      expect(pass.id).not.toBe(deployment);
+      expect((await api("GET", `/api/v1/rollouts/${pass.id}/hosts`)).json).toMatchObject({ kind: "reprovision", hosts: [{ systemId: target.systemId, phase: "inService" }] });
+      expect(await page.textContent("#rollout-id")).toBe(pass.id);
+      await page.waitForSelector('#rollout-state[data-state="completed"]');
+      await until("the pass's machine to show in service", async () => JSON.stringify(await cellTally(page)) === JSON.stringify({ inService: 1 }));
+
+      // A remediation pass with nothing to remediate: the banner says which pass ran and what it found.
+      expect((await api("POST", "/api/v1/remediation")).status).toBe(202);
+      await page.waitForSelector('#maintenance[data-state="ended"][data-kind="remediation"]');
+      expect(await page.textContent("#maint-title")).toBe("Last remediation pass ended");
+      expect(await page.textContent("#maint-text")).toContain(`0 of ${MACHINES} hosts unhealthy`);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
 });

@@ -52,6 +52,27 @@ describe("maintenance through the service", () => {
     expect(remediated.last).toMatchObject({ kind: "remediation", error: null, result: { unhealthy: 0 } });
   }, 60_000);
 
+  it("re-commissions when the body says recommission: the host is commissioned again before its redeploy; a non-boolean is refused", async () => {
+    h = await harness({ machines: 30 });
+    const started = await h.api("POST", "/api/v1/rollouts");
+    const id: string = started.json.rollout.id;
+    await h.until(async () => (await h!.api("GET", `/api/v1/rollouts/${id}`)).json.rollout.live === false, "the rollout to end");
+    const target = (await h.maas.listMachines({ tags: ["compute"] }))[0]!;
+    const countsOf = () => h!.sim.stats().machines?.find((m) => m.system_id === target.system_id);
+    const commissionedBefore = countsOf()!.commissioned;
+
+    const bad = await h.api("POST", "/api/v1/reprovision", { body: { hosts: [target.hostname], recommission: "yes" } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/recommission/);
+
+    const accepted = await h.api("POST", "/api/v1/reprovision", { body: { hosts: [target.hostname], reason: "new NICs", recommission: true } });
+    expect(accepted.status).toBe(202);
+    const done = await settled(h);
+    expect(done.last.error).toBeNull();
+    expect((done.last.result as { reprovision: { byOutcome: { inService: number } } }).reprovision.byOutcome.inService).toBe(1);
+    expect(countsOf()).toMatchObject({ commissioned: commissionedBefore + 1, deployed: 2, status_name: "Deployed" });
+  }, 60_000);
+
   it("refuses a pass while a rollout is live", async () => {
     h = await harness({ manualClock: true });
     const started = await h.api("POST", "/api/v1/rollouts");

@@ -9,7 +9,10 @@
  * - GET /api/v1/rollouts/{id}: counts and failed hosts with their reasons;
  * - GET /api/v1/rollouts/{id}/hosts: every machine once, then (`?after=cursor`) only the
  *   machines whose phase changed, asked for when a progress event says things moved;
- * - POST /api/v1/rollouts/{id}/pause and /resume for the button.
+ * - POST /api/v1/rollouts/{id}/pause and /resume for the button;
+ * - GET /api/v1/maintenance and the `maintenance` event: the re-provisioning or
+ *   remediation pass running, or how the last one ended. A pass's rollouts come as
+ *   `rollout` and `progress` events like any other; GET …/hosts says their `kind`.
  *
  * The machines are cells on one <canvas>: a phase change marks its cell dirty, and one
  * requestAnimationFrame callback repaints the dirty cells only.
@@ -49,6 +52,9 @@ const UNKNOWN_COLOUR = "#222222";
 /** Outcomes that spend the failure budget (aborted hosts were stopped on purpose). */
 const BUDGET_OUTCOMES = new Set(["quarantined", "failed"]);
 const SETTLED_BAD = new Set(["quarantined", "failed", "aborted"]);
+/** What a rollout is for (its plan's kind), as the page names it. */
+const KIND_LABELS = { rollout: "rollout", reprovision: "re-provisioning", replacement: "replacement by spares", remediation: "remediation" };
+const PASS_LABELS = { reprovision: "Re-provisioning pass", remediation: "Remediation pass" };
 
 // ---- server-sent events over fetch ----------------------------------------------------
 
@@ -427,6 +433,21 @@ function takeToken() {
   return readStorage(sessionStorage, TOKEN_KEY);
 }
 
+function fmtTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleTimeString();
+}
+
+/** What became of a pass's hosts: the result of a reprovision run or of a remediation pass. */
+export function passCounts(result) {
+  const run = result?.reprovision ?? result?.rollout ?? null;
+  return {
+    inService: run?.byOutcome?.inService ?? 0,
+    quarantined: run?.byOutcome?.quarantined ?? 0,
+    replaced: (result?.replacements ?? []).filter((r) => r.spare !== null).length,
+  };
+}
+
 function fmtDuration(ms) {
   if (ms === null || ms === undefined) return null;
   const s = Math.floor(ms / 1000);
@@ -456,6 +477,10 @@ class Dashboard {
     this.sayTimer = 0;
     this.safety = 0;
     this.busy = false;
+    /** The shown rollout's kind (from GET …/hosts), null until read; the maintenance view. */
+    this.kind = null;
+    this.maintenance = null;
+    this.maintTimer = 0;
     this.phaseRows = new Map();
     this.phaseOrder = Object.keys(PHASE_COLOURS);
     this.grid = new CellGrid($("cells"), { onFlush: (g) => this.onGridFlush(g) });
@@ -607,6 +632,9 @@ class Dashboard {
       case "progress":
         this.onProgress(data);
         break;
+      case "maintenance":
+        this.onMaintenance(data);
+        break;
       case "shutdown":
         this.say("the service is stopping");
         break;
@@ -620,6 +648,7 @@ class Dashboard {
   /** The live rollout, else the latest one, on (re)connecting. */
   async loadCurrent() {
     try {
+      this.onMaintenance(await this.api("GET", "/api/v1/maintenance"));
       const list = await this.api("GET", "/api/v1/rollouts");
       const current = list.active?.id ? list.active : list.rollouts[0];
       if (list.active && !list.active.id) this.setView(list.active);
@@ -638,6 +667,8 @@ class Dashboard {
     this.cursor = 0;
     this.failedSeen = -1;
     this.progress = null;
+    this.kind = null;
+    this.renderKind();
     $("rollout-id").textContent = id;
     this.requestDetail(true);
     void this.loadHosts(this.generation);
@@ -669,11 +700,13 @@ class Dashboard {
       if (generation !== this.generation) return;
       this.cursor = v.cursor;
       this.budget = v.budget;
+      this.kind = v.kind ?? "rollout";
+      this.renderKind();
       this.phaseOrder = [...new Set([...v.phases, ...Object.keys(PHASE_COLOURS)])];
       this.grid.setHosts(v.hosts, v.phases);
       this.hostsReady = true;
       $("cells").dataset.count = String(v.hosts.length);
-      $("cell-count").textContent = `${v.hosts.length.toLocaleString()} machines`;
+      $("cell-count").textContent = `${v.hosts.length.toLocaleString()} machine${v.hosts.length === 1 ? "" : "s"}${this.kind === "rollout" ? "" : ` of a ${KIND_LABELS[this.kind] ?? this.kind} rollout`}`;
       this.renderLegend();
       this.renderBudget();
       // Whatever moved while the whole list was on its way.
@@ -768,13 +801,86 @@ class Dashboard {
   renderControl() {
     const button = $("control");
     const v = this.view;
+    const pass = this.maintenance?.running ?? null;
+    const maintenanceKind = this.kind !== null && this.kind !== "rollout";
     let action = "";
-    if (v?.id && v.state === "running" && v.live) action = "pause";
+    // A maintenance pass runs its rollouts to their end: the service refuses controls meanwhile.
+    if (pass || maintenanceKind) action = "";
+    else if (v?.id && v.state === "running" && v.live) action = "pause";
     else if (v?.id && (v.state === "paused" || v.state === "failed" || (v.state === "running" && !v.live))) action = "resume";
     button.dataset.action = action;
     button.textContent = action === "resume" ? "Resume" : "Pause";
     button.disabled = action === "" || this.busy;
-    button.title = action === "pause" ? "No new machine starts; machines in flight finish their current phase" : action === "resume" ? "Carry on with the rollout" : "";
+    button.title =
+      action === "pause"
+        ? "No new machine starts; machines in flight finish their current phase"
+        : action === "resume"
+          ? "Carry on with the rollout"
+          : pass
+            ? `${PASS_LABELS[pass.kind] ?? pass.kind} running: wait for it to end`
+            : maintenanceKind
+              ? "A maintenance pass's rollout is not paused or resumed from here"
+              : "";
+  }
+
+  /** The shown rollout's kind: a label beside its id and a frame round its machines when it is a maintenance pass's. */
+  renderKind() {
+    const el = $("rollout-kind");
+    const kind = this.kind ?? "";
+    el.dataset.kind = kind;
+    el.hidden = kind === "" || kind === "rollout";
+    el.textContent = KIND_LABELS[kind] ?? kind;
+    $("grid").dataset.kind = kind;
+    this.renderControl();
+    this.renderBudget();
+  }
+
+  onMaintenance(m) {
+    this.maintenance = m;
+    const running = m?.running ?? null;
+    // The pass's rollout is followed like any other (its events bring it too, but a page that connects late learns it here).
+    if (running?.rolloutId && running.rolloutId !== this.id) this.show(running.rolloutId);
+    clearInterval(this.maintTimer);
+    this.maintTimer = running ? setInterval(() => this.renderMaintenance(), 1_000) : 0;
+    this.renderMaintenance();
+    this.renderControl();
+  }
+
+  renderMaintenance() {
+    const m = this.maintenance;
+    const el = $("maintenance");
+    const pass = m?.running ?? m?.last ?? null;
+    el.hidden = pass === null;
+    if (!pass) {
+      el.dataset.state = "";
+      el.dataset.kind = "";
+      return;
+    }
+    const name = PASS_LABELS[pass.kind] ?? pass.kind;
+    el.dataset.kind = pass.kind;
+    let title;
+    const parts = [];
+    if (m.running) {
+      el.dataset.state = "running";
+      title = `${name} running`;
+      parts.push(`since ${fmtTime(m.running.startedAt)} (${fmtDuration(Date.now() - new Date(m.running.startedAt).getTime()) ?? "—"})`);
+      parts.push(m.running.rolloutId ? `rollout ${m.running.rolloutId}${m.running.rolloutId === this.id ? " (shown below)" : ""}` : "planning");
+      parts.push("rollouts are not started or resumed until it ends");
+    } else if (m.last.error) {
+      el.dataset.state = "failed";
+      title = `Last ${name.toLowerCase()} failed`;
+      parts.push(`${fmtTime(m.last.startedAt)}–${fmtTime(m.last.endedAt)}`, `${m.last.error.code}: ${m.last.error.message}`);
+    } else {
+      el.dataset.state = "ended";
+      title = `Last ${name.toLowerCase()} ended`;
+      const c = passCounts(m.last.result);
+      parts.push(`${fmtTime(m.last.startedAt)}–${fmtTime(m.last.endedAt)}`, `${c.inService} back in service`, `${c.quarantined} quarantined`, `${c.replaced} replaced by a spare`);
+      const r = m.last.result ?? {};
+      if (r.halted) parts.push(`halted: ${r.halted.reason}`);
+      else if (m.last.kind === "remediation" && typeof r.unhealthy === "number") parts.push(`${r.unhealthy} of ${r.members ?? "?"} hosts unhealthy`);
+    }
+    $("maint-title").textContent = title;
+    $("maint-text").textContent = parts.join(" · ");
   }
 
   async control() {
@@ -871,6 +977,12 @@ class Dashboard {
     };
     if (!b || !p) return;
     const used = (p.byOutcome?.quarantined ?? 0) + (p.byOutcome?.failed ?? 0);
+    if (this.kind !== null && this.kind !== "rollout") {
+      // Maintenance rollouts run without a budget: the failures are what they handle.
+      row("total", 0, 1, `${used} failed · no budget (a ${KIND_LABELS[this.kind] ?? this.kind} rollout does not pause for failures)`);
+      row("wave", 0, 1, "—");
+      return;
+    }
     row("total", used, b.totalLimit, `${used} of ${b.totalLimit} allowed (${b.total} of the fleet)`);
     const wave = Math.min(p.wave, Math.max(0, b.perWaveLimits.length - 1));
     const wUsed = this.grid.waveFailures[wave] ?? 0;
