@@ -79,6 +79,12 @@ export interface RunnerDeps {
   /** Counts MAAS requests made (for the summary). */
   requestCount: () => number;
   onProgress?: (p: RolloutProgress) => void;
+  /**
+   * The level of the one log line per host transition (with the host's fixed keys:
+   * systemId, hostname, wave, role). The service logs them at info; the CLI, which shows
+   * progress instead, at debug (METALWAVE_LOG_LEVEL=debug shows them).
+   */
+  transitionLogLevel?: "info" | "debug";
   /** Divides the host policy's timeouts and backoff: the embedded simulator runs time-scaled. */
   timeScale?: number;
   /**
@@ -459,7 +465,7 @@ export class RolloutRunner {
             const prev = this.phaseOf.get(systemId);
             this.phaseOf.set(systemId, e.phase);
             if (e.phase === "layering") this.coordinator?.arrive(systemId);
-            hlog.debug({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
+            hlog[this.deps.transitionLogLevel ?? "debug"]({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
             this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
             this.emitProgress();
             break;

@@ -76,6 +76,13 @@ describe("a rollout through the service", () => {
     // Nothing the service logged or answered carries the token.
     expect(h.logs.length).toBeGreaterThan(0);
     expect(h.logs.join("")).not.toContain(TOKEN);
+
+    // One info line per host transition, with the host's fixed keys: as many as the journal holds.
+    const lines = h.logs.flatMap((l) => l.split("\n")).filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const transitions = lines.filter((l) => l["msg"] === "transition");
+    expect(transitions.length).toBe(h.store.journal(id).filter((e) => e.kind === "transition").length);
+    expect(new Set(transitions.map((l) => l["level"]))).toEqual(new Set([30]));
+    for (const l of transitions) expect(l).toMatchObject({ systemId: expect.any(String), hostname: expect.any(String), wave: expect.any(Number), role: expect.any(String), to: expect.any(String) });
   });
 
   it("exposes metrics with the rollout's machines, transitions, MAAS requests and duration", async () => {
