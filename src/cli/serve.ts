@@ -104,6 +104,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       store,
       maas,
       maasStats: () => maas.stats(),
+      observeMaasRequests: (o) => maas.observeRequests(o),
       config,
       logger,
       token,

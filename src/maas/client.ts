@@ -138,6 +138,8 @@ type SendResult = { ok: true; status: number; body: string } | { ok: false; fail
 interface Shared {
   stats: MaasClientStats;
   me: Promise<string> | undefined;
+  /** Added with observeRequests; shared by every view of the client. */
+  observers: Set<(info: RequestInfo) => void>;
 }
 
 export class MaasClient implements MaasPort {
@@ -189,7 +191,7 @@ export class MaasClient implements MaasPort {
     });
     this.logger = options.logger;
     this.onRequest = options.onRequest;
-    this.shared = { stats: { requests: 0, retries: 0, reconciliations: 0, byOperation: {} }, me: undefined };
+    this.shared = { stats: { requests: 0, retries: 0, reconciliations: 0, byOperation: {} }, me: undefined, observers: new Set() };
     this.signal = undefined;
   }
 
@@ -214,6 +216,14 @@ export class MaasClient implements MaasPort {
       reconciliations: s.reconciliations,
       byOperation: Object.fromEntries(Object.entries(s.byOperation).map(([op, by]) => [op, { ...by }])),
     };
+  }
+
+  /**
+   * Calls `observer` after every HTTP exchange (each attempt), like the `onRequest`
+   * option, for hooks added after the client was made (the service's metrics).
+   */
+  observeRequests(observer: (info: RequestInfo) => void): void {
+    this.shared.observers.add(observer);
   }
 
   /** Requests running and queued right now. */
@@ -678,11 +688,13 @@ export class MaasClient implements MaasPort {
       { operation: info.operation, method: info.method, path: info.path, systemId: info.systemId, status: info.status ?? info.errorCode, durationMs: info.durationMs, attempt: info.attempt },
       "maas request",
     );
-    try {
-      this.onRequest?.(info);
-    } catch (e) {
-      // A metrics hook must not break a MAAS call.
-      this.logger?.warn({ err: errorMessage(e) }, "maas onRequest hook threw");
+    for (const hook of [this.onRequest, ...this.shared.observers]) {
+      try {
+        hook?.(info);
+      } catch (e) {
+        // A metrics hook must not break a MAAS call.
+        this.logger?.warn({ err: errorMessage(e) }, "maas onRequest hook threw");
+      }
     }
   }
 

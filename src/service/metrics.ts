@@ -135,6 +135,8 @@ export class ServiceMetrics {
   private readonly sshCommands: Counter<"outcome">;
   private readonly sshDuration: Histogram<"outcome">;
   readonly http: Counter<"route" | "method" | "status">;
+  readonly httpDuration: Histogram<"route" | "method">;
+  private readonly maasDuration: Histogram<"operation">;
 
   constructor(opts: { store: Store; logger: Logger; defaultMetrics?: boolean }) {
     this.store = opts.store;
@@ -259,6 +261,20 @@ export class ServiceMetrics {
       labelNames: ["route", "method", "status"],
       registers,
     });
+    this.httpDuration = new Histogram({
+      name: "metalwave_http_request_duration_seconds",
+      help: "Time to answer a request to the service's API, by route template and method (the event stream's is its whole connection).",
+      labelNames: ["route", "method"],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.maasDuration = new Histogram({
+      name: "metalwave_maas_request_duration_seconds",
+      help: "Latency of each HTTP exchange with MAAS (one attempt, queueing in the client's limiter not included), by operation.",
+      labelNames: ["operation"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -313,6 +329,11 @@ export class ServiceMetrics {
     if (counts.inService) this.remediations.inc({ kind, result: "in_service" }, counts.inService);
     if (counts.quarantined) this.remediations.inc({ kind, result: "quarantined" }, counts.quarantined);
     if (counts.replaced) this.remediations.inc({ kind, result: "replaced_by_spare" }, counts.replaced);
+  }
+
+  /** One HTTP exchange with MAAS ended (the hook the service installs on its MAAS client). */
+  observeMaas(info: { operation: string; durationMs: number }): void {
+    this.maasDuration.observe({ operation: label(info.operation) }, Math.max(0, info.durationMs) / 1000);
   }
 
   /** One SSH command ended (the hook the service installs on each run's SSH port). */

@@ -28,6 +28,8 @@ export interface ServiceOptions {
   maas: MaasPort;
   /** The MAAS client's counters (requests, retries, by operation). */
   maasStats: () => MaasClientStats;
+  /** Adds a hook called after each HTTP exchange with MAAS (MaasClient.observeRequests), for the latency metric. */
+  observeMaasRequests?: (observer: (info: { operation: string; durationMs: number }) => void) => void;
   config: Config;
   logger: Logger;
   /** The bearer token every request but /healthz must carry. */
@@ -187,6 +189,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
 
   const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log });
   const metrics = new ServiceMetrics({ store, logger: log, defaultMetrics: opts.defaultMetrics ?? true });
+  opts.observeMaasRequests?.((info) => metrics.observeMaas(info));
   const controller = new RolloutController({
     store,
     maas: opts.maas,
@@ -361,7 +364,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       if (se.code === "INTERNAL") log.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), method, route: routeLabel }, "request failed");
       sendError(res, se, se.code === "UNAUTHORIZED" ? { "www-authenticate": 'Bearer realm="metalwave"' } : {});
     } finally {
-      metrics.http.inc({ route: routeLabel, method: method === "GET" || method === "POST" ? method : "other", status: String(res.statusCode) });
+      const methodLabel = method === "GET" || method === "POST" ? method : "other";
+      metrics.http.inc({ route: routeLabel, method: methodLabel, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: routeLabel, method: methodLabel }, (performance.now() - t0) / 1000);
       log.debug({ method, route: routeLabel, status: res.statusCode, ms: Math.round(performance.now() - t0) }, "request");
     }
   };

@@ -78,6 +78,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
       store,
       maas,
       maasStats: () => maas.stats(),
+      observeMaasRequests: (o) => maas.observeRequests(o),
       config,
       logger,
       token: TOKEN,

@@ -115,6 +115,10 @@ describe("a rollout through the service", () => {
     expect(sample(text, 'metalwave_rollout_run_duration_seconds_count{state="completed"}')).toBe(1);
     expect(sample(text, 'metalwave_rollout_run_duration_seconds_sum{state="completed"}')).toBeGreaterThan(0);
     expect(sample(text, 'metalwave_http_requests_total{route="/api/v1/rollouts",method="POST",status="201"}')).toBe(1);
+    // Latencies: one observation per MAAS exchange of the operation, one per API request.
+    expect(sample(text, 'metalwave_maas_request_duration_seconds_count{operation="deploy"}')).toBe(12);
+    expect(sample(text, 'metalwave_maas_request_duration_seconds_count{operation="commission"}')).toBe(12);
+    expect(sample(text, 'metalwave_http_request_duration_seconds_count{route="/api/v1/rollouts",method="POST"}')).toBe(1);
     // No series names a machine.
     for (const host of h.store.loadHosts(id)) {
       expect(text).not.toContain(host.systemId);
