@@ -15,7 +15,7 @@ import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
 import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { clientFor, embeddedSimulator, layeringFor } from "./rollout.ts";
 
-const SERVE_HELP = `usage: metalwave serve [options]
+export const SERVE_HELP = `usage: metalwave serve [options]
 
 Runs the metalwave service: holds the store's lock, runs at most one rollout at a
 time on request, and serves a JSON API, server-sent events and Prometheus metrics
