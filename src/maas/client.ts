@@ -241,7 +241,16 @@ export class MaasClient implements MaasPort {
     return this.call({ operation: "whoami", method: "GET", path: "users/", op: "whoami", schema: UserSchema, safety: IDEMPOTENT });
   }
 
-  async listMachines(filter: MachineFilter = {}): Promise<Machine[]> {
+  listMachines(filter: MachineFilter = {}): Promise<Machine[]> {
+    return this.listAs(MachineSchema, filter);
+  }
+
+  /** The same list as listMachines, each machine read as its state only (see MachineStateSchema). */
+  listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
+    return this.listAs(MachineStateSchema, filter);
+  }
+
+  private async listAs<M>(item: z.ZodType<M>, filter: MachineFilter): Promise<M[]> {
     // An empty id list means "these machines: none", not "no filter": never ask for the whole fleet.
     if (filter.id !== undefined && filter.id.length === 0) return [];
     return this.call({
@@ -249,22 +258,8 @@ export class MaasClient implements MaasPort {
       method: "GET",
       path: "machines/",
       params: { ...filter },
-      schema: MachineSchema.array(),
-      itemSchema: MachineSchema,
-      safety: IDEMPOTENT,
-    });
-  }
-
-  /** The same list as listMachines, each machine read as its state only (see MachineStateSchema). */
-  async listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
-    if (filter.id !== undefined && filter.id.length === 0) return [];
-    return this.call({
-      operation: "listMachines",
-      method: "GET",
-      path: "machines/",
-      params: { ...filter },
-      schema: MachineStateSchema.array(),
-      itemSchema: MachineStateSchema,
+      schema: item.array(),
+      itemSchema: item,
       safety: IDEMPOTENT,
     });
   }
