@@ -167,6 +167,8 @@ async function runWithProgress(a: RunArgs): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    // The run and its report are over: the engine's background work stops before the port closes.
+    a.layering?.engine.close();
     await a.layering?.ssh.close();
     a.store.releaseLock();
   }
@@ -229,6 +231,7 @@ export async function withLastingRegion(
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     });
   } finally {
+    layering?.engine.close();
     await layering?.ssh.close();
     store.releaseLock();
     store.close();

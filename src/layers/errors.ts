@@ -21,6 +21,8 @@ export const LAYER_ERROR_CODES = [
   "LAYER_KUBE",
   /** A command's output could not be understood (e.g. JSON expected). */
   "LAYER_BAD_OUTPUT",
+  /** The engine was closed (the run that used it ended): nothing more is sent or waited for. */
+  "LAYER_STOPPED",
 ] as const;
 export type LayerErrorCode = (typeof LAYER_ERROR_CODES)[number];
 

@@ -8,7 +8,13 @@
  * is what one host needs by its roles: snaps installed, and for compute hosts the
  * hypervisor configured as soon as the control plane is up. Every function is
  * idempotent: run again on a finished layer, it only runs checks.
+ *
+ * Work the rollout no longer waits for (a barrier whose hosts settled, a host's layer
+ * work after its timeout or an abort) goes on in the background until `close()`, which
+ * the owner of the SSH port calls when the run has ended and before closing the port:
+ * from then on no command is sent and every wait ends.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Machine } from "../maas/port.ts";
 import type { SshPort, SshTarget } from "../ssh/port.ts";
@@ -93,6 +99,15 @@ export interface Layering {
   report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints>;
+  /**
+   * Ends the engine's work for good, once the run that used it has ended and before its
+   * SSH port is closed: no command is sent from now on, and every wait in progress (a
+   * step's backoff, node readiness, the control plane's polling, a compute host waiting
+   * for the control plane) ends at once. Work in progress and later calls reject with
+   * LAYER_STOPPED. A command already running is not interrupted here (closing the port
+   * cuts it). Idempotent.
+   */
+  close(): void;
   bootstrapJuju(controllers: readonly LayerHost[]): Promise<BarrierResult>;
   formKubernetes(controls: readonly LayerHost[]): Promise<BarrierResult>;
   formCeph(storage: readonly LayerHost[]): Promise<BarrierResult>;
@@ -141,7 +156,6 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve };
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createLayering(opts: LayeringOptions): Layering {
   return new LayerEngine(opts);
@@ -158,14 +172,63 @@ class LayerEngine implements Layering {
   private ceph: { bootstrap: LayerHost } | undefined;
   private endpoints: Deferred<ControlPlaneEndpoints> = deferred();
   private readonly hypervisors = new Set<string>();
+  private closed = false;
+  /** Ends the default sleeps' timers at close, so no timer outlives the engine. */
+  private readonly closing = new AbortController();
+  /** The reject of every wait in progress, called at close. */
+  private readonly waits = new Set<(e: LayerError) => void>();
 
   constructor(o: LayeringOptions) {
     this.o = o;
-    this.sleep = o.sleep ?? defaultSleep;
+    const sleep = o.sleep ?? ((ms: number) => delay(ms, undefined, { signal: this.closing.signal }));
+    // Checked before sleeping: a default sleep started after the close would reject unheard.
+    this.sleep = (ms) => (this.closed ? Promise.reject(this.closedError("wait")) : this.untilClosed(sleep(ms), "wait"));
     this.now = o.now ?? (() => Date.now());
-    this.steps = new StepRunner(o.ssh, o.logger, { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy }, this.sleep);
+    // Every command the steps send goes through this gate: none leaves once the engine is closed.
+    const gate: SshPort = {
+      exec: (target, command, opts) => (this.closed ? Promise.reject(this.closedError("command", target)) : o.ssh.exec(target, command, opts)),
+      noteDeployed: (systemId) => o.ssh.noteDeployed(systemId),
+      close: () => o.ssh.close(),
+    };
+    this.steps = new StepRunner(gate, o.logger, { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy }, this.sleep);
     // Load every template up front: a broken template fails at start, not mid-rollout.
     for (const l of LAYERS) this.tpl(l);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const e = this.closedError("wait");
+    for (const reject of this.waits) reject(e);
+    this.waits.clear();
+    this.closing.abort();
+  }
+
+  private closedError(step: string, host?: SshTarget): LayerError {
+    return new LayerError("LAYER_STOPPED", { layer: "any", step, ...(host ? { systemId: host.systemId, hostname: host.hostname } : {}) }, "the layer engine was closed: the run that used it has ended");
+  }
+
+  /** Throws LAYER_STOPPED once closed (before a call that is not a command, e.g. to the Kubernetes API). */
+  private ensureOpen(step: string): void {
+    if (this.closed) throw this.closedError(step);
+  }
+
+  /** `p`, or LAYER_STOPPED as soon as the engine is closed. */
+  private untilClosed<T>(p: Promise<T>, step: string): Promise<T> {
+    if (this.closed) return Promise.reject(this.closedError(step));
+    return new Promise<T>((resolve, reject) => {
+      this.waits.add(reject);
+      p.then(
+        (v) => {
+          this.waits.delete(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.waits.delete(reject);
+          reject(this.closed ? this.closedError(step) : e);
+        },
+      );
+    });
   }
 
   private tpl<L extends LayerName>(layer: L): LayerTemplate<L> {
@@ -179,10 +242,11 @@ class LayerEngine implements Layering {
   }
 
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints> {
-    return this.endpoints.promise;
+    return this.untilClosed(this.endpoints.promise, "controlPlaneReady");
   }
 
   async report(): Promise<CloudReport> {
+    this.ensureOpen("report");
     const out: CloudReport = { controllers: [], kubernetesNodes: [], cephDisks: 0, controlPlane: [], hypervisors: [...this.hypervisors].sort() };
     if (this.juju) {
       const client = this.juju.client;
@@ -194,6 +258,7 @@ class LayerEngine implements Layering {
         out.controlPlane = Object.entries(status.applications ?? {}).map(([app, a]) => ({ app, status: a["application-status"]?.current ?? "unknown" }));
       }
     }
+    this.ensureOpen("report");
     if (this.k8s) out.kubernetesNodes = (await this.k8s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
     if (this.ceph) {
       const j = await this.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(this.ceph.bootstrap, this.tpl("storage"), "disks", {});
@@ -329,6 +394,8 @@ class LayerEngine implements Layering {
   async formKubernetes(controls: readonly LayerHost[]): Promise<BarrierResult> {
     const tpl = this.tpl("kubernetes");
     if (controls.length === 0) throw this.precondition(tpl.layer, "bootstrap", "no control machine");
+    // The cluster is registered with Juju at the end: without a controller, fail before touching the hosts.
+    if (!this.juju) throw this.noJujuForKubernetes();
     const installed = await this.eachHost(controls, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
     if (installed.ok.length === 0) throw asLayerError(installed.failed[0]?.error, controls[0] as LayerHost);
     // A re-run keeps the cluster it finds: the first host already in it issues tokens.
@@ -358,6 +425,7 @@ class LayerEngine implements Layering {
   private async waitNodesReady(kube: KubePort, names: readonly string[]): Promise<void> {
     const deadline = this.now() + (this.o.nodesReadyTimeoutMs ?? 15 * 60_000);
     for (;;) {
+      this.ensureOpen("nodesReady");
       const nodes = await kube.listNodes();
       const notReady = names.filter((n) => !nodes.some((x) => x.name === n && x.ready));
       if (notReady.length === 0) return;
@@ -368,20 +436,26 @@ class LayerEngine implements Layering {
 
   private async labelNodes(kube: KubePort, hosts: readonly LayerHost[]): Promise<void> {
     const byRole = this.tpl("kubernetes").extra.labels;
+    this.ensureOpen("labels");
     const nodes = await kube.listNodes();
     for (const h of hosts) {
       const want: Record<string, string> = {};
       for (const r of h.roles) Object.assign(want, byRole[r] ?? {});
       const have = nodes.find((n) => n.name === h.hostname)?.labels ?? {};
       if (Object.entries(want).every(([k, v]) => have[k] === v)) continue;
+      this.ensureOpen("labels");
       this.o.logger.info({ systemId: h.systemId, hostname: h.hostname, labels: want }, "labelling node");
       await kube.labelNode(h.hostname, want);
     }
   }
 
+  private noJujuForKubernetes(): LayerError {
+    return this.precondition("kubernetes", "addK8s", "the juju-controller barrier has not run in this process: no juju client to register the cluster with");
+  }
+
   private async registerCloud(kubeconfig: string): Promise<void> {
     const tpl = this.tpl("kubernetes");
-    if (!this.juju) throw this.precondition(tpl.layer, "addK8s", "the juju-controller barrier has not run in this process: no juju client to register the cluster with");
+    if (!this.juju) throw this.noJujuForKubernetes();
     const client = this.juju.client;
     const cloud = String(tpl.defaults["k8sCloud"]);
     await this.steps.ensure(client, tpl, "addK8s", {}, {

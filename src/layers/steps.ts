@@ -29,6 +29,11 @@ export interface EnsureHooks {
   act?: () => Promise<void>;
 }
 
+/** Failures a retry of the step cannot fix: unreachable, a missing precondition, a closed engine. */
+function isFinal(e: LayerError): boolean {
+  return e.code === "LAYER_UNREACHABLE" || e.code === "LAYER_PRECONDITION" || e.code === "LAYER_STOPPED";
+}
+
 export class StepRunner {
   private readonly ssh: SshPort;
   private readonly logger: Logger;
@@ -79,7 +84,8 @@ export class StepRunner {
   }
 
   /**
-   * Check, act, verify; retried. Unreachable hosts fail at once (LAYER_UNREACHABLE);
+   * Check, act, verify; retried. Unreachable hosts fail at once (LAYER_UNREACHABLE, as do
+   * LAYER_PRECONDITION and LAYER_STOPPED);
    * the last command failure or a failed verification is reported after the last attempt.
    */
   async ensure(host: SshTarget, tpl: LayerTemplate, name: string, values: Values, hooks: EnsureHooks = {}): Promise<EnsureOutcome> {
@@ -105,7 +111,7 @@ export class StepRunner {
         last = new LayerError("LAYER_NOT_VERIFIED", { layer: tpl.layer, step: name, systemId: host.systemId, hostname: host.hostname, attempts: attempt }, "the step ran but its check still fails");
       } catch (e) {
         last = this.wrap(e, tpl.layer, name, host, attempt);
-        if (last.code === "LAYER_UNREACHABLE" || last.code === "LAYER_PRECONDITION") throw last;
+        if (isFinal(last)) throw last;
       }
       if (attempt < this.policy.attempts) {
         log.warn({ attempt, err: last.message.split("\n")[0] }, "step failed; retrying");
@@ -123,7 +129,7 @@ export class StepRunner {
         return (await this.run(host, tpl, name, values, opts)).stdout;
       } catch (e) {
         last = this.wrap(e, tpl.layer, name, host, attempt);
-        if (last.code === "LAYER_UNREACHABLE" || last.code === "LAYER_PRECONDITION") throw last;
+        if (isFinal(last)) throw last;
       }
       if (attempt < this.policy.attempts) await this.sleep(this.policy.backoffMs * 2 ** (attempt - 1));
     }

@@ -14,7 +14,14 @@
  *
  * A host that fails its part of a barrier fails its layering attempt (the host
  * machine retries it, then hands it on as layer-failed); a cluster that cannot form
- * at all fails every host waiting on it, and forms again on their retries.
+ * at all fails every host waiting on it, and forms again on their retries. A host
+ * that settles while it waits (aborted, timed out) is no member any more: no barrier
+ * runs over it. The control plane forms once (its members join the Kubernetes cluster
+ * by scale-out), not again whenever a host comes or goes.
+ *
+ * Barriers are decided once per turn of the event loop, not at each call: every host
+ * the runner starts or restores in one turn counts as in flight before any barrier
+ * decides whom it waits for.
  */
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
@@ -81,9 +88,9 @@ export class LayerCoordinator {
   /** Started and not settled. */
   private readonly inFlight = new Set<string>();
   private readonly hostCache = new Map<string, LayerHost>();
-  private controlPlane: Deferred<ControlPlaneEndpoints | null> | undefined;
-  private controlPlaneRunning = false;
-  private plannedKinds: Set<MemberKind> | undefined;
+  /** Asked for by a control or compute host (or a recovery); `ready` once formed: it forms once. */
+  private controlPlane: { result: Deferred<ControlPlaneEndpoints | null>; state: "wanted" | "running" | "ready" } | undefined;
+  private pumpQueued = false;
 
   constructor(deps: LayerCoordinatorDeps) {
     this.d = deps;
@@ -98,7 +105,11 @@ export class LayerCoordinator {
   /** A host settled (in service, quarantined, failed, aborted): no barrier waits for it any more. */
   settled(systemId: string): void {
     this.inFlight.delete(systemId);
-    this.pump();
+    // Settled while waiting for a formation: it is no member of it (nobody reads its ticket).
+    for (const st of this.kinds.values()) {
+      if (st.waiting.delete(systemId)) st.tickets.delete(systemId);
+    }
+    this.schedulePump();
   }
 
   /** A host entered its layering phase: it counts as arrived for its clusters. */
@@ -111,26 +122,38 @@ export class LayerCoordinator {
       st.tickets.set(systemId, ticket);
       st.waiting.set(systemId, ticket);
     }
-    this.pump();
+    this.schedulePump();
   }
 
   /**
    * After a restart the engine knows nothing of the clusters formed before it: re-run
    * each barrier over its members already in service (on finished layers that only
    * runs checks), so hosts resuming their layering find the clusters again.
+   *
+   * A barrier whose re-check fails does not stop the others. Its members in service stay
+   * members (they finished their layering in it), so the formation that runs when a host
+   * arrives includes them and keeps their cluster rather than starting another one on the
+   * newcomer. Rejects with the first failure once every barrier was tried.
    */
   async recover(inService: readonly string[]): Promise<void> {
+    let failure: { error: unknown } | undefined;
     for (const kind of KINDS) {
       const members = inService.filter((id) => this.kindsOf(id).includes(kind));
       if (members.length === 0) continue;
       const st = this.state(kind);
       for (const id of members) if (!st.arrived.includes(id)) st.arrived.push(id);
-      const result = await this.d.layering.clusterBarrier(kind, await this.hostsOf(st.arrived));
-      for (const id of result.ready) st.formed.add(id);
-      st.everFormed = true;
+      try {
+        const result = await this.d.layering.clusterBarrier(kind, await this.hostsOf(st.arrived));
+        for (const id of result.ready) st.formed.add(id);
+        st.everFormed = true;
+      } catch (e) {
+        for (const id of members) st.formed.add(id);
+        failure ??= { error: e };
+      }
     }
     if (this.state("kubernetes").everFormed) void this.whenControlPlane();
-    this.pump();
+    this.schedulePump();
+    if (failure) throw failure.error;
   }
 
   /** The host machine's `layerHost` actor: its clusters first, then its own layer work. */
@@ -176,21 +199,34 @@ export class LayerCoordinator {
     return false;
   }
 
+  /** A formation of `kind` may still come: one runs, members wait for one, or a member is in flight. */
+  private pending(kind: MemberKind): boolean {
+    const st = this.state(kind);
+    if (st.running || st.waiting.size > 0) return true;
+    for (const id of this.inFlight) if (this.kindsOf(id).includes(kind)) return true;
+    return false;
+  }
+
   private dependencyReady(kind: MemberKind): boolean {
     switch (kind) {
       case "juju-controller":
       case "storage":
         return true;
       case "kubernetes":
-        // It registers the cluster with Juju; with no controller planned at all, the engine reports that.
-        return this.state("juju-controller").everFormed || !this.planned("juju-controller");
+        // It registers the cluster with Juju, so it waits for the controller while one can still
+        // form: never for a controller host of a later wave, nor one that failed for good (the
+        // engine then reports that no controller formed).
+        return this.state("juju-controller").everFormed || !this.pending("juju-controller");
     }
   }
 
-  private planned(kind: MemberKind): boolean {
-    // Asked on every pump while hosts wait: computed once, not by walking the plan each time.
-    this.plannedKinds ??= new Set([...this.d.roles.keys()].flatMap((id) => this.kindsOf(id)));
-    return this.plannedKinds.has(kind);
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   /** Starts every barrier that can run now. */
@@ -231,34 +267,38 @@ export class LayerCoordinator {
       st.arrived = st.arrived.filter((id) => !batch.has(id) || st.formed.has(id));
     } finally {
       st.running = false;
-      this.pump();
+      this.schedulePump();
     }
   }
 
-  /** The control plane goes on the Kubernetes cluster once it, the controller and (if in flight) Ceph have formed. */
+  /**
+   * The control plane goes on the Kubernetes cluster once it, the controller and (if in
+   * flight) Ceph have formed, and only once: a failure lets the next host asking for it
+   * try again.
+   */
   private maybeControlPlane(): void {
-    if (this.controlPlaneRunning || this.controlPlane === undefined) return;
+    const cp = this.controlPlane;
+    if (cp === undefined || cp.state !== "wanted") return;
     const k8s = this.state("kubernetes");
     const ceph = this.state("storage");
-    if (!k8s.everFormed || this.state("kubernetes").running) return;
+    if (!k8s.everFormed || k8s.running) return;
     if (ceph.running || ceph.waiting.size > 0 || this.stillComing("storage")) return;
-    this.controlPlaneRunning = true;
-    const target = this.controlPlane;
+    cp.state = "running";
     void this.d.layering
       .clusterBarrier("control-plane", [...k8s.formed].flatMap((id) => this.hostCache.get(id) ?? []))
-      .then(async () => target.resolve(await this.d.layering.whenControlPlaneReady()))
-      .catch((e: unknown) => {
-        target.reject(e);
-        this.controlPlane = undefined;
+      .then(async () => {
+        cp.result.resolve(await this.d.layering.whenControlPlaneReady());
+        cp.state = "ready";
       })
-      .finally(() => {
-        this.controlPlaneRunning = false;
+      .catch((e: unknown) => {
+        cp.result.reject(e);
+        if (this.controlPlane === cp) this.controlPlane = undefined;
       });
   }
 
   private whenControlPlane(): Promise<ControlPlaneEndpoints | null> {
-    this.controlPlane ??= deferred();
-    const p = this.controlPlane.promise;
+    this.controlPlane ??= { result: deferred(), state: "wanted" };
+    const p = this.controlPlane.result.promise;
     this.maybeControlPlane();
     return p;
   }
