@@ -4,6 +4,7 @@
  * again up to their cap, then spares take their roles.
  */
 import { remediate, type RemediationResult } from "../runtime/remediation.ts";
+import { finishLeftMaintenance, type FinishedLeftBehind } from "../runtime/maintenance.ts";
 import { ExitCode, parseFlags, REGION_OPTIONS } from "./args.ts";
 import { withLastingRegion } from "./rollout.ts";
 
@@ -16,7 +17,14 @@ each is provisioned again (marked fixed or released with erase, redeployed,
 re-layered) up to maxAttempts, with
 coolDownMs between tries and at most maxAtOnce per pass; past its cap a spare held back
 for its role takes the role. Nothing is done when more hosts than haltWhenUnhealthy are
-unhealthy at once. Every pass is a rollout in the store.
+unhealthy at once. A host in Failed testing is left to an operator (listed with why).
+Every pass is a rollout in the store.
+
+First, what a killed pass (of this command, \`metalwave reprovision\` or the service) left
+is finished, as the service does on start: its unfinished rollout is resumed from the
+store (never planned again), and a re-provisioning's spares take the roles of the hosts
+it left quarantined. A deployment rollout left with hosts in flight stops the pass:
+resume it first (metalwave rollout --resume).
 
 options:
   --config FILE         YAML or JSON config (see docs/configuration.md, docs/remediation.md)
@@ -29,8 +37,11 @@ options:
 exit codes: 0 nothing left unhealthy that this pass could act on, 1 error or
 hosts still unhealthy, 2 bad input, 3 halted (too many unhealthy at once), 5 locked.`;
 
-export function remediationText(r: RemediationResult): string {
-  const lines = [`remediation: ${r.unhealthy} of ${r.members} hosts unhealthy`];
+export function remediationText(r: RemediationResult & FinishedLeftBehind): string {
+  const lines: string[] = [];
+  if (r.resumed) lines.push(`finished first: rollout ${r.resumed.rolloutId} a stopped pass left (${r.resumed.byOutcome.inService} in service, ${r.resumed.byOutcome.quarantined} quarantined)`);
+  for (const x of r.resumedSpares?.replacements ?? []) lines.push(x.spare ? `  spare ${x.spare.hostname} takes role ${x.role} of ${x.failed.hostname}` : `  no spare for role ${x.role} of ${x.failed.hostname}: ${x.note ?? ""}`);
+  lines.push(`remediation: ${r.unhealthy} of ${r.members} hosts unhealthy`);
   const hc = r.healthChecks;
   if (hc.skipped !== null) lines.push(`  health checks: not run (${hc.skipped})`);
   else lines.push(`  health checks: ${hc.checked} host(s) in service checked, ${hc.failed.length} failed`);
@@ -39,6 +50,7 @@ export function remediationText(r: RemediationResult): string {
   for (const a of r.attempted) lines.push(`  provisioned again: ${a.hostname} (${a.systemId}), attempt ${a.attempt}`);
   if (r.rollout) lines.push(`  that rollout ${r.rollout.rolloutId}: ${r.rollout.byOutcome.inService} in service, ${r.rollout.byOutcome.quarantined} quarantined`);
   for (const c of r.coolingDown) lines.push(`  cooling down: ${c.hostname} (${c.systemId}) until ${c.readyAt}`);
+  for (const n of r.needsOperator) lines.push(`  needs an operator: ${n.hostname} (${n.systemId}) ${n.status}: ${n.reason}`);
   for (const e of r.exhausted) lines.push(`  past its cap: ${e.hostname} (${e.systemId}) after ${e.attempts} attempts`);
   for (const x of r.replacements) lines.push(x.spare ? `  spare ${x.spare.hostname} takes role ${x.role} of ${x.failed.hostname}` : `  no spare for role ${x.role} of ${x.failed.hostname}: ${x.note ?? ""}`);
   return lines.join("\n");
@@ -54,11 +66,20 @@ export async function runRemediateCommand(argv: string[]): Promise<number> {
     return ExitCode.OK;
   }
   return withLastingRegion(values, { why: "remediation", lockCommand: "remediate" }, async (deps) => {
-    const r = await remediate(deps);
+    // Resume first, the same step the service takes (src/runtime/maintenance.ts).
+    const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume)");
+    const r = { ...(await remediate(deps)), ...finished };
     if (values.json) console.log(JSON.stringify(r, null, 2));
     else console.error(remediationText(r));
     if (r.halted) return ExitCode.PAUSED;
-    const stillBad = (r.rollout?.byOutcome.quarantined ?? 0) + r.coolingDown.length + r.replacements.filter((x) => !x.spare).length + (r.replacement?.failures.length ?? 0);
+    const stillBad =
+      (r.rollout?.byOutcome.quarantined ?? 0) +
+      r.coolingDown.length +
+      r.needsOperator.length +
+      r.replacements.filter((x) => !x.spare).length +
+      (r.replacement?.failures.length ?? 0) +
+      (r.resumedSpares?.replacements.filter((x) => !x.spare).length ?? 0) +
+      (r.resumedSpares?.replacement?.failures.length ?? 0);
     return stillBad === 0 ? ExitCode.OK : ExitCode.ERROR;
   });
 }

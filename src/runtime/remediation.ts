@@ -6,10 +6,15 @@
  *   are checked first (src/layers/health.ts); each failure is journaled, and a host that
  *   failed counts as unhealthy like a failed one (released with erase when remediated).
  * - A host under its attempt cap whose cool-down has passed is provisioned again: a
- *   quarantined (Broken) one is marked fixed first; one MAAS holds (Failed deployment,
- *   Deployed...) is released with erase; then the usual deploy cycle and layers. At most
- *   `maxAtOnce` per pass; each pass is a rollout of kind `remediation` in the store, so
- *   the attempts are counted from the store and survive restarts.
+ *   quarantined (Broken) one is marked fixed first, as the first step of the pass's
+ *   rollout once that is in the store (PlanPrepare: a kill never leaves a host fixed
+ *   and unplanned); one MAAS holds then (Failed deployment, Deployed, also a Broken one
+ *   that MAAS returns to Deployed) is released with erase; then the usual deploy cycle
+ *   and layers. At most `maxAtOnce` per pass; each pass is a rollout of kind
+ *   `remediation` in the store, so the attempts are counted from the store and survive
+ *   restarts.
+ * - A host in Failed testing is left to an operator (MAAS takes none of the steps above
+ *   from there) and listed in `needsOperator` with why.
  * - A host at its cap stays quarantined (it is marked Broken with the reason if it was
  *   not) and a spare held back for its role takes the role (promoteSpares).
  * - When too many of the deployment's hosts are unhealthy at once, the pass does nothing
@@ -19,11 +24,18 @@ import type { Machine } from "../maas/port.ts";
 import { NodeStatus as S, isStatusCode } from "../maas/status.ts";
 import { scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
-import { REPROVISION_RELEASABLE } from "../../state-machines/host.ts";
 import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 import { hostsPlan, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
-import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
+import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
+
+/**
+ * Why a pass leaves a host in Failed testing alone. MAAS takes from Failed testing only a
+ * new test run or an operator's override of the failed tests (no commission, release,
+ * deploy or mark_fixed); metalwave does not override failed hardware tests on its own.
+ */
+export const FAILED_TESTING_REASON =
+  "MAAS's hardware tests failed (Failed testing): MAAS takes no commission, release, deploy or mark_fixed from there, and metalwave does not override failed hardware tests; an operator must check the hardware and test it again in MAAS (then mark it broken, and the next pass provisions it again)";
 
 /** Statuses that mean the host is not doing its job and metalwave may act on it. */
 export const UNHEALTHY: readonly number[] = [S.BROKEN, S.FAILED_DEPLOYMENT, S.FAILED_COMMISSIONING, S.FAILED_RELEASING, S.FAILED_DISK_ERASING, S.FAILED_TESTING];
@@ -39,6 +51,11 @@ export interface RemediationResult {
   rollout: RolloutSummary | null;
   /** Hosts waiting for their cool-down. */
   coolingDown: { systemId: string; hostname: string; readyAt: string }[];
+  /**
+   * Hosts no pass can provision again (Failed testing: MAAS's hardware tests failed, and
+   * MAAS accepts no commission, release, deploy or mark_fixed from there), with why.
+   */
+  needsOperator: { systemId: string; hostname: string; status: string; reason: string }[];
   /** Hosts past their cap: quarantined, their roles handed to spares. */
   exhausted: { systemId: string; hostname: string; attempts: number }[];
   replacements: Replacement[];
@@ -129,6 +146,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     attempted: [],
     rollout: null,
     coolingDown: [],
+    needsOperator: [],
     exhausted: [],
     replacements: [],
     replacement: null,
@@ -152,6 +170,8 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     if (h.attempts >= policy.maxAttempts) {
       exhausted.push(m);
       result.exhausted.push({ systemId: m.system_id, hostname: m.hostname, attempts: h.attempts });
+    } else if (m.status === S.FAILED_TESTING) {
+      result.needsOperator.push({ systemId: m.system_id, hostname: m.hostname, status: m.status_name, reason: FAILED_TESTING_REASON });
     } else if (h.lastAt > 0 && now - h.lastAt < policy.coolDownMs) {
       result.coolingDown.push({ systemId: m.system_id, hostname: m.hostname, readyAt: new Date(h.lastAt + policy.coolDownMs).toISOString() });
     } else candidates.push(m);
@@ -161,13 +181,20 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
   if (batch.length > 0) {
     const hosts: PlannedHost[] = [];
     for (const m of batch) {
-      // Broken (quarantined) machines come back through mark_fixed: Ready, then redeployed.
-      if (m.status === S.BROKEN) await deps.maas.markFixed(m.system_id, "metalwave: remediation");
-      const releasable = isStatusCode(m.status) && REPROVISION_RELEASABLE.includes(m.status);
-      hosts.push(plannedHost(m, rolesOf(m, config), releasable ? { erase: policy.erase } : undefined));
+      // Every host is planned with a release (and erase): its host releases it when MAAS holds
+      // it as it starts (Failed deployment, Deployed; a Broken one once marked fixed, which MAAS
+      // returns to Deployed if it broke while Deployed), and goes straight on from Ready or
+      // Failed commissioning.
+      hosts.push(plannedHost(m, rolesOf(m, config), { erase: policy.erase }));
       result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.attempts.get(m.system_id)?.attempts ?? 0) + 1 });
     }
-    const plan = hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines);
+    // Broken (quarantined) machines come back through mark_fixed, the first step of the rollout
+    // once its plan is in the store: never marked fixed without a rollout that carries them on.
+    const broken = batch.filter((m) => m.status === S.BROKEN).map((m) => ({ systemId: m.system_id, hostname: m.hostname, comment: "metalwave: remediation" }));
+    const plan: PreparedPlan = {
+      ...hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines),
+      ...(broken.length > 0 ? { prepare: { markFixed: broken } } : {}),
+    };
     result.rollout = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan });
   }
 
@@ -182,10 +209,8 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       `replaces ${exhausted.map((m) => m.hostname).join(", ")} after ${policy.maxAttempts} remediation attempts`,
     );
     result.replacements = promoted.replacements;
-    if (promoted.plan) {
-      result.replacement = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
-      deps.store.appendJournal({ rolloutId: result.replacement.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
-    }
+    // The role tags move as the replacement rollout's first step, which journals `sparesPromoted`.
+    if (promoted.plan) result.replacement = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
   }
   return result;
 }

@@ -17,7 +17,7 @@ import { MetalwaveError } from "../errors.ts";
 import { roleRecheckFor, scopeTagFor, spareTagFor } from "../roles/index.ts";
 import { REPROVISION_RELEASABLE, type EraseMode, type Reprovision } from "../../state-machines/host.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
-import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
+import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 
 export type ReprovisionErrorCode = "REPROVISION_UNKNOWN_HOST" | "REPROVISION_NOT_IN_DEPLOYMENT" | "REPROVISION_WRONG_STATE" | "REPROVISION_NO_ROLE";
 
@@ -143,16 +143,20 @@ export async function planReprovision(maas: MaasPort, config: Config, req: Repro
 
 /**
  * For each role of each quarantined host, a spare held back for that role (its zone
- * first, then by hostname) takes the role: the role tag moves from the failed host to
- * the spare and the spare tag comes off it, one `update_nodes` per tag. Returns what
- * moved and the plan that deploys the spares, or no plan when no spare was free.
+ * first, then by hostname) is chosen to take the role: the role tag is to move from the
+ * failed host to the spare and the spare tag to come off it, one `update_nodes` per tag.
+ * Nothing is changed here: the tags move as the first step of the returned plan's rollout
+ * (PlanPrepare), once it is in the store, and that step journals `sparesPromoted` (also
+ * under `alsoUnder`, the rollout that left the hosts quarantined). No plan when no spare
+ * was free.
  */
 export async function promoteSpares(
   maas: MaasPort,
   config: Config,
   quarantined: readonly { systemId: string; hostname: string }[],
   reason: string,
-): Promise<{ replacements: Replacement[]; plan: RolloutPlan | null }> {
+  opts: { alsoUnder?: string } = {},
+): Promise<{ replacements: Replacement[]; plan: PreparedPlan | null }> {
   if (quarantined.length === 0) return { replacements: [], plan: null };
   const machines = await maas.listMachines({});
   const scopeTag = scopeTagFor(config.deployment);
@@ -186,10 +190,8 @@ export async function promoteSpares(
       spareRoles.set(spare.system_id, [...(spareRoles.get(spare.system_id) ?? []), role]);
     }
   }
-  for (const tag of new Set([...tagAdds.keys(), ...tagRemoves.keys()])) {
-    await maas.updateTagNodes(tag, { add: tagAdds.get(tag) ?? [], remove: tagRemoves.get(tag) ?? [] });
-  }
   if (spareRoles.size === 0) return { replacements, plan: null };
+  const tags = [...new Set([...tagAdds.keys(), ...tagRemoves.keys()])].map((tag) => ({ tag, add: tagAdds.get(tag) ?? [], remove: tagRemoves.get(tag) ?? [] }));
   const hosts: PlannedHost[] = [...spareRoles.entries()]
     .map(([id, roles]) => {
       const m = byId.get(id) as Machine;
@@ -198,15 +200,44 @@ export async function promoteSpares(
     .sort(byHostname);
   return {
     replacements,
-    plan: hostsPlan(
-      config,
-      "replacement",
-      reason,
-      hosts,
-      machines,
-      quarantined.map((q) => q.systemId),
-    ),
+    plan: {
+      ...hostsPlan(
+        config,
+        "replacement",
+        reason,
+        hosts,
+        machines,
+        quarantined.map((q) => q.systemId),
+      ),
+      prepare: { tags, done: { data: { event: "sparesPromoted", replacements }, ...(opts.alsoUnder ? { alsoUnder: opts.alsoUnder } : {}) } },
+    },
   };
+}
+
+/** A `reprovision` rollout's plan: `spares` says whether spares take the roles of the hosts it leaves quarantined. */
+export type ReprovisionPlan = PreparedPlan & { spares?: boolean };
+
+/**
+ * The second step of a re-provisioning: spares take the roles of the hosts its rollout
+ * left quarantined, and a `replacement` rollout deploys them. Also what finishes a killed
+ * pass after its `reprovision` rollout is resumed (src/runtime/maintenance.ts). When no
+ * spare is free, `sparesPromoted` (with the notes) is journaled under the rollout at once.
+ */
+export async function replaceQuarantined(
+  deps: Omit<RunnerDeps, "config"> & { config: Config },
+  reprovision: RolloutSummary,
+  reason: string,
+): Promise<{ replacements: Replacement[]; replacement: RolloutSummary | null }> {
+  const config = withoutBudget(deps.config);
+  const quarantined = reprovision.failures.filter((f) => f.outcome === "quarantined").map((f) => ({ systemId: f.systemId, hostname: f.hostname }));
+  if (quarantined.length === 0) return { replacements: [], replacement: null };
+  const promoted = await promoteSpares(deps.maas, config, quarantined, `replaces ${quarantined.map((q) => q.hostname).join(", ")} (${reason})`, { alsoUnder: reprovision.rolloutId });
+  if (!promoted.plan) {
+    deps.store.appendJournal({ rolloutId: reprovision.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
+    return { replacements: promoted.replacements, replacement: null };
+  }
+  const replacement = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan: promoted.plan });
+  return { replacements: promoted.replacements, replacement };
 }
 
 export interface ReprovisionRun {
@@ -228,13 +259,10 @@ export async function reprovisionHosts(
   opts: { spares: boolean },
 ): Promise<ReprovisionRun> {
   const config = withoutBudget(deps.config);
-  const plan = await planReprovision(deps.maas, config, req);
+  // `spares` is part of the stored plan, so a resumed pass finishes with the spares too.
+  const plan: ReprovisionPlan = { ...(await planReprovision(deps.maas, config, req)), spares: opts.spares };
   const first = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan });
-  const quarantined = first.failures.filter((f) => f.outcome === "quarantined").map((f) => ({ systemId: f.systemId, hostname: f.hostname }));
-  if (!opts.spares || quarantined.length === 0) return { reprovision: first, replacements: [], replacement: null };
-  const promoted = await promoteSpares(deps.maas, config, quarantined, `replaces ${quarantined.map((q) => q.hostname).join(", ")} (${req.reason})`);
-  deps.store.appendJournal({ rolloutId: first.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
-  if (!promoted.plan) return { reprovision: first, replacements: promoted.replacements, replacement: null };
-  const second = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan: promoted.plan });
-  return { reprovision: first, replacements: promoted.replacements, replacement: second };
+  if (!opts.spares) return { reprovision: first, replacements: [], replacement: null };
+  const then = await replaceQuarantined(deps, first, req.reason);
+  return { reprovision: first, ...then };
 }

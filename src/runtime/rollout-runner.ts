@@ -9,7 +9,8 @@ import { hostname as osHostname } from "node:os";
 import { createActor, type Actor, type SnapshotFrom } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
-import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
+import { MaasError, type MaasErrorCode } from "../maas/errors.ts";
+import { isStatusCode, NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
 import { MetalwaveError } from "../errors.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
@@ -98,8 +99,30 @@ export interface RunnerDeps {
 
 type HostActor = Actor<typeof hostMachine>;
 
+const S_BROKEN: NodeStatusCode = NodeStatus.BROKEN;
+
+/** MAAS answered and refused: the call did not take effect, and sending it again would not change that. */
+const MAAS_REFUSALS: readonly MaasErrorCode[] = ["MAAS_CONFLICT", "MAAS_FORBIDDEN", "MAAS_NOT_FOUND", "MAAS_BAD_REQUEST"];
+
 /** Machines per filtered read when refreshing statuses on resume (a URL of 500 `id=` stays well under 16 KiB). */
 const STATUS_READ_BATCH = 500;
+
+/**
+ * What a maintenance plan changes in MAAS before its first host starts, after the plan is
+ * in the store: a kill in between leaves an unfinished rollout that says what was meant,
+ * and its resume does these steps again (they are idempotent) until `prepared` is journaled.
+ */
+export interface PlanPrepare {
+  /** Broken (quarantined) machines to mark fixed; one no longer Broken is left as it is. */
+  markFixed?: { systemId: string; hostname: string; comment: string }[];
+  /** Tag membership changes (spares taking roles), one `update_nodes` per tag. */
+  tags?: { tag: string; add: string[]; remove: string[] }[];
+  /** Journaled (kind `rollout`) once the steps are done; with `alsoUnder`, under that rollout too (with this one's id). */
+  done?: { data: Record<string, unknown>; alsoUnder?: string };
+}
+
+/** A rollout plan with steps to take before its hosts start. */
+export type PreparedPlan = RolloutPlan & { prepare?: PlanPrepare };
 
 /** A plan stored by an older version (no disks, tags written per host) runs as it was planned. */
 function upgradePlan(raw: unknown): RolloutPlan {
@@ -191,7 +214,7 @@ export class RolloutRunner {
    * `plan`: run this plan instead of planning from MAAS (a re-provisioning or a spare
    * taking a role: hosts chosen by the operator, tags already in place).
    */
-  async run(opts: { resume: boolean; plan?: RolloutPlan }): Promise<RolloutSummary> {
+  async run(opts: { resume: boolean; plan?: PreparedPlan }): Promise<RolloutSummary> {
     try {
       return await this.runToEnd(opts);
     } catch (e) {
@@ -245,6 +268,7 @@ export class RolloutRunner {
     }
     this.indexPlan();
     await this.ensureTags();
+    await this.prepare();
     if (this.deps.layering) {
       this.coordinator = new LayerCoordinator({
         layering: this.deps.layering.engine,
@@ -379,6 +403,54 @@ export class RolloutRunner {
       if (existing.has(name)) continue;
       await this.deps.maas.createTag({ name, comment: `metalwave: managed by deployment ${this.plan.deployment}` });
     }
+  }
+
+  /**
+   * The plan's steps before any host starts (PlanPrepare), skipped once journaled
+   * `prepared`. Hosts start only after that entry is on disk, so a resume that does not
+   * find it has no host under way and may repeat the steps.
+   */
+  private async prepare(): Promise<void> {
+    const prep = (this.plan as PreparedPlan).prepare;
+    if (!prep) return;
+    const { store, maas } = this.deps;
+    if (store.journal(this.rolloutId, { kind: "rollout" }).some((j) => (j.data as { event?: unknown } | null)?.event === "prepared")) return;
+    // Under the host too, so its history (GET …/hosts/{systemId}) shows it.
+    const hostJournal = (systemId: string, data: Record<string, unknown>) => store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "rollout", data });
+    for (const h of prep.markFixed ?? []) {
+      const before = this.knownStatus.get(h.systemId);
+      if (before !== S_BROKEN) {
+        // Marked fixed before a kill (or by an operator): the host goes on from where MAAS has it.
+        hostJournal(h.systemId, { event: "markFixedSkipped", systemId: h.systemId, hostname: h.hostname, status: before === undefined ? null : (STATUS_LABEL[before] ?? before), reason: "not Broken in MAAS" });
+        continue;
+      }
+      try {
+        const after = await maas.markFixed(h.systemId, h.comment);
+        if (isStatusCode(after.status)) this.knownStatus.set(h.systemId, after.status);
+        hostJournal(h.systemId, { event: "markedFixed", systemId: h.systemId, hostname: h.hostname, status: after.status_name });
+        this.log.info({ systemId: h.systemId, hostname: h.hostname, status: after.status_name }, "marked fixed");
+      } catch (e) {
+        // An outcome not known (network, a lost answer) fails the run before any host starts:
+        // the next pass resumes the rollout and reads MAAS again. A refusal MAAS answered
+        // (locked, no longer Broken…) is this host's: it starts from what MAAS says now
+        // (still Broken, it ends quarantined again, the refusal journaled).
+        if (!(e instanceof MaasError) || !MAAS_REFUSALS.includes(e.code)) throw e;
+        hostJournal(h.systemId, { event: "markFixedFailed", systemId: h.systemId, hostname: h.hostname, error: `${e.code}: ${e.message}` });
+        this.log.warn({ systemId: h.systemId, hostname: h.hostname, err: e.message }, "mark_fixed refused");
+        await this.readCurrentStatuses([h.systemId]);
+      }
+    }
+    for (const t of prep.tags ?? []) {
+      if (t.add.length === 0 && t.remove.length === 0) continue;
+      await maas.updateTagNodes(t.tag, { add: t.add, remove: t.remove });
+    }
+    if (prep.tags?.length) this.journal({ event: "tagsMoved", tags: prep.tags });
+    if (prep.done) {
+      this.journal(prep.done.data);
+      if (prep.done.alsoUnder) store.appendJournal({ rolloutId: prep.done.alsoUnder, kind: "rollout", data: { ...prep.done.data, rolloutId: this.rolloutId } });
+    }
+    this.journal({ event: "prepared" });
+    store.flush();
   }
 
   private hostInput(systemId: string, policy: HostPolicy): HostInput {

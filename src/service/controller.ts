@@ -24,8 +24,9 @@ import { isStatusCode, STATUS_LABEL } from "../maas/status.ts";
 import type { Store, RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
 import { RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
 import { PreflightError, type RolloutPlan } from "../runtime/deployment-plan.ts";
-import { reprovisionHosts, withoutBudget, type ReprovisionRequest } from "../runtime/reprovision.ts";
+import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
 import { remediate } from "../runtime/remediation.ts";
+import { finishLeftBehind, leftBehind, type LeftBehind } from "../runtime/maintenance.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import type { FindingCode } from "../roles/types.ts";
@@ -237,17 +238,20 @@ export interface MaintenanceView {
 
 export type MaintenanceKind = "reprovision" | "remediation";
 
-/** Rollouts a maintenance pass runs: a stopped process's unfinished one is resumed by the next pass, first. */
-const MAINTENANCE_ROLLOUTS: readonly RolloutKind[] = ["reprovision", "remediation", "replacement"];
-
-/** What became of a pass's hosts, from a reprovision run or a remediation result (and the rollout it resumed first). */
+/** What became of a pass's hosts, from a reprovision run or a remediation result (and what it finished first). */
 function maintenanceCounts(result: unknown): { inService: number; quarantined: number; replaced: number } {
-  const r = result as { reprovision?: RolloutSummary; rollout?: RolloutSummary | null; replacements?: { spare: unknown }[]; resumed?: RolloutSummary };
+  const r = result as {
+    reprovision?: RolloutSummary;
+    rollout?: RolloutSummary | null;
+    replacements?: { spare: unknown }[];
+    resumed?: RolloutSummary;
+    resumedSpares?: { replacements: { spare: unknown }[] };
+  };
   const run = r.reprovision ?? r.rollout ?? null;
   return {
     inService: (run?.byOutcome.inService ?? 0) + (r.resumed?.byOutcome.inService ?? 0),
     quarantined: (run?.byOutcome.quarantined ?? 0) + (r.resumed?.byOutcome.quarantined ?? 0),
-    replaced: (r.replacements ?? []).filter((x) => x.spare !== null).length,
+    replaced: [...(r.replacements ?? []), ...(r.resumedSpares?.replacements ?? [])].filter((x) => x.spare !== null).length,
   };
 }
 
@@ -429,26 +433,21 @@ export class RolloutController {
   }
 
   /**
-   * The latest rollout when a stopped process left it unfinished (no run here holds it once
-   * `active` and `maintenance` are clear). None on an embedded region: what an earlier
-   * process left there names machines that are gone.
+   * What a stopped process left (src/runtime/maintenance.ts: no run here holds the latest
+   * rollout once `active` and `maintenance` are clear). None on an embedded region: what an
+   * earlier process left there names machines that are gone.
    */
-  private leftUnfinished(): { id: string; kind: RolloutKind; unsettled: number } | undefined {
+  private leftBehind(): LeftBehind | undefined {
     if (this.d.regionIsEphemeral) return undefined;
-    const latest = this.d.store.listRollouts()[0];
-    if (!latest || latest.status === "completed" || latest.status === "aborted") return undefined;
-    this.d.store.flush();
-    return { id: latest.id, kind: kindOf(this.d.store.getRollout(latest.id)?.plan), unsettled: this.d.store.hostCounts(latest.id).unsettled };
+    return leftBehind(this.d.store);
   }
 
-  /** On start: a pass that only finishes the maintenance rollout a killed process left (its kind named after what made it). */
+  /** On start: a pass that only finishes what a killed process left of one (its kind named after what made it). */
   private resumeLeftMaintenance(): void {
     try {
-      const left = this.leftUnfinished();
-      if (!left || !MAINTENANCE_ROLLOUTS.includes(left.kind)) return;
-      const before = this.d.store.listRollouts()[1];
-      const byReprovision = left.kind === "reprovision" || (left.kind === "replacement" && before !== undefined && kindOf(this.d.store.getRollout(before.id)?.plan) === "reprovision");
-      this.runMaintenance(byReprovision ? "reprovision" : "remediation", async () => ({}));
+      const left = this.leftBehind();
+      if (!left || left.step === "blocked") return;
+      this.runMaintenance(left.pass, async () => ({}));
     } catch (e) {
       this.log.error({ err: errorText(e) }, "the unfinished maintenance rollout was not resumed on start; the next pass resumes it");
     }
@@ -465,13 +464,12 @@ export class RolloutController {
     // What a killed process left: its maintenance rollout is finished first (resumed, never planned
     // again); a deployment rollout with hosts in flight is the operator's to resume, and no pass
     // acts on the deployment meanwhile (its planned rollout would also stop that one being the latest).
-    const left = this.leftUnfinished();
-    const resume = left !== undefined && MAINTENANCE_ROLLOUTS.includes(left.kind);
-    if (left && !resume && left.unsettled > 0) {
+    const left = this.leftBehind();
+    if (left?.step === "blocked") {
       throw new ServiceError(
         "ROLLOUT_NOT_ACTIVE",
-        `rollout ${left.id} is unfinished in the store with ${left.unsettled} host(s) in flight and not running here (a process stopped): resume it first (POST /api/v1/rollouts/${left.id}/resume; abort it once it is live if it should not go on)`,
-        { details: { rolloutId: left.id, unsettled: left.unsettled } },
+        `rollout ${left.rolloutId} is unfinished in the store with ${left.unsettled} host(s) in flight and not running here (a process stopped): resume it first (POST /api/v1/rollouts/${left.rolloutId}/resume; abort it once it is live if it should not go on)`,
+        { details: { rolloutId: left.rolloutId, unsettled: left.unsettled } },
       );
     }
     const layering = this.d.layering?.();
@@ -489,12 +487,12 @@ export class RolloutController {
       observerPollMs: this.d.observerPollMs,
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     };
-    this.log.info({ kind, ...(resume ? { resumes: left.id } : {}) }, "maintenance pass starting");
+    this.log.info({ kind, ...(left ? { finishes: left.rolloutId } : {}) }, "maintenance pass starting");
     const done = (async () => {
-      if (!resume) return work(deps);
-      this.log.warn({ rolloutId: left.id, kind: left.kind, unsettled: left.unsettled }, "resuming the maintenance rollout a stopped process left unfinished");
-      const resumed = await new RolloutRunner({ ...deps, config: withoutBudget(deps.config) }).run({ resume: true });
-      return { ...((await work(deps)) as object), resumed };
+      if (!left) return work(deps);
+      this.log.warn({ rolloutId: left.rolloutId, step: left.step, ...(left.step === "resume" ? { kind: left.rolloutKind, unsettled: left.unsettled } : {}) }, "finishing the maintenance pass a stopped process left");
+      const finished = await finishLeftBehind(deps, left);
+      return { ...((await work(deps)) as object), ...finished };
     })()
       .then(
         (result) => {
@@ -511,6 +509,7 @@ export class RolloutController {
       .finally(async () => {
         const lastRollout = this.maintenance?.rolloutId;
         this.maintenance = undefined;
+        layering?.engine.close();
         await layering?.ssh.close().catch(() => undefined);
         this.d.store.flush();
         if (lastRollout) this.d.events.publish("rollout", this.safeView(lastRollout));
@@ -740,6 +739,8 @@ export class RolloutController {
       )
       .finally(async () => {
         maas.revoke();
+        // No layer command after the run: the engine stops before its port closes.
+        layering?.engine.close();
         await layering?.ssh.close().catch((e: unknown) => this.log.warn({ err: errorText(e) }, "closing the run's SSH port failed"));
       });
 

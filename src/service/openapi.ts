@@ -259,7 +259,7 @@ export const OPENAPI = {
               kind: { type: "string", enum: ["reprovision", "remediation"] },
               startedAt: { type: "string" },
               endedAt: { type: "string" },
-              result: { description: "the reprovision run ({reprovision, replacements, replacement}) or remediation pass result, plus `resumed` (a rollout summary) when the pass first finished the maintenance rollout a stopped process left" },
+              result: { description: "the reprovision run ({reprovision, replacements, replacement}) or remediation pass result, plus `resumed` (a rollout summary) when the pass first finished the maintenance rollout a stopped process left, and `resumedSpares` ({replacements, replacement}) when it then let spares take the roles of the hosts a re-provisioning left quarantined" },
               error: { type: ["object", "null"], properties: { code: { type: "string" }, message: { type: "string" } } },
             },
           },

@@ -203,7 +203,6 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
   });
-  controller.startRemediationTimer();
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -410,6 +409,10 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${urlHost}:${addr.port}`;
   log.info({ url }, "metalwave service listening");
+  // Only now: a maintenance pass a killed process left is finished (and timed passes begin)
+  // once the service is reachable. Had listening failed, nothing would run against a store
+  // the caller then closes.
+  controller.startRemediationTimer();
 
   let stopped: Promise<void> | undefined;
   const stop = (why = "paused: the service is stopping"): Promise<void> => {

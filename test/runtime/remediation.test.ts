@@ -89,6 +89,51 @@ describe("remediation", () => {
     expect(after.unhealthy).toBe(0);
   }, 120_000);
 
+  it("a host quarantined while Deployed is released with erase and deployed again, not only re-layered (mark_fixed returns it to Deployed)", async () => {
+    const { sim, deps } = await deployed(undefined, configWith({ coolDownMs: 0 }));
+    const maas = deps.maas;
+    // Quarantined as a rollout does when a Deployed host's layering fails: Broken from Deployed.
+    const host = (await maas.listMachines({ tags: ["compute"] }))[0]!;
+    await maas.markBroken(host.system_id, "test: layering failed");
+    const counts = () => sim.stats().machines?.find((m) => m.system_id === host.system_id);
+    const before = { ...counts()! };
+
+    const r = await remediate(deps);
+    expect(r.attempted).toEqual([{ systemId: host.system_id, hostname: host.hostname, attempt: 1 }]);
+    expect(r.rollout?.byOutcome.inService).toBe(1);
+    // Released with the policy's erase, then deployed once more: a fresh installation.
+    expect(counts()).toMatchObject({ released: before.released + 1, erased: before.erased + 1, deployed: before.deployed + 1, status_name: "Deployed" });
+    const events = deps.store.journal(r.rollout!.rolloutId, { kind: "rollout" }).map((j) => j.data as { event?: string; status?: string });
+    expect(events.find((e) => e.event === "markedFixed")).toMatchObject({ status: "Deployed" });
+    const to = deps.store.journal(r.rollout!.rolloutId, { kind: "transition", systemId: host.system_id }).map((j) => (j.data as { to?: string }).to);
+    expect(to).toEqual(expect.arrayContaining(["releasing", "deploying", "inService"]));
+  }, 60_000);
+
+  it("leaves a host in Failed testing to an operator with why, and touches nothing", async () => {
+    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const plan = await readAndPlan(simClient(probe), configWith({}));
+    await probe.close();
+    const tested = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[1]!;
+    const { sim, deps } = await deployed(`test.fail@${tested.hostname}=1`, configWith({ coolDownMs: 0 }));
+    // An operator ran MAAS's hardware tests on the host in service, and they failed.
+    sim.region.test(sim.region.get(tested.systemId), "test: hardware check", "admin");
+    for (let i = 0; i < 200 && (await deps.maas.readMachine(tested.systemId)).status !== NodeStatus.FAILED_TESTING; i++) await new Promise((r) => setTimeout(r, 5));
+    expect((await deps.maas.readMachine(tested.systemId)).status).toBe(NodeStatus.FAILED_TESTING);
+    const ops = () => sim.stats().requests.byOperation;
+    const mutating = () => ["machine.mark_fixed", "machine.release", "machine.commission", "machine.deploy", "machine.mark_broken"].map((op) => ops()[op]?.total ?? 0);
+    const before = mutating();
+    const rollouts = deps.store.listRollouts().length;
+
+    const r = await remediate(deps);
+    expect(r.unhealthy).toBe(1);
+    expect(r.attempted).toEqual([]);
+    expect(r.rollout).toBeNull();
+    expect(r.needsOperator).toEqual([{ systemId: tested.systemId, hostname: tested.hostname, status: "Failed testing", reason: expect.stringMatching(/hardware tests failed.*no commission, release, deploy or mark_fixed/) }]);
+    expect(mutating()).toEqual(before);
+    expect(deps.store.listRollouts()).toHaveLength(rollouts);
+    expect((await deps.maas.readMachine(tested.systemId)).status).toBe(NodeStatus.FAILED_TESTING);
+  }, 60_000);
+
   it("does nothing when too many hosts are unhealthy at once, and says so with the counts", async () => {
     const { sim, deps } = await deployed(undefined, configWith({ haltWhenUnhealthy: 2, coolDownMs: 0 }));
     const victims = (await deps.maas.listMachines({ tags: ["compute"] })).slice(0, 3);
