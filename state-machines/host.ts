@@ -440,7 +440,7 @@ const deployRetry = [
 ] as const;
 
 /** Statuses a re-provisioning releases from (MAAS releases these; Deploying must be aborted first). */
-export const REPROVISION_RELEASABLE: readonly NodeStatusCode[] = [S.DEPLOYED, S.ALLOCATED, S.FAILED_DEPLOYMENT];
+export const REPROVISION_RELEASABLE: readonly NodeStatusCode[] = [S.DEPLOYED, S.ALLOCATED, S.FAILED_DEPLOYMENT, S.FAILED_RELEASING, S.FAILED_DISK_ERASING];
 
 const toDeployCycle = { type: "beginAttempt", params: { retry: "deploy" } } as const;
 

@@ -8,6 +8,7 @@ import type { EraseMode } from "../../state-machines/host.ts";
 import { ExitCode, parseFlags, UsageError, REGION_OPTIONS } from "./args.ts";
 import { summaryText } from "./progress.ts";
 import { withLastingRegion } from "./rollout.ts";
+import { finishLeftMaintenance } from "../runtime/maintenance.ts";
 
 const HELP = `usage: metalwave reprovision HOST... [options]
 
@@ -52,11 +53,15 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
   const erase = values.erase as EraseMode;
   if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
   return withLastingRegion(values, { why: "re-provisioning", lockCommand: `reprovision ${positionals.join(" ")}` }, async (deps) => {
-    const run = await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission }, { spares: !values["no-spares"] });
+    // A pass a stopped process left is finished first, as the service and `remediate` do
+    // (src/runtime/maintenance.ts): a new rollout would leave it behind, no longer the latest.
+    const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume)");
+    const run = { ...(await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission }, { spares: !values["no-spares"] })), ...finished };
     const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
     const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);
     if (values.json) console.log(JSON.stringify(run, null, 2));
     else {
+      if (run.resumed) console.error(`finished first: rollout ${run.resumed.rolloutId} a stopped pass left (${run.resumed.byOutcome.inService} in service, ${run.resumed.byOutcome.quarantined} quarantined)`);
       console.error(summaryText(run.reprovision));
       for (const r of run.replacements) {
         console.error(r.spare ? `spare ${r.spare.hostname} (${r.spare.systemId}) takes role ${r.role} of ${r.failed.hostname}` : `no spare for role ${r.role} of ${r.failed.hostname}: ${r.note ?? ""}`);

@@ -267,4 +267,30 @@ describe("metalwave remediate after a killed pass", () => {
     store = openStore(storePath);
     expect(store.getRollout(passId)?.status).toBe("completed");
   }, 60_000);
+
+  it("metalwave reprovision also finishes the killed pass first, then re-provisions what it was asked to", async () => {
+    dir = mkdtempSync(join(tmpdir(), "mw-reprovision-resume-"));
+    const storePath = join(dir, "store.sqlite");
+    const { sim, deps } = await deployed(undefined, storePath);
+    const [broken, other] = await deps.maas.listMachines({ tags: ["compute"] });
+    await deps.maas.markBroken(broken!.system_id, "test: layering failed");
+    const before = { ...counts(sim, broken!.system_id)! };
+    await expect(remediate({ ...deps, maas: killedAt(deps.maas, "markFixed", { after: true }) })).rejects.toThrow(Killed);
+    const passId = deps.store.latestRollout()!.id;
+    store!.close();
+    store = undefined;
+
+    const keyFile = join(dir, "maas.key");
+    writeFileSync(keyFile, sim.apiKey);
+    const configFile = join(dir, "config.json");
+    writeFileSync(configFile, JSON.stringify({ ...CONFIG, maas: { pollIntervalMs: 20, requestsPerSecond: 0 } }));
+    const out = await cli(["reprovision", other!.hostname, "--config", configFile, "--maas-url", sim.url, "--api-key-file", keyFile, "--store", storePath, "--json"]);
+    expect(out.code, out.stderr.slice(-2000)).toBe(0);
+    const result = JSON.parse(out.stdout) as { resumed?: { rolloutId: string; byOutcome: { inService: number } }; reprovision: { byOutcome: { inService: number } } };
+    expect(result.resumed).toMatchObject({ rolloutId: passId, byOutcome: { inService: 1 } });
+    expect(result.reprovision.byOutcome.inService).toBe(1);
+    expect(counts(sim, broken!.system_id)).toMatchObject({ deployed: before.deployed + 1, status_name: "Deployed" });
+    store = openStore(storePath);
+    expect(store.getRollout(passId)?.status).toBe("completed");
+  }, 60_000);
 });

@@ -109,6 +109,25 @@ describe("remediation", () => {
     expect(to).toEqual(expect.arrayContaining(["releasing", "deploying", "inService"]));
   }, 60_000);
 
+  it("releases a host left in Failed disk erasing again (MAAS allows it) instead of failing it as an unexpected status", async () => {
+    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const plan = await readAndPlan(simClient(probe), configWith({}));
+    await probe.close();
+    const host = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
+    // Its disks cannot be erased: every erase ends Failed disk erasing.
+    const { sim, deps } = await deployed(`erase.fail@${host.hostname}=1`, configWith({ coolDownMs: 0 }));
+    await deps.maas.release(host.systemId, { erase: true, quick_erase: true });
+    for (let i = 0; i < 200 && (await deps.maas.readMachine(host.systemId)).status !== NodeStatus.FAILED_DISK_ERASING; i++) await new Promise((r) => setTimeout(r, 5));
+    const released = () => sim.stats().machines?.find((m) => m.system_id === host.systemId)?.released ?? 0;
+    const before = released();
+
+    const r = await remediate(deps);
+    expect(r.attempted.map((a) => a.systemId)).toEqual([host.systemId]);
+    // The pass sent the release again; the erase failed again, as MAAS reported it.
+    expect(released()).toBeGreaterThan(before);
+    expect(r.rollout?.failures.map((f) => [f.systemId, f.code])).toEqual([[host.systemId, "MAAS_FAILED_STATUS"]]);
+  }, 60_000);
+
   it("leaves a host in Failed testing to an operator with why, and touches nothing", async () => {
     const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));

@@ -146,6 +146,22 @@ describe("hostMachine with fake actors", () => {
     expect(top(h.actor)).toBe("inService");
   });
 
+  it.each([
+    ["Failed releasing", S.FAILED_RELEASING],
+    ["Failed disk erasing", S.FAILED_DISK_ERASING],
+  ])("re-provisions a machine left in %s: MAAS accepts release from it, so it is released, erased and deployed again", async (_name, status) => {
+    const h = drive({ input: { maasStatus: status, reprovision: { erase: "quick" } } });
+    await flush();
+    expect(top(h.actor)).toBe("releasing");
+    await h.status(S.DISK_ERASING);
+    await h.status(S.READY);
+    await h.status(S.ALLOCATED);
+    await h.status(S.DEPLOYING);
+    await h.status(S.DEPLOYED);
+    expect(h.actorsCalled()).toEqual(["releaseMachine", "tagMachine", "allocateMachine", "deployMachine", "layerHost"]);
+    expect(top(h.actor)).toBe("inService");
+  });
+
   it("without a re-provisioning, a Deployed machine is only layered", async () => {
     const h = drive({ input: { maasStatus: S.DEPLOYED } });
     await flush();
