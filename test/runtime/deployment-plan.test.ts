@@ -4,8 +4,6 @@
  * disks, refuses to start on pre-flight FAILs unless overridden (journaled), and a
  * plan made after the rollout has nothing left to change.
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,17 +11,16 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import type { MaasClient } from "../../src/maas/client.ts";
-import { simClient } from "./sim-client.ts";
+import { runCli } from "./cli.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
 import { PreflightError, planDeployment, readAndPlan, type RolloutPlan } from "../../src/runtime/deployment-plan.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
-import { silentLogger } from "../../src/log.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
 import { spareTagFor } from "../../src/roles/index.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -45,7 +42,7 @@ async function region(opts: { fleet?: string; machines?: number }): Promise<{ si
 
 async function runRollout(maas: MaasClient, config: Config): Promise<{ summary: RolloutSummary; store: Store }> {
   store = openStore(":memory:");
-  const runner = new RolloutRunner({ maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 });
+  const runner = new RolloutRunner(simDeps(maas, store, config));
   return { summary: await runner.run({ resume: false }), store };
 }
 
@@ -135,15 +132,7 @@ describe("deployment plan and rollout with roles", () => {
 });
 
 describe("metalwave plan", () => {
-  async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const [code] = (await once(child, "exit")) as [number | null];
-    return { code, stdout, stderr };
-  }
+  const cli = (args: string[]) => runCli(args);
 
   it("prints as JSON the waves a rollout then runs, and changes nothing in MAAS", async () => {
     const { sim, maas } = await region({ fleet: MIXED_50 });

@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle, type HostFleet } from "../../src/sim/index.ts";
-import { simClient } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { remediate } from "../../src/runtime/remediation.ts";
@@ -51,16 +51,7 @@ beforeAll(async () => {
   const maas = simClient(sim);
   store = openStore(":memory:");
   layering = layeringFor(configWith(), silentLogger(), sim) as LayeringSetup;
-  deps = {
-    maas,
-    store,
-    config: layering.config,
-    logger: silentLogger(),
-    requestCount: () => maas.stats().requests,
-    timeScale: 1000,
-    observerPollMs: 5,
-    layering: { engine: layering.engine, ssh: layering.ssh },
-  };
+  deps = simDeps(maas, store, layering.config, layering);
   const summary = await new RolloutRunner(deps).run({ resume: false });
   expect(summary.state).toBe("completed");
   expect(summary.failures).toEqual([]);

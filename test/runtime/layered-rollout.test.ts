@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -55,16 +55,7 @@ describe("layered rollout", () => {
     const maas = simClient(sim);
     store = openStore(":memory:");
     layering = layeringFor(config, silentLogger(), sim)!;
-    const runner = new RolloutRunner({
-      maas,
-      store,
-      config: layering.config,
-      logger: silentLogger(),
-      requestCount: () => maas.stats().requests,
-      timeScale: 1000,
-      observerPollMs: 5,
-      layering: { engine: layering.engine, ssh: layering.ssh },
-    });
+    const runner = new RolloutRunner(simDeps(maas, store, layering.config, layering));
     const summary = await runner.run({ resume: false });
 
     expect(summary.state).toBe("completed");

@@ -10,7 +10,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig } from "../../src/config.ts";
@@ -59,16 +59,7 @@ describe("the end of a layered rollout", () => {
     const ended = new Map<SshCommandResult, number>();
     ssh.observeCommands((e) => ended.set(e.result, (ended.get(e.result) ?? 0) + 1));
 
-    const runner = new RolloutRunner({
-      maas,
-      store,
-      config: layering.config,
-      logger: silentLogger(),
-      requestCount: () => maas.stats().requests,
-      timeScale: 1000,
-      observerPollMs: 5,
-      layering: { engine: layering.engine, ssh },
-    });
+    const runner = new RolloutRunner(simDeps(maas, store, layering.config, layering, ssh));
     const summary = await runner.run({ resume: false });
     expect(summary.state).toBe("completed");
     expect(summary.byOutcome.inService).toBe(summary.total);

@@ -8,15 +8,14 @@
  * never answer. Afterwards every host ends Deployed and in service, deployed once per
  * attempt, and the journal says what was done.
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient } from "./sim-client.ts";
+import { runCli } from "./cli.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -24,12 +23,10 @@ import { remediate } from "../../src/runtime/remediation.ts";
 import { reprovisionHosts } from "../../src/runtime/reprovision.ts";
 import { finishLeftMaintenance, leftBehind } from "../../src/runtime/maintenance.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
-import { silentLogger } from "../../src/log.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -85,7 +82,7 @@ async function deployed(faults: string | undefined, storePath = ":memory:"): Pro
   sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
   const maas = simClient(sim);
   store = openStore(storePath);
-  const deps: RunnerDeps = { maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 };
+  const deps: RunnerDeps = simDeps(maas, store, config);
   const first = await new RolloutRunner(deps).run({ resume: false });
   expect(first.state).toBe("completed");
   return { sim, deps };
@@ -231,15 +228,7 @@ describe("a re-provisioning cut short", () => {
 });
 
 describe("metalwave remediate after a killed pass", () => {
-  async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, METALWAVE_LOG_LEVEL: "warn" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const [code] = (await once(child, "exit")) as [number | null];
-    return { code, stdout, stderr };
-  }
+  const cli = (args: string[]) => runCli(args, { METALWAVE_LOG_LEVEL: "warn" });
 
   it("finishes the killed pass's rollout first, as the service does, then runs its own pass", async () => {
     dir = mkdtempSync(join(tmpdir(), "mw-remediate-resume-"));

@@ -6,13 +6,12 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
 import { remediate } from "../../src/runtime/remediation.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
-import { silentLogger } from "../../src/log.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
@@ -40,7 +39,7 @@ async function deployed(faults: string | undefined, config: Config): Promise<{ s
   sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
   const maas = simClient(sim);
   store = openStore(":memory:");
-  const deps: RunnerDeps = { maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 };
+  const deps: RunnerDeps = simDeps(maas, store, config);
   await new RolloutRunner(deps).run({ resume: false });
   return { sim, deps };
 }

@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -55,16 +55,7 @@ describe("re-provisioning", () => {
     const maas = simClient(sim);
     store = openStore(":memory:");
     layering = layeringFor(config, silentLogger(), sim)!;
-    const deps: RunnerDeps = {
-      maas,
-      store,
-      config: layering.config,
-      logger: silentLogger(),
-      requestCount: () => maas.stats().requests,
-      timeScale: 1000,
-      observerPollMs: 5,
-      layering: { engine: layering.engine, ssh: layering.ssh },
-    };
+    const deps: RunnerDeps = simDeps(maas, store, layering.config, layering);
     const first = await new RolloutRunner(deps).run({ resume: false });
     expect(first.state).toBe("completed");
     expect(first.byOutcome.inService).toBe(plan.rollout.hosts.length);
@@ -107,16 +98,7 @@ describe("re-provisioning with re-commissioning", () => {
     const plan = await readAndPlan(maas, config);
     store = openStore(":memory:");
     layering = layeringFor(config, silentLogger(), sim)!;
-    const deps: RunnerDeps = {
-      maas,
-      store,
-      config: layering.config,
-      logger: silentLogger(),
-      requestCount: () => maas.stats().requests,
-      timeScale: 1000,
-      observerPollMs: 5,
-      layering: { engine: layering.engine, ssh: layering.ssh },
-    };
+    const deps: RunnerDeps = simDeps(maas, store, layering.config, layering);
     const first = await new RolloutRunner(deps).run({ resume: false });
     expect(first.state).toBe("completed");
     const counts = () => new Map((sim!.stats().machines ?? []).map((m) => [m.system_id, m]));

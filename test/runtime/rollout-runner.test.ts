@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import type { MaasClient } from "../../src/maas/client.ts";
-import { simClient } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig, type ConfigInput } from "../../src/config.ts";
@@ -26,7 +26,7 @@ async function rollout(opts: { machines: number; faults?: string; seed?: number;
   const maas = simClient(sim);
   store = openStore(":memory:");
   const config = parseConfig({ rollout: { backoffMs: { base: 1, max: 5 }, ...(opts.config?.rollout ?? {}) } });
-  const runner = new RolloutRunner({ maas, store, config, logger: silentLogger(), requestCount: () => maas.stats().requests, timeScale: 1000, observerPollMs: 5 });
+  const runner = new RolloutRunner(simDeps(maas, store, config));
   const summary = await runner.run({ resume: false });
   return { summary, maas, sim, store, runner };
 }
