@@ -10,9 +10,9 @@
  * - The latest rollout is a `reprovision` that ended with hosts quarantined, asked for
  *   spares, and neither journaled `sparesPromoted` nor was followed by its `replacement`
  *   rollout (the process died in between): the spares step is taken now.
- * - The latest rollout is a deployment rollout left with hosts in flight: no pass may act
- *   (its rollout would also stop that one being the latest, the only one resumable); the
- *   operator resumes it first.
+ * - The latest rollout is a deployment rollout left unfinished (paused by its budget or an
+ *   operator, or stopped with hosts in flight): no pass may act (its rollout would stop that
+ *   one being the latest, the only one resumable); the operator resumes or aborts it first.
  */
 import { MetalwaveError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
@@ -33,8 +33,12 @@ export type LeftBehind =
   | { step: "resume"; rolloutId: string; rolloutKind: RolloutKind; unsettled: number; pass: PassKind }
   /** A finished `reprovision` rollout whose spares step never ran. */
   | { step: "spares"; rolloutId: string; pass: "reprovision" }
-  /** A deployment rollout left with hosts in flight: the operator resumes it; no pass runs meanwhile. */
-  | { step: "blocked"; rolloutId: string; unsettled: number };
+  /**
+   * A deployment rollout left unfinished (running, paused or failed, not live in this
+   * process): the operator resumes or aborts it; no pass runs meanwhile, because a pass's
+   * rollout would become the latest, and only the latest rollout can be resumed.
+   */
+  | { step: "blocked"; rolloutId: string; status: string; unsettled: number };
 
 export type LeftToFinish = Exclude<LeftBehind, { step: "blocked" }>;
 
@@ -49,8 +53,8 @@ export class MaintenanceError extends MetalwaveError<"MAINTENANCE_BLOCKED"> {
   readonly code = "MAINTENANCE_BLOCKED" as const;
   readonly rolloutId: string;
   readonly unsettled: number;
-  constructor(left: { rolloutId: string; unsettled: number }, resumeHint: string) {
-    super(`rollout ${left.rolloutId} is unfinished in the store with ${left.unsettled} host(s) in flight and not running here (a process stopped): ${resumeHint}`);
+  constructor(left: { rolloutId: string; status: string; unsettled: number }, resumeHint: string) {
+    super(`rollout ${left.rolloutId} is ${left.status} in the store with ${left.unsettled} host(s) in flight, not finished and not running here: ${resumeHint}`);
     this.rolloutId = left.rolloutId;
     this.unsettled = left.unsettled;
   }
@@ -77,7 +81,7 @@ export function leftBehind(store: Store): LeftBehind | undefined {
     return { step: "spares", rolloutId: latest.id, pass: "reprovision" };
   }
   const unsettled = store.hostCounts(latest.id).unsettled;
-  if (!MAINTENANCE_ROLLOUTS.includes(kind)) return unsettled > 0 ? { step: "blocked", rolloutId: latest.id, unsettled } : undefined;
+  if (!MAINTENANCE_ROLLOUTS.includes(kind)) return { step: "blocked", rolloutId: latest.id, status: latest.status, unsettled };
   const byReprovision = kind === "reprovision" || (kind === "replacement" && before !== undefined && kindOf(store.getRollout(before.id)?.plan) === "reprovision");
   return { step: "resume", rolloutId: latest.id, rolloutKind: kind, unsettled, pass: byReprovision ? "reprovision" : "remediation" };
 }

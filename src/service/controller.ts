@@ -468,8 +468,8 @@ export class RolloutController {
     if (left?.step === "blocked") {
       throw new ServiceError(
         "ROLLOUT_NOT_ACTIVE",
-        `rollout ${left.rolloutId} is unfinished in the store with ${left.unsettled} host(s) in flight and not running here (a process stopped): resume it first (POST /api/v1/rollouts/${left.rolloutId}/resume; abort it once it is live if it should not go on)`,
-        { details: { rolloutId: left.rolloutId, unsettled: left.unsettled } },
+        `rollout ${left.rolloutId} is ${left.status} in the store with ${left.unsettled} host(s) in flight, not finished and not running here: resume it first (POST /api/v1/rollouts/${left.rolloutId}/resume), or abort it (POST /api/v1/rollouts/${left.rolloutId}/abort) if it should not go on`,
+        { details: { rolloutId: left.rolloutId, status: left.status, unsettled: left.unsettled } },
       );
     }
     const layering = this.d.layering?.();

@@ -183,7 +183,7 @@ export const OPENAPI = {
           "202": { description: "started", content: json(ref("Maintenance")) },
           "400": error("bad body (the message names the field)"),
           ...ERRORS,
-          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE), or a stopped process left a rollout with hosts in flight: resume it first (ROLLOUT_NOT_ACTIVE)"),
+          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE), or the latest rollout is a deployment rollout left unfinished and not running (paused, or stopped with hosts in flight): resume or abort it first (ROLLOUT_NOT_ACTIVE)"),
           "503": error("the service is stopping or degraded"),
         },
       },
@@ -196,7 +196,7 @@ export const OPENAPI = {
         responses: {
           "202": { description: "started", content: json(ref("Maintenance")) },
           ...ERRORS,
-          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE), or a stopped process left a rollout with hosts in flight: resume it first (ROLLOUT_NOT_ACTIVE)"),
+          "409": error("a rollout or another pass is running (ROLLOUT_ACTIVE), or the latest rollout is a deployment rollout left unfinished and not running (paused, or stopped with hosts in flight): resume or abort it first (ROLLOUT_NOT_ACTIVE)"),
           "503": error("the service is stopping or degraded"),
         },
       },

@@ -102,6 +102,24 @@ const events = (s: Store, rolloutId: string) => s.journal(rolloutId, { kind: "ro
 const kindOf = (s: Store, id: string) => (s.getRollout(id)?.plan as { kind?: string } | undefined)?.kind ?? "rollout";
 const counts = (h: SimHandle, systemId: string) => h.stats().machines?.find((m) => m.system_id === systemId);
 
+describe("a deployment rollout left unfinished", () => {
+  it("paused with hosts still waiting and none in flight, it stops every pass until it ends (resumed to its end, or aborted): a pass would strand it", async () => {
+    const { deps } = await deployed(undefined);
+    const done = deps.store.latestRollout()!;
+    // The next rollout (say, a scale-out) paused by its budget before its later waves started.
+    const plan = deps.store.getRollout(done.id)!.plan as { hosts: unknown[] };
+    const paused = deps.store.createRollout({ ...plan, waves: [[]] }).id;
+    deps.store.setRolloutStatus(paused, "paused", "total failure budget exceeded");
+    expect(leftBehind(deps.store)).toEqual({ step: "blocked", rolloutId: paused, status: "paused", unsettled: 0 });
+    const err = await finishLeftMaintenance(deps, "resume it first").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "MAINTENANCE_BLOCKED", rolloutId: paused, message: expect.stringContaining(`rollout ${paused} is paused`) });
+    expect(deps.store.latestRollout()!.id).toBe(paused);
+    // Once it ends (here: aborted), passes run again.
+    deps.store.setRolloutStatus(paused, "aborted", "operator");
+    expect(leftBehind(deps.store)).toBeUndefined();
+  }, 60_000);
+});
+
 describe("a remediation pass killed right after mark_fixed", () => {
   it("is finished by the next pass: the host is released with erase, deployed once and in service; the journal says so", async () => {
     const { sim, deps } = await deployed(undefined);
