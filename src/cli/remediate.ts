@@ -24,7 +24,8 @@ First, what a killed pass (of this command, \`metalwave reprovision\` or the ser
 is finished, as the service does on start: its unfinished rollout is resumed from the
 store (never planned again), and a re-provisioning's spares take the roles of the hosts
 it left quarantined. A deployment rollout left unfinished (paused, or stopped with
-hosts in flight) stops the pass: resume it first (metalwave rollout --resume).
+hosts in flight) stops the pass: resume it first (metalwave rollout --resume), or
+abort it (metalwave rollout --abort).
 
 options:
   --config FILE         YAML or JSON config (see docs/configuration.md, docs/remediation.md)
@@ -67,7 +68,7 @@ export async function runRemediateCommand(argv: string[]): Promise<number> {
   }
   return withLastingRegion(values, { why: "remediation", lockCommand: "remediate" }, async (deps) => {
     // Resume first, the same step the service takes (src/runtime/maintenance.ts).
-    const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it through the service's API");
+    const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");
     const r = { ...(await remediate(deps)), ...finished };
     if (values.json) console.log(JSON.stringify(r, null, 2));
     else console.error(remediationText(r));

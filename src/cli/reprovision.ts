@@ -55,7 +55,7 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
   return withLastingRegion(values, { why: "re-provisioning", lockCommand: `reprovision ${positionals.join(" ")}` }, async (deps) => {
     // A pass a stopped process left is finished first, as the service and `remediate` do
     // (src/runtime/maintenance.ts): a new rollout would leave it behind, no longer the latest.
-    const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it through the service's API");
+    const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");
     const run = { ...(await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission }, { spares: !values["no-spares"] })), ...finished };
     const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
     const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);

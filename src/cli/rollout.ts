@@ -9,11 +9,11 @@ import { ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { MaasClient } from "../maas/client.ts";
 import { openStore, type Store } from "../store/index.ts";
-import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
+import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { startSimulator, type SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
-import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS } from "./args.ts";
+import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
 
@@ -29,6 +29,10 @@ options:
   --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)
   --store PATH          the store file (default .metalwave/metalwave.sqlite)
   --resume              continue the latest rollout in the store where it stopped
+  --abort               end the latest rollout in the store as aborted, when no process
+                        runs it and none of its hosts is in flight (paused, say); needs
+                        only --store; exit 0 once it is aborted
+  --reason TEXT         with --abort: why (journaled)
   --override CODE       let a pre-flight FAIL through (repeatable; recorded in the journal)
   --json                print the final summary as JSON on stdout
   -h, --help            this help
@@ -255,10 +259,30 @@ export function withOverrides(config: Config, overrides: readonly string[]): Con
   return { ...config, rollout: { ...config.rollout, overrides: all } };
 }
 
+/** `metalwave rollout --abort`: the latest rollout, stopped with nothing in flight, recorded as aborted. */
+async function abortLatest(storePath: string | undefined, reason: string | undefined, json: boolean): Promise<number> {
+  const config = loadConfig({ flags: storePath ? { store: storePath } : {} });
+  const store = openStore(config.store, { writeBehindMs: 200 });
+  try {
+    return await store.withLock({ pid: process.pid, hostname: osHostname(), command: "rollout --abort" }, () => {
+      const latest = store.latestRollout();
+      if (!latest) throw new RolloutError("NOTHING_TO_ABORT", `no rollout in the store ${config.store}`);
+      abortStoppedRollout(store, latest.id, reason ?? "aborted by an operator", process.env["USER"] ?? "cli");
+      if (json) console.log(JSON.stringify({ rolloutId: latest.id, status: "aborted" }));
+      else console.error(`rollout ${latest.id}: aborted (was ${latest.status})`);
+      return ExitCode.OK;
+    });
+  } finally {
+    store.close();
+  }
+}
+
 export async function runRolloutCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("rollout", argv, {
     ...REGION_OPTIONS,
     resume: { type: "boolean", default: false },
+    abort: { type: "boolean", default: false },
+    reason: { type: "string" },
     override: { type: "string", multiple: true },
     json: { type: "boolean", default: false },
   });
@@ -266,6 +290,8 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     console.log(ROLLOUT_HELP);
     return ExitCode.OK;
   }
+  if (values.abort) return abortLatest(values.store, values.reason, values.json);
+  if (values.reason !== undefined) throw new UsageError("metalwave rollout: --reason goes with --abort");
   const overrides = overrideFlags("rollout", values.override, FINDING_CODES);
   const flags: ConfigInput = {
     ...regionFlags(values),

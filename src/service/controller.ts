@@ -22,7 +22,7 @@ import { MaasError } from "../maas/errors.ts";
 import type { MaasClientStats } from "../maas/client.ts";
 import { isStatusCode, STATUS_LABEL } from "../maas/status.ts";
 import type { Store, RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
-import { RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
+import { abortStoppedRollout, RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
 import { PreflightError, type RolloutPlan } from "../runtime/deployment-plan.ts";
 import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
 import { remediate } from "../runtime/remediation.ts";
@@ -375,9 +375,7 @@ export class RolloutController {
           throw new ServiceError("ROLLOUT_NOT_ACTIVE", `rollout ${id} is paused with ${counts.unsettled} host(s) unsettled (a process stopped while they were in flight): resume it, then abort`);
         }
         // Paused and nothing in flight: no machine to act on, the record alone changes.
-        this.d.store.setRolloutStatus(id, "aborted", reason);
-        this.d.store.appendJournal({ rolloutId: id, kind: "rollout", data: { event: "aborted", reason, by: "service", whilePaused: true } });
-        this.d.store.flush();
+        abortStoppedRollout(this.d.store, id, reason, "service");
         this.log.warn({ rolloutId: id, reason }, "paused rollout aborted by the API");
         this.d.events.publish("rollout", this.view(id));
         return this.detail(id);
@@ -974,6 +972,10 @@ export function toServiceError(e: unknown): ServiceError {
         return new ServiceError("ROLLOUT_NOT_FOUND", e.message, { cause: e });
       case "PLAN_MISMATCH":
         return new ServiceError("INTERNAL", e.message, { cause: e });
+      case "NOTHING_TO_ABORT":
+        return new ServiceError("ROLLOUT_FINISHED", e.message, { cause: e });
+      case "HOSTS_IN_FLIGHT":
+        return new ServiceError("ROLLOUT_NOT_ACTIVE", e.message, { cause: e });
       default:
         return assertNever(e.code, "rollout error code");
     }
