@@ -101,6 +101,20 @@ export interface LayeringSetup {
 }
 
 /**
+ * The SSH identity of an embedded region, the same for every run on it: the key made for
+ * it (hosts deployed by one run carry it in their user-data, so a later run's health checks
+ * and re-layering must present it) and the host keys pinned so far (as the known-hosts file
+ * beside the store keeps them for a real region). A new run's SSH port with a key or pins of
+ * its own would be refused by the hosts an earlier run deployed.
+ */
+const embeddedSsh = new WeakMap<SimHandle, { privateKey: string; knownHosts: MemoryKnownHosts }>();
+function embeddedRegionSsh(sim: SimHandle): { privateKey: string; knownHosts: MemoryKnownHosts } {
+  let id = embeddedSsh.get(sim);
+  if (!id) embeddedSsh.set(sim, (id = { privateKey: generateKeyPair("metalwave-embedded").privateKey, knownHosts: new MemoryKnownHosts() }));
+  return id;
+}
+
+/**
  * The SSH port and the layer engine, when `layers.enabled`. On the embedded region the
  * simulated hosts are reached at the endpoints it reports and a key is made for the
  * run; against a real region `ssh.privateKeyFile` is required.
@@ -109,7 +123,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
   if (!config.layers.enabled) return undefined;
   let privateKey: string;
   if (config.ssh.privateKeyFile) privateKey = loadPrivateKey(config.ssh.privateKeyFile);
-  else if (sim) privateKey = generateKeyPair("metalwave-embedded").privateKey;
+  else if (sim) privateKey = embeddedRegionSsh(sim).privateKey;
   else {
     throw new ConfigError(
       "ssh.privateKeyFile",
@@ -121,7 +135,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     privateKey,
     port: config.ssh.port,
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
-    knownHosts: sim ? new MemoryKnownHosts() : new FileKnownHosts(config.ssh.knownHostsFile ?? join(dirname(config.store), "known-hosts.json")),
+    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(dirname(config.store), "known-hosts.json")),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
     logger: logger.child({ component: "ssh" }),
   });

@@ -1,16 +1,12 @@
 /**
  * `metalwave serve`: the long-running service (src/service, docs/service.md).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadConfig, resolveApiKey, type Config, type ConfigInput } from "../config.ts";
+import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { openStore } from "../store/index.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { isLoopback } from "../sim/index.ts";
-import { generateKeyPair } from "../ssh/index.ts";
 import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
 import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { clientFor, embeddedSimulator, layeringFor } from "./rollout.ts";
@@ -49,17 +45,6 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
-/**
- * On the embedded region the layers' SSH key is made once for the service, not per
- * run: hosts deployed by one run must still accept it when a later run resumes.
- */
-function withServiceKey(config: Config): { config: Config; dir: string | undefined } {
-  if (!config.layers.enabled || config.ssh.privateKeyFile) return { config, dir: undefined };
-  const dir = mkdtempSync(join(tmpdir(), "metalwave-serve-"));
-  const file = join(dir, "id_ed25519");
-  writeFileSync(file, generateKeyPair("metalwave-serve").privateKey, { mode: 0o600 });
-  return { config: { ...config, ssh: { ...config.ssh, privateKeyFile: file } }, dir };
-}
 
 export async function runServeCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("serve", argv, {
@@ -76,14 +61,13 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const flags: ConfigInput = {
     ...regionFlags(values),
   };
-  let config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
   const logger = createLogger();
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
   }
 
   let sim: SimHandle | undefined;
-  let keyDir: string | undefined;
   let url = config.maas.url;
   let apiKey = resolveApiKey(config, process.env);
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -93,8 +77,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       cleanup.push(() => sim?.close());
       url = sim.url;
       apiKey = sim.apiKey;
-      ({ config, dir: keyDir } = withServiceKey(config));
-      if (keyDir) cleanup.push(() => rmSync(keyDir!, { recursive: true, force: true }));
+      // The layers' SSH key and pinned host keys belong to the region: every run on it
+      // shares them (layeringFor), so hosts one run deployed accept the next run.
     }
     if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
     const store = openStore(config.store, { writeBehindMs: 200 });

@@ -25,7 +25,7 @@ import type { Store, RolloutStatus, HostRecord, RolloutSummary as RolloutSummary
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
 import { PreflightError, type RolloutPlan } from "../runtime/deployment-plan.ts";
 import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
-import { remediate } from "../runtime/remediation.ts";
+import { remediate, type RemediationResult } from "../runtime/remediation.ts";
 import { finishLeftBehind, leftBehind, type LeftBehind } from "../runtime/maintenance.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
@@ -496,6 +496,8 @@ export class RolloutController {
         (result) => {
           this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result, error: null };
           this.d.metrics.countMaintenance(kind, maintenanceCounts(result));
+          const health = (result as Partial<RemediationResult> | null)?.healthChecks;
+          if (health) this.d.metrics.countHealth(health);
         },
         (e: unknown) => {
           // The command's own code (REPROVISION_UNKNOWN_HOST, ...) says more than a service code.

@@ -12,6 +12,7 @@ import type { MaasClientStats } from "../maas/client.ts";
 import { ROLLOUT_STATUSES, type Store } from "../store/index.ts";
 import type { HostFailure } from "../runtime/rollout-runner.ts";
 import type { SshCommandEnd, SshCommandResult } from "../ssh/index.ts";
+import { HEALTH_CHECKS, type HealthCheck } from "../layers/index.ts";
 import { assertNever } from "../errors.ts";
 
 export interface MetricsSource {
@@ -133,6 +134,8 @@ export class ServiceMetrics {
   private readonly runDuration: Histogram<"state">;
   private readonly remediations: Counter<"kind" | "result">;
   private readonly sshCommands: Counter<"outcome">;
+  private readonly healthHosts: Counter<"result">;
+  private readonly healthFailures: Counter<"check">;
   private readonly sshDuration: Histogram<"outcome">;
   readonly http: Counter<"route" | "method" | "status">;
   readonly httpDuration: Histogram<"route" | "method">;
@@ -204,6 +207,20 @@ export class ServiceMetrics {
       labelNames: ["kind", "result"],
       registers,
     });
+    this.healthHosts = new Counter({
+      name: "metalwave_health_checked_hosts_total",
+      help: "Hosts in service health-checked by remediation passes, by result: healthy or unhealthy.",
+      labelNames: ["result"],
+      registers,
+    });
+    for (const result of ["healthy", "unhealthy"]) this.healthHosts.inc({ result }, 0);
+    this.healthFailures = new Counter({
+      name: "metalwave_health_check_failures_total",
+      help: "Failed health checks of hosts in service, by check (ssh, hypervisor-services, ceph-services, ceph-osds, kubernetes-status, kubernetes-api, kubernetes-node, juju-controller).",
+      labelNames: ["check"],
+      registers,
+    });
+    for (const check of HEALTH_CHECKS) this.healthFailures.inc({ check }, 0);
     this.sshCommands = new Counter({
       name: "metalwave_ssh_commands_total",
       help: "Commands run on hosts over SSH by the layers, by how they ended: ok, nonzero_allowed (a check's 'not yet'), failed (non-zero exit), timeout, connection_error, refused (key or host key), closed, error.",
@@ -329,6 +346,13 @@ export class ServiceMetrics {
     if (counts.inService) this.remediations.inc({ kind, result: "in_service" }, counts.inService);
     if (counts.quarantined) this.remediations.inc({ kind, result: "quarantined" }, counts.quarantined);
     if (counts.replaced) this.remediations.inc({ kind, result: "replaced_by_spare" }, counts.replaced);
+  }
+
+  /** What a remediation pass's health checks found (its result's `healthChecks`). */
+  countHealth(h: { checked: number; failed: readonly { failures: readonly { check: HealthCheck }[] }[] }): void {
+    this.healthHosts.inc({ result: "unhealthy" }, h.failed.length);
+    this.healthHosts.inc({ result: "healthy" }, Math.max(0, h.checked - h.failed.length));
+    for (const host of h.failed) for (const f of host.failures) this.healthFailures.inc({ check: f.check });
   }
 
   /** One HTTP exchange with MAAS ended (the hook the service installs on its MAAS client). */

@@ -131,4 +131,26 @@ describe("metrics of a layered rollout", () => {
       expect(value(text, "metalwave_ssh_command_duration_seconds_bucket", { outcome: o, le: "+Inf" })).toBe(counts[o]);
     }
   });
+
+  it("counts a remediation pass's health checks: hosts by result, failures by check", async () => {
+    const id: string = (await api("GET", "/api/v1/rollouts")).json.rollouts[0].id;
+    const hosts: Json[] = (await api("GET", `/api/v1/rollouts/${id}/hosts`)).json.hosts;
+    const compute = hosts.find((h: Json) => h.roles.includes("compute"))!;
+    // One hypervisor stops serving after it was in service.
+    sim.hosts!.stopService(compute.hostname, "openstack-hypervisor.nova-compute");
+    const before = (await api("GET", "/metrics")).text;
+    expect(value(before, "metalwave_health_checked_hosts_total", { result: "healthy" })).toBe(0);
+
+    expect((await api("POST", "/api/v1/remediation")).status).toBe(202);
+    for (let i = 0; i < 600 && (await api("GET", "/api/v1/maintenance")).json.running !== null; i++) await new Promise((r) => setTimeout(r, 50));
+    const last = (await api("GET", "/api/v1/maintenance")).json.last;
+    expect(last.error).toBeNull();
+    expect(last.result.healthChecks.failed.map((f: Json) => f.hostname)).toEqual([compute.hostname]);
+
+    const text = (await api("GET", "/metrics")).text;
+    expect(value(text, "metalwave_health_checked_hosts_total", { result: "unhealthy" })).toBe(1);
+    expect(value(text, "metalwave_health_checked_hosts_total", { result: "healthy" })).toBe(last.result.healthChecks.checked - 1);
+    expect(value(text, "metalwave_health_check_failures_total", { check: "hypervisor-services" })).toBe(1);
+    expect(value(text, "metalwave_health_check_failures_total", { check: "ssh" })).toBe(0);
+  }, 90_000);
 });
