@@ -21,7 +21,10 @@ export const LAYER_ERROR_CODES = [
   "LAYER_KUBE",
   /** A command's output could not be understood (e.g. JSON expected). */
   "LAYER_BAD_OUTPUT",
-  /** The engine was closed (the run that used it ended): nothing more is sent or waited for. */
+  /**
+   * The engine was closed (the run that used it ended), or one host's layer work was stopped
+   * (its layering attempt ended): nothing more is sent or waited for.
+   */
   "LAYER_STOPPED",
 ] as const;
 export type LayerErrorCode = (typeof LAYER_ERROR_CODES)[number];
@@ -67,6 +70,14 @@ export class LayerError extends MetalwaveError<LayerErrorCode> {
     this.outputTail = d.outputTail;
     this.attempts = d.attempts;
   }
+}
+
+/**
+ * LAYER_STOPPED for one host's layer work whose attempt ended (it timed out, or the host was
+ * aborted): nothing more is sent or waited for on its behalf, so a retry of it runs alone.
+ */
+export function hostWorkStopped(step: string, host: { systemId: string; hostname: string }): LayerError {
+  return new LayerError("LAYER_STOPPED", { layer: "any", step, systemId: host.systemId, hostname: host.hostname }, "this host's layer work was stopped: its layering attempt ended");
 }
 
 /** SSH failures that retrying a step cannot fix. */

@@ -5,7 +5,7 @@
  */
 export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
 export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
-export { LayerError, LAYER_ERROR_CODES } from "./errors.ts";
+export { LayerError, LAYER_ERROR_CODES, hostWorkStopped } from "./errors.ts";
 export type { LayerErrorCode } from "./errors.ts";
 export { clientNodeKube } from "./kube.ts";
 export type { KubePort, KubeNode } from "./kube.ts";

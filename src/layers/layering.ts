@@ -9,16 +9,18 @@
  * hypervisor configured as soon as the control plane is up. Every function is
  * idempotent: run again on a finished layer, it only runs checks.
  *
- * Work the rollout no longer waits for (a barrier whose hosts settled, a host's layer
- * work after its timeout or an abort) goes on in the background until `close()`, which
- * the owner of the SSH port calls when the run has ended and before closing the port:
- * from then on no command is sent and every wait ends.
+ * One host's work (`layerHost`) stops when the signal its caller passes aborts (the
+ * host's layering attempt timed out, or the host was aborted): no further command is
+ * sent for it and its waits end at once, so a retry of that host runs alone. Other work
+ * the rollout no longer waits for (a barrier whose hosts settled) goes on in the
+ * background until `close()`, which the owner of the SSH port calls when the run has
+ * ended and before closing the port: from then on no command is sent and every wait ends.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Machine } from "../maas/port.ts";
 import type { SshPort, SshTarget } from "../ssh/port.ts";
-import { LayerError } from "./errors.ts";
+import { hostWorkStopped, LayerError } from "./errors.ts";
 import { clientNodeKube } from "./kube.ts";
 import type { KubePort } from "./kube.ts";
 import { LAYERS, loadLayerTemplate } from "./render.ts";
@@ -93,8 +95,14 @@ export interface LayeringOptions {
 export interface Layering {
   /** Forms (or re-checks) one cluster-level layer over `hosts`. Idempotent. */
   clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult>;
-  /** The per-host layers for one deployed host, by its roles. Idempotent. Compute hosts wait for the control plane. */
-  layerHost(host: LayerHost): Promise<void>;
+  /**
+   * The per-host layers for one deployed host, by its roles. Idempotent. Compute hosts wait
+   * for the control plane. When `signal` aborts, this host's work stops as `close()` stops
+   * the engine's, for this call only: no further command is sent for it (those it sends to
+   * other hosts, e.g. a join token, included), its waits end at once, and it rejects with
+   * LAYER_STOPPED. A command already running is not interrupted.
+   */
+  layerHost(host: LayerHost, opts?: { signal?: AbortSignal }): Promise<void>;
   /** Reads what the layers formed in this process from the hosts themselves (read-only queries). */
   report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
@@ -161,10 +169,31 @@ export function createLayering(opts: LayeringOptions): Layering {
   return new LayerEngine(opts);
 }
 
+/** One host's work that stops when its signal aborts (besides the engine's close). */
+interface HostWork {
+  host: SshTarget;
+  signal: AbortSignal;
+}
+
+/**
+ * Where a piece of the engine's work sends its commands and waits: the engine's own lane
+ * (barriers, reports) stops at `close()`; a host's lane (`layerHost` with a signal) also
+ * stops when its signal aborts.
+ */
+interface Lane {
+  steps: StepRunner;
+  sleep: (ms: number) => Promise<void>;
+  /** Throws LAYER_STOPPED once stopped (before a call that is not a command, e.g. to the Kubernetes API). */
+  ensureOpen(step: string): void;
+  /** `p`, or LAYER_STOPPED as soon as the lane stops. */
+  until<T>(p: Promise<T>, step: string): Promise<T>;
+}
+
 class LayerEngine implements Layering {
   private readonly o: LayeringOptions;
-  private readonly steps: StepRunner;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly policy: StepPolicy;
+  /** The engine's own lane: everything but a host's work with a signal. */
+  private readonly main: Lane;
   private readonly now: () => number;
   private readonly tpls = new Map<LayerName, LayerTemplate>();
   private juju: { client: LayerHost } | undefined;
@@ -180,19 +209,42 @@ class LayerEngine implements Layering {
 
   constructor(o: LayeringOptions) {
     this.o = o;
-    const sleep = o.sleep ?? ((ms: number) => delay(ms, undefined, { signal: this.closing.signal }));
-    // Checked before sleeping: a default sleep started after the close would reject unheard.
-    this.sleep = (ms) => (this.closed ? Promise.reject(this.closedError("wait")) : this.untilClosed(sleep(ms), "wait"));
+    this.policy = { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy };
     this.now = o.now ?? (() => Date.now());
-    // Every command the steps send goes through this gate: none leaves once the engine is closed.
+    this.main = this.lane(undefined);
+    // Load every template up front: a broken template fails at start, not mid-rollout.
+    for (const l of LAYERS) this.tpl(l);
+  }
+
+  /** A lane for the engine's own work (`work` undefined) or for one host's work that stops with its signal. */
+  private lane(work: HostWork | undefined): Lane {
+    const o = this.o;
+    // The default sleep's timer ends with the lane, so none outlives a stopped host's work or the engine.
+    const timers = o.sleep ? undefined : work ? AbortSignal.any([this.closing.signal, work.signal]) : this.closing.signal;
+    const sleep = o.sleep ?? ((ms: number) => delay(ms, undefined, { signal: timers }));
+    // Checked before sleeping: a default sleep started once stopped would reject unheard.
+    const lanesSleep = (ms: number): Promise<void> => {
+      const stopped = this.stopped("wait", work);
+      return stopped ? Promise.reject(stopped) : this.untilStopped(sleep(ms), "wait", work);
+    };
+    // Every command the steps send goes through this gate: none leaves once the lane is stopped.
     const gate: SshPort = {
-      exec: (target, command, opts) => (this.closed ? Promise.reject(this.closedError("command", target)) : o.ssh.exec(target, command, opts)),
+      exec: (target, command, opts) => {
+        const stopped = this.stopped("command", work, target);
+        return stopped ? Promise.reject(stopped) : o.ssh.exec(target, command, opts);
+      },
       noteDeployed: (systemId) => o.ssh.noteDeployed(systemId),
       close: () => o.ssh.close(),
     };
-    this.steps = new StepRunner(gate, o.logger, { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy }, this.sleep);
-    // Load every template up front: a broken template fails at start, not mid-rollout.
-    for (const l of LAYERS) this.tpl(l);
+    return {
+      steps: new StepRunner(gate, o.logger, this.policy, lanesSleep),
+      sleep: lanesSleep,
+      ensureOpen: (step) => {
+        const stopped = this.stopped(step, work);
+        if (stopped) throw stopped;
+      },
+      until: (p, step) => this.untilStopped(p, step, work),
+    };
   }
 
   close(): void {
@@ -208,24 +260,33 @@ class LayerEngine implements Layering {
     return new LayerError("LAYER_STOPPED", { layer: "any", step, ...(host ? { systemId: host.systemId, hostname: host.hostname } : {}) }, "the layer engine was closed: the run that used it has ended");
   }
 
-  /** Throws LAYER_STOPPED once closed (before a call that is not a command, e.g. to the Kubernetes API). */
-  private ensureOpen(step: string): void {
-    if (this.closed) throw this.closedError(step);
+  /** LAYER_STOPPED once the engine is closed or, for a host's work, its signal aborted; else undefined. */
+  private stopped(step: string, work: HostWork | undefined, target?: SshTarget): LayerError | undefined {
+    if (this.closed) return this.closedError(step, target);
+    if (work?.signal.aborted) return hostWorkStopped(step, work.host);
+    return undefined;
   }
 
-  /** `p`, or LAYER_STOPPED as soon as the engine is closed. */
-  private untilClosed<T>(p: Promise<T>, step: string): Promise<T> {
-    if (this.closed) return Promise.reject(this.closedError(step));
+  /** `p`, or LAYER_STOPPED as soon as the engine is closed or the host's work aborted. */
+  private untilStopped<T>(p: Promise<T>, step: string, work: HostWork | undefined): Promise<T> {
+    const now = this.stopped(step, work);
+    if (now) return Promise.reject(now);
     return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(this.stopped(step, work));
+      const done = () => {
+        this.waits.delete(reject);
+        work?.signal.removeEventListener("abort", onAbort);
+      };
       this.waits.add(reject);
+      work?.signal.addEventListener("abort", onAbort, { once: true });
       p.then(
         (v) => {
-          this.waits.delete(reject);
+          done();
           resolve(v);
         },
         (e: unknown) => {
-          this.waits.delete(reject);
-          reject(this.closed ? this.closedError(step) : e);
+          done();
+          reject(this.stopped(step, work) ?? e);
         },
       );
     });
@@ -242,26 +303,26 @@ class LayerEngine implements Layering {
   }
 
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints> {
-    return this.untilClosed(this.endpoints.promise, "controlPlaneReady");
+    return this.main.until(this.endpoints.promise, "controlPlaneReady");
   }
 
   async report(): Promise<CloudReport> {
-    this.ensureOpen("report");
+    this.main.ensureOpen("report");
     const out: CloudReport = { controllers: [], kubernetesNodes: [], cephDisks: 0, controlPlane: [], hypervisors: [...this.hypervisors].sort() };
     if (this.juju) {
       const client = this.juju.client;
-      const show = await this.steps.queryJson<ShowController>(client, this.tpl("juju-controller"), "showController", {});
+      const show = await this.main.steps.queryJson<ShowController>(client, this.tpl("juju-controller"), "showController", {});
       const entry = Object.values(show)[0];
       out.controllers = Object.values(entry?.["controller-machines"] ?? {}).map((m) => ({ address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
       if (this.k8s?.registered) {
-        const status = await this.steps.queryJson<JujuStatus>(client, this.tpl("control-plane"), "status", {}).catch(() => ({}) as JujuStatus);
+        const status = await this.main.steps.queryJson<JujuStatus>(client, this.tpl("control-plane"), "status", {}).catch(() => ({}) as JujuStatus);
         out.controlPlane = Object.entries(status.applications ?? {}).map(([app, a]) => ({ app, status: a["application-status"]?.current ?? "unknown" }));
       }
     }
-    this.ensureOpen("report");
+    this.main.ensureOpen("report");
     if (this.k8s) out.kubernetesNodes = (await this.k8s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
     if (this.ceph) {
-      const j = await this.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(this.ceph.bootstrap, this.tpl("storage"), "disks", {});
+      const j = await this.main.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(this.ceph.bootstrap, this.tpl("storage"), "disks", {});
       out.cephDisks = (j.ConfiguredDisks ?? []).length;
     }
     return out;
@@ -282,28 +343,30 @@ class LayerEngine implements Layering {
     }
   }
 
-  async layerHost(host: LayerHost): Promise<void> {
+  async layerHost(host: LayerHost, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    // Its own lane when it can be stopped on its own: every command and wait below goes through it.
+    const lane = opts.signal ? this.lane({ host, signal: opts.signal }) : this.main;
     const roles = new Set(host.roles);
-    if (roles.has("juju-controller")) await this.steps.ensure(host, this.tpl("juju-controller"), "install", {});
+    if (roles.has("juju-controller")) await lane.steps.ensure(host, this.tpl("juju-controller"), "install", {});
     if (roles.has("control")) {
-      await this.steps.ensure(host, this.tpl("kubernetes"), "install", {});
+      await lane.steps.ensure(host, this.tpl("kubernetes"), "install", {});
       // A control host deployed after the cluster formed (scale-out) joins it here.
       if (this.k8s) {
-        await this.joinKubernetes(this.k8s.bootstrap, host);
-        await this.waitNodesReady(this.k8s.kube, [host.hostname]);
-        await this.labelNodes(this.k8s.kube, [host]);
+        await this.joinKubernetes(lane, this.k8s.bootstrap, host);
+        await this.waitNodesReady(lane, this.k8s.kube, [host.hostname]);
+        await this.labelNodes(lane, this.k8s.kube, [host]);
       }
     }
     if (roles.has("storage")) {
-      await this.steps.ensure(host, this.tpl("storage"), "install", {});
+      await lane.steps.ensure(host, this.tpl("storage"), "install", {});
       if (this.ceph) {
-        await this.joinCeph(this.ceph.bootstrap, host);
-        await this.addDisks(host);
+        await this.joinCeph(lane, this.ceph.bootstrap, host);
+        await this.addDisks(lane, host);
       }
     }
     if (roles.has("compute")) {
-      const ep = await this.whenControlPlaneReady();
-      await this.configureHypervisor(host, ep);
+      const ep = await lane.until(this.endpoints.promise, "controlPlaneReady");
+      await this.hypervisor(lane, host, ep);
     }
   }
 
@@ -349,18 +412,18 @@ class LayerEngine implements Layering {
     const tpl = this.tpl("juju-controller");
     const [first, ...others] = controllers;
     if (first === undefined) throw this.precondition(tpl.layer, "bootstrap", "no juju-controller machine");
-    await this.steps.ensure(first, tpl, "install", {});
-    await this.steps.ensure(first, tpl, "bootstrap", { address: first.address });
+    await this.main.steps.ensure(first, tpl, "install", {});
+    await this.main.steps.ensure(first, tpl, "bootstrap", { address: first.address });
     this.juju = { client: first };
     const machines = async () => {
-      const j = await this.steps.queryJson<ShowController>(first, tpl, "showController", {});
+      const j = await this.main.steps.queryJson<ShowController>(first, tpl, "showController", {});
       const entry = Object.values(j)[0];
       return Object.entries(entry?.["controller-machines"] ?? {}).map(([id, m]) => ({ id, address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
     };
-    const installed = await this.eachHost(others, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
+    const installed = await this.eachHost(others, (h) => this.main.steps.ensure(h, tpl, "install", {}).then(() => undefined));
     // Manual provisioning of several machines at once through one client works, but one at a time keeps failures attributable.
     const added = await this.sequential(installed.ok, async (h) => {
-      await this.steps.ensure(first, tpl, "addMachine", { address: h.address }, { satisfied: async () => (await machines()).some((m) => m.address === h.address) });
+      await this.main.steps.ensure(first, tpl, "addMachine", { address: h.address }, { satisfied: async () => (await machines()).some((m) => m.address === h.address) });
     });
     const members = [first, ...added.ok];
     const failed = [...installed.failed, ...added.failed];
@@ -368,7 +431,7 @@ class LayerEngine implements Layering {
       const n = Math.min(7, members.length % 2 === 1 ? members.length : members.length - 1);
       const ms = await machines();
       const to = ms.filter((m) => m.id !== "0" && members.some((h) => h.address === m.address)).slice(0, n - 1).map((m) => m.id);
-      await this.steps.ensure(first, tpl, "enableHa", { count: n, to: to.join(",") }, { satisfied: async () => (await machines()).filter((m) => m.ha === "ha-enabled").length >= n });
+      await this.main.steps.ensure(first, tpl, "enableHa", { count: n, to: to.join(",") }, { satisfied: async () => (await machines()).filter((m) => m.ha === "ha-enabled").length >= n });
     } else {
       this.o.logger.warn({ controllers: members.length }, "fewer than 3 juju controllers: HA not enabled");
     }
@@ -378,15 +441,15 @@ class LayerEngine implements Layering {
   // ------------------------------------------------------------------ 2. Kubernetes
 
   private async isMember(layer: "kubernetes" | "storage", h: LayerHost): Promise<boolean> {
-    return this.steps.check(h, this.tpl(layer), "join", {});
+    return this.main.steps.check(h, this.tpl(layer), "join", {});
   }
 
-  private async joinKubernetes(bootstrap: LayerHost, h: LayerHost): Promise<void> {
+  private async joinKubernetes(lane: Lane, bootstrap: LayerHost, h: LayerHost): Promise<void> {
     const tpl = this.tpl("kubernetes");
-    await this.steps.ensure(h, tpl, "join", {}, {
+    await lane.steps.ensure(h, tpl, "join", {}, {
       act: async () => {
-        const token = (await this.steps.query(bootstrap, tpl, "joinToken", { node: h.hostname })).trim();
-        await this.steps.run(h, tpl, "join", { token });
+        const token = (await lane.steps.query(bootstrap, tpl, "joinToken", { node: h.hostname })).trim();
+        await lane.steps.run(h, tpl, "join", { token });
       },
     });
   }
@@ -396,7 +459,7 @@ class LayerEngine implements Layering {
     if (controls.length === 0) throw this.precondition(tpl.layer, "bootstrap", "no control machine");
     // The cluster is registered with Juju at the end: without a controller, fail before touching the hosts.
     if (!this.juju) throw this.noJujuForKubernetes();
-    const installed = await this.eachHost(controls, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
+    const installed = await this.eachHost(controls, (h) => this.main.steps.ensure(h, tpl, "install", {}).then(() => undefined));
     if (installed.ok.length === 0) throw asLayerError(installed.failed[0]?.error, controls[0] as LayerHost);
     // A re-run keeps the cluster it finds: the first host already in it issues tokens.
     let bootstrap: LayerHost | undefined;
@@ -408,42 +471,42 @@ class LayerEngine implements Layering {
     }
     bootstrap ??= installed.ok[0] as LayerHost;
     const b = bootstrap;
-    await this.steps.ensure(b, tpl, "bootstrap", { address: b.address });
+    await this.main.steps.ensure(b, tpl, "bootstrap", { address: b.address });
     // Joins one at a time: the datastore admits one new voter at a time.
-    const joined = await this.sequential(installed.ok.filter((h) => h !== b), (h) => this.joinKubernetes(b, h));
+    const joined = await this.sequential(installed.ok.filter((h) => h !== b), (h) => this.joinKubernetes(this.main, b, h));
     const members = [b, ...joined.ok];
-    const kubeconfig = await this.steps.query(b, tpl, "kubeconfig", {});
+    const kubeconfig = await this.main.steps.query(b, tpl, "kubeconfig", {});
     const kube = (this.o.kube ?? clientNodeKube)(kubeconfig);
-    await this.waitNodesReady(kube, members.map((h) => h.hostname));
-    await this.labelNodes(kube, members);
+    await this.waitNodesReady(this.main, kube, members.map((h) => h.hostname));
+    await this.labelNodes(this.main, kube, members);
     this.k8s = { bootstrap: b, kube, registered: false };
     await this.registerCloud(kubeconfig);
     this.k8s.registered = true;
     return { kind: "kubernetes", ready: members.map((h) => h.systemId), failed: [...installed.failed, ...joined.failed] };
   }
 
-  private async waitNodesReady(kube: KubePort, names: readonly string[]): Promise<void> {
+  private async waitNodesReady(lane: Lane, kube: KubePort, names: readonly string[]): Promise<void> {
     const deadline = this.now() + (this.o.nodesReadyTimeoutMs ?? 15 * 60_000);
     for (;;) {
-      this.ensureOpen("nodesReady");
+      lane.ensureOpen("nodesReady");
       const nodes = await kube.listNodes();
       const notReady = names.filter((n) => !nodes.some((x) => x.name === n && x.ready));
       if (notReady.length === 0) return;
       if (this.now() >= deadline) throw new LayerError("LAYER_NOT_READY", { layer: "kubernetes", step: "nodesReady" }, `nodes not Ready: ${notReady.join(", ")}`);
-      await this.sleep(this.o.pollMs ?? 5000);
+      await lane.sleep(this.o.pollMs ?? 5000);
     }
   }
 
-  private async labelNodes(kube: KubePort, hosts: readonly LayerHost[]): Promise<void> {
+  private async labelNodes(lane: Lane, kube: KubePort, hosts: readonly LayerHost[]): Promise<void> {
     const byRole = this.tpl("kubernetes").extra.labels;
-    this.ensureOpen("labels");
+    lane.ensureOpen("labels");
     const nodes = await kube.listNodes();
     for (const h of hosts) {
       const want: Record<string, string> = {};
       for (const r of h.roles) Object.assign(want, byRole[r] ?? {});
       const have = nodes.find((n) => n.name === h.hostname)?.labels ?? {};
       if (Object.entries(want).every(([k, v]) => have[k] === v)) continue;
-      this.ensureOpen("labels");
+      lane.ensureOpen("labels");
       this.o.logger.info({ systemId: h.systemId, hostname: h.hostname, labels: want }, "labelling node");
       await kube.labelNode(h.hostname, want);
     }
@@ -458,42 +521,42 @@ class LayerEngine implements Layering {
     if (!this.juju) throw this.noJujuForKubernetes();
     const client = this.juju.client;
     const cloud = String(tpl.defaults["k8sCloud"]);
-    await this.steps.ensure(client, tpl, "addK8s", {}, {
-      satisfied: async () => cloud in (await this.steps.queryJson<Record<string, unknown>>(client, tpl, "clouds", {})),
+    await this.main.steps.ensure(client, tpl, "addK8s", {}, {
+      satisfied: async () => cloud in (await this.main.steps.queryJson<Record<string, unknown>>(client, tpl, "clouds", {})),
       act: async () => {
-        await this.steps.run(client, tpl, "addK8s", {}, { stdin: kubeconfig });
+        await this.main.steps.run(client, tpl, "addK8s", {}, { stdin: kubeconfig });
       },
     });
   }
 
   // ------------------------------------------------------------------ 3. Storage
 
-  private async joinCeph(bootstrap: LayerHost, h: LayerHost): Promise<void> {
+  private async joinCeph(lane: Lane, bootstrap: LayerHost, h: LayerHost): Promise<void> {
     const tpl = this.tpl("storage");
-    await this.steps.ensure(h, tpl, "join", {}, {
+    await lane.steps.ensure(h, tpl, "join", {}, {
       act: async () => {
-        const token = (await this.steps.query(bootstrap, tpl, "joinToken", { node: h.hostname })).trim();
-        await this.steps.run(h, tpl, "join", { token });
+        const token = (await lane.steps.query(bootstrap, tpl, "joinToken", { node: h.hostname })).trim();
+        await lane.steps.run(h, tpl, "join", { token });
       },
     });
   }
 
-  private async addDisks(h: LayerHost): Promise<void> {
+  private async addDisks(lane: Lane, h: LayerHost): Promise<void> {
     const tpl = this.tpl("storage");
     if (h.cephDisks.length === 0) this.o.logger.warn({ systemId: h.systemId, hostname: h.hostname }, "storage host has no ceph-tagged disk");
     const configured = async () => {
-      const j = await this.steps.queryJson<{ ConfiguredDisks?: { location?: string; path?: string }[] }>(h, tpl, "disks", {});
+      const j = await lane.steps.queryJson<{ ConfiguredDisks?: { location?: string; path?: string }[] }>(h, tpl, "disks", {});
       return (j.ConfiguredDisks ?? []).filter((d) => d.location === h.hostname).map((d) => d.path);
     };
     for (const path of h.cephDisks) {
-      await this.steps.ensure(h, tpl, "addDisk", { path }, { satisfied: async () => (await configured()).includes(path) });
+      await lane.steps.ensure(h, tpl, "addDisk", { path }, { satisfied: async () => (await configured()).includes(path) });
     }
   }
 
   async formCeph(storage: readonly LayerHost[]): Promise<BarrierResult> {
     const tpl = this.tpl("storage");
     if (storage.length === 0) throw this.precondition(tpl.layer, "bootstrap", "no storage machine");
-    const installed = await this.eachHost(storage, (h) => this.steps.ensure(h, tpl, "install", {}).then(() => undefined));
+    const installed = await this.eachHost(storage, (h) => this.main.steps.ensure(h, tpl, "install", {}).then(() => undefined));
     if (installed.ok.length === 0) throw asLayerError(installed.failed[0]?.error, storage[0] as LayerHost);
     let bootstrap: LayerHost | undefined;
     for (const h of installed.ok) {
@@ -504,16 +567,16 @@ class LayerEngine implements Layering {
     }
     bootstrap ??= installed.ok[0] as LayerHost;
     const b = bootstrap;
-    await this.steps.ensure(b, tpl, "bootstrap", {});
-    const joined = await this.sequential(installed.ok.filter((h) => h !== b), (h) => this.joinCeph(b, h));
+    await this.main.steps.ensure(b, tpl, "bootstrap", {});
+    const joined = await this.sequential(installed.ok.filter((h) => h !== b), (h) => this.joinCeph(this.main, b, h));
     const members = [b, ...joined.ok];
-    const disks = await this.eachHost(members, (h) => this.addDisks(h));
+    const disks = await this.eachHost(members, (h) => this.addDisks(this.main, h));
     this.ceph = { bootstrap: b };
     const size = Math.min(disks.ok.length, 3);
-    await this.steps.ensure(b, tpl, "defaultSize", { size });
+    await this.main.steps.ensure(b, tpl, "defaultSize", { size });
     for (const pool of tpl.extra.pools) {
-      await this.steps.ensure(b, tpl, "createPool", { pool });
-      await this.steps.ensure(b, tpl, "poolSize", { pool, size });
+      await this.main.steps.ensure(b, tpl, "createPool", { pool });
+      await this.main.steps.ensure(b, tpl, "poolSize", { pool, size });
     }
     return { kind: "storage", ready: disks.ok.map((h) => h.systemId), failed: [...installed.failed, ...joined.failed, ...disks.failed] };
   }
@@ -526,17 +589,17 @@ class LayerEngine implements Layering {
     if (!this.k8s?.registered) throw this.precondition(tpl.layer, "addModel", "the kubernetes barrier has not run in this process (no cloud registered)");
     const c = this.juju.client;
     const model = String(tpl.defaults["model"]);
-    await this.steps.ensure(c, tpl, "addModel", {}, {
-      satisfied: async () => ((await this.steps.queryJson<{ models?: { "short-name"?: string }[] }>(c, tpl, "models", {})).models ?? []).some((m) => m["short-name"] === model),
+    await this.main.steps.ensure(c, tpl, "addModel", {}, {
+      satisfied: async () => ((await this.main.steps.queryJson<{ models?: { "short-name"?: string }[] }>(c, tpl, "models", {})).models ?? []).some((m) => m["short-name"] === model),
       act: async () => {
-        await this.steps.run(c, tpl, "addModel", {});
+        await this.main.steps.run(c, tpl, "addModel", {});
       },
     });
-    const status = () => this.steps.queryJson<JujuStatus>(c, tpl, "status", {});
+    const status = () => this.main.steps.queryJson<JujuStatus>(c, tpl, "status", {});
     for (const app of tpl.extra.applications) {
       const scale = replicasFor(app.kind, controlCount);
-      await this.steps.ensure(c, tpl, "deploy", { app: app.app, charm: app.charm, channel: app.channel, scale }, { satisfied: async () => (await status()).applications?.[app.app] !== undefined });
-      await this.steps.ensure(c, tpl, "scale", { app: app.app, scale }, { satisfied: async () => (await status()).applications?.[app.app]?.scale === scale });
+      await this.main.steps.ensure(c, tpl, "deploy", { app: app.app, charm: app.charm, channel: app.channel, scale }, { satisfied: async () => (await status()).applications?.[app.app] !== undefined });
+      await this.main.steps.ensure(c, tpl, "scale", { app: app.app, scale }, { satisfied: async () => (await status()).applications?.[app.app]?.scale === scale });
     }
     const related = (s: JujuStatus, a: string, b: string) => {
       const [aa = "", ae = ""] = a.split(":");
@@ -544,7 +607,7 @@ class LayerEngine implements Layering {
       return (s.applications?.[aa]?.relations?.[ae] ?? []).some((r) => r["related-application"] === ba);
     };
     for (const [a, b] of tpl.extra.integrations) {
-      await this.steps.ensure(c, tpl, "integrate", { a, b }, { satisfied: async () => related(await status(), a, b) });
+      await this.main.steps.ensure(c, tpl, "integrate", { a, b }, { satisfied: async () => related(await status(), a, b) });
     }
     const deadline = this.now() + (this.o.controlPlaneTimeoutMs ?? 60 * 60_000);
     for (;;) {
@@ -555,11 +618,11 @@ class LayerEngine implements Layering {
         const detail = waiting.map((a) => `${a.app} ${s.applications?.[a.app]?.["application-status"]?.current ?? "missing"}${s.applications?.[a.app]?.["application-status"]?.message ? ` (${s.applications[a.app]?.["application-status"]?.message})` : ""}`);
         throw new LayerError("LAYER_NOT_READY", { layer: tpl.layer, step: "waitActive", systemId: c.systemId, hostname: c.hostname }, `applications not active: ${detail.join(", ")}`);
       }
-      await this.sleep(this.o.pollMs ?? 5000);
+      await this.main.sleep(this.o.pollMs ?? 5000);
     }
     const ep = tpl.extra.endpoints;
     const results = async (step: string, values: Values) => {
-      const j = await this.steps.queryJson<Record<string, { results?: Record<string, string> }>>(c, tpl, step, values);
+      const j = await this.main.steps.queryJson<Record<string, { results?: Record<string, string> }>>(c, tpl, step, values);
       const r = Object.values(j)[0]?.results;
       if (r === undefined) throw new LayerError("LAYER_BAD_OUTPUT", { layer: tpl.layer, step, systemId: c.systemId, hostname: c.hostname }, "the action returned no results");
       return r;
@@ -582,10 +645,14 @@ class LayerEngine implements Layering {
 
   // ------------------------------------------------------------------ 5. Hypervisor
 
-  async configureHypervisor(host: LayerHost, e: ControlPlaneEndpoints): Promise<void> {
+  configureHypervisor(host: LayerHost, e: ControlPlaneEndpoints): Promise<void> {
+    return this.hypervisor(this.main, host, e);
+  }
+
+  private async hypervisor(lane: Lane, host: LayerHost, e: ControlPlaneEndpoints): Promise<void> {
     const tpl = this.tpl("hypervisor");
-    await this.steps.ensure(host, tpl, "install", {});
-    await this.steps.ensure(host, tpl, "configure", {
+    await lane.steps.ensure(host, tpl, "install", {});
+    await lane.steps.ensure(host, tpl, "configure", {
       identityUrl: e.identityUrl,
       identityUsername: e.identityUsername,
       identityPassword: e.identityPassword,
@@ -595,7 +662,7 @@ class LayerEngine implements Layering {
       fqdn: host.hostname,
       address: host.address,
     });
-    await this.steps.ensure(host, tpl, "services", {});
+    await lane.steps.ensure(host, tpl, "services", {});
     this.hypervisors.add(host.hostname);
   }
 }

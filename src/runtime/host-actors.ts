@@ -75,8 +75,12 @@ export interface HostActorDeps {
   restoredFirstCall: (systemId: string) => boolean;
   /** Runs before every deploy request: the SSH port expects the machine's new host key. */
   beforeDeploy: (systemId: string) => Promise<void>;
-  /** Runs when a host reaches its layering phase (src/runtime/layer-coordinator.ts). */
-  layer: (host: { systemId: string; hostname: string; roles: readonly string[] }) => Promise<void>;
+  /**
+   * Runs when a host reaches its layering phase (src/runtime/layer-coordinator.ts). `signal`
+   * aborts when the attempt ends without it (the layering state timed out, the host was
+   * aborted): the host's layer work then stops, so a retry of it runs alone.
+   */
+  layer: (host: { systemId: string; hostname: string; roles: readonly string[] }, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -225,9 +229,10 @@ export function createHostActors(deps: HostActorDeps) {
     markBroken: fromPromise<void, { systemId: string; reason: string }>(async ({ input }) => {
       await guardedCall(deps, "markBroken", input.systemId, () => deps.maas.markBroken(input.systemId, `metalwave quarantine: ${input.reason}`));
     }),
-    layerHost: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
+    // XState aborts `signal` when it stops this actor (the layering state's timeout, an abort).
+    layerHost: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input, signal }) => {
       try {
-        await deps.layer(input);
+        await deps.layer(input, signal);
       } catch (e) {
         throw asStepError("layer", input.systemId, e);
       }

@@ -16,8 +16,12 @@
  * machine retries it, then hands it on as layer-failed); a cluster that cannot form
  * at all fails every host waiting on it, and forms again on their retries. A host
  * that settles while it waits (aborted, timed out) is no member any more: no barrier
- * runs over it. The control plane forms once (its members join the Kubernetes cluster
- * by scale-out), not again whenever a host comes or goes.
+ * runs over it. A host whose layering attempt ends while it waits (the signal its
+ * `layer()` call was given aborts: the attempt timed out, the host was aborted) stops
+ * waiting at once and leaves the formation it waited for; it stays arrived, so no
+ * barrier waits for its retry, which joins like a later member. The control plane
+ * forms once (its members join the Kubernetes cluster by scale-out), not again
+ * whenever a host comes or goes.
  *
  * Barriers are decided once per turn of the event loop, not at each call: every host
  * the runner starts or restores in one turn counts as in flight before any barrier
@@ -25,7 +29,7 @@
  */
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
-import { hostFromMachine, type BarrierResult, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../layers/index.ts";
+import { hostFromMachine, hostWorkStopped, type BarrierResult, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../layers/index.ts";
 
 type MemberKind = Exclude<ClusterLayer, "control-plane">;
 
@@ -59,6 +63,26 @@ function deferred<T>(): Deferred<T> {
   // A barrier nobody awaits any more must not become an unhandled rejection.
   promise.catch(() => undefined);
   return { promise, resolve, reject };
+}
+
+/** `p`, or what `stopped()` returns as soon as `signal` aborts (`stopped` runs once, at the abort). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, stopped: () => Error): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 interface KindState {
@@ -156,8 +180,13 @@ export class LayerCoordinator {
     if (failure) throw failure.error;
   }
 
-  /** The host machine's `layerHost` actor: its clusters first, then its own layer work. */
-  async layer(input: LayerInput): Promise<void> {
+  /**
+   * The host machine's `layerHost` actor: its clusters first, then its own layer work.
+   * When `signal` aborts (the attempt ended), its waits end at once with LAYER_STOPPED, it
+   * leaves the formation it waited for, and the engine stops its work.
+   */
+  async layer(input: LayerInput, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw hostWorkStopped("arrive", input);
     this.arrive(input.systemId);
     for (const kind of this.kindsOf(input.systemId)) {
       const st = this.state(kind);
@@ -165,18 +194,24 @@ export class LayerCoordinator {
       if (!ticket) continue;
       let result: BarrierResult;
       try {
-        result = await ticket.promise;
+        result = await untilAborted(ticket.promise, signal, () => {
+          // No formation counts it in any more; it stays arrived, so none waits for its retry either.
+          if (st.waiting.get(input.systemId) === ticket) st.waiting.delete(input.systemId);
+          this.schedulePump();
+          return hostWorkStopped(`barrier ${kind}`, input);
+        });
       } finally {
-        st.tickets.delete(input.systemId);
+        if (st.tickets.get(input.systemId) === ticket) st.tickets.delete(input.systemId);
       }
       const failure = result.failed.find((f) => f.systemId === input.systemId);
       if (failure) throw failure.error;
     }
-    if (input.roles.includes("control")) await this.whenControlPlane();
+    if (input.roles.includes("control")) await untilAborted(this.whenControlPlane(), signal, () => hostWorkStopped("controlPlane", input));
     // Compute hosts wait for the control plane inside layerHost; make sure it is on its way.
     else if (input.roles.includes("compute")) void this.whenControlPlane();
     const host = await this.hostOf(input.systemId, true);
-    await this.d.layering.layerHost(host);
+    if (signal?.aborted) throw hostWorkStopped("readMachine", input);
+    await this.d.layering.layerHost(host, signal ? { signal } : {});
   }
 
   private kindsOf(systemId: string): MemberKind[] {

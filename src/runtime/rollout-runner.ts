@@ -328,7 +328,7 @@ export class RolloutRunner {
       sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
       proxy: config.rollout.proxy,
       eraseOnRelease: config.rollout.eraseOnRelease,
-      layer: this.coordinator ? (h) => this.coordinator!.layer(h) : async () => undefined,
+      layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
       taggingFor: (systemId) => ({ machineTags: !this.plan.machineTagsSynced, disks: this.hostInfo.get(systemId)?.disks ?? [] }),
     });

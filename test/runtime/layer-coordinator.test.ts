@@ -8,7 +8,9 @@
  * flight) and forms once; control hosts wait for it, compute hosts only set it going; a
  * host that failed its part fails its attempt and its retry joins; a cluster that cannot
  * form fails its hosts and forms again on their retries; hosts that settle leave the
- * barriers; after a restart, recovery re-runs the barriers over the hosts in service and
+ * barriers; a host whose attempt ends while it waits (its signal aborts) stops waiting at
+ * once and leaves the formation without holding it, its retry joins, and the engine gets
+ * the attempt's signal; after a restart, recovery re-runs the barriers over the hosts in service and
  * restored hosts find their clusters.
  */
 import { describe, expect, it } from "vitest";
@@ -35,6 +37,8 @@ class FakeEngine implements Layering {
   readonly calls: BarrierCall[] = [];
   /** systemIds passed to layerHost, in order. */
   readonly layered: string[] = [];
+  /** The signal of each layerHost call, in order. */
+  readonly signals: (AbortSignal | undefined)[] = [];
   /** Answer every barrier at once: all members ready, or fail the listed kinds as a whole. */
   auto: { failKinds: ClusterLayer[] } | undefined;
   private endpoints: { promise: Promise<ControlPlaneEndpoints>; resolve: (e: ControlPlaneEndpoints) => void };
@@ -62,8 +66,9 @@ class FakeEngine implements Layering {
     });
   }
 
-  async layerHost(host: LayerHost): Promise<void> {
+  async layerHost(host: LayerHost, opts: { signal?: AbortSignal } = {}): Promise<void> {
     this.layered.push(host.systemId);
+    this.signals.push(opts.signal);
   }
 
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints> {
@@ -120,9 +125,9 @@ function setup(roles: Record<string, readonly string[]>) {
   const engine = new FakeEngine();
   const roleMap = new Map(Object.entries(roles));
   const c = new LayerCoordinator({ layering: engine, maas: fakeMaas(), logger: silentLogger(), roles: roleMap });
-  const layer = (systemId: string): Attempt => {
+  const layer = (systemId: string, signal?: AbortSignal): Attempt => {
     const a: Attempt = { state: "pending", error: undefined };
-    c.layer({ systemId, hostname: systemId, roles: roleMap.get(systemId) ?? [] }).then(
+    c.layer({ systemId, hostname: systemId, roles: roleMap.get(systemId) ?? [] }, signal).then(
       () => (a.state = "done"),
       (e: unknown) => {
         a.state = "failed";
@@ -428,6 +433,88 @@ describe("layer coordinator: failures", () => {
     await settle();
     expect(retry.state).toBe("done");
     expect(engine.of("kubernetes")).toHaveLength(1);
+  });
+});
+
+describe("layer coordinator: an attempt that ends while it waits (its signal aborts)", () => {
+  function expectStopped(a: Attempt, systemId: string): void {
+    expect(a.state).toBe("failed");
+    expect(a.error).toBeInstanceOf(LayerError);
+    expect((a.error as LayerError).code).toBe("LAYER_STOPPED");
+    expect((a.error as LayerError).systemId).toBe(systemId);
+  }
+
+  it("stops waiting at once and leaves the formation, which does not wait for its retry; the retry joins by scale-out", async () => {
+    const { engine, layer, start } = setup({ s1: ["storage"], s2: ["storage"], s3: ["storage"] });
+    start("s1", "s2", "s3");
+    const attempt = new AbortController();
+    const a1 = layer("s1", attempt.signal);
+    const a2 = layer("s2");
+    await settle();
+    expect(engine.of("storage")).toEqual([]); // s3 is still coming
+    attempt.abort(); // s1's layering attempt timed out
+    await settle();
+    expectStopped(a1, "s1");
+    // s1 is still in flight (backing off before its retry), yet the cluster forms once the
+    // others are in, without it.
+    const a3 = layer("s3");
+    await settle();
+    expect(engine.of("storage")).toEqual([["s2", "s3"]]);
+    engine.last("storage").ok();
+    await settle();
+    expect([a2.state, a3.state]).toEqual(["done", "done"]);
+    const retry = layer("s1", new AbortController().signal);
+    await settle();
+    expect(retry.state).toBe("done");
+    expect(engine.of("storage")).toHaveLength(1);
+    expect(engine.layered).toEqual(["s2", "s3", "s1"]);
+  });
+
+  it("lets a retry that comes while the aborted attempt's formation runs wait for that formation, not form again", async () => {
+    const { engine, layer, start } = setup({ s1: ["storage"] });
+    start("s1");
+    const attempt = new AbortController();
+    const a1 = layer("s1", attempt.signal);
+    await settle();
+    expect(engine.of("storage")).toEqual([["s1"]]);
+    attempt.abort();
+    await settle();
+    expectStopped(a1, "s1");
+    const retry = layer("s1", new AbortController().signal);
+    await settle();
+    expect(retry.state).toBe("pending");
+    engine.last("storage").ok();
+    await settle();
+    expect(retry.state).toBe("done");
+    expect(engine.of("storage")).toHaveLength(1);
+    expect(engine.layered).toEqual(["s1"]);
+  });
+
+  it("ends a control host's wait for the control plane at once, before any layer work", async () => {
+    const { engine, layer, start } = setup({ c1: ["control"] });
+    start("c1");
+    const attempt = new AbortController();
+    const a = layer("c1", attempt.signal);
+    await settle();
+    engine.last("kubernetes").ok();
+    await settle();
+    expect(engine.of("control-plane")).toEqual([["c1"]]);
+    attempt.abort();
+    await settle();
+    expectStopped(a, "c1");
+    expect(engine.layered).toEqual([]);
+  });
+
+  it("hands the attempt's signal to the engine's layerHost, so the engine stops the host's work with it", async () => {
+    const { engine, layer, start } = setup({ s1: ["storage"] });
+    start("s1");
+    const attempt = new AbortController();
+    const a = layer("s1", attempt.signal);
+    await settle();
+    engine.last("storage").ok();
+    await settle();
+    expect(a.state).toBe("done");
+    expect(engine.signals).toEqual([attempt.signal]);
   });
 });
 
