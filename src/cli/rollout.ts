@@ -418,6 +418,8 @@ export async function runStatusCommand(argv: string[]): Promise<number> {
       console.error(`no rollout in the store ${config.store}`);
       return ExitCode.ERROR;
     }
+    // A deployment rollout, or a maintenance pass's: reprovision, remediation, replacement.
+    const kind = (store.getRollout(rollout.id)?.plan as { kind?: string } | null)?.kind ?? "rollout";
     const counts = store.hostCounts(rollout.id);
     const hosts = store.loadHosts(rollout.id);
     const failed = hosts
@@ -427,7 +429,7 @@ export async function runStatusCommand(argv: string[]): Promise<number> {
       console.log(
         JSON.stringify(
           {
-            rollout: { id: rollout.id, status: rollout.status, reason: rollout.reason ?? null, createdAt: rollout.createdAt, updatedAt: rollout.updatedAt },
+            rollout: { id: rollout.id, kind, status: rollout.status, reason: rollout.reason ?? null, createdAt: rollout.createdAt, updatedAt: rollout.updatedAt },
             counts,
             hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
             failed,
@@ -438,7 +440,7 @@ export async function runStatusCommand(argv: string[]): Promise<number> {
       );
       return ExitCode.OK;
     }
-    console.log(`rollout ${rollout.id}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`rollout ${rollout.id}${kind === "rollout" ? "" : ` (${kind})`}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
     console.log(`  by phase: ${Object.entries(counts.byPhase).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     console.log(`  by outcome: ${Object.entries(counts.byOutcome).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     for (const f of failed) {
