@@ -119,6 +119,8 @@ export const ConfigSchema = z
         intervalMs: z.number().int().positive().default(300_000),
         /** Times a host is provisioned again before a spare takes its role. */
         maxAttempts: z.number().int().nonnegative().default(2),
+        /** Only attempts this recent count toward maxAttempts: a host that then stayed healthy starts afresh. Default 7 days. */
+        attemptsWindowMs: z.number().int().positive().default(604_800_000),
         /** Wait after a host's attempt before the next one. */
         coolDownMs: z.number().int().nonnegative().default(600_000),
         /** Hosts provisioned again in one pass. */

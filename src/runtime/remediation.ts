@@ -76,7 +76,8 @@ interface History {
   unfinished: Set<string>;
 }
 
-function history(deps: RunnerDeps): History {
+/** Attempts per host from the store's remediation rollouts ended since `since` (older ones no longer count toward the cap). */
+function history(deps: RunnerDeps, since: number): History {
   const out = new Map<string, { attempts: number; lastAt: number }>();
   const newest = new Map<string, string>();
   const unfinished = new Set<string>();
@@ -88,6 +89,7 @@ function history(deps: RunnerDeps): History {
     for (const h of plan?.hosts ?? []) if (!newest.has(h.systemId)) newest.set(h.systemId, r.id);
     if (plan?.kind !== "remediation") continue;
     const at = Date.parse(full?.updatedAt ?? "") || 0;
+    if (at < since) continue;
     for (const h of plan.hosts ?? []) {
       const prev = out.get(h.systemId) ?? { attempts: 0, lastAt: 0 };
       out.set(h.systemId, { attempts: prev.attempts + 1, lastAt: Math.max(prev.lastAt, at) });
@@ -135,7 +137,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
   const scopeTag = scopeTagFor(config.deployment);
   const machines = await deps.maas.listMachines({ tags: [scopeTag] });
   const members = machines.filter((m) => rolesOf(m, config).length > 0);
-  const past = history(deps);
+  const past = history(deps, now - policy.attemptsWindowMs);
   const health = await checkHealth(deps, members, past);
   const failedCheck = new Set(health.failed.map((f) => f.systemId));
   const unhealthy = members.filter((m) => (isStatusCode(m.status) && UNHEALTHY.includes(m.status)) || failedCheck.has(m.system_id));

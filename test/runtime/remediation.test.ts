@@ -88,6 +88,25 @@ describe("remediation", () => {
     expect(after.unhealthy).toBe(0);
   }, 120_000);
 
+  it("counts only the attempts within attemptsWindowMs toward the cap: older ones are forgotten", async () => {
+    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const plan = await readAndPlan(simClient(probe), configWith({}));
+    await probe.close();
+    const bad = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
+    const policy = { maxAttempts: 1, coolDownMs: 0, attemptsWindowMs: 3_600_000 } as const;
+    const { deps } = await deployed(`deploy.fail@${bad.hostname}=1`, configWith(policy));
+    const first = await remediate(deps);
+    expect(first.attempted).toEqual([{ systemId: bad.systemId, hostname: bad.hostname, attempt: 1 }]);
+    // A day later the hour-old attempt no longer counts: the host gets a first attempt again.
+    const dayLater = await remediate(deps, Date.now() + 86_400_000);
+    expect(dayLater.exhausted).toEqual([]);
+    expect(dayLater.attempted).toEqual([{ systemId: bad.systemId, hostname: bad.hostname, attempt: 1 }]);
+    // Now, both attempts are within the hour: at the cap.
+    const now = await remediate(deps);
+    expect(now.attempted).toEqual([]);
+    expect(now.exhausted).toEqual([{ systemId: bad.systemId, hostname: bad.hostname, attempts: 2 }]);
+  }, 120_000);
+
   it("a host quarantined while Deployed is released with erase and deployed again, not only re-layered (mark_fixed returns it to Deployed)", async () => {
     const { sim, deps } = await deployed(undefined, configWith({ coolDownMs: 0 }));
     const maas = deps.maas;
