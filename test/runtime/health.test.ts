@@ -60,6 +60,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // The engine first, as the CLI and the service do: nothing is sent on a closed port.
+  layering?.engine.close();
   await layering?.ssh.close();
   store?.close();
   await sim?.close();

@@ -25,6 +25,8 @@ let sim: SimHandle | undefined;
 let store: Store | undefined;
 let layering: LayeringSetup | undefined;
 afterEach(async () => {
+  // The engine first, as the CLI and the service do: nothing is sent on a closed port.
+  layering?.engine.close();
   await layering?.ssh.close();
   layering = undefined;
   store?.close();
