@@ -5,33 +5,19 @@
  * host is retried, then that host is handed on as failed with the command, exit
  * code and output in its record, while the rest of the cloud forms.
  */
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient, simDeps } from "./sim-client.ts";
-import { openStore, type Store } from "../../src/store/index.ts";
+import { describe, expect, it } from "vitest";
+import { startSimulator } from "../../src/sim/index.ts";
+import { layeredRigPerTest, MIXED_50, simClient, simDeps } from "./sim-client.ts";
+import { openStore } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
-import { layeringFor, type LayeringSetup } from "../../src/cli/rollout.ts";
+import { layeringFor } from "../../src/cli/rollout.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
 
-const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 
-let sim: SimHandle | undefined;
-let store: Store | undefined;
-let layering: LayeringSetup | undefined;
-afterEach(async () => {
-  // The engine first, as the CLI and the service do: nothing is sent on a closed port.
-  layering?.engine.close();
-  await layering?.ssh.close();
-  layering = undefined;
-  store?.close();
-  store = undefined;
-  await sim?.close();
-  sim = undefined;
-});
+const rig = layeredRigPerTest();
 
 const config: Config = parseConfig({
   rollout: { backoffMs: { base: 1, max: 5 }, maxAttempts: { layer: 2 } },
@@ -48,22 +34,22 @@ describe("layered rollout", () => {
     const computes = plan.rollout.hosts.filter((h) => h.roles.includes("compute"));
     const broken = computes[computes.length - 1]!;
 
-    sim = await startSimulator({
+    rig.sim = await startSimulator({
       fleet: MIXED_50,
       zeroDuration: true,
       seed: 11,
       hosts: { sshPort: 0, nodeReadyMs: 20, faults: `fail@${broken.hostname}=1:match=snap set openstack-hypervisor:code=4` },
     });
-    const maas = simClient(sim);
-    store = openStore(":memory:");
-    layering = layeringFor(config, silentLogger(), sim)!;
-    const runner = new RolloutRunner(simDeps(maas, store, layering.config, layering));
+    const maas = simClient(rig.sim);
+    rig.store = openStore(":memory:");
+    rig.layering = layeringFor(config, silentLogger(), rig.sim)!;
+    const runner = new RolloutRunner(simDeps(maas, rig.store, rig.layering.config, rig.layering));
     const summary = await runner.run({ resume: false });
 
     expect(summary.state).toBe("completed");
     expect(summary.byOutcome.inService).toBe(plan.rollout.hosts.length - 1);
     expect(summary.failures.map((f) => [f.hostname, f.outcome, f.phase])).toEqual([[broken.hostname, "quarantined", "layering"]]);
-    const record = store.getHost(summary.rolloutId, broken.systemId)!;
+    const record = rig.store.getHost(summary.rolloutId, broken.systemId)!;
     const err = record.lastError as { code: string; message: string };
     expect(err.code).toBe("LAYER_COMMAND_FAILED");
     expect(err.message).toMatch(/openstack-hypervisor/);
@@ -73,7 +59,7 @@ describe("layered rollout", () => {
     expect((await maas.readMachine(broken.systemId)).status).toBe(NodeStatus.BROKEN);
 
     // The cloud, read back by metalwave from the hosts and through the Kubernetes client.
-    const cloud = await layering.engine.report();
+    const cloud = await rig.layering.engine.report();
     const controls = plan.rollout.hosts.filter((h) => h.roles.includes("control")).map((h) => h.hostname).sort();
     expect(cloud.controllers).toHaveLength(3);
     expect(cloud.controllers.every((c) => c.ha === "ha-enabled")).toBe(true);

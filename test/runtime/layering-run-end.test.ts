@@ -7,40 +7,27 @@
  * real ssh2 port, as `metalwave rollout` runs them.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient, simDeps } from "./sim-client.ts";
-import { openStore, type Store } from "../../src/store/index.ts";
+import { describe, expect, it } from "vitest";
+import { startSimulator } from "../../src/sim/index.ts";
+import { layeredRigPerTest, MIXED_50, simClient, simDeps } from "./sim-client.ts";
+import { openStore } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
-import { layeringFor, type LayeringSetup } from "../../src/cli/rollout.ts";
+import { layeringFor } from "../../src/cli/rollout.ts";
 import type { SshCommandResult } from "../../src/ssh/port.ts";
 
-const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 
-let sim: SimHandle | undefined;
-let store: Store | undefined;
-let layering: LayeringSetup | undefined;
-afterEach(async () => {
-  layering?.engine.close();
-  await layering?.ssh.close();
-  layering = undefined;
-  store?.close();
-  store = undefined;
-  await sim?.close();
-  sim = undefined;
-});
+const rig = layeredRigPerTest();
 
 describe("the end of a layered rollout", () => {
   it("leaves no layer command running, and none reaches the SSH port once it is closed", async () => {
-    sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
-    const maas = simClient(sim);
-    store = openStore(":memory:");
+    rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+    const maas = simClient(rig.sim);
+    rig.store = openStore(":memory:");
     const config = parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } }, layers: { stepAttempts: 1 } });
-    layering = layeringFor(config, silentLogger(), sim)!;
-    const ssh = layering.ssh;
+    rig.layering = layeringFor(config, silentLogger(), rig.sim)!;
+    const ssh = rig.layering.ssh;
 
     // Every command: how many run at a time, which start once the port is closed, how each ended.
     let running = 0;
@@ -59,16 +46,16 @@ describe("the end of a layered rollout", () => {
     const ended = new Map<SshCommandResult, number>();
     ssh.observeCommands((e) => ended.set(e.result, (ended.get(e.result) ?? 0) + 1));
 
-    const runner = new RolloutRunner(simDeps(maas, store, layering.config, layering, ssh));
+    const runner = new RolloutRunner(simDeps(maas, rig.store, rig.layering.config, rig.layering, ssh));
     const summary = await runner.run({ resume: false });
     expect(summary.state).toBe("completed");
     expect(summary.byOutcome.inService).toBe(summary.total);
     expect(running).toBe(0);
 
     // What the CLI does next: read the cloud back, then stop the engine, then close the port.
-    const cloud = await layering.engine.report();
+    const cloud = await rig.layering.engine.report();
     expect(cloud.controlPlane.length).toBeGreaterThan(0);
-    layering.engine.close();
+    rig.layering.engine.close();
     portClosed = true;
     await ssh.close();
     // Time for several of the layers' polls (50 ms on the embedded simulator) to come round.

@@ -246,25 +246,34 @@ describe("a re-provisioning cut short", () => {
 });
 
 describe("metalwave remediate after a killed pass", () => {
-  const cli = (args: string[]) => runCli(args, { METALWAVE_LOG_LEVEL: "warn" });
-
-  it("finishes the killed pass's rollout first, as the service does, then runs its own pass", async () => {
-    dir = mkdtempSync(join(tmpdir(), "mw-remediate-resume-"));
+  /**
+   * A deployed fleet on a store file, with `broken` quarantined and a remediation pass over
+   * it killed right after its mark_fixed; then the store closed as the killed process left
+   * it, and what a CLI run needs: a key file and a config. `run` runs metalwave on them.
+   */
+  async function killedPass(prefix: string) {
+    dir = mkdtempSync(join(tmpdir(), prefix));
     const storePath = join(dir, "store.sqlite");
     const { sim, deps } = await deployed(undefined, storePath);
-    const host = (await deps.maas.listMachines({ tags: ["compute"] }))[0]!;
-    await deps.maas.markBroken(host.system_id, "test: layering failed");
-    const before = { ...counts(sim, host.system_id)! };
+    const [broken, other] = await deps.maas.listMachines({ tags: ["compute"] });
+    await deps.maas.markBroken(broken!.system_id, "test: layering failed");
+    const before = { ...counts(sim, broken!.system_id)! };
     await expect(remediate({ ...deps, maas: killedAt(deps.maas, "markFixed", { after: true }) })).rejects.toThrow(Killed);
     const passId = deps.store.latestRollout()!.id;
     store!.close();
     store = undefined;
-
     const keyFile = join(dir, "maas.key");
     writeFileSync(keyFile, sim.apiKey);
     const configFile = join(dir, "config.json");
     writeFileSync(configFile, JSON.stringify({ ...CONFIG, maas: { pollIntervalMs: 20, requestsPerSecond: 0 } }));
-    const out = await cli(["remediate", "--config", configFile, "--maas-url", sim.url, "--api-key-file", keyFile, "--store", storePath, "--json"]);
+    const run = (args: string[]) =>
+      runCli([...args, "--config", configFile, "--maas-url", sim.url, "--api-key-file", keyFile, "--store", storePath, "--json"], { METALWAVE_LOG_LEVEL: "warn" });
+    return { sim, storePath, broken: broken!, other: other!, before, passId, run };
+  }
+
+  it("finishes the killed pass's rollout first, as the service does, then runs its own pass", async () => {
+    const { sim, storePath, broken: host, before, passId, run } = await killedPass("mw-remediate-resume-");
+    const out = await run(["remediate"]);
     expect(out.code, out.stderr.slice(-2000)).toBe(0);
     const result = JSON.parse(out.stdout) as { resumed?: { rolloutId: string; byOutcome: { inService: number } }; unhealthy: number; rollout: unknown };
     expect(result.resumed).toMatchObject({ rolloutId: passId, byOutcome: { inService: 1 } });
@@ -276,27 +285,13 @@ describe("metalwave remediate after a killed pass", () => {
   }, 60_000);
 
   it("metalwave reprovision also finishes the killed pass first, then re-provisions what it was asked to", async () => {
-    dir = mkdtempSync(join(tmpdir(), "mw-reprovision-resume-"));
-    const storePath = join(dir, "store.sqlite");
-    const { sim, deps } = await deployed(undefined, storePath);
-    const [broken, other] = await deps.maas.listMachines({ tags: ["compute"] });
-    await deps.maas.markBroken(broken!.system_id, "test: layering failed");
-    const before = { ...counts(sim, broken!.system_id)! };
-    await expect(remediate({ ...deps, maas: killedAt(deps.maas, "markFixed", { after: true }) })).rejects.toThrow(Killed);
-    const passId = deps.store.latestRollout()!.id;
-    store!.close();
-    store = undefined;
-
-    const keyFile = join(dir, "maas.key");
-    writeFileSync(keyFile, sim.apiKey);
-    const configFile = join(dir, "config.json");
-    writeFileSync(configFile, JSON.stringify({ ...CONFIG, maas: { pollIntervalMs: 20, requestsPerSecond: 0 } }));
-    const out = await cli(["reprovision", other!.hostname, "--config", configFile, "--maas-url", sim.url, "--api-key-file", keyFile, "--store", storePath, "--json"]);
+    const { sim, storePath, broken, other, before, passId, run } = await killedPass("mw-reprovision-resume-");
+    const out = await run(["reprovision", other.hostname]);
     expect(out.code, out.stderr.slice(-2000)).toBe(0);
     const result = JSON.parse(out.stdout) as { resumed?: { rolloutId: string; byOutcome: { inService: number } }; reprovision: { byOutcome: { inService: number } } };
     expect(result.resumed).toMatchObject({ rolloutId: passId, byOutcome: { inService: 1 } });
     expect(result.reprovision.byOutcome.inService).toBe(1);
-    expect(counts(sim, broken!.system_id)).toMatchObject({ deployed: before.deployed + 1, status_name: "Deployed" });
+    expect(counts(sim, broken.system_id)).toMatchObject({ deployed: before.deployed + 1, status_name: "Deployed" });
     store = openStore(storePath);
     expect(store.getRollout(passId)?.status).toBe("completed");
   }, 60_000);

@@ -7,33 +7,20 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient, simDeps } from "./sim-client.ts";
-import { openStore, type Store } from "../../src/store/index.ts";
+import { describe, expect, it } from "vitest";
+import { startSimulator } from "../../src/sim/index.ts";
+import { layeredRigPerTest, MIXED_50, simClient, simDeps } from "./sim-client.ts";
+import { openStore } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
 import { reprovisionHosts, ReprovisionError } from "../../src/runtime/reprovision.ts";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
-import { layeringFor, type LayeringSetup } from "../../src/cli/rollout.ts";
+import { layeringFor } from "../../src/cli/rollout.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
 
-const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 
-let sim: SimHandle | undefined;
-let store: Store | undefined;
-let layering: LayeringSetup | undefined;
-afterEach(async () => {
-  // The engine first, as the CLI and the service do: nothing is sent on a closed port.
-  layering?.engine.close();
-  await layering?.ssh.close();
-  layering = undefined;
-  store?.close();
-  store = undefined;
-  await sim?.close();
-  sim = undefined;
-});
+const rig = layeredRigPerTest();
 
 const config: Config = parseConfig({
   rollout: { backoffMs: { base: 1, max: 5 } },
@@ -53,11 +40,11 @@ describe("re-provisioning", () => {
     const spare = plan.roles.spares["compute"]![0]!;
 
     // Erasing the doomed host's disks always fails: its re-provisioning cannot succeed.
-    sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, faults: `erase.fail@${doomed.hostname}=1`, hosts: { sshPort: 0, nodeReadyMs: 20 } });
-    const maas = simClient(sim);
-    store = openStore(":memory:");
-    layering = layeringFor(config, silentLogger(), sim)!;
-    const deps: RunnerDeps = simDeps(maas, store, layering.config, layering);
+    rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, faults: `erase.fail@${doomed.hostname}=1`, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+    const maas = simClient(rig.sim);
+    rig.store = openStore(":memory:");
+    rig.layering = layeringFor(config, silentLogger(), rig.sim)!;
+    const deps: RunnerDeps = simDeps(maas, rig.store, rig.layering.config, rig.layering);
     const first = await new RolloutRunner(deps).run({ resume: false });
     expect(first.state).toBe("completed");
     expect(first.byOutcome.inService).toBe(plan.rollout.hosts.length);
@@ -70,10 +57,10 @@ describe("re-provisioning", () => {
 
     const run = await reprovisionHosts(deps, { hosts: [healthy.hostname, doomed.systemId], reason: "disk errors", erase: "quick" }, { spares: true });
     // The healthy one: released with erase, deployed again, layered again.
-    const stats = new Map((sim.stats().machines ?? []).map((m) => [m.system_id, m]));
+    const stats = new Map((rig.sim.stats().machines ?? []).map((m) => [m.system_id, m]));
     expect(stats.get(healthy.systemId)).toMatchObject({ deployed: 2, erased: 1, status_name: "Deployed" });
     expect(run.reprovision.byOutcome.inService).toBe(1);
-    expect(sim.hosts!.host(healthy.systemId)!.history.some((c) => c.includes("openstack-hypervisor"))).toBe(true);
+    expect(rig.sim.hosts!.host(healthy.systemId)!.history.some((c) => c.includes("openstack-hypervisor"))).toBe(true);
     // The doomed one: quarantined with the reason, Broken in MAAS, its role moved to the spare.
     expect(run.reprovision.failures.map((f) => [f.hostname, f.outcome])).toEqual([[doomed.hostname, "quarantined"]]);
     expect(run.replacements).toEqual([{ failed: { systemId: doomed.systemId, hostname: doomed.hostname }, role: "compute", spare: { systemId: spare.systemId, hostname: spare.hostname } }]);
@@ -86,24 +73,24 @@ describe("re-provisioning", () => {
     expect(spareNow.status).toBe(NodeStatus.DEPLOYED);
     expect(spareNow.tag_names).toContain("compute");
     expect(spareNow.tag_names).not.toContain("metalwave-spare-compute");
-    expect(sim.hosts!.host(spare.systemId)!.history.some((c) => c.includes("openstack-hypervisor"))).toBe(true);
+    expect(rig.sim.hosts!.host(spare.systemId)!.history.some((c) => c.includes("openstack-hypervisor"))).toBe(true);
     // The journal tells what moved.
-    const promoted = store.journal(run.reprovision.rolloutId, { kind: "rollout" }).find((j) => (j.data as { event?: string }).event === "sparesPromoted");
+    const promoted = rig.store.journal(run.reprovision.rolloutId, { kind: "rollout" }).find((j) => (j.data as { event?: string }).event === "sparesPromoted");
     expect(promoted).toBeDefined();
   }, 120_000);
 });
 
 describe("re-provisioning with re-commissioning", () => {
   it("commissions a storage host again after its release, recomputes its ceph disk tags from the new disks and returns it to service; a host whose new hardware no longer fits its role is quarantined", async () => {
-    sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
-    const maas = simClient(sim);
+    rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+    const maas = simClient(rig.sim);
     const plan = await readAndPlan(maas, config);
-    store = openStore(":memory:");
-    layering = layeringFor(config, silentLogger(), sim)!;
-    const deps: RunnerDeps = simDeps(maas, store, layering.config, layering);
+    rig.store = openStore(":memory:");
+    rig.layering = layeringFor(config, silentLogger(), rig.sim)!;
+    const deps: RunnerDeps = simDeps(maas, rig.store, rig.layering.config, rig.layering);
     const first = await new RolloutRunner(deps).run({ resume: false });
     expect(first.state).toBe("completed");
-    const counts = () => new Map((sim!.stats().machines ?? []).map((m) => [m.system_id, m]));
+    const counts = () => new Map((rig.sim!.stats().machines ?? []).map((m) => [m.system_id, m]));
     // Storage hosts the first rollout commissioned (they were New).
     const storage = plan.rollout.hosts.filter((h) => h.roles.includes("storage") && counts().get(h.systemId)?.commissioned === 1);
     const changed = storage[0]!;
@@ -119,12 +106,12 @@ describe("re-provisioning with re-commissioning", () => {
     // While released, the hardware changes. `changed`: the last 16 TB disk becomes a 500 GB one
     // (its ceph tag, kept by slot, is now wrong) and a 20 TB disk is added. `shrunk`: only two
     // large disks are left, fewer than the storage rule's four.
-    const changedRec = sim.region.get(changed.systemId);
-    const shrunkRec = sim.region.get(shrunk.systemId);
+    const changedRec = rig.sim.region.get(changed.systemId);
+    const shrunkRec = rig.sim.region.get(shrunk.systemId);
     const oldDisks = changedRec.hw!.disks;
     const newHw = { ...changedRec.hw!, disks: [...oldDisks.slice(0, -1), { kind: "hdd" as const, sizeBytes: 500e9, model: "ST500DM009" }, { kind: "hdd" as const, sizeBytes: 20e12, model: "ST20000NM007D" }] };
     const smallHw = { ...shrunkRec.hw!, disks: shrunkRec.hw!.disks.slice(0, 4) };
-    sim.region.watch((m, from, to) => {
+    rig.sim.region.watch((m, from, to) => {
       if (from !== NodeStatus.READY || to !== NodeStatus.COMMISSIONING) return;
       if (m === changedRec) changedRec.hw = newHw;
       if (m === shrunkRec) shrunkRec.hw = smallHw;
@@ -143,7 +130,7 @@ describe("re-provisioning with re-commissioning", () => {
     expect(tagged.filter(([, , ceph]) => ceph).map(([, size]) => size)).toEqual([...oldDisks.slice(2, -1).map((d) => d.sizeBytes), 20e12]);
     expect(tagged.find(([, size]) => size === 500e9)?.[2]).toBe(false);
     const newDisk = now.blockdevice_set.find((d) => d.size === 20e12)!;
-    expect(sim.hosts!.host(changed.systemId)!.history.some((c) => c.includes("microceph disk add") && c.includes(newDisk.id_path!))).toBe(true);
+    expect(rig.sim.hosts!.host(changed.systemId)!.history.some((c) => c.includes("microceph disk add") && c.includes(newDisk.id_path!))).toBe(true);
 
     // The host whose new hardware no longer fits storage: commissioned again, then quarantined with the reason.
     expect(counts().get(shrunk.systemId)).toMatchObject({ commissioned: 2, deployed: 1, status_name: "Broken" });

@@ -1,4 +1,6 @@
-/** The MAAS client and runner dependencies the runtime tests use against an in-process simulated region. */
+/** The MAAS client, runner dependencies and layered rig the runtime tests use against an in-process simulated region. */
+import { fileURLToPath } from "node:url";
+import { afterEach } from "vitest";
 import type { LayeringSetup } from "../../src/cli/rollout.ts";
 import type { Config } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -28,4 +30,30 @@ export function simDeps(maas: MaasClient, store: Store, config: Config, layering
     observerPollMs: 5,
     ...(layering ? { layering: { engine: layering.engine, ssh: ssh ?? layering.ssh } } : {}),
   };
+}
+
+/** The mixed 50-machine fleet the layered tests run on. */
+export const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
+
+/** What a layered test opens; set its fields as they are made. */
+export interface LayeredRig {
+  sim?: SimHandle | undefined;
+  store?: Store | undefined;
+  layering?: LayeringSetup | undefined;
+}
+
+/**
+ * A rig emptied after each test: the layer engine stopped first (as the CLI and the
+ * service do: nothing is sent on a closed port), then its SSH port, the store, the region.
+ */
+export function layeredRigPerTest(): LayeredRig {
+  const rig: LayeredRig = {};
+  afterEach(async () => {
+    rig.layering?.engine.close();
+    await rig.layering?.ssh.close();
+    rig.store?.close();
+    await rig.sim?.close();
+    rig.layering = rig.store = rig.sim = undefined;
+  });
+  return rig;
 }
