@@ -132,24 +132,12 @@ describe("hostMachine with fake actors", () => {
     expect(top(h.actor)).toBe("inService");
   });
 
-  it("re-provisions a Deployed machine: releases it with the erase asked for, re-tags, allocates, deploys and layers it again", async () => {
-    const h = drive({ input: { maasStatus: S.DEPLOYED, reprovision: { erase: "quick" } } });
-    await flush();
-    expect(top(h.actor)).toBe("releasing");
-    await h.status(S.DISK_ERASING);
-    await h.status(S.READY);
-    await h.status(S.ALLOCATED);
-    await h.status(S.DEPLOYING);
-    await h.status(S.DEPLOYED);
-    expect(h.actorsCalled()).toEqual(["releaseMachine", "tagMachine", "allocateMachine", "deployMachine", "layerHost"]);
-    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "quick" });
-    expect(top(h.actor)).toBe("inService");
-  });
-
   it.each([
+    ["Deployed", S.DEPLOYED],
+    // MAAS accepts release from the two failed states as well.
     ["Failed releasing", S.FAILED_RELEASING],
     ["Failed disk erasing", S.FAILED_DISK_ERASING],
-  ])("re-provisions a machine left in %s: MAAS accepts release from it, so it is released, erased and deployed again", async (_name, status) => {
+  ])("re-provisions a machine in %s: releases it with the erase asked for, re-tags, allocates, deploys and layers it again", async (_name, status) => {
     const h = drive({ input: { maasStatus: status, reprovision: { erase: "quick" } } });
     await flush();
     expect(top(h.actor)).toBe("releasing");
@@ -159,6 +147,7 @@ describe("hostMachine with fake actors", () => {
     await h.status(S.DEPLOYING);
     await h.status(S.DEPLOYED);
     expect(h.actorsCalled()).toEqual(["releaseMachine", "tagMachine", "allocateMachine", "deployMachine", "layerHost"]);
+    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "quick" });
     expect(top(h.actor)).toBe("inService");
   });
 
