@@ -29,6 +29,12 @@ export const systemDeps: readonly SystemDep[] = [
     debianPackages: ['chromium'],
     present: () => existsSync('/usr/bin/chromium'),
   },
+  {
+    name: 'script (util-linux)',
+    neededBy: 'the terminal rendering test (test/cli/tty.test.ts runs metalwave in a pseudo-terminal)',
+    debianPackages: ['bsdutils'],
+    present: () => onPath('script'),
+  },
 ];
 
 function privilegePrefix(): string[] | undefined {
