@@ -20,7 +20,7 @@ import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import { MaasError } from "../maas/errors.ts";
 import type { MaasClientStats } from "../maas/client.ts";
-import { isStatusCode, STATUS_LABEL } from "../maas/status.ts";
+import { isStatusCode, STATUS_LABEL } from "../model/maas/status.ts";
 import type { Store, RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RunnerDeps, type HostFailure, type RolloutProgress, type RolloutState, type RolloutSummary, type WaveProgress } from "../runtime/rollout-runner.ts";
 import { PreflightError, type RolloutPlan } from "../runtime/deployment-plan.ts";
