@@ -45,7 +45,7 @@ describe("simulated host commands", () => {
     const [a, b, c] = hosts as [SimHost, SimHost, SimHost];
     for (const h of hosts) run(h, "sudo snap install k8s --classic");
     run(a, "sudo k8s bootstrap --timeout 5m");
-    expect(run(b, "sudo k8s join-cluster bm90LWEtdG9rZW4=").err).toContain("invalid token");
+    expect(run(b, "sudo k8s join-cluster bm90LWEtdG9rZW4= --timeout 5m").err).toContain("invalid token");
     const forB = run(a, "sudo k8s get-join-token node-1").out.trim();
     expect(run(c, `sudo k8s join-cluster ${forB} --timeout 5m`).err).toContain('not valid for node "node-2"');
     expect(run(b, `sudo k8s join-cluster ${forB} --timeout 5m`).code).toBe(0);

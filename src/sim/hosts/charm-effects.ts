@@ -19,7 +19,7 @@ import type { JujuController, JujuModel, JujuUnit } from "../juju/types.ts";
 import { fail } from "./cli-util.ts";
 import type { ExecContext } from "./cli-util.ts";
 import { kubeconfig, syncLoadBalancer } from "./k8s-cli.ts";
-import { addOsd } from "./microceph-cli.ts";
+import { addOsd, unpartitioned } from "./microceph-cli.ts";
 import type { CmdResult, SimCloud, SimHost } from "./model.ts";
 
 const SNAP_VERSIONS: Record<string, string> = { k8s: "v1.32.2", microceph: "19.2.0", microovn: "26.03", "openstack-hypervisor": "2026.1" };
@@ -157,8 +157,8 @@ export function runAction(ctx: ExecContext, c: JujuController, m: JujuModel, uni
       return done({ kubeconfig: kubeconfig(cloud) });
     case "list-disks": {
       if (host === undefined || cloud.ceph === null) return failed("microceph is not ready on this unit");
-      const mine = cloud.ceph.osds.filter((o) => o.systemId === host.systemId);
-      const free = host.disks.filter((d) => !d.root && !mine.some((o) => o.path === d.idPath));
+      const mine = cloud.ceph.osds.filter((o) => o.systemId === host.systemId && o.deployment === host.deployment);
+      const free = unpartitioned(cloud, cloud.ceph, host);
       return done({ osds: JSON.stringify(mine.map((o) => ({ osd: o.id, path: o.path, location: o.hostname }))), "unpartitioned-disks": JSON.stringify(free.map((d) => ({ path: d.idPath, size: `${Math.round(d.sizeBytes / 1e9)}GB`, type: "scsi", model: "sim" }))) });
     }
     case "add-osd": {

@@ -158,9 +158,10 @@ export function k8sCmd(args: string[], ctx: ExecContext): CmdResult {
       if (token === undefined) return fail("Error: accepts 1 arg(s), received 0");
       if (member) return fail("Error: The node is already part of a cluster");
       if (cl === null) return fail("Error: Failed to join the cluster using the provided token.\n\nThe error was: failed to POST /k8sd/cluster/join: invalid token");
+      // Timed out before the token is spent: the simulator leaves nothing half-joined.
+      if (ctx.cloud.k8sTimings.joinMs > timeout) return timedOut("join the cluster using the provided token", timeout);
       const why = useToken(cl.tokens, token, p.opts.get("--name") ?? h.hostname);
       if (why) return fail(`Error: Failed to join the cluster using the provided token.\n\nThe error was: failed to POST /k8sd/cluster/join: ${why}`);
-      if (ctx.cloud.k8sTimings.joinMs > timeout) return timedOut("join the cluster using the provided token", timeout);
       cl.members.set(h.systemId, h.hostname);
       ctx.cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "" });
       return ok("Joining the cluster. This may take a few seconds, please wait.\nJoined the cluster.\n");

@@ -12,9 +12,9 @@ import type { ExecContext } from "./cli-util.ts";
 import { useToken } from "./k8s-cli.ts";
 
 /** Whether an OSD's daemon runs: its host is deployed (the same installation) and `microceph.osd` is not stopped. */
-function osdUp(cloud: SimCloud, systemId: string): boolean {
-  const h = cloud.hosts.get(systemId);
-  return h !== undefined && !h.stopped.has("microceph.osd");
+function osdUp(cloud: SimCloud, o: { systemId: string; deployment: number }): boolean {
+  const h = cloud.hosts.get(o.systemId);
+  return h !== undefined && h.deployment === o.deployment && !h.stopped.has("microceph.osd");
 }
 
 /** Ceph refuses size 1 unless allowed (MC:ceph/osd.go; ceph's own words). */
@@ -114,7 +114,7 @@ export function microcephCmd(args: string[], ctx: ExecContext): CmdResult {
     if (sub2 === "list") {
       if (!m) return fail(`Error: failed listing disks: ${NOT_IN_CEPH.replace("Error: ", "")}`);
       const mine = m.osds;
-      const avail = h.disks.filter((d) => !d.root && !mine.some((o) => o.systemId === h.systemId && o.path === d.idPath));
+      const avail = unpartitioned(ctx.cloud, m, h);
       if (rest.includes("--json")) {
         return ok(`${JSON.stringify({ ConfiguredDisks: mine.map((o) => ({ osd: o.id, location: o.hostname, path: o.path })), AvailableDisks: avail.map((d) => ({ model: "sim", size: `${Math.round(d.sizeBytes / 1e9)}GB`, type: "scsi", path: d.idPath })) })}\n`);
       }
@@ -160,7 +160,7 @@ export function cephCmd(args: string[], ctx: ExecContext): CmdResult {
     const hosts = [...byHost.values()].map((x, i) => ({ id: -(i + 2), name: x.hostname, type: "host", type_id: 1, children: x.osds }));
     const nodes: object[] = [{ id: -1, name: "default", type: "root", type_id: 11, children: hosts.map((x) => x.id) }, ...hosts.map((x) => ({ ...x, pool_weights: {} }))];
     for (const o of m.osds) {
-      nodes.push({ id: o.id, device_class: "hdd", name: `osd.${o.id}`, type: "osd", type_id: 0, crush_weight: 3.638, depth: 2, pool_weights: {}, exists: 1, status: osdUp(ctx.cloud, o.systemId) ? "up" : "down", reweight: 1, primary_affinity: 1 });
+      nodes.push({ id: o.id, device_class: "hdd", name: `osd.${o.id}`, type: "osd", type_id: 0, crush_weight: 3.638, depth: 2, pool_weights: {}, exists: 1, status: osdUp(ctx.cloud, o) ? "up" : "down", reweight: 1, primary_affinity: 1 });
     }
     return ok(`${JSON.stringify({ nodes, stray: [] })}\n`);
   }
@@ -205,11 +205,16 @@ export function addOsd(cloud: SimCloud, m: CephCluster, h: ExecContext["host"], 
   const disk = h.disks.find((d) => d.idPath === path);
   if (disk === undefined) return `failed to find disk "${path}": no such file or directory`;
   if (disk.root) return `disk "${path}" is in use (it holds the root filesystem)`;
-  if (m.osds.some((o) => o.path === path && o.systemId === h.systemId)) return `disk "${path}" is already in use as an OSD`;
+  if (m.osds.some((o) => o.path === path && o.systemId === h.systemId && o.deployment === h.deployment)) return `disk "${path}" is already in use as an OSD`;
   const key = `${h.systemId}:${path}`;
   if (cloud.formerOsdDisks.has(key) && !wipe) return `disk "${path}" is not empty: it holds data (a former OSD); add it with --wipe to erase it`;
   cloud.formerOsdDisks.delete(key);
   const id = m.osds.reduce((x, o) => Math.max(x, o.id), 0) + 1;
-  m.osds.push({ id, systemId: h.systemId, hostname: h.hostname, path });
+  m.osds.push({ id, systemId: h.systemId, deployment: h.deployment, hostname: h.hostname, path });
   return undefined;
+}
+
+/** Disks `disk list` shows as available: not the root disk, not an OSD of this installation, and not holding an old OSD's data. */
+export function unpartitioned(cloud: SimCloud, m: CephCluster, h: ExecContext["host"]): ExecContext["host"]["disks"] {
+  return h.disks.filter((d) => !d.root && !cloud.formerOsdDisks.has(`${h.systemId}:${d.idPath}`) && !m.osds.some((o) => o.systemId === h.systemId && o.deployment === h.deployment && o.path === d.idPath));
 }

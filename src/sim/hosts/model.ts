@@ -140,6 +140,8 @@ export interface K8sCluster {
 export interface CephOsd {
   id: number;
   systemId: string;
+  /** The installation that created it (a redeployed host's old OSDs stay in the map, down). */
+  deployment: number;
   hostname: string;
   path: string;
 }
@@ -218,7 +220,12 @@ export class SimCloud {
       const h = m.host ? this.hosts.get(m.host.systemId) : undefined;
       return h !== undefined && h.deployment === m.host?.deployment && h.jujuAgent !== undefined && !h.stopped.has(JUJU_AGENT);
     },
-    externalAddress: (model: SimJujuModel, app: string) => this.kube.externalAddress(model.name, app),
+    // A LoadBalancer service's own address; any other application is reached through the model's traefik (ingress).
+    externalAddress: (model: SimJujuModel, app: string) => {
+      if (this.kube.services.get(`${model.name}/${app}`)?.type === "LoadBalancer") return this.kube.externalAddress(model.name, app);
+      const traefik = [...model.apps.values()].find((a) => a.charm.name === "traefik-k8s");
+      return traefik ? this.kube.externalAddress(model.name, traefik.name) : undefined;
+    },
   };
 
   addHost(h: SimHost): void {
