@@ -11,7 +11,7 @@
  * guards, actions) and `phase-builder.ts` (the shapes phases share: a MAAS operation under
  * a slot, one actor step, and the failed attempt → back-off → retry tail).
  */
-import { NodeStatus, type NodeStatusCode } from "../src/maas/status.ts";
+import { NodeStatus, type NodeStatusCode } from "../src/model/maas/status.ts";
 import type { EraseMode } from "./host/contract.ts";
 import { hostSetup, recommissionPending } from "./host/setup.ts";
 import { actorStepPhase, failedAttemptThenRetry, maasOperationPhase, reenter } from "./host/phase-builder.ts";

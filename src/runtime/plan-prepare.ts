@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
 import { MaasError, type MaasErrorCode } from "../maas/errors.ts";
-import { isStatusCode, NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
+import { isStatusCode, NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Store } from "../store/index.ts";
 import type { RolloutPlan } from "./deployment-plan.ts";
 

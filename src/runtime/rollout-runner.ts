@@ -13,7 +13,7 @@ import { hostname as osHostname } from "node:os";
 import { createActor, type Actor } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
-import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
+import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
 import { hostMachine, type HostError, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";

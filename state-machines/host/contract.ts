@@ -2,7 +2,7 @@
  * The host machine's contract with src/runtime: its states (phases), input, context,
  * events in and events out. Data only; the machine is in ../host.ts.
  */
-import type { NodeStatusCode } from "../../src/maas/status.ts";
+import type { NodeStatusCode } from "../../src/model/maas/status.ts";
 import type { RoleRecheck } from "../../src/roles/recheck.ts";
 
 /** Top-level states. Busy ones end in -ing, settled ones are past tense. */

@@ -3,7 +3,7 @@
  * status or a timeout becomes a `HostError` (code, message, phase), kept as `lastError`
  * and in a short history of failed attempts.
  */
-import { STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
+import { STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import type { HostContext, HostError, HostErrorCode } from "./contract.ts";
 import { retryPhaseOf } from "./policy.ts";
 

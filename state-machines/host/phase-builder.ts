@@ -13,7 +13,7 @@
  * The builders return plain state configs; the machine (../host.ts) is assembled from
  * them and type-checked against `hostSetup` there.
  */
-import type { NodeStatusCode } from "../../src/maas/status.ts";
+import type { NodeStatusCode } from "../../src/model/maas/status.ts";
 import type { CappedPhase, HostContext, HostPhase, RetryPhase } from "./contract.ts";
 import type { hostSetup } from "./setup.ts";
 

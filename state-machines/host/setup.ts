@@ -4,7 +4,7 @@
  * only assign and emit.
  */
 import { setup, assign, emit, enqueueActions, fromPromise } from "xstate";
-import { NodeStatus, type NodeStatusCode } from "../../src/maas/status.ts";
+import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import type { RoleRecheck } from "../../src/roles/recheck.ts";
 import type {
   AbortOutput,
