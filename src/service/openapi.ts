@@ -57,6 +57,17 @@ export const OPENAPI = {
         },
       },
     },
+    "/readyz": {
+      get: {
+        operationId: "ready",
+        summary: "readiness (no auth): MAAS reachable and the key accepted; the error's message only with the token",
+        security: [],
+        responses: {
+          "200": { description: "ready", content: json(ref("Readiness")) },
+          "503": { description: "not ready (MAAS unreachable), stopping, or degraded", content: json(ref("Readiness")) },
+        },
+      },
+    },
     "/metrics": {
       get: {
         operationId: "metrics",
@@ -219,6 +230,29 @@ export const OPENAPI = {
             type: "object",
             required: ["code", "message"],
             properties: { code: { type: "string" }, message: { type: "string" }, details: {} },
+          },
+        },
+      },
+      Readiness: {
+        type: "object",
+        required: ["status", "unreachable", "checks"],
+        properties: {
+          status: { type: "string", enum: ["ready", "not ready", "stopping", "degraded"] },
+          unreachable: { type: "array", items: { type: "string", enum: ["maas"] } },
+          checks: {
+            type: "object",
+            properties: {
+              maas: {
+                type: "object",
+                required: ["ok", "checkedAt", "latencyMs"],
+                properties: {
+                  ok: { type: "boolean" },
+                  checkedAt: { type: "string" },
+                  latencyMs: { type: "integer" },
+                  error: { type: "object", required: ["code"], properties: { code: { type: "string" }, message: { type: "string" } } },
+                },
+              },
+            },
           },
         },
       },

@@ -17,11 +17,12 @@ import type { Store } from "../store/index.ts";
 import { FINDING_CODES } from "../roles/types.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
-import { ServiceError } from "./errors.ts";
+import { ListenError, ServiceError } from "./errors.ts";
 import { EventHub } from "./events.ts";
 import { readBody, sendError, sendJson } from "./http.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { OPENAPI } from "./openapi.ts";
+import { Readiness } from "./readiness.ts";
 
 export interface ServiceOptions {
   store: Store;
@@ -49,6 +50,14 @@ export interface ServiceOptions {
   lockCommand?: string;
   /** prom-client's process and Node.js metrics (default on). */
   defaultMetrics?: boolean;
+  /**
+   * The readiness probe of MAAS (default: `maas.whoami()`). `metalwave serve` gives one on a
+   * client of its own (one attempt, short timeout), so probes neither wait out retries nor
+   * count among a run's MAAS requests.
+   */
+  probeMaas?: () => Promise<unknown>;
+  /** Time between readiness probes of MAAS (default 15 s). */
+  readyProbeMs?: number;
 }
 
 export type Method = "GET" | "POST";
@@ -203,6 +212,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
   });
+  const readiness = new Readiness({ probeMaas: opts.probeMaas ?? (() => opts.maas.whoami()), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -210,6 +220,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     planning: () => controller.planning(),
     maasStats: opts.maasStats,
     eventClients: () => events.size,
+    maasUp: () => readiness.maas?.ok,
   });
 
   const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;
@@ -222,6 +233,19 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
         if (controller.stopping) sendJson(res, 503, { status: "stopping" });
         else if (controller.degraded) sendJson(res, 503, { status: "degraded" });
         else sendJson(res, 200, { status: "ok" });
+      },
+    },
+    {
+      method: "GET",
+      path: "/readyz",
+      auth: false,
+      handle: async ({ req, res }) => {
+        const maas = await readiness.current();
+        // Without the token the answer says what is down, not the region's address or its words.
+        const detailed = tokens.allows(req.headers.authorization);
+        const checks = { maas: { ok: maas.ok, checkedAt: maas.checkedAt, latencyMs: maas.latencyMs, ...(maas.error ? { error: detailed ? maas.error : { code: maas.error.code } } : {}) } };
+        const status = controller.stopping ? "stopping" : controller.degraded ? "degraded" : maas.ok ? "ready" : "not ready";
+        sendJson(res, status === "ready" ? 200 : 503, { status, unreachable: maas.ok ? [] : ["maas"], checks });
       },
     },
     {
@@ -403,7 +427,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   } catch (e) {
     events.close();
     store.releaseLock();
-    throw new ServiceError("INTERNAL", `cannot listen on ${host}:${opts.port ?? 8640}: ${(e as Error).message}`, { cause: e });
+    throw new ListenError(`${host.includes(":") ? `[${host}]` : host}:${opts.port ?? 8640}`, e);
   }
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
@@ -413,11 +437,13 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   // once the service is reachable. Had listening failed, nothing would run against a store
   // the caller then closes.
   controller.startRemediationTimer();
+  readiness.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (why = "paused: the service is stopping"): Promise<void> => {
     stopped ??= (async () => {
       await controller.stop(why);
+      readiness.stop();
       events.close();
       // Each connection closes as soon as it has no request in flight; a request still
       // being answered after the grace period is cut.
