@@ -3,7 +3,7 @@
  * runner while this process runs the rollout and from the store otherwise.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { isStatusCode, STATUS_LABEL } from "../maas/status.ts";
+import { isStatusCode, STATUS_LABEL } from "../model/maas/status.ts";
 import type { RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
 import type { HostFailure, RolloutProgress, WaveProgress } from "../runtime/rollout-runner.ts";
 import { HOST_PHASES } from "../../state-machines/host.ts";
