@@ -10,4 +10,5 @@ export { Readiness, type ProbeResult } from "./readiness.ts";
 export { loadToken, TokenCheck, MIN_TOKEN_LENGTH, TOKEN_ENV } from "./auth.ts";
 export { EventHub, type ServiceEventType } from "./events.ts";
 export { ServiceMetrics } from "./metrics.ts";
-export { OPENAPI } from "./openapi.ts";
+export { OPENAPI, openApiDocument, toOpenApi30 } from "./openapi.ts";
+export * as apiSchemas from "./api-schemas.ts";

@@ -8,20 +8,19 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
-import { z } from "zod";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import type { MaasClientStats } from "../maas/client.ts";
 import type { Store } from "../store/index.ts";
-import { FINDING_CODES } from "../roles/types.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
 import { ListenError, ServiceError } from "./errors.ts";
 import { EventHub } from "./events.ts";
 import { readBody, sendError, sendJson } from "./http.ts";
 import { ServiceMetrics } from "./metrics.ts";
-import { OPENAPI } from "./openapi.ts";
+import { openApiDocument } from "./openapi.ts";
+import { EmptyBody, ReasonBody, ReprovisionBody, StartBody } from "./api-schemas.ts";
 import { Readiness } from "./readiness.ts";
 
 export interface ServiceOptions {
@@ -129,19 +128,6 @@ function afterParam(req: IncomingMessage): number | undefined {
   return n;
 }
 
-const StartBody = z.object({ overrides: z.array(z.enum(FINDING_CODES)).max(FINDING_CODES.length).optional() }).strict();
-const ReasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
-const EmptyBody = z.object({}).strict();
-const ReprovisionBody = z
-  .object({
-    hosts: z.array(z.string().trim().min(1).max(255)).min(1).max(1000),
-    reason: z.string().trim().min(1).max(500).optional(),
-    erase: z.enum(["none", "quick", "secure"]).optional(),
-    spares: z.boolean().optional(),
-    recommission: z.boolean().optional(),
-  })
-  .strict();
-
 export interface ServiceHandle {
   /** e.g. http://127.0.0.1:8640 */
   url: string;
@@ -224,6 +210,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   });
 
   const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;
+  // Known once listening (requests come only after that): the document's `servers` is this address.
+  let url = "";
+  let openapi: ReturnType<typeof openApiDocument> | undefined;
   const routes: Route[] = [
     {
       method: "GET",
@@ -261,7 +250,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     { method: "GET", path: "/", auth: false, handle: ({ res }) => sendDashboardFile(res, "index.html") },
     { method: "GET", path: "/dashboard.js", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.js") },
     { method: "GET", path: "/dashboard.css", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.css") },
-    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, OPENAPI) },
+    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, (openapi ??= openApiDocument(url))) },
     {
       method: "GET",
       path: "/api/v1/events",
@@ -431,7 +420,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   }
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${urlHost}:${addr.port}`;
+  url = `http://${urlHost}:${addr.port}`;
   log.info({ url }, "metalwave service listening");
   // Only now: a maintenance pass a killed process left is finished (and timed passes begin)
   // once the service is reachable. Had listening failed, nothing would run against a store
