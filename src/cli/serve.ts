@@ -5,7 +5,8 @@ import { loadConfig, type ConfigInput } from "../config.ts";
 import { cliOutput } from "./logging.ts";
 import { openStore } from "../store/index.ts";
 import { isLoopback } from "../sim/index.ts";
-import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
+import { checkServeConfig, loadToken, startService, TOKEN_ENV } from "../service/index.ts";
+import { MaasClient } from "../maas/client.ts";
 import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
 import { regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
@@ -63,6 +64,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  checkServeConfig(config, { embeddedRegion: simulatedRequested(config, values.simulated) });
   const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
@@ -83,6 +85,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       maas,
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
+      // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
       config,
       logger,
       token,
