@@ -157,16 +157,19 @@ export class StoreCore {
   }
 
   bufferHost(key: string, params: Params): void {
+    this.guard?.check();
     this.pendingHosts.set(key, params);
     this.buffered();
   }
 
   bufferJournal(params: Params): void {
+    this.guard?.check();
     this.pendingJournal.push(params);
     this.buffered();
   }
 
   bufferCallEnd(end: Params, journal: Params): void {
+    this.guard?.check();
     this.pendingCallEnds.push(end);
     this.pendingJournal.push(journal);
     this.buffered();
