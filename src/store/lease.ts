@@ -73,6 +73,7 @@ export class LeaseLock implements LockKeeper {
     core.guard = {
       check: () => this.check(),
       fence: (sql: SqlConnection) => this.fence(sql),
+      refused: (e) => this.lose(`PostgreSQL refused a write: ${e.message}`),
     };
   }
 
@@ -178,15 +179,13 @@ export class LeaseLock implements LockKeeper {
   release(): void {
     const token = this.token;
     if (token === undefined) return;
-    try {
-      this.conn.call({ op: "leaseStop" });
-      this.core.write("releasing the store's lease", {}, () => {
-        this.core.sql.run("DELETE FROM lock WHERE id = 1 AND token = ?", [token]);
-      });
-    } finally {
-      this.token = undefined;
-      Atomics.store(this.conn.lease, LEASE.status, LEASE_NOT_HELD);
-    }
+    // Not fenced: deleting the row only if it still carries our token is safe whoever holds the lease.
+    this.token = undefined;
+    Atomics.store(this.conn.lease, LEASE.status, LEASE_NOT_HELD);
+    this.conn.call({ op: "leaseStop" });
+    this.core.write("releasing the store's lease", {}, () => {
+      this.core.sql.run("DELETE FROM lock WHERE id = 1 AND token = ?", [token]);
+    });
   }
 
   breakLock(by: LockOwner): LockHolder | undefined {
