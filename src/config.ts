@@ -25,7 +25,7 @@ export const ConfigSchema = z
   .object({
     maas: z
       .object({
-        /** Region URL such as http://maas.example:5240/MAAS. Absent: the embedded simulator. */
+        /** Region URL such as http://maas.example:5240/MAAS. Required unless the embedded simulator is asked for (simulator.embedded). */
         url: z.string().url().optional(),
         /** File holding the API key (consumer:token:secret). */
         apiKeyFile: z.string().optional(),
@@ -39,6 +39,8 @@ export const ConfigSchema = z
       .default({ maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000, pollIntervalMs: 2_000 }),
     simulator: z
       .object({
+        /** Run on the embedded simulated region instead of a real one (also `--simulated`); never implied by a missing maas.url. */
+        embedded: z.boolean().default(false),
         machines: z.number().int().positive().optional(),
         fleet: z.string().optional(),
         /** Divides realistic MAAS durations; 0 means every busy state finishes at once. */
@@ -49,7 +51,7 @@ export const ConfigSchema = z
         hostFaults: z.string().optional(),
       })
       .strict()
-      .default({ speed: 600, seed: 7 }),
+      .default({ embedded: false, speed: 600, seed: 7 }),
     rollout: z
       .object({
         /** Which machines take part: all of these MAAS tags (empty = every machine). */

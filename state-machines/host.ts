@@ -6,7 +6,7 @@
  * See docs/pipeline.md for the diagram, the retry rules and what happens on restore.
  */
 import { setup, assign, emit, enqueueActions, fromPromise } from "xstate";
-import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../src/maas/status.ts";
+import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../src/model/maas/status.ts";
 import type { RoleRecheck } from "../src/roles/recheck.ts";
 
 // ---------------------------------------------------------------------------

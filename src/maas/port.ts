@@ -16,7 +16,7 @@
  *   response fails schema validation (names the field), `MAAS_NETWORK` when the region
  *   cannot be reached after retries, `MAAS_OUTCOME_UNKNOWN` when reconciliation itself failed.
  */
-import type { NodeStatusCode } from "./status.ts";
+import type { NodeStatusCode } from "../model/maas/status.ts";
 import type { Machine, MachineState, Tag, Zone, ResourcePool, EventsPage, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
 
 export type { Machine, MachineState, Tag, Zone, ResourcePool, EventsPage, MaasEvent, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";

@@ -6,8 +6,8 @@
  * nullable, and only what metalwave relies on is required.
  */
 import { z } from "zod";
-import type { NodeStatusCode } from "./status.ts";
-import { isStatusCode } from "./status.ts";
+import type { NodeStatusCode } from "../model/maas/status.ts";
+import { isStatusCode } from "../model/maas/status.ts";
 
 const str = z.string();
 const nullableStr = z.string().nullable();

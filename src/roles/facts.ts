@@ -4,7 +4,7 @@
  * GiB and MiB as operators think, not in the bytes and MB MAAS sends.
  */
 import type { Machine } from "../maas/schemas.ts";
-import type { NodeStatusCode } from "../maas/status.ts";
+import type { NodeStatusCode } from "../model/maas/status.ts";
 import type { CephDiskRule, MatchRule, Range } from "./schema.ts";
 
 const GIB = 1024 ** 3;

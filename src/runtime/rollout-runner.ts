@@ -10,7 +10,7 @@ import { createActor, type Actor, type SnapshotFrom } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
 import { MaasError, type MaasErrorCode } from "../maas/errors.ts";
-import { isStatusCode, NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../maas/status.ts";
+import { isStatusCode, NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import { MetalwaveError } from "../errors.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
