@@ -29,6 +29,12 @@ export const systemDeps: readonly SystemDep[] = [
     debianPackages: ['chromium'],
     present: () => existsSync('/usr/bin/chromium'),
   },
+  {
+    name: 'promtool',
+    neededBy: 'the metrics and alert-rule checks (test/service/deploy.test.ts: promtool check metrics, check rules, test rules); Debian ships promtool only in the prometheus package (its server is installed too, and on a machine with systemd it starts)',
+    debianPackages: ['prometheus'],
+    present: () => onPath('promtool'),
+  },
 ];
 
 function privilegePrefix(): string[] | undefined {
