@@ -5,11 +5,11 @@
  * reads, so what this prints is what runs.
  */
 import { loadConfig, type ConfigInput } from "../config.ts";
-import { createLogger } from "../log.ts";
+import { cliOutput } from "./logging.ts";
 import { renderPlanText } from "../roles/index.ts";
 import { FINDING_CODES } from "../roles/types.ts";
 import { planJson, readAndPlan, renderWavesText } from "../runtime/deployment-plan.ts";
-import { ExitCode, overrideFlags, parseFlags, regionFlags } from "./args.ts";
+import { ExitCode, LOG_OPTIONS, overrideFlags, parseFlags, regionFlags } from "./args.ts";
 import { clientFor, withOverrides } from "./rollout.ts";
 import { regionJson, regionText, resolveRegion, simulatedRequested } from "./region.ts";
 
@@ -35,6 +35,7 @@ exit codes: 0 nothing blocks a rollout, 6 pre-flight FAIL findings block it,
 
 export async function runPlanCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("plan", argv, {
+    ...LOG_OPTIONS,
     config: { type: "string" },
     "maas-url": { type: "string" },
     "api-key-file": { type: "string" },
@@ -50,7 +51,7 @@ export async function runPlanCommand(argv: string[]): Promise<number> {
   const overrides = overrideFlags("plan", values.override, FINDING_CODES);
   const flags: ConfigInput = regionFlags(values);
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
-  const logger = createLogger({ level: "warn" });
+  const { logger } = cliOutput("plan", values, "warn");
   const region = await resolveRegion(config, { command: "plan", simulated: simulatedRequested(config, values.simulated), logger });
   try {
     const plan = await readAndPlan(clientFor(config, region.url, region.apiKey, logger), config);

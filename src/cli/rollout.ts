@@ -6,14 +6,16 @@ import { tmpdir, hostname as osHostname } from "node:os";
 import { dirname, join } from "node:path";
 import { loadConfig, type Config, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import type { Logger } from "../log.ts";
+import { cliOutput, type LogFlags } from "./logging.ts";
+import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
-import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
+import { ExitCode, intFlag, LOG_OPTIONS, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
 import { embeddedSimulator, realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
@@ -89,6 +91,7 @@ interface RunArgs {
   maas: MaasClient;
   store: Store;
   logger: Logger;
+  terminal: Terminal;
   resume: boolean;
   json: boolean;
   timeScale: number;
@@ -153,7 +156,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
 }
 
 async function runWithProgress(a: RunArgs): Promise<number> {
-  const printer = createProgressPrinter(process.stderr);
+  const printer = createProgressPrinter(a.terminal, a.logger);
   a.store.acquireLock({ pid: process.pid, hostname: osHostname(), command: a.resume ? "rollout --resume" : "rollout" });
   const runner = new RolloutRunner({
     maas: a.maas,
@@ -184,7 +187,7 @@ async function runWithProgress(a: RunArgs): Promise<number> {
       : undefined;
     const region = regionJson(a.region);
     if (a.json) console.log(JSON.stringify(cloud ? { region, ...summary, cloud } : { region, ...summary }, null, 2));
-    else console.error(`${summaryText(summary)}\n  region: ${regionText(a.region)}` + (cloud ? `\n${cloudText(cloud)}` : ""));
+    else a.terminal.line(`${summaryText(summary)}\n  region: ${regionText(a.region)}` + (cloud ? `\n${cloudText(cloud)}` : ""));
     return exitCodeFor(summary);
   } finally {
     process.off("SIGINT", onSignal);
@@ -202,13 +205,13 @@ async function runWithProgress(a: RunArgs): Promise<number> {
  * everything is released afterwards.
  */
 export async function withLastingRegion(
-  values: Parameters<typeof regionFlags>[0] & { config?: string | undefined },
+  values: Parameters<typeof regionFlags>[0] & LogFlags & { config?: string | undefined },
   opts: { command: string; why: string; lockCommand: string },
   work: (deps: RunnerDeps) => Promise<number>,
 ): Promise<number> {
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
   const { url, apiKey } = realRegion(config, opts.command, opts.why);
-  const logger = createLogger();
+  const { logger } = cliOutput(opts.command, values);
   const layering = layeringFor(config, logger, undefined);
   const maas = clientFor(config, url, apiKey, logger);
   const store = openStore(config.store, { writeBehindMs: 200 });
@@ -287,7 +290,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     ...regionFlags(values),
   };
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
-  const logger = createLogger();
+  const { logger, terminal } = cliOutput("rollout", values);
   const simulated = simulatedRequested(config, values.simulated);
   if (simulated && values.resume) {
     throw new UsageError("metalwave rollout: --resume needs a MAAS region that outlives this process (--maas-url); the embedded simulated region starts afresh each run");
@@ -302,6 +305,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
       maas: clientFor(config, region.url, region.apiKey, logger),
       store,
       logger,
+      terminal,
       resume: values.resume,
       json: values.json,
       timeScale: timeScaleOf(config, region),
@@ -324,6 +328,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     config: { type: "string" },
     store: { type: "string" },
     json: { type: "boolean", default: false },
+    ...LOG_OPTIONS,
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
@@ -349,10 +354,13 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       },
     },
   });
-  const logger = createLogger({ level: "warn" });
+  // A full rollout logs a lot at info: warnings and worse unless asked (--log-level info).
+  const { logger, terminal, format } = cliOutput("start", values, "warn");
   const sim = await embeddedSimulator(config, logger);
   const region: Region = { simulated: true, url: sim.url, apiKey: sim.apiKey, sim };
-  console.error(`${regionText(region)}; store ${config.store}`);
+  // A notice, not a log line: in a JSON log stream it is a record like the others.
+  if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
+  else terminal.line(`${regionText(region)}; store ${config.store}`);
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
@@ -361,6 +369,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       maas: clientFor(config, sim.url, sim.apiKey, logger),
       store,
       logger,
+      terminal,
       resume: false,
       json: values.json,
       timeScale: timeScaleOf(config, region),
@@ -375,6 +384,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
 
 export async function runStatusCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("status", argv, {
+    ...LOG_OPTIONS,
     store: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -383,6 +393,7 @@ export async function runStatusCommand(argv: string[]): Promise<number> {
     console.log(STATUS_HELP);
     return ExitCode.OK;
   }
+  cliOutput("status", values);
   const config = loadConfig({ flags: values.store ? { store: values.store } : {} });
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {

@@ -2,7 +2,7 @@
  * `metalwave serve`: the long-running service (src/service, docs/service.md).
  */
 import { loadConfig, type ConfigInput } from "../config.ts";
-import { createLogger } from "../log.ts";
+import { cliOutput } from "./logging.ts";
 import { openStore } from "../store/index.ts";
 import { isLoopback } from "../sim/index.ts";
 import { checkServeConfig, loadToken, startService, TOKEN_ENV } from "../service/index.ts";
@@ -65,7 +65,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
   checkServeConfig(config, { embeddedRegion: simulatedRequested(config, values.simulated) });
-  const logger = createLogger();
+  const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
   }
