@@ -15,7 +15,7 @@ import { NodeStatus } from "../../maas/status.ts";
 import type { NodeStatusCode } from "../../maas/status.ts";
 import type { MachineRecord, Region } from "../region.ts";
 import { renderBlockDevice } from "../render.ts";
-import type { SimLogger } from "../server.ts";
+import type { SimLogger } from "../logger.ts";
 import { SimError } from "../errors.ts";
 import { runCommandLine, startService, stopService } from "./commands.ts";
 import { HostFaultDice, noHostFaults, parseHostFaults } from "./faults.ts";
