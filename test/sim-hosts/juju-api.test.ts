@@ -120,6 +120,14 @@ describe("simulated controller API through jujulib", () => {
       ]);
       await conn.facades.allWatcher.stop({ id });
       await expect(conn.facades.allWatcher.next({ id })).rejects.toThrow("watcher was stopped");
+      // A controller that stops its watchers: the client watches again and gets a full snapshot.
+      const again = (await conn.facades.client.watchAll(null))["watcher-id"];
+      await conn.facades.allWatcher.next({ id: again });
+      const blocked = conn.facades.allWatcher.next({ id: again });
+      expect(server.stopWatchers()).toBe(1);
+      await expect(blocked).rejects.toThrow("watcher was stopped");
+      const fresh = (await conn.facades.client.watchAll(null))["watcher-id"];
+      expect(((await conn.facades.allWatcher.next({ id: fresh })) as { deltas: Delta[] }).deltas.some((d) => d[0] === "model")).toBe(true);
     } finally {
       logout();
     }

@@ -41,6 +41,7 @@ export class JujuApiServer {
   /** By listening address. */
   private readonly listeners = new Map<string, Listener>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly sessions = new Set<ApiSession>();
   private closed = false;
   requests = 0;
 
@@ -100,9 +101,11 @@ export class JujuApiServer {
       return;
     }
     const session = this.api.newSession(controller, model?.[1]);
+    this.sessions.add(session);
     let open = true;
     ws.on("close", () => {
       open = false;
+      this.sessions.delete(session);
       for (const w of session.watchers.values()) w.stopped = true;
     });
     ws.on("error", () => undefined);
@@ -148,6 +151,21 @@ export class JujuApiServer {
       send({ response: result });
     };
     attempt();
+  }
+
+  /**
+   * Stops every AllWatcher, as a controller sometimes does (a restart, a lost lease): their
+   * next Next answers "watcher was stopped" and clients must WatchAll again (juju-layering.md §4b).
+   */
+  stopWatchers(): number {
+    let n = 0;
+    for (const s of this.sessions) {
+      for (const w of s.watchers.values()) {
+        if (!w.stopped) n++;
+        w.stopped = true;
+      }
+    }
+    return n;
   }
 
   async close(): Promise<void> {
