@@ -35,7 +35,8 @@ interface Listener {
 export class JujuApiServer {
   private readonly cloud: SimCloud;
   private readonly api: JujuApi;
-  private readonly port: number;
+  /** The port each controller machine's API listens on (0: ephemeral, see endpoint()). */
+  readonly port: number;
   private readonly pollMs: number;
   private readonly logger: SimLogger | undefined;
   /** By listening address. */
