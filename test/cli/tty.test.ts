@@ -129,7 +129,7 @@ describe("off a terminal", () => {
     const level = await runCli(["status", "--log-level", "loud"], {});
     expect(level.code).toBe(2);
     expect(level.stderr).toMatch(/--log-level <level>' argument 'loud' is invalid. Allowed choices are trace, debug, info, warn, error, fatal, silent/);
-  }, 60_000);
+  }, 180_000);
 });
 
 /** The keys of a JSON object line at its top level, in order, duplicates kept. */
