@@ -11,7 +11,7 @@ import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts }
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
-import { regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
 /** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
 const TOKEN_ENV = "METALWAVE_API_TOKEN";
@@ -69,7 +69,10 @@ async function runServe(values: ServeOpts): Promise<number> {
     ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  checkServeConfig(config, { embeddedRegion: simulatedRequested(config, values.simulated) });
+  const embeddedRegion = simulatedRequested(config, values.simulated);
+  // The region comes first: a missing MAAS URL is the usage error an operator must see, before the rest.
+  if (!embeddedRegion) realRegion(config, "serve");
+  checkServeConfig(config, { embeddedRegion });
   const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
