@@ -96,6 +96,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: () => layeringFor(config, logger, sim),
       regionIsEphemeral: sim !== undefined,
+      ...(sim ? {} : { maasUrl: region.url }),
       lockCommand: "serve",
     });
     // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).
