@@ -84,6 +84,8 @@ export interface HostsView {
   budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
   /** What the rollout is for (the plan's kind): a deployment rollout, or a step of a maintenance pass. */
   kind: RolloutKind;
+  /** A machine's page in the MAAS web UI with `{systemId}` for its id; null when the region has no UI (the simulator). */
+  maasMachineUrl: string | null;
   hosts: HostCell[];
 }
 
@@ -239,6 +241,7 @@ export class RolloutReads {
         perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
       },
       kind: planned.kind,
+      maasMachineUrl: this.d.maasMachineUrl ?? null,
       hosts,
     };
   }
