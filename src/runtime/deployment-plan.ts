@@ -15,6 +15,7 @@ import { planWaves } from "../../state-machines/waves.ts";
 import type { Reprovision } from "../../state-machines/host.ts";
 import { planLayouts } from "../roles/layouts.ts";
 import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
+import { renderLayoutsText } from "../roles/layout-render.ts";
 
 /** A ceph (or other) tag to put on, or take off, one of a host's block devices. */
 export interface DiskTagChange {
@@ -199,7 +200,7 @@ export function planJson(plan: DeploymentPlan): unknown {
       index,
       hosts: ids.map((id) => {
         const h = info.get(id);
-        return { systemId: id, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [] };
+        return { systemId: id, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [], layout: h?.layout ?? null };
       }),
     })),
     blocking: plan.blocking,
@@ -226,6 +227,7 @@ export function renderWavesText(plan: DeploymentPlan): string {
       .map(([role, names]) => (names.length <= 3 ? `${role}: ${names.join(", ")}` : `${role}: ${names.length}`));
     lines.push(`  wave ${i + 1}: ${ids.length} host${ids.length === 1 ? "" : "s"}  ${parts.join("; ")}`);
   });
+  lines.push(...renderLayoutsText(plan.rollout.hosts));
   if (plan.overridden.length > 0) {
     lines.push("", `Overridden (--override ${plan.overrides.join(", ")}):`);
     for (const f of plan.overridden) lines.push(`  FAIL ${f.code}: ${f.message}`);

@@ -17,7 +17,7 @@ import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/s
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
 import { hostMachine, type HostError, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
-import { rolloutMachine } from "../../state-machines/rollout.ts";
+import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
 import { syncTags } from "../roles/index.ts";
@@ -94,6 +94,12 @@ export class RolloutRunner {
   private finish!: (s: RolloutSummary) => void;
   private fail!: (e: unknown) => void;
   private stopping = false;
+  /**
+   * The rollout actor takes events: false before it starts and from the moment it reaches
+   * a final state or is stopped. Hosts still finishing an abort after that have nowhere to
+   * report to, and their events are dropped rather than sent to a stopped actor.
+   */
+  private rolloutLive = false;
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -199,7 +205,10 @@ export class RolloutRunner {
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
-      taggingFor: (systemId) => ({ machineTags: !this.plan.machineTagsSynced, disks: this.hostInfo.get(systemId)?.disks ?? [] }),
+      taggingFor: (systemId) => {
+        const h = this.hostInfo.get(systemId);
+        return { machineTags: !this.plan.machineTagsSynced, disks: h?.disks ?? [], hostname: h?.hostname, layout: h?.layout };
+      },
     });
     const hostLogic = hostMachine.provide({ actors });
     const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);
@@ -240,6 +249,7 @@ export class RolloutRunner {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not re-check the layers formed before the restart; they form again as hosts arrive");
       });
     }
+    this.rolloutLive = true;
     this.rollout.start();
     for (const { record: h } of point.restorable) {
       const actor = this.hosts.get(h.systemId);
@@ -260,13 +270,13 @@ export class RolloutRunner {
 
   /** Operator controls, used by the service; the CLI maps signals to them. */
   pause(reason = "paused by operator"): void {
-    this.rollout.send({ type: "PAUSE", reason });
+    this.toRollout({ type: "PAUSE", reason });
   }
   resume(): void {
-    this.rollout.send({ type: "RESUME" });
+    this.toRollout({ type: "RESUME" });
   }
   abort(reason = "aborted by operator"): void {
-    this.rollout.send({ type: "ABORT", reason });
+    this.toRollout({ type: "ABORT", reason });
   }
 
   private indexPlan(): void {
@@ -357,17 +367,23 @@ export class RolloutRunner {
       this.journal({ event: "resumed" });
     });
     r.on("rollout.completed", (e) => {
+      this.rolloutLive = false;
       this.state = "completed";
       this.deps.store.setRolloutStatus(this.rolloutId, "completed");
       this.journal({ event: "completed", counts: e.counts });
       this.maybeFinish();
     });
     r.on("rollout.aborted", (e) => {
+      this.rolloutLive = false;
       this.state = "aborted";
       this.deps.store.setRolloutStatus(this.rolloutId, "aborted", e.reason);
       this.journal({ event: "aborted", reason: e.reason });
       this.maybeFinish();
     });
+  }
+
+  private toRollout(event: RolloutEvent): void {
+    if (this.rolloutLive) this.rollout.send(event);
   }
 
   private journal(data: Record<string, unknown>): void {
@@ -397,7 +413,7 @@ export class RolloutRunner {
           case "host.slotRelease":
             break;
         }
-        this.rollout.send(hostToRollout(e));
+        this.toRollout(hostToRollout(e));
       });
     }
     actor.subscribe({
@@ -511,6 +527,7 @@ export class RolloutRunner {
     this.persistence.saveChanged();
     void this.observer.stop().then(
       () => {
+        this.rolloutLive = false;
         this.rollout.stop();
         this.persistence.saveChanged();
         this.emitProgress(true);

@@ -9,7 +9,8 @@
  */
 import ssh2 from "ssh2";
 import type { Connection, ParsedKey, Server as Ssh2Server } from "ssh2";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer } from "node:net";
+import type { AddressInfo, Server as TcpServer } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { NodeStatus } from "../../maas/status.ts";
 import type { NodeStatusCode } from "../../maas/status.ts";
@@ -63,6 +64,8 @@ interface Listener {
   ready: Promise<void>;
   /** false: every connection is closed during the handshake (`setReachable`), until the next deploy. */
   reachable: boolean;
+  /** One more listener per further address (one per space the machine is linked to), on the same port. */
+  extra: { address: string; server: TcpServer }[];
 }
 
 /** A deployed simulated host as its controls show it (`GET /sim/hosts/{host}`). */
@@ -148,6 +151,13 @@ export class HostFleet {
   endpoint(systemId: string): { host: string; port: number } | undefined {
     const l = this.listeners.get(systemId);
     return l && l.port > 0 ? { host: l.host.address, port: l.port } : undefined;
+  }
+
+  /** Every address a deployed machine's SSH server listens on (one per space it is linked to), boot address first. */
+  endpoints(systemId: string): { host: string; port: number }[] {
+    const l = this.listeners.get(systemId);
+    if (l === undefined || l.port === 0) return [];
+    return [{ host: l.host.address, port: l.port }, ...l.extra.map((e) => ({ host: e.address, port: l.port }))];
   }
 
   /** Resolves once the machine's listener is bound (tests; clients retry instead). */
@@ -259,7 +269,10 @@ export class HostFleet {
     this.cloud.addHost(host);
     const key = seededHostKey(this.region.seed, m.systemId, m.counts.deployed);
     const server = new ssh2.Server({ hostKeys: [key.privateKey], ident: "OpenSSH_8.9p1 Ubuntu-3ubuntu0.10" }, (client) => this.onConnection(l, client, keys));
-    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve(), reachable: true };
+    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve(), reachable: true, extra: [] };
+    // The host answers on each address MAAS gave it (every subnet is a loopback range, so
+    // choosing an address by space reaches the same simulated host).
+    const others = this.region.addressesOf(m).filter((a) => a !== host.address);
     l.ready = new Promise<void>((resolve) => {
       server.on("error", (e: Error) => {
         this.logger?.warn({ systemId: m.systemId, address: host.address, port: this.sshPort, err: e.message }, "simulated host cannot listen for SSH");
@@ -267,10 +280,24 @@ export class HostFleet {
       });
       server.listen(this.sshPort, host.address, () => {
         l.port = (server.address() as AddressInfo).port;
-        resolve();
+        void Promise.all(others.map((address) => this.listenExtra(l, address))).then(() => resolve());
       });
     });
     this.listeners.set(m.systemId, l);
+  }
+
+  private listenExtra(l: Listener, address: string): Promise<void> {
+    const tcp = createTcpServer((socket) => l.server.injectSocket(socket));
+    return new Promise<void>((resolve) => {
+      tcp.on("error", (e: Error) => {
+        this.logger?.warn({ systemId: l.host.systemId, address, port: l.port, err: e.message }, "simulated host cannot listen for SSH on a further address");
+        resolve();
+      });
+      tcp.listen(l.port, address, () => {
+        l.extra.push({ address, server: tcp });
+        resolve();
+      });
+    });
   }
 
   private async stop(systemId: string): Promise<void> {
@@ -280,10 +307,13 @@ export class HostFleet {
     this.cloud.removeHost(systemId);
     await l.ready;
     for (const c of l.connections) c.end();
-    await new Promise<void>((r) => {
-      if (l.port === 0) return r();
-      l.server.close(() => r());
-    });
+    await Promise.all([
+      new Promise<void>((r) => {
+        if (l.port === 0) return r();
+        l.server.close(() => r());
+      }),
+      ...l.extra.map((e) => new Promise<void>((r) => e.server.close(() => r()))),
+    ]);
   }
 
   private onConnection(l: Listener, client: Connection, keys: readonly ParsedKey[]): void {
