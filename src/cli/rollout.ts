@@ -231,10 +231,12 @@ export async function withLastingRegion(
   }
 }
 
-export function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
+/** `beforeSend`: checked before every request (the store's lease: a holder that may have lost it sends nothing). */
+export function clientFor(config: Config, url: string, apiKey: string, logger: Logger, beforeSend?: () => void): MaasClient {
   return new MaasClient({
     url,
     apiKey,
+    ...(beforeSend ? { beforeSend } : {}),
     maxInFlight: config.maas.maxInFlight,
     requestsPerSecond: config.maas.requestsPerSecond,
     timeoutMs: config.maas.timeoutMs,

@@ -77,7 +77,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     if (sim) cleanup.push(() => sim.close());
     const store = openStore(config.store, { writeBehindMs: 200 });
     cleanup.unshift(() => store.close());
-    const maas = clientFor(config, region.url, region.apiKey, logger);
+    const maas = clientFor(config, region.url, region.apiKey, logger, () => store.assertMayAct());
     const service = await startService({
       store,
       maas,
@@ -93,6 +93,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       layering: () => layeringFor(config, logger, sim),
       regionIsEphemeral: sim !== undefined,
       lockCommand: "serve",
+      // A leader that lost the store's lease stops at once, writing and sending nothing
+      // more; under systemd's Restart= it comes back as a standby (docs/service.md).
+      onLeadershipLost: (why) => {
+        logger.error({ why }, "exiting: this process lost the store's lease; another metalwave leads now");
+        process.exit(ExitCode.ERROR);
+      },
     });
     // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).
     logger.info({ url: service.url, region: regionJson(region), store: config.store }, `metalwave service at ${service.url}; store ${config.store}; ${regionText(region)}`);
