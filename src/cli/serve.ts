@@ -23,7 +23,8 @@ options:
   --config FILE         YAML or JSON config (see docs/configuration.md)
   --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL)
   --api-key-file F      file holding the MAAS API key (env METALWAVE_MAAS_API_KEY)
-  --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  --store PATH|URL      the store: a SQLite file (default .metalwave/metalwave.sqlite) or
+                        postgres://user@host:5432/db (env METALWAVE_STORE; docs/store.md)
   --simulated           serve an embedded simulated region (made-up machines)
   -h, --help            this help
 
@@ -75,7 +76,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     // shares them (layeringFor), so hosts one run deployed accept the next run.
     const sim = region.simulated ? region.sim : undefined;
     if (sim) cleanup.push(() => sim.close());
-    const store = openStore(config.store, { writeBehindMs: 200 });
+    const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
     cleanup.unshift(() => store.close());
     const maas = clientFor(config, region.url, region.apiKey, logger, () => store.assertMayAct());
     const service = await startService({

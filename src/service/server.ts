@@ -230,9 +230,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   const act = (e: { takeover: boolean }): void => {
     stopFollowing?.();
     stopFollowing = undefined;
-    listening = true;
-  if (elected) act(elected);
-  else if (leadership.role === "standby") stopFollowing = followFromStore({ store, events, currentView: () => controller.currentView(), logger: log });
+    controller.startRemediationTimer();
     // A successor resumes what its predecessor was running, as `metalwave rollout --resume` would.
     const latest = store.backend === "postgres" && e.takeover ? store.latestRollout() : undefined;
     if (latest?.status === "running") {
@@ -464,7 +462,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   // Only now: a maintenance pass a killed process left is finished (and timed passes begin)
   // once the service is reachable. Had listening failed, nothing would run against a store
   // the caller then closes.
-  controller.startRemediationTimer();
+  listening = true;
+  if (elected) act(elected);
+  else if (leadership.role === "standby") stopFollowing = followFromStore({ store, events, currentView: () => controller.currentView(), logger: log });
 
   let stopped: Promise<void> | undefined;
   const stop = (why = "paused: the service is stopping"): Promise<void> => {
