@@ -433,7 +433,8 @@ class LayerEngine implements Layering {
       const to = ms.filter((m) => m.id !== "0" && members.some((h) => h.address === m.address)).slice(0, n - 1).map((m) => m.id);
       await this.main.steps.ensure(first, tpl, "enableHa", { count: n, to: to.join(",") }, { satisfied: async () => (await machines()).filter((m) => m.ha === "ha-enabled").length >= n });
     } else {
-      this.o.logger.warn({ controllers: members.length }, "fewer than 3 juju controllers: HA not enabled");
+      // Normal in a canary wave: later waves bring the other controllers (the cloud read-back says how many are in HA).
+      this.o.logger.info({ controllers: members.length }, `juju HA not enabled yet: ${members.length} controller machine(s) in this pass, HA needs at least 3`);
     }
     return { kind: "juju-controller", ready: members.map((h) => h.systemId), failed };
   }

@@ -31,6 +31,24 @@ export const systemDeps: readonly SystemDep[] = [
     present: () => existsSync('/usr/bin/chromium'),
   },
   {
+    name: 'systemd-analyze',
+    neededBy: 'the systemd unit checks (test/service/systemd-doc.test.ts: systemd-analyze verify and security)',
+    debianPackages: ['systemd'],
+    present: () => onPath('systemd-analyze'),
+  },
+  {
+    name: 'promtool',
+    neededBy: 'the metrics and alert-rule checks (test/service/deploy.test.ts: promtool check metrics, check rules, test rules); Debian ships promtool only in the prometheus package (its server is installed too, and on a machine with systemd it starts)',
+    debianPackages: ['prometheus'],
+    present: () => onPath('promtool'),
+  },
+  {
+    name: 'script (util-linux)',
+    neededBy: 'the terminal rendering test (test/cli/tty.test.ts runs metalwave in a pseudo-terminal)',
+    debianPackages: ['bsdutils'],
+    present: () => onPath('script'),
+  },
+  {
     name: 'postgresql',
     neededBy: "the store's tests on PostgreSQL and the standby tests (test/store, test/service/standby.test.ts): each run starts a throwaway cluster (test/setup/postgres.ts)",
     debianPackages: ['postgresql'],
