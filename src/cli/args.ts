@@ -69,5 +69,5 @@ export function withRegionOptions(cmd: Command, opts: { urlRequired?: boolean } 
     .option("--config <file>", "YAML or JSON config (see docs/configuration.md)")
     .option("--maas-url <url>", `MAAS region URL, e.g. http://maas:5240/MAAS (env METALWAVE_MAAS_URL, config maas.url)${opts.urlRequired === false ? "" : "; required"}`)
     .option("--api-key-file <file>", "file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)")
-    .option("--store <path>", "the store file (default .metalwave/metalwave.sqlite)");
+    .option("--store <path|url>", "the store: a SQLite file (default .metalwave/metalwave.sqlite) or postgres://user@host:5432/db (env METALWAVE_STORE)");
 }

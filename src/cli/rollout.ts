@@ -3,14 +3,14 @@
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir, hostname as osHostname } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { loadConfig, type Config, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { cliOutput, type LogFlags } from "./logging.ts";
 import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
-import { openStore, type Store } from "../store/index.ts";
+import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
@@ -91,7 +91,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     privateKey,
     port: config.ssh.port,
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
-    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(dirname(config.store), "known-hosts.json")),
+    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(localStateDir(config.store), "known-hosts.json")),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
     logger: logger.child({ component: "ssh" }),
   });
@@ -163,9 +163,15 @@ export async function withLastingRegion(
   const { url, apiKey } = realRegion(config, opts.command, opts.why);
   const { logger } = cliOutput(opts.command, values);
   const layering = layeringFor(config, logger, undefined);
-  const maas = clientFor(config, url, apiKey, logger);
-  const store = openStore(config.store, { writeBehindMs: 200 });
-  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
+  const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
+  // On a PostgreSQL store the lock is a lease: nothing is sent to MAAS once it may have run out.
+  const maas = clientFor(config, url, apiKey, logger, () => store.assertMayAct());
+  try {
+    store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   try {
     return await work({
       maas,
@@ -184,10 +190,12 @@ export async function withLastingRegion(
   }
 }
 
-export function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
+/** `beforeSend`: checked before every request (the store's lease: a holder that may have lost it sends nothing). */
+export function clientFor(config: Config, url: string, apiKey: string, logger: Logger, beforeSend?: () => void): MaasClient {
   return new MaasClient({
     url,
     apiKey,
+    ...(beforeSend ? { beforeSend } : {}),
     maxInFlight: config.maas.maxInFlight,
     requestsPerSecond: config.maas.requestsPerSecond,
     timeoutMs: config.maas.timeoutMs,

@@ -85,16 +85,18 @@ async function runServe(values: ServeOpts): Promise<number> {
     // shares them (layeringFor), so hosts one run deployed accept the next run.
     const sim = region.simulated ? region.sim : undefined;
     if (sim) cleanup.push(() => sim.close());
-    const store = openStore(config.store, { writeBehindMs: 200 });
+    const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
     cleanup.unshift(() => store.close());
-    const maas = clientFor(config, region.url, region.apiKey, logger);
+    // A holder of the store's lease that may have lost it sends MAAS nothing (beforeSend).
+    const mayAct = () => store.assertMayAct();
+    const maas = clientFor(config, region.url, region.apiKey, logger, mayAct);
     const service = await startService({
       store,
       maas,
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
       // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
-      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1, beforeSend: mayAct })),
       config,
       logger,
       token,
@@ -106,6 +108,12 @@ async function runServe(values: ServeOpts): Promise<number> {
       regionIsEphemeral: sim !== undefined,
       ...(sim ? {} : { maasUrl: region.url }),
       lockCommand: "serve",
+      // A leader that lost the store's lease stops at once, writing and sending nothing
+      // more; under systemd's Restart= it comes back as a standby (docs/service.md).
+      onLeadershipLost: (why) => {
+        logger.error({ why }, "exiting: this process lost the store's lease; another metalwave leads now");
+        process.exit(ExitCode.ERROR);
+      },
     });
     // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).
     logger.info({ url: service.url, region: regionJson(region), store: config.store }, `metalwave service at ${service.url}; store ${config.store}; ${regionText(region)}`);
