@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { RolesConfigSchema } from "./roles/schema.ts";
+import { NetworkConfigSchema, StorageConfigSchema, checkLayoutRoles } from "./roles/layout-schema.ts";
 import { FINDING_CODES } from "./roles/types.ts";
 
 const countOrPercent = z.union([
@@ -165,6 +166,10 @@ export const ConfigSchema = z
       .prefault({}),
     /** Which machine does what: tag rules, counts, spares, zone spread (docs/roles.md). */
     roles: RolesConfigSchema.prefault({}),
+    /** Per-role NIC layout and the networks each role must reach (docs/roles.md); absent: MAAS's networking is left as is and not checked. */
+    network: NetworkConfigSchema.optional(),
+    /** Per-role storage layout (docs/roles.md); absent: MAAS's layout is left as is. */
+    storage: StorageConfigSchema.optional(),
     /** Names this deployment; its scope tag `metalwave-<deployment>` marks the machines it owns. */
     deployment: z
       .string()
@@ -173,7 +178,8 @@ export const ConfigSchema = z
       .default("cloud"),
     store: z.string().default(".metalwave/metalwave.sqlite"),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => checkLayoutRoles(c, Object.keys(c.roles.definitions), (path, message) => ctx.addIssue({ code: "custom", path, message })));
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

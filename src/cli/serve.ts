@@ -6,11 +6,12 @@ import { cliOutput } from "./logging.ts";
 import { openStore } from "../store/index.ts";
 import { isLoopback } from "../sim/index.ts";
 import { Command } from "commander";
+import { MaasClient } from "../maas/client.ts";
 import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
-import { regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
 /** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
 const TOKEN_ENV = "METALWAVE_API_TOKEN";
@@ -61,13 +62,17 @@ export function parseListen(value: string): { host: string; port: number } {
 
 
 async function runServe(values: ServeOpts): Promise<number> {
-  const { loadToken, startService } = await import("../service/index.ts");
+  const { checkServeConfig, loadToken, startService } = await import("../service/index.ts");
   const listen = parseListen(values.listen);
   const token = loadToken({ file: values.tokenFile, env: process.env });
   const flags: ConfigInput = {
     ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
+  const simulated = simulatedRequested(config, values.simulated);
+  // A missing MAAS URL first: it is the mistake the other checks would hide.
+  if (!simulated) realRegion(config, "serve");
+  checkServeConfig(config, { embeddedRegion: simulated });
   const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
@@ -75,7 +80,7 @@ async function runServe(values: ServeOpts): Promise<number> {
 
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    const region = await resolveRegion(config, { command: "serve", simulated: simulatedRequested(config, values.simulated), logger });
+    const region = await resolveRegion(config, { command: "serve", simulated, logger });
     // The layers' SSH key and pinned host keys belong to the region: every run on it
     // shares them (layeringFor), so hosts one run deployed accept the next run.
     const sim = region.simulated ? region.sim : undefined;
@@ -88,6 +93,8 @@ async function runServe(values: ServeOpts): Promise<number> {
       maas,
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
+      // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
       config,
       logger,
       token,

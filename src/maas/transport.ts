@@ -425,7 +425,7 @@ export class MaasTransport {
       case "MAAS_FORBIDDEN":
         return new MaasError(code, `${where}: permission denied (HTTP 403)${said}`, init);
       case "MAAS_NOT_FOUND":
-        return new MaasError(code, `${where}: not found (HTTP 404)${said}`, init);
+        return new MaasError(code, `${where}: not found (HTTP 404)${said}${/^[a-z-]+\/$/.test(spec.path) ? wrongUrlHint(this.apiRoot) : ""}`, init);
       case "MAAS_CONFLICT": {
         const conflictKind = classifyConflict(spec.operation, text, f.retryAfterS !== undefined);
         return new MaasError(code, `${where}: conflict (HTTP 409, ${conflictKind})${said}${tries(attempts)}`, { ...init, conflictKind });
@@ -463,6 +463,16 @@ export class MaasTransport {
 export const IDEMPOTENT = { kind: "idempotent" } as const;
 /** Never sent twice once it may have reached MAAS (creates something anonymous). */
 export const NEVER = { kind: "never" } as const;
+
+/**
+ * A 404 on a collection (machines/, zones/, version/: a path of one segment) says the API
+ * is not where the URL points; the usual cause is a region URL without its `/MAAS` path
+ * (http://maas:5240 for http://maas:5240/MAAS).
+ */
+function wrongUrlHint(apiRoot: string): string {
+  if (/\/MAAS\/api\/2\.0\/?$/.test(apiRoot)) return ` at ${apiRoot}: is this the MAAS region's URL? (check maas.url / --maas-url)`;
+  return ` at ${apiRoot}: the MAAS URL usually ends in /MAAS (try ${apiRoot.replace(/\/api\/2\.0\/?$/, "/MAAS")}; maas.url / --maas-url)`;
+}
 
 function codeForStatus(status: number): MaasErrorCode {
   if (status === 401) return "MAAS_AUTH";
