@@ -207,6 +207,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     maasStats: opts.maasStats,
     eventClients: () => events.size,
     maasUp: () => readiness.maas?.ok,
+    budgetRemaining: () => controller.budgetRemaining(),
   });
 
   const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;

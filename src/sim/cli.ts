@@ -102,7 +102,10 @@ async function serveSim(values: SimOpts, signals: NodeJS.EventEmitter): Promise<
   console.log(`MAAS simulator: ${sim.url} (${machines} machines)`);
   console.log(`API key: ${sim.apiKey}`);
   console.log(`Stats: ${sim.url.replace(/\/MAAS$/, "")}/sim/stats`);
-  if (sim.hosts) console.log(`Simulated hosts: SSH on each deployed machine's address, port ${sim.hosts.sshPort}; Kubernetes API ${sim.hosts.cloud.kube.url}`);
+  if (sim.hosts) {
+    console.log(`Simulated hosts: SSH on each deployed machine's address, port ${sim.hosts.sshPort}; Kubernetes API ${sim.hosts.cloud.kube.url}`);
+    console.log(`Simulated Juju: a bootstrapped controller serves its API at ws://<controller machine address>:${sim.hosts.jujuApi.port}/api (docs/simulated-juju.md)`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       signals.off("SIGINT", stop);
