@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { RolesConfigSchema } from "./roles/schema.ts";
+import { NetworkConfigSchema, StorageConfigSchema, checkLayoutRoles } from "./roles/layout-schema.ts";
 import { FINDING_CODES } from "./roles/types.ts";
 
 const countOrPercent = z.union([
@@ -25,7 +26,7 @@ export const ConfigSchema = z
   .object({
     maas: z
       .object({
-        /** Region URL such as http://maas.example:5240/MAAS. Absent: the embedded simulator. */
+        /** Region URL such as http://maas.example:5240/MAAS. Required unless the embedded simulator is asked for (simulator.embedded). */
         url: z.string().url().optional(),
         /** File holding the API key (consumer:token:secret). */
         apiKeyFile: z.string().optional(),
@@ -39,6 +40,8 @@ export const ConfigSchema = z
       .default({ maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000, pollIntervalMs: 2_000 }),
     simulator: z
       .object({
+        /** Run on the embedded simulated region instead of a real one (also `--simulated`); never implied by a missing maas.url. */
+        embedded: z.boolean().default(false),
         machines: z.number().int().positive().optional(),
         fleet: z.string().optional(),
         /** Divides realistic MAAS durations; 0 means every busy state finishes at once. */
@@ -49,7 +52,7 @@ export const ConfigSchema = z
         hostFaults: z.string().optional(),
       })
       .strict()
-      .default({ speed: 600, seed: 7 }),
+      .default({ embedded: false, speed: 600, seed: 7 }),
     rollout: z
       .object({
         /** Which machines take part: all of these MAAS tags (empty = every machine). */
@@ -163,6 +166,10 @@ export const ConfigSchema = z
       .prefault({}),
     /** Which machine does what: tag rules, counts, spares, zone spread (docs/roles.md). */
     roles: RolesConfigSchema.prefault({}),
+    /** Per-role NIC layout and the networks each role must reach (docs/roles.md); absent: MAAS's networking is left as is and not checked. */
+    network: NetworkConfigSchema.optional(),
+    /** Per-role storage layout (docs/roles.md); absent: MAAS's layout is left as is. */
+    storage: StorageConfigSchema.optional(),
     /** Names this deployment; its scope tag `metalwave-<deployment>` marks the machines it owns. */
     deployment: z
       .string()
@@ -171,7 +178,8 @@ export const ConfigSchema = z
       .default("cloud"),
     store: z.string().default(".metalwave/metalwave.sqlite"),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => checkLayoutRoles(c, Object.keys(c.roles.definitions), (path, message) => ctx.addIssue({ code: "custom", path, message })));
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -65,8 +65,15 @@ export function regionFlags(values: { "maas-url"?: string | undefined; "api-key-
   };
 }
 
+/** The flags every command takes: the log's format and level (docs/cli.md, "Logs"). */
+export const LOG_OPTIONS = {
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
+} as const satisfies Options;
+
 /** The flags every command that talks to a region takes: config file, region, key, store, help. */
 export const REGION_OPTIONS = {
+  ...LOG_OPTIONS,
   config: { type: "string" },
   "maas-url": { type: "string" },
   "api-key-file": { type: "string" },

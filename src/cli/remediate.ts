@@ -66,7 +66,7 @@ export async function runRemediateCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return ExitCode.OK;
   }
-  return withLastingRegion(values, { why: "remediation", lockCommand: "remediate" }, async (deps) => {
+  return withLastingRegion(values, { command: "remediate", why: "remediation needs the region the hosts were deployed from; the embedded simulator starts afresh each run", lockCommand: "remediate" }, async (deps) => {
     // Resume first, the same step the service takes (src/runtime/maintenance.ts).
     const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");
     const r = { ...(await remediate(deps)), ...finished };

@@ -52,7 +52,7 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("metalwave reprovision: name at least one host (hostname or system_id); see --help");
   const erase = values.erase as EraseMode;
   if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
-  return withLastingRegion(values, { why: "re-provisioning", lockCommand: `reprovision ${positionals.join(" ")}` }, async (deps) => {
+  return withLastingRegion(values, { command: "reprovision", why: "re-provisioning needs the region the hosts were deployed from; the embedded simulator starts afresh each run", lockCommand: `reprovision ${positionals.join(" ")}` }, async (deps) => {
     // A pass a stopped process left is finished first, as the service and `remediate` do
     // (src/runtime/maintenance.ts): a new rollout would leave it behind, no longer the latest.
     const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");

@@ -4,24 +4,27 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir, hostname as osHostname } from "node:os";
 import { dirname, join } from "node:path";
-import { loadConfig, resolveApiKey, type Config, type ConfigInput } from "../config.ts";
+import { loadConfig, type Config, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import type { Logger } from "../log.ts";
+import { cliOutput, type LogFlags } from "./logging.ts";
+import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
-import { startSimulator, type SimHandle } from "../sim/index.ts";
+import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
-import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
+import { ExitCode, intFlag, LOG_OPTIONS, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
+import { embeddedSimulator, realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
 
 const ROLLOUT_HELP = `usage: metalwave rollout [options]
 
 Plans a rollout of the machines MAAS lists (waves, in-flight caps, failure
-budget from the config) and runs it to the end, showing progress. Without a
-MAAS URL it runs against an embedded simulated region.
+budget from the config) and runs it to the end, showing progress. A MAAS URL
+is required; --simulated runs against an embedded simulated region instead.
 
 options:
   --config FILE         YAML or JSON config (see docs/configuration.md)
@@ -34,6 +37,7 @@ options:
                         only --store; exit 0 once it is aborted
   --reason TEXT         with --abort: why (journaled)
   --override CODE       let a pre-flight FAIL through (repeatable; recorded in the journal)
+  --simulated           run on an embedded simulated region (made-up machines)
   --json                print the final summary as JSON on stdout
   -h, --help            this help
 
@@ -83,9 +87,11 @@ function exitCodeFor(s: RolloutSummary): number {
 
 interface RunArgs {
   config: Config;
+  region: Region;
   maas: MaasClient;
   store: Store;
   logger: Logger;
+  terminal: Terminal;
   resume: boolean;
   json: boolean;
   timeScale: number;
@@ -150,7 +156,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
 }
 
 async function runWithProgress(a: RunArgs): Promise<number> {
-  const printer = createProgressPrinter(process.stderr);
+  const printer = createProgressPrinter(a.terminal, a.logger);
   a.store.acquireLock({ pid: process.pid, hostname: osHostname(), command: a.resume ? "rollout --resume" : "rollout" });
   const runner = new RolloutRunner({
     maas: a.maas,
@@ -179,8 +185,9 @@ async function runWithProgress(a: RunArgs): Promise<number> {
           return undefined;
         })
       : undefined;
-    if (a.json) console.log(JSON.stringify(cloud ? { ...summary, cloud } : summary, null, 2));
-    else console.error(summaryText(summary) + (cloud ? `\n${cloudText(cloud)}` : ""));
+    const region = regionJson(a.region);
+    if (a.json) console.log(JSON.stringify(cloud ? { region, ...summary, cloud } : { region, ...summary }, null, 2));
+    else a.terminal.line(`${summaryText(summary)}\n  region: ${regionText(a.region)}` + (cloud ? `\n${cloudText(cloud)}` : ""));
     return exitCodeFor(summary);
   } finally {
     process.off("SIGINT", onSignal);
@@ -192,48 +199,19 @@ async function runWithProgress(a: RunArgs): Promise<number> {
   }
 }
 
-function simTimeScale(speed: number): number {
-  return speed === 0 ? 1000 : speed;
-}
-
-export async function embeddedSimulator(config: Config, logger: Logger): Promise<SimHandle> {
-  const s = config.simulator;
-  const sim = await startSimulator({
-    port: 0,
-    ...(s.fleet ? { fleet: s.fleet } : { machines: s.machines ?? 300 }),
-    ...(s.speed === 0 ? { zeroDuration: true } : { speed: s.speed }),
-    seed: s.seed,
-    ...(s.faults ? { faults: s.faults } : {}),
-    // Deployed machines answer SSH (and the layers' commands) when the rollout layers them.
-    ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
-    logger: logger.child({ component: "sim" }),
-  });
-  logger.info({ url: sim.url }, "embedded simulated MAAS region started");
-  return sim;
-}
-
-/** The MAAS URL and key of a region that outlives this process; `why` says what needs it. */
-export function externalRegion(config: Config, why: string): { url: string; apiKey: string } {
-  const url = config.maas.url;
-  if (!url) throw new ConfigError("maas.url", `${why} needs the region the hosts were deployed from (--maas-url); the embedded simulator starts afresh each run`);
-  const apiKey = resolveApiKey(config, process.env);
-  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
-  return { url, apiKey };
-}
-
 /**
  * Runs `work` with what a command against a lasting region needs: the config (file and
  * region flags), the MAAS client, the layers when enabled, and the store under its lock;
  * everything is released afterwards.
  */
 export async function withLastingRegion(
-  values: Parameters<typeof regionFlags>[0] & { config?: string | undefined },
-  opts: { why: string; lockCommand: string },
+  values: Parameters<typeof regionFlags>[0] & LogFlags & { config?: string | undefined },
+  opts: { command: string; why: string; lockCommand: string },
   work: (deps: RunnerDeps) => Promise<number>,
 ): Promise<number> {
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
-  const { url, apiKey } = externalRegion(config, opts.why);
-  const logger = createLogger();
+  const { url, apiKey } = realRegion(config, opts.command, opts.why);
+  const { logger } = cliOutput(opts.command, values);
   const layering = layeringFor(config, logger, undefined);
   const maas = clientFor(config, url, apiKey, logger);
   const store = openStore(config.store, { writeBehindMs: 200 });
@@ -298,6 +276,7 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     abort: { type: "boolean", default: false },
     reason: { type: "string" },
     override: { type: "string", multiple: true },
+    simulated: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -311,29 +290,25 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
     ...regionFlags(values),
   };
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
-  const logger = createLogger();
-  let sim: SimHandle | undefined;
-  let url = config.maas.url;
-  let apiKey = resolveApiKey(config, process.env);
-  if (!url) {
-    if (values.resume) {
-      throw new ConfigError("--resume", "needs a MAAS region that outlives this process (--maas-url); the embedded simulator starts afresh each run");
-    }
-    sim = await embeddedSimulator(config, logger);
-    url = sim.url;
-    apiKey = sim.apiKey;
+  const { logger, terminal } = cliOutput("rollout", values);
+  const simulated = simulatedRequested(config, values.simulated);
+  if (simulated && values.resume) {
+    throw new UsageError("metalwave rollout: --resume needs a MAAS region that outlives this process (--maas-url); the embedded simulated region starts afresh each run");
   }
-  if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+  const region = await resolveRegion(config, { command: "rollout", simulated, logger });
+  const sim = region.simulated ? region.sim : undefined;
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
       config,
-      maas: clientFor(config, url, apiKey, logger),
+      region,
+      maas: clientFor(config, region.url, region.apiKey, logger),
       store,
       logger,
+      terminal,
       resume: values.resume,
       json: values.json,
-      timeScale: sim ? simTimeScale(config.simulator.speed) : 1,
+      timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: layeringFor(config, logger, sim),
     });
@@ -353,6 +328,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     config: { type: "string" },
     store: { type: "string" },
     json: { type: "boolean", default: false },
+    ...LOG_OPTIONS,
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
@@ -378,19 +354,25 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       },
     },
   });
-  const logger = createLogger({ level: "warn" });
+  // A full rollout logs a lot at info: warnings and worse unless asked (--log-level info).
+  const { logger, terminal, format } = cliOutput("start", values, "warn");
   const sim = await embeddedSimulator(config, logger);
-  console.error(`simulated MAAS region at ${sim.url}; store ${config.store}`);
+  const region: Region = { simulated: true, url: sim.url, apiKey: sim.apiKey, sim };
+  // A notice, not a log line: in a JSON log stream it is a record like the others.
+  if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
+  else terminal.line(`${regionText(region)}; store ${config.store}`);
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
       config,
+      region,
       maas: clientFor(config, sim.url, sim.apiKey, logger),
       store,
       logger,
+      terminal,
       resume: false,
       json: values.json,
-      timeScale: simTimeScale(config.simulator.speed),
+      timeScale: timeScaleOf(config, region),
       observerPollMs: 100,
       layering: layeringFor(config, logger, sim),
     });
@@ -402,6 +384,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
 
 export async function runStatusCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("status", argv, {
+    ...LOG_OPTIONS,
     store: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -410,6 +393,7 @@ export async function runStatusCommand(argv: string[]): Promise<number> {
     console.log(STATUS_HELP);
     return ExitCode.OK;
   }
+  cliOutput("status", values);
   const config = loadConfig({ flags: values.store ? { store: values.store } : {} });
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {

@@ -1,22 +1,22 @@
 /**
  * `metalwave serve`: the long-running service (src/service, docs/service.md).
  */
-import { loadConfig, resolveApiKey, type ConfigInput } from "../config.ts";
-import { ConfigError } from "../errors.ts";
-import { createLogger } from "../log.ts";
+import { loadConfig, type ConfigInput } from "../config.ts";
+import { cliOutput } from "./logging.ts";
 import { openStore } from "../store/index.ts";
-import type { SimHandle } from "../sim/index.ts";
 import { isLoopback } from "../sim/index.ts";
-import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
+import { checkServeConfig, loadToken, startService, TOKEN_ENV } from "../service/index.ts";
+import { MaasClient } from "../maas/client.ts";
 import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
-import { clientFor, embeddedSimulator, layeringFor } from "./rollout.ts";
+import { clientFor, layeringFor } from "./rollout.ts";
+import { regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
 export const SERVE_HELP = `usage: metalwave serve [options]
 
 Runs the metalwave service: holds the store's lock, runs at most one rollout at a
 time on request, and serves a JSON API, server-sent events and Prometheus metrics
-(docs/service.md). Without a MAAS URL it serves an embedded simulated region that
-lives as long as the service.
+(docs/service.md). A MAAS URL is required; --simulated serves an embedded
+simulated region instead, that lives as long as the service.
 
 options:
   --listen ADDR:PORT    where to listen (default 127.0.0.1:8640; [::1]:8640 for IPv6)
@@ -25,6 +25,7 @@ options:
   --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL)
   --api-key-file F      file holding the MAAS API key (env METALWAVE_MAAS_API_KEY)
   --store PATH          the store file (default .metalwave/metalwave.sqlite)
+  --simulated           serve an embedded simulated region (made-up machines)
   -h, --help            this help
 
 SIGINT or SIGTERM stops it gracefully: the live rollout pauses, hosts in flight
@@ -50,6 +51,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags("serve", argv, {
     listen: { type: "string", default: DEFAULT_LISTEN },
     "token-file": { type: "string" },
+    simulated: { type: "boolean", default: false },
     ...REGION_OPTIONS,
   });
   if (values.help) {
@@ -62,45 +64,42 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  const logger = createLogger();
+  checkServeConfig(config, { embeddedRegion: simulatedRequested(config, values.simulated) });
+  const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
   }
 
-  let sim: SimHandle | undefined;
-  let url = config.maas.url;
-  let apiKey = resolveApiKey(config, process.env);
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    if (!url) {
-      sim = await embeddedSimulator(config, logger);
-      cleanup.push(() => sim?.close());
-      url = sim.url;
-      apiKey = sim.apiKey;
-      // The layers' SSH key and pinned host keys belong to the region: every run on it
-      // shares them (layeringFor), so hosts one run deployed accept the next run.
-    }
-    if (!apiKey) throw new ConfigError("maas.apiKeyFile", "no API key: give --api-key-file, maas.apiKeyFile or METALWAVE_MAAS_API_KEY");
+    const region = await resolveRegion(config, { command: "serve", simulated: simulatedRequested(config, values.simulated), logger });
+    // The layers' SSH key and pinned host keys belong to the region: every run on it
+    // shares them (layeringFor), so hosts one run deployed accept the next run.
+    const sim = region.simulated ? region.sim : undefined;
+    if (sim) cleanup.push(() => sim.close());
     const store = openStore(config.store, { writeBehindMs: 200 });
     cleanup.unshift(() => store.close());
-    const maas = clientFor(config, url, apiKey, logger);
+    const maas = clientFor(config, region.url, region.apiKey, logger);
     const service = await startService({
       store,
       maas,
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
+      // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
       config,
       logger,
       token,
       host: listen.host,
       port: listen.port,
-      timeScale: sim ? (config.simulator.speed === 0 ? 1000 : config.simulator.speed) : 1,
+      timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: () => layeringFor(config, logger, sim),
       regionIsEphemeral: sim !== undefined,
       lockCommand: "serve",
     });
-    console.error(`metalwave service at ${service.url}${sim ? ` (embedded simulated MAAS region at ${sim.url})` : ""}; store ${config.store}`);
+    // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).
+    logger.info({ url: service.url, region: regionJson(region), store: config.store }, `metalwave service at ${service.url}; store ${config.store}; ${regionText(region)}`);
 
     await new Promise<void>((resolve) => {
       let signals = 0;

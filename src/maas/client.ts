@@ -1,25 +1,22 @@
 /**
- * The production `MaasPort`: MAAS REST API 2.0 over axios, OAuth 1.0a PLAINTEXT,
- * zod-checked responses, a cap on requests in flight plus a rate limit, retries with
- * backoff, and read-back reconciliation for state-changing POSTs whose outcome is
- * unknown. docs/maas-client.md explains the rules.
+ * The production `MaasPort`: the operations of src/maas/ops/ (one file per family)
+ * over one `MaasTransport`
+ * (src/maas/transport.ts: HTTP, OAuth, limiter, retries, reconciliation, error
+ * mapping). Families: machines, tags, storage, network, events, site. This file only wires the two together; docs/maas-client.md explains the rules.
  */
-import axios from "axios";
-import type { AxiosInstance } from "axios";
-import type { Logger } from "pino";
-import { z } from "zod";
-import { ConfigError } from "../errors.ts";
-import { OAuthSigner, parseApiKey } from "./auth.ts";
-import type { ApiCredentials } from "./auth.ts";
-import { systemClock } from "./clock.ts";
-import type { Clock } from "./clock.ts";
-import { MaasError, TransportError, classifyConflict, formatFieldErrors, parseFieldErrors } from "./errors.ts";
-import type { MaasErrorCode } from "./errors.ts";
-import { base64UserData, encodeParams } from "./form.ts";
-import type { ParamValue } from "./form.ts";
-import { RequestLimiter } from "./limiter.ts";
+import * as events from "./ops/events.ts";
+import * as machines from "./ops/machines.ts";
+import * as network from "./ops/network.ts";
+import * as site from "./ops/site.ts";
+import * as storage from "./ops/storage.ts";
+import * as tags from "./ops/tags.ts";
 import type {
   AllocateParams,
+  BondParams,
+  InterfaceUpdate,
+  LinkSubnetParams,
+  StorageLayoutParams,
+  VlanInterfaceParams,
   CommissionParams,
   CreateMachineParams,
   CreateTagParams,
@@ -29,170 +26,48 @@ import type {
   MachineFilter,
   ReleaseParams,
 } from "./port.ts";
-import { needsIdentity, tookEffect } from "./reconcile.ts";
-import type { ReconciledOp } from "./reconcile.ts";
-import { DEFAULT_RETRY, classifyFailure, parseRetryAfter, retryDelayMs } from "./retry.ts";
-import type { Failure, RetryOptions } from "./retry.ts";
-import {
-  AllocatedMachineSchema,
-  EventsPageSchema,
-  MachineSchema,
-  MachineStateSchema,
-  PowerStateResultSchema,
-  ReleasedIdsSchema,
-  ResourcePoolSchema,
-  TagSchema,
-  TagUpdateResultSchema,
-  UserSchema,
-  VersionSchema,
-  ZoneSchema,
-  describeIssues,
+import type {
+  AllocatedMachine,
+  BlockDevice,
+  EventsPage,
+  Fabric,
+  Interface,
+  IpRange,
+  Machine,
+  MachineState,
+  PowerState,
+  ResourcePool,
+  Space,
+  SubnetWithVlan,
+  Tag,
+  User,
+  Version,
+  Vlan,
+  Zone,
 } from "./schemas.ts";
-import type { AllocatedMachine, EventsPage, Machine, MachineState, PowerState, ResourcePool, Tag, User, Version, Zone } from "./schemas.ts";
+import { MaasTransport } from "./transport.ts";
+import type { MaasClientStats, RequestInfo, TransportOptions } from "./transport.ts";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type { HttpMethod, MaasClientStats, RequestInfo } from "./transport.ts";
+export { apiRootOf } from "./transport.ts";
 
-/** One HTTP exchange (one attempt), reported to `onRequest` and counted in `stats()`. */
-export interface RequestInfo {
-  operation: string;
-  method: HttpMethod;
-  /** Path under the API root, e.g. `machines/abc123/`. */
-  path: string;
-  systemId: string | undefined;
-  /** HTTP status, or undefined when no response arrived. */
-  status: number | undefined;
-  /** Network error code (ECONNRESET, ETIMEDOUT, ...) when no response arrived. */
-  errorCode: string | undefined;
-  durationMs: number;
-  /** 1 for the first send of a call, 2 for the first retry, ... */
-  attempt: number;
-}
-
-export interface MaasClientStats {
-  requests: number;
-  /** Sends after the first, for any reason. */
-  retries: number;
-  /** Read-backs done to settle an unknown outcome. */
-  reconciliations: number;
-  /** operation → status (HTTP code or network error code) → count. */
-  byOperation: Record<string, Record<string, number>>;
-}
-
-export interface MaasClientOptions {
-  /** Region URL, e.g. `http://maas.example:5240/MAAS` (a trailing `/api/2.0` is accepted too). */
-  url: string;
-  /** `consumer_key:token_key:token_secret`. */
-  apiKey: string;
-  /** Requests in flight at once (default 4, what one region process serves). */
-  maxInFlight?: number;
-  /** Request starts per second (default 50; 0 = unlimited). */
-  requestsPerSecond?: number;
-  /** Starts allowed back to back after a quiet period (default maxInFlight). */
-  burst?: number;
-  retry?: Partial<RetryOptions>;
-  /** Per-request timeout in ms (default 30 000). A timeout counts as an unknown outcome. */
-  timeoutMs?: number;
+export interface MaasClientOptions extends TransportOptions {
   /** Ids per `update_nodes` call (default 500). */
   tagBatchSize?: number;
-  logger?: Logger;
-  onRequest?: (info: RequestInfo) => void;
-  /** Test seams. */
-  clock?: Clock;
-  random?: () => number;
-  nonce?: () => string;
 }
 
-const DEFAULTS = { maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000, tagBatchSize: 500 } as const;
-/** MAAS's own limit on `events/?op=query`. */
-const MAX_EVENTS_LIMIT = 1000;
-/** Enough of MAAS's body text to explain an error; bodies can be whole HTML pages. */
-const MAX_MESSAGE_CHARS = 2000;
-
-/** What to do when a send fails in a way that leaves the outcome unknown. */
-type Safety<T> =
-  | { kind: "idempotent"; /** Statuses that mean "already done" once an earlier send may have applied. */ doneAfterUncertain?: readonly number[] }
-  | { kind: "reconcile"; check: (signal: AbortSignal | undefined) => Promise<T | undefined> }
-  | { kind: "never" };
-
-interface CallSpec<T> {
-  operation: string;
-  method: HttpMethod;
-  path: string;
-  /** MAAS named operation, sent as `?op=`. */
-  op?: string;
-  params?: Readonly<Record<string, ParamValue>>;
-  systemId?: string;
-  anonymous?: boolean;
-  /** null: the body is not read (204s, or answers we do not use). */
-  schema: z.ZodType<T> | null;
-  /**
-   * For array answers: validate element by element and replace each in place, so a
-   * list of 10,000 machines is never held twice (parsed JSON and validated copy).
-   */
-  itemSchema?: z.ZodType<unknown>;
-  safety: Safety<T>;
-}
-
-type SendResult = { ok: true; status: number; body: string } | { ok: false; failure: Failure };
-
-interface Shared {
-  stats: MaasClientStats;
-  me: Promise<string> | undefined;
-  /** Added with observeRequests; shared by every view of the client. */
-  observers: Set<(info: RequestInfo) => void>;
-}
+const DEFAULT_TAG_BATCH = 500;
 
 export class MaasClient implements MaasPort {
-  private readonly apiRoot: string;
-  private readonly credentials: ApiCredentials;
-  private readonly signer: OAuthSigner;
-  private readonly http: AxiosInstance;
-  private readonly limiter: RequestLimiter;
-  private readonly retry: RetryOptions;
-  private readonly timeoutMs: number;
+  private readonly t: MaasTransport;
   private readonly tagBatchSize: number;
-  private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly logger: Logger | undefined;
-  private readonly onRequest: ((info: RequestInfo) => void) | undefined;
-  private readonly shared: Shared;
-  private readonly signal: AbortSignal | undefined;
 
   constructor(options: MaasClientOptions) {
-    this.credentials = parseApiKey(options.apiKey);
-    this.apiRoot = apiRootOf(options.url);
-    this.signer = new OAuthSigner(this.credentials, options.nonce ? { nonce: options.nonce } : {});
-    this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? Math.random;
-    this.retry = { ...DEFAULT_RETRY, ...definedOnly(options.retry ?? {}) };
-    if (!Number.isInteger(this.retry.attempts) || this.retry.attempts < 1) {
-      throw new RangeError(`retry.attempts must be an integer >= 1 (got ${this.retry.attempts})`);
-    }
-    this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
-    if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0 (got ${this.timeoutMs})`);
-    this.tagBatchSize = options.tagBatchSize ?? DEFAULTS.tagBatchSize;
+    this.t = new MaasTransport(options);
+    this.tagBatchSize = options.tagBatchSize ?? DEFAULT_TAG_BATCH;
     if (!Number.isInteger(this.tagBatchSize) || this.tagBatchSize < 1) {
       throw new RangeError(`tagBatchSize must be an integer >= 1 (got ${this.tagBatchSize})`);
     }
-    const maxInFlight = options.maxInFlight ?? DEFAULTS.maxInFlight;
-    this.limiter = new RequestLimiter({
-      maxInFlight,
-      requestsPerSecond: options.requestsPerSecond ?? DEFAULTS.requestsPerSecond,
-      burst: options.burst ?? maxInFlight,
-      clock: this.clock,
-    });
-    this.http = axios.create({
-      responseType: "text",
-      // We parse ourselves so that bad JSON becomes MAAS_BAD_RESPONSE, not a silent string.
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      // A redirect would re-send a POST blindly; MAAS does not redirect its API.
-      maxRedirects: 0,
-    });
-    this.logger = options.logger;
-    this.onRequest = options.onRequest;
-    this.shared = { stats: { requests: 0, retries: 0, reconciliations: 0, byOperation: {} }, me: undefined, observers: new Set() };
-    this.signal = undefined;
   }
 
   /**
@@ -203,19 +78,13 @@ export class MaasClient implements MaasPort {
    */
   withSignal(signal: AbortSignal): MaasClient {
     const view = Object.create(MaasClient.prototype) as MaasClient;
-    Object.assign(view, this, { signal });
+    Object.assign(view, this, { t: this.t.withSignal(signal) });
     return view;
   }
 
   /** A copy of the request counters. */
   stats(): MaasClientStats {
-    const s = this.shared.stats;
-    return {
-      requests: s.requests,
-      retries: s.retries,
-      reconciliations: s.reconciliations,
-      byOperation: Object.fromEntries(Object.entries(s.byOperation).map(([op, by]) => [op, { ...by }])),
-    };
+    return this.t.stats();
   }
 
   /**
@@ -223,632 +92,150 @@ export class MaasClient implements MaasPort {
    * option, for hooks added after the client was made (the service's metrics).
    */
   observeRequests(observer: (info: RequestInfo) => void): void {
-    this.shared.observers.add(observer);
+    this.t.observeRequests(observer);
   }
 
   /** Requests running and queued right now. */
   load(): { inFlight: number; queued: number } {
-    return this.limiter.load;
+    return this.t.load();
   }
 
-  // ---------------------------------------------------------------- operations
-
+  // ---------------------------------------------------------------- site
   version(): Promise<Version> {
-    return this.call({ operation: "version", method: "GET", path: "version/", anonymous: true, schema: VersionSchema, safety: IDEMPOTENT });
+    return site.version(this.t);
   }
-
   whoami(): Promise<User> {
-    return this.call({ operation: "whoami", method: "GET", path: "users/", op: "whoami", schema: UserSchema, safety: IDEMPOTENT });
+    return site.whoami(this.t);
+  }
+  listZones(): Promise<Zone[]> {
+    return site.listZones(this.t);
+  }
+  listResourcePools(): Promise<ResourcePool[]> {
+    return site.listResourcePools(this.t);
   }
 
+  // ---------------------------------------------------------------- machines
   listMachines(filter: MachineFilter = {}): Promise<Machine[]> {
-    return this.listAs(MachineSchema, filter);
+    return machines.listMachines(this.t, filter);
   }
-
-  /** The same list as listMachines, each machine read as its state only (see MachineStateSchema). */
   listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
-    return this.listAs(MachineStateSchema, filter);
+    return machines.listMachineStates(this.t, filter);
   }
-
-  private async listAs<M>(item: z.ZodType<M>, filter: MachineFilter): Promise<M[]> {
-    // An empty id list means "these machines: none", not "no filter": never ask for the whole fleet.
-    if (filter.id !== undefined && filter.id.length === 0) return [];
-    return this.call({
-      operation: "listMachines",
-      method: "GET",
-      path: "machines/",
-      params: { ...filter },
-      schema: item.array(),
-      itemSchema: item,
-      safety: IDEMPOTENT,
-    });
-  }
-
   readMachine(systemId: string): Promise<Machine> {
-    return this.call({
-      operation: "readMachine",
-      method: "GET",
-      path: `machines/${seg(systemId)}/`,
-      systemId,
-      schema: MachineSchema,
-      safety: IDEMPOTENT,
-    });
+    return machines.readMachine(this.t, systemId);
   }
-
   createMachine(params: CreateMachineParams): Promise<Machine> {
-    const { power_parameters, ...rest } = params;
-    const form: Record<string, ParamValue> = { ...rest };
-    for (const [k, v] of Object.entries(power_parameters ?? {})) form[`power_parameters_${k}`] = v;
-    return this.call({ operation: "createMachine", method: "POST", path: "machines/", params: form, schema: MachineSchema, safety: NEVER });
+    return machines.createMachine(this.t, params);
   }
-
   commission(systemId: string, params: CommissionParams = {}): Promise<MachineState> {
-    return this.machineOp("commission", "commission", systemId, { ...params });
+    return machines.commission(this.t, systemId, params);
   }
-
-  async allocate(params: AllocateParams): Promise<AllocatedMachine> {
-    const sid = params.system_id;
-    let safety: Safety<AllocatedMachine>;
-    if (params.dry_run === true) safety = IDEMPOTENT;
-    else if (sid !== undefined) safety = { kind: "reconcile", check: (signal) => this.checkMachine("allocate", sid, signal) };
-    // Without a system_id we cannot tell our allocation from anyone else's: never re-sent.
-    else safety = NEVER;
-    return this.call({
-      operation: "allocate",
-      method: "POST",
-      path: "machines/",
-      op: "allocate",
-      params: { ...params },
-      systemId: sid,
-      schema: AllocatedMachineSchema,
-      safety,
-    });
+  allocate(params: AllocateParams): Promise<AllocatedMachine> {
+    return machines.allocate(this.t, params);
   }
-
   deploy(systemId: string, params: DeployParams = {}): Promise<MachineState> {
-    const { user_data, ...rest } = params;
-    return this.machineOp("deploy", "deploy", systemId, { ...rest, user_data: user_data === undefined ? undefined : base64UserData(user_data) });
+    return machines.deploy(this.t, systemId, params);
   }
-
   release(systemId: string, params: ReleaseParams = {}): Promise<MachineState> {
-    return this.machineOp("release", "release", systemId, { ...params });
+    return machines.release(this.t, systemId, params);
   }
-
-  async releaseMany(systemIds: readonly string[], comment?: string): Promise<string[]> {
-    if (systemIds.length === 0) return [];
-    return this.call({
-      operation: "releaseMany",
-      method: "POST",
-      path: "machines/",
-      op: "release",
-      params: { machines: systemIds, comment },
-      schema: ReleasedIdsSchema,
-      safety: {
-        kind: "reconcile",
-        check: async (signal) => {
-          const ms = await this.readBack("releaseMany", undefined, () => this.scoped(signal).listMachines({ id: systemIds }));
-          const done = ms.length === systemIds.length && ms.every((m) => tookEffect("release", m, { me: "" }));
-          return done ? ms.map((m) => m.system_id) : undefined;
-        },
-      },
-    });
+  releaseMany(systemIds: readonly string[], comment?: string): Promise<string[]> {
+    return machines.releaseMany(this.t, systemIds, comment);
   }
-
   abort(systemId: string, comment?: string): Promise<MachineState> {
-    return this.machineOp("abort", "abort", systemId, { comment });
+    return machines.abort(this.t, systemId, comment);
   }
-
   markBroken(systemId: string, comment?: string): Promise<MachineState> {
-    return this.machineOp("markBroken", "mark_broken", systemId, { comment });
+    return machines.markBroken(this.t, systemId, comment);
   }
-
   markFixed(systemId: string, comment?: string): Promise<MachineState> {
-    return this.machineOp("markFixed", "mark_fixed", systemId, { comment });
+    return machines.markFixed(this.t, systemId, comment);
   }
-
   powerOn(systemId: string, comment?: string): Promise<MachineState> {
-    return this.machineOp("powerOn", "power_on", systemId, { comment });
+    return machines.powerOn(this.t, systemId, comment);
   }
-
   powerOff(systemId: string, stopMode?: "hard" | "soft", comment?: string): Promise<MachineState> {
-    return this.machineOp("powerOff", "power_off", systemId, { stop_mode: stopMode, comment });
+    return machines.powerOff(this.t, systemId, stopMode, comment);
+  }
+  queryPowerState(systemId: string): Promise<PowerState> {
+    return machines.queryPowerState(this.t, systemId);
   }
 
-  async queryPowerState(systemId: string): Promise<PowerState> {
-    const r = await this.call({
-      operation: "queryPowerState",
-      method: "GET",
-      path: `machines/${seg(systemId)}/`,
-      op: "query_power_state",
-      systemId,
-      schema: PowerStateResultSchema,
-      safety: IDEMPOTENT,
-    });
-    return r.state;
-  }
-
+  // ---------------------------------------------------------------- tags
   listTags(): Promise<Tag[]> {
-    return this.call({ operation: "listTags", method: "GET", path: "tags/", schema: TagSchema.array(), safety: IDEMPOTENT });
+    return tags.listTags(this.t);
   }
-
-  createTag(params: CreateTagParams): Promise<Tag> {
-    return this.call({
-      operation: "createTag",
-      method: "POST",
-      path: "tags/",
-      params: { ...params },
-      schema: TagSchema,
-      safety: {
-        kind: "reconcile",
-        // Tag names are unique: if it exists now, our create (or an identical one) applied.
-        check: async (signal) => {
-          try {
-            return await this.readBack("createTag", undefined, () => this.scoped(signal).readTag(params.name));
-          } catch (e) {
-            if (e instanceof MaasError && e.code === "MAAS_OUTCOME_UNKNOWN" && e.cause instanceof MaasError && e.cause.code === "MAAS_NOT_FOUND") {
-              return undefined;
-            }
-            throw e;
-          }
-        },
-      },
-    });
-  }
-
   /** Reads one tag. Idempotent. Not part of the port. */
   readTag(name: string): Promise<Tag> {
-    return this.call({ operation: "readTag", method: "GET", path: `tags/${seg(name)}/`, schema: TagSchema, safety: IDEMPOTENT });
+    return tags.readTag(this.t, name);
   }
-
+  createTag(params: CreateTagParams): Promise<Tag> {
+    return tags.createTag(this.t, params);
+  }
   deleteTag(name: string): Promise<void> {
-    return this.call({
-      operation: "deleteTag",
-      method: "DELETE",
-      path: `tags/${seg(name)}/`,
-      schema: null,
-      // A 404 after a send whose outcome was unknown is our own delete having applied.
-      safety: { kind: "idempotent", doneAfterUncertain: [404] },
-    });
+    return tags.deleteTag(this.t, name);
   }
-
-  async updateTagNodes(name: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<{ added: number; removed: number }> {
-    const entries: ["add" | "remove", string][] = [
-      ...(change.add ?? []).map((id): ["add", string] => ["add", id]),
-      ...(change.remove ?? []).map((id): ["remove", string] => ["remove", id]),
-    ];
-    let added = 0;
-    let removed = 0;
-    // Sequential: batches exist to keep each request (and MAAS's transaction) small,
-    // not to hit the region with several at once.
-    for (let i = 0; i < entries.length; i += this.tagBatchSize) {
-      const batch = entries.slice(i, i + this.tagBatchSize);
-      const r = await this.call({
-        operation: "updateTagNodes",
-        method: "POST",
-        path: `tags/${seg(name)}/`,
-        op: "update_nodes",
-        params: { add: batch.filter(([k]) => k === "add").map(([, id]) => id), remove: batch.filter(([k]) => k === "remove").map(([, id]) => id) },
-        schema: TagUpdateResultSchema,
-        safety: IDEMPOTENT,
-      });
-      added += r.added;
-      removed += r.removed;
-    }
-    return { added, removed };
+  updateTagNodes(name: string, change: { add?: readonly string[]; remove?: readonly string[] }): Promise<{ added: number; removed: number }> {
+    return tags.updateTagNodes(this.t, this.tagBatchSize, name, change);
   }
-
   machinesByTag(name: string): Promise<Machine[]> {
-    return this.call({
-      operation: "machinesByTag",
-      method: "GET",
-      path: `tags/${seg(name)}/`,
-      op: "machines",
-      schema: MachineSchema.array(),
-      safety: IDEMPOTENT,
-    });
+    return tags.machinesByTag(this.t, name);
   }
 
+  // ---------------------------------------------------------------- storage
   addBlockDeviceTag(systemId: string, deviceId: number, tag: string): Promise<void> {
-    return this.blockDeviceTag("addBlockDeviceTag", "add_tag", systemId, deviceId, tag);
+    return storage.addBlockDeviceTag(this.t, systemId, deviceId, tag);
   }
-
   removeBlockDeviceTag(systemId: string, deviceId: number, tag: string): Promise<void> {
-    return this.blockDeviceTag("removeBlockDeviceTag", "remove_tag", systemId, deviceId, tag);
+    return storage.removeBlockDeviceTag(this.t, systemId, deviceId, tag);
+  }
+  readBlockDevices(systemId: string): Promise<BlockDevice[]> {
+    return storage.readBlockDevices(this.t, systemId);
+  }
+  setStorageLayout(systemId: string, params: StorageLayoutParams): Promise<MachineState> {
+    return storage.setStorageLayout(this.t, systemId, params);
+  }
+  setBootDisk(systemId: string, deviceId: number): Promise<void> {
+    return storage.setBootDisk(this.t, systemId, deviceId);
   }
 
-  listZones(): Promise<Zone[]> {
-    return this.call({ operation: "listZones", method: "GET", path: "zones/", schema: ZoneSchema.array(), safety: IDEMPOTENT });
+  // ---------------------------------------------------------------- network
+  listFabrics(): Promise<Fabric[]> {
+    return network.listFabrics(this.t);
+  }
+  listVlans(fabricId: number): Promise<Vlan[]> {
+    return network.listVlans(this.t, fabricId);
+  }
+  listSpaces(): Promise<Space[]> {
+    return network.listSpaces(this.t);
+  }
+  listSubnets(): Promise<SubnetWithVlan[]> {
+    return network.listSubnets(this.t);
+  }
+  listIpRanges(): Promise<IpRange[]> {
+    return network.listIpRanges(this.t);
+  }
+  readInterfaces(systemId: string): Promise<Interface[]> {
+    return network.readInterfaces(this.t, systemId);
+  }
+  createBond(systemId: string, params: BondParams): Promise<Interface> {
+    return network.createBond(this.t, systemId, params);
+  }
+  createVlanInterface(systemId: string, params: VlanInterfaceParams, parentName: string): Promise<Interface> {
+    return network.createVlanInterface(this.t, systemId, params, parentName);
+  }
+  linkSubnet(systemId: string, interfaceId: number, params: LinkSubnetParams): Promise<Interface> {
+    return network.linkSubnet(this.t, systemId, interfaceId, params);
+  }
+  unlinkSubnet(systemId: string, interfaceId: number, linkId: number): Promise<Interface> {
+    return network.unlinkSubnet(this.t, systemId, interfaceId, linkId);
+  }
+  updateInterface(systemId: string, interfaceId: number, update: InterfaceUpdate): Promise<Interface> {
+    return network.updateInterface(this.t, systemId, interfaceId, update);
   }
 
-  listResourcePools(): Promise<ResourcePool[]> {
-    return this.call({ operation: "listResourcePools", method: "GET", path: "resourcepools/", schema: ResourcePoolSchema.array(), safety: IDEMPOTENT });
+  // ---------------------------------------------------------------- events
+  queryEvents(query: EventsQuery = {}): Promise<EventsPage> {
+    return events.queryEvents(this.t, query);
   }
-
-  async queryEvents(query: EventsQuery = {}): Promise<EventsPage> {
-    const fields: Record<string, string[]> = {};
-    if (query.limit !== undefined && !(Number.isInteger(query.limit) && query.limit >= 1 && query.limit <= MAX_EVENTS_LIMIT)) {
-      fields.limit = [`must be an integer from 1 to ${MAX_EVENTS_LIMIT} (got ${query.limit})`];
-    }
-    if (query.after !== undefined && query.before !== undefined) {
-      fields.__all__ = ["give either after or before, not both"];
-    }
-    if (Object.keys(fields).length > 0) {
-      throw new MaasError("MAAS_BAD_REQUEST", `queryEvents: invalid query (not sent): ${formatFieldErrors(fields)}`, { operation: "queryEvents", fields });
-    }
-    return this.call({
-      operation: "queryEvents",
-      method: "GET",
-      path: "events/",
-      op: "query",
-      params: { ...query },
-      schema: EventsPageSchema,
-      safety: IDEMPOTENT,
-    });
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  private machineOp(operation: ReconciledOp, op: string, systemId: string, params: Record<string, ParamValue>): Promise<MachineState> {
-    return this.call({
-      operation,
-      method: "POST",
-      path: `machines/${seg(systemId)}/`,
-      op,
-      params,
-      systemId,
-      schema: MachineStateSchema,
-      safety: { kind: "reconcile", check: (signal) => this.checkMachine(operation, systemId, signal) },
-    });
-  }
-
-  private blockDeviceTag(operation: string, op: string, systemId: string, deviceId: number, tag: string): Promise<void> {
-    return this.call({
-      operation,
-      method: "POST",
-      path: `nodes/${seg(systemId)}/blockdevices/${deviceId}/`,
-      op,
-      params: { tag },
-      systemId,
-      schema: null,
-      // Adding a tag that is there (or removing one that is not) changes nothing.
-      safety: IDEMPOTENT,
-    });
-  }
-
-  /** Reads the machine back and returns it if `operation` took effect. */
-  private async checkMachine(operation: ReconciledOp, systemId: string, signal: AbortSignal | undefined): Promise<MachineState | undefined> {
-    const client = this.scoped(signal);
-    const me = needsIdentity(operation) ? await this.readBack(operation, systemId, () => client.myName()) : "";
-    const m = await this.readBack(operation, systemId, () => client.readMachine(systemId));
-    // The same shape the operation itself answers with: its state.
-    return tookEffect(operation, m, { me }) ? MachineStateSchema.parse(m) : undefined;
-  }
-
-  private myName(): Promise<string> {
-    if (this.shared.me === undefined) {
-      const p = this.whoami().then((u) => u.username);
-      this.shared.me = p;
-      // Do not cache a failure.
-      p.catch(() => {
-        if (this.shared.me === p) this.shared.me = undefined;
-      });
-    }
-    return this.shared.me;
-  }
-
-  /** Runs a read-back; any failure becomes MAAS_OUTCOME_UNKNOWN for the op being settled. */
-  private async readBack<R>(operation: string, systemId: string | undefined, read: () => Promise<R>): Promise<R> {
-    this.shared.stats.reconciliations++;
-    try {
-      return await read();
-    } catch (e) {
-      if (this.signal?.aborted) throw e;
-      const why = e instanceof Error ? e.message : String(e);
-      throw new MaasError(
-        "MAAS_OUTCOME_UNKNOWN",
-        `${label(operation, systemId)}: the request may or may not have been applied, and reading the result back failed (${why})`,
-        { operation, systemId, cause: e, status: e instanceof MaasError ? e.status : undefined },
-      );
-    }
-  }
-
-  private scoped(signal: AbortSignal | undefined): MaasClient {
-    return signal === undefined || signal === this.signal ? this : this.withSignal(signal);
-  }
-
-  /** One call: sends, retries and reconciles per `spec.safety`, parses the answer. */
-  private async call<T>(spec: CallSpec<T>): Promise<T> {
-    const signal = this.signal;
-    // True once a send may have been applied: later "wrong state" answers are then
-    // checked against the machine, since they may be our own earlier send showing.
-    let uncertain = false;
-    for (let attempt = 1; ; attempt++) {
-      if (attempt > 1) this.shared.stats.retries++;
-      const res = await this.sendOnce(spec, attempt, signal);
-      if (res.ok) return this.parse(spec, res.body);
-      const f = res.failure;
-      const cls = classifyFailure(f);
-      const more = attempt < this.retry.attempts;
-
-      if (cls === "final") {
-        if (uncertain && f.kind === "http") {
-          if (spec.safety.kind === "reconcile" && (f.status === 400 || f.status === 409)) {
-            const done = await spec.safety.check(signal);
-            if (done !== undefined) return done;
-          }
-          if (spec.safety.kind === "idempotent" && spec.safety.doneAfterUncertain?.includes(f.status)) return undefined as T;
-        }
-        throw this.toError(spec, f, attempt);
-      }
-
-      if (cls === "unknown" && spec.safety.kind === "never") {
-        throw new MaasError(
-          "MAAS_OUTCOME_UNKNOWN",
-          `${label(spec.operation, spec.systemId)}: ${describeFailure(f)}; the request may have been applied and is not safe to send again, so it was not retried`,
-          { operation: spec.operation, systemId: spec.systemId, status: f.kind === "http" ? f.status : undefined, attempts: attempt, cause: this.failureCause(f) },
-        );
-      }
-
-      const delay = retryDelayMs(attempt, f, this.retry, this.random);
-      if (cls === "unknown" && spec.safety.kind === "reconcile") {
-        uncertain = true;
-        // Wait first: after a 504 MAAS may still be applying the request.
-        this.logger?.warn({ operation: spec.operation, systemId: spec.systemId, attempt, delayMs: delay, reason: describeFailure(f) }, "maas outcome unknown; reading back");
-        await this.clock.sleep(delay, signal);
-        const done = await spec.safety.check(signal);
-        if (done !== undefined) return done;
-        if (!more) throw this.toError(spec, f, attempt);
-        continue;
-      }
-
-      if (cls === "unknown") uncertain = true;
-      if (!more) throw this.toError(spec, f, attempt);
-      this.logger?.warn({ operation: spec.operation, systemId: spec.systemId, attempt, delayMs: delay, reason: describeFailure(f) }, "maas request failed; retrying");
-      await this.clock.sleep(delay, signal);
-    }
-  }
-
-  private async sendOnce<T>(spec: CallSpec<T>, attempt: number, signal: AbortSignal | undefined): Promise<SendResult> {
-    const query = new URLSearchParams();
-    if (spec.op !== undefined) query.append("op", spec.op);
-    const params = encodeParams(spec.params ?? {});
-    const isQuery = spec.method === "GET" || spec.method === "DELETE";
-    if (isQuery) params.forEach((v, k) => query.append(k, v));
-    const qs = query.toString();
-    const url = `${this.apiRoot}${spec.path}${qs === "" ? "" : `?${qs}`}`;
-
-    return this.limiter.run(async () => {
-      const headers: Record<string, string> = { Accept: "application/json" };
-      // Signed per send: MAAS refuses a nonce it has seen, so retries need a fresh one.
-      if (!spec.anonymous) headers.Authorization = this.signer.header(spec.method, url);
-      if (!isQuery) headers["Content-Type"] = "application/x-www-form-urlencoded";
-
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
-      const started = this.clock.now();
-      let result: SendResult;
-      try {
-        const res = await this.http.request<string>({
-          method: spec.method,
-          url,
-          headers,
-          data: isQuery ? undefined : params.toString(),
-          signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal,
-        });
-        const body = typeof res.data === "string" ? res.data : "";
-        if (res.status >= 200 && res.status < 300) {
-          result = { ok: true, status: res.status, body };
-        } else {
-          const location = res.headers.location;
-          result = {
-            ok: false,
-            failure: {
-              kind: "http",
-              status: res.status,
-              body,
-              retryAfterS: parseRetryAfter(res.headers["retry-after"]),
-              location: typeof location === "string" ? location : undefined,
-            },
-          };
-        }
-      } catch (e) {
-        if (signal?.aborted) throw signal.reason;
-        const code = timeout.signal.aborted ? "ETIMEDOUT" : networkCode(e);
-        const message = timeout.signal.aborted ? `no response within ${this.timeoutMs} ms` : errorMessage(e);
-        result = { ok: false, failure: { kind: "network", code, message } };
-      } finally {
-        clearTimeout(timer);
-      }
-      this.record({
-        operation: spec.operation,
-        method: spec.method,
-        path: spec.path,
-        systemId: spec.systemId,
-        status: result.ok ? result.status : result.failure.kind === "http" ? result.failure.status : undefined,
-        errorCode: !result.ok && result.failure.kind === "network" ? result.failure.code : undefined,
-        durationMs: Math.round(this.clock.now() - started),
-        attempt,
-      });
-      return result;
-    }, signal);
-  }
-
-  private record(info: RequestInfo): void {
-    const s = this.shared.stats;
-    s.requests++;
-    const key = info.status !== undefined ? String(info.status) : (info.errorCode ?? "network");
-    const by = (s.byOperation[info.operation] ??= {});
-    by[key] = (by[key] ?? 0) + 1;
-    this.logger?.debug(
-      { operation: info.operation, method: info.method, path: info.path, systemId: info.systemId, status: info.status ?? info.errorCode, durationMs: info.durationMs, attempt: info.attempt },
-      "maas request",
-    );
-    for (const hook of [this.onRequest, ...this.shared.observers]) {
-      try {
-        hook?.(info);
-      } catch (e) {
-        // A metrics hook must not break a MAAS call.
-        this.logger?.warn({ err: errorMessage(e) }, "maas onRequest hook threw");
-      }
-    }
-  }
-
-  private parse<T>(spec: CallSpec<T>, body: string): T {
-    if (spec.schema === null) return undefined as T;
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch {
-      const preview = body.length > 80 ? `${body.slice(0, 80)}...` : body;
-      throw new MaasError("MAAS_BAD_RESPONSE", `${label(spec.operation, spec.systemId)}: response is not JSON: ${JSON.stringify(this.redact(preview))}`, {
-        operation: spec.operation,
-        systemId: spec.systemId,
-        status: 200,
-      });
-    }
-    if (spec.itemSchema && Array.isArray(json)) {
-      const items: unknown[] = json;
-      for (let i = 0; i < items.length; i++) {
-        const item = spec.itemSchema.safeParse(items[i]);
-        if (!item.success) {
-          const issues = item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }));
-          throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(new z.ZodError(issues))}`, {
-            operation: spec.operation,
-            systemId: spec.systemId,
-            status: 200,
-            cause: item.error,
-          });
-        }
-        items[i] = item.data;
-      }
-      return items as T;
-    }
-    const r = spec.schema.safeParse(json);
-    if (!r.success) {
-      throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(r.error)}`, {
-        operation: spec.operation,
-        systemId: spec.systemId,
-        status: 200,
-        cause: r.error,
-      });
-    }
-    return r.data;
-  }
-
-  private toError<T>(spec: CallSpec<T>, f: Failure, attempts: number): MaasError {
-    const where = label(spec.operation, spec.systemId);
-    const base = { operation: spec.operation, systemId: spec.systemId, attempts };
-    if (f.kind === "network") {
-      return new MaasError("MAAS_NETWORK", `${where}: cannot reach MAAS at ${this.apiRoot} (${f.code}: ${f.message})${tries(attempts)}`, {
-        ...base,
-        cause: this.failureCause(f),
-      });
-    }
-    const text = this.redact(f.body.trim()).slice(0, MAX_MESSAGE_CHARS);
-    const init = { ...base, status: f.status, maasMessage: text, retryAfterS: f.retryAfterS };
-    const said = text === "" ? "" : `: ${text}`;
-    const code = codeForStatus(f.status);
-    switch (code) {
-      case "MAAS_AUTH":
-        return new MaasError(code, `${where}: MAAS refused the API key (HTTP 401)${said}`, init);
-      case "MAAS_FORBIDDEN":
-        return new MaasError(code, `${where}: permission denied (HTTP 403)${said}`, init);
-      case "MAAS_NOT_FOUND":
-        return new MaasError(code, `${where}: not found (HTTP 404)${said}`, init);
-      case "MAAS_CONFLICT": {
-        const conflictKind = classifyConflict(spec.operation, text, f.retryAfterS !== undefined);
-        return new MaasError(code, `${where}: conflict (HTTP 409, ${conflictKind})${said}${tries(attempts)}`, { ...init, conflictKind });
-      }
-      case "MAAS_BAD_REQUEST": {
-        const fields = parseFieldErrors(text);
-        const detail = fields ? `: ${formatFieldErrors(fields)}` : said;
-        return new MaasError(code, `${where}: MAAS rejected the request (HTTP ${f.status})${detail}`, { ...init, fields });
-      }
-      case "MAAS_UNAVAILABLE":
-        return new MaasError(code, `${where}: MAAS unavailable (HTTP ${f.status})${said}${tries(attempts)}`, init);
-      case "MAAS_BAD_RESPONSE":
-        return new MaasError(code, `${where}: unexpected HTTP ${f.status}${f.location ? ` redirect to ${f.location} (check the MAAS URL)` : ""}`, init);
-      default:
-        return new MaasError(code, `${where}: HTTP ${f.status}${said}`, init);
-    }
-  }
-
-  private failureCause(f: Failure): unknown {
-    return f.kind === "network" ? new TransportError(f.message, f.code) : undefined;
-  }
-
-  /** MAAS echoes the token key in some 401 texts; no part of the key leaves the client. */
-  private redact(text: string): string {
-    let out = text;
-    for (const part of [this.credentials.tokenSecret, this.credentials.tokenKey, this.credentials.consumerKey]) {
-      out = out.split(part).join("<redacted>");
-    }
-    return out;
-  }
-}
-
-const IDEMPOTENT = { kind: "idempotent" } as const;
-const NEVER = { kind: "never" } as const;
-
-function codeForStatus(status: number): MaasErrorCode {
-  if (status === 401) return "MAAS_AUTH";
-  if (status === 403) return "MAAS_FORBIDDEN";
-  if (status === 404) return "MAAS_NOT_FOUND";
-  if (status === 409) return "MAAS_CONFLICT";
-  if (status >= 500) return "MAAS_UNAVAILABLE";
-  if (status >= 400) return "MAAS_BAD_REQUEST";
-  return "MAAS_BAD_RESPONSE";
-}
-
-/** `http://h:5240/MAAS` → `http://h:5240/MAAS/api/2.0/`. */
-export function apiRootOf(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ConfigError("maas.url", "not a valid URL (expected e.g. http://maas.example:5240/MAAS)");
-  }
-  if (u.protocol !== "http:" && u.protocol !== "https:") {
-    throw new ConfigError("maas.url", `must be http or https (got ${u.protocol})`);
-  }
-  // Credentials in the URL would end up in messages; a MAAS URL never needs them.
-  u.username = "";
-  u.password = "";
-  u.search = "";
-  u.hash = "";
-  const path = u.pathname.replace(/\/+$/, "").replace(/\/api\/2\.0$/, "");
-  return `${u.origin}${path}/api/2.0/`;
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function seg(s: string): string {
-  return encodeURIComponent(s);
-}
-
-function label(operation: string, systemId: string | undefined): string {
-  return systemId === undefined ? operation : `${operation} ${systemId}`;
-}
-
-function tries(attempts: number): string {
-  return attempts > 1 ? ` after ${attempts} attempts` : "";
-}
-
-function describeFailure(f: Failure): string {
-  return f.kind === "network" ? `${f.code} (${f.message})` : `HTTP ${f.status}`;
-}
-
-function networkCode(e: unknown): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && code !== "") {
-    // axios reports its own response timeout as ECONNABORTED.
-    return code === "ECONNABORTED" ? "ETIMEDOUT" : code;
-  }
-  return /socket hang up/i.test(errorMessage(e)) ? "ECONNRESET" : "ENETWORK";
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

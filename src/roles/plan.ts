@@ -7,7 +7,7 @@
  * `syncTags` (sync.ts) applies the plan; docs/roles.md explains the decisions.
  */
 import type { Tag } from "../maas/schemas.ts";
-import { NodeStatus, type NodeStatusCode } from "../maas/status.ts";
+import { NodeStatus, type NodeStatusCode } from "../model/maas/status.ts";
 import { runChecks } from "./checks.ts";
 import { RolesError } from "./errors.ts";
 import { diskTagEdits, hostnamePattern, machineFacts, matchesRule, maxNicSpeed, type MachineFacts, type MachineOrFacts } from "./facts.ts";

@@ -10,7 +10,7 @@
  */
 import type { Logger } from "pino";
 import type { MaasPort, MachineState } from "../maas/port.ts";
-import { isStatusCode, statusFromLabel, type NodeStatusCode } from "../maas/status.ts";
+import { isStatusCode, statusFromLabel, type NodeStatusCode } from "../model/maas/status.ts";
 
 export interface StatusChange {
   systemId: string;

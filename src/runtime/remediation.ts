@@ -21,7 +21,7 @@
  *   and says so with the counts: the cause is then probably not the hosts.
  */
 import type { Machine } from "../maas/port.ts";
-import { NodeStatus as S, isStatusCode } from "../maas/status.ts";
+import { NodeStatus as S, isStatusCode } from "../model/maas/status.ts";
 import { scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";

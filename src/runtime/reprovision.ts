@@ -12,7 +12,7 @@
  */
 import type { Config } from "../config.ts";
 import type { MaasPort, Machine } from "../maas/port.ts";
-import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../maas/status.ts";
+import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../model/maas/status.ts";
 import { MetalwaveError } from "../errors.ts";
 import { roleRecheckFor, scopeTagFor, spareTagFor } from "../roles/index.ts";
 import { REPROVISION_RELEASABLE, type EraseMode, type Reprovision } from "../../state-machines/host.ts";

@@ -26,6 +26,8 @@ export interface MetricsSource {
   planning(): boolean;
   maasStats(): MaasClientStats;
   eventClients(): number;
+  /** The last readiness probe of MAAS: true reachable, false not, undefined not probed yet. */
+  maasUp(): boolean | undefined;
 }
 
 /** Label values come from our own closed sets; anything else is folded into "other" rather than trusted. */
@@ -262,6 +264,16 @@ export class ServiceMetrics {
       collect() {
         this.reset();
         this.inc(self.source?.maasStats().retries ?? 0);
+      },
+    });
+    new Gauge({
+      name: "metalwave_maas_up",
+      help: "1 when the last readiness probe reached MAAS and it accepted the API key, 0 when it did not (absent before the first probe); GET /readyz says why.",
+      registers,
+      collect() {
+        this.reset();
+        const up = self.source?.maasUp();
+        if (up !== undefined) this.set(up ? 1 : 0);
       },
     });
     new Gauge({

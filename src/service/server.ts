@@ -8,20 +8,20 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
-import { z } from "zod";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import type { MaasClientStats } from "../maas/client.ts";
 import type { Store } from "../store/index.ts";
-import { FINDING_CODES } from "../roles/types.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
-import { ServiceError } from "./errors.ts";
+import { ListenError, ServiceError } from "./errors.ts";
 import { EventHub } from "./events.ts";
 import { readBody, sendError, sendJson } from "./http.ts";
 import { ServiceMetrics } from "./metrics.ts";
-import { OPENAPI } from "./openapi.ts";
+import { openApiDocument } from "./openapi.ts";
+import { EmptyBody, ReasonBody, ReprovisionBody, StartBody } from "./api-schemas.ts";
+import { Readiness } from "./readiness.ts";
 
 export interface ServiceOptions {
   store: Store;
@@ -49,6 +49,14 @@ export interface ServiceOptions {
   lockCommand?: string;
   /** prom-client's process and Node.js metrics (default on). */
   defaultMetrics?: boolean;
+  /**
+   * The readiness probe of MAAS (default: `maas.whoami()`). `metalwave serve` gives one on a
+   * client of its own (one attempt, short timeout), so probes neither wait out retries nor
+   * count among a run's MAAS requests.
+   */
+  probeMaas?: () => Promise<unknown>;
+  /** Time between readiness probes of MAAS (default 15 s). */
+  readyProbeMs?: number;
 }
 
 export type Method = "GET" | "POST";
@@ -120,19 +128,6 @@ function afterParam(req: IncomingMessage): number | undefined {
   return n;
 }
 
-const StartBody = z.object({ overrides: z.array(z.enum(FINDING_CODES)).max(FINDING_CODES.length).optional() }).strict();
-const ReasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
-const EmptyBody = z.object({}).strict();
-const ReprovisionBody = z
-  .object({
-    hosts: z.array(z.string().trim().min(1).max(255)).min(1).max(1000),
-    reason: z.string().trim().min(1).max(500).optional(),
-    erase: z.enum(["none", "quick", "secure"]).optional(),
-    spares: z.boolean().optional(),
-    recommission: z.boolean().optional(),
-  })
-  .strict();
-
 export interface ServiceHandle {
   /** e.g. http://127.0.0.1:8640 */
   url: string;
@@ -203,6 +198,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
   });
+  const readiness = new Readiness({ probeMaas: opts.probeMaas ?? (() => opts.maas.whoami()), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -210,9 +206,13 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     planning: () => controller.planning(),
     maasStats: opts.maasStats,
     eventClients: () => events.size,
+    maasUp: () => readiness.maas?.ok,
   });
 
   const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;
+  // Known once listening (requests come only after that): the document's `servers` is this address.
+  let url = "";
+  let openapi: ReturnType<typeof openApiDocument> | undefined;
   const routes: Route[] = [
     {
       method: "GET",
@@ -222,6 +222,19 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
         if (controller.stopping) sendJson(res, 503, { status: "stopping" });
         else if (controller.degraded) sendJson(res, 503, { status: "degraded" });
         else sendJson(res, 200, { status: "ok" });
+      },
+    },
+    {
+      method: "GET",
+      path: "/readyz",
+      auth: false,
+      handle: async ({ req, res }) => {
+        const maas = await readiness.current();
+        // Without the token the answer says what is down, not the region's address or its words.
+        const detailed = tokens.allows(req.headers.authorization);
+        const checks = { maas: { ok: maas.ok, checkedAt: maas.checkedAt, latencyMs: maas.latencyMs, ...(maas.error ? { error: detailed ? maas.error : { code: maas.error.code } } : {}) } };
+        const status = controller.stopping ? "stopping" : controller.degraded ? "degraded" : maas.ok ? "ready" : "not ready";
+        sendJson(res, status === "ready" ? 200 : 503, { status, unreachable: maas.ok ? [] : ["maas"], checks });
       },
     },
     {
@@ -237,7 +250,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     { method: "GET", path: "/", auth: false, handle: ({ res }) => sendDashboardFile(res, "index.html") },
     { method: "GET", path: "/dashboard.js", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.js") },
     { method: "GET", path: "/dashboard.css", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.css") },
-    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, OPENAPI) },
+    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, (openapi ??= openApiDocument(url))) },
     {
       method: "GET",
       path: "/api/v1/events",
@@ -403,21 +416,23 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   } catch (e) {
     events.close();
     store.releaseLock();
-    throw new ServiceError("INTERNAL", `cannot listen on ${host}:${opts.port ?? 8640}: ${(e as Error).message}`, { cause: e });
+    throw new ListenError(`${host.includes(":") ? `[${host}]` : host}:${opts.port ?? 8640}`, e);
   }
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${urlHost}:${addr.port}`;
+  url = `http://${urlHost}:${addr.port}`;
   log.info({ url }, "metalwave service listening");
   // Only now: a maintenance pass a killed process left is finished (and timed passes begin)
   // once the service is reachable. Had listening failed, nothing would run against a store
   // the caller then closes.
   controller.startRemediationTimer();
+  readiness.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (why = "paused: the service is stopping"): Promise<void> => {
     stopped ??= (async () => {
       await controller.stop(why);
+      readiness.stop();
       events.close();
       // Each connection closes as soon as it has no request in flight; a request still
       // being answered after the grace period is cut.

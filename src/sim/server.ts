@@ -11,7 +11,7 @@ import type { Reply } from "./api.ts";
 import { verifyOAuth, NonceStore } from "./auth.ts";
 import type { ApiKey } from "./auth.ts";
 import { SimError, SimulatedFailure } from "./errors.ts";
-import type { HostFleet } from "./hosts/server.ts";
+import type { SimLogger } from "./logger.ts";
 import type { FaultSpec } from "./faults.ts";
 import { Params } from "./params.ts";
 import { ADMIN_USER } from "./region.ts";
@@ -21,11 +21,19 @@ import { unit } from "./rng.ts";
 const PREFIX = "/MAAS/api/2.0/";
 const MAX_BODY = 16 * 1024 * 1024;
 
-/** pino's Logger satisfies this; so does a test double. */
-export interface SimLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
+export type { SimLogger } from "./logger.ts";
+
+/**
+ * What `/sim/hosts/...` needs of the simulated hosts (hosts/server.ts's HostFleet
+ * provides it); the region's server knows no more of them, so the two servers do not
+ * import each other.
+ */
+export interface HostControls {
+  resolve(host: string): string | undefined;
+  view(host: string): unknown;
+  stopService(host: string, service: string): unknown;
+  startService(host: string, service?: string): unknown;
+  setReachable(host: string, reachable: boolean): unknown;
 }
 
 export interface OperationStats {
@@ -99,7 +107,7 @@ export class SimServer {
   private requestSeq = 0;
   private burstLeft = 0;
   /** The simulated hosts, once started: `/sim/hosts/...` controls them. */
-  hosts: HostFleet | undefined;
+  hosts: HostControls | undefined;
   private stats = { since: Date.now(), total: 0, byStatus: {} as Record<string, number>, byOperation: {} as Record<string, OperationStats> };
 
   constructor(opts: ServerOptions) {

@@ -14,7 +14,9 @@ export type StoreErrorCode =
   /** SQLite or the filesystem failed: permissions, disk full, busy beyond the timeout. */
   | "STORE_IO"
   /** A write names a rollout or MAAS call that does not exist. */
-  | "STORE_NOT_FOUND";
+  | "STORE_NOT_FOUND"
+  /** This process's lease on a PostgreSQL store was lost or may have expired: it must not write or act any more. */
+  | "STORE_FENCED";
 
 export interface StoreErrorInit {
   path?: string | undefined;

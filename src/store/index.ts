@@ -1,9 +1,11 @@
 /**
  * metalwave's embedded durable store: rollouts, host records with their XState
  * snapshots, the journal, write-ahead MAAS call intents and the runner lock, in
- * one SQLite file. docs/store.md explains the tables and the durability rules.
+ * one SQLite file or a PostgreSQL database. docs/store.md explains the tables and the durability rules.
  */
 export { openStore, DEFAULT_STORE_PATH, HOST_SNAPSHOT_VERSION, ROLLOUT_STATE_VERSION, type StoreOptions } from "./store.ts";
+export { isPostgresUrl, PASSWORD_ENV, PASSWORD_FILE_ENV } from "./postgres/url.ts";
+export { DEFAULT_LEASE_MS, type LeaseOptions } from "./lease.ts";
 export { StoreError, isStoreError, type StoreErrorCode } from "./errors.ts";
 export { STORE_SCHEMA_VERSION } from "./schema.ts";
 export { topLevelState, type DocumentVersion, type Migrate, type PersistedSnapshot } from "./envelope.ts";
@@ -22,6 +24,7 @@ export {
   type JournalQuery,
   type LockHolder,
   type LockOwner,
+  type LockState,
   type OpenCall,
   type RolloutRecord,
   type RolloutStatus,

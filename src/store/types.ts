@@ -146,9 +146,21 @@ export interface LockHolder extends LockOwner {
   acquiredAt: string;
 }
 
+/**
+ * What this store's lock is worth now. A file lock (SQLite) is held while the
+ * process lives; a lease (PostgreSQL) must be renewed, and is safe to act on
+ * only for `safeForMs` more milliseconds of this process's monotonic clock.
+ */
+export type LockState =
+  | { held: false }
+  | { held: true; kind: "file" }
+  | { held: true; kind: "lease"; token: number; safeForMs: number; renewals: number };
+
 export interface Store {
-  /** The file this store was opened on (":memory:" for an in-memory store). */
+  /** The file this store was opened on (":memory:" for an in-memory store), or the PostgreSQL URL without its password. */
   readonly path: string;
+  /** Which database holds the data. */
+  readonly backend: "sqlite" | "postgres";
 
   // Rollouts: all durable.
   /** Starts a new rollout with status "running". Journals a "rollout" entry. */
@@ -210,6 +222,17 @@ export interface Store {
   breakLock(by: LockOwner): LockHolder | undefined;
   /** Who holds the lock now, if anyone (for `metalwave status`). */
   lockHolder(): LockHolder | undefined;
+  /** Whether this store holds the lock, and for a lease how long it may still act on it. */
+  lockState(): LockState;
+  /**
+   * Throws STORE_FENCED when this store held a lease that it can no longer be
+   * sure of (not renewed within the lease, or superseded). Local, no I/O: call
+   * it before anything that acts outside the store, such as a MAAS request.
+   * A no-op for a file lock or when no lock is held.
+   */
+  assertMayAct(): void;
+  /** Called once when a held lease is lost; returns an unsubscribe. Never called for a file lock. */
+  onLockLost(listener: (why: string) => void): () => void;
   /** acquireLock, run fn, releaseLock (also when fn throws or rejects). */
   withLock<T>(owner: LockOwner, fn: () => T | Promise<T>): Promise<T>;
 

@@ -19,7 +19,7 @@ import { parseConfig } from "../../src/config.ts";
 import { startSimulator } from "../../src/sim/index.ts";
 import type { SimStats } from "../../src/sim/index.ts";
 import { openStore } from "../../src/store/index.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { makespanLowerBound, parseWavePolicy, type WavePolicy } from "../../state-machines/waves.ts";
 import { BenchError, CLI, REPO, runChild, runRolloutCli, startSimProcess, type HeapPeaks } from "./procs.ts";
 import { breakdown, phaseTimes, PART_NAMES, type Breakdown, type HostParts, type SimTimes } from "./timeline.ts";

@@ -5,7 +5,7 @@
  * code under test reaches for them.
  */
 import type { MaasPort, MachineState, MaasEvent, EventsPage, EventsQuery, MachineFilter } from "../../src/maas/port.ts";
-import { STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
+import { STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 
 export class EventsPort {
   readonly machines = new Map<string, { status: NodeStatusCode; message: string | null }>();

@@ -4,8 +4,8 @@ import nock from "nock";
 import { MaasClient } from "../../src/maas/client.ts";
 import type { MaasClientOptions, RequestInfo } from "../../src/maas/client.ts";
 import type { Clock } from "../../src/maas/clock.ts";
-import type { NodeStatusCode } from "../../src/maas/status.ts";
-import { STATUS_LABEL } from "../../src/maas/status.ts";
+import type { NodeStatusCode } from "../../src/model/maas/status.ts";
+import { STATUS_LABEL } from "../../src/model/maas/status.ts";
 
 export const ORIGIN = "http://maas.test:5240";
 export const API = "/MAAS/api/2.0";

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { tookEffect } from "../../src/maas/reconcile.ts";
-import type { ReconciledOp } from "../../src/maas/reconcile.ts";
+import { tookEffect } from "../../src/model/maas/reconcile.ts";
+import type { ReconciledOp } from "../../src/model/maas/reconcile.ts";
 import { MachineSchema } from "../../src/maas/schemas.ts";
 import type { Machine } from "../../src/maas/schemas.ts";
-import { ALLOWED_FROM, NodeStatus as S } from "../../src/maas/status.ts";
-import type { NodeStatusCode } from "../../src/maas/status.ts";
+import { ALLOWED_FROM, NodeStatus as S } from "../../src/model/maas/status.ts";
+import type { NodeStatusCode } from "../../src/model/maas/status.ts";
 import { machineJson } from "./helpers.ts";
 
 const me = { me: "metalwave" };

@@ -1,7 +1,7 @@
 import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MaasClient, apiRootOf } from "../../src/maas/client.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { API, API_KEY, EVENTS_PAGE, ORIGIN, harness, maas, machineJson, multi } from "./helpers.ts";
 
 beforeAll(() => nock.disableNetConnect());

@@ -2,7 +2,7 @@ import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MaasError } from "../../src/maas/errors.ts";
 import { classifyFailure, parseRetryAfter, retryDelayMs } from "../../src/maas/retry.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { API, harness, maas, machineJson, netError } from "./helpers.ts";
 
 beforeAll(() => nock.disableNetConnect());

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Machine, Tag } from "../../src/maas/schemas.ts";
-import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
+import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { blockingFindings } from "../../src/roles/checks.ts";
 import { planRoles } from "../../src/roles/plan.ts";
 import type { RolesConfigInput } from "../../src/roles/schema.ts";

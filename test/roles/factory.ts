@@ -2,7 +2,7 @@
 // (and as the simulator renders them), tags, generated fleets, and a recording MaasPort.
 import type { MaasPort, Machine, Tag, CreateTagParams } from "../../src/maas/port.ts";
 import { MachineSchema, TagSchema } from "../../src/maas/schemas.ts";
-import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
+import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { RolesConfigSchema, type RolesConfig, type RolesConfigInput } from "../../src/roles/schema.ts";
 
 const API = "/MAAS/api/2.0";

@@ -14,7 +14,7 @@ import { parse as parseYaml } from "yaml";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { MaasClient } from "../../src/maas/client.ts";
 import type { Machine, Tag } from "../../src/maas/schemas.ts";
-import { NodeStatus, STATUS_LABEL } from "../../src/maas/status.ts";
+import { NodeStatus, STATUS_LABEL } from "../../src/model/maas/status.ts";
 import { machineFacts, matchesRule } from "../../src/roles/index.ts";
 import { planDeployment, planJson, type DeploymentPlan } from "../../src/runtime/deployment-plan.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";

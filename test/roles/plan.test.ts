@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Machine, Tag } from "../../src/maas/schemas.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { RolesError } from "../../src/roles/errors.ts";
 import { planRoles } from "../../src/roles/plan.ts";
 import { renderPlanText } from "../../src/roles/render.ts";

@@ -17,7 +17,7 @@ import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
 import { PreflightError, planDeployment, readAndPlan, type RolloutPlan } from "../../src/runtime/deployment-plan.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { spareTagFor } from "../../src/roles/index.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));

@@ -18,7 +18,7 @@ import { silentLogger } from "../../src/log.ts";
 import { layeringFor, type LayeringSetup } from "../../src/cli/rollout.ts";
 import { remediationText } from "../../src/cli/remediate.ts";
 import { createHealthProbe, hostFromMachine, type LayerHost } from "../../src/layers/index.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 

@@ -15,7 +15,7 @@ import { LayerCoordinator } from "../../src/runtime/layer-coordinator.ts";
 import { createLayering, LayerError } from "../../src/layers/index.ts";
 import type { MaasPort, Machine } from "../../src/maas/port.ts";
 import type { ExecResult, SshPort } from "../../src/ssh/port.ts";
-import { NodeStatus as S } from "../../src/maas/status.ts";
+import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { silentLogger } from "../../src/log.ts";
 import { fastPolicy, flush, hostInput, makeFakes } from "../state-machines/helpers.ts";
 

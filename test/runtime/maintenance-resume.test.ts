@@ -23,7 +23,7 @@ import { remediate } from "../../src/runtime/remediation.ts";
 import { reprovisionHosts } from "../../src/runtime/reprovision.ts";
 import { finishLeftMaintenance, leftBehind } from "../../src/runtime/maintenance.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { StatusObserver, type StatusChange } from "../../src/runtime/observer.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { EventsPort } from "../fakes/events-port.ts";
 import type { Machine } from "../../src/maas/port.ts";
 

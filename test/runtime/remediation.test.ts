@@ -12,7 +12,7 @@ import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
 import { remediate } from "../../src/runtime/remediation.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 

@@ -17,7 +17,7 @@ import { reprovisionHosts, ReprovisionError } from "../../src/runtime/reprovisio
 import { parseConfig, type Config } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { layeringFor } from "../../src/cli/rollout.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 
 
 const rig = layeredRigPerTest();

@@ -10,7 +10,7 @@ import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig, type ConfigInput } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;

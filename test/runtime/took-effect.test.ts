@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { operationTookEffect } from "../../src/runtime/host-actors.ts";
-import { NodeStatus as S } from "../../src/maas/status.ts";
+import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import type { Machine } from "../../src/maas/port.ts";
 
 const m = (status: number, owner: string | null = "admin") => ({ system_id: "abc", status, owner }) as unknown as Machine;

@@ -9,7 +9,7 @@ import { startSimulator } from "../../src/sim/index.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
 import { parseConfig, type ConfigInput } from "../../src/config.ts";
 import { MaasClient } from "../../src/maas/client.ts";
-import { NodeStatus } from "../../src/maas/status.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
 import { harness, type Harness } from "./helpers.ts";
 
 let h: Harness | undefined;

@@ -4,7 +4,7 @@
  */
 import { createActor, fromPromise, SimulatedClock, type Actor } from "xstate";
 import { hostMachine, defaultHostPolicy, type HostEmitted, type HostInput, type HostPolicy } from "../../state-machines/host.ts";
-import { NodeStatus, type NodeStatusCode } from "../../src/maas/status.ts";
+import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
 
 export const ACTOR_NAMES = [
   "commissionMachine",

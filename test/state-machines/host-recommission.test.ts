@@ -5,7 +5,7 @@
  * the role recheck, allocated, deployed and layered. No I/O.
  */
 import { describe, it, expect } from "vitest";
-import { NodeStatus as S } from "../../src/maas/status.ts";
+import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { backoffDelayMs, type Reprovision } from "../../state-machines/host.ts";
 import type { RoleRecheck } from "../../src/roles/index.ts";
 import { drive, flush, top, fastPolicy } from "./helpers.ts";

@@ -2,7 +2,7 @@
  * Resume from a persisted snapshot: what is replayed and what is not.
  */
 import { describe, it, expect } from "vitest";
-import { NodeStatus as S } from "../../src/maas/status.ts";
+import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { drive, flush, top, fastPolicy } from "./helpers.ts";
 import { resumeRecordOf } from "../../state-machines/glue.ts";
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { createActor } from "xstate";
 import { hostMachine, backoffDelayMs, describeError, FAILURE_HISTORY, type HostEmitted } from "../../state-machines/host.ts";
-import { NodeStatus as S } from "../../src/maas/status.ts";
+import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { drive, flush, top, fastPolicy, hostInput } from "./helpers.ts";
 
 const T = fastPolicy.timeoutsMs;

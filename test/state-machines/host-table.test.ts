@@ -5,7 +5,7 @@
 import { describe, it, expect } from "vitest";
 import { initialTransition, transition, type SnapshotFrom, type StateValue } from "xstate";
 import { hostMachine, HOST_PHASES, type HostContext, type HostEvent } from "../../state-machines/host.ts";
-import { NodeStatus as S, STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
+import { NodeStatus as S, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { hostInput, fastPolicy } from "./helpers.ts";
 
 type Snap = SnapshotFrom<typeof hostMachine>;

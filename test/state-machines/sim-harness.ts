@@ -8,7 +8,7 @@ import { createActor, fromPromise, type Actor } from "xstate";
 import { hostMachine, defaultHostPolicy, type HostEmitted, type HostPolicy, type CappedPhase, type AbortOutput, type EraseMode } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEmitted, type RolloutInput } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost } from "../../state-machines/glue.ts";
-import { NodeStatus as S, ALLOWED_FROM, STATUS_LABEL, type NodeStatusCode } from "../../src/maas/status.ts";
+import { NodeStatus as S, ALLOWED_FROM, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 
 /** mulberry32: tiny, fast, good enough for test fates. */
 export function prng(seed: number): () => number {

@@ -15,15 +15,17 @@ import { NodeStatus } from "../../maas/status.ts";
 import type { NodeStatusCode } from "../../maas/status.ts";
 import type { MachineRecord, Region } from "../region.ts";
 import { renderBlockDevice } from "../render.ts";
-import type { SimLogger } from "../server.ts";
+import type { SimLogger } from "../logger.ts";
 import { SimError } from "../errors.ts";
 import { runCommandLine, startService, stopService } from "./commands.ts";
 import { HostFaultDice, noHostFaults, parseHostFaults } from "./faults.ts";
 import type { HostFaultSpec } from "./faults.ts";
 import { seededHostKey } from "./keys.ts";
 import { SimKubeApi } from "./kube-api.ts";
+import { LEGACY_LAYERING_DEFAULT } from "./legacy-juju.ts";
 import { JUJU_AGENT, SimCloud, SimHost, snapServices } from "./model.ts";
-import type { SimDisk } from "./model.ts";
+import type { K8sTimings, SimDisk } from "./model.ts";
+import type { JujuTimings } from "../juju/types.ts";
 
 export interface HostFleetOptions {
   /** Port every host listens on; 0 = an ephemeral port per host (tests). Default 22 as root, else 2222. */
@@ -32,6 +34,17 @@ export interface HostFleetOptions {
   faults?: HostFaultSpec | string;
   /** Kubernetes nodes turn Ready this long after they join. Default 1000 ms. */
   nodeReadyMs?: number;
+  /** The simulated Juju (docs/simulated-juju.md). */
+  juju?: {
+    /**
+     * COMPATIBILITY: answer juju in the old command forms today's layering uses
+     * (legacy-juju.ts). Default LEGACY_LAYERING_DEFAULT (true until main has the layering rewrite).
+     */
+    legacyLayering?: boolean;
+    timings?: Partial<JujuTimings>;
+    /** How long `k8s bootstrap` / `join-cluster` take (simulator parameters). */
+    k8sTimings?: Partial<K8sTimings>;
+  };
   logger?: SimLogger;
 }
 
@@ -109,7 +122,7 @@ export class HostFleet {
     this.region = region;
     this.sshPort = opts.sshPort ?? defaultSshPort();
     this.logger = opts.logger;
-    this.cloud = new SimCloud(region.seed, kube);
+    this.cloud = new SimCloud(region.seed, kube, { legacyJuju: opts.juju?.legacyLayering ?? LEGACY_LAYERING_DEFAULT, jujuTimings: opts.juju?.timings, k8sTimings: opts.juju?.k8sTimings });
     const faults = typeof opts.faults === "string" ? parseHostFaults(opts.faults) : (opts.faults ?? noHostFaults());
     this.dice = new HostFaultDice(faults, region.seed);
     this.unwatch = region.watch((m, from, to) => this.onTransition(m, from, to));

@@ -3,11 +3,18 @@
  * machine read back after a request whose outcome is unknown. Pure: the client does
  * the reading, these only decide. A predicate must be false for the state the
  * machine was in before the op could apply, so that a lost request is sent again
- * rather than reported as done.
+ * rather than reported as done. Part of the pure MAAS model (src/model/maas/): no I/O,
+ * so state machines and the runtime may use it as well as the adapter.
  */
-import type { MachineState } from "./schemas.ts";
 import { NodeStatus as S, ALLOWED_FROM } from "./status.ts";
 import type { NodeStatusCode } from "./status.ts";
+
+/** What the predicates read of a machine: the adapter's `MachineState` has this shape. */
+export interface ObservedMachine {
+  status: NodeStatusCode;
+  owner: string | null;
+  power_state: string;
+}
 
 export type ReconciledOp = "commission" | "allocate" | "deploy" | "release" | "abort" | "markBroken" | "markFixed" | "powerOn" | "powerOff";
 
@@ -19,7 +26,7 @@ export interface ReconcileContext {
 const RELEASED: readonly NodeStatusCode[] = [S.RELEASING, S.DISK_ERASING, S.READY];
 const ABORTABLE: readonly NodeStatusCode[] = ALLOWED_FROM.abort;
 
-export function tookEffect(op: ReconciledOp, m: MachineState, ctx: ReconcileContext): boolean {
+export function tookEffect(op: ReconciledOp, m: ObservedMachine, ctx: ReconcileContext): boolean {
   switch (op) {
     case "commission":
       // Commissioning runs its tests right after, so Testing also means it started.

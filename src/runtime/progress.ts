@@ -1,0 +1,138 @@
+/**
+ * The progress of a rollout, as the CLI, the service and the summary report it, and the
+ * tally that counts it: hosts per phase, outcomes, per-wave settled and failed counts, and
+ * one failure line per host that did not end in service. The live runner and a read of
+ * the store (a resumed run, the service's view of a rollout no runner holds) count through
+ * the same tally, so both say the same thing of the same host.
+ */
+import type { HostError, HostOutcome } from "../../state-machines/host.ts";
+
+export type RolloutState = "running" | "paused" | "completed" | "aborted";
+
+export interface WaveProgress {
+  index: number;
+  size: number;
+  settled: number;
+  failed: number;
+}
+
+export interface RolloutProgress {
+  rolloutId: string;
+  state: RolloutState;
+  wave: number;
+  waves: number;
+  total: number;
+  settled: number;
+  byPhase: Record<string, number>;
+  byOutcome: Record<HostOutcome, number>;
+  perWave: WaveProgress[];
+  maasRequests: number;
+  elapsedMs: number;
+}
+
+export interface HostFailure {
+  systemId: string;
+  hostname: string;
+  outcome: HostOutcome;
+  phase: string;
+  code: string;
+  message: string;
+}
+
+export interface RolloutSummary extends RolloutProgress {
+  pauseReason?: string;
+  failures: HostFailure[];
+}
+
+export const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "failed"];
+
+export function isOutcome(phase: string): phase is HostOutcome {
+  return (OUTCOMES as readonly string[]).includes(phase);
+}
+
+export function emptyOutcomes(): Record<HostOutcome, number> {
+  return { inService: 0, quarantined: 0, aborted: 0, failed: 0 };
+}
+
+/** What a host that settled other than in service reports. */
+export interface SettledHost {
+  systemId: string;
+  hostname: string;
+  outcome: HostOutcome;
+  /** The phase it was last in before settling (used when no error was recorded). */
+  phase: string;
+  lastError: HostError | null;
+  reason?: string | null;
+}
+
+/**
+ * The failure line of a settled host: its last recorded error, or, when it recorded none,
+ * ABORTED for a host stopped on purpose (an abort records no error) and UNKNOWN otherwise.
+ */
+export function hostFailureOf(h: SettledHost): HostFailure {
+  const le = h.lastError;
+  return {
+    systemId: h.systemId,
+    hostname: h.hostname,
+    outcome: h.outcome,
+    phase: le?.phase ?? h.phase,
+    code: le?.code ?? (h.outcome === "aborted" ? "ABORTED" : "UNKNOWN"),
+    message: le?.message ?? h.reason ?? "",
+  };
+}
+
+/** Counts one rollout's hosts as they move and settle. */
+export class RolloutTally {
+  private readonly total: number;
+  /** Last known phase (or outcome) of every host that has started. */
+  private readonly phaseOf = new Map<string, string>();
+  private readonly outcomes = emptyOutcomes();
+  private readonly failures = new Map<string, HostFailure>();
+  private readonly waves: WaveProgress[];
+
+  constructor(plan: { hosts: readonly unknown[]; waves: readonly (readonly string[])[] }) {
+    this.total = plan.hosts.length;
+    this.waves = plan.waves.map((w, index) => ({ index, size: w.length, settled: 0, failed: 0 }));
+  }
+
+  /** The host is now in `phase`; returns the phase it was in (undefined for its first). */
+  enter(systemId: string, phase: string): string | undefined {
+    const prev = this.phaseOf.get(systemId);
+    this.phaseOf.set(systemId, phase);
+    return prev;
+  }
+
+  phase(systemId: string): string | undefined {
+    return this.phaseOf.get(systemId);
+  }
+
+  /** The host settled (live, or read back settled from the store); `wave` counts from 0. */
+  settle(host: SettledHost & { wave: number }): void {
+    this.outcomes[host.outcome]++;
+    const wave = this.waves[host.wave];
+    if (wave) {
+      wave.settled++;
+      if (host.outcome !== "inService") wave.failed++;
+    }
+    if (host.outcome !== "inService") this.failures.set(host.systemId, hostFailureOf(host));
+    this.phaseOf.set(host.systemId, host.outcome);
+  }
+
+  counts(): Pick<RolloutProgress, "total" | "settled" | "byPhase" | "byOutcome" | "perWave"> {
+    const byPhase: Record<string, number> = {};
+    for (const p of this.phaseOf.values()) byPhase[p] = (byPhase[p] ?? 0) + 1;
+    const notStarted = this.total - this.phaseOf.size;
+    if (notStarted > 0) byPhase["waiting"] = notStarted;
+    return {
+      total: this.total,
+      settled: OUTCOMES.reduce((n, o) => n + this.outcomes[o], 0),
+      byPhase,
+      byOutcome: { ...this.outcomes },
+      perWave: this.waves.map((w) => ({ ...w })),
+    };
+  }
+
+  failureList(): HostFailure[] {
+    return [...this.failures.values()];
+  }
+}

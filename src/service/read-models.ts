@@ -1,0 +1,352 @@
+/**
+ * The service's read models: a rollout's view, detail and hosts, answered from the live
+ * runner while this process runs the rollout and from the store otherwise.
+ */
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { isStatusCode, STATUS_LABEL } from "../model/maas/status.ts";
+import type { RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
+import type { HostFailure, RolloutProgress, WaveProgress } from "../runtime/rollout-runner.ts";
+import { HOST_PHASES } from "../../state-machines/host.ts";
+import { parseBudget } from "../../state-machines/waves.ts";
+import { ServiceError } from "./errors.ts";
+import type { ControllerDeps, ControllerState } from "./controller-state.ts";
+import { kindOf, planHosts, plannedCells, type PlannedCell, type RolloutKind } from "./plan-reading.ts";
+
+/** What the API calls a rollout's state: the runner's and the store's, plus the planning step. */
+export type ApiRolloutState = "planning" | RolloutStatus;
+
+export interface RolloutView {
+  /** Null while the first run is still planning (the store has no record yet). */
+  id: string | null;
+  state: ApiRolloutState;
+  reason: string | null;
+  /** True while this process runs it (a paused rollout stays live until its hosts in flight have settled). */
+  live: boolean;
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
+export interface ProgressView {
+  wave: number;
+  waves: number;
+  total: number;
+  settled: number;
+  /** Hosts started and not settled. */
+  inFlight: number;
+  byPhase: Record<string, number>;
+  byOutcome: Record<string, number>;
+  perWave: WaveProgress[];
+  /** MAAS requests of the live run (null when read from the store). */
+  maasRequests: number | null;
+  /** Time since the live run started or resumed (null when read from the store). */
+  elapsedMs: number | null;
+}
+
+export interface RolloutDetail {
+  rollout: RolloutView;
+  /** "runner": the live runner's own counts; "store": the hosts' records. */
+  source: "runner" | "store";
+  progress: ProgressView | null;
+  failures: HostFailure[];
+}
+
+export interface HostDetail {
+  rolloutId: string;
+  systemId: string;
+  hostname: string;
+  wave: number;
+  roles: string[];
+  phase: string;
+  outcome: string | null;
+  lastError: unknown;
+  /** The last MAAS status the runner saw for the machine. */
+  maasStatus: { code: number; label: string } | null;
+  updatedAt: string;
+  /** The host's journal entries (transitions, MAAS calls), oldest first. */
+  history: { seq: number; at: string; kind: string; data: unknown }[];
+}
+
+/** One machine of a rollout as the dashboard draws it: where it is planned and its phase now. */
+export interface HostCell extends PlannedCell {
+  /** The host's phase now (its last transition); `waiting` while it has not started. */
+  phase: string;
+}
+
+export interface HostsView {
+  rolloutId: string;
+  /** True: every planned machine; false: only those whose phase changed after `after`. */
+  full: boolean;
+  /** The journal position the phases are read up to: pass it back as `after`. */
+  cursor: number;
+  /** Every phase a machine can be in, in the pipeline's order (`waiting` first). */
+  phases: string[];
+  /** The failure budgets of the service's config and the limits they make for this rollout. */
+  budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
+  /** What the rollout is for (the plan's kind): a deployment rollout, or a step of a maintenance pass. */
+  kind: RolloutKind;
+  hosts: HostCell[];
+}
+
+/** Journal entries read per step when collecting transitions; the event loop gets a turn between steps. */
+const TRANSITIONS_PER_STEP = 5_000;
+
+/** Hosts started and not settled. */
+export function inFlightOf(p: RolloutProgress): number {
+  return p.total - p.settled - (p.byPhase["waiting"] ?? 0);
+}
+
+/** Hosts settled other than in service. */
+export function failedOf(p: RolloutProgress): number {
+  return p.byOutcome.quarantined + p.byOutcome.aborted + p.byOutcome.failed;
+}
+
+interface PlannedRollout {
+  id: string;
+  kind: RolloutKind;
+  cells: PlannedCell[];
+  index: Map<string, number>;
+  waveSizes: number[];
+}
+
+export class RolloutReads {
+  /** The planned machines of the rollout last asked for by `hosts` (a plan never changes once made). */
+  private planned: PlannedRollout | undefined;
+
+  private readonly d: ControllerDeps;
+  private readonly s: ControllerState;
+
+  constructor(deps: ControllerDeps, state: ControllerState) {
+    this.d = deps;
+    this.s = state;
+  }
+
+  /** The live run's progress, for the metrics; undefined when none is live or it is still planning. */
+  liveProgress(): RolloutProgress | undefined {
+    return this.s.active?.started ? this.s.active.latest : undefined;
+  }
+
+  list(): { rollouts: RolloutView[]; active: RolloutView | null } {
+    const rollouts = this.d.store.listRollouts().map((r) => this.mergeLive({ id: r.id, state: r.status, reason: r.reason, live: false, createdAt: r.createdAt, updatedAt: r.updatedAt }));
+    return { rollouts, active: this.activeView() };
+  }
+
+  activeView(): RolloutView | null {
+    const run = this.s.active;
+    if (!run) return null;
+    if (!run.started || !run.rolloutId) return { id: run.rolloutId ?? null, state: "planning", reason: null, live: true, createdAt: null, updatedAt: null };
+    return this.view(run.rolloutId);
+  }
+
+  /** The latest rollout's view (for a new event-stream client), or null in an empty store. */
+  currentView(): RolloutView | null {
+    const active = this.activeView();
+    if (active) return active;
+    const latest = this.d.store.listRollouts()[0];
+    return latest ? this.view(latest.id) : null;
+  }
+
+  view(id: string): RolloutView {
+    const r = this.summaryOf(id);
+    return this.mergeLive({ id: r.id, state: r.status, reason: r.reason, live: false, createdAt: r.createdAt, updatedAt: r.updatedAt });
+  }
+
+  /** The view, or a `failed` one when the store cannot answer (for an event that must go out). */
+  safeView(id: string): RolloutView {
+    try {
+      return this.view(id);
+    } catch {
+      return { id, state: "failed", reason: null, live: false, createdAt: null, updatedAt: null };
+    }
+  }
+
+  detail(id: string): RolloutDetail {
+    const rollout = this.view(id);
+    const run = this.s.active;
+    if (run?.started && run.rolloutId === id) {
+      const s = run.runner.summary();
+      return { rollout, source: "runner", progress: progressView(s), failures: s.failures };
+    }
+    return { rollout, source: "store", progress: this.storeProgress(id), failures: this.storeFailures(id) };
+  }
+
+  host(id: string, systemId: string): HostDetail {
+    this.summaryOf(id);
+    // The runner's writes may sit in the write-behind buffer for a moment.
+    this.d.store.flush();
+    const h = this.d.store.getHost(id, systemId);
+    if (!h) {
+      const planned = planHosts(this.d.store.getRollout(id)?.plan).waves.some((w) => w.includes(systemId));
+      throw new ServiceError("HOST_NOT_FOUND", planned ? `machine ${systemId} is planned in rollout ${id} but has not started yet` : `machine ${systemId} is not in rollout ${id}`);
+    }
+    const history = this.d.store.journal(id, { systemId }).map((j) => ({ seq: j.seq, at: j.at, kind: j.kind, data: j.data }));
+    return {
+      rolloutId: id,
+      systemId: h.systemId,
+      hostname: h.hostname,
+      wave: h.wave,
+      roles: h.roles,
+      phase: h.phase,
+      outcome: h.outcome,
+      lastError: h.lastError,
+      maasStatus: h.maasStatus !== null && isStatusCode(h.maasStatus) ? { code: h.maasStatus, label: STATUS_LABEL[h.maasStatus] } : null,
+      updatedAt: h.updatedAt,
+      history,
+    };
+  }
+
+  /**
+   * Every planned machine with its phase now (`after` absent), or only the machines
+   * whose phase changed after journal position `after`. Phases come from the journal's
+   * transitions, read in steps so a 10,000-machine rollout does not hold up the runner.
+   */
+  async hosts(id: string, after: number | undefined): Promise<HostsView> {
+    this.summaryOf(id);
+    const planned = this.plannedOf(id);
+    // The runner's transitions may sit in the write-behind buffer for a moment.
+    this.d.store.flush();
+    const phase = new Map<string, string>();
+    let cursor = after ?? 0;
+    for (;;) {
+      const step = this.d.store.journal(id, { kind: "transition", afterSeq: cursor, limit: TRANSITIONS_PER_STEP });
+      for (const e of step) {
+        const to = (e.data as { to?: unknown } | null)?.to;
+        if (e.systemId !== null && typeof to === "string") phase.set(e.systemId, to);
+        cursor = e.seq;
+      }
+      if (step.length < TRANSITIONS_PER_STEP) break;
+      await nextTurn();
+    }
+    let hosts: HostCell[];
+    if (after === undefined) {
+      hosts = planned.cells.map((c) => ({ ...c, phase: phase.get(c.systemId) ?? "waiting" }));
+    } else {
+      hosts = [];
+      for (const [systemId, p] of phase) {
+        const i = planned.index.get(systemId);
+        if (i !== undefined) hosts.push({ ...planned.cells[i]!, phase: p });
+      }
+    }
+    const { perWave, total } = this.d.config.rollout.budget;
+    return {
+      rolloutId: id,
+      full: after === undefined,
+      cursor,
+      phases: ["waiting", ...HOST_PHASES],
+      budget: {
+        perWave,
+        total,
+        totalLimit: parseBudget(total, planned.cells.length, "rollout.budget.total"),
+        perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
+      },
+      kind: planned.kind,
+      hosts,
+    };
+  }
+
+  /** Machines by phase of the live run, else of the latest rollout in the store. */
+  phaseCounts(): Record<string, number> {
+    const live = this.liveProgress();
+    if (live) return live.byPhase;
+    const latest = this.d.store.listRollouts()[0];
+    if (!latest) return {};
+    return this.storeProgress(latest.id).byPhase;
+  }
+
+  /** The rollout's record without its plan (a 10,000-host plan is not parsed for a state); 404 when unknown. */
+  summaryOf(id: string): RolloutSummaryRecord {
+    const r = this.d.store.listRollouts().find((x) => x.id === id);
+    if (!r) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
+    return r;
+  }
+
+  private plannedOf(id: string): PlannedRollout {
+    if (this.planned?.id === id) return this.planned;
+    const record = this.d.store.getRollout(id);
+    if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
+    const cells = plannedCells(record.plan);
+    const waveSizes = planHosts(record.plan).waves.map((w) => w.length);
+    this.planned = { id, kind: kindOf(record.plan), cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
+    return this.planned;
+  }
+
+  private mergeLive(v: RolloutView): RolloutView {
+    const run = this.s.active;
+    // A maintenance pass's rollout is live while the pass runs it.
+    if (v.id !== null && this.s.maintenance?.rolloutId === v.id && (v.state === "running" || v.state === "paused")) return { ...v, live: true };
+    if (!run?.started || run.rolloutId !== v.id) return v;
+    const s = run.runner.summary();
+    return { ...v, state: s.state, reason: s.pauseReason ?? null, live: true };
+  }
+
+  /** Counts from the hosts' records (in SQL, no snapshot read): exact for a rollout no runner holds. */
+  private storeProgress(id: string): ProgressView {
+    const { store } = this.d;
+    store.flush();
+    const record = store.getRollout(id);
+    if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
+    const plan = planHosts(record.plan);
+    const counts = store.hostCounts(id);
+    const byPhase = { ...counts.byPhase };
+    const waiting = plan.total - counts.total;
+    if (waiting > 0) byPhase["waiting"] = waiting;
+    const byOutcome: Record<string, number> = { inService: 0, quarantined: 0, aborted: 0, failed: 0, ...counts.byOutcome };
+    const perWave: WaveProgress[] = plan.waves.map((w, index) => {
+      const c = counts.waves.find((x) => x.wave === index);
+      const settled = c ? c.total - c.unsettled : 0;
+      const failed = c ? Object.entries(c.byOutcome).reduce((n, [o, k]) => (o === "inService" ? n : n + k), 0) : 0;
+      return { index, size: w.length, settled, failed };
+    });
+    const firstOpen = perWave.findIndex((w) => w.settled < w.size);
+    return {
+      wave: firstOpen < 0 ? Math.max(0, perWave.length - 1) : firstOpen,
+      waves: perWave.length,
+      total: plan.total,
+      settled: counts.total - counts.unsettled,
+      inFlight: counts.unsettled,
+      byPhase,
+      byOutcome,
+      perWave,
+      maasRequests: null,
+      elapsedMs: null,
+    };
+  }
+
+  /** Hosts settled other than in service, from their records (read only when the counts show some). */
+  private storeFailures(id: string): HostFailure[] {
+    const { store } = this.d;
+    const counts = store.hostCounts(id);
+    if (!Object.entries(counts.byOutcome).some(([o, n]) => o !== "inService" && n > 0)) return [];
+    const failures: HostFailure[] = [];
+    for (const h of store.iterateHosts(id)) {
+      if (h.outcome && h.outcome !== "inService") failures.push(failureOf(h));
+    }
+    return failures;
+  }
+}
+
+function progressView(p: RolloutProgress): ProgressView {
+  return {
+    wave: p.wave,
+    waves: p.waves,
+    total: p.total,
+    settled: p.settled,
+    inFlight: inFlightOf(p),
+    byPhase: p.byPhase,
+    byOutcome: p.byOutcome,
+    perWave: p.perWave,
+    maasRequests: p.maasRequests,
+    elapsedMs: p.elapsedMs,
+  };
+}
+
+function failureOf(h: HostRecord): HostFailure {
+  const le = h.lastError as { phase?: string; code?: string; message?: string } | null;
+  return {
+    systemId: h.systemId,
+    hostname: h.hostname,
+    outcome: h.outcome as HostFailure["outcome"],
+    phase: le?.phase ?? h.phase,
+    code: le?.code ?? (h.outcome === "aborted" ? "ABORTED" : "UNKNOWN"),
+    message: le?.message ?? "",
+  };
+}

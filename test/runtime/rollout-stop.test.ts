@@ -1,0 +1,58 @@
+/**
+ * After a rollout's actor has stopped (aborted, completed), hosts still finishing (an
+ * abort of a commissioning in MAAS takes a request) have nowhere to report: the runner
+ * drops their events instead of sending them to the stopped actor (XState warns
+ * "Event … was sent to stopped actor" when something does).
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
+import { parseConfig } from "../../src/config.ts";
+import { NodeStatus } from "../../src/model/maas/status.ts";
+import { simClient, simDeps } from "./sim-client.ts";
+
+let sim: SimHandle | undefined;
+let store: Store | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  store?.close();
+  store = undefined;
+  await sim?.close();
+  sim = undefined;
+});
+
+/** Resolves once `check` holds, looking again on every turn of the event loop (no fixed sleep). */
+async function until(check: () => boolean | Promise<boolean>, what: string, limitMs = 20_000): Promise<void> {
+  const end = performance.now() + limitMs;
+  while (!(await check())) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("a stopped rollout", () => {
+  it("receives no host event after it is aborted while hosts are still aborting in MAAS", async () => {
+    const warn = vi.spyOn(console, "warn");
+    // Manual clock: commissioning never finishes on its own, so the hosts are busy in MAAS when the abort comes.
+    sim = await startSimulator({ machines: 40, seed: 3, clock: "manual" });
+    store = openStore(":memory:");
+    const s = store;
+    const maas = simClient(sim);
+    const runner = new RolloutRunner(simDeps(maas, s, parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } } })));
+    const run = runner.run({ resume: false });
+    await until(async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), "a machine to be commissioning");
+    runner.abort("test abort");
+    const summary = await run;
+    expect(summary.state).toBe("aborted");
+    // The hosts that were commissioning finish their abort in MAAS after the run returned.
+    await until(() => {
+      s.flush();
+      return s.hostCounts(summary.rolloutId).unsettled === 0;
+    }, "every started host to settle");
+    const aborted = s.loadHosts(summary.rolloutId).filter((h) => h.outcome === "aborted");
+    expect(aborted.length).toBeGreaterThan(0);
+    const stoppedActorWarnings = warn.mock.calls.filter((args) => String(args[0]).includes("stopped actor"));
+    expect(stoppedActorWarnings).toEqual([]);
+  }, 60_000);
+});
