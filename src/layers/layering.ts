@@ -28,6 +28,9 @@ import type { ControlPlaneApp, LayerName, LayerTemplate, Values } from "./render
 import { StepRunner } from "./steps.ts";
 import type { StepPolicy } from "./steps.ts";
 import { waitUntil, type WaitOptions } from "./waits.ts";
+import { readCloud, type CloudReport } from "./report.ts";
+
+export type { CloudReport } from "./report.ts";
 
 /** A deployed machine as the layers see it. */
 export interface LayerHost extends SshTarget {
@@ -62,15 +65,6 @@ export interface ControlPlaneEndpoints {
   /** Secret (holds a password). */
   rabbitmqUrl: string;
   caBundle: string;
-}
-
-/** What the layers formed, read live from the hosts and the Kubernetes API (for a rollout's closing report). */
-export interface CloudReport {
-  controllers: { address: string; ha: string }[];
-  kubernetesNodes: { name: string; ready: boolean; labels: Record<string, string> }[];
-  cephDisks: number;
-  controlPlane: { app: string; status: string }[];
-  hypervisors: string[];
 }
 
 export interface LayeringOptions {
@@ -208,6 +202,8 @@ class LayerEngine implements Layering {
   private ceph: { bootstrap: LayerHost } | undefined;
   private endpoints: Deferred<ControlPlaneEndpoints> = deferred();
   private readonly hypervisors = new Set<string>();
+  /** `ceph`-tagged disks per storage host layered in this process (systemId → count), for the report. */
+  private readonly taggedDisks = new Map<string, number>();
   private closed = false;
   /** Ends the default sleeps' timers at close, so no timer outlives the engine. */
   private readonly closing = new AbortController();
@@ -315,24 +311,15 @@ class LayerEngine implements Layering {
 
   async report(): Promise<CloudReport> {
     this.main.ensureOpen("report");
-    const out: CloudReport = { controllers: [], kubernetesNodes: [], cephDisks: 0, controlPlane: [], hypervisors: [...this.hypervisors].sort() };
-    if (this.juju) {
-      const client = this.juju.client;
-      const show = await this.main.steps.queryJson<ShowController>(client, this.tpl("juju-controller"), "showController", {});
-      const entry = Object.values(show)[0];
-      out.controllers = Object.values(entry?.["controller-machines"] ?? {}).map((m) => ({ address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
-      if (this.k8s?.registered) {
-        const status = await this.main.steps.queryJson<JujuStatus>(client, this.tpl("control-plane"), "status", {}).catch(() => ({}) as JujuStatus);
-        out.controlPlane = Object.entries(status.applications ?? {}).map(([app, a]) => ({ app, status: a["application-status"]?.current ?? "unknown" }));
-      }
-    }
-    this.main.ensureOpen("report");
-    if (this.k8s) out.kubernetesNodes = (await this.k8s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
-    if (this.ceph) {
-      const j = await this.main.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(this.ceph.bootstrap, this.tpl("storage"), "disks", {});
-      out.cephDisks = (j.ConfiguredDisks ?? []).length;
-    }
-    return out;
+    return readCloud({
+      steps: this.main.steps,
+      ...(this.juju ? { juju: { client: this.juju.client, controllerTpl: this.tpl("juju-controller"), controlPlaneTpl: this.tpl("control-plane"), model: String(this.tpl("control-plane").defaults["model"]), modelExists: this.k8s?.registered === true } } : {}),
+      ...(this.k8s ? { kube: this.k8s.kube } : {}),
+      ...(this.ceph ? { ceph: { bootstrap: this.ceph.bootstrap, tpl: this.tpl("storage") } } : {}),
+      taggedDisks: [...this.taggedDisks.values()].reduce((a, b) => a + b, 0),
+      computeHosts: [...this.hypervisors],
+      ensureOpen: this.main.ensureOpen,
+    });
   }
 
   async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
@@ -575,6 +562,7 @@ class LayerEngine implements Layering {
   private async addDisks(lane: Lane, h: LayerHost): Promise<void> {
     const tpl = this.tpl("storage");
     if (h.cephDisks.length === 0) this.o.logger.warn({ systemId: h.systemId, hostname: h.hostname }, "storage host has no ceph-tagged disk");
+    this.taggedDisks.set(h.systemId, h.cephDisks.length);
     const configured = async () => {
       const j = await lane.steps.queryJson<{ ConfiguredDisks?: { location?: string; path?: string }[] }>(h, tpl, "disks", {});
       return (j.ConfiguredDisks ?? []).filter((d) => d.location === h.hostname).map((d) => d.path);
