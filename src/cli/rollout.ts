@@ -3,7 +3,7 @@
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir, hostname as osHostname } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { loadConfig, type Config, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -14,7 +14,7 @@ import { openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
-import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
+import { openKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
 import { ExitCode, intFlag, LOG_OPTIONS, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
@@ -141,7 +141,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     privateKey,
     port: config.ssh.port,
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
-    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(dirname(config.store), "known-hosts.json")),
+    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : openKnownHosts(config),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
     logger: logger.child({ component: "ssh" }),
   });
