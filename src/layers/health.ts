@@ -30,7 +30,7 @@ import { clientNodeKube, type KubeNode, type KubePort } from "./kube.ts";
 import type { LayerHost } from "./layering.ts";
 import { loadLayerTemplate, type LayerName, type LayerTemplate, type Values } from "./render.ts";
 import { StepRunner } from "./steps.ts";
-import { TemplateError } from "../runtime/templates.ts";
+import { TemplateError } from "./templates.ts";
 
 export const HEALTH_CHECKS = ["ssh", "hypervisor-services", "ceph-services", "ceph-osds", "kubernetes-status", "kubernetes-api", "kubernetes-node", "juju-controller"] as const;
 export type HealthCheck = (typeof HEALTH_CHECKS)[number];

@@ -20,7 +20,7 @@ import { tookEffect, type ReconciledOp } from "../model/maas/reconcile.ts";
 import type { StatusObserver } from "./observer.ts";
 import type { TagBatcher } from "./tag-batcher.ts";
 import type { CallJournal } from "./call-journal.ts";
-import { renderUserData } from "./templates.ts";
+import { renderUserData } from "../layers/templates.ts";
 import type { AbortOutput } from "../../state-machines/host.ts";
 import type { HostLayout } from "../roles/layout-plan.ts";
 import { applyHostLayout } from "./host-layout.ts";

@@ -46,7 +46,8 @@ export const ErrorAnswer = named(
   z.strictObject({ error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }) }),
 );
 
-export const Health = named("Health", z.strictObject({ status: z.enum(["ok", "stopping", "degraded"]) }));
+/** `role`: whether this process leads (acts) or is a standby on a shared PostgreSQL store (serves reads). */
+export const Health = named("Health", z.strictObject({ status: z.enum(["ok", "stopping", "degraded"]), role: z.enum(["leader", "standby"]) }));
 
 export const Readiness = named(
   "Readiness",

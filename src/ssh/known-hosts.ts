@@ -270,13 +270,13 @@ function copy(r: KnownHostRecord): KnownHostRecord {
 }
 
 /**
- * The pinned host keys of a real region: `ssh.knownHostsFile`, else `known_hosts` beside
- * the store (the old `known-hosts.json` there read once). ConfigError naming
+ * The pinned host keys of a real region: `ssh.knownHostsFile`, else `known_hosts` in the
+ * local state directory (beside a SQLite store; the old `known-hosts.json` there read once). ConfigError naming
  * ssh.knownHostsFile when the file cannot be read or parsed.
  */
-export function openKnownHosts(config: { store: string; ssh: { knownHostsFile?: string | undefined; port: number } }): FileKnownHosts {
+export function openKnownHosts(config: { ssh: { knownHostsFile?: string | undefined; port: number } }, stateDir: string): FileKnownHosts {
   if (config.ssh.knownHostsFile) return new FileKnownHosts(config.ssh.knownHostsFile, { port: config.ssh.port });
-  const dir = dirname(config.store);
+  const dir = stateDir;
   return new FileKnownHosts(join(dir, "known_hosts"), { port: config.ssh.port, legacyJsonPath: join(dir, "known-hosts.json") });
 }
 

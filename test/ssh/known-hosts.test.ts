@@ -85,8 +85,8 @@ describe("known_hosts", () => {
     const key = hostKey();
     const fp = fingerprintOf(key.blob);
     writeFileSync(legacy, JSON.stringify({ "4y3h7n": { pin: { algorithm: key.algorithm, fingerprint: fp, pinnedAt: "2026-01-01T00:00:00.000Z" }, expectNewKey: false } }));
-    const config = { store: join(dir, "metalwave.sqlite"), ssh: { port: 22 } };
-    const known = openKnownHosts(config);
+    const config = { ssh: { port: 22 } };
+    const known = openKnownHosts(config, dir);
     expect(existsSync(legacy)).toBe(false);
     expect(existsSync(`${legacy}.migrated`)).toBe(true);
     expect(readFileSync(join(dir, "known_hosts"), "utf8")).toContain(`# metalwave:system-id=4y3h7n,pinned-at=2026-01-01T00:00:00.000Z,algorithm=${key.algorithm},fingerprint=${fp}`);
@@ -102,13 +102,13 @@ describe("known_hosts", () => {
     expect(keygen(["-F", "moral-mayfly", "-f", join(dir, "known_hosts")]).status).toBe(0);
 
     // Once: a later start reads known_hosts only.
-    expect((await openKnownHosts(config).get("4y3h7n"))?.pin?.key).toBe(key.blob.toString("base64"));
+    expect((await openKnownHosts(config, dir).get("4y3h7n"))?.pin?.key).toBe(key.blob.toString("base64"));
   });
 
   it("migrates a configured file still in the JSON form in place, and names ssh.knownHostsFile for one it cannot read", async () => {
     const file = join(dir, "pins");
     writeFileSync(file, JSON.stringify({ abc: { pin: null, expectNewKey: true } }));
-    expect(await openKnownHosts({ store: join(dir, "s.sqlite"), ssh: { knownHostsFile: file, port: 22 } }).get("abc")).toEqual({ pin: null, expectNewKey: true });
+    expect(await openKnownHosts({ ssh: { knownHostsFile: file, port: 22 } }, dir).get("abc")).toEqual({ pin: null, expectNewKey: true });
     expect(readFileSync(file, "utf8")).toContain("# metalwave:system-id=abc,expect-new-key");
 
     const bad = join(dir, "bad");
