@@ -18,7 +18,7 @@ import { hostFailureOf, RolloutTally } from "../runtime/progress.ts";
 import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
-import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
+import { openKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
 import { Command } from "commander";
 import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
@@ -95,7 +95,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     privateKey,
     port: config.ssh.port,
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
-    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(localStateDir(config.store), "known-hosts.json")),
+    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : openKnownHosts(config, localStateDir(config.store)),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
     logger: logger.child({ component: "ssh" }),
   });

@@ -37,6 +37,12 @@ export const systemDeps: readonly SystemDep[] = [
     present: () => onPath('systemd-analyze'),
   },
   {
+    name: 'ssh-keygen',
+    neededBy: 'the known_hosts tests (test/ssh/known-hosts.test.ts: OpenSSH finds, fingerprints and removes the pinned keys)',
+    debianPackages: ['openssh-client'],
+    present: () => onPath('ssh-keygen'),
+  },
+  {
     name: 'promtool',
     neededBy: 'the metrics and alert-rule checks (test/service/deploy.test.ts: promtool check metrics, check rules, test rules); Debian ships promtool only in the prometheus package (its server is installed too, and on a machine with systemd it starts)',
     debianPackages: ['prometheus'],
