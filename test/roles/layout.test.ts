@@ -7,6 +7,11 @@ import type { MachineFacts } from "../../src/roles/facts.ts";
 import { networkSteps, storageSteps } from "../../src/roles/layout-diff.ts";
 import { networkModel, planHostLayout, type HostLayout } from "../../src/roles/layout-plan.ts";
 import { planLayouts } from "../../src/roles/layouts.ts";
+import { addressesBySpace } from "../../src/roles/addresses.ts";
+import { LAYOUT_FINDING_CODES, type FindingCode } from "../../src/roles/types.ts";
+
+/** Every layout finding code some test below trips; the last test checks the set is closed. */
+const tripped = new Set<FindingCode>();
 
 /** Shapes as MAAS renders them (maas-examples fabrics-read, subnets-read, ipranges-read). */
 function vlan(id: number, vid: number, fabricId: number, space: string | null) {
@@ -72,7 +77,12 @@ function config(over: ConfigInput = {}) {
 }
 
 function plan(f: MachineFacts, roles: string[] = ["compute"], cfg = config()) {
-  return planHostLayout({ facts: f, roles, order: cfg.roles.order, network: cfg.network, storage: cfg.storage, model: MODEL, cephDiskIds: new Set() });
+  return noted(planHostLayout({ facts: f, roles, order: cfg.roles.order, network: cfg.network, storage: cfg.storage, model: MODEL, cephDiskIds: new Set() }));
+}
+
+function noted<T extends { problems: { code: FindingCode }[] }>(r: T): T {
+  for (const p of r.problems) tripped.add(p.code);
+  return r;
 }
 
 describe("config: network and storage sections", () => {
@@ -137,14 +147,14 @@ describe("planning a host's layout", () => {
       [range("cloud-internal-api", 2), range("cloud-public-api", 1)],
     );
     const cfg = config();
-    const r = planHostLayout({ facts: facts({ hostname: "cmp-3" }), roles: ["compute"], order: cfg.roles.order, network: cfg.network, storage: cfg.storage, model, cephDiskIds: new Set() });
+    const r = noted(planHostLayout({ facts: facts({ hostname: "cmp-3" }), roles: ["compute"], order: cfg.roles.order, network: cfg.network, storage: cfg.storage, model, cephDiskIds: new Set() }));
     expect(r.problems).toContainEqual(expect.objectContaining({ code: "NETWORK_SPACE_UNREACHABLE", field: "network.layouts.compute.vlans[1]", detail: "no tagged VLAN of space storage (network storage) on fabric-0, the fabric of eno1" }));
     expect(r.problems).toContainEqual(expect.objectContaining({ code: "NETWORK_SPACE_UNREACHABLE", field: "network.layouts.compute.links", detail: "needs network storage (MAAS space storage); its planned links reach data, internal, management" }));
   });
 
   it("without NIC rules for its role, a machine is checked on the spaces its interfaces are in", () => {
     const cfg = parseConfig({ network: {} });
-    const r = planHostLayout({ facts: facts({ hostname: "st-1" }), roles: ["storage"], order: cfg.roles.order, network: cfg.network, storage: undefined, model: MODEL, cephDiskIds: new Set() });
+    const r = noted(planHostLayout({ facts: facts({ hostname: "st-1" }), roles: ["storage"], order: cfg.roles.order, network: cfg.network, storage: undefined, model: MODEL, cephDiskIds: new Set() }));
     expect(r.problems.map((p) => p.detail)).toEqual([
       "needs network internal (MAAS space internal); its interfaces' VLANs are in data, management",
       "needs network storage (MAAS space storage); its interfaces' VLANs are in data, management",
@@ -154,15 +164,29 @@ describe("planning a host's layout", () => {
 
   it("the root device rule never picks a disk the plan tags for ceph, and fails when nothing is left", () => {
     const cfg = config();
-    const r = planHostLayout({ facts: facts({ hostname: "cmp-4" }), roles: ["compute"], order: cfg.roles.order, network: undefined, storage: cfg.storage, model: MODEL, cephDiskIds: new Set([12]) });
+    const r = noted(planHostLayout({ facts: facts({ hostname: "cmp-4" }), roles: ["compute"], order: cfg.roles.order, network: undefined, storage: cfg.storage, model: MODEL, cephDiskIds: new Set([12]) }));
     expect(r.problems).toEqual([
       { code: "STORAGE_NO_ROOT_DEVICE", role: "compute", field: "storage.layouts.compute.rootDevice", detail: "no disk matches the root device rule; disks: sda 1788 GiB hdd [rotary] (boot), nvme0n1 447 GiB ssd [ssd]" },
     ]);
   });
 
+  it("a bond over NICs on different VLANs fails as MAAS would refuse it", () => {
+    const split = facts({ hostname: "cmp-6", interfaces: facts({ hostname: "x" }).interfaces!.map((i) => (i.name === "enp65s0f1" ? { ...i, vlanId: 5001, fabricId: 0, space: "management" } : i)) });
+    const r = plan(split);
+    expect(r.problems).toContainEqual(
+      expect.objectContaining({ code: "BOND_PARENTS_VLAN", field: "network.layouts.compute.bonds[0].nics", detail: expect.stringContaining("enp65s0f0: fabric-1 vid 0 (space data), enp65s0f1: fabric-0 vid 0 (space management)") }),
+    );
+  });
+
+  it("a rule naming an interface the host does not have fails naming it", () => {
+    const cfg = config({ network: { layouts: { compute: { ...COMPUTE_LAYOUT, vlans: [{ parent: "bond1", network: "internal" }], links: [{ network: "management", on: "boot" }] } } } });
+    const r = plan(facts({ hostname: "cmp-7" }), ["compute"], cfg);
+    expect(r.problems).toContainEqual(expect.objectContaining({ code: "LAYOUT_UNKNOWN_INTERFACE", field: "network.layouts.compute.vlans[0].parent", detail: expect.stringContaining("no interface bond1") }));
+  });
+
   it("sizes that do not fit the root disk fail with the numbers", () => {
     const cfg = parseConfig({ storage: { layouts: { compute: { layout: "flat", rootSize: "2T" } } } });
-    const r = planHostLayout({ facts: facts({ hostname: "cmp-5" }), roles: ["compute"], order: cfg.roles.order, network: undefined, storage: cfg.storage, model: MODEL, cephDiskIds: new Set() });
+    const r = noted(planHostLayout({ facts: facts({ hostname: "cmp-5" }), roles: ["compute"], order: cfg.roles.order, network: undefined, storage: cfg.storage, model: MODEL, cephDiskIds: new Set() }));
     expect(r.problems[0]).toMatchObject({ code: "STORAGE_TOO_SMALL", detail: `bootSize 0 + rootSize 2T = 2000000000000 bytes do not fit on sda (${Math.round(1788 * 1024 ** 3)} bytes)` });
   });
 });
@@ -175,6 +199,7 @@ describe("plan-wide findings", () => {
     const model = networkModel(FABRICS, SUBNETS, [range("cloud-internal-api", 2)]);
     const cfg = config();
     const r = planLayouts({ deployment: "cloud", order: cfg.roles.order, network: cfg.network, storage: cfg.storage, model, hosts, facts: fleet, cephDiskIds: new Map() });
+    r.findings.forEach((f) => tripped.add(f.code));
     expect(r.findings).toEqual([
       {
         severity: "FAIL",
@@ -277,5 +302,25 @@ describe("the storage difference", () => {
   it("an LV of another size is laid out again, saying why", () => {
     const devices = [disk(12, "nvme0n1", { partitions: [part(2, 479e9, "lvm-pv", null)] }), disk(20, "vgroot-lvroot", { type: "virtual", size: 400e9, filesystem: { fstype: "ext4", mount_point: "/", uuid: "x", label: "root", mount_options: null } })];
     expect(storageSteps(lvm, 12, devices)).toEqual([{ key: "layout.setStorageLayout", op: "setStorageLayout", params: lvm.params, why: "root LV is 400000000000 bytes, want 100G" }]);
+  });
+});
+
+describe("addresses by space", () => {
+  it("each link's deployed address goes to its subnet's space", () => {
+    const m = {
+      interface_set: [
+        iface(1, "eno1", { links: [{ id: 1, mode: "auto", subnet: SUBNET_OF(5001), ip_address: "10.0.0.7" }] }),
+        iface(5, "eno1.100", { type: "vlan", vlan: VLANS[1]!, links: [{ id: 2, mode: "auto", subnet: SUBNET_OF(5002), ip_address: "10.1.0.7" }] }),
+        iface(4, "bond0", { type: "bond", vlan: VLANS[3]!, links: [{ id: 3, mode: "link_up" }] }),
+      ],
+    };
+    expect(addressesBySpace(m)).toEqual({ management: ["10.0.0.7"], internal: ["10.1.0.7"] });
+  });
+});
+
+describe("the layout checks' closed set", () => {
+  // Runs last (tests in a file run in order): every layout code was tripped above.
+  it("has a tripping test for every layout finding code", () => {
+    expect(LAYOUT_FINDING_CODES.filter((c) => !tripped.has(c))).toEqual([]);
   });
 });
