@@ -60,6 +60,12 @@ export const systemDeps: readonly SystemDep[] = [
     debianPackages: ['postgresql'],
     present: () => postgresBinDir() !== undefined,
   },
+  {
+    name: 'Go and gomaasapi',
+    neededBy: "the gomaasapi tour of the simulator (test/gomaasapi/tour.test.ts: Juju's MAAS client, built offline from Debian's sources)",
+    debianPackages: ['golang-go', 'golang-github-juju-gomaasapi-dev'],
+    present: () => onPath('go') && existsSync('/usr/share/gocode/src/github.com/juju/gomaasapi/controller.go'),
+  },
 ];
 
 function privilegePrefix(): string[] | undefined {
