@@ -176,7 +176,10 @@ export const ConfigSchema = z
       .regex(/^[a-zA-Z0-9_-]{1,40}$/, "letters, digits, - and _ only, at most 40 (it becomes part of a MAAS tag name)")
       .refine((d) => !d.startsWith("spare-"), 'must not start with "spare-" (spare tags are metalwave-spare-<role>)')
       .default("cloud"),
-    store: z.string().default(".metalwave/metalwave.sqlite"),
+    /** A SQLite file, or a PostgreSQL URL `postgres://user@host:5432/db` (no password in it: docs/store.md). */
+    store: z.string().min(1).default(".metalwave/metalwave.sqlite"),
+    /** PostgreSQL stores: how long the lock's lease lasts without renewal (renewed every third of it). */
+    storeLeaseMs: z.number().int().min(1000).max(300_000).default(15_000),
   })
   .strict()
   .superRefine((c, ctx) => checkLayoutRoles(c, Object.keys(c.roles.definitions), (path, message) => ctx.addIssue({ code: "custom", path, message })));
@@ -228,10 +231,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Environment overrides: METALWAVE_MAAS_URL; the key itself comes through `resolveApiKey`. */
+/** Environment overrides: METALWAVE_MAAS_URL, METALWAVE_STORE; the key itself comes through `resolveApiKey`. */
 export function envOverrides(env: NodeJS.ProcessEnv): ConfigInput {
   const url = env["METALWAVE_MAAS_URL"];
-  return url ? { maas: { url } } : {};
+  const store = env["METALWAVE_STORE"];
+  return { ...(url ? { maas: { url } } : {}), ...(store ? { store } : {}) };
 }
 
 /**

@@ -10,8 +10,8 @@ import { UsageError } from "./args.ts";
 import { createTerminal, type Terminal } from "./terminal.ts";
 
 export interface LogFlags {
-  "log-format"?: string | undefined;
-  "log-level"?: string | undefined;
+  logFormat?: string | undefined;
+  logLevel?: string | undefined;
 }
 
 export interface CliOutput {
@@ -27,13 +27,13 @@ export function stderr(): Terminal {
 }
 
 export function parseLogFlags(command: string, values: LogFlags, defaultLevel: LevelWithSilent = "info"): { format: LogFormat; level: LevelWithSilent } {
-  const f = values["log-format"];
+  const f = values.logFormat;
   if (f !== undefined && !(LOG_FORMATS as readonly string[]).includes(f)) {
     throw new UsageError(`metalwave ${command}: --log-format ${f}: expected one of ${LOG_FORMATS.join(", ")}`);
   }
-  const l = values["log-level"] ?? process.env["METALWAVE_LOG_LEVEL"];
+  const l = values.logLevel ?? process.env["METALWAVE_LOG_LEVEL"];
   if (l !== undefined && !(LOG_LEVELS as readonly string[]).includes(l)) {
-    const where = values["log-level"] !== undefined ? "--log-level" : "METALWAVE_LOG_LEVEL";
+    const where = values.logLevel !== undefined ? "--log-level" : "METALWAVE_LOG_LEVEL";
     throw new UsageError(`metalwave ${command}: ${where} ${l}: expected one of ${LOG_LEVELS.join(", ")}`);
   }
   const term = stderr();

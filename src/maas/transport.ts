@@ -69,6 +69,8 @@ export interface TransportOptions {
   timeoutMs?: number;
   logger?: Logger;
   onRequest?: (info: RequestInfo) => void;
+  /** Called before every attempt is sent, retries included; if it throws, nothing is sent (the service's lease check). */
+  beforeSend?: () => void;
   /** Test seams. */
   clock?: Clock;
   random?: () => number;
@@ -126,6 +128,7 @@ export class MaasTransport {
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
   private readonly onRequest: ((info: RequestInfo) => void) | undefined;
+  private readonly beforeSend: (() => void) | undefined;
   private readonly shared: Shared;
   /** The signal this view's calls stop on (undefined for the root transport). */
   readonly signal: AbortSignal | undefined;
@@ -159,6 +162,7 @@ export class MaasTransport {
     });
     this.logger = options.logger;
     this.onRequest = options.onRequest;
+    this.beforeSend = options.beforeSend;
     this.shared = { stats: { requests: 0, retries: 0, reconciliations: 0, byOperation: {} }, me: undefined, observers: new Set() };
     this.signal = undefined;
   }
@@ -289,6 +293,7 @@ export class MaasTransport {
     const url = `${this.apiRoot}${spec.path}${qs === "" ? "" : `?${qs}`}`;
 
     return this.limiter.run(async () => {
+      this.beforeSend?.();
       const headers: Record<string, string> = { Accept: "application/json" };
       // Signed per send: MAAS refuses a nonce it has seen, so retries need a fresh one.
       if (!spec.anonymous) headers.Authorization = this.signer.header(spec.method, url);

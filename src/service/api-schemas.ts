@@ -46,7 +46,8 @@ export const ErrorAnswer = named(
   z.strictObject({ error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }) }),
 );
 
-export const Health = named("Health", z.strictObject({ status: z.enum(["ok", "stopping", "degraded"]) }));
+/** `role`: whether this process leads (acts) or is a standby on a shared PostgreSQL store (serves reads). */
+export const Health = named("Health", z.strictObject({ status: z.enum(["ok", "stopping", "degraded"]), role: z.enum(["leader", "standby"]) }));
 
 export const Readiness = named(
   "Readiness",
@@ -146,6 +147,7 @@ export const HostsView = named(
       perWaveLimits: z.array(int()).meta({ description: "the same per wave" }),
     }),
     kind: z.enum(["rollout", "reprovision", "replacement", "remediation"]).meta({ description: "what the rollout is for: a deployment rollout, or a step of a re-provisioning or remediation pass" }),
+    maasMachineUrl: z.string().nullable().meta({ description: "a machine's page in the MAAS web UI, `{systemId}` standing for its system_id; null when the region has no UI (the embedded simulator)" }),
     hosts: z.array(HostCell),
   }),
 );

@@ -24,6 +24,8 @@ export type ServiceErrorCode =
   | "MAAS_ERROR"
   | "SHUTTING_DOWN"
   | "SERVICE_DEGRADED"
+  /** This process is a standby on a shared PostgreSQL store: changes go to the leader. */
+  | "STANDBY"
   | "INTERNAL";
 
 export function httpStatusOf(code: ServiceErrorCode): number {
@@ -57,6 +59,7 @@ export function httpStatusOf(code: ServiceErrorCode): number {
       return 502;
     case "SHUTTING_DOWN":
     case "SERVICE_DEGRADED":
+    case "STANDBY":
       return 503;
     default:
       return assertNever(code, "service error code");

@@ -9,8 +9,8 @@
  * process on the same host that is gone.
  *
  * A leader that loses its lease must stop acting before it could have run out:
- * the store refuses its writes (STORE_FENCED), `fencedMaas` refuses its MAAS
- * requests, and `onLost` is told, so the process can exit and come back (under
+ * the store refuses its writes (STORE_FENCED), the MAAS client refuses to send
+ * (`beforeSend: () => store.assertMayAct()`, src/cli/serve.ts), and `onLost` is told, so the process can exit and come back (under
  * systemd's Restart=) as a standby. It never tries to win the lease back while
  * running: a process that lost it may still hold stale state in memory.
  *
@@ -19,7 +19,8 @@
  */
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { MaasPort } from "../maas/port.ts";
+import type { EventHub } from "./events.ts";
+import type { RolloutView } from "./read-models.ts";
 import { isStoreError, type LockHolder, type LockOwner, type Store } from "../store/index.ts";
 
 export type Role = "leader" | "standby";
@@ -158,20 +159,54 @@ export class Leadership {
   }
 }
 
+/** What a standby streams: the rollout as the store has it, and its host counts, each time they change. */
+export interface FollowOptions {
+  store: Store;
+  events: EventHub;
+  currentView: () => RolloutView | null;
+  logger: Logger;
+  everyMs?: number;
+}
+
 /**
- * The MAAS port with the lease checked before every request: a leader whose
- * lease may have run out sends nothing (STORE_FENCED), even a request that was
- * queued before it was paused.
+ * A standby's event stream: it runs nothing, so it reads what the leader wrote
+ * (once a second by default) and publishes a `rollout` event when the rollout's
+ * view changed and a `progress` event when its host counts did. Returns stop.
  */
-export function fencedMaas(maas: MaasPort, store: Store): MaasPort {
-  return new Proxy(maas, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        store.assertMayAct();
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
+export function followFromStore(o: FollowOptions): () => void {
+  let lastView = "";
+  let lastCounts = "";
+  const tick = (): void => {
+    try {
+      const view = o.currentView();
+      const viewText = JSON.stringify(view);
+      if (viewText !== lastView) {
+        lastView = viewText;
+        if (view) o.events.publish("rollout", view);
+      }
+      if (!view?.id) return;
+      const c = o.store.hostCounts(view.id);
+      const progress = {
+        rolloutId: view.id,
+        state: view.state,
+        total: c.total,
+        settled: c.total - c.unsettled,
+        byPhase: c.byPhase,
+        byOutcome: c.byOutcome,
+        inFlight: c.unsettled - (c.byPhase["waiting"] ?? 0),
+        fromStore: true,
       };
-    },
-  });
+      const countsText = JSON.stringify(progress);
+      if (countsText !== lastCounts) {
+        lastCounts = countsText;
+        o.events.publish("progress", progress);
+      }
+    } catch (e) {
+      o.logger.warn({ err: e instanceof Error ? e.message : String(e) }, "standby: reading the store for the event stream failed; trying again");
+    }
+  };
+  const timer = setInterval(tick, o.everyMs ?? 1_000);
+  timer.unref();
+  tick();
+  return () => clearInterval(timer);
 }

@@ -11,13 +11,14 @@ import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
-import type { MaasClientStats } from "../maas/client.ts";
+import { apiRootOf, type MaasClientStats } from "../maas/client.ts";
 import type { Store } from "../store/index.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
 import { ListenError, ServiceError } from "./errors.ts";
 import { EventHub } from "./events.ts";
 import { readBody, sendError, sendJson } from "./http.ts";
+import { Leadership, followFromStore, type Role } from "./leader.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { EmptyBody, ReasonBody, ReprovisionBody, StartBody } from "./api-schemas.ts";
@@ -47,6 +48,14 @@ export interface ServiceOptions {
   heartbeatMs?: number;
   /** What the lock row says this process runs. */
   lockCommand?: string;
+  /**
+   * A leader that lost the store's lease (PostgreSQL) must stop acting at once; `metalwave
+   * serve` exits here. Without it the service only logs (the store and the MAAS client
+   * refuse everything already).
+   */
+  onLeadershipLost?: (why: string) => void;
+  /** How often a standby tries to take the lease (default 2 s). */
+  standbyRetryMs?: number;
   /** prom-client's process and Node.js metrics (default on). */
   defaultMetrics?: boolean;
   /**
@@ -57,6 +66,17 @@ export interface ServiceOptions {
   probeMaas?: () => Promise<unknown>;
   /** Time between readiness probes of MAAS (default 15 s). */
   readyProbeMs?: number;
+  /** The region's URL, for the dashboard's links to its web UI (none for the embedded simulator: it has no UI). */
+  maasUrl?: string | undefined;
+}
+
+/**
+ * A machine's page in the MAAS web UI: the UI is served under `<region>/r` and a
+ * machine's summary at `/machine/<system_id>/summary` (canonical/maas-ui,
+ * src/app/machines/urls.ts; its generateNewURL tests give the `/MAAS/r` base).
+ */
+export function maasMachineUrl(regionUrl: string): string {
+  return `${apiRootOf(regionUrl).replace(/api\/2\.0\/$/, "")}r/machine/{systemId}/summary`;
 }
 
 export type Method = "GET" | "POST";
@@ -135,6 +155,8 @@ export interface ServiceHandle {
   port: number;
   controller: RolloutController;
   metrics: ServiceMetrics;
+  /** "leader" while this process holds the store's lock; "standby" while another does (PostgreSQL stores). */
+  role(): Role;
   /** Method and path template of every route served. */
   routes(): { method: Method; path: string }[];
   /**
@@ -180,7 +202,6 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   const { store, logger } = opts;
   const log = logger.child({ component: "service" });
   const tokens = new TokenCheck(opts.token);
-  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand ?? "serve" });
 
   const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log });
   const metrics = new ServiceMetrics({ store, logger: log, defaultMetrics: opts.defaultMetrics ?? true });
@@ -197,6 +218,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
+    maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
   });
   const readiness = new Readiness({ probeMaas: opts.probeMaas ?? (() => opts.maas.whoami()), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
   metrics.bind({
@@ -207,7 +229,38 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     maasStats: opts.maasStats,
     eventClients: () => events.size,
     maasUp: () => readiness.maas?.ok,
+    budgetRemaining: () => controller.budgetRemaining(),
   });
+
+  // Leading: holding the store's lock. On SQLite a refusal throws (STORE_LOCKED) as it
+  // always did; on PostgreSQL this process waits as a standby and takes over later.
+  let listening = false;
+  let elected: { takeover: boolean } | undefined;
+  let stopFollowing: (() => void) | undefined;
+  const act = (e: { takeover: boolean }): void => {
+    stopFollowing?.();
+    stopFollowing = undefined;
+    controller.startRemediationTimer();
+    // A successor resumes what its predecessor was running, as `metalwave rollout --resume` would.
+    const latest = store.backend === "postgres" && e.takeover ? store.latestRollout() : undefined;
+    if (latest?.status === "running") {
+      log.warn({ rolloutId: latest.id }, "resuming the rollout the previous leader was running");
+      controller.resume(latest.id).catch((err: unknown) => log.error({ rolloutId: latest.id, err: err instanceof Error ? err.message : String(err) }, "resuming the previous leader's rollout failed"));
+    }
+  };
+  const leadership = new Leadership({
+    store,
+    owner: { pid: process.pid, hostname: osHostname(), command: opts.lockCommand ?? "serve" },
+    logger: log,
+    registry: metrics.registry,
+    retryMs: opts.standbyRetryMs,
+    onElected: (e) => {
+      if (listening) act(e);
+      else elected = e;
+    },
+    onLost: (why) => opts.onLeadershipLost?.(why),
+  });
+  leadership.start();
 
   const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;
   // Known once listening (requests come only after that): the document's `servers` is this address.
@@ -219,9 +272,10 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       path: "/healthz",
       auth: false,
       handle: ({ res }) => {
-        if (controller.stopping) sendJson(res, 503, { status: "stopping" });
-        else if (controller.degraded) sendJson(res, 503, { status: "degraded" });
-        else sendJson(res, 200, { status: "ok" });
+        const role = leadership.role;
+        if (controller.stopping) sendJson(res, 503, { status: "stopping", role });
+        else if (controller.degraded) sendJson(res, 503, { status: "degraded", role });
+        else sendJson(res, 200, { status: "ok", role });
       },
     },
     {
@@ -370,6 +424,14 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       }
       routeLabel = hit.r.path;
       if (hit.r.method === "POST" && controller.stopping) throw new ServiceError("SHUTTING_DOWN", "the service is stopping");
+      if (hit.r.method === "POST" && leadership.role !== "leader") {
+        const leader = leadership.leader();
+        throw new ServiceError(
+          "STANDBY",
+          `this metalwave is a standby and serves reads only; send changes to the leader${leader ? ` (pid ${leader.pid} on ${leader.hostname})` : " (none holds the store's lease right now; one takes over within the lease)"}`,
+          { details: { leader: leader ?? null } },
+        );
+      }
       await hit.r.handle({ req, res, params: hit.params! });
     } catch (e) {
       const se = toServiceError(e);
@@ -415,6 +477,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     });
   } catch (e) {
     events.close();
+    leadership.stop();
     store.releaseLock();
     throw new ListenError(`${host.includes(":") ? `[${host}]` : host}:${opts.port ?? 8640}`, e);
   }
@@ -425,12 +488,16 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   // Only now: a maintenance pass a killed process left is finished (and timed passes begin)
   // once the service is reachable. Had listening failed, nothing would run against a store
   // the caller then closes.
-  controller.startRemediationTimer();
+  listening = true;
+  if (elected) act(elected);
+  else if (leadership.role === "standby") stopFollowing = followFromStore({ store, events, currentView: () => controller.currentView(), logger: log });
   readiness.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (why = "paused: the service is stopping"): Promise<void> => {
     stopped ??= (async () => {
+      leadership.stop();
+      stopFollowing?.();
       await controller.stop(why);
       readiness.stop();
       events.close();
@@ -458,6 +525,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     port: addr.port,
     controller,
     metrics,
+    role: () => leadership.role,
     routes: () => routes.map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

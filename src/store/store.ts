@@ -5,6 +5,7 @@
  * file each (rollouts, hosts, journal, calls, lock); core.ts holds what they
  * share. docs/store.md explains the tables and the durability rules.
  */
+import { dirname } from "node:path";
 import { StoreCore } from "./core.ts";
 import * as calls from "./calls.ts";
 import type { DocumentVersion } from "./envelope.ts";
@@ -230,4 +231,12 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
   }
   const sql = openSqlite(path, { busyTimeoutMs: opts.busyTimeoutMs, synchronous: opts.synchronous });
   return new SqlStore(sql, path, opts);
+}
+
+/**
+ * Where files that belong beside the store live on this host (pinned SSH host keys):
+ * the SQLite file's directory, or `.metalwave` for a PostgreSQL store.
+ */
+export function localStateDir(store: string): string {
+  return isPostgresUrl(store) ? ".metalwave" : dirname(store);
 }

@@ -125,11 +125,11 @@ describe("off a terminal", () => {
     expect(text.stderr).toContain("INFO  embedded simulated MAAS region started");
     const bad = await runCli(["plan", "--simulated", "--log-format", "yaml"], {});
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("--log-format yaml: expected one of json, text");
+    expect(bad.stderr).toMatch(/--log-format <format>' argument 'yaml' is invalid. Allowed choices are json, text/);
     const level = await runCli(["status", "--log-level", "loud"], {});
     expect(level.code).toBe(2);
-    expect(level.stderr).toContain("--log-level loud: expected one of trace, debug, info, warn, error, fatal, silent");
-  }, 60_000);
+    expect(level.stderr).toMatch(/--log-level <level>' argument 'loud' is invalid. Allowed choices are trace, debug, info, warn, error, fatal, silent/);
+  }, 180_000);
 });
 
 /** The keys of a JSON object line at its top level, in order, duplicates kept. */

@@ -31,6 +31,18 @@ export const systemDeps: readonly SystemDep[] = [
     present: () => existsSync('/usr/bin/chromium'),
   },
   {
+    name: 'systemd-analyze',
+    neededBy: 'the systemd unit checks (test/service/systemd-doc.test.ts: systemd-analyze verify and security)',
+    debianPackages: ['systemd'],
+    present: () => onPath('systemd-analyze'),
+  },
+  {
+    name: 'promtool',
+    neededBy: 'the metrics and alert-rule checks (test/service/deploy.test.ts: promtool check metrics, check rules, test rules); Debian ships promtool only in the prometheus package (its server is installed too, and on a machine with systemd it starts)',
+    debianPackages: ['prometheus'],
+    present: () => onPath('promtool'),
+  },
+  {
     name: 'script (util-linux)',
     neededBy: 'the terminal rendering test (test/cli/tty.test.ts runs metalwave in a pseudo-terminal)',
     debianPackages: ['bsdutils'],

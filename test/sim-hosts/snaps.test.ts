@@ -104,3 +104,22 @@ describe("microovn snap", () => {
     expect(w.run(a, "sudo microovn disable central --allow-disable-last-central").code).toBe(0);
   });
 });
+
+describe("openstack-hypervisor snap", () => {
+  const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+  const services = (w: ReturnType<typeof jujuWorld>, h: (typeof w.hosts)[number]) => /openstack-hypervisor\.nova-compute\s+enabled\s+(\S+)/.exec(w.run(h, "snap services openstack-hypervisor").out)?.[1];
+
+  it("nova-compute stays inactive with keystone's admin account and a plain-PEM CA; the service account's whole identity section and a base64 ca.bundle run it", () => {
+    const w = jujuWorld(1);
+    const h = w.hosts[0]!;
+    w.run(h, "sudo snap install openstack-hypervisor");
+    const admin = `identity.auth-url=https://10.20.0.100/openstack-keystone/v3 identity.username=admin identity.password=x identity.user-domain-name=admin_domain identity.project-name=admin rabbitmq.url=rabbit://nova:x@10.20.0.101:5672/openstack`;
+    expect(w.run(h, `sudo snap set openstack-hypervisor ${admin} 'ca.bundle=${PEM}'`).code).toBe(0);
+    expect(services(w, h)).toBe("inactive");
+    w.run(h, "sudo snap set openstack-hypervisor identity.user-domain-id=d1 identity.project-domain-id=d1 identity.username=nova-hypervisor");
+    // Still inactive: the PEM bundle is not base64, so it is ignored and the https endpoint cannot be verified.
+    expect(services(w, h)).toBe("inactive");
+    w.run(h, `sudo snap set openstack-hypervisor ca.bundle=${Buffer.from(PEM).toString("base64")}`);
+    expect(services(w, h)).toBe("active");
+  });
+});

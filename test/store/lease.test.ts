@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
 import type { Store } from "../../src/store/index.ts";
 import { location, type Location } from "./backends.ts";
 import { host, thrown } from "./helpers.ts";
@@ -43,6 +46,20 @@ describe("the lease on a PostgreSQL store", () => {
     const second = b.lockState();
     // Tokens only grow, across holders.
     expect(second.held && second.kind === "lease" && first.held && first.kind === "lease" && second.token > first.token).toBe(true);
+  });
+
+  it("makes a CLI command that needs the lock refuse to race the holder, as a locked SQLite file does", async () => {
+    const a = store({ ttlMs: 60_000, renewMs: 20_000 });
+    a.acquireLock({ ...me, command: "serve" });
+    a.createRollout({}, { id: "r1" });
+    const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+    const child = spawn(process.execPath, [main, "rollout", "--abort", "--store", t.where], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code, err).toBe(5);
+    expect(err).toMatch(/is locked by pid \d+ running "serve"/);
+    expect(a.getRollout("r1")?.status).toBe("running");
   });
 
   it("fences a holder whose lease was taken over: PostgreSQL refuses its writes even while its own clock still trusts the lease", () => {

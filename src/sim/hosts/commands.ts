@@ -100,7 +100,28 @@ const SNAPS: Record<string, { channel: string; version: string; revision: number
   microovn: { channel: "26.03/stable", version: "26.03", revision: 667, classic: false },
 };
 
-const HYPERVISOR_REQUIRED = ["identity.auth-url", "identity.username", "identity.password", "rabbitmq.url"];
+/**
+ * What openstack-hypervisor's nova-compute needs before it runs (HV:openstack_hypervisor/hooks.py
+ * REQUIRED_CONFIG): the whole identity section, whose keys without a default are these
+ * (the others default to keystone's service account: user-domain-name=service_domain,
+ * project-name=services), plus rabbitmq.url. COMPATIBILITY: the old layering's subset.
+ */
+const HYPERVISOR_REQUIRED = ["identity.auth-url", "identity.username", "identity.password", "identity.user-domain-id", "identity.project-domain-id", "rabbitmq.url"];
+const LEGACY_HYPERVISOR_REQUIRED = ["identity.auth-url", "identity.username", "identity.password", "rabbitmq.url"];
+
+/** TLS material (ca.bundle, compute.cert, network.ovn-*) is base64; an undecodable value is logged and ignored (HV:hooks.py _parse_tls). */
+function decodesAsBase64(v: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(v.replace(/\s+/g, "")) && v.replace(/\s+/g, "").length % 4 === 0;
+}
+
+/** Whether the hypervisor's services can run with this configuration. */
+function hypervisorConfigured(cloud: SimCloud, config: Map<string, string>): boolean {
+  const required = cloud.legacyJuju ? LEGACY_HYPERVISOR_REQUIRED : HYPERVISOR_REQUIRED;
+  if (!required.every((k) => config.has(k))) return false;
+  // Over https the identity endpoint is verified with ca.bundle: an ignored (undecodable) bundle leaves none.
+  const ca = config.get("ca.bundle");
+  return cloud.legacyJuju || !config.get("identity.auth-url")?.startsWith("https:") || (ca !== undefined && decodesAsBase64(ca));
+}
 
 function snapCmd(args: string[], ctx: ExecContext): CmdResult {
   const [sub, ...rest] = args;
@@ -151,6 +172,7 @@ function snapCmd(args: string[], ctx: ExecContext): CmdResult {
         if (eq <= 0) return fail(`error: invalid configuration: "${kv}" (want key=value)`);
         s.config.set(kv.slice(0, eq), kv.slice(eq + 1));
       }
+      // snapd stores any value; the snap's hook logs an undecodable TLS value and ignores it (HYPERVISOR_BASE64).
       return ok();
     }
     case "get": {
@@ -168,7 +190,7 @@ function snapCmd(args: string[], ctx: ExecContext): CmdResult {
       const [name] = rest;
       if (name === undefined || !h.snaps.has(name)) return fail(`error: snap "${name ?? ""}" not found`);
       const s = h.snaps.get(name);
-      const configured = name !== "openstack-hypervisor" || HYPERVISOR_REQUIRED.every((k) => s?.config.has(k));
+      const configured = name !== "openstack-hypervisor" || (s !== undefined && hypervisorConfigured(ctx.cloud, s.config));
       const lines = ["Service                                    Startup  Current   Notes"];
       for (const svc of snapServices(name)) {
         const active = configured && !h.stopped.has(`${name}.${svc}`);

@@ -123,7 +123,7 @@ function run(args: string[], ctx: ExecContext): CmdResult {
     case "show-controller": {
       const p = flags(rest, FORMAT, ["--show-password"]);
       const c = controllerOf(ctx, p.pos[0]);
-      return json(showControllerJson(reader(ctx), c));
+      return json(showControllerJson(reader(ctx), c, ctx.cloud.jujuApiPorts, p.opts.has("--show-password")));
     }
     case "enable-ha": {
       const p = flags(rest, ["-c", "--controller", "-n", "--constraints", "--to", ...FORMAT]);

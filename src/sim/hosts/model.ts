@@ -201,6 +201,8 @@ export class SimCloud {
   readonly ovnChassis = new Set<string>();
   /** Hypervisors whose compute service the `disable` action turned off. */
   readonly disabledCompute = new Set<string>();
+  /** Where each controller machine's API listens (address → port), once it does (juju-api-server.ts). */
+  readonly jujuApiPorts = new Map<string, number>();
   actionCount = 0;
   private tokenCount = 0;
 

@@ -23,6 +23,7 @@ import { HostFaultDice, noHostFaults, parseHostFaults } from "./faults.ts";
 import type { HostFaultSpec } from "./faults.ts";
 import { seededHostKey } from "./keys.ts";
 import { SimKubeApi } from "./kube-api.ts";
+import { JujuApiServer } from "./juju-api-server.ts";
 import { LEGACY_LAYERING_DEFAULT } from "./legacy-juju.ts";
 import { JUJU_AGENT, SimCloud, SimHost, snapServices } from "./model.ts";
 import type { K8sTimings, SimDisk } from "./model.ts";
@@ -43,6 +44,8 @@ export interface HostFleetOptions {
      */
     legacyLayering?: boolean;
     timings?: Partial<JujuTimings>;
+    /** The controller API's port on each controller machine's address. Default 17070; 0 (ephemeral) when sshPort is 0. */
+    apiPort?: number;
     /** How long `k8s bootstrap` / `join-cluster` take (simulator parameters). */
     k8sTimings?: Partial<K8sTimings>;
   };
@@ -113,6 +116,8 @@ export function authorizedKeysFrom(userDataB64: string | null): { keys: ParsedKe
 export class HostFleet {
   readonly cloud: SimCloud;
   readonly sshPort: number;
+  /** The simulated Juju controllers' API (docs/simulated-juju.md). */
+  readonly jujuApi: JujuApiServer;
   private readonly region: Region;
   private readonly dice: HostFaultDice;
   private readonly logger: SimLogger | undefined;
@@ -128,6 +133,7 @@ export class HostFleet {
     this.cloud = new SimCloud(region.seed, kube, { legacyJuju: opts.juju?.legacyLayering ?? LEGACY_LAYERING_DEFAULT, jujuTimings: opts.juju?.timings, k8sTimings: opts.juju?.k8sTimings });
     const faults = typeof opts.faults === "string" ? parseHostFaults(opts.faults) : (opts.faults ?? noHostFaults());
     this.dice = new HostFaultDice(faults, region.seed);
+    this.jujuApi = new JujuApiServer(this.cloud, { port: opts.juju?.apiPort ?? (opts.sshPort === 0 ? 0 : 17070), logger: opts.logger });
     this.unwatch = region.watch((m, from, to) => this.onTransition(m, from, to));
   }
 
@@ -240,6 +246,7 @@ export class HostFleet {
     this.closed = true;
     this.unwatch();
     await Promise.all([...this.listeners.keys()].map((sid) => this.stop(sid)));
+    await this.jujuApi.close();
     await this.cloud.kube.close();
   }
 
@@ -366,10 +373,13 @@ export class HostFleet {
                 return;
               case "none": {
                 const r = runCommandLine(info.command, { host, cloud: this.cloud, root: false, env: {}, stdin });
-                if (r.out) stream.write(r.out);
-                if (r.err) stream.stderr.write(r.err);
-                stream.exit(r.code);
-                stream.end();
+                // A bootstrap (or an HA member with its vote) serves the controller API before the command returns.
+                void (this.cloud.legacyJuju ? Promise.resolve() : this.jujuApi.sync()).then(() => {
+                  if (r.out) stream.write(r.out);
+                  if (r.err) stream.stderr.write(r.err);
+                  stream.exit(r.code);
+                  stream.end();
+                });
               }
             }
           };

@@ -139,7 +139,7 @@ export function statusJson(w: JujuWorld, r: StatusReader, c: JujuController, m: 
  * enable-ha just converted or added does, at once). `ha-status` is omitted with one
  * controller; a machine not yet provisioned shows instance-id `(unprovisioned)`.
  */
-export function showControllerJson(r: StatusReader, c: JujuController): Record<string, unknown> {
+export function showControllerJson(r: StatusReader, c: JujuController, ports: ReadonlyMap<string, number> = new Map(), showPassword = false): Record<string, unknown> {
   const cm = c.models.get("controller") as JujuModel;
   const voters = [...cm.machines.values()].filter((mm) => mm.wantsVoteSince !== undefined && mm.life === "alive");
   const machines: Record<string, unknown> = {};
@@ -149,14 +149,14 @@ export function showControllerJson(r: StatusReader, c: JujuController): Record<s
     if (mm.id === "0" && voters.length > 1) entry["ha-primary"] = true;
     machines[mm.id] = entry;
   }
-  const endpoints = voters.filter((mm) => mm.host).map((mm) => `${mm.host?.address ?? ""}:17070`);
+  const endpoints = voters.filter((mm) => mm.host).map((mm) => `${mm.host?.address ?? ""}:${ports.get(mm.host?.address ?? "") ?? 17070}`);
   return {
     [c.name]: {
       details: { uuid: c.uuid, "controller-uuid": c.uuid, "api-endpoints": endpoints, cloud: c.cloud, region: "default", "agent-version": JUJU_VERSION, "agent-git-commit": "0000000000000000000000000000000000000000", "controller-model-version": JUJU_VERSION, "mongo-version": "", "ca-fingerprint": "", "ca-cert": c.caCert },
       "controller-machines": machines,
       models: Object.fromEntries([...c.models.values()].map((m) => [m.name, { uuid: m.uuid, "machine-count": m.machines.size, "core-count": m.machines.size * 16 }])),
       "current-model": "admin/controller",
-      account: { user: "admin", access: "superuser" },
+      account: { user: "admin", access: "superuser", ...(showPassword ? { password: c.adminSecret } : {}) },
     },
   };
 }
