@@ -3,6 +3,11 @@
  * machines/fleet-datacenter-5000-networks.yaml (three spaces, a bondable pair of data NICs,
  * internal on a tagged VLAN) plan, get their per-role layout in MAAS, deploy, and read back
  * from MAAS with that layout and an address on each space their links reach.
+ *
+ * About 20 MAAS requests per host on top of the deploy cycle's: 100,000 requests against the
+ * in-process region. It runs with METALWAVE_SCALE_TESTS=1 (npm test leaves it out: on a
+ * shared 2-core machine it did not finish within 15 minutes); test/runtime/host-layout.test.ts
+ * runs the same checks on a small copy of the fleet in every suite run.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { NodeStatus } from "../../src/model/maas/status.ts";
@@ -12,7 +17,8 @@ import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { FLEET_5000, layoutConfig } from "./layout-rig.ts";
-import { simClient, simDeps } from "./sim-client.ts";
+import { simDeps } from "./sim-client.ts";
+import { MaasClient } from "../../src/maas/client.ts";
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -21,10 +27,13 @@ afterEach(async () => {
   await sim?.close();
 });
 
-describe("a 5,000-machine fleet with three spaces, bonds and VLANs", () => {
+const SCALE = process.env.METALWAVE_SCALE_TESTS === "1";
+if (!SCALE) console.warn("layout-fleet-5000.test.ts: set METALWAVE_SCALE_TESTS=1 to run the 5,000-machine layout rollout");
+
+describe.skipIf(!SCALE)("a 5,000-machine fleet with three spaces, bonds and VLANs", () => {
   it("plans, configures and deploys with the per-role layout read back from MAAS", async () => {
     sim = await startSimulator({ fleet: FLEET_5000, zeroDuration: true, seed: 9 });
-    const maas = simClient(sim);
+    const maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, maxInFlight: 16, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
     const config = layoutConfig();
     const plan = await readAndPlan(maas, config);
     expect(plan.blocking).toEqual([]);
@@ -52,5 +61,5 @@ describe("a 5,000-machine fleet with three spaces, bonds and VLANs", () => {
       }
     }
     expect(bad.slice(0, 5)).toEqual([]);
-  }, 900_000);
+  }, 3_600_000);
 });
