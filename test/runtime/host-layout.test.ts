@@ -5,9 +5,7 @@
  * nothing sent a second time, a crash-left change settled by reading back, and bad layouts
  * refused before anything changes.
  */
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
 import type { MaasClient, RequestInfo } from "../../src/maas/client.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { addressesBySpace } from "../../src/roles/addresses.ts";
@@ -19,8 +17,7 @@ import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { simClient, simDeps } from "./sim-client.ts";
-
-export const FLEET_5000 = fileURLToPath(new URL("../../machines/fleet-datacenter-5000-networks.yaml", import.meta.url));
+import { FLEET_5000, NIC_LAYOUT, layoutConfig } from "./layout-rig.ts";
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -30,36 +27,6 @@ afterEach(async () => {
   await sim?.close();
   sim = undefined;
 });
-
-const NIC_LAYOUT = {
-  bonds: [{ name: "bond0", nics: { minSpeedMbps: 25000, count: 2 }, mode: "802.3ad" as const, mtu: 9000 }],
-  vlans: [{ parent: "boot", network: "internal" as const }],
-  links: [
-    { network: "management" as const, on: "boot" },
-    { network: "internal" as const, on: "boot" },
-    { network: "data" as const, on: "bond0" },
-  ],
-};
-
-/** Three spaces: every role needs management, the workers internal too, compute and network hosts data. */
-export function layoutConfig(over: ConfigInput = {}): Config {
-  return parseConfig({
-    rollout: { backoffMs: { base: 1, max: 5 }, waves: ["100%"], maxInFlight: 1000, phaseCaps: { commissioning: 1000, deploying: 1000, layering: 100 } },
-    layers: { enabled: false },
-    roles: { definitions: { network: { count: 2 } } },
-    network: {
-      roleNetworks: { "juju-controller": ["management"], control: ["management", "internal"], storage: ["management", "internal"], compute: ["management", "internal", "data"], network: ["management", "internal", "data"] },
-      layouts: {
-        "juju-controller": { links: [{ network: "management", on: "boot" }] },
-        control: NIC_LAYOUT,
-        storage: NIC_LAYOUT,
-        compute: NIC_LAYOUT,
-        network: { ...NIC_LAYOUT, interfaces: [{ on: "bond0", tags: ["neutron:physnet1"] }] },
-      },
-    },
-    ...over,
-  });
-}
 
 /** A small copy of the 5,000-machine fleet: same networks and classes, a few machines per group. */
 async function smallRegion(): Promise<{ sim: SimHandle; maas: MaasClient; writes: RequestInfo[] }> {
