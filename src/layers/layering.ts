@@ -2,6 +2,10 @@
  * The layer engine: the five layers of docs/layering.md as "check, then act" steps
  * over SSH, plus the Kubernetes API for node readiness and labels.
  *
+ * (Over 600 lines: the five layers share the engine's lanes and the state the barriers find;
+ * waits, the read-back and templates are already apart (waits.ts, report.ts, render.ts). The
+ * move to charms in a machine model (docs/layering.md, "Where this is going") splits it per layer.)
+ *
  * Cluster-level work (`clusterBarrier`) forms a cluster from the hosts it is given
  * and reports per-host failures instead of failing the whole barrier, unless the
  * cluster itself cannot form (its first host failed). Per-host work (`layerHost`)
