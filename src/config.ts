@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { RolesConfigSchema } from "./roles/schema.ts";
+import { NetworkConfigSchema, StorageConfigSchema, checkLayoutRoles } from "./roles/layout-schema.ts";
 import { FINDING_CODES } from "./roles/types.ts";
 
 const countOrPercent = z.union([
@@ -165,15 +166,23 @@ export const ConfigSchema = z
       .prefault({}),
     /** Which machine does what: tag rules, counts, spares, zone spread (docs/roles.md). */
     roles: RolesConfigSchema.prefault({}),
+    /** Per-role NIC layout and the networks each role must reach (docs/roles.md); absent: MAAS's networking is left as is and not checked. */
+    network: NetworkConfigSchema.optional(),
+    /** Per-role storage layout (docs/roles.md); absent: MAAS's layout is left as is. */
+    storage: StorageConfigSchema.optional(),
     /** Names this deployment; its scope tag `metalwave-<deployment>` marks the machines it owns. */
     deployment: z
       .string()
       .regex(/^[a-zA-Z0-9_-]{1,40}$/, "letters, digits, - and _ only, at most 40 (it becomes part of a MAAS tag name)")
       .refine((d) => !d.startsWith("spare-"), 'must not start with "spare-" (spare tags are metalwave-spare-<role>)')
       .default("cloud"),
-    store: z.string().default(".metalwave/metalwave.sqlite"),
+    /** A SQLite file, or a PostgreSQL URL `postgres://user@host:5432/db` (no password in it: docs/store.md). */
+    store: z.string().min(1).default(".metalwave/metalwave.sqlite"),
+    /** PostgreSQL stores: how long the lock's lease lasts without renewal (renewed every third of it). */
+    storeLeaseMs: z.number().int().min(1000).max(300_000).default(15_000),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => checkLayoutRoles(c, Object.keys(c.roles.definitions), (path, message) => ctx.addIssue({ code: "custom", path, message })));
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -222,10 +231,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Environment overrides: METALWAVE_MAAS_URL; the key itself comes through `resolveApiKey`. */
+/** Environment overrides: METALWAVE_MAAS_URL, METALWAVE_STORE; the key itself comes through `resolveApiKey`. */
 export function envOverrides(env: NodeJS.ProcessEnv): ConfigInput {
   const url = env["METALWAVE_MAAS_URL"];
-  return url ? { maas: { url } } : {};
+  const store = env["METALWAVE_STORE"];
+  return { ...(url ? { maas: { url } } : {}), ...(store ? { store } : {}) };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
- * Small helpers shared by the subcommands: parsing flags with node:util's
- * parseArgs into a clear usage error, and the exit codes documented in docs/cli.md.
+ * Small helpers shared by the subcommands: the exit codes documented in docs/cli.md,
+ * the region flags, and checks of flag values that end in a clear usage error.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { Command } from "commander";
 import { MetalwaveError } from "../errors.ts";
 
 /** Exit codes are an interface: scripts branch on them. Documented in docs/cli.md. */
@@ -19,16 +19,6 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class UsageError extends MetalwaveError<"USAGE"> {
   readonly code = "USAGE" as const;
-}
-
-export type Options = NonNullable<ParseArgsConfig["options"]>;
-
-export function parseFlags<O extends Options>(command: string, argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`metalwave ${command}: ${(e as Error).message} (see 'metalwave ${command} --help')`, { cause: e });
-  }
 }
 
 export function intFlag(command: string, name: string, value: string | undefined): number | undefined {
@@ -52,24 +42,32 @@ export function overrideFlags(command: string, values: readonly string[] | undef
   return out;
 }
 
+/** The region flags' values, as commander names them. */
+export interface RegionOpts {
+  config?: string;
+  maasUrl?: string;
+  apiKeyFile?: string;
+  store?: string;
+}
+
 /** `--maas-url`, `--api-key-file` and `--store` as config overrides (flags win over file and environment). */
-export function regionFlags(values: { "maas-url"?: string | undefined; "api-key-file"?: string | undefined; store?: string | undefined }): {
+export function regionFlags(values: RegionOpts): {
   maas?: { url?: string; apiKeyFile?: string };
   store?: string;
 } {
-  const url = values["maas-url"];
-  const keyFile = values["api-key-file"];
+  const url = values.maasUrl;
+  const keyFile = values.apiKeyFile;
   return {
     ...(url || keyFile ? { maas: { ...(url ? { url } : {}), ...(keyFile ? { apiKeyFile: keyFile } : {}) } } : {}),
     ...(values.store ? { store: values.store } : {}),
   };
 }
 
-/** The flags every command that talks to a region takes: config file, region, key, store, help. */
-export const REGION_OPTIONS = {
-  config: { type: "string" },
-  "maas-url": { type: "string" },
-  "api-key-file": { type: "string" },
-  store: { type: "string" },
-  help: { type: "boolean", short: "h", default: false },
-} as const satisfies Options;
+/** The flags every command that talks to a region takes: config file, region, key, store. */
+export function withRegionOptions(cmd: Command, opts: { urlRequired?: boolean } = {}): Command {
+  return cmd
+    .option("--config <file>", "YAML or JSON config (see docs/configuration.md)")
+    .option("--maas-url <url>", `MAAS region URL, e.g. http://maas:5240/MAAS (env METALWAVE_MAAS_URL, config maas.url)${opts.urlRequired === false ? "" : "; required"}`)
+    .option("--api-key-file <file>", "file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)")
+    .option("--store <path|url>", "the store: a SQLite file (default .metalwave/metalwave.sqlite) or postgres://user@host:5432/db (env METALWAVE_STORE)");
+}

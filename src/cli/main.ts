@@ -1,39 +1,58 @@
 #!/usr/bin/env node
 /**
- * The `metalwave` command. Each subcommand parses its own flags and has its own
- * --help; flags and exit codes are an interface documented in docs/cli.md.
+ * The `metalwave` command, on commander: every subcommand with its flags and help in one
+ * style, `--version`, `completion`, "did you mean" for mistyped flags and commands, usage
+ * errors on stderr. Flags and exit codes are an interface documented in docs/cli.md.
  */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Argument, Command } from "commander";
 import { MetalwaveError } from "../errors.ts";
 import { ExitCode, UsageError } from "./args.ts";
-import { runRolloutCommand, runStartCommand, runStatusCommand } from "./rollout.ts";
-import { runSim } from "../sim/cli.ts";
-import { runPlanCommand } from "./plan.ts";
-import { runReprovisionCommand } from "./reprovision.ts";
-import { runRemediateCommand } from "./remediate.ts";
+import { act, runCommand, styled, type Outcome } from "./command.ts";
+import { completionScript, SHELLS, type Shell } from "./completion.ts";
+import { rolloutCommand, startCommand, statusCommand } from "./rollout.ts";
+import { simCommand } from "../sim/cli.ts";
+import { planCommand } from "./plan.ts";
+import { reprovisionCommand } from "./reprovision.ts";
+import { remediateCommand } from "./remediate.ts";
+import { serveCommand } from "./serve.ts";
 
-type Command = { summary: string; run: (argv: string[]) => Promise<number> };
+/** The package's version: package.json above this file, in the sources or the built package. */
+export function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "metalwave" && pkg.version) return pkg.version;
+    } catch {
+      // not here: one folder up
+    }
+    if (dirname(dir) === dir) return "unknown";
+  }
+}
 
-const COMMANDS: Record<string, Command> = {
-  start: { summary: "full rollout on the embedded simulated region, with progress (npm start)", run: runStartCommand },
-  plan: { summary: "read MAAS and show the roles, tag changes, waves and pre-flight checks; changes nothing", run: runPlanCommand },
-  rollout: { summary: "plan and run a rollout against a MAAS region (or resume one)", run: runRolloutCommand },
-  reprovision: { summary: "release with erase, redeploy and re-layer hosts; spares take the roles of hosts that still fail", run: runReprovisionCommand },
-  remediate: { summary: "one remediation pass: failed and quarantined hosts provisioned again by policy, spares past the cap", run: runRemediateCommand },
-  status: { summary: "show where every machine of the latest rollout is, from the store", run: runStatusCommand },
-  sim: { summary: "serve a simulated MAAS region on loopback", run: runSim },
-  serve: { summary: "run the metalwave service: rollouts on request over an HTTP API, events and metrics", run: async (argv) => (await import("./serve.ts")).runServeCommand(argv) },
-};
-
-function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  return [
-    "usage: metalwave <command> [options]",
-    "",
-    "commands:",
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
-    "",
-    "Run 'metalwave <command> --help' for a command's options.",
-  ].join("\n");
+export function program(out: Outcome): Command {
+  const root = new Command("metalwave")
+    .description("Commissions, tags and deploys MAAS machines in waves and layers OpenStack on them (docs/cli.md).")
+    .version(version(), "-V, --version", "print the version")
+    .helpCommand("help [command]", "show a command's help");
+  for (const cmd of [startCommand(out), planCommand(out), rolloutCommand(out), reprovisionCommand(out), remediateCommand(out), statusCommand(out), simCommand(out), serveCommand(out)]) {
+    root.addCommand(cmd);
+  }
+  root.addCommand(
+    new Command("completion")
+      .summary("print a shell completion script (bash or zsh)")
+      .description("Prints a completion script for the shell: eval \"$(metalwave completion bash)\" in ~/.bashrc,\nor eval \"$(metalwave completion zsh)\" in ~/.zshrc.")
+      .addArgument(new Argument("[shell]", "the shell").choices(SHELLS).default("bash"))
+      .action(
+        act(out, async (shell: Shell) => {
+          process.stdout.write(completionScript(root, shell));
+          return ExitCode.OK;
+        }),
+      ),
+  );
+  return styled(root);
 }
 
 function exitCodeForError(code: string): ExitCode {
@@ -41,6 +60,7 @@ function exitCodeForError(code: string): ExitCode {
     case "STORE_LOCKED":
       return ExitCode.LOCKED;
     case "CONFIG_INVALID":
+    case "USAGE":
       return ExitCode.USAGE;
     case "PREFLIGHT_FAILED":
       return ExitCode.PREFLIGHT;
@@ -50,30 +70,27 @@ function exitCodeForError(code: string): ExitCode {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    const target = name === "help" ? rest[0] : undefined;
-    if (target && COMMANDS[target]) return COMMANDS[target].run(["--help"]);
-    console.log(usage());
-    return name ? ExitCode.OK : ExitCode.USAGE;
-  }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    console.error(`metalwave: unknown command '${name}'\n\n${usage()}`);
+  const out: Outcome = { code: ExitCode.OK };
+  const root = program(out);
+  if (argv.length === 0) {
+    // No command: the overview, on stderr, as a usage error.
+    console.error(root.helpInformation().replace(/\n$/, ""));
     return ExitCode.USAGE;
   }
+  const name = root.commands.find((c) => c.name() === argv[0])?.name() ?? "";
   try {
-    return await cmd.run(rest);
+    return await runCommand(root, out, argv);
   } catch (e) {
+    const prefix = name ? `metalwave ${name}` : "metalwave";
     if (e instanceof UsageError) {
       console.error(e.message);
       return ExitCode.USAGE;
     }
     if (e instanceof MetalwaveError) {
-      console.error(`metalwave ${name}: ${e.message} [${e.code}]`);
+      console.error(`${prefix}: ${e.message} [${e.code}]`);
       return exitCodeForError(e.code);
     }
-    console.error(`metalwave ${name}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    console.error(`${prefix}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return ExitCode.ERROR;
   }
 }

@@ -5,52 +5,45 @@
  * reads, so what this prints is what runs.
  */
 import { loadConfig, type ConfigInput } from "../config.ts";
-import { createLogger } from "../log.ts";
+import { cliOutput } from "./logging.ts";
 import { renderPlanText } from "../roles/index.ts";
 import { FINDING_CODES } from "../roles/types.ts";
 import { planJson, readAndPlan, renderWavesText } from "../runtime/deployment-plan.ts";
-import { ExitCode, overrideFlags, parseFlags, regionFlags } from "./args.ts";
+import { Command } from "commander";
+import { ExitCode, overrideFlags, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
+import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
+import type { LogFlags } from "./logging.ts";
 import { clientFor, withOverrides } from "./rollout.ts";
 import { regionJson, regionText, resolveRegion, simulatedRequested } from "./region.ts";
 
-const PLAN_HELP = `usage: metalwave plan [options]
+interface PlanOpts extends RegionOpts, LogFlags {
+  override?: string[];
+  simulated?: boolean;
+  json?: boolean;
+}
 
-Reads MAAS (machines, tags, who we are) and shows what a rollout would do: each
-role with its machines per zone, the spares held back, the tags that would be
-added and removed, the waves with their machines, and the pre-flight checks.
-Makes no change. A MAAS URL is required; --simulated plans the embedded
-simulated fleet instead (the one metalwave start rolls out).
+export function planCommand(out: Outcome): Command {
+  const cmd = withRegionOptions(new Command("plan"))
+    .summary("read MAAS and show the roles, tag changes, waves and pre-flight checks; changes nothing")
+    .description(
+      "Reads MAAS (machines, tags, who we are) and shows what a rollout would do: each role with its " +
+        "machines per zone, the spares held back, the tags that would be added and removed, the waves " +
+        "with their machines, and the pre-flight checks. Makes no change. A MAAS URL is required; " +
+        "--simulated plans the embedded simulated fleet instead (the one metalwave start rolls out).",
+    )
+    .option("--override <code>", "let a pre-flight FAIL through, as rollout would (repeatable or comma-separated)", collect)
+    .option("--simulated", "plan the embedded simulated region (made-up machines)")
+    .option("--json", "print the plan as JSON on stdout (docs/cli.md)");
+  return withLogOptions(cmd)
+    .addHelpText("after", exitCodesHelp("0 nothing blocks a rollout, 6 pre-flight FAIL findings block it, 1 error, 2 bad input."))
+    .action(act(out, (o: PlanOpts) => runPlan(o)));
+}
 
-options:
-  --config FILE         YAML or JSON config (roles, waves: see docs/configuration.md, docs/roles.md)
-  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL)
-  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)
-  --override CODE       let a pre-flight FAIL through, as rollout would (repeatable)
-  --simulated           plan the embedded simulated region (made-up machines)
-  --json                print the plan as JSON on stdout (docs/cli.md)
-  -h, --help            this help
-
-exit codes: 0 nothing blocks a rollout, 6 pre-flight FAIL findings block it,
-1 error, 2 bad input.`;
-
-export async function runPlanCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("plan", argv, {
-    config: { type: "string" },
-    "maas-url": { type: "string" },
-    "api-key-file": { type: "string" },
-    override: { type: "string", multiple: true },
-    simulated: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
-  if (values.help) {
-    console.log(PLAN_HELP);
-    return ExitCode.OK;
-  }
+async function runPlan(values: PlanOpts): Promise<number> {
   const overrides = overrideFlags("plan", values.override, FINDING_CODES);
   const flags: ConfigInput = regionFlags(values);
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
-  const logger = createLogger({ level: "warn" });
+  const { logger } = cliOutput("plan", values, "warn");
   const region = await resolveRegion(config, { command: "plan", simulated: simulatedRequested(config, values.simulated), logger });
   try {
     const plan = await readAndPlan(clientFor(config, region.url, region.apiKey, logger), config);

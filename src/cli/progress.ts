@@ -1,9 +1,12 @@
 /**
  * Progress a person can follow on a long rollout: on a terminal, a block of
- * lines redrawn in place (a bar, counts per phase and per wave); otherwise a
- * plain line at a fixed interval, so logs and CI output stay readable.
+ * lines redrawn in place below the log lines (a bar, counts per phase and per wave;
+ * src/cli/terminal.ts fits it to the width); otherwise a log line at a fixed interval,
+ * so a JSON log stream stays JSON and CI output stays readable.
  */
 import type { CloudReport } from "../layers/index.ts";
+import type { Logger } from "../log.ts";
+import type { Terminal } from "./terminal.ts";
 import type { RolloutProgress, RolloutSummary } from "../runtime/rollout-runner.ts";
 
 const PHASE_ORDER = [
@@ -76,20 +79,19 @@ export interface ProgressPrinter {
   finish(): void;
 }
 
-export function createProgressPrinter(stream: NodeJS.WriteStream, opts: { intervalMs?: number } = {}): ProgressPrinter {
-  const tty = stream.isTTY === true;
-  const interval = opts.intervalMs ?? (tty ? 200 : 5000);
+/**
+ * On a terminal the block, redrawn at most every 200 ms; off one, a `progress` log line
+ * every 5 s (JSON or text, as the log is).
+ */
+export function createProgressPrinter(term: Terminal, log: Logger, opts: { intervalMs?: number } = {}): ProgressPrinter {
+  const interval = opts.intervalMs ?? (term.tty ? 200 : 5000);
   let last = 0;
-  let drawn = 0;
   let latest: RolloutProgress | undefined;
   const draw = (p: RolloutProgress) => {
-    if (tty) {
-      const lines = progressBlock(p);
-      if (drawn > 0) stream.write(`\x1b[${drawn}F\x1b[J`);
-      stream.write(lines.join("\n") + "\n");
-      drawn = lines.length;
-    } else {
-      stream.write(progressLine(p) + "\n");
+    if (term.tty) term.block(progressBlock(p, Math.max(10, Math.min(40, term.columns() - 20))));
+    else {
+      const { rolloutId, state, wave, waves, settled, total, byOutcome, maasRequests, elapsedMs } = p;
+      log.info({ progress: { rolloutId, state, wave: Math.min(wave + 1, waves), waves, settled, total, byOutcome, byPhase: p.byPhase, maasRequests, elapsedMs } }, progressLine(p));
     }
   };
   return {
@@ -102,6 +104,7 @@ export function createProgressPrinter(stream: NodeJS.WriteStream, opts: { interv
     },
     finish() {
       if (latest) draw(latest);
+      term.release();
     },
   };
 }
@@ -127,14 +130,16 @@ export function summaryText(s: RolloutSummary): string {
 export function cloudText(c: CloudReport): string {
   const ready = c.kubernetesNodes.filter((n) => n.ready).length;
   const labelled = c.kubernetesNodes.filter((n) => n.labels["openstack-control-plane"] === "enabled").length;
-  const active = c.controlPlane.filter((a) => a.status === "active").length;
-  const ha = c.controllers.filter((m) => m.ha === "ha-enabled").length;
+  const active = c.applications.filter((a) => a.status === "active").length;
+  const voters = c.controllers.machines.filter((m) => m.ha === "ha-enabled").length;
+  const lb = Object.entries(c.loadBalancer).map(([svc, ip]) => `${svc} ${ip}`);
   return [
-    "layered cloud:",
-    `  juju controllers: ${c.controllers.length} (${ha} in HA)`,
+    "layered cloud (read back from Juju, MicroCeph and Kubernetes):",
+    `  juju controllers: ${c.controllers.machines.length} machines, ${voters} voting, HA ${c.controllers.ha}`,
     `  kubernetes: ${c.kubernetesNodes.length} nodes, ${ready} Ready, ${labelled} labelled openstack-control-plane=enabled`,
-    `  ceph: ${c.cephDisks} disks in microceph`,
-    `  control plane: ${active}/${c.controlPlane.length} applications active`,
-    `  hypervisors configured: ${c.hypervisors.length}`,
+    `  load balancer: ${lb.length ? lb.join(", ") : "no addresses"}`,
+    `  ceph: ${c.ceph.osds} OSDs for ${c.ceph.taggedDisks} ceph-tagged disks`,
+    `  control plane: ${active}/${c.applications.length} applications active, ${c.relations.length} relations`,
+    `  hypervisors configured: ${c.hypervisors.computeHosts.length}`,
   ].join("\n");
 }

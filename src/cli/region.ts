@@ -13,7 +13,7 @@ import { startSimulator, type SimHandle } from "../sim/index.ts";
 import { UsageError } from "./args.ts";
 
 /** Where the URL may come from, as an operator can fix it: named in every "no region" error. */
-export const REGION_SOURCES = "--maas-url URL, the METALWAVE_MAAS_URL environment variable, or maas.url in the config file (--config)";
+export const REGION_SOURCES = "maas.url in the config file (--config), METALWAVE_MAAS_URL in the environment, or --maas-url URL (in that order, the last wins)";
 
 export type Region =
   | { readonly simulated: false; readonly url: string; readonly apiKey: string }

@@ -5,38 +5,29 @@
  */
 import { remediate, type RemediationResult } from "../runtime/remediation.ts";
 import { finishLeftMaintenance, type FinishedLeftBehind } from "../runtime/maintenance.ts";
-import { ExitCode, parseFlags, REGION_OPTIONS } from "./args.ts";
+import { Command } from "commander";
+import { ExitCode, withRegionOptions, type RegionOpts } from "./args.ts";
+import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
+import type { LogFlags } from "./logging.ts";
 import { withLastingRegion } from "./rollout.ts";
 
-const HELP = `usage: metalwave remediate [options]
+const DESCRIPTION = `One remediation pass over the deployment's hosts that MAAS reports failed, that metalwave quarantined, or that were in service and fail their health check (with layering on and remediation.healthChecks), by the config's \`remediation\` policy: each is provisioned again (marked fixed or released with erase, redeployed, re-layered) up to maxAttempts, with coolDownMs between tries and at most maxAtOnce per pass; past its cap a spare held back for its role takes the role. Nothing is done when more hosts than haltWhenUnhealthy are unhealthy at once. A host in Failed testing is left to an operator (listed with why). Every pass is a rollout in the store.
 
-One remediation pass over the deployment's hosts that MAAS reports failed, that
-metalwave quarantined, or that were in service and fail their health check (with
-layering on and remediation.healthChecks), by the config's \`remediation\` policy:
-each is provisioned again (marked fixed or released with erase, redeployed,
-re-layered) up to maxAttempts, with
-coolDownMs between tries and at most maxAtOnce per pass; past its cap a spare held back
-for its role takes the role. Nothing is done when more hosts than haltWhenUnhealthy are
-unhealthy at once. A host in Failed testing is left to an operator (listed with why).
-Every pass is a rollout in the store.
+First, what a killed pass (of this command, \`metalwave reprovision\` or the service) left is finished, as the service does on start: its unfinished rollout is resumed from the store (never planned again), and a re-provisioning's spares take the roles of the hosts it left quarantined. A deployment rollout left unfinished (paused, or stopped with hosts in flight) stops the pass: resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort).`;
 
-First, what a killed pass (of this command, \`metalwave reprovision\` or the service) left
-is finished, as the service does on start: its unfinished rollout is resumed from the
-store (never planned again), and a re-provisioning's spares take the roles of the hosts
-it left quarantined. A deployment rollout left unfinished (paused, or stopped with
-hosts in flight) stops the pass: resume it first (metalwave rollout --resume), or
-abort it (metalwave rollout --abort).
+interface RemediateOpts extends RegionOpts, LogFlags {
+  json?: boolean;
+}
 
-options:
-  --config FILE         YAML or JSON config (see docs/configuration.md, docs/remediation.md)
-  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL); required
-  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY)
-  --store PATH          the store file (default .metalwave/metalwave.sqlite)
-  --json                print the pass's outcome as JSON on stdout
-  -h, --help            this help
-
-exit codes: 0 nothing left unhealthy that this pass could act on, 1 error or
-hosts still unhealthy, 2 bad input, 3 halted (too many unhealthy at once), 5 locked.`;
+export function remediateCommand(out: Outcome): Command {
+  const cmd = withRegionOptions(new Command("remediate"))
+    .summary("one remediation pass: failed and quarantined hosts provisioned again by policy, spares past the cap")
+    .description(DESCRIPTION)
+    .option("--json", "print the pass's outcome as JSON on stdout");
+  return withLogOptions(cmd)
+    .addHelpText("after", exitCodesHelp("0 nothing left unhealthy that this pass could act on, 1 error or hosts still\nunhealthy, 2 bad input, 3 halted (too many unhealthy at once), 5 locked."))
+    .action(act(out, (o: RemediateOpts) => runRemediate(o)));
+}
 
 export function remediationText(r: RemediationResult & FinishedLeftBehind): string {
   const lines: string[] = [];
@@ -57,15 +48,7 @@ export function remediationText(r: RemediationResult & FinishedLeftBehind): stri
   return lines.join("\n");
 }
 
-export async function runRemediateCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("remediate", argv, {
-    ...REGION_OPTIONS,
-    json: { type: "boolean", default: false },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return ExitCode.OK;
-  }
+async function runRemediate(values: RemediateOpts): Promise<number> {
   return withLastingRegion(values, { command: "remediate", why: "remediation needs the region the hosts were deployed from; the embedded simulator starts afresh each run", lockCommand: "remediate" }, async (deps) => {
     // Resume first, the same step the service takes (src/runtime/maintenance.ts).
     const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");

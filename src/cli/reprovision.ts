@@ -5,50 +5,45 @@
  */
 import { reprovisionHosts } from "../runtime/reprovision.ts";
 import type { EraseMode } from "../../state-machines/host.ts";
-import { ExitCode, parseFlags, UsageError, REGION_OPTIONS } from "./args.ts";
+import { Command } from "commander";
+import { ExitCode, UsageError, withRegionOptions, type RegionOpts } from "./args.ts";
+import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
+import type { LogFlags } from "./logging.ts";
 import { summaryText } from "./progress.ts";
 import { withLastingRegion } from "./rollout.ts";
 import { finishLeftMaintenance } from "../runtime/maintenance.ts";
 
-const HELP = `usage: metalwave reprovision HOST... [options]
+interface ReprovisionOpts extends RegionOpts, LogFlags {
+  reason?: string;
+  erase: string;
+  recommission?: boolean;
+  spares: boolean;
+  json?: boolean;
+}
 
-Re-provisions hosts of the deployment (hostnames or system_ids): each is released
-with its disks erased, deployed again and layered again with the roles its tags
-give it. A host that still fails is quarantined (Broken in MAAS, with the reason)
-and a spare held back for its role (tag metalwave-spare-<role>; its zone first)
-takes the role: tagged, deployed and layered in its stead.
-
-options:
-  --reason TEXT         why (journaled, and in the MAAS comments)
-  --erase MODE          quick (default), secure or none
-  --recommission        commission each host again after its release, for changed
-                        hardware: its role rules and ceph disk tags are judged anew
-  --no-spares           do not let spares take the roles of hosts that fail
-  --config FILE         YAML or JSON config (see docs/configuration.md)
-  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL); required
-  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY)
-  --store PATH          the store file (default .metalwave/metalwave.sqlite)
-  --json                print the outcome as JSON on stdout
-  -h, --help            this help
-
-exit codes: 0 every host back in service or replaced by a spare, 1 error or a
-host neither re-provisioned nor replaced, 2 bad input, 5 the store is locked.`;
+export function reprovisionCommand(out: Outcome): Command {
+  const cmd = new Command("reprovision")
+    .summary("release with erase, redeploy and re-layer hosts; spares take the roles of hosts that still fail")
+    .description(
+      "Re-provisions hosts of the deployment (hostnames or system_ids): each is released with its " +
+        "disks erased, deployed again and layered again with the roles its tags give it. A host that " +
+        "still fails is quarantined (Broken in MAAS, with the reason) and a spare held back for its " +
+        "role (tag metalwave-spare-<role>; its zone first) takes the role: tagged, deployed and layered " +
+        "in its stead.",
+    )
+    .argument("[host...]", "hostnames or system_ids (at least one)")
+    .option("--reason <text>", "why (journaled, and in the MAAS comments)")
+    .option("--erase <mode>", "quick, secure or none", "quick")
+    .option("--recommission", "commission each host again after its release, for changed hardware: its role rules and ceph disk tags are judged anew")
+    .option("--no-spares", "do not let spares take the roles of hosts that fail");
+  return withLogOptions(withRegionOptions(cmd).option("--json", "print the outcome as JSON on stdout"))
+    .addHelpText("after", exitCodesHelp("0 every host back in service or replaced by a spare, 1 error or a host neither\nre-provisioned nor replaced, 2 bad input, 5 the store is locked."))
+    .action(act(out, (hosts: string[], o: ReprovisionOpts) => runReprovision(hosts, o)));
+}
 
 const ERASE_MODES: readonly EraseMode[] = ["none", "quick", "secure"];
 
-export async function runReprovisionCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags("reprovision", argv, {
-    reason: { type: "string" },
-    erase: { type: "string", default: "quick" },
-    "no-spares": { type: "boolean", default: false },
-    recommission: { type: "boolean", default: false },
-    ...REGION_OPTIONS,
-    json: { type: "boolean", default: false },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return ExitCode.OK;
-  }
+async function runReprovision(positionals: string[], values: ReprovisionOpts): Promise<number> {
   if (positionals.length === 0) throw new UsageError("metalwave reprovision: name at least one host (hostname or system_id); see --help");
   const erase = values.erase as EraseMode;
   if (!ERASE_MODES.includes(erase)) throw new UsageError(`metalwave reprovision: --erase ${values.erase}: expected one of ${ERASE_MODES.join(", ")}`);
@@ -56,7 +51,7 @@ export async function runReprovisionCommand(argv: string[]): Promise<number> {
     // A pass a stopped process left is finished first, as the service and `remediate` do
     // (src/runtime/maintenance.ts): a new rollout would leave it behind, no longer the latest.
     const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");
-    const run = { ...(await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission }, { spares: !values["no-spares"] })), ...finished };
+    const run = { ...(await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission === true }, { spares: values.spares })), ...finished };
     const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
     const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);
     if (values.json) console.log(JSON.stringify(run, null, 2));

@@ -3,12 +3,14 @@
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir, hostname as osHostname } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { loadConfig, type Config, type ConfigInput } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import type { Logger } from "../log.ts";
+import { cliOutput, type LogFlags } from "./logging.ts";
+import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
-import { openStore, type Store } from "../store/index.ts";
+import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
 import { readHostError } from "../runtime/documents/host-error.ts";
@@ -17,62 +19,12 @@ import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
-import { ExitCode, intFlag, overrideFlags, parseFlags, regionFlags, REGION_OPTIONS, UsageError } from "./args.ts";
+import { Command } from "commander";
+import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOptions, type RegionOpts } from "./args.ts";
+import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
 import { embeddedSimulator, realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
-
-const ROLLOUT_HELP = `usage: metalwave rollout [options]
-
-Plans a rollout of the machines MAAS lists (waves, in-flight caps, failure
-budget from the config) and runs it to the end, showing progress. A MAAS URL
-is required; --simulated runs against an embedded simulated region instead.
-
-options:
-  --config FILE         YAML or JSON config (see docs/configuration.md)
-  --maas-url URL        MAAS region URL, e.g. http://maas:5240/MAAS (env METALWAVE_MAAS_URL)
-  --api-key-file F      file holding the API key (env METALWAVE_MAAS_API_KEY holds the key itself)
-  --store PATH          the store file (default .metalwave/metalwave.sqlite)
-  --resume              continue the latest rollout in the store where it stopped
-  --abort               end the latest rollout in the store as aborted, when no process
-                        runs it and none of its hosts is in flight (paused, say); needs
-                        only --store; exit 0 once it is aborted
-  --reason TEXT         with --abort: why (journaled)
-  --override CODE       let a pre-flight FAIL through (repeatable; recorded in the journal)
-  --simulated           run on an embedded simulated region (made-up machines)
-  --json                print the final summary as JSON on stdout
-  -h, --help            this help
-
-exit codes: 0 completed, 1 error, 2 bad input, 3 paused (budget spent or
-operator), 4 aborted, 5 the store is locked by another run, 6 pre-flight
-checks failed (nothing was changed).`;
-
-const START_HELP = `usage: metalwave start [options]
-
-The main job on a fresh clone: starts an embedded simulated MAAS region and
-runs a full rollout of its fleet, with progress. Uses a new temporary store
-unless --store is given.
-
-options:
-  --machines N          simulated machines (default 300)
-  --fleet FILE          a fleet file from machines/ instead of --machines
-  --speed X             divides realistic MAAS durations (default 600; 0 = instant)
-  --seed N              simulator seed (default 7)
-  --faults SPEC         simulator failure injection (docs/simulator.md)
-  --config FILE         config for the rollout (waves, caps, budget)
-  --store PATH          the store file (default: a new temporary one)
-  --json                print the final summary as JSON on stdout
-  -h, --help            this help`;
-
-const STATUS_HELP = `usage: metalwave status [--store PATH] [--json]
-
-Reads the store and shows the latest rollout: its state, where every machine
-is, and why any failed.
-
-options:
-  --store PATH          the store file (default .metalwave/metalwave.sqlite)
-  --json                print as JSON
-  -h, --help            this help`;
 
 function exitCodeFor(s: RolloutSummary): number {
   switch (s.state) {
@@ -93,6 +45,7 @@ interface RunArgs {
   maas: MaasClient;
   store: Store;
   logger: Logger;
+  terminal: Terminal;
   resume: boolean;
   json: boolean;
   timeScale: number;
@@ -142,7 +95,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     privateKey,
     port: config.ssh.port,
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
-    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(dirname(config.store), "known-hosts.json")),
+    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(localStateDir(config.store), "known-hosts.json")),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
     logger: logger.child({ component: "ssh" }),
   });
@@ -157,7 +110,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
 }
 
 async function runWithProgress(a: RunArgs): Promise<number> {
-  const printer = createProgressPrinter(process.stderr);
+  const printer = createProgressPrinter(a.terminal, a.logger);
   a.store.acquireLock({ pid: process.pid, hostname: osHostname(), command: a.resume ? "rollout --resume" : "rollout" });
   const runner = new RolloutRunner({
     maas: a.maas,
@@ -190,7 +143,7 @@ async function runWithProgress(a: RunArgs): Promise<number> {
     // Waves count from 1 in the JSON, as in the progress line and `status` (docs/cli.md).
     const reported = withWavesFromOne(summary);
     if (a.json) console.log(JSON.stringify(cloud ? { region, ...reported, cloud } : { region, ...reported }, null, 2));
-    else console.error(`${summaryText(summary)}\n  region: ${regionText(a.region)}` + (cloud ? `\n${cloudText(cloud)}` : ""));
+    else a.terminal.line(`${summaryText(summary)}\n  region: ${regionText(a.region)}` + (cloud ? `\n${cloudText(cloud)}` : ""));
     return exitCodeFor(summary);
   } finally {
     process.off("SIGINT", onSignal);
@@ -208,17 +161,23 @@ async function runWithProgress(a: RunArgs): Promise<number> {
  * everything is released afterwards.
  */
 export async function withLastingRegion(
-  values: Parameters<typeof regionFlags>[0] & { config?: string | undefined },
+  values: RegionOpts & LogFlags,
   opts: { command: string; why: string; lockCommand: string },
   work: (deps: RunnerDeps) => Promise<number>,
 ): Promise<number> {
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
   const { url, apiKey } = realRegion(config, opts.command, opts.why);
-  const logger = createLogger();
+  const { logger } = cliOutput(opts.command, values);
   const layering = layeringFor(config, logger, undefined);
-  const maas = clientFor(config, url, apiKey, logger);
-  const store = openStore(config.store, { writeBehindMs: 200 });
-  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
+  const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
+  // On a PostgreSQL store the lock is a lease: nothing is sent to MAAS once it may have run out.
+  const maas = clientFor(config, url, apiKey, logger, () => store.assertMayAct());
+  try {
+    store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   try {
     return await work({
       maas,
@@ -237,10 +196,12 @@ export async function withLastingRegion(
   }
 }
 
-export function clientFor(config: Config, url: string, apiKey: string, logger: Logger): MaasClient {
+/** `beforeSend`: checked before every request (the store's lease: a holder that may have lost it sends nothing). */
+export function clientFor(config: Config, url: string, apiKey: string, logger: Logger, beforeSend?: () => void): MaasClient {
   return new MaasClient({
     url,
     apiKey,
+    ...(beforeSend ? { beforeSend } : {}),
     maxInFlight: config.maas.maxInFlight,
     requestsPerSecond: config.maas.requestsPerSecond,
     timeoutMs: config.maas.timeoutMs,
@@ -272,30 +233,47 @@ async function abortLatest(storePath: string | undefined, reason: string | undef
   }
 }
 
-export async function runRolloutCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("rollout", argv, {
-    ...REGION_OPTIONS,
-    resume: { type: "boolean", default: false },
-    abort: { type: "boolean", default: false },
-    reason: { type: "string" },
-    override: { type: "string", multiple: true },
-    simulated: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-  });
-  if (values.help) {
-    console.log(ROLLOUT_HELP);
-    return ExitCode.OK;
-  }
-  if (values.abort) return abortLatest(values.store, values.reason, values.json);
+interface RolloutOpts extends RegionOpts, LogFlags {
+  resume?: boolean;
+  abort?: boolean;
+  reason?: string;
+  override?: string[];
+  simulated?: boolean;
+  json?: boolean;
+}
+
+export function rolloutCommand(out: Outcome): Command {
+  const cmd = withRegionOptions(new Command("rollout"))
+    .summary("plan and run a rollout against a MAAS region (or resume one)")
+    .description(
+      "Plans a rollout of the machines MAAS lists (waves, in-flight caps, failure budget from the " +
+        "config) and runs it to the end, showing progress. A MAAS URL is required; --simulated runs " +
+        "against an embedded simulated region instead.",
+    )
+    .option("--resume", "continue the latest rollout in the store where it stopped")
+    .option("--abort", "end the latest rollout in the store as aborted, when no process runs it and none of its hosts is in flight (paused, say); needs only --store")
+    .option("--reason <text>", "with --abort: why (journaled)")
+    .option("--override <code>", "let a pre-flight FAIL through (repeatable or comma-separated; journaled)", collect)
+    .option("--simulated", "run on an embedded simulated region (made-up machines)")
+    .option("--json", "print the final summary as JSON on stdout");
+  return withLogOptions(cmd)
+    .addHelpText("after", exitCodesHelp("0 completed, 1 error, 2 bad input, 3 paused (budget spent or operator), 4 aborted,\n5 the store is locked by another run, 6 pre-flight checks failed (nothing was changed)."))
+    .action(act(out, (o: RolloutOpts) => runRollout(o)));
+}
+
+async function runRollout(values: RolloutOpts): Promise<number> {
+  const json = values.json === true;
+  const resume = values.resume === true;
+  if (values.abort) return abortLatest(values.store, values.reason, json);
   if (values.reason !== undefined) throw new UsageError("metalwave rollout: --reason goes with --abort");
   const overrides = overrideFlags("rollout", values.override, FINDING_CODES);
   const flags: ConfigInput = {
     ...regionFlags(values),
   };
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
-  const logger = createLogger();
+  const { logger, terminal } = cliOutput("rollout", values);
   const simulated = simulatedRequested(config, values.simulated);
-  if (simulated && values.resume) {
+  if (simulated && resume) {
     throw new UsageError("metalwave rollout: --resume needs a MAAS region that outlives this process (--maas-url); the embedded simulated region starts afresh each run");
   }
   const region = await resolveRegion(config, { command: "rollout", simulated, logger });
@@ -308,8 +286,9 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
       maas: clientFor(config, region.url, region.apiKey, logger),
       store,
       logger,
-      resume: values.resume,
-      json: values.json,
+      terminal,
+      resume,
+      json,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: layeringFor(config, logger, sim),
@@ -320,22 +299,38 @@ export async function runRolloutCommand(argv: string[]): Promise<number> {
   }
 }
 
-export async function runStartCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("start", argv, {
-    machines: { type: "string" },
-    fleet: { type: "string" },
-    speed: { type: "string" },
-    seed: { type: "string" },
-    faults: { type: "string" },
-    config: { type: "string" },
-    store: { type: "string" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
-  if (values.help) {
-    console.log(START_HELP);
-    return ExitCode.OK;
-  }
+interface StartOpts extends LogFlags {
+  machines?: string;
+  fleet?: string;
+  speed?: string;
+  seed?: string;
+  faults?: string;
+  config?: string;
+  store?: string;
+  json?: boolean;
+}
+
+export function startCommand(out: Outcome): Command {
+  const cmd = new Command("start")
+    .summary("full rollout on the embedded simulated region, with progress (npm start)")
+    .description(
+      "The main job on a fresh clone: starts an embedded simulated MAAS region and runs a full " +
+        "rollout of its fleet, with progress. Uses a new temporary store unless --store is given.",
+    )
+    .option("--machines <n>", "simulated machines (default 300)")
+    .option("--fleet <file>", "a fleet file from machines/ instead of --machines")
+    .option("--speed <x>", "divides realistic MAAS durations (default 600; 0 = instant)")
+    .option("--seed <n>", "simulator seed (default 7)")
+    .option("--faults <spec>", "simulator failure injection (docs/simulator.md)")
+    .option("--config <file>", "config for the rollout (waves, caps, budget)")
+    .option("--store <path>", "the store file (default: a new temporary one)")
+    .option("--json", "print the final summary as JSON on stdout");
+  return withLogOptions(cmd)
+    .addHelpText("after", exitCodesHelp("as for rollout: 0 completed, 1 error, 2 bad input, 3 paused, 4 aborted, 6 pre-flight failed."))
+    .action(act(out, (o: StartOpts) => runStart(o)));
+}
+
+async function runStart(values: StartOpts): Promise<number> {
   const speed = values.speed === undefined ? undefined : Number(values.speed);
   if (speed !== undefined && !(speed >= 0)) throw new ConfigError("--speed", `expects a number ≥ 0, got ${JSON.stringify(values.speed)}`);
   const machines = intFlag("start", "machines", values.machines);
@@ -355,10 +350,13 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       },
     },
   });
-  const logger = createLogger({ level: "warn" });
+  // A full rollout logs a lot at info: warnings and worse unless asked (--log-level info).
+  const { logger, terminal, format } = cliOutput("start", values, "warn");
   const sim = await embeddedSimulator(config, logger);
   const region: Region = { simulated: true, url: sim.url, apiKey: sim.apiKey, sim };
-  console.error(`${regionText(region)}; store ${config.store}`);
+  // A notice, not a log line: in a JSON log stream it is a record like the others.
+  if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
+  else terminal.line(`${regionText(region)}; store ${config.store}`);
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
@@ -367,8 +365,9 @@ export async function runStartCommand(argv: string[]): Promise<number> {
       maas: clientFor(config, sim.url, sim.apiKey, logger),
       store,
       logger,
+      terminal,
       resume: false,
-      json: values.json,
+      json: values.json === true,
       timeScale: timeScaleOf(config, region),
       observerPollMs: 100,
       layering: layeringFor(config, logger, sim),
@@ -379,16 +378,24 @@ export async function runStartCommand(argv: string[]): Promise<number> {
   }
 }
 
-export async function runStatusCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("status", argv, {
-    store: { type: "string" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
-  if (values.help) {
-    console.log(STATUS_HELP);
-    return ExitCode.OK;
-  }
+interface StatusOpts extends LogFlags {
+  store?: string;
+  json?: boolean;
+}
+
+export function statusCommand(out: Outcome): Command {
+  const cmd = new Command("status")
+    .summary("show where every machine of the latest rollout is, from the store")
+    .description("Reads the store and shows the latest rollout: its state, where every machine is, and why any failed. No MAAS access.")
+    .option("--store <path>", "the store file (default .metalwave/metalwave.sqlite)")
+    .option("--json", "print as JSON");
+  return withLogOptions(cmd)
+    .addHelpText("after", exitCodesHelp("0 shown, 1 no rollout in the store or an error, 2 bad input."))
+    .action(act(out, (o: StatusOpts) => runStatus(o)));
+}
+
+async function runStatus(values: StatusOpts): Promise<number> {
+  cliOutput("status", values);
   const config = loadConfig({ flags: values.store ? { store: values.store } : {} });
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {

@@ -2,39 +2,54 @@
  * `metalwave serve`: the long-running service (src/service, docs/service.md).
  */
 import { loadConfig, type ConfigInput } from "../config.ts";
-import { createLogger } from "../log.ts";
+import { cliOutput } from "./logging.ts";
 import { openStore } from "../store/index.ts";
 import { isLoopback } from "../sim/index.ts";
-import { loadToken, startService, TOKEN_ENV } from "../service/index.ts";
-import { ExitCode, parseFlags, UsageError, regionFlags, REGION_OPTIONS } from "./args.ts";
+import { Command } from "commander";
+import { MaasClient } from "../maas/client.ts";
+import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
+import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
+import type { LogFlags } from "./logging.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
-import { regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
-export const SERVE_HELP = `usage: metalwave serve [options]
-
-Runs the metalwave service: holds the store's lock, runs at most one rollout at a
-time on request, and serves a JSON API, server-sent events and Prometheus metrics
-(docs/service.md). A MAAS URL is required; --simulated serves an embedded
-simulated region instead, that lives as long as the service.
-
-options:
-  --listen ADDR:PORT    where to listen (default 127.0.0.1:8640; [::1]:8640 for IPv6)
-  --token-file F        file holding the API bearer token (env ${TOKEN_ENV} holds the token itself)
-  --config FILE         YAML or JSON config (see docs/configuration.md)
-  --maas-url URL        MAAS region URL (env METALWAVE_MAAS_URL)
-  --api-key-file F      file holding the MAAS API key (env METALWAVE_MAAS_API_KEY)
-  --store PATH          the store file (default .metalwave/metalwave.sqlite)
-  --simulated           serve an embedded simulated region (made-up machines)
-  -h, --help            this help
-
-SIGINT or SIGTERM stops it gracefully: the live rollout pauses, hosts in flight
-finish their current phase, then the server closes and the lock is released; a
-later 'metalwave serve' resumes it with POST /api/v1/rollouts/{id}/resume. A second
-signal stops at once (the rollout resumes from the store as after a crash).
-
-exit codes: 0 stopped, 1 error, 2 bad input, 5 the store is locked by another run.`;
+/** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
+const TOKEN_ENV = "METALWAVE_API_TOKEN";
 
 export const DEFAULT_LISTEN = "127.0.0.1:8640";
+
+interface ServeOpts extends RegionOpts, LogFlags {
+  listen: string;
+  tokenFile?: string;
+  simulated?: boolean;
+}
+
+export function serveCommand(out: Outcome): Command {
+  const cmd = new Command("serve")
+    .summary("run the metalwave service: rollouts on request over an HTTP API, events and metrics")
+    .description(
+      "Runs the metalwave service: holds the store's lock, runs at most one rollout at a time on " +
+        "request, and serves a JSON API, server-sent events and Prometheus metrics (docs/service.md). " +
+        "A MAAS URL is required; --simulated serves an embedded simulated region instead, that lives " +
+        "as long as the service.",
+    )
+    .option("--listen <addr:port>", "where to listen ([::1]:8640 for IPv6)", DEFAULT_LISTEN)
+    .option("--token-file <file>", `file holding the API bearer token (env ${TOKEN_ENV} holds the token itself)`);
+  return withLogOptions(withRegionOptions(cmd).option("--simulated", "serve an embedded simulated region (made-up machines)"))
+    .addHelpText(
+      "after",
+      "\nSIGINT or SIGTERM stops it gracefully: the live rollout pauses, hosts in flight finish their " +
+        "current phase, then the server closes and the lock is released; a later 'metalwave serve' " +
+        "resumes it with POST /api/v1/rollouts/{id}/resume. A second signal stops at once (the rollout " +
+        "resumes from the store as after a crash).\n" +
+        exitCodesHelp("0 stopped, 1 error, 2 bad input, 5 the store is locked by another run."),
+    )
+    .action(act(out, (o: ServeOpts) => runServe(o)));
+}
+
+/** The serve command's help (its options), as `metalwave serve --help` prints it. */
+export const SERVE_HELP = serveCommand({ code: 0 }).helpInformation();
+
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
@@ -46,31 +61,26 @@ export function parseListen(value: string): { host: string; port: number } {
 }
 
 
-export async function runServeCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("serve", argv, {
-    listen: { type: "string", default: DEFAULT_LISTEN },
-    "token-file": { type: "string" },
-    simulated: { type: "boolean", default: false },
-    ...REGION_OPTIONS,
-  });
-  if (values.help) {
-    console.log(SERVE_HELP);
-    return ExitCode.OK;
-  }
+async function runServe(values: ServeOpts): Promise<number> {
+  const { checkServeConfig, loadToken, startService } = await import("../service/index.ts");
   const listen = parseListen(values.listen);
-  const token = loadToken({ file: values["token-file"], env: process.env });
+  const token = loadToken({ file: values.tokenFile, env: process.env });
   const flags: ConfigInput = {
     ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  const logger = createLogger();
+  const simulated = simulatedRequested(config, values.simulated);
+  // A missing MAAS URL first: it is the mistake the other checks would hide.
+  if (!simulated) realRegion(config, "serve");
+  checkServeConfig(config, { embeddedRegion: simulated });
+  const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
   }
 
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    const region = await resolveRegion(config, { command: "serve", simulated: simulatedRequested(config, values.simulated), logger });
+    const region = await resolveRegion(config, { command: "serve", simulated, logger });
     // The layers' SSH key and pinned host keys belong to the region: every run on it
     // shares them (layeringFor), so hosts one run deployed accept the next run.
     const sim = region.simulated ? region.sim : undefined;
@@ -83,6 +93,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       maas,
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
+      // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
       config,
       logger,
       token,

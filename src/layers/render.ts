@@ -1,13 +1,13 @@
 /**
  * Layer templates (templates/layers/<layer>.yaml): loaded, validated and rendered.
- * Placeholders are those of src/runtime/templates.ts (`{{name}}`), but a value
+ * Placeholders are those of src/layers/templates.ts (`{{name}}`), but a value
  * goes into a shell command single-quoted for sh when it needs quoting, and into an
  * `expect` pattern regex-escaped, so no value (a hostname, a token, a CA bundle) can
  * change what the command or pattern means.
  */
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { loadTemplate, TemplateError } from "../runtime/templates.ts";
+import { loadTemplate, TemplateError } from "./templates.ts";
 import { shQuote } from "../ssh/client.ts";
 
 export const LAYERS = ["juju-controller", "kubernetes", "storage", "control-plane", "hypervisor"] as const;
@@ -52,7 +52,7 @@ export const EXTRA_SCHEMAS = {
 
 /** The steps each layer's engine code calls: a template missing one fails at load. */
 export const REQUIRED_STEPS: Record<LayerName, readonly string[]> = {
-  "juju-controller": ["install", "bootstrap", "showController", "addMachine", "enableHa"],
+  "juju-controller": ["install", "bootstrap", "showController", "machines", "addMachine", "enableHa"],
   kubernetes: ["install", "bootstrap", "joinToken", "join", "kubeconfig", "clouds", "addK8s"],
   storage: ["install", "bootstrap", "joinToken", "join", "disks", "addDisk", "defaultSize", "createPool", "poolSize"],
   "control-plane": ["models", "addModel", "status", "deploy", "scale", "integrate", "adminAccount", "serviceAccount", "caCertificate"],

@@ -1,16 +1,22 @@
 /**
- * The production `MaasPort`: the operations of src/maas/ops/ (one file per family:
- * machines, tags, storage, events, site-wide reads) over one `MaasTransport`
+ * The production `MaasPort`: the operations of src/maas/ops/ (one file per family)
+ * over one `MaasTransport`
  * (src/maas/transport.ts: HTTP, OAuth, limiter, retries, reconciliation, error
- * mapping). This file only wires the two together; docs/maas-client.md explains the rules.
+ * mapping). Families: machines, tags, storage, network, events, site. This file only wires the two together; docs/maas-client.md explains the rules.
  */
 import * as events from "./ops/events.ts";
 import * as machines from "./ops/machines.ts";
+import * as network from "./ops/network.ts";
 import * as site from "./ops/site.ts";
 import * as storage from "./ops/storage.ts";
 import * as tags from "./ops/tags.ts";
 import type {
   AllocateParams,
+  BondParams,
+  InterfaceUpdate,
+  LinkSubnetParams,
+  StorageLayoutParams,
+  VlanInterfaceParams,
   CommissionParams,
   CreateMachineParams,
   CreateTagParams,
@@ -20,7 +26,25 @@ import type {
   MachineFilter,
   ReleaseParams,
 } from "./port.ts";
-import type { AllocatedMachine, EventsPage, Machine, MachineState, PowerState, ResourcePool, Tag, User, Version, Zone } from "./schemas.ts";
+import type {
+  AllocatedMachine,
+  BlockDevice,
+  EventsPage,
+  Fabric,
+  Interface,
+  IpRange,
+  Machine,
+  MachineState,
+  PowerState,
+  ResourcePool,
+  Space,
+  SubnetWithVlan,
+  Tag,
+  User,
+  Version,
+  Vlan,
+  Zone,
+} from "./schemas.ts";
 import { MaasTransport } from "./transport.ts";
 import type { MaasClientStats, RequestInfo, TransportOptions } from "./transport.ts";
 
@@ -164,6 +188,50 @@ export class MaasClient implements MaasPort {
   }
   removeBlockDeviceTag(systemId: string, deviceId: number, tag: string): Promise<void> {
     return storage.removeBlockDeviceTag(this.t, systemId, deviceId, tag);
+  }
+  readBlockDevices(systemId: string): Promise<BlockDevice[]> {
+    return storage.readBlockDevices(this.t, systemId);
+  }
+  setStorageLayout(systemId: string, params: StorageLayoutParams): Promise<MachineState> {
+    return storage.setStorageLayout(this.t, systemId, params);
+  }
+  setBootDisk(systemId: string, deviceId: number): Promise<void> {
+    return storage.setBootDisk(this.t, systemId, deviceId);
+  }
+
+  // ---------------------------------------------------------------- network
+  listFabrics(): Promise<Fabric[]> {
+    return network.listFabrics(this.t);
+  }
+  listVlans(fabricId: number): Promise<Vlan[]> {
+    return network.listVlans(this.t, fabricId);
+  }
+  listSpaces(): Promise<Space[]> {
+    return network.listSpaces(this.t);
+  }
+  listSubnets(): Promise<SubnetWithVlan[]> {
+    return network.listSubnets(this.t);
+  }
+  listIpRanges(): Promise<IpRange[]> {
+    return network.listIpRanges(this.t);
+  }
+  readInterfaces(systemId: string): Promise<Interface[]> {
+    return network.readInterfaces(this.t, systemId);
+  }
+  createBond(systemId: string, params: BondParams): Promise<Interface> {
+    return network.createBond(this.t, systemId, params);
+  }
+  createVlanInterface(systemId: string, params: VlanInterfaceParams, parentName: string): Promise<Interface> {
+    return network.createVlanInterface(this.t, systemId, params, parentName);
+  }
+  linkSubnet(systemId: string, interfaceId: number, params: LinkSubnetParams): Promise<Interface> {
+    return network.linkSubnet(this.t, systemId, interfaceId, params);
+  }
+  unlinkSubnet(systemId: string, interfaceId: number, linkId: number): Promise<Interface> {
+    return network.unlinkSubnet(this.t, systemId, interfaceId, linkId);
+  }
+  updateInterface(systemId: string, interfaceId: number, update: InterfaceUpdate): Promise<Interface> {
+    return network.updateInterface(this.t, systemId, interfaceId, update);
   }
 
   // ---------------------------------------------------------------- events

@@ -17,9 +17,49 @@
  *   cannot be reached after retries, `MAAS_OUTCOME_UNKNOWN` when reconciliation itself failed.
  */
 import type { NodeStatusCode } from "../model/maas/status.ts";
-import type { Machine, MachineState, Tag, Zone, ResourcePool, EventsPage, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
+import type {
+  AllocatedMachine,
+  BlockDevice,
+  EventsPage,
+  Fabric,
+  Interface,
+  IpRange,
+  Machine,
+  MachineState,
+  PowerState,
+  ResourcePool,
+  Space,
+  SubnetWithVlan,
+  Tag,
+  User,
+  Version,
+  Vlan,
+  Zone,
+} from "./schemas.ts";
 
-export type { Machine, MachineState, Tag, Zone, ResourcePool, EventsPage, MaasEvent, Version, User, AllocatedMachine, PowerState } from "./schemas.ts";
+export type {
+  AllocatedMachine,
+  BlockDevice,
+  EventsPage,
+  Fabric,
+  Filesystem,
+  Interface,
+  InterfaceLink,
+  IpRange,
+  MaasEvent,
+  Machine,
+  MachineState,
+  Partition,
+  PowerState,
+  ResourcePool,
+  Space,
+  SubnetWithVlan,
+  Tag,
+  User,
+  Version,
+  Vlan,
+  Zone,
+} from "./schemas.ts";
 
 /** Filters of `GET machines/`: each array is match-any (repeated key), `tags` must all match. */
 export interface MachineFilter {
@@ -119,6 +159,80 @@ export interface EventsQuery {
   before?: number;
 }
 
+/** MAAS's bond modes (`bond_mode` choices). */
+export const BOND_MODES = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"] as const;
+export type BondMode = (typeof BOND_MODES)[number];
+export const BOND_XMIT_HASH_POLICIES = ["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4"] as const;
+export type BondXmitHashPolicy = (typeof BOND_XMIT_HASH_POLICIES)[number];
+
+/** `create_bond`: parents are interface ids; MAAS defaults mode balance-rr, miimon 100, lacp fast, layer2. */
+export interface BondParams {
+  name: string;
+  parents: readonly number[];
+  bond_mode?: BondMode;
+  bond_miimon?: number;
+  bond_lacp_rate?: "fast" | "slow";
+  bond_xmit_hash_policy?: BondXmitHashPolicy;
+  /** At least 552. */
+  mtu?: number;
+  tags?: readonly string[];
+  mac_address?: string;
+}
+
+/** `create_vlan`: `vlan` is the tagged VLAN's database id (on the parent's fabric), `parent` one interface id. */
+export interface VlanInterfaceParams {
+  vlan: number;
+  parent: number;
+  mtu?: number;
+  tags?: readonly string[];
+}
+
+export type LinkMode = "AUTO" | "DHCP" | "STATIC" | "LINK_UP";
+
+/** `link_subnet`: `subnet` is the subnet id (required for AUTO and STATIC). */
+export interface LinkSubnetParams {
+  mode: LinkMode;
+  subnet?: number;
+  /** STATIC only; MAAS picks the next free address when absent. */
+  ip_address?: string;
+  default_gateway?: boolean;
+  force?: boolean;
+}
+
+/** Interface `PUT`: only the fields given are changed; `tags` replaces the whole list. */
+export interface InterfaceUpdate {
+  name?: string;
+  mtu?: number;
+  tags?: readonly string[];
+  /** Bonds: the member interface ids. */
+  parents?: readonly number[];
+  bond_mode?: BondMode;
+  bond_lacp_rate?: "fast" | "slow";
+  bond_xmit_hash_policy?: BondXmitHashPolicy;
+  bond_miimon?: number;
+}
+
+export const STORAGE_LAYOUTS = ["flat", "lvm", "bcache", "vmfs6", "vmfs7", "custom", "blank"] as const;
+export type StorageLayoutName = (typeof STORAGE_LAYOUTS)[number];
+
+/**
+ * `set_storage_layout`. Sizes are bytes, an SI size (`24G` = 24·10⁹ bytes) or a percentage
+ * (`NN%`); `root_device` and `cache_device` are block-device ids.
+ */
+export interface StorageLayoutParams {
+  storage_layout: StorageLayoutName;
+  root_device?: number;
+  boot_size?: string;
+  root_size?: string;
+  vg_name?: string;
+  lv_name?: string;
+  lv_size?: string;
+  cache_device?: number;
+  cache_mode?: "writethrough" | "writeback" | "writearound";
+  cache_size?: string;
+  cache_no_part?: boolean;
+}
+
 export interface MaasPort {
   /** Anonymous. Idempotent. */
   version(): Promise<Version>;
@@ -179,6 +293,49 @@ export interface MaasPort {
 
   /** Idempotent. Newest first, as MAAS returns them. */
   queryEvents(query?: EventsQuery): Promise<EventsPage>;
+
+  // ------------------------------------------------------------ network model (reads)
+  /** Idempotent. Each fabric with its VLANs. */
+  listFabrics(): Promise<Fabric[]>;
+  /** Idempotent. The VLANs of one fabric (by fabric id). */
+  listVlans(fabricId: number): Promise<Vlan[]>;
+  /** Idempotent. Includes the `undefined` pseudo-space (id -1) when some VLAN has no space. */
+  listSpaces(): Promise<Space[]>;
+  /** Idempotent. */
+  listSubnets(): Promise<SubnetWithVlan[]>;
+  /** Idempotent. Dynamic and reserved ranges; the load-balancer pools are reserved ranges named by `comment`. */
+  listIpRanges(): Promise<IpRange[]>;
+
+  // ------------------------------------------------------------ a machine's interfaces
+  // Changes need a MAAS admin (403 MAAS_FORBIDDEN otherwise) and the machine New, Ready,
+  // Allocated, Broken or Failed testing (409 MAAS_CONFLICT otherwise); update also Deployed.
+  /** Idempotent. */
+  readInterfaces(systemId: string): Promise<Interface[]>;
+  /**
+   * Not safe to repeat as such (a second create fails: name taken, parents in use), so
+   * reconciled: after an unknown outcome it took effect if a bond of that name exists.
+   * MAAS clears the parents' links and moves them to the bond's VLAN.
+   */
+  createBond(systemId: string, params: BondParams): Promise<Interface>;
+  /** Reconciled: took effect if a VLAN interface on that VLAN with that parent exists. `parentName` is the parent's name. */
+  createVlanInterface(systemId: string, params: VlanInterfaceParams, parentName: string): Promise<Interface>;
+  /** Reconciled: took effect if the interface has a link of that mode on that subnet. A second AUTO link on the same subnet is refused by MAAS. */
+  linkSubnet(systemId: string, interfaceId: number, params: LinkSubnetParams): Promise<Interface>;
+  /** Reconciled: took effect if the link is gone. */
+  unlinkSubnet(systemId: string, interfaceId: number, linkId: number): Promise<Interface>;
+  /** Idempotent (PUT sets the given fields). At least one field must be given. */
+  updateInterface(systemId: string, interfaceId: number, update: InterfaceUpdate): Promise<Interface>;
+
+  // ------------------------------------------------------------ storage
+  /** Idempotent. Physical and virtual devices with partitions and filesystems. */
+  readBlockDevices(systemId: string): Promise<BlockDevice[]>;
+  /**
+   * Ready only (409 otherwise). Idempotent in effect: MAAS wipes and lays out again, so a
+   * repeat leaves the same layout (new filesystem uuids). Bad parameters: 400 with fields.
+   */
+  setStorageLayout(systemId: string, params: StorageLayoutParams): Promise<MachineState>;
+  /** Ready only, admin. Idempotent. Does not re-apply the layout: set the layout after it. */
+  setBootDisk(systemId: string, deviceId: number): Promise<void>;
 }
 
 export type { NodeStatusCode };

@@ -38,14 +38,21 @@ export const ResourcePoolSchema = z.looseObject({
 export type ResourcePool = z.infer<typeof ResourcePoolSchema>;
 
 export const VlanSchema = z.looseObject({
+  /** Database id (5001 and up on a real region), not the 802.1Q tag: that is `vid`. */
   id: z.number().int(),
   resource_uri: str.optional(),
+  /** The fabric's name. */
   fabric: str,
   fabric_id: z.number().int().optional(),
   vid: z.number().int(),
   mtu: z.number().int(),
   dhcp_on: z.boolean(),
   name: nullableStr.optional(),
+  /** The space's name, or "undefined" when the VLAN has none (MAAS never sends null here). */
+  space: nullableStr.optional(),
+  primary_rack: nullableStr.optional(),
+  secondary_rack: nullableStr.optional(),
+  external_dhcp: nullableStr.optional(),
 });
 export type Vlan = z.infer<typeof VlanSchema>;
 
@@ -53,14 +60,54 @@ export const SubnetSchema = z.looseObject({
   resource_uri: str.optional(),
   id: z.number().int(),
   name: str,
+  /** The space of the subnet's VLAN, "undefined" when none. */
   space: nullableStr.optional(),
   cidr: str,
-  // Inside a link MAAS nests the subnet's VLAN in full; keep it loose.
+  // Inside a link MAAS nests the subnet's VLAN in full; kept loose there (see SubnetWithVlanSchema).
   vlan: z.unknown().optional(),
   gateway_ip: nullableStr.optional(),
   dns_servers: z.array(str).nullable().optional(),
+  managed: z.boolean().optional(),
 });
 export type Subnet = z.infer<typeof SubnetSchema>;
+
+/** A subnet as `GET subnets/` and `GET spaces/` render it: its VLAN nested in full. */
+export const SubnetWithVlanSchema = SubnetSchema.extend({ vlan: VlanSchema });
+export type SubnetWithVlan = z.infer<typeof SubnetWithVlanSchema>;
+
+/** `GET fabrics/`: each fabric with its VLANs (the untagged one, vid 0, first). */
+export const FabricSchema = z.looseObject({
+  id: z.number().int(),
+  name: str,
+  class_type: nullableStr.optional(),
+  vlans: z.array(VlanSchema),
+  resource_uri: str,
+});
+export type Fabric = z.infer<typeof FabricSchema>;
+
+/** `GET spaces/`: spaces hold VLANs (and so their subnets); `undefined` (id -1) holds those without one. */
+export const SpaceSchema = z.looseObject({
+  id: z.number().int(),
+  name: str,
+  description: str.optional(),
+  vlans: z.array(VlanSchema).optional(),
+  subnets: z.array(SubnetWithVlanSchema),
+  resource_uri: str,
+});
+export type Space = z.infer<typeof SpaceSchema>;
+
+/** `GET ipranges/`: dynamic and reserved ranges, each with its subnet. */
+export const IpRangeSchema = z.looseObject({
+  id: z.number().int(),
+  type: z.enum(["dynamic", "reserved"]),
+  start_ip: str,
+  end_ip: str,
+  comment: z.string().nullable(),
+  subnet: SubnetWithVlanSchema,
+  user: z.looseObject({ username: str }).nullable().optional(),
+  resource_uri: str.optional(),
+});
+export type IpRange = z.infer<typeof IpRangeSchema>;
 
 export const InterfaceLinkSchema = z.looseObject({
   id: z.number().int(),
@@ -85,8 +132,38 @@ export const InterfaceSchema = z.looseObject({
   parents: z.array(str),
   children: z.array(str),
   tags: z.array(str).optional(),
+  /** Bond and bridge settings (`bond_mode`, `mtu` when set, ...); `{}` or `""` for a plain NIC. */
+  params: z.union([z.record(str, z.unknown()), str]).nullable().optional(),
+  link_speed: z.number().int().optional(),
+  interface_speed: z.number().int().optional(),
+  link_connected: z.boolean().optional(),
 });
 export type Interface = z.infer<typeof InterfaceSchema>;
+
+export const FilesystemSchema = z.looseObject({
+  fstype: str,
+  label: nullableStr.optional(),
+  uuid: nullableStr.optional(),
+  mount_point: nullableStr.optional(),
+  mount_options: nullableStr.optional(),
+});
+export type Filesystem = z.infer<typeof FilesystemSchema>;
+
+export const PartitionSchema = z.looseObject({
+  id: z.number().int(),
+  device_id: z.number().int().optional(),
+  uuid: nullableStr.optional(),
+  path: str,
+  type: str.optional(),
+  /** Bytes. */
+  size: z.number(),
+  bootable: z.boolean().optional(),
+  filesystem: FilesystemSchema.nullable().optional(),
+  used_for: str.optional(),
+  tags: z.array(str).optional(),
+  resource_uri: str.optional(),
+});
+export type Partition = z.infer<typeof PartitionSchema>;
 
 export const BlockDeviceSchema = z.looseObject({
   resource_uri: str.optional(),
@@ -95,6 +172,7 @@ export const BlockDeviceSchema = z.looseObject({
   path: str,
   // Virtual devices have no by-id path; MAAS sends null.
   id_path: nullableStr.optional(),
+  /** physical | virtual. */
   type: str.optional(),
   used_for: str.optional(),
   tags: z.array(str),
@@ -103,11 +181,13 @@ export const BlockDeviceSchema = z.looseObject({
   block_size: z.number().int().optional(),
   used_size: z.number().optional(),
   available_size: z.number().optional(),
-  partitions: z.array(z.unknown()).optional(),
+  partitions: z.array(PartitionSchema).optional(),
+  /** `GPT`/`MBR` (upper-case), null when the disk has no partition table. */
+  partition_table_type: nullableStr.optional(),
   uuid: nullableStr.optional(),
   model: nullableStr.optional(),
   serial: nullableStr.optional(),
-  filesystem: z.unknown().optional(),
+  filesystem: FilesystemSchema.nullable().optional(),
 });
 export type BlockDevice = z.infer<typeof BlockDeviceSchema>;
 

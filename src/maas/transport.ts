@@ -69,6 +69,8 @@ export interface TransportOptions {
   timeoutMs?: number;
   logger?: Logger;
   onRequest?: (info: RequestInfo) => void;
+  /** Called before every attempt is sent, retries included; if it throws, nothing is sent (the service's lease check). */
+  beforeSend?: () => void;
   /** Test seams. */
   clock?: Clock;
   random?: () => number;
@@ -126,6 +128,7 @@ export class MaasTransport {
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
   private readonly onRequest: ((info: RequestInfo) => void) | undefined;
+  private readonly beforeSend: (() => void) | undefined;
   private readonly shared: Shared;
   /** The signal this view's calls stop on (undefined for the root transport). */
   readonly signal: AbortSignal | undefined;
@@ -159,6 +162,7 @@ export class MaasTransport {
     });
     this.logger = options.logger;
     this.onRequest = options.onRequest;
+    this.beforeSend = options.beforeSend;
     this.shared = { stats: { requests: 0, retries: 0, reconciliations: 0, byOperation: {} }, me: undefined, observers: new Set() };
     this.signal = undefined;
   }
@@ -289,6 +293,7 @@ export class MaasTransport {
     const url = `${this.apiRoot}${spec.path}${qs === "" ? "" : `?${qs}`}`;
 
     return this.limiter.run(async () => {
+      this.beforeSend?.();
       const headers: Record<string, string> = { Accept: "application/json" };
       // Signed per send: MAAS refuses a nonce it has seen, so retries need a fresh one.
       if (!spec.anonymous) headers.Authorization = this.signer.header(spec.method, url);
@@ -425,7 +430,7 @@ export class MaasTransport {
       case "MAAS_FORBIDDEN":
         return new MaasError(code, `${where}: permission denied (HTTP 403)${said}`, init);
       case "MAAS_NOT_FOUND":
-        return new MaasError(code, `${where}: not found (HTTP 404)${said}`, init);
+        return new MaasError(code, `${where}: not found (HTTP 404)${said}${/^[a-z-]+\/$/.test(spec.path) ? wrongUrlHint(this.apiRoot) : ""}`, init);
       case "MAAS_CONFLICT": {
         const conflictKind = classifyConflict(spec.operation, text, f.retryAfterS !== undefined);
         return new MaasError(code, `${where}: conflict (HTTP 409, ${conflictKind})${said}${tries(attempts)}`, { ...init, conflictKind });
@@ -463,6 +468,16 @@ export class MaasTransport {
 export const IDEMPOTENT = { kind: "idempotent" } as const;
 /** Never sent twice once it may have reached MAAS (creates something anonymous). */
 export const NEVER = { kind: "never" } as const;
+
+/**
+ * A 404 on a collection (machines/, zones/, version/: a path of one segment) says the API
+ * is not where the URL points; the usual cause is a region URL without its `/MAAS` path
+ * (http://maas:5240 for http://maas:5240/MAAS).
+ */
+function wrongUrlHint(apiRoot: string): string {
+  if (/\/MAAS\/api\/2\.0\/?$/.test(apiRoot)) return ` at ${apiRoot}: is this the MAAS region's URL? (check maas.url / --maas-url)`;
+  return ` at ${apiRoot}: the MAAS URL usually ends in /MAAS (try ${apiRoot.replace(/\/api\/2\.0\/?$/, "/MAAS")}; maas.url / --maas-url)`;
+}
 
 function codeForStatus(status: number): MaasErrorCode {
   if (status === 401) return "MAAS_AUTH";

@@ -26,6 +26,20 @@ export interface NicFacts {
   speedMbps: number | null;
 }
 
+/** One interface as the layout planner reads it (src/roles/layout-plan.ts). */
+export interface InterfaceFacts {
+  id: number;
+  name: string;
+  type: string;
+  /** The VLAN's database id, null when disconnected. */
+  vlanId: number | null;
+  fabricId: number | null;
+  /** The VLAN's space name; null for none ("undefined"). */
+  space: string | null;
+  parents: string[];
+  speedMbps: number | null;
+}
+
 export interface MachineFacts {
   systemId: string;
   hostname: string;
@@ -41,6 +55,10 @@ export interface MachineFacts {
   storageGiB: number;
   disks: DiskFacts[];
   nics: NicFacts[];
+  /** Every interface with its VLAN and space (absent on facts built by hand without them). */
+  interfaces?: InterfaceFacts[];
+  /** The boot interface's name. */
+  bootInterface?: string | null;
   tags: string[];
   /** False until commissioning has reported CPU and memory: such a machine matches no rule. */
   commissioned: boolean;
@@ -67,6 +85,11 @@ function nicSpeed(nic: Record<string, unknown>): number | null {
     if (typeof v === "number" && v > 0) return v;
   }
   return null;
+}
+
+/** MAAS says "undefined" for a VLAN without a space. */
+export function spaceName(s: string | null | undefined): string | null {
+  return s === undefined || s === null || s === "undefined" ? null : s;
 }
 
 export function machineFacts(m: MachineOrFacts): MachineFacts {
@@ -101,6 +124,17 @@ export function machineFacts(m: MachineOrFacts): MachineFacts {
     storageGiB: disks.reduce((n, d) => n + d.sizeGiB, 0),
     disks,
     nics,
+    interfaces: m.interface_set.map((i) => ({
+      id: i.id,
+      name: i.name,
+      type: i.type,
+      vlanId: i.vlan?.id ?? null,
+      fabricId: i.vlan?.fabric_id ?? null,
+      space: spaceName(i.vlan?.space),
+      parents: [...i.parents],
+      speedMbps: nicSpeed(i as Record<string, unknown>),
+    })),
+    bootInterface: m.boot_interface?.name ?? null,
     tags: [...m.tag_names].sort(),
     commissioned: m.cpu_count > 0 && m.memory > 0,
   };

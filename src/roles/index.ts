@@ -15,3 +15,5 @@ export { RolesError } from "./errors.ts";
 export type { RolesErrorCode, SyncStep } from "./errors.ts";
 export { FINDING_CODES, isFindingCode } from "./types.ts";
 export type { RolePlan, Finding, FindingCode, Severity, MachineRef, Assignment, RoleSummary, TagChange, BlockDeviceTagChange, Excluded, ExclusionReason } from "./types.ts";
+export { addressesBySpace } from "./addresses.ts";
+export type { HostLayout, NetworkModel } from "./layout-plan.ts";

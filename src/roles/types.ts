@@ -10,6 +10,17 @@ export interface MachineRef {
 
 export type Severity = "FAIL" | "WARN";
 
+/** The checks of the per-host network and storage layout (src/roles/layout-plan.ts, layouts.ts). */
+export const LAYOUT_FINDING_CODES = [
+  "NETWORK_SPACE_UNREACHABLE",
+  "BOND_NO_NIC",
+  "BOND_PARENTS_VLAN",
+  "LAYOUT_UNKNOWN_INTERFACE",
+  "STORAGE_NO_ROOT_DEVICE",
+  "STORAGE_TOO_SMALL",
+  "LB_RANGE_MISSING",
+] as const;
+
 /** Every pre-flight check, by stable code. docs/roles.md has the table. */
 export const FINDING_CODES = [
   "NO_ROLE",
@@ -31,6 +42,7 @@ export const FINDING_CODES = [
   "SCOPE_CONFLICT",
   "UNCOMMISSIONED",
   "AUTOMATIC_TAG",
+  ...LAYOUT_FINDING_CODES,
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 

@@ -13,6 +13,9 @@ import { MetalwaveError } from "../errors.ts";
 import { blockingFindings, machineFacts, planRoles, type Finding, type FindingCode, type MachineFacts, type MachineOrFacts, type RolePlan } from "../roles/index.ts";
 import { planWaves } from "../../state-machines/waves.ts";
 import type { Reprovision } from "../../state-machines/host.ts";
+import { planLayouts } from "../roles/layouts.ts";
+import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
+import { renderLayoutsText } from "../roles/layout-render.ts";
 
 /** A ceph (or other) tag to put on, or take off, one of a host's block devices. */
 export interface DiskTagChange {
@@ -32,6 +35,8 @@ export interface PlannedHost {
   disks: DiskTagChange[];
   /** Release (erasing as asked), redeploy and re-layer a machine MAAS already holds. */
   reprovision?: Reprovision;
+  /** Its network and storage layout, applied in MAAS before it deploys (docs/roles.md); absent: none configured. */
+  layout?: HostLayout;
 }
 
 /** What the store keeps as the rollout's plan; JSON-ready. */
@@ -86,7 +91,14 @@ export class PreflightError extends MetalwaveError<PreflightErrorCode> {
 const byHostname = (a: { hostname: string }, b: { hostname: string }) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
 
 /** Pure: the deployment plan from what MAAS listed. */
-export function planDeployment(input: { config: Config; machines: readonly MachineOrFacts[]; tags: Parameters<typeof planRoles>[0]["tags"]; maasUser: string | null }): DeploymentPlan {
+export function planDeployment(input: {
+  config: Config;
+  machines: readonly MachineOrFacts[];
+  tags: Parameters<typeof planRoles>[0]["tags"];
+  maasUser: string | null;
+  /** The site's networks, read when the config has a network section. */
+  network?: NetworkModel;
+}): DeploymentPlan {
   const { config } = input;
   const select = config.rollout.selectTags;
   const facts = input.machines.map((m) => machineFacts(m));
@@ -112,6 +124,17 @@ export function planDeployment(input: { config: Config; machines: readonly Machi
   );
   const waveOf = new Map<string, number>();
   waves.forEach((w, i) => w.forEach((id) => waveOf.set(id, i)));
+  const layouts = planLayouts({
+    deployment: roles.deployment,
+    order: config.roles.order,
+    network: config.network,
+    storage: config.storage,
+    model: input.network,
+    hosts: deployed,
+    facts: new Map(machines.map((f) => [f.systemId, f])),
+    cephDiskIds: new Map([...disksOf].map(([id, ds]) => [id, new Set(ds.filter((d) => d.action === "add").map((d) => d.deviceId))])),
+  });
+  roles.findings.push(...layouts.findings);
   const overrides = [...new Set(config.rollout.overrides)].sort();
   const fails = roles.findings.filter((f) => f.severity === "FAIL");
   const blocking = blockingFindings(roles, overrides);
@@ -129,6 +152,7 @@ export function planDeployment(input: { config: Config; machines: readonly Machi
         wave: waveOf.get(a.systemId) ?? 0,
         roles: [...a.roles],
         disks: disksOf.get(a.systemId) ?? [],
+        ...(layouts.layouts.has(a.systemId) ? { layout: layouts.layouts.get(a.systemId) } : {}),
       })),
       waves,
     },
@@ -140,8 +164,15 @@ export function planDeployment(input: { config: Config; machines: readonly Machi
 
 /** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
 export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: MachineFacts[] }> {
-  const [machines, tags, me] = await Promise.all([readFleetFacts(maas), maas.listTags(), maas.whoami()]);
-  return { ...planDeployment({ config, machines, tags, maasUser: me.username }), machines };
+  const [machines, tags, me, network] = await Promise.all([readFleetFacts(maas), maas.listTags(), maas.whoami(), readNetworkModel(maas, config)]);
+  return { ...planDeployment({ config, machines, tags, maasUser: me.username, ...(network ? { network } : {}) }), machines };
+}
+
+/** The fabrics, subnets and IP ranges, when the config has a network section. */
+async function readNetworkModel(maas: MaasPort, config: Config): Promise<NetworkModel | undefined> {
+  if (config.network === undefined) return undefined;
+  const [fabrics, subnets, ranges] = await Promise.all([maas.listFabrics(), maas.listSubnets(), maas.listIpRanges()]);
+  return networkModel(fabrics, subnets, ranges);
 }
 
 /**
@@ -169,7 +200,7 @@ export function planJson(plan: DeploymentPlan): unknown {
       index,
       hosts: ids.map((id) => {
         const h = info.get(id);
-        return { systemId: id, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [] };
+        return { systemId: id, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [], layout: h?.layout ?? null };
       }),
     })),
     blocking: plan.blocking,
@@ -196,6 +227,7 @@ export function renderWavesText(plan: DeploymentPlan): string {
       .map(([role, names]) => (names.length <= 3 ? `${role}: ${names.join(", ")}` : `${role}: ${names.length}`));
     lines.push(`  wave ${i + 1}: ${ids.length} host${ids.length === 1 ? "" : "s"}  ${parts.join("; ")}`);
   });
+  lines.push(...renderLayoutsText(plan.rollout.hosts));
   if (plan.overridden.length > 0) {
     lines.push("", `Overridden (--override ${plan.overrides.join(", ")}):`);
     for (const f of plan.overridden) lines.push(`  FAIL ${f.code}: ${f.message}`);

@@ -20,8 +20,10 @@ import { tookEffect, type ReconciledOp } from "../model/maas/reconcile.ts";
 import type { StatusObserver } from "./observer.ts";
 import type { TagBatcher } from "./tag-batcher.ts";
 import type { CallJournal } from "./call-journal.ts";
-import { renderUserData } from "./templates.ts";
+import { renderUserData } from "../layers/templates.ts";
 import type { AbortOutput } from "../../state-machines/host.ts";
+import type { HostLayout } from "../roles/layout-plan.ts";
+import { applyHostLayout } from "./host-layout.ts";
 
 export type HostOperation = ReconciledOp;
 
@@ -68,9 +70,10 @@ export interface HostActorDeps {
   eraseOnRelease: boolean;
   /**
    * What a host's tagging phase still has to do: its machine tags (scope and roles),
-   * unless they were written in bulk before the rollout, and its block-device tags.
+   * unless they were written in bulk before the rollout, its block-device tags, and its
+   * network and storage layout (docs/roles.md).
    */
-  taggingFor: (systemId: string) => { machineTags: boolean; disks: readonly DiskTagChange[] };
+  taggingFor: (systemId: string) => { machineTags: boolean; disks: readonly DiskTagChange[]; hostname?: string | undefined; layout?: HostLayout | undefined };
   /** True once for a host restored from a snapshot in this process: its first request reads the machine first. */
   restoredFirstCall: (systemId: string) => boolean;
   /** Runs before every deploy request: the SSH port expects the machine's new host key. */
@@ -189,6 +192,8 @@ export function createHostActors(deps: HostActorDeps) {
           if (d.action === "add") await deps.maas.addBlockDeviceTag(input.systemId, d.deviceId, d.tag);
           else await deps.maas.removeBlockDeviceTag(input.systemId, d.deviceId, d.tag);
         }
+        // The network and storage layout, while the machine is Ready (src/runtime/host-layout.ts).
+        if (todo.layout) await applyHostLayout(deps, { systemId: input.systemId, hostname: todo.hostname ?? input.systemId }, todo.layout);
       } catch (e) {
         throw asStepError("tag", input.systemId, e);
       }

@@ -131,7 +131,8 @@ export class LayerCoordinator {
     this.inFlight.delete(systemId);
     // Settled while waiting for a formation: it is no member of it (nobody reads its ticket).
     for (const st of this.kinds.values()) {
-      if (st.waiting.delete(systemId)) st.tickets.delete(systemId);
+      st.waiting.delete(systemId);
+      st.tickets.delete(systemId);
     }
     this.schedulePump();
   }
@@ -193,15 +194,24 @@ export class LayerCoordinator {
       const ticket = st.tickets.get(input.systemId);
       if (!ticket) continue;
       let result: BarrierResult;
+      let stopped = false;
       try {
         result = await untilAborted(ticket.promise, signal, () => {
-          // No formation counts it in any more; it stays arrived, so none waits for its retry either.
-          if (st.waiting.get(input.systemId) === ticket) st.waiting.delete(input.systemId);
+          stopped = true;
+          // Not in a formation yet: no formation counts it in any more, and its ticket goes at
+          // once, so an attempt that replaces this one (even in the same turn: RESTORED re-enters
+          // the layering state, stopping this call and starting the next) arrives afresh. It
+          // stays arrived, so no formation waits for that retry either. A ticket already in a
+          // running formation stays for the retry, which waits for that formation.
+          if (st.waiting.get(input.systemId) === ticket) {
+            st.waiting.delete(input.systemId);
+            st.tickets.delete(input.systemId);
+          }
           this.schedulePump();
           return hostWorkStopped(`barrier ${kind}`, input);
         });
       } finally {
-        if (st.tickets.get(input.systemId) === ticket) st.tickets.delete(input.systemId);
+        if (!stopped && st.tickets.get(input.systemId) === ticket) st.tickets.delete(input.systemId);
       }
       const failure = result.failed.find((f) => f.systemId === input.systemId);
       if (failure) throw failure.error;

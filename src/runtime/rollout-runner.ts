@@ -210,7 +210,10 @@ export class RolloutRunner {
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
-      taggingFor: (systemId) => ({ machineTags: !this.plan.machineTagsSynced, disks: this.hostInfo.get(systemId)?.disks ?? [] }),
+      taggingFor: (systemId) => {
+        const h = this.hostInfo.get(systemId);
+        return { machineTags: !this.plan.machineTagsSynced, disks: h?.disks ?? [], hostname: h?.hostname, layout: h?.layout };
+      },
     });
     const hostLogic = hostMachine.provide({ actors });
     const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);

@@ -131,6 +131,11 @@ export class RolloutController {
     return this.reads.hosts(id, after);
   }
 
+  /** What is left of the failure budgets (read-models.ts), for the metrics. */
+  budgetRemaining(): { total: number; wave: number; waveIndex: number } | undefined {
+    return this.reads.budgetRemaining();
+  }
+
   /** Machines by phase of the live run, else of the latest rollout in the store. */
   phaseCounts(): Record<string, number> {
     return this.reads.phaseCounts();

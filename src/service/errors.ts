@@ -24,6 +24,8 @@ export type ServiceErrorCode =
   | "MAAS_ERROR"
   | "SHUTTING_DOWN"
   | "SERVICE_DEGRADED"
+  /** This process is a standby on a shared PostgreSQL store: changes go to the leader. */
+  | "STANDBY"
   | "INTERNAL";
 
 export function httpStatusOf(code: ServiceErrorCode): number {
@@ -57,6 +59,7 @@ export function httpStatusOf(code: ServiceErrorCode): number {
       return 502;
     case "SHUTTING_DOWN":
     case "SERVICE_DEGRADED":
+    case "STANDBY":
       return 503;
     default:
       return assertNever(code, "service error code");
@@ -74,5 +77,29 @@ export class ServiceError extends MetalwaveError<ServiceErrorCode> {
   }
   get status(): number {
     return httpStatusOf(this.code);
+  }
+}
+
+/** The service cannot listen where it was told (`--listen`): the address in use, not this machine's, or a port it may not bind. */
+export class ListenError extends MetalwaveError<"LISTEN_FAILED"> {
+  readonly code = "LISTEN_FAILED" as const;
+  readonly address: string;
+  constructor(address: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`cannot listen on ${address} (--listen): ${listenReason(errno, cause)}`, { cause });
+    this.address = address;
+  }
+}
+
+function listenReason(errno: string | undefined, cause: unknown): string {
+  switch (errno) {
+    case "EADDRINUSE":
+      return "the address is already in use (another process listens there, perhaps another metalwave serve); stop it or give another --listen";
+    case "EADDRNOTAVAIL":
+      return "the address is not one of this machine's (EADDRNOTAVAIL); give one it has, e.g. 127.0.0.1";
+    case "EACCES":
+      return "permission denied (EACCES): ports below 1024 need privileges; use a higher port";
+    default:
+      return cause instanceof Error ? cause.message : String(cause);
   }
 }

@@ -5,6 +5,7 @@
  * 10-machine one. Values that live elsewhere (the store, the MAAS client's counters)
  * are read when Prometheus scrapes, not pushed.
  */
+import { readFileSync } from "node:fs";
 import { readRolloutPlan } from "../runtime/documents/rollout-plan.ts";
 import { readTransition } from "../runtime/documents/journal-entry.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -28,6 +29,30 @@ export interface MetricsSource {
   planning(): boolean;
   maasStats(): MaasClientStats;
   eventClients(): number;
+  /** The last readiness probe of MAAS: true reachable, false not, undefined not probed yet. */
+  maasUp(): boolean | undefined;
+  /** What is left of the failure budgets of the current rollout (undefined: no rollout). */
+  budgetRemaining(): { total: number; wave: number } | undefined;
+}
+
+/**
+ * prom-client's default metrics that are gauges named `*_total` (sums of the by-type
+ * gauges `nodejs_active_handles`, `nodejs_active_requests`, `nodejs_active_resources`):
+ * `promtool check metrics` flags a non-counter with that suffix, so they are left out.
+ */
+export const DROPPED_DEFAULT_METRICS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"] as const;
+
+/** metalwave's version, from the package.json above this file (the repository's, or the installed package's). */
+export function metalwaveVersion(): string {
+  for (let dir = new URL("./", import.meta.url); ; dir = new URL("../", dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "metalwave" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // Not here: one folder up.
+    }
+    if (dir.pathname === "/") return "unknown";
+  }
 }
 
 /** Label values come from our own closed sets; anything else is folded into "other" rather than trusted. */
@@ -258,6 +283,40 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: "metalwave_build_info",
+      help: "Always 1; the labels say which metalwave runs, on which Node.js.",
+      labelNames: ["version", "node"],
+      registers,
+    }).set({ version: label(metalwaveVersion(), /^[0-9A-Za-z.+-]{1,64}$/), node: process.versions.node }, 1);
+    new Gauge({
+      name: "metalwave_failure_budget_remaining",
+      help: "Failed hosts (quarantined or failed) the live rollout (else the latest) may still have before its budget pauses it: in total, and in its current wave; negative once exceeded.",
+      labelNames: ["scope"],
+      registers,
+      collect() {
+        this.reset();
+        let left: { total: number; wave: number } | undefined;
+        try {
+          left = self.source?.budgetRemaining();
+        } catch (e) {
+          self.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not read the failure budget for the metrics");
+        }
+        if (!left) return;
+        this.set({ scope: "total" }, left.total);
+        this.set({ scope: "wave" }, left.wave);
+      },
+    });
+    new Gauge({
+      name: "metalwave_maas_up",
+      help: "1 when the last readiness probe reached MAAS and it accepted the API key, 0 when it did not (absent before the first probe); GET /readyz says why.",
+      registers,
+      collect() {
+        this.reset();
+        const up = self.source?.maasUp();
+        if (up !== undefined) this.set(up ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: "metalwave_event_stream_clients",
       help: "Clients connected to GET /api/v1/events.",
       registers,
@@ -285,7 +344,10 @@ export class ServiceMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of DROPPED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
   }
 
   bind(source: MetricsSource): void {

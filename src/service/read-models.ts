@@ -88,6 +88,8 @@ export interface HostsView {
   budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
   /** What the rollout is for (the plan's kind): a deployment rollout, or a step of a maintenance pass. */
   kind: RolloutKind;
+  /** A machine's page in the MAAS web UI with `{systemId}` for its id; null when the region has no UI (the simulator). */
+  maasMachineUrl: string | null;
   hosts: HostCell[];
 }
 
@@ -243,6 +245,7 @@ export class RolloutReads {
         perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
       },
       kind: planned.kind,
+      maasMachineUrl: this.d.maasMachineUrl ?? null,
       hosts,
     };
   }
@@ -254,6 +257,29 @@ export class RolloutReads {
     const latest = this.d.store.listRollouts()[0];
     if (!latest) return {};
     return this.storeProgress(latest.id).byPhase;
+  }
+
+  /**
+   * What is left of the failure budgets of the live run (else the latest rollout): its
+   * limits less its failed hosts (quarantined or failed, as the budgets count them), in
+   * total and in its current wave. Failures an operator's resume acknowledged still count
+   * here, so after a resume the runner tolerates at least this many more.
+   */
+  budgetRemaining(): { total: number; wave: number; waveIndex: number } | undefined {
+    const id = this.s.active?.started ? this.s.active.rolloutId : this.d.store.listRollouts()[0]?.id;
+    if (!id) return undefined;
+    const live = this.liveProgress();
+    const p = live && live.rolloutId === id ? live : this.storeProgress(id);
+    const planned = this.plannedOf(id);
+    const { perWave, total } = this.d.config.rollout.budget;
+    const failed = (p.byOutcome["quarantined"] ?? 0) + (p.byOutcome["failed"] ?? 0);
+    const waveIndex = Math.min(p.wave, Math.max(0, planned.waveSizes.length - 1));
+    const waveFailed = p.perWave[waveIndex]?.failed ?? 0;
+    return {
+      total: parseBudget(total, planned.cells.length, "rollout.budget.total") - failed,
+      wave: parseBudget(perWave, planned.waveSizes[waveIndex] ?? 0, "rollout.budget.perWave") - waveFailed,
+      waveIndex,
+    };
   }
 
   /** The rollout's record without its plan (a 10,000-host plan is not parsed for a state); 404 when unknown. */

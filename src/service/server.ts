@@ -8,20 +8,21 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
-import { z } from "zod";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
-import type { MaasClientStats } from "../maas/client.ts";
+import { apiRootOf, type MaasClientStats } from "../maas/client.ts";
 import type { Store } from "../store/index.ts";
-import { FINDING_CODES } from "../roles/types.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
-import { ServiceError } from "./errors.ts";
+import { ListenError, ServiceError } from "./errors.ts";
 import { EventHub } from "./events.ts";
 import { readBody, sendError, sendJson } from "./http.ts";
+import { Leadership, followFromStore, type Role } from "./leader.ts";
 import { ServiceMetrics } from "./metrics.ts";
-import { OPENAPI } from "./openapi.ts";
+import { openApiDocument } from "./openapi.ts";
+import { EmptyBody, ReasonBody, ReprovisionBody, StartBody } from "./api-schemas.ts";
+import { Readiness } from "./readiness.ts";
 
 export interface ServiceOptions {
   store: Store;
@@ -47,8 +48,35 @@ export interface ServiceOptions {
   heartbeatMs?: number;
   /** What the lock row says this process runs. */
   lockCommand?: string;
+  /**
+   * A leader that lost the store's lease (PostgreSQL) must stop acting at once; `metalwave
+   * serve` exits here. Without it the service only logs (the store and the MAAS client
+   * refuse everything already).
+   */
+  onLeadershipLost?: (why: string) => void;
+  /** How often a standby tries to take the lease (default 2 s). */
+  standbyRetryMs?: number;
   /** prom-client's process and Node.js metrics (default on). */
   defaultMetrics?: boolean;
+  /**
+   * The readiness probe of MAAS (default: `maas.whoami()`). `metalwave serve` gives one on a
+   * client of its own (one attempt, short timeout), so probes neither wait out retries nor
+   * count among a run's MAAS requests.
+   */
+  probeMaas?: () => Promise<unknown>;
+  /** Time between readiness probes of MAAS (default 15 s). */
+  readyProbeMs?: number;
+  /** The region's URL, for the dashboard's links to its web UI (none for the embedded simulator: it has no UI). */
+  maasUrl?: string | undefined;
+}
+
+/**
+ * A machine's page in the MAAS web UI: the UI is served under `<region>/r` and a
+ * machine's summary at `/machine/<system_id>/summary` (canonical/maas-ui,
+ * src/app/machines/urls.ts; its generateNewURL tests give the `/MAAS/r` base).
+ */
+export function maasMachineUrl(regionUrl: string): string {
+  return `${apiRootOf(regionUrl).replace(/api\/2\.0\/$/, "")}r/machine/{systemId}/summary`;
 }
 
 export type Method = "GET" | "POST";
@@ -120,19 +148,6 @@ function afterParam(req: IncomingMessage): number | undefined {
   return n;
 }
 
-const StartBody = z.object({ overrides: z.array(z.enum(FINDING_CODES)).max(FINDING_CODES.length).optional() }).strict();
-const ReasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
-const EmptyBody = z.object({}).strict();
-const ReprovisionBody = z
-  .object({
-    hosts: z.array(z.string().trim().min(1).max(255)).min(1).max(1000),
-    reason: z.string().trim().min(1).max(500).optional(),
-    erase: z.enum(["none", "quick", "secure"]).optional(),
-    spares: z.boolean().optional(),
-    recommission: z.boolean().optional(),
-  })
-  .strict();
-
 export interface ServiceHandle {
   /** e.g. http://127.0.0.1:8640 */
   url: string;
@@ -140,6 +155,8 @@ export interface ServiceHandle {
   port: number;
   controller: RolloutController;
   metrics: ServiceMetrics;
+  /** "leader" while this process holds the store's lock; "standby" while another does (PostgreSQL stores). */
+  role(): Role;
   /** Method and path template of every route served. */
   routes(): { method: Method; path: string }[];
   /**
@@ -185,7 +202,6 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   const { store, logger } = opts;
   const log = logger.child({ component: "service" });
   const tokens = new TokenCheck(opts.token);
-  store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand ?? "serve" });
 
   const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log });
   const metrics = new ServiceMetrics({ store, logger: log, defaultMetrics: opts.defaultMetrics ?? true });
@@ -202,7 +218,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
+    maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
   });
+  const readiness = new Readiness({ probeMaas: opts.probeMaas ?? (() => opts.maas.whoami()), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -210,18 +228,67 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     planning: () => controller.planning(),
     maasStats: opts.maasStats,
     eventClients: () => events.size,
+    maasUp: () => readiness.maas?.ok,
+    budgetRemaining: () => controller.budgetRemaining(),
   });
 
+  // Leading: holding the store's lock. On SQLite a refusal throws (STORE_LOCKED) as it
+  // always did; on PostgreSQL this process waits as a standby and takes over later.
+  let listening = false;
+  let elected: { takeover: boolean } | undefined;
+  let stopFollowing: (() => void) | undefined;
+  const act = (e: { takeover: boolean }): void => {
+    stopFollowing?.();
+    stopFollowing = undefined;
+    controller.startRemediationTimer();
+    // A successor resumes what its predecessor was running, as `metalwave rollout --resume` would.
+    const latest = store.backend === "postgres" && e.takeover ? store.latestRollout() : undefined;
+    if (latest?.status === "running") {
+      log.warn({ rolloutId: latest.id }, "resuming the rollout the previous leader was running");
+      controller.resume(latest.id).catch((err: unknown) => log.error({ rolloutId: latest.id, err: err instanceof Error ? err.message : String(err) }, "resuming the previous leader's rollout failed"));
+    }
+  };
+  const leadership = new Leadership({
+    store,
+    owner: { pid: process.pid, hostname: osHostname(), command: opts.lockCommand ?? "serve" },
+    logger: log,
+    registry: metrics.registry,
+    retryMs: opts.standbyRetryMs,
+    onElected: (e) => {
+      if (listening) act(e);
+      else elected = e;
+    },
+    onLost: (why) => opts.onLeadershipLost?.(why),
+  });
+  leadership.start();
+
   const reason = (r: { reason?: string | undefined }, fallback: string) => r.reason ?? fallback;
+  // Known once listening (requests come only after that): the document's `servers` is this address.
+  let url = "";
+  let openapi: ReturnType<typeof openApiDocument> | undefined;
   const routes: Route[] = [
     {
       method: "GET",
       path: "/healthz",
       auth: false,
       handle: ({ res }) => {
-        if (controller.stopping) sendJson(res, 503, { status: "stopping" });
-        else if (controller.degraded) sendJson(res, 503, { status: "degraded" });
-        else sendJson(res, 200, { status: "ok" });
+        const role = leadership.role;
+        if (controller.stopping) sendJson(res, 503, { status: "stopping", role });
+        else if (controller.degraded) sendJson(res, 503, { status: "degraded", role });
+        else sendJson(res, 200, { status: "ok", role });
+      },
+    },
+    {
+      method: "GET",
+      path: "/readyz",
+      auth: false,
+      handle: async ({ req, res }) => {
+        const maas = await readiness.current();
+        // Without the token the answer says what is down, not the region's address or its words.
+        const detailed = tokens.allows(req.headers.authorization);
+        const checks = { maas: { ok: maas.ok, checkedAt: maas.checkedAt, latencyMs: maas.latencyMs, ...(maas.error ? { error: detailed ? maas.error : { code: maas.error.code } } : {}) } };
+        const status = controller.stopping ? "stopping" : controller.degraded ? "degraded" : maas.ok ? "ready" : "not ready";
+        sendJson(res, status === "ready" ? 200 : 503, { status, unreachable: maas.ok ? [] : ["maas"], checks });
       },
     },
     {
@@ -237,7 +304,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     { method: "GET", path: "/", auth: false, handle: ({ res }) => sendDashboardFile(res, "index.html") },
     { method: "GET", path: "/dashboard.js", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.js") },
     { method: "GET", path: "/dashboard.css", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.css") },
-    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, OPENAPI) },
+    { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, (openapi ??= openApiDocument(url))) },
     {
       method: "GET",
       path: "/api/v1/events",
@@ -357,6 +424,14 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       }
       routeLabel = hit.r.path;
       if (hit.r.method === "POST" && controller.stopping) throw new ServiceError("SHUTTING_DOWN", "the service is stopping");
+      if (hit.r.method === "POST" && leadership.role !== "leader") {
+        const leader = leadership.leader();
+        throw new ServiceError(
+          "STANDBY",
+          `this metalwave is a standby and serves reads only; send changes to the leader${leader ? ` (pid ${leader.pid} on ${leader.hostname})` : " (none holds the store's lease right now; one takes over within the lease)"}`,
+          { details: { leader: leader ?? null } },
+        );
+      }
       await hit.r.handle({ req, res, params: hit.params! });
     } catch (e) {
       const se = toServiceError(e);
@@ -402,22 +477,29 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     });
   } catch (e) {
     events.close();
+    leadership.stop();
     store.releaseLock();
-    throw new ServiceError("INTERNAL", `cannot listen on ${host}:${opts.port ?? 8640}: ${(e as Error).message}`, { cause: e });
+    throw new ListenError(`${host.includes(":") ? `[${host}]` : host}:${opts.port ?? 8640}`, e);
   }
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${urlHost}:${addr.port}`;
+  url = `http://${urlHost}:${addr.port}`;
   log.info({ url }, "metalwave service listening");
   // Only now: a maintenance pass a killed process left is finished (and timed passes begin)
   // once the service is reachable. Had listening failed, nothing would run against a store
   // the caller then closes.
-  controller.startRemediationTimer();
+  listening = true;
+  if (elected) act(elected);
+  else if (leadership.role === "standby") stopFollowing = followFromStore({ store, events, currentView: () => controller.currentView(), logger: log });
+  readiness.start();
 
   let stopped: Promise<void> | undefined;
   const stop = (why = "paused: the service is stopping"): Promise<void> => {
     stopped ??= (async () => {
+      leadership.stop();
+      stopFollowing?.();
       await controller.stop(why);
+      readiness.stop();
       events.close();
       // Each connection closes as soon as it has no request in flight; a request still
       // being answered after the grace period is cut.
@@ -443,6 +525,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     port: addr.port,
     controller,
     metrics,
+    role: () => leadership.role,
     routes: () => routes.map((r) => ({ method: r.method, path: r.path })),
     stop,
   };

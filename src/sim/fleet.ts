@@ -69,9 +69,51 @@ const groupSchema = z.strictObject({
   hostname_prefix: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be a lower-case DNS label").optional(),
   status: statusSchema.default("new"),
   tags: z.array(name).default([]),
+  /** The fabric each NIC is cabled to, by NIC order; the last one repeats. Default: the first fabric. */
+  fabrics: z.array(name).min(1).optional(),
 });
 
 const zoneSchema = z.strictObject({ name, description: z.string().default("") });
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const ipv4 = z.string().regex(IPV4_RE, "must be an IPv4 address");
+// Addresses stay reachable on one machine: every subnet is a loopback range (Linux routes
+// all of 127.0.0.0/8 to lo), so a simulated host can listen on its address in each space.
+const loopbackCidr = z
+  .string()
+  .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}\/(8|9|1\d|2[0-8])$/, "must be a loopback range 127.x.y.z/8 to /28 (the simulator's hosts listen on their addresses)");
+
+const ipRangeSchema = z.strictObject({
+  type: z.enum(["reserved", "dynamic"]).default("reserved"),
+  start: ipv4,
+  end: ipv4,
+  comment: z.string().default(""),
+});
+
+const subnetSchema = z.strictObject({
+  cidr: loopbackCidr,
+  name: z.string().min(1).optional(),
+  description: z.string().default(""),
+  gateway_ip: ipv4.optional(),
+  dns_servers: z.array(ipv4).default([]),
+  /** Reserved ranges (e.g. the load-balancer pools the layers use) and dynamic ones. */
+  ranges: z.array(ipRangeSchema).default([]),
+});
+
+const vlanSchema = z.strictObject({
+  vid: z.number().int().min(0).max(4094),
+  name: z.string().min(1).optional(),
+  mtu: z.number().int().min(552).max(65535).default(1500),
+  space: name.optional(),
+  subnets: z.array(subnetSchema).default([]),
+});
+
+const fabricSchema = z.strictObject({ name, vlans: z.array(vlanSchema).default([]) });
+
+const networksSchema = z.strictObject({
+  spaces: z.array(zoneSchema).default([]),
+  fabrics: z.array(fabricSchema).min(1),
+});
 
 const classesFileSchema = z.strictObject({ classes: z.record(name, hardwareClassSchema) });
 
@@ -83,10 +125,14 @@ const fleetFileSchema = z.strictObject({
   zones: z.array(zoneSchema).default([]),
   pools: z.array(zoneSchema).default([]),
   groups: z.array(groupSchema).min(1),
+  /** The site's networks (docs/simulator.md "Network model"); one loopback subnet when absent. */
+  networks: networksSchema.optional(),
 });
 
 export type HardwareClassSpec = z.output<typeof hardwareClassSchema>;
 export type GroupSpec = z.output<typeof groupSchema>;
+export type NetworksSpec = z.output<typeof networksSchema>;
+export type SubnetSpec = z.output<typeof subnetSchema>;
 export interface ZoneSpec {
   name: string;
   description: string;
@@ -98,6 +144,8 @@ export interface FleetSpec {
   zones: ZoneSpec[];
   pools: ZoneSpec[];
   groups: GroupSpec[];
+  /** The site's fabrics, VLANs, spaces, subnets and ranges; absent = the one default loopback subnet. */
+  networks?: NetworksSpec;
 }
 
 function pathText(path: readonly PropertyKey[]): string {
@@ -151,8 +199,71 @@ export function parseFleet(doc: unknown, source: string, baseDir = process.cwd()
     }
     if (!zones.some((z) => z.name === g.zone)) throw new SimError("SIM_FLEET_INVALID", `${where}.zone`, `zone '${g.zone}' is not listed under zones`);
     if (!pools.some((p) => p.name === g.pool)) throw new SimError("SIM_FLEET_INVALID", `${where}.pool`, `pool '${g.pool}' is not listed under pools`);
+    g.fabrics?.forEach((f, j) => {
+      const known = file.networks?.fabrics.map((x) => x.name) ?? ["fabric-0"];
+      if (!known.includes(f)) throw new SimError("SIM_FLEET_INVALID", `${where}.fabrics[${j}]`, `fabric '${f}' is not listed under networks.fabrics (known: ${known.join(", ")})`);
+    });
   });
-  return { classes, zones, pools, groups: file.groups };
+  if (file.networks) checkNetworks(file.networks, source);
+  return { classes, zones, pools, groups: file.groups, ...(file.networks ? { networks: file.networks } : {}) };
+}
+
+export function ipToInt(ip: string): number {
+  return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/** Network, broadcast and prefix length of an IPv4 CIDR. */
+export function cidrBounds(cidr: string): { first: number; last: number; bits: number } {
+  const [ip = "", bits = "32"] = cidr.split("/");
+  const b = Number(bits);
+  const size = 2 ** (32 - b);
+  const first = Math.floor(ipToInt(ip) / size) * size;
+  return { first, last: first + size - 1, bits: b };
+}
+
+/** Names resolve, CIDRs do not overlap, gateways and ranges lie inside their subnet. */
+function checkNetworks(n: NetworksSpec, source: string): void {
+  const fail = (where: string, message: string): never => {
+    throw new SimError("SIM_FLEET_INVALID", `${source}: networks.${where}`, message);
+  };
+  const spaces = new Set<string>();
+  n.spaces.forEach((s, i) => {
+    if (s.name === "undefined") fail(`spaces[${i}].name`, "'undefined' is MAAS's name for VLANs without a space; choose another");
+    if (spaces.has(s.name)) fail(`spaces[${i}].name`, `duplicate name '${s.name}'`);
+    spaces.add(s.name);
+  });
+  const fabrics = new Set<string>();
+  const cidrs: { cidr: string; first: number; last: number; where: string }[] = [];
+  n.fabrics.forEach((f, fi) => {
+    if (fabrics.has(f.name)) fail(`fabrics[${fi}].name`, `duplicate name '${f.name}'`);
+    fabrics.add(f.name);
+    const vids = new Set<number>();
+    f.vlans.forEach((v, vi) => {
+      const at = `fabrics[${fi}].vlans[${vi}]`;
+      if (vids.has(v.vid)) fail(`${at}.vid`, `duplicate vid ${v.vid} on fabric '${f.name}'`);
+      vids.add(v.vid);
+      if (v.space !== undefined && !spaces.has(v.space)) fail(`${at}.space`, `space '${v.space}' is not listed under networks.spaces`);
+      v.subnets.forEach((s, si) => {
+        const where = `${at}.subnets[${si}]`;
+        const b = cidrBounds(s.cidr);
+        if (ipToInt(s.cidr.split("/")[0] ?? "") !== b.first) fail(`${where}.cidr`, `${s.cidr} has host bits set (the network is ${intToIp(b.first)}/${b.bits})`);
+        const clash = cidrs.find((c) => c.first <= b.last && b.first <= c.last);
+        if (clash) fail(`${where}.cidr`, `${s.cidr} overlaps ${clash.cidr} (${clash.where})`);
+        cidrs.push({ cidr: s.cidr, first: b.first, last: b.last, where });
+        const inside = (ip: string) => ipToInt(ip) > b.first && ipToInt(ip) < b.last;
+        if (s.gateway_ip !== undefined && !inside(s.gateway_ip)) fail(`${where}.gateway_ip`, `${s.gateway_ip} is not a host address of ${s.cidr}`);
+        s.ranges.forEach((r, ri) => {
+          if (!inside(r.start)) fail(`${where}.ranges[${ri}].start`, `${r.start} is not a host address of ${s.cidr}`);
+          if (!inside(r.end)) fail(`${where}.ranges[${ri}].end`, `${r.end} is not a host address of ${s.cidr}`);
+          if (ipToInt(r.end) < ipToInt(r.start)) fail(`${where}.ranges[${ri}]`, `end ${r.end} comes before start ${r.start}`);
+        });
+      });
+    });
+  });
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
 }
 
 function withDefault(list: ZoneSpec[], key: string, source: string): ZoneSpec[] {

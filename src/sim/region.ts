@@ -35,7 +35,7 @@ export class Region extends RegionState {
   private nextPoolId = 0;
 
   constructor(opts: RegionOptions) {
-    super(opts);
+    super({ ...opts, ...(opts.fleet.networks ? { networks: opts.fleet.networks } : {}) });
     for (const [n, c] of Object.entries(opts.fleet.classes)) this.classes.set(n, toHardwareClass(n, c));
     for (const z of opts.fleet.zones) this.zones.set(z.name, { id: this.nextZoneId++, name: z.name, description: z.description });
     for (const p of opts.fleet.pools) this.pools.set(p.name, { id: this.nextPoolId++, name: p.name, description: p.description });

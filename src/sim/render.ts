@@ -4,50 +4,17 @@
  * Field names and nesting follow real MAAS 3.x responses.
  */
 import { NodeStatus, STATUS_LABEL } from "../maas/status.ts";
+import { renderInterface } from "./network/render.ts";
 import { ADMIN_USER } from "./region.ts";
+import { uuidFrom } from "./region/state.ts";
 import type { EventRecord, MachineRecord, NamedRecord, Region, TagRecord } from "./region.ts";
 
 export const API = "/MAAS/api/2.0";
 
-const FABRIC = "fabric-0";
-const RACK_ID = "rack01";
-const VLAN = {
-  vid: 0,
-  mtu: 1500,
-  dhcp_on: true,
-  external_dhcp: null,
-  relay_vlan: null,
-  fabric: FABRIC,
-  space: "undefined",
-  primary_rack: RACK_ID,
-  secondary_rack: null,
-  name: "untagged",
-  id: 5001,
-  fabric_id: 0,
-  resource_uri: `${API}/vlans/5001/`,
-};
-// Deployed machines answer on their own loopback address (see Region.ipFor), so the one
-// subnet machines attach to is the loopback range.
-const SUBNET = {
-  name: "127.0.0.0/8",
-  description: "",
-  vlan: VLAN,
-  cidr: "127.0.0.0/8",
-  rdns_mode: 2,
-  gateway_ip: "127.0.0.1",
-  dns_servers: [],
-  allow_dns: true,
-  allow_proxy: true,
-  active_discovery: false,
-  managed: true,
-  disabled_boot_architectures: [],
-  id: 1,
-  space: "undefined",
-  resource_uri: `${API}/subnets/1/`,
-};
 const DOMAIN = { authoritative: true, ttl: null, resource_record_count: 0, name: "maas", id: 0, is_default: true, resource_uri: `${API}/domains/0/` };
 
-const SCRIPT_STATUS_NAME: Record<number, string> = { [-1]: "None", 0: "Pending", 1: "Running", 2: "Passed", 3: "Failed" };
+// MAAS's SCRIPT_STATUS names; -1 (no results) renders "Unknown" (maas-examples/machines.json).
+const SCRIPT_STATUS_NAME: Record<number, string> = { [-1]: "Unknown", 0: "Pending", 1: "Running", 2: "Passed", 3: "Failed" };
 
 export function renderZone(z: NamedRecord): object {
   return { name: z.name, description: z.description, id: z.id, resource_uri: `${API}/zones/${encodeURIComponent(z.name)}/` };
@@ -77,7 +44,8 @@ export function maasDate(ms: number): string {
 
 export function renderEvent(e: EventRecord): object {
   return {
-    username: e.username,
+    // An event no user caused names "unknown" (maas-examples/events.json).
+    username: e.username === "" ? "unknown" : e.username,
     node: e.machine.systemId,
     hostname: e.hostname,
     id: e.id,
@@ -99,7 +67,8 @@ export function renderBlockDevice(region: Region, m: MachineRecord, slot: number
   const partitions = deployed
     ? [
         {
-          uuid: null,
+          // Real MAAS always gives partitions and filesystems a UUID (maas-network-storage.md §3.2).
+          uuid: uuidFrom(region.seed, "partition", m.systemId, id, m.counts.commissioned),
           size: d.sizeBytes - 1_048_576 * 2,
           bootable: false,
           tags: [],
@@ -108,7 +77,7 @@ export function renderBlockDevice(region: Region, m: MachineRecord, slot: number
           system_id: m.systemId,
           device_id: id,
           used_for: "ext4 formatted filesystem mounted at /",
-          filesystem: { fstype: "ext4", label: "root", uuid: null, mount_point: "/", mount_options: null },
+          filesystem: { fstype: "ext4", label: "root", uuid: uuidFrom(region.seed, "filesystem", m.systemId, id, m.counts.commissioned), mount_point: "/", mount_options: null },
           id: id * 10 + 1,
           resource_uri: `${API}/nodes/${m.systemId}/blockdevices/${id}/partition/${id * 10 + 1}`,
         },
@@ -140,46 +109,12 @@ export function renderBlockDevice(region: Region, m: MachineRecord, slot: number
   };
 }
 
-function renderInterface(region: Region, m: MachineRecord, nic: number): object {
-  const spec = m.hw?.nics[nic];
-  const id = m.index * 16 + nic + 1;
-  const boot = nic === 0;
-  const links = boot ? [{ id, mode: "auto", subnet: SUBNET, ...(m.hasIp ? { ip_address: region.ipFor(m) } : {}) }] : [];
-  return {
-    system_id: m.systemId,
-    name: `eno${nic + 1}`,
-    type: "physical",
-    id,
-    mac_address: region.macFor(m, nic),
-    enabled: true,
-    tags: [],
-    params: "",
-    parents: [],
-    children: [],
-    vlan: VLAN,
-    links,
-    discovered: null,
-    effective_mtu: 1500,
-    numa_node: 0,
-    vendor: spec?.vendor ?? null,
-    product: spec?.product ?? null,
-    firmware_version: spec ? "1.0" : null,
-    link_connected: true,
-    link_speed: spec?.speedMbps ?? 0,
-    interface_speed: spec?.speedMbps ?? 0,
-    sriov_max_vf: 0,
-    resource_uri: `${API}/nodes/${m.systemId}/interfaces/${id}/`,
-  };
-}
-
 /** The machine object exactly as `GET machines/{id}/` returns it. */
 export function renderMachine(region: Region, m: MachineRecord): Record<string, unknown> {
   const hw = m.hw;
   const zone = region.zones.get(m.zone);
   const pool = region.pools.get(m.pool);
-  const nicCount = hw?.nics.length ?? m.macs?.length ?? 0;
-  const interfaces: object[] = [];
-  for (let i = 0; i < nicCount; i++) interfaces.push(renderInterface(region, m, i));
+  const interfaces = m.ifaces.map((i) => renderInterface(region.net, m.systemId, m.ifaces, i, i.slot === null ? undefined : hw?.nics[i.slot]));
   const disks: object[] = [];
   for (let i = 0; i < (hw?.disks.length ?? 0); i++) {
     const d = renderBlockDevice(region, m, i);
@@ -187,11 +122,20 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
   }
   const storageBytes = hw?.disks.reduce((n, d) => n + d.sizeBytes, 0) ?? 0;
   const deployed = m.status === NodeStatus.DEPLOYED;
+  const addresses = region.addressesOf(m);
+  const boot = m.ifaces.find((i) => i.slot === 0);
+  const gatewayLink = m.ifaces.flatMap((i) => i.links).find((l) => l.subnetId !== null && l.mode !== "link_up" && region.net.subnets.get(l.subnetId)?.gatewayIp);
+  const gateway = gatewayLink?.subnetId == null ? null : (region.net.subnets.get(gatewayLink.subnetId)?.gatewayIp ?? null);
   return {
     system_id: m.systemId,
     hostname: m.hostname,
     fqdn: `${m.hostname}.maas`,
     description: m.description,
+    // Read from the SMBIOS at commissioning; null before (DISPLAYED_MACHINE_FIELDS, [M] api/machines.py).
+    hardware_uuid: hw ? region.hardwareUuid(m) : null,
+    bios_boot_method: hw ? "pxe" : null,
+    disable_ipv4: false,
+    error_description: "",
     domain: DOMAIN,
     node_type: 0,
     node_type_name: "Machine",
@@ -205,7 +149,7 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
     status_message: m.statusMessage,
     status_action: "",
     owner: m.owner,
-    owner_data: {},
+    owner_data: { ...m.ownerData },
     locked: m.locked,
     netboot: m.netboot,
     ephemeral_deploy: false,
@@ -217,7 +161,7 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
     storage: storageBytes / 1e6,
     swap_size: null,
     address_ttl: null,
-    ip_addresses: m.hasIp ? [region.ipFor(m)] : [],
+    ip_addresses: addresses,
     tag_names: [...m.tags],
     zone: zone ? renderZone(zone) : null,
     pool: pool ? renderPool(pool) : null,
@@ -266,33 +210,42 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
         },
     numanode_set: hw ? [{ index: 0, memory: hw.memoryMib, cores: Array.from({ length: hw.cpuCount }, (_, i) => i), hugepages_set: [] }] : [],
     interface_set: interfaces,
-    boot_interface: interfaces[0] ?? null,
+    boot_interface: boot ? renderInterface(region.net, m.systemId, m.ifaces, boot, hw?.nics[0]) : null,
     physicalblockdevice_set: disks,
     blockdevice_set: disks,
     virtualblockdevice_set: [],
+    volume_groups: [],
+    raids: [],
+    bcaches: [],
+    cache_sets: [],
     boot_disk: disks[0] ?? null,
     special_filesystems: [],
     cache_set_count: 0,
     raid_count: 0,
     volume_group_count: 0,
+    current_commissioning_result_id: m.commissioningStatus === -1 ? null : m.index * 4 + 1,
+    current_testing_result_id: m.testingStatus === -1 ? null : m.index * 4 + 2,
+    current_installation_result_id: m.counts.deployed > 0 || m.osystem !== "" ? m.index * 4 + 3 : null,
     commissioning_status: m.commissioningStatus,
-    commissioning_status_name: SCRIPT_STATUS_NAME[m.commissioningStatus] ?? "None",
+    commissioning_status_name: SCRIPT_STATUS_NAME[m.commissioningStatus] ?? "Unknown",
     testing_status: m.testingStatus,
-    testing_status_name: SCRIPT_STATUS_NAME[m.testingStatus] ?? "None",
+    testing_status_name: SCRIPT_STATUS_NAME[m.testingStatus] ?? "Unknown",
     other_test_status: -1,
-    other_test_status_name: "None",
+    other_test_status_name: "Unknown",
     cpu_test_status: -1,
-    cpu_test_status_name: "None",
+    cpu_test_status_name: "Unknown",
     memory_test_status: -1,
-    memory_test_status_name: "None",
+    memory_test_status_name: "Unknown",
+    network_test_status: -1,
+    network_test_status_name: "Unknown",
     storage_test_status: -1,
-    storage_test_status_name: "None",
+    storage_test_status_name: "Unknown",
     interface_test_status: -1,
-    interface_test_status_name: "None",
+    interface_test_status_name: "Unknown",
     virtualmachine_id: null,
-    workload_annotations: {},
+    workload_annotations: { ...m.ownerData },
     enable_hw_sync: false,
-    default_gateways: { ipv4: { gateway_ip: deployed ? SUBNET.gateway_ip : null, link_id: null }, ipv6: { gateway_ip: null, link_id: null } },
+    default_gateways: { ipv4: { gateway_ip: deployed ? gateway : null, link_id: null }, ipv6: { gateway_ip: null, link_id: null } },
     resource_uri: `${API}/machines/${m.systemId}/`,
   };
 }

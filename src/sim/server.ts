@@ -6,8 +6,9 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { STATUS_LABEL } from "../maas/status.ts";
-import { findEndpoint, resolve, unrecognised } from "./api.ts";
+import { DESCRIPTION, router, unrecognised } from "./api.ts";
 import type { Reply } from "./api.ts";
+import { withUris } from "./routes.ts";
 import { verifyOAuth, NonceStore } from "./auth.ts";
 import type { ApiKey } from "./auth.ts";
 import { SimError, SimulatedFailure } from "./errors.ts";
@@ -164,8 +165,8 @@ export class SimServer {
     op.byStatus[key] = (op.byStatus[key] ?? 0) + 1;
   }
 
-  private send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
-    const buf = Buffer.from(body);
+  private send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+    const buf = typeof body === "string" ? Buffer.from(body) : body;
     res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(buf.length), Vary: "Authorization,Cookie", ...headers });
     res.end(buf);
   }
@@ -247,7 +248,7 @@ export class SimServer {
     req: IncomingMessage,
     url: URL,
     method: string,
-  ): Promise<{ operation: string; status: number; contentType: string; body: string; headers?: Record<string, string> }> {
+  ): Promise<{ operation: string; status: number; contentType: string; body: string | Buffer; headers?: Record<string, string> }> {
     const raw = await readBody(req);
     if (raw === null) return { operation: "unknown", status: 413, contentType: "text/plain; charset=utf-8", body: "Request body too large." };
     const query = Params.fromSearch(url.searchParams);
@@ -264,12 +265,19 @@ export class SimServer {
       // Django's APPEND_SLASH: a client that forgets the slash gets redirected, as by a real region.
       return { operation: "unknown", status: 301, contentType: "text/html; charset=utf-8", body: "", headers: { Location: `${url.pathname}/${url.search}` } };
     }
-    const segments = rest.split("/").filter((s) => s !== "").map((s) => decodeURIComponent(s));
-    const resolved = resolve(segments);
+    const hash = { "X-MAAS-API-Hash": DESCRIPTION.hash };
+    if (rest === "describe/" && method === "GET") {
+      // §1: a plain view, anonymous, `Content-Type: application/json` exactly, uris for this request's host.
+      const origin = `http://${req.headers.host ?? "localhost"}`;
+      return { operation: "describe.read", status: 200, contentType: "application/json", body: JSON.stringify(withUris(DESCRIPTION, origin)), headers: hash };
+    }
+    // A subnet may be named by its CIDR, slash included: subnets/10.0.0.0/24/ (§2.1).
+    rest = rest.replace(/^subnets\/(\d+\.\d+\.\d+\.\d+)\/(\d+)\//, "subnets/$1%2F$2/");
+    const resolved = router.resolve(rest);
     if (resolved === null) return { operation: "unknown", status: 404, contentType: "text/plain; charset=utf-8", body: "Not Found" };
     const op = pathOp ?? query.get("op") ?? body.get("op") ?? "";
-    const endpoint = findEndpoint(resolved, method, op);
-    const operation = endpoint?.name ?? `${resolved.resource.prefix}.unrecognised`;
+    const endpoint = router.endpoint(resolved, method, op);
+    const operation = endpoint?.name ?? `${resolved.def.stats}.unrecognised`;
 
     if (!endpoint?.anonymous) {
       const auth = verifyOAuth(req.headers.authorization, this.apiKey, this.nonces, this.now());
@@ -288,10 +296,11 @@ export class SimServer {
 
     try {
       const reply: Reply = endpoint.handler({ region: this.region, query, body, args: resolved.args, user: ADMIN_USER });
-      if (reply.json === undefined) return { operation, status: reply.status, contentType: "text/plain; charset=utf-8", body: "" };
-      return { operation, status: reply.status, contentType: "application/json", body: JSON.stringify(reply.json) };
+      if (reply.raw !== undefined) return { operation, status: reply.status, contentType: reply.raw.contentType, body: reply.raw.body, headers: hash };
+      if (reply.json === undefined) return { operation, status: reply.status, contentType: "text/plain; charset=utf-8", body: "", headers: hash };
+      return { operation, status: reply.status, contentType: "application/json", body: JSON.stringify(reply.json), headers: hash };
     } catch (err) {
-      if (err instanceof SimulatedFailure) return { operation, status: err.status, contentType: err.contentType, body: err.body, headers: { ...err.headers } };
+      if (err instanceof SimulatedFailure) return { operation, status: err.status, contentType: err.contentType, body: err.body, headers: { ...err.headers, ...hash } };
       throw err;
     }
   }

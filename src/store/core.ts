@@ -40,6 +40,8 @@ export interface WriteGuard {
   check(): void;
   /** Runs inside the write transaction, before anything else is written. */
   fence(sql: SqlConnection): void;
+  /** Told when the database refused a write as fenced (STORE_FENCED). */
+  refused(e: StoreError): void;
 }
 
 export interface CoreOptions {
@@ -103,7 +105,9 @@ export class StoreCore {
 
   /** Driver failures become StoreErrors; anything else (a caller's own error inside transaction()) passes through unchanged. */
   mapDriver(e: unknown, doing: string, where: StoreErrorInit): unknown {
-    return this.sql.storeError(e, doing, { path: this.path, ...where }) ?? e;
+    const mapped = this.sql.storeError(e, doing, { path: this.path, ...where }) ?? e;
+    if (mapped instanceof StoreError && mapped.code === "STORE_FENCED") this.guard?.refused(mapped);
+    return mapped;
   }
 
   /**
@@ -157,16 +161,19 @@ export class StoreCore {
   }
 
   bufferHost(key: string, params: Params): void {
+    this.guard?.check();
     this.pendingHosts.set(key, params);
     this.buffered();
   }
 
   bufferJournal(params: Params): void {
+    this.guard?.check();
     this.pendingJournal.push(params);
     this.buffered();
   }
 
   bufferCallEnd(end: Params, journal: Params): void {
+    this.guard?.check();
     this.pendingCallEnds.push(end);
     this.pendingJournal.push(journal);
     this.buffered();

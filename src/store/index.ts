@@ -4,6 +4,9 @@
  * one SQLite file or a PostgreSQL database. docs/store.md explains the tables and the durability rules.
  */
 export { openStore, DEFAULT_STORE_PATH, HOST_SNAPSHOT_VERSION, ROLLOUT_STATE_VERSION, type StoreOptions } from "./store.ts";
+export { localStateDir } from "./store.ts";
+export { isPostgresUrl, PASSWORD_ENV, PASSWORD_FILE_ENV } from "./postgres/url.ts";
+export { DEFAULT_LEASE_MS, type LeaseOptions } from "./lease.ts";
 export { StoreError, isStoreError, type StoreErrorCode } from "./errors.ts";
 export { STORE_SCHEMA_VERSION } from "./schema.ts";
 export { topLevelState, type DocumentVersion, type Migrate, type PersistedSnapshot } from "./envelope.ts";

@@ -5,13 +5,17 @@
  * file each (rollouts, hosts, journal, calls, lock); core.ts holds what they
  * share. docs/store.md explains the tables and the durability rules.
  */
+import { dirname } from "node:path";
 import { StoreCore } from "./core.ts";
 import * as calls from "./calls.ts";
 import type { DocumentVersion } from "./envelope.ts";
 import { StoreError } from "./errors.ts";
 import * as hosts from "./hosts.ts";
 import * as journal from "./journal.ts";
+import { LeaseLock, type LeaseOptions } from "./lease.ts";
 import { FileLock, type LockKeeper } from "./lock.ts";
+import { openPostgres } from "./postgres/connection.ts";
+import { isPostgresUrl } from "./postgres/url.ts";
 import * as rollouts from "./rollouts.ts";
 import type { SqlConnection } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
@@ -59,6 +63,12 @@ export interface StoreOptions {
   hostSnapshot?: DocumentVersion;
   rolloutState?: DocumentVersion;
   now?: () => Date;
+  /** PostgreSQL: the lease on the lock (its length, how often it is renewed). */
+  lease?: LeaseOptions;
+  /** PostgreSQL: how long one call to the database may take before STORE_IO. Default 30 s. */
+  callTimeoutMs?: number;
+  /** PostgreSQL: where the password is looked up (postgres/url.ts). Default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The store over either driver: every method delegates to its table's file. */
@@ -194,9 +204,8 @@ export class SqlStore implements Store {
     if (core.closed) return;
     core.cancelTimer();
     try {
-      // A holder that lost its lease must write nothing more: what is buffered is dropped, not flushed.
-      if (core.guard !== undefined && this.lock.state().held === false && core.pendingOps > 0) core.discardBuffer();
-      else this.flush();
+      // A holder that lost its lease dropped its buffer then, and writes nothing more.
+      this.flush();
     } finally {
       try {
         this.lock.release();
@@ -210,10 +219,24 @@ export class SqlStore implements Store {
 }
 
 /**
- * Opens (creating if needed) the store at `path`, creating its parent
- * directories. ":memory:" gives a private in-memory store for tests.
+ * Opens (creating if needed) the store at `path`: a `postgres://` URL opens a
+ * PostgreSQL store (migrating its schema forward); anything else is a SQLite
+ * file, whose parent directories are created. ":memory:" gives a private
+ * in-memory SQLite store for tests.
  */
 export function openStore(path: string, opts: StoreOptions = {}): Store {
+  if (isPostgresUrl(path)) {
+    const conn = openPostgres(path, { callTimeoutMs: opts.callTimeoutMs, env: opts.env });
+    return new SqlStore(conn, conn.path, opts, (core) => new LeaseLock(core, conn, opts.lease));
+  }
   const sql = openSqlite(path, { busyTimeoutMs: opts.busyTimeoutMs, synchronous: opts.synchronous });
   return new SqlStore(sql, path, opts);
+}
+
+/**
+ * Where files that belong beside the store live on this host (pinned SSH host keys):
+ * the SQLite file's directory, or `.metalwave` for a PostgreSQL store.
+ */
+export function localStateDir(store: string): string {
+  return isPostgresUrl(store) ? ".metalwave" : dirname(store);
 }

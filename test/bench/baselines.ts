@@ -24,7 +24,7 @@ import { MaasClient } from "../../src/maas/client.ts";
 import { MaasError } from "../../src/maas/errors.ts";
 import type { MaasPort, Machine } from "../../src/maas/port.ts";
 import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
-import { renderUserData } from "../../src/runtime/templates.ts";
+import { renderUserData } from "../../src/layers/templates.ts";
 import { assertNever } from "../../src/errors.ts";
 
 export type Strategy = "terraform" | "all-at-once";

@@ -490,6 +490,24 @@ describe("layer coordinator: an attempt that ends while it waits (its signal abo
     expect(engine.layered).toEqual(["s1"]);
   });
 
+  it("lets an attempt that replaces an aborted one in the same turn (RESTORED re-entering the layering state) wait for a live formation", async () => {
+    // After kill -9 a restored host re-enters its layering state on RESTORED: XState stops
+    // the invoke it had (its signal aborts) and starts a new one at once, in the same turn.
+    const { engine, layer, start } = setup({ j0: ["juju-controller"], j1: ["juju-controller"], j2: ["juju-controller"] });
+    start("j0", "j1", "j2");
+    const first = new AbortController();
+    layer("j1", first.signal);
+    first.abort();
+    const again = layer("j1", new AbortController().signal);
+    const others = [layer("j0"), layer("j2")];
+    await settle();
+    expect(engine.of("juju-controller")).toEqual([["j1", "j0", "j2"]]);
+    engine.last("juju-controller").ok();
+    await settle();
+    expect([again.state, ...others.map((a) => a.state)]).toEqual(["done", "done", "done"]);
+    expect(engine.layered.sort()).toEqual(["j0", "j1", "j2"]);
+  });
+
   it("ends a control host's wait for the control plane at once, before any layer work", async () => {
     const { engine, layer, start } = setup({ c1: ["control"] });
     start("c1");

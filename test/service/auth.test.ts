@@ -53,7 +53,7 @@ describe("service authentication", () => {
     h = await harness();
     const r = await h.api("GET", "/healthz", { token: null });
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ status: "ok" });
+    expect(r.json).toEqual({ status: "ok", role: "leader" });
   });
 
   it("accepts the token with any case of the Bearer scheme, and only the exact token", () => {

@@ -140,7 +140,7 @@ describe("operator control through the service", () => {
     // While the canary finishes, the service still answers reads and refuses new work.
     const health = await h.api("GET", "/healthz", { token: null });
     expect(health.status).toBe(503);
-    expect(health.json).toEqual({ status: "stopping" });
+    expect(health.json).toEqual({ status: "stopping", role: "leader" });
     const refused = await h.api("POST", "/api/v1/rollouts");
     expect(refused.status).toBe(503);
     expect(refused.json.error.code).toBe("SHUTTING_DOWN");

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   /** A store file in a temporary directory instead of :memory:. */
   fileStore?: boolean;
   config?: ConfigInput;
+  /** prom-client's process and Node.js metrics (default off). */
+  defaultMetrics?: boolean;
 }
 
 function memoryLogger(lines: string[]): Logger {
@@ -86,7 +88,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
       timeScale: 1000,
       observerPollMs: 5,
       heartbeatMs: 50,
-      defaultMetrics: false,
+      defaultMetrics: opts.defaultMetrics ?? false,
     });
   let service = await start();
 

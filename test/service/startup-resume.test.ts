@@ -62,7 +62,7 @@ describe("the start-up resume of a killed maintenance pass", () => {
       defaultMetrics: false,
     };
 
-    await expect(startService({ ...options, port: taken })).rejects.toMatchObject({ code: "INTERNAL", message: expect.stringContaining("cannot listen") });
+    await expect(startService({ ...options, port: taken })).rejects.toMatchObject({ code: "LISTEN_FAILED", message: expect.stringContaining(`cannot listen on 127.0.0.1:${taken}`) });
     expect(calls).toEqual([]);
     expect(store.journal(passId, { kind: "rollout" }).map((j) => (j.data as { event?: string }).event)).toEqual(["created"]);
 

@@ -7,6 +7,7 @@
 // Each entry says which tests need it; add one here rather than in .ci/run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { postgresBinDir } from './postgres.ts';
 
 export interface SystemDep {
   /** Short name printed in messages. */
@@ -28,6 +29,30 @@ export const systemDeps: readonly SystemDep[] = [
     neededBy: 'the dashboard test (test/service/dashboard.test.ts, through playwright-core)',
     debianPackages: ['chromium'],
     present: () => existsSync('/usr/bin/chromium'),
+  },
+  {
+    name: 'systemd-analyze',
+    neededBy: 'the systemd unit checks (test/service/systemd-doc.test.ts: systemd-analyze verify and security)',
+    debianPackages: ['systemd'],
+    present: () => onPath('systemd-analyze'),
+  },
+  {
+    name: 'promtool',
+    neededBy: 'the metrics and alert-rule checks (test/service/deploy.test.ts: promtool check metrics, check rules, test rules); Debian ships promtool only in the prometheus package (its server is installed too, and on a machine with systemd it starts)',
+    debianPackages: ['prometheus'],
+    present: () => onPath('promtool'),
+  },
+  {
+    name: 'script (util-linux)',
+    neededBy: 'the terminal rendering test (test/cli/tty.test.ts runs metalwave in a pseudo-terminal)',
+    debianPackages: ['bsdutils'],
+    present: () => onPath('script'),
+  },
+  {
+    name: 'postgresql',
+    neededBy: "the store's tests on PostgreSQL and the standby tests (test/store, test/service/standby.test.ts): each run starts a throwaway cluster (test/setup/postgres.ts)",
+    debianPackages: ['postgresql'],
+    present: () => postgresBinDir() !== undefined,
   },
 ];
 

@@ -2,7 +2,7 @@
 // user-data carrying a test key; shared by test/ssh, test/sim-hosts and test/layers.
 import { MaasClient } from "../../src/maas/client.ts";
 import { NodeStatus } from "../../src/maas/status.ts";
-import { renderUserData } from "../../src/runtime/templates.ts";
+import { renderUserData } from "../../src/layers/templates.ts";
 import { parseFleet } from "../../src/sim/fleet.ts";
 import { startSimulator } from "../../src/sim/index.ts";
 import type { HostFleet, HostFleetOptions, SimHandle } from "../../src/sim/index.ts";

@@ -17,7 +17,7 @@ describe("simulated Kubernetes API through @kubernetes/client-node", () => {
     await api.listen("127.0.0.1");
     cloud.addHost(host);
     run("snap install k8s --classic");
-    run("k8s bootstrap");
+    run("k8s bootstrap --timeout 3m");
     kubeconfig = run("k8s config").out;
   });
   afterAll(async () => api.close());

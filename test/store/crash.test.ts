@@ -1,21 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/index.ts";
-import { raw, tempDir } from "./helpers.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { BACKENDS, location, type Location } from "./backends.ts";
+import { raw } from "./helpers.ts";
 import { exited, LineReader, startFixture } from "./processes.ts";
 
-describe("store durability", () => {
-  let t: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    t = tempDir();
+vi.setConfig({ testTimeout: 60_000 });
+
+describe.each(BACKENDS)("store durability on %s", (backend) => {
+  let t: Location;
+  beforeEach(async () => {
+    t = await location(backend);
   });
   afterEach(() => t.cleanup());
 
   it("keeps every record a writer reported as committed when the writer is killed with -9", async () => {
-    const setup = openStore(t.path);
+    const setup = t.open();
     setup.createRollout({}, { id: "r1" });
     setup.close();
 
-    const child = startFixture("crash-writer.ts", [t.path, "r1"]);
+    const child = startFixture("crash-writer.ts", [t.where, "r1"]);
     const out = new LineReader(child);
     try {
       await out.waitFor((l) => l.length >= 300);
@@ -33,11 +35,13 @@ describe("store durability", () => {
     });
     expect(reported.length).toBeGreaterThanOrEqual(300);
 
-    const db = raw(t.path);
-    expect(db.prepare("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
-    db.close();
+    if (backend === "sqlite") {
+      const db = raw(t.where);
+      expect(db.prepare("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+      db.close();
+    }
 
-    const store = openStore(t.path);
+    const store = t.open();
     const journal = new Map(store.journal("r1", { kind: "transition" }).map((e) => [e.seq, e.data]));
     for (const r of reported) expect(journal.get(r.seq), `journal seq ${r.seq}`).toEqual({ i: r.i });
     // Each host's stored snapshot is at least as new as the last one reported for it.

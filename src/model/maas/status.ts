@@ -121,3 +121,15 @@ export const ALLOWED_FROM = {
 export function isBusy(status: NodeStatusCode): boolean {
   return BUSY_FAILURE[status] !== undefined;
 }
+
+/**
+ * From which statuses MAAS accepts a machine's configuration changes
+ * (../shared/reference/maas-network-storage.md §4): interface creates, links and unlinks
+ * (and their deletes); interface updates also on Deployed (restricted fields); storage
+ * layout, boot disk, partitions and volume groups only on Ready.
+ */
+export const CONFIG_ALLOWED_FROM = {
+  interfaces: [S.NEW, S.READY, S.ALLOCATED, S.BROKEN, S.FAILED_TESTING],
+  interfaceUpdate: [S.NEW, S.READY, S.ALLOCATED, S.BROKEN, S.FAILED_TESTING, S.DEPLOYED],
+  storage: [S.READY],
+} as const satisfies Record<string, readonly NodeStatusCode[]>;

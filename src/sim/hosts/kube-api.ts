@@ -1,9 +1,12 @@
 /**
  * A simulated Kubernetes API on loopback: just what metalwave's layers use through
  * @kubernetes/client-node — /version, /api discovery, list/read nodes, and patching
- * node labels (merge and strategic-merge patches, which agree for labels). Nodes
- * appear when a simulated host bootstraps or joins the cluster and become Ready
- * `readyAfterMs` later. Every request needs `Authorization: Bearer <token>`.
+ * node labels (merge and strategic-merge patches, which agree for labels), and services
+ * (list/read). Nodes appear when a simulated host bootstraps or joins the cluster and
+ * become Ready `readyAfterMs` later. A service of type LoadBalancer gets an address in
+ * `status.loadBalancer.ingress` only while the cluster's load balancer is enabled, from
+ * its pools (the configured CIDRs or `start-end` ranges, in order): `k8s bootstrap`
+ * leaves it off (juju-layering.md §4d). Every request needs `Authorization: Bearer <token>`.
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -22,10 +25,54 @@ export interface SimNode {
   kubeletStopped?: boolean;
 }
 
+export interface SimService {
+  namespace: string;
+  name: string;
+  uid: string;
+  type: "ClusterIP" | "LoadBalancer";
+  clusterIP: string;
+  /** Set while the load balancer is enabled and a pool address is free. */
+  loadBalancerIP: string | undefined;
+  annotations: Record<string, string>;
+  createdAt: string;
+  resourceVersion: number;
+}
+
+export interface LoadBalancerState {
+  enabled: boolean;
+  /** Addresses are announced (L2 or BGP mode): reachable from outside the cluster. */
+  announced: boolean;
+  /** `a.b.c.d/n` or `a.b.c.d-e.f.g.h`. */
+  cidrs: string[];
+}
+
+const ipNum = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+const ipStr = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+
+/** Every address of the pools, in order (a /n keeps its network and broadcast addresses out). */
+export function poolAddresses(cidrs: readonly string[], max = 4096): string[] {
+  const out: string[] = [];
+  for (const c of cidrs) {
+    const range = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(c);
+    const net = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(c);
+    let [a, b] = [0, -1];
+    if (range) [a, b] = [ipNum(range[1] as string), ipNum(range[2] as string)];
+    else if (net) {
+      const size = 2 ** (32 - Number(net[2]));
+      const base = Math.floor(ipNum(net[1] as string) / size) * size;
+      [a, b] = size <= 2 ? [base, base + size - 1] : [base + 1, base + size - 2];
+    }
+    for (let i = a; i <= b && out.length < max; i++) out.push(ipStr(i));
+  }
+  return out;
+}
+
 export const KUBE_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.2", platform: "linux/amd64" };
 
 export class SimKubeApi {
   readonly nodes = new Map<string, SimNode>();
+  readonly services = new Map<string, SimService>();
+  private lb: LoadBalancerState = { enabled: false, announced: false, cidrs: [] };
   readonly token: string;
   private readonly server: Server;
   private readonly readyAfterMs: number;
@@ -108,6 +155,74 @@ export class SimKubeApi {
     this.nodes.delete(name);
   }
 
+  /** Creates or keeps a service (a Kubernetes application's, created by Juju). Idempotent. */
+  upsertService(namespace: string, name: string, type: SimService["type"], clusterIP: string): SimService {
+    const key = `${namespace}/${name}`;
+    let s = this.services.get(key);
+    if (s === undefined) {
+      s = { namespace, name, uid: `svc-${this.version}-${name}`, type, clusterIP, loadBalancerIP: undefined, annotations: {}, createdAt: new Date().toISOString(), resourceVersion: this.version++ };
+      this.services.set(key, s);
+    } else if (s.type !== type) {
+      s.type = type;
+      s.resourceVersion = this.version++;
+    }
+    this.allocate();
+    return s;
+  }
+
+  removeService(namespace: string, name: string): void {
+    this.services.delete(`${namespace}/${name}`);
+    this.allocate();
+  }
+
+  /** The cluster's load-balancer settings changed (`k8s enable load-balancer`, `k8s set`, the k8s charm's config). */
+  setLoadBalancer(lb: LoadBalancerState): void {
+    this.lb = { ...lb, cidrs: [...lb.cidrs] };
+    this.allocate();
+  }
+
+  loadBalancer(): LoadBalancerState {
+    return { ...this.lb, cidrs: [...this.lb.cidrs] };
+  }
+
+  /** The announced external address of a LoadBalancer service, if it has one. */
+  externalAddress(namespace: string, name: string): string | undefined {
+    const s = this.services.get(`${namespace}/${name}`);
+    return this.lb.announced ? s?.loadBalancerIP : undefined;
+  }
+
+  /** Gives LoadBalancer services pool addresses (keeping the ones they have), or takes them all back when disabled. */
+  private allocate(): void {
+    const lbs = [...this.services.values()].filter((s) => s.type === "LoadBalancer");
+    const pool = this.lb.enabled ? poolAddresses(this.lb.cidrs) : [];
+    const taken = new Set<string>();
+    for (const s of lbs) {
+      if (s.loadBalancerIP !== undefined && pool.includes(s.loadBalancerIP) && !taken.has(s.loadBalancerIP)) taken.add(s.loadBalancerIP);
+      else if (s.loadBalancerIP !== undefined) {
+        s.loadBalancerIP = undefined;
+        s.resourceVersion = this.version++;
+      }
+    }
+    for (const s of lbs) {
+      if (s.loadBalancerIP !== undefined) continue;
+      const ip = pool.find((a) => !taken.has(a));
+      if (ip === undefined) continue;
+      taken.add(ip);
+      s.loadBalancerIP = ip;
+      s.resourceVersion = this.version++;
+    }
+  }
+
+  private renderService(s: SimService): object {
+    return {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: s.name, namespace: s.namespace, uid: s.uid, resourceVersion: String(s.resourceVersion), creationTimestamp: s.createdAt, annotations: { ...s.annotations }, labels: { "app.kubernetes.io/name": s.name, "app.kubernetes.io/managed-by": "juju" } },
+      spec: { type: s.type, clusterIP: s.clusterIP, clusterIPs: [s.clusterIP], selector: { "app.kubernetes.io/name": s.name }, ports: [{ name: "placeholder", port: 65535, protocol: "TCP", targetPort: 65535 }] },
+      status: { loadBalancer: s.type === "LoadBalancer" && s.loadBalancerIP !== undefined ? { ingress: [{ ip: s.loadBalancerIP, ipMode: "VIP" }] } : {} },
+    };
+  }
+
   private render(n: SimNode): object {
     const t = n.readySince ?? n.createdAt;
     return {
@@ -161,12 +276,27 @@ export class SimKubeApi {
     if (req.method === "GET" && path === "/version") return this.json(res, 200, { ...KUBE_VERSION, goVersion: "go1.23.6", compiler: "gc" });
     if (req.method === "GET" && path === "/api") return this.json(res, 200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: this.url.replace(/^http:\/\//, "") }] });
     if (req.method === "GET" && path === "/api/v1") {
-      return this.json(res, 200, { kind: "APIResourceList", groupVersion: "v1", resources: [{ name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list", "patch"] }] });
+      return this.json(res, 200, { kind: "APIResourceList", groupVersion: "v1", resources: [
+          { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list", "patch"] },
+          { name: "services", singularName: "service", namespaced: true, kind: "Service", verbs: ["get", "list"] },
+        ],
+      });
     }
     if (path === "/api/v1/nodes" && req.method === "GET") {
       const selector = url.searchParams.get("labelSelector");
       const items = [...this.nodes.values()].filter((n) => matchesSelector(n.labels, selector)).map((n) => this.render(n));
       return this.json(res, 200, { kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: String(this.version) }, items });
+    }
+    const svcs = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/services(?:\/([^/]+))?$/.exec(path);
+    if (svcs && req.method === "GET") {
+      const ns = svcs[1] === undefined ? undefined : decodeURIComponent(svcs[1]);
+      if (svcs[2] !== undefined) {
+        const s = ns === undefined ? undefined : this.services.get(`${ns}/${decodeURIComponent(svcs[2])}`);
+        if (s === undefined) return this.status(res, 404, "NotFound", `services "${decodeURIComponent(svcs[2])}" not found`);
+        return this.json(res, 200, this.renderService(s));
+      }
+      const items = [...this.services.values()].filter((s) => ns === undefined || s.namespace === ns).map((s) => this.renderService(s));
+      return this.json(res, 200, { kind: "ServiceList", apiVersion: "v1", metadata: { resourceVersion: String(this.version) }, items });
     }
     const m = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
     if (m) {

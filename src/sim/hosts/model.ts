@@ -5,6 +5,9 @@
  * read and change it; the SSH fleet (server.ts) only moves bytes.
  */
 import { hash32 } from "../rng.ts";
+import { JujuWorld } from "../juju/controller.ts";
+import { newClientState } from "../juju/types.ts";
+import type { JujuClientState, JujuEnv, JujuMachine, JujuModel as SimJujuModel, JujuTimings, NetInterface } from "../juju/types.ts";
 import type { SimKubeApi } from "./kube-api.ts";
 
 export interface CmdResult {
@@ -39,8 +42,14 @@ export class SimHost {
   readonly disks: readonly SimDisk[];
   readonly snaps = new Map<string, SnapState>();
   readonly files = new Map<string, string>();
-  /** Controllers this host's juju client knows (it ran bootstrap, or registered). */
+  /** COMPATIBILITY (legacy-juju.ts): controllers this host's juju client knows in the old command forms. */
   readonly jujuControllers = new Set<string>();
+  /** What this host's juju client knows (controllers it bootstrapped, --client clouds). */
+  readonly juju: JujuClientState = newClientState();
+  /** The Juju machine agent installed on this installation (bootstrap, add-machine ssh:), if any. */
+  jujuAgent: { controller: string; model: string; machine: string } | undefined;
+  /** Its network interfaces (one per address; the sim's hosts have one). */
+  readonly interfaces: NetInterface[];
   /** Commands run so far, in order (tests, and the fault dice). */
   readonly history: string[] = [];
   /**
@@ -56,6 +65,7 @@ export class SimHost {
     this.address = address;
     this.deployment = deployment;
     this.disks = disks;
+    this.interfaces = [{ name: "enp1s0", address, cidr: "127.0.0.0/8", mac: `52:54:00:${[0, 1, 2].map((i) => (hash32(deployment, systemId, i) % 256).toString(16).padStart(2, "0")).join(":")}` }];
     this.files.set("/etc/hostname", `${hostname}\n`);
   }
 }
@@ -74,14 +84,14 @@ export function snapServices(snap: string): readonly string[] {
   return SNAP_SERVICES[snap] ?? ["daemon"];
 }
 
-export interface JujuMachine {
+export interface LegacyJujuMachine {
   id: string;
   systemId: string;
   address: string;
   hasVote: boolean;
 }
 
-export interface JujuApp {
+export interface LegacyJujuApp {
   name: string;
   charm: string;
   channel: string;
@@ -91,24 +101,25 @@ export interface JujuApp {
   readsSinceChange: number;
 }
 
-export interface JujuRelation {
+export interface LegacyJujuRelation {
   a: string;
   b: string;
 }
 
-export interface JujuModel {
+export interface LegacyJujuModel {
   name: string;
   cloud: string;
-  apps: Map<string, JujuApp>;
-  relations: JujuRelation[];
+  apps: Map<string, LegacyJujuApp>;
+  relations: LegacyJujuRelation[];
 }
 
-export interface JujuController {
+/** COMPATIBILITY (legacy-juju.ts): the controller as the old command forms kept it. */
+export interface LegacyJujuController {
   name: string;
-  machines: JujuMachine[];
+  machines: LegacyJujuMachine[];
   haRequested: number;
   clouds: Map<string, { server: string; token: string }>;
-  models: Map<string, JujuModel>;
+  models: Map<string, LegacyJujuModel>;
 }
 
 export interface JoinToken {
@@ -122,11 +133,15 @@ export interface K8sCluster {
   bootstrapHost: string;
   members: Map<string, string>;
   tokens: Map<string, JoinToken>;
+  /** Off after bootstrap (K8S:bootstrap_config.md); l2-mode on by default once enabled. */
+  loadBalancer: { enabled: boolean; l2Mode: boolean; bgpMode: boolean; cidrs: string[] };
 }
 
 export interface CephOsd {
   id: number;
   systemId: string;
+  /** The installation that created it (a redeployed host's old OSDs stay in the map, down). */
+  deployment: number;
   hostname: string;
   path: string;
 }
@@ -137,6 +152,28 @@ export interface CephCluster {
   osds: CephOsd[];
   pools: Map<string, number>;
   defaultSize: number;
+  /** `mon_allow_pool_size_one` (set by `pool set-rf --size 1`, or `config set`). */
+  allowSizeOne: boolean;
+}
+
+export interface OvnCluster {
+  members: Map<string, { hostname: string; services: Set<string> }>;
+  tokens: Map<string, JoinToken>;
+}
+
+/** How long the k8s snap's own work takes here (simulator parameters, see k8s-cli.ts). */
+export interface K8sTimings {
+  bootstrapMs: number;
+  joinMs: number;
+}
+
+export interface SimCloudOptions {
+  /** COMPATIBILITY: answer juju in the old command forms (legacy-juju.ts) instead of the simulated Juju. */
+  legacyJuju?: boolean;
+  jujuTimings?: Partial<JujuTimings>;
+  k8sTimings?: Partial<K8sTimings>;
+  /** The clock Juju's asynchronous behaviour runs on. Default Date.now. */
+  now?: () => number;
 }
 
 export class SimCloud {
@@ -145,15 +182,53 @@ export class SimCloud {
   /** Current installation of each deployed machine, by system_id. */
   readonly hosts = new Map<string, SimHost>();
   readonly byAddress = new Map<string, SimHost>();
-  readonly juju = new Map<string, JujuController>();
+  /** COMPATIBILITY (legacy-juju.ts): controllers in the old command forms. */
+  readonly juju = new Map<string, LegacyJujuController>();
+  /** The simulated Juju (src/sim/juju): every controller, model, machine, unit. */
+  readonly jujuWorld: JujuWorld;
+  readonly legacyJuju: boolean;
+  readonly k8sTimings: K8sTimings;
+  readonly now: () => number;
+  /** `<systemId>:<id_path>` of disks an earlier installation used as OSDs: their data is still on them. */
+  readonly formerOsdDisks = new Set<string>();
   k8s: K8sCluster | null = null;
   ceph: CephCluster | null = null;
+  ovn: OvnCluster | null = null;
+  /** Hosts the k8s / microceph charms joined to their clusters (their removal takes them out). */
+  readonly charmK8s = new Set<string>();
+  readonly charmCeph = new Set<string>();
+  /** Hostnames with an OVN chassis (microovn units with the chassis role). */
+  readonly ovnChassis = new Set<string>();
+  /** Hypervisors whose compute service the `disable` action turned off. */
+  readonly disabledCompute = new Set<string>();
+  /** Where each controller machine's API listens (address → port), once it does (juju-api-server.ts). */
+  readonly jujuApiPorts = new Map<string, number>();
+  actionCount = 0;
   private tokenCount = 0;
 
-  constructor(seed: number, kube: SimKubeApi) {
+  constructor(seed: number, kube: SimKubeApi, opts: SimCloudOptions = {}) {
     this.seed = seed;
     this.kube = kube;
+    this.legacyJuju = opts.legacyJuju ?? false;
+    this.now = opts.now ?? (() => Date.now());
+    this.jujuWorld = new JujuWorld(seed, opts.jujuTimings);
+    // The old layering runs k8s bootstrap/join without --timeout: in compatibility mode they fit in the default.
+    this.k8sTimings = { ...(this.legacyJuju ? { bootstrapMs: 0, joinMs: 0 } : { bootstrapMs: 150_000, joinMs: 120_000 }), ...opts.k8sTimings };
   }
+
+  /** What the simulated Juju reads of the hosts and Kubernetes (agents alive, load-balancer addresses). */
+  readonly jujuEnv: JujuEnv = {
+    agentAlive: (m: JujuMachine) => {
+      const h = m.host ? this.hosts.get(m.host.systemId) : undefined;
+      return h !== undefined && h.deployment === m.host?.deployment && h.jujuAgent !== undefined && !h.stopped.has(JUJU_AGENT);
+    },
+    // A LoadBalancer service's own address; any other application is reached through the model's traefik (ingress).
+    externalAddress: (model: SimJujuModel, app: string) => {
+      if (this.kube.services.get(`${model.name}/${app}`)?.type === "LoadBalancer") return this.kube.externalAddress(model.name, app);
+      const traefik = [...model.apps.values()].find((a) => a.charm.name === "traefik-k8s");
+      return traefik ? this.kube.externalAddress(model.name, traefik.name) : undefined;
+    },
+  };
 
   addHost(h: SimHost): void {
     this.hosts.set(h.systemId, h);
@@ -165,6 +240,8 @@ export class SimCloud {
     const h = this.hosts.get(systemId);
     if (h === undefined) return;
     this.hosts.delete(systemId);
+    // Its OSDs' data stays on the disks (the simulator does not model MAAS's disk erasure).
+    for (const o of this.ceph?.osds ?? []) if (o.systemId === systemId) this.formerOsdDisks.add(`${systemId}:${o.path}`);
     if (this.byAddress.get(h.address) === h) this.byAddress.delete(h.address);
   }
 

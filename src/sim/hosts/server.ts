@@ -9,7 +9,8 @@
  */
 import ssh2 from "ssh2";
 import type { Connection, ParsedKey, Server as Ssh2Server } from "ssh2";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer } from "node:net";
+import type { AddressInfo, Server as TcpServer } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { NodeStatus } from "../../maas/status.ts";
 import type { NodeStatusCode } from "../../maas/status.ts";
@@ -22,8 +23,11 @@ import { HostFaultDice, noHostFaults, parseHostFaults } from "./faults.ts";
 import type { HostFaultSpec } from "./faults.ts";
 import { seededHostKey } from "./keys.ts";
 import { SimKubeApi } from "./kube-api.ts";
+import { JujuApiServer } from "./juju-api-server.ts";
+import { LEGACY_LAYERING_DEFAULT } from "./legacy-juju.ts";
 import { JUJU_AGENT, SimCloud, SimHost, snapServices } from "./model.ts";
-import type { SimDisk } from "./model.ts";
+import type { K8sTimings, SimDisk } from "./model.ts";
+import type { JujuTimings } from "../juju/types.ts";
 
 export interface HostFleetOptions {
   /** Port every host listens on; 0 = an ephemeral port per host (tests). Default 22 as root, else 2222. */
@@ -32,6 +36,19 @@ export interface HostFleetOptions {
   faults?: HostFaultSpec | string;
   /** Kubernetes nodes turn Ready this long after they join. Default 1000 ms. */
   nodeReadyMs?: number;
+  /** The simulated Juju (docs/simulated-juju.md). */
+  juju?: {
+    /**
+     * COMPATIBILITY: answer juju in the old command forms today's layering uses
+     * (legacy-juju.ts). Default LEGACY_LAYERING_DEFAULT (true until main has the layering rewrite).
+     */
+    legacyLayering?: boolean;
+    timings?: Partial<JujuTimings>;
+    /** The controller API's port on each controller machine's address. Default 17070; 0 (ephemeral) when sshPort is 0. */
+    apiPort?: number;
+    /** How long `k8s bootstrap` / `join-cluster` take (simulator parameters). */
+    k8sTimings?: Partial<K8sTimings>;
+  };
   logger?: SimLogger;
 }
 
@@ -47,6 +64,8 @@ interface Listener {
   ready: Promise<void>;
   /** false: every connection is closed during the handshake (`setReachable`), until the next deploy. */
   reachable: boolean;
+  /** One more listener per further address (one per space the machine is linked to), on the same port. */
+  extra: { address: string; server: TcpServer }[];
 }
 
 /** A deployed simulated host as its controls show it (`GET /sim/hosts/{host}`). */
@@ -97,6 +116,8 @@ export function authorizedKeysFrom(userDataB64: string | null): { keys: ParsedKe
 export class HostFleet {
   readonly cloud: SimCloud;
   readonly sshPort: number;
+  /** The simulated Juju controllers' API (docs/simulated-juju.md). */
+  readonly jujuApi: JujuApiServer;
   private readonly region: Region;
   private readonly dice: HostFaultDice;
   private readonly logger: SimLogger | undefined;
@@ -109,9 +130,10 @@ export class HostFleet {
     this.region = region;
     this.sshPort = opts.sshPort ?? defaultSshPort();
     this.logger = opts.logger;
-    this.cloud = new SimCloud(region.seed, kube);
+    this.cloud = new SimCloud(region.seed, kube, { legacyJuju: opts.juju?.legacyLayering ?? LEGACY_LAYERING_DEFAULT, jujuTimings: opts.juju?.timings, k8sTimings: opts.juju?.k8sTimings });
     const faults = typeof opts.faults === "string" ? parseHostFaults(opts.faults) : (opts.faults ?? noHostFaults());
     this.dice = new HostFaultDice(faults, region.seed);
+    this.jujuApi = new JujuApiServer(this.cloud, { port: opts.juju?.apiPort ?? (opts.sshPort === 0 ? 0 : 17070), logger: opts.logger });
     this.unwatch = region.watch((m, from, to) => this.onTransition(m, from, to));
   }
 
@@ -129,6 +151,13 @@ export class HostFleet {
   endpoint(systemId: string): { host: string; port: number } | undefined {
     const l = this.listeners.get(systemId);
     return l && l.port > 0 ? { host: l.host.address, port: l.port } : undefined;
+  }
+
+  /** Every address a deployed machine's SSH server listens on (one per space it is linked to), boot address first. */
+  endpoints(systemId: string): { host: string; port: number }[] {
+    const l = this.listeners.get(systemId);
+    if (l === undefined || l.port === 0) return [];
+    return [{ host: l.host.address, port: l.port }, ...l.extra.map((e) => ({ host: e.address, port: l.port }))];
   }
 
   /** Resolves once the machine's listener is bound (tests; clients retry instead). */
@@ -217,6 +246,7 @@ export class HostFleet {
     this.closed = true;
     this.unwatch();
     await Promise.all([...this.listeners.keys()].map((sid) => this.stop(sid)));
+    await this.jujuApi.close();
     await this.cloud.kube.close();
   }
 
@@ -239,7 +269,10 @@ export class HostFleet {
     this.cloud.addHost(host);
     const key = seededHostKey(this.region.seed, m.systemId, m.counts.deployed);
     const server = new ssh2.Server({ hostKeys: [key.privateKey], ident: "OpenSSH_8.9p1 Ubuntu-3ubuntu0.10" }, (client) => this.onConnection(l, client, keys));
-    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve(), reachable: true };
+    const l: Listener = { host, server, port: 0, connections: new Set(), ready: Promise.resolve(), reachable: true, extra: [] };
+    // The host answers on each address MAAS gave it (every subnet is a loopback range, so
+    // choosing an address by space reaches the same simulated host).
+    const others = this.region.addressesOf(m).filter((a) => a !== host.address);
     l.ready = new Promise<void>((resolve) => {
       server.on("error", (e: Error) => {
         this.logger?.warn({ systemId: m.systemId, address: host.address, port: this.sshPort, err: e.message }, "simulated host cannot listen for SSH");
@@ -247,10 +280,24 @@ export class HostFleet {
       });
       server.listen(this.sshPort, host.address, () => {
         l.port = (server.address() as AddressInfo).port;
-        resolve();
+        void Promise.all(others.map((address) => this.listenExtra(l, address))).then(() => resolve());
       });
     });
     this.listeners.set(m.systemId, l);
+  }
+
+  private listenExtra(l: Listener, address: string): Promise<void> {
+    const tcp = createTcpServer((socket) => l.server.injectSocket(socket));
+    return new Promise<void>((resolve) => {
+      tcp.on("error", (e: Error) => {
+        this.logger?.warn({ systemId: l.host.systemId, address, port: l.port, err: e.message }, "simulated host cannot listen for SSH on a further address");
+        resolve();
+      });
+      tcp.listen(l.port, address, () => {
+        l.extra.push({ address, server: tcp });
+        resolve();
+      });
+    });
   }
 
   private async stop(systemId: string): Promise<void> {
@@ -260,10 +307,13 @@ export class HostFleet {
     this.cloud.removeHost(systemId);
     await l.ready;
     for (const c of l.connections) c.end();
-    await new Promise<void>((r) => {
-      if (l.port === 0) return r();
-      l.server.close(() => r());
-    });
+    await Promise.all([
+      new Promise<void>((r) => {
+        if (l.port === 0) return r();
+        l.server.close(() => r());
+      }),
+      ...l.extra.map((e) => new Promise<void>((r) => e.server.close(() => r()))),
+    ]);
   }
 
   private onConnection(l: Listener, client: Connection, keys: readonly ParsedKey[]): void {
@@ -323,10 +373,13 @@ export class HostFleet {
                 return;
               case "none": {
                 const r = runCommandLine(info.command, { host, cloud: this.cloud, root: false, env: {}, stdin });
-                if (r.out) stream.write(r.out);
-                if (r.err) stream.stderr.write(r.err);
-                stream.exit(r.code);
-                stream.end();
+                // A bootstrap (or an HA member with its vote) serves the controller API before the command returns.
+                void (this.cloud.legacyJuju ? Promise.resolve() : this.jujuApi.sync()).then(() => {
+                  if (r.out) stream.write(r.out);
+                  if (r.err) stream.stderr.write(r.err);
+                  stream.exit(r.code);
+                  stream.end();
+                });
               }
             }
           };

@@ -9,6 +9,7 @@ import type { NodeStatusCode } from "../../maas/status.ts";
 import { formFailure, SimulatedFailure, textFailure } from "../errors.ts";
 import { isValidHostname, newPetname } from "../names.ts";
 import type { Params } from "../params.ts";
+import { assertDeployable, releaseAutoAddresses } from "../network/interfaces.ts";
 import { ALLOCATE_CONSTRAINT_KEYS, allocationMatcher, splitList } from "./filters.ts";
 import { beginPhase, powerCheck } from "./phases.ts";
 import { ADMIN_USER, DEFAULT_DISTRO, DISTRO_SERIES, HWE_KERNEL } from "./records.ts";
@@ -98,6 +99,9 @@ export function commission(r: RegionState, m: MachineRecord, params: Params): vo
     throw formFailure({ __all__: ["Commission is not available because of the current state of the node."] });
   }
   powerCheck(r, m, "power on");
+  // skip_networking / skip_storage keep the current configuration (maas-api.md "Machine operations").
+  m.skipNetworking = params.bool("skip_networking") === true;
+  m.skipStorage = params.bool("skip_storage") === true;
   startCommissioning(r, m, ADMIN_USER, params.get("comment") ?? "");
 }
 
@@ -151,6 +155,7 @@ export function deploy(r: RegionState, m: MachineRecord, params: Params, user: s
   if (userData !== undefined && userData !== "" && !/^[A-Za-z0-9+/=\s]*$/.test(userData)) {
     throw formFailure({ user_data: ["Provided user data is not valid base64."] });
   }
+  assertDeployable(m.ifaces);
   // Deploy powers the machine on; a BMC fault refuses the whole request and changes nothing.
   powerCheck(r, m, "power on");
   const comment = params.get("comment") ?? "";
@@ -160,7 +165,8 @@ export function deploy(r: RegionState, m: MachineRecord, params: Params, user: s
   m.distroSeries = distro;
   m.hweKernel = params.get("hwe_kernel") || (HWE_KERNEL[distro] ?? "");
   m.userData = userData ?? null;
-  // MAAS claims the machine's IPs when deployment starts.
+  // MAAS claims the machine's IPs when deployment starts (§2.4: auto links get theirs).
+  r.claimAddresses(m);
   m.hasIp = true;
   m.powerState = "on";
   m.counts.deployed++;
@@ -198,7 +204,7 @@ function doRelease(r: RegionState, m: MachineRecord, params: Params, user: strin
   const erase = params.bool("erase") === true || params.bool("quick_erase") === true || params.bool("secure_erase") === true;
   const wasOn = m.powerState === "on";
   m.counts.released++;
-  free(m);
+  free(r, m);
   if (erase) {
     m.counts.erased++;
     m.powerState = "on";
@@ -212,8 +218,10 @@ function doRelease(r: RegionState, m: MachineRecord, params: Params, user: strin
   }
 }
 
-/** Free and blank, as MAAS leaves a machine it releases: no owner, no OS, no user data, no IPs. */
-function free(m: MachineRecord): void {
+/** Free and blank, as MAAS leaves a machine it releases: no owner, no OS, no user data, no auto IPs, no owner data. */
+function free(r: RegionState, m: MachineRecord): void {
+  releaseAutoAddresses(r.net, m.ifaces);
+  m.ownerData = {};
   m.owner = null;
   m.agentName = "";
   m.osystem = "";
@@ -266,7 +274,7 @@ export function markFixed(r: RegionState, m: MachineRecord, comment: string, use
     // Back to Ready means free and blank, as MAAS's mark_fixed leaves it (osystem,
     // distro_series and hwe_kernel cleared, no owner): a machine broken mid-deploy
     // must not come back Ready still owned and holding its IPs.
-    free(m);
+    free(r, m);
   }
   r.setStatus(m, m.previousStatus === S.DEPLOYED ? S.DEPLOYED : S.READY, comment, user);
 }

@@ -115,6 +115,8 @@ function finishPhase(r: RegionState, m: MachineRecord, phase: Phase): void {
         m.hw = m.pendingHw;
         m.architecture = m.hw.architecture;
       }
+      // Commissioning resets the networking to MAAS's defaults unless asked not to (§2.4).
+      if (!m.skipNetworking || m.ifaces.length === 0) r.resetNetworking(m);
       m.commissioningStatus = 2;
       m.powerState = "off";
       r.setStatus(m, S.READY, "", who);

@@ -52,8 +52,9 @@ export function populate(r: RegionState, fleet: FleetSpec): void {
         }
         pick -= w;
       }
-      const m = r.newRecord(hostname, hw, null, g.zone, g.pool);
+      const m = r.newRecord(hostname, hw, null, g.zone, g.pool, g.fabrics ?? null);
       m.tags = [...g.tags];
+      r.resetNetworking(m);
       const code = INITIAL_STATUS_CODE[status];
       if (code !== S.NEW) m.commissioningStatus = 2;
       if (code === S.ALLOCATED || code === S.DEPLOYED || code === S.DEPLOYING || code === S.FAILED_DEPLOYMENT) m.owner = ADMIN_USER;
@@ -62,6 +63,7 @@ export function populate(r: RegionState, fleet: FleetSpec): void {
         m.distroSeries = DEFAULT_DISTRO;
         m.hweKernel = HWE_KERNEL[DEFAULT_DISTRO] ?? "";
         m.hasIp = true;
+        r.claimAddresses(m);
       }
       if (code === S.DEPLOYED) {
         m.powerState = "on";

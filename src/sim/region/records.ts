@@ -5,6 +5,7 @@
 import { NodeStatus } from "../../maas/status.ts";
 import type { NodeStatusCode } from "../../maas/status.ts";
 import type { HardwareClassSpec } from "../fleet.ts";
+import type { Iface } from "../network/interfaces.ts";
 
 export type PowerState = "on" | "off" | "unknown" | "error";
 
@@ -93,6 +94,15 @@ export interface MachineRecord {
   commissioningStatus: number;
   testingStatus: number;
   tags: string[];
+  /** Interfaces and their links (network/interfaces.ts); physical ones from the hardware or the MACs given. */
+  ifaces: Iface[];
+  /** The fabric each NIC is cabled to (fleet `fabrics:`), by NIC order; the last repeats. */
+  cabling: readonly string[] | null;
+  /** set_owner_data / set_workload_annotations values; cleared on release. */
+  ownerData: Record<string, string>;
+  /** Commissioning options: keep the current networking / storage instead of resetting them. */
+  skipNetworking: boolean;
+  skipStorage: boolean;
   /** Block-device tags changed through the API, by disk slot; others come from the class. */
   diskTags: Map<number, string[]> | null;
   /** Incremented whenever a busy phase starts or is cancelled; stale scheduled jobs see a newer value and do nothing. */
@@ -216,6 +226,11 @@ export function blankMachine(index: number, systemId: string, hostname: string, 
     commissioningStatus: -1,
     testingStatus: -1,
     tags: [],
+    ifaces: [],
+    cabling: null,
+    ownerData: {},
+    skipNetworking: false,
+    skipStorage: false,
     diskTags: null,
     job: 0,
     attempts: { commission: 0, deploy: 0, release: 0, erase: 0, test: 0, power: 0 },

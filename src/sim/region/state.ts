@@ -12,6 +12,12 @@ import type { FixedDurations } from "../durations.ts";
 import { newSystemId } from "../names.ts";
 import { hash32, Rng } from "../rng.ts";
 import type { Clock, Scheduler } from "../scheduler.ts";
+import { cidrBounds, ipToInt } from "../fleet.ts";
+import type { NetworksSpec } from "../fleet.ts";
+import { addressesOf, claimAutoAddresses, initialLinks } from "../network/interfaces.ts";
+import type { Iface, IdSource } from "../network/interfaces.ts";
+import { Network } from "../network/model.ts";
+import type { Subnet } from "../network/model.ts";
 import { EventLog } from "./events.ts";
 import { blankMachine, GENERIC_HW } from "./records.ts";
 import type { EventLevel, EventRecord, HardwareClass, MachineRecord, NamedRecord, TagRecord, TransitionListener } from "./records.ts";
@@ -28,6 +34,23 @@ export interface RegionStateOptions {
   /** Oldest events are dropped beyond this many. */
   maxEvents?: number;
   onTransition?: TransitionListener;
+  /** The site's networks (fleet `networks:`); absent = one loopback subnet. */
+  networks?: NetworksSpec;
+}
+
+/** A version-4-shaped UUID derived from the seed and a key: stable across renders and runs. */
+export function uuidFrom(seed: number, ...key: (string | number)[]): string {
+  const h = [0, 1, 2, 3].map((i) => hash32(seed, "uuid", ...key, i).toString(16).padStart(8, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${"89ab"[parseInt(h[16] ?? "0", 16) % 4]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Ids of objects made after a machine exists (links, bonds, VLAN interfaces, partitions…): above the index-derived ones. */
+const OBJECT_ID_BASE = 100_000_000;
+
+/** The address machine `index` had before the network model, kept for the default 127.0.0.0/8 subnet. */
+function legacyAddress(index: number): string {
+  const rest = Math.floor(index / 254);
+  return `127.${1 + Math.floor(rest / 256)}.${rest % 256}.${1 + (index % 254)}`;
 }
 
 export class RegionState {
@@ -49,8 +72,12 @@ export class RegionState {
   readonly takenNames = new Set<string>();
   /** Fault overrides resolved to machines at start (targets are hostnames or system_ids). */
   readonly targeted = new Map<MachineRecord, MachineFaults>();
+  readonly net: Network;
+  /** One region-wide sequence, as MAAS's StaticIPAddress and interface rows have. */
+  readonly ids: IdSource;
   private readonly listeners = new Set<TransitionListener>();
   private nextIndex = 0;
+  private nextObjectId = OBJECT_ID_BASE + 1;
 
   constructor(opts: RegionStateOptions) {
     this.seed = opts.seed;
@@ -61,6 +88,8 @@ export class RegionState {
     this.log = new EventLog(opts.clock, opts.maxEvents ?? 200_000);
     if (opts.onTransition) this.listeners.add(opts.onTransition);
     this.rng = new Rng(opts.seed);
+    this.net = new Network(opts.networks, "admin");
+    this.ids = { nextId: () => this.nextObjectId++ };
   }
 
   get events(): EventRecord[] {
@@ -73,8 +102,10 @@ export class RegionState {
     return () => this.listeners.delete(listener);
   }
 
-  newRecord(hostname: string, hw: HardwareClass | null, macs: string[] | null, zone: string, pool: string): MachineRecord {
+  newRecord(hostname: string, hw: HardwareClass | null, macs: string[] | null, zone: string, pool: string, cabling: readonly string[] | null = null): MachineRecord {
     const m = blankMachine(this.nextIndex++, newSystemId(this.rng, this.takenIds), hostname, hw, hw ?? this.classes.values().next().value ?? GENERIC_HW, macs, zone, pool);
+    m.cabling = cabling;
+    this.buildPhysical(m);
     this.machines.push(m);
     this.bySystemId.set(m.systemId, m);
     this.byHostname.set(hostname, m);
@@ -124,13 +155,83 @@ export class RegionState {
     return out;
   }
 
+  // ---------------------------------------------------------------- networking
+
+  /**
+   * Physical interfaces, one per NIC of the hardware (or per MAC given at creation), ids
+   * `index * 16 + nic + 1`, each on the untagged VLAN of the fabric it is cabled to.
+   * Kept (with their links) when the count does not change.
+   */
+  buildPhysical(m: MachineRecord): void {
+    const count = m.hw?.nics.length ?? m.macs?.length ?? 0;
+    const physical = m.ifaces.filter((i) => i.type === "physical");
+    if (physical.length === count) return;
+    const first = this.net.fabrics.values().next().value;
+    const out: Iface[] = [];
+    for (let nic = 0; nic < count; nic++) {
+      const fabricName = m.cabling?.[Math.min(nic, m.cabling.length - 1)];
+      const fabric = (fabricName === undefined ? undefined : this.net.fabricByName(fabricName)) ?? first;
+      const vlan = fabric === undefined ? undefined : this.net.untagged(fabric.id);
+      out.push({
+        id: m.index * 16 + nic + 1,
+        name: `eno${nic + 1}`,
+        type: "physical",
+        mac: this.macFor(m, nic),
+        vlanId: vlan?.id ?? null,
+        parents: [],
+        params: {},
+        tags: [],
+        enabled: true,
+        mtu: null,
+        links: [],
+        slot: nic,
+        speedMbps: m.hw?.nics[nic]?.speedMbps ?? 0,
+        linkConnected: true,
+      });
+    }
+    m.ifaces = out;
+  }
+
+  /** The networking commissioning leaves (§2.4): the interfaces' links reset to MAAS's defaults. */
+  resetNetworking(m: MachineRecord): void {
+    for (const i of m.ifaces) for (const l of i.links) if (l.ip !== null) this.net.free(l.ip);
+    m.ifaces = m.ifaces.filter((i) => i.type === "physical");
+    this.buildPhysical(m);
+    for (const i of m.ifaces) {
+      i.speedMbps = m.hw?.nics[i.slot ?? 0]?.speedMbps ?? i.speedMbps;
+      const fabricName = m.cabling?.[Math.min(i.slot ?? 0, m.cabling.length - 1)];
+      const fabric = (fabricName === undefined ? undefined : this.net.fabricByName(fabricName)) ?? this.net.fabrics.values().next().value;
+      if (fabric !== undefined) i.vlanId = this.net.untagged(fabric.id).id;
+    }
+    initialLinks(this.net, m.ifaces, this.ids);
+  }
+
+  /**
+   * Where in a subnet a machine's auto address is looked for first: the pre-network-model
+   * address in the default 127.0.0.0/8 subnet (so existing fleets keep theirs), else the
+   * subnet's first host plus the machine's index.
+   */
+  preferredAddress(m: MachineRecord, s: Subnet): number {
+    if (this.net.legacy) return ipToInt(legacyAddress(m.index));
+    const b = cidrBounds(s.cidr);
+    return b.first + 1 + (m.index % Math.max(1, b.last - b.first - 1));
+  }
+
+  /** Deployment claims an address for each auto link (§2.4). */
+  claimAddresses(m: MachineRecord): void {
+    claimAutoAddresses(this.net, m.ifaces, (s) => this.preferredAddress(m, s));
+  }
+
+  /** Every address the machine holds (boot interface first). */
+  addressesOf(m: MachineRecord): string[] {
+    return addressesOf(m.ifaces);
+  }
+
   // ---------------------------------------------------------------- derived facts
 
-  /** Each deployed machine gets its own loopback address, so simulated SSH can listen there. */
+  /** A machine's primary address (its boot interface's), where its simulated host listens for SSH. */
   ipFor(m: MachineRecord): string {
-    const i = m.index;
-    const rest = Math.floor(i / 254);
-    return `127.${1 + Math.floor(rest / 256)}.${rest % 256}.${1 + (i % 254)}`;
+    return addressesOf(m.ifaces)[0] ?? legacyAddress(m.index);
   }
 
   macFor(m: MachineRecord, nic: number): string {
@@ -162,6 +263,11 @@ export class RegionState {
 
   bmcAddress(m: MachineRecord): string {
     return `10.200.${(m.index >> 8) & 0xff}.${m.index & 0xff}`;
+  }
+
+  /** The SMBIOS system UUID commissioning reads: deterministic per machine. */
+  hardwareUuid(m: MachineRecord): string {
+    return uuidFrom(this.seed, "hardware", m.systemId);
   }
 
   /** A deterministic serial for a disk, stable across renders. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { renderTemplate, renderUserData, TemplateError } from "../../src/runtime/templates.ts";
+import { renderTemplate, renderUserData, TemplateError } from "../../src/layers/templates.ts";
 
 describe("cloud-init user-data template", () => {
   it("renders valid cloud-config carrying the host's identity, roles and SSH keys", () => {

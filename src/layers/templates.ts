@@ -1,4 +1,6 @@
 /**
+ * Loads and renders files from templates/ (the cloud-init user-data of a deploy, the layer
+ * templates of src/layers/render.ts), for the runtime and the layers alike.
  * Renders files from templates/ with `{{name}}` placeholders. Values are inserted
  * as JSON, which is valid YAML and shell-quoting-free, so a hostname or role can
  * never break the document. A placeholder without a value, or a value without a
