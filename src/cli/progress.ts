@@ -130,14 +130,16 @@ export function summaryText(s: RolloutSummary): string {
 export function cloudText(c: CloudReport): string {
   const ready = c.kubernetesNodes.filter((n) => n.ready).length;
   const labelled = c.kubernetesNodes.filter((n) => n.labels["openstack-control-plane"] === "enabled").length;
-  const active = c.controlPlane.filter((a) => a.status === "active").length;
-  const ha = c.controllers.filter((m) => m.ha === "ha-enabled").length;
+  const active = c.applications.filter((a) => a.status === "active").length;
+  const voters = c.controllers.machines.filter((m) => m.ha === "ha-enabled").length;
+  const lb = Object.entries(c.loadBalancer).map(([svc, ip]) => `${svc} ${ip}`);
   return [
-    "layered cloud:",
-    `  juju controllers: ${c.controllers.length} (${ha} in HA)`,
+    "layered cloud (read back from Juju, MicroCeph and Kubernetes):",
+    `  juju controllers: ${c.controllers.machines.length} machines, ${voters} voting, HA ${c.controllers.ha}`,
     `  kubernetes: ${c.kubernetesNodes.length} nodes, ${ready} Ready, ${labelled} labelled openstack-control-plane=enabled`,
-    `  ceph: ${c.cephDisks} disks in microceph`,
-    `  control plane: ${active}/${c.controlPlane.length} applications active`,
-    `  hypervisors configured: ${c.hypervisors.length}`,
+    `  load balancer: ${lb.length ? lb.join(", ") : "no addresses"}`,
+    `  ceph: ${c.ceph.osds} OSDs for ${c.ceph.taggedDisks} ceph-tagged disks`,
+    `  control plane: ${active}/${c.applications.length} applications active, ${c.relations.length} relations`,
+    `  hypervisors configured: ${c.hypervisors.computeHosts.length}`,
   ].join("\n");
 }

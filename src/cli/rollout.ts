@@ -12,6 +12,10 @@ import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
 import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
+import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
+import { readHostError } from "../runtime/documents/host-error.ts";
+import { hostFailureOf, RolloutTally } from "../runtime/progress.ts";
+import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
 import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
@@ -399,19 +403,27 @@ async function runStatus(values: StatusOpts): Promise<number> {
       return ExitCode.ERROR;
     }
     // A deployment rollout, or a maintenance pass's: reprovision, remediation, replacement.
-    const kind = (store.getRollout(rollout.id)?.plan as { kind?: string } | null)?.kind ?? "rollout";
-    const counts = store.hostCounts(rollout.id);
+    const plan = readRolloutPlan(store.getRollout(rollout.id)?.plan, rollout.id);
+    const kind = planKind(plan);
+    const stored = store.hostCounts(rollout.id);
+    // The total is the plan's: hosts never started are counted (as waiting), as the progress line does.
+    const tally = RolloutTally.fromStoreCounts(plan, stored).counts();
+    const counts = { ...stored, total: tally.total, byPhase: tally.byPhase, waves: stored.waves.map((w) => ({ ...w, wave: w.wave + 1 })) };
     const hosts = store.loadHosts(rollout.id);
+    // Each failed host names the phase that failed (deploying), not the one it ended in (quarantined).
     const failed = hosts
       .filter((h) => h.outcome && h.outcome !== "inService")
-      .map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, outcome: h.outcome, phase: h.phase, lastError: h.lastError }));
+      .map((h) => {
+        const f = hostFailureOf({ systemId: h.systemId, hostname: h.hostname, outcome: h.outcome as HostOutcome, phase: h.phase, lastError: readHostError(h.lastError) });
+        return { systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, outcome: f.outcome, phase: f.phase, code: f.code, message: f.message, lastError: h.lastError };
+      });
     if (values.json) {
       console.log(
         JSON.stringify(
           {
             rollout: { id: rollout.id, kind, status: rollout.status, reason: rollout.reason ?? null, createdAt: rollout.createdAt, updatedAt: rollout.updatedAt },
             counts,
-            hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
+            hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
             failed,
           },
           null,
@@ -421,11 +433,11 @@ async function runStatus(values: StatusOpts): Promise<number> {
       return ExitCode.OK;
     }
     console.log(`rollout ${rollout.id}${kind === "rollout" ? "" : ` (${kind})`}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`  hosts: ${tally.total} planned, ${tally.settled} settled, ${stored.unsettled} in flight, ${tally.total - stored.total} not started`);
     console.log(`  by phase: ${Object.entries(counts.byPhase).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     console.log(`  by outcome: ${Object.entries(counts.byOutcome).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     for (const f of failed) {
-      const le = f.lastError as { code?: string; message?: string } | null;
-      console.log(`  ${f.hostname} (${f.systemId}) wave ${f.wave + 1}: ${f.outcome} in ${f.phase}: ${le?.code ?? ""} ${le?.message ?? ""}`);
+      console.log(`  ${f.hostname} (${f.systemId}) wave ${f.wave}: ${f.outcome}, failed in ${f.phase}: ${f.code} ${f.message}`);
     }
     return ExitCode.OK;
   } finally {

@@ -11,7 +11,7 @@ import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts }
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
-import { regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
 /** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
 const TOKEN_ENV = "METALWAVE_API_TOKEN";
@@ -69,7 +69,10 @@ async function runServe(values: ServeOpts): Promise<number> {
     ...regionFlags(values),
   };
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
-  checkServeConfig(config, { embeddedRegion: simulatedRequested(config, values.simulated) });
+  const simulated = simulatedRequested(config, values.simulated);
+  // A missing MAAS URL first: it is the mistake the other checks would hide.
+  if (!simulated) realRegion(config, "serve");
+  checkServeConfig(config, { embeddedRegion: simulated });
   const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
     logger.warn({ listen: values.listen }, "listening beyond loopback over plain HTTP: the bearer token crosses the network in clear; put a TLS proxy in front");
@@ -77,23 +80,21 @@ async function runServe(values: ServeOpts): Promise<number> {
 
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    const region = await resolveRegion(config, { command: "serve", simulated: simulatedRequested(config, values.simulated), logger });
+    const region = await resolveRegion(config, { command: "serve", simulated, logger });
     // The layers' SSH key and pinned host keys belong to the region: every run on it
     // shares them (layeringFor), so hosts one run deployed accept the next run.
     const sim = region.simulated ? region.sim : undefined;
     if (sim) cleanup.push(() => sim.close());
-    const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
+    const store = openStore(config.store, { writeBehindMs: 200 });
     cleanup.unshift(() => store.close());
-    // A holder of the store's lease that may have lost it sends MAAS nothing (beforeSend).
-    const mayAct = () => store.assertMayAct();
-    const maas = clientFor(config, region.url, region.apiKey, logger, mayAct);
+    const maas = clientFor(config, region.url, region.apiKey, logger);
     const service = await startService({
       store,
       maas,
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
       // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
-      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1, beforeSend: mayAct })),
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
       config,
       logger,
       token,
@@ -104,12 +105,6 @@ async function runServe(values: ServeOpts): Promise<number> {
       layering: () => layeringFor(config, logger, sim),
       regionIsEphemeral: sim !== undefined,
       lockCommand: "serve",
-      // A leader that lost the store's lease stops at once, writing and sending nothing
-      // more; under systemd's Restart= it comes back as a standby (docs/service.md).
-      onLeadershipLost: (why) => {
-        logger.error({ why }, "exiting: this process lost the store's lease; another metalwave leads now");
-        process.exit(ExitCode.ERROR);
-      },
     });
     // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).
     logger.info({ url: service.url, region: regionJson(region), store: config.store }, `metalwave service at ${service.url}; store ${config.store}; ${regionText(region)}`);

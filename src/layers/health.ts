@@ -12,8 +12,9 @@
  *   of the first control host (by hostname) whose API answers; a control host whose
  *   kubeconfig or API does not answer fails `kubernetes-api`, and the next one is tried;
  * - juju-controller: a machine whose juju client knows the controller must reach it
- *   (`juju show-controller`), and the controller must list every controller host as a
- *   machine that is not down (`juju-controller`). When no machine's client knows the
+ *   (`juju machines` of the controller model), and that model must hold every controller host
+ *   as a machine (matched by address: the bootstrap machine's instance id is `manual:`)
+ *   whose agent is not down (`juju-controller`). When no machine's client knows the
  *   controller, its machines cannot be judged and none fails for it (a warning is logged):
  *   the cause is then not one host, and failing them all would re-provision a whole cluster.
  *
@@ -73,15 +74,16 @@ export const HEALTH_STEPS: Readonly<Partial<Record<LayerName, readonly string[]>
   hypervisor: ["health"],
   storage: ["health", "osdTree"],
   kubernetes: ["health", "kubeconfig"],
-  "juju-controller": ["controllers", "showController"],
+  "juju-controller": ["controllers", "machines"],
 };
 
 export function createHealthProbe(o: HealthProbeOptions): HealthProbe {
   return new Probe(o);
 }
 
-interface ShowController {
-  [name: string]: { "controller-machines"?: Record<string, { "instance-id"?: string; "ha-status"?: string }> };
+/** `juju machines -m <controller>:controller --format json` (JB:jubilant/statustypes.py machine keys). */
+interface ControllerMachines {
+  machines?: Record<string, { "dns-name"?: string; "ip-addresses"?: string[]; "juju-status"?: { current?: string; message?: string } }>;
 }
 
 interface OsdTree {
@@ -191,10 +193,11 @@ class Probe implements HealthProbe {
     const show = controllers.map((h) => byId.get(h.systemId)?.show).find((x) => x !== undefined);
     if (controllers.length > 0 && show === undefined) this.o.logger.warn({ controller }, "no juju-controller machine's client reached the controller: its machines were not checked");
     for (const h of show === undefined ? [] : controllers) {
-      const entry = show?.[controller] ?? Object.values(show ?? {})[0];
-      const machine = Object.entries(entry?.["controller-machines"] ?? {}).find(([, m]) => (m["instance-id"] ?? "").replace(/^manual:/, "") === h.address);
+      // By address: the bootstrap machine of a manual cloud has instance id `manual:` with no host in it.
+      const machine = Object.entries(show?.machines ?? {}).find(([, m]) => m["dns-name"] === h.address || (m["ip-addresses"] ?? []).includes(h.address));
+      const agent = machine?.[1]["juju-status"];
       if (machine === undefined) add(h, { check: "juju-controller", detail: `${h.hostname} (${h.address}) is not a machine of controller ${controller}` });
-      else if (/^down|lost/.test(machine[1]["ha-status"] ?? "")) add(h, { check: "juju-controller", detail: `controller machine ${machine[0]} is ${machine[1]["ha-status"] ?? "down"}` });
+      else if (agent?.current === "down" || agent?.current === "lost") add(h, { check: "juju-controller", detail: `controller machine ${machine[0]} is ${agent.current}${agent.message ? ` (${agent.message})` : ""}` });
     }
 
     return hosts.map((h) => {
@@ -206,7 +209,7 @@ class Probe implements HealthProbe {
   }
 
   /** SSH first; if it answers, the checks of each of the host's roles that run on the host itself. */
-  private async hostChecks(h: LayerHost): Promise<{ reachable: boolean; failures: HealthFailure[]; show?: ShowController }> {
+  private async hostChecks(h: LayerHost): Promise<{ reachable: boolean; failures: HealthFailure[]; show?: ControllerMachines }> {
     const failures: HealthFailure[] = [];
     const reach = () => this.o.ssh.exec(h, "true", { timeoutMs: this.timeoutMs });
     try {
@@ -233,7 +236,7 @@ class Probe implements HealthProbe {
       });
       if (f) failures.push(f);
     }
-    let show: ShowController | undefined;
+    let show: ControllerMachines | undefined;
     if (roles.has("juju-controller")) {
       const f = await this.guard("juju-controller", async () => {
         const tpl = this.tpl("juju-controller");
@@ -241,9 +244,9 @@ class Probe implements HealthProbe {
         const known = await this.steps.run(h, tpl, "controllers", {}, { allowNonZero: true });
         const names = known.exitCode === 0 ? Object.keys((JSON.parse(known.stdout) as { controllers?: Record<string, unknown> }).controllers ?? {}) : [];
         if (!names.includes(controller)) return undefined;
-        const r = await this.steps.run(h, tpl, "showController", {}, { allowNonZero: true });
+        const r = await this.steps.run(h, tpl, "machines", {}, { allowNonZero: true });
         if (r.exitCode !== 0) return `controller ${controller} does not answer this machine's juju client: ${firstLine(r.stderr.trim() || r.stdout.trim())}`;
-        show = JSON.parse(r.stdout) as ShowController;
+        show = JSON.parse(r.stdout) as ControllerMachines;
         return undefined;
       });
       if (f) failures.push(f);

@@ -18,6 +18,16 @@ export interface KubePort {
   listNodes(): Promise<KubeNode[]>;
   /** Idempotent (a merge patch of metadata.labels; null removes a label). */
   labelNode(name: string, labels: Readonly<Record<string, string | null>>): Promise<void>;
+  /** Services of every namespace with their load-balancer address, if any (read-only; for the cloud report). */
+  listServices?(): Promise<KubeService[]>;
+}
+
+export interface KubeService {
+  name: string;
+  namespace: string;
+  type: string;
+  /** status.loadBalancer.ingress[0].ip, once the load balancer gave it one. */
+  loadBalancerIp: string | undefined;
 }
 
 function kubeError(step: string, e: unknown): LayerError {
@@ -41,6 +51,14 @@ export function clientNodeKube(kubeconfig: string): KubePort {
         }));
       } catch (e) {
         throw kubeError("listNodes", e);
+      }
+    },
+    async listServices() {
+      try {
+        const list = await api.listServiceForAllNamespaces();
+        return list.items.map((s) => ({ name: s.metadata?.name ?? "", namespace: s.metadata?.namespace ?? "", type: s.spec?.type ?? "", loadBalancerIp: s.status?.loadBalancer?.ingress?.[0]?.ip }));
+      } catch (e) {
+        throw kubeError("listServices", e);
       }
     },
     async labelNode(name, labels) {

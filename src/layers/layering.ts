@@ -27,6 +27,10 @@ import { LAYERS, loadLayerTemplate } from "./render.ts";
 import type { ControlPlaneApp, LayerName, LayerTemplate, Values } from "./render.ts";
 import { StepRunner } from "./steps.ts";
 import type { StepPolicy } from "./steps.ts";
+import { waitUntil, type WaitOptions } from "./waits.ts";
+import { readCloud, type CloudReport } from "./report.ts";
+
+export type { CloudReport } from "./report.ts";
 
 /** A deployed machine as the layers see it. */
 export interface LayerHost extends SshTarget {
@@ -63,15 +67,6 @@ export interface ControlPlaneEndpoints {
   caBundle: string;
 }
 
-/** What the layers formed, read live from the hosts and the Kubernetes API (for a rollout's closing report). */
-export interface CloudReport {
-  controllers: { address: string; ha: string }[];
-  kubernetesNodes: { name: string; ready: boolean; labels: Record<string, string> }[];
-  cephDisks: number;
-  controlPlane: { app: string; status: string }[];
-  hypervisors: string[];
-}
-
 export interface LayeringOptions {
   ssh: SshPort;
   logger: Logger;
@@ -88,6 +83,8 @@ export interface LayeringOptions {
   nodesReadyTimeoutMs?: number;
   /** Default 60 min (the reference's control-plane wait). */
   controlPlaneTimeoutMs?: number;
+  /** The wait for new controller machines to get their votes after enable-ha. Default 30 min (the reference's). */
+  haTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 }
@@ -149,6 +146,10 @@ interface ShowController {
   [name: string]: { "controller-machines"?: Record<string, { "instance-id"?: string; "ha-status"?: string }> };
 }
 
+interface JujuMachines {
+  machines?: Record<string, { "dns-name"?: string; "ip-addresses"?: string[]; "instance-id"?: string; "juju-status"?: { current?: string } }>;
+}
+
 interface JujuStatus {
   applications?: Record<string, { scale?: number; "application-status"?: { current?: string; message?: string }; relations?: Record<string, { "related-application"?: string }[]> }>;
 }
@@ -201,6 +202,8 @@ class LayerEngine implements Layering {
   private ceph: { bootstrap: LayerHost } | undefined;
   private endpoints: Deferred<ControlPlaneEndpoints> = deferred();
   private readonly hypervisors = new Set<string>();
+  /** `ceph`-tagged disks per storage host layered in this process (systemId → count), for the report. */
+  private readonly taggedDisks = new Map<string, number>();
   private closed = false;
   /** Ends the default sleeps' timers at close, so no timer outlives the engine. */
   private readonly closing = new AbortController();
@@ -308,24 +311,15 @@ class LayerEngine implements Layering {
 
   async report(): Promise<CloudReport> {
     this.main.ensureOpen("report");
-    const out: CloudReport = { controllers: [], kubernetesNodes: [], cephDisks: 0, controlPlane: [], hypervisors: [...this.hypervisors].sort() };
-    if (this.juju) {
-      const client = this.juju.client;
-      const show = await this.main.steps.queryJson<ShowController>(client, this.tpl("juju-controller"), "showController", {});
-      const entry = Object.values(show)[0];
-      out.controllers = Object.values(entry?.["controller-machines"] ?? {}).map((m) => ({ address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
-      if (this.k8s?.registered) {
-        const status = await this.main.steps.queryJson<JujuStatus>(client, this.tpl("control-plane"), "status", {}).catch(() => ({}) as JujuStatus);
-        out.controlPlane = Object.entries(status.applications ?? {}).map(([app, a]) => ({ app, status: a["application-status"]?.current ?? "unknown" }));
-      }
-    }
-    this.main.ensureOpen("report");
-    if (this.k8s) out.kubernetesNodes = (await this.k8s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
-    if (this.ceph) {
-      const j = await this.main.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(this.ceph.bootstrap, this.tpl("storage"), "disks", {});
-      out.cephDisks = (j.ConfiguredDisks ?? []).length;
-    }
-    return out;
+    return readCloud({
+      steps: this.main.steps,
+      ...(this.juju ? { juju: { client: this.juju.client, controllerTpl: this.tpl("juju-controller"), controlPlaneTpl: this.tpl("control-plane"), model: String(this.tpl("control-plane").defaults["model"]), modelExists: this.k8s?.registered === true } } : {}),
+      ...(this.k8s ? { kube: this.k8s.kube } : {}),
+      ...(this.ceph ? { ceph: { bootstrap: this.ceph.bootstrap, tpl: this.tpl("storage") } } : {}),
+      taggedDisks: [...this.taggedDisks.values()].reduce((a, b) => a + b, 0),
+      computeHosts: [...this.hypervisors],
+      ensureOpen: this.main.ensureOpen,
+    });
   }
 
   async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
@@ -415,28 +409,51 @@ class LayerEngine implements Layering {
     await this.main.steps.ensure(first, tpl, "install", {});
     await this.main.steps.ensure(first, tpl, "bootstrap", { address: first.address });
     this.juju = { client: first };
+    // The controller model's machines (`juju machines`): `show-controller` lists only the
+    // machines that want a vote, so a machine added by manual provisioning is not there
+    // until enable-ha converts it (juju-layering.md §4e).
     const machines = async () => {
+      const j = await this.main.steps.queryJson<JujuMachines>(first, tpl, "machines", {});
+      return Object.entries(j.machines ?? {}).map(([id, m]) => ({ id, addresses: [m["dns-name"], ...(m["ip-addresses"] ?? [])].filter((a): a is string => typeof a === "string") }));
+    };
+    const voters = async () => {
       const j = await this.main.steps.queryJson<ShowController>(first, tpl, "showController", {});
       const entry = Object.values(j)[0];
-      return Object.entries(entry?.["controller-machines"] ?? {}).map(([id, m]) => ({ id, address: (m["instance-id"] ?? "").replace(/^manual:/, ""), ha: m["ha-status"] ?? "" }));
+      return Object.entries(entry?.["controller-machines"] ?? {}).filter(([, m]) => m["ha-status"] === "ha-enabled").map(([id]) => id);
     };
     const installed = await this.eachHost(others, (h) => this.main.steps.ensure(h, tpl, "install", {}).then(() => undefined));
     // Manual provisioning of several machines at once through one client works, but one at a time keeps failures attributable.
     const added = await this.sequential(installed.ok, async (h) => {
-      await this.main.steps.ensure(first, tpl, "addMachine", { address: h.address }, { satisfied: async () => (await machines()).some((m) => m.address === h.address) });
+      await this.main.steps.ensure(first, tpl, "addMachine", { address: h.address }, { satisfied: async () => (await machines()).some((m) => m.addresses.includes(h.address)) });
     });
     const members = [first, ...added.ok];
     const failed = [...installed.failed, ...added.failed];
     if (members.length >= 3) {
       const n = Math.min(7, members.length % 2 === 1 ? members.length : members.length - 1);
       const ms = await machines();
-      const to = ms.filter((m) => m.id !== "0" && members.some((h) => h.address === m.address)).slice(0, n - 1).map((m) => m.id);
-      await this.main.steps.ensure(first, tpl, "enableHa", { count: n, to: to.join(",") }, { satisfied: async () => (await machines()).filter((m) => m.ha === "ha-enabled").length >= n });
+      const to = ms.filter((m) => m.id !== "0" && members.some((h) => m.addresses.includes(h.address))).slice(0, n - 1).map((m) => m.id);
+      // enable-ha returns at once (JJ:enableha.go); the new voters come later: wait for them,
+      // with consecutive good reads, as Sunbeam waits 30 minutes on the controller application.
+      await this.main.steps.ensure(first, tpl, "enableHa", { count: n, to: to.join(",") }, {
+        satisfied: async () => (await voters()).length >= n,
+        act: async () => {
+          await this.main.steps.run(first, tpl, "enableHa", { count: n, to: to.join(",") });
+          await waitUntil(async () => {
+            const v = await voters();
+            return { ok: v.length >= n, detail: `${v.length} of ${n} controller machines have a vote` };
+          }, this.waitOptions(this.main, tpl.layer, "haVotes", first, this.o.haTimeoutMs ?? 30 * 60_000));
+        },
+      });
     } else {
-      // Normal in a canary wave: later waves bring the other controllers (the cloud read-back says how many are in HA).
-      this.o.logger.info({ controllers: members.length }, `juju HA not enabled yet: ${members.length} controller machine(s) in this pass, HA needs at least 3`);
+      // As the reference, HA is not asked for below three controller machines (MaasScaleJujuStep
+      // skips it); a later controller host re-runs this barrier and HA comes then.
+      this.o.logger.info({ controllers: members.length }, `juju controller on ${members.length} machine${members.length === 1 ? "" : "s"}: HA is enabled once three controller machines are in`);
     }
     return { kind: "juju-controller", ready: members.map((h) => h.systemId), failed };
+  }
+
+  private waitOptions(lane: Lane, layer: string, step: string, host: LayerHost, timeoutMs: number): WaitOptions {
+    return { layer, step, host, timeoutMs, pollMs: this.o.pollMs ?? 5000, now: this.now, sleep: lane.sleep, ensureOpen: lane.ensureOpen };
   }
 
   // ------------------------------------------------------------------ 2. Kubernetes
@@ -545,6 +562,7 @@ class LayerEngine implements Layering {
   private async addDisks(lane: Lane, h: LayerHost): Promise<void> {
     const tpl = this.tpl("storage");
     if (h.cephDisks.length === 0) this.o.logger.warn({ systemId: h.systemId, hostname: h.hostname }, "storage host has no ceph-tagged disk");
+    this.taggedDisks.set(h.systemId, h.cephDisks.length);
     const configured = async () => {
       const j = await lane.steps.queryJson<{ ConfiguredDisks?: { location?: string; path?: string }[] }>(h, tpl, "disks", {});
       return (j.ConfiguredDisks ?? []).filter((d) => d.location === h.hostname).map((d) => d.path);
@@ -610,17 +628,16 @@ class LayerEngine implements Layering {
     for (const [a, b] of tpl.extra.integrations) {
       await this.main.steps.ensure(c, tpl, "integrate", { a, b }, { satisfied: async () => related(await status(), a, b) });
     }
-    const deadline = this.now() + (this.o.controlPlaneTimeoutMs ?? 60 * 60_000);
-    for (;;) {
-      const s = await status();
-      const waiting = tpl.extra.applications.filter((a) => s.applications?.[a.app]?.["application-status"]?.current !== "active");
-      if (waiting.length === 0) break;
-      if (this.now() >= deadline) {
-        const detail = waiting.map((a) => `${a.app} ${s.applications?.[a.app]?.["application-status"]?.current ?? "missing"}${s.applications?.[a.app]?.["application-status"]?.message ? ` (${s.applications[a.app]?.["application-status"]?.message})` : ""}`);
-        throw new LayerError("LAYER_NOT_READY", { layer: tpl.layer, step: "waitActive", systemId: c.systemId, hostname: c.hostname }, `applications not active: ${detail.join(", ")}`);
-      }
-      await this.main.sleep(this.o.pollMs ?? 5000);
-    }
+    // Every application active in 3 consecutive reads (the reference's wait), 60 minutes at most.
+    await waitUntil(async () => {
+      const st = await status();
+      const waiting = tpl.extra.applications.filter((a) => st.applications?.[a.app]?.["application-status"]?.current !== "active");
+      const detail = waiting.map((a) => {
+        const as = st.applications?.[a.app]?.["application-status"];
+        return `${a.app} ${as?.current ?? "missing"}${as?.message ? ` (${as.message})` : ""}`;
+      });
+      return { ok: waiting.length === 0, detail: `applications not active: ${detail.join(", ")}` };
+    }, this.waitOptions(this.main, tpl.layer, "waitActive", c, this.o.controlPlaneTimeoutMs ?? 60 * 60_000));
     const ep = tpl.extra.endpoints;
     const results = async (step: string, values: Values) => {
       const j = await this.main.steps.queryJson<Record<string, { results?: Record<string, string> }>>(c, tpl, step, values);

@@ -52,7 +52,7 @@ export const EXTRA_SCHEMAS = {
 
 /** The steps each layer's engine code calls: a template missing one fails at load. */
 export const REQUIRED_STEPS: Record<LayerName, readonly string[]> = {
-  "juju-controller": ["install", "bootstrap", "showController", "addMachine", "enableHa"],
+  "juju-controller": ["install", "bootstrap", "showController", "machines", "addMachine", "enableHa"],
   kubernetes: ["install", "bootstrap", "joinToken", "join", "kubeconfig", "clouds", "addK8s"],
   storage: ["install", "bootstrap", "joinToken", "join", "disks", "addDisk", "defaultSize", "createPool", "poolSize"],
   "control-plane": ["models", "addModel", "status", "deploy", "scale", "integrate", "adminAccount", "serviceAccount", "caCertificate"],

@@ -18,7 +18,9 @@ import { MetalwaveError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
 import type { RolloutPlan } from "./deployment-plan.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
-import { replaceQuarantined, withoutBudget, type Replacement, type ReprovisionPlan } from "./reprovision.ts";
+import { replaceQuarantined, withoutBudget, type Replacement } from "./reprovision.ts";
+import { planKind, readRolloutPlan, type StoredPlan } from "./documents/rollout-plan.ts";
+import { hasRolloutEvent } from "./documents/journal-entry.ts";
 
 type RolloutKind = NonNullable<RolloutPlan["kind"]>;
 
@@ -60,29 +62,34 @@ export class MaintenanceError extends MetalwaveError<"MAINTENANCE_BLOCKED"> {
   }
 }
 
-function kindOf(plan: unknown): RolloutKind {
-  const k = (plan as { kind?: unknown } | null)?.kind;
-  return MAINTENANCE_ROLLOUTS.find((x) => x === k) ?? "rollout";
+function planOf(store: Store, rolloutId: string): StoredPlan | undefined {
+  const record = store.getRollout(rolloutId);
+  return record ? readRolloutPlan(record.plan, rolloutId) : undefined;
+}
+
+function kindOf(plan: StoredPlan | undefined): RolloutKind {
+  return plan ? planKind(plan) : "rollout";
 }
 
 function sparesPromoted(store: Store, rolloutId: string): boolean {
-  return store.journal(rolloutId, { kind: "rollout" }).some((j) => (j.data as { event?: unknown } | null)?.event === "sparesPromoted");
+  return hasRolloutEvent(store.journal(rolloutId, { kind: "rollout" }), "sparesPromoted");
 }
 
 /** What the latest rollout in the store leaves for a pass to do first, if anything. */
 export function leftBehind(store: Store): LeftBehind | undefined {
   const [latest, before] = store.listRollouts();
   if (!latest) return undefined;
-  const kind = kindOf(store.getRollout(latest.id)?.plan);
+  const plan = planOf(store, latest.id);
+  const kind = kindOf(plan);
   store.flush();
   if (latest.status === "completed" || latest.status === "aborted") {
-    if (kind !== "reprovision" || !(store.getRollout(latest.id)?.plan as ReprovisionPlan | undefined)?.spares) return undefined;
+    if (kind !== "reprovision" || !plan?.spares) return undefined;
     if ((store.hostCounts(latest.id).byOutcome["quarantined"] ?? 0) === 0 || sparesPromoted(store, latest.id)) return undefined;
     return { step: "spares", rolloutId: latest.id, pass: "reprovision" };
   }
   const unsettled = store.hostCounts(latest.id).unsettled;
   if (!MAINTENANCE_ROLLOUTS.includes(kind)) return { step: "blocked", rolloutId: latest.id, status: latest.status, unsettled };
-  const byReprovision = kind === "reprovision" || (kind === "replacement" && before !== undefined && kindOf(store.getRollout(before.id)?.plan) === "reprovision");
+  const byReprovision = kind === "reprovision" || (kind === "replacement" && before !== undefined && kindOf(planOf(store, before.id)) === "reprovision");
   return { step: "resume", rolloutId: latest.id, rolloutKind: kind, unsettled, pass: byReprovision ? "reprovision" : "remediation" };
 }
 
@@ -93,7 +100,7 @@ export async function finishLeftBehind(deps: RunnerDeps, left: LeftToFinish): Pr
   const run = await new RolloutRunner({ ...deps, config }).run({ resume: true });
   const out: FinishedLeftBehind = left.step === "resume" ? { resumed: run } : {};
   if (left.step === "resume" && left.rolloutKind !== "reprovision") return out;
-  const plan = deps.store.getRollout(run.rolloutId)?.plan as ReprovisionPlan | undefined;
+  const plan = planOf(deps.store, run.rolloutId);
   if (!plan?.spares) return out;
   out.resumedSpares = await replaceQuarantined(deps, run, plan.reason ?? "re-provisioning");
   return out;

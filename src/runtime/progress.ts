@@ -5,7 +5,8 @@
  * the store (a resumed run, the service's view of a rollout no runner holds) count through
  * the same tally, so both say the same thing of the same host.
  */
-import type { HostError, HostOutcome } from "../../state-machines/host.ts";
+import type { HostOutcome } from "../../state-machines/host.ts";
+import type { HostCounts } from "../store/index.ts";
 
 export type RolloutState = "running" | "paused" | "completed" | "aborted";
 
@@ -61,7 +62,7 @@ export interface SettledHost {
   outcome: HostOutcome;
   /** The phase it was last in before settling (used when no error was recorded). */
   phase: string;
-  lastError: HostError | null;
+  lastError: { phase?: string | undefined; code: string; message: string } | null;
   reason?: string | null;
 }
 
@@ -89,6 +90,25 @@ export class RolloutTally {
   private readonly outcomes = emptyOutcomes();
   private readonly failures = new Map<string, HostFailure>();
   private readonly waves: WaveProgress[];
+  /** Hosts counted from the store's records rather than one by one (`fromStoreCounts`). */
+  private stored: { byPhase: Record<string, number>; started: number } = { byPhase: {}, started: 0 };
+
+  /**
+   * The same tally from the store's per-wave counts of the hosts' records (no snapshot
+   * read): what a reader of a rollout no runner holds reports.
+   */
+  static fromStoreCounts(plan: { hosts: readonly unknown[]; waves: readonly (readonly string[])[] }, counts: HostCounts): RolloutTally {
+    const t = new RolloutTally(plan);
+    t.stored = { byPhase: { ...counts.byPhase }, started: counts.total };
+    for (const o of OUTCOMES) t.outcomes[o] = counts.byOutcome[o] ?? 0;
+    for (const w of counts.waves) {
+      const wave = t.waves[w.wave];
+      if (!wave) continue;
+      wave.settled = w.total - w.unsettled;
+      wave.failed = Object.entries(w.byOutcome).reduce((n, [o, k]) => (o === "inService" ? n : n + k), 0);
+    }
+    return t;
+  }
 
   constructor(plan: { hosts: readonly unknown[]; waves: readonly (readonly string[])[] }) {
     this.total = plan.hosts.length;
@@ -119,9 +139,9 @@ export class RolloutTally {
   }
 
   counts(): Pick<RolloutProgress, "total" | "settled" | "byPhase" | "byOutcome" | "perWave"> {
-    const byPhase: Record<string, number> = {};
+    const byPhase: Record<string, number> = { ...this.stored.byPhase };
     for (const p of this.phaseOf.values()) byPhase[p] = (byPhase[p] ?? 0) + 1;
-    const notStarted = this.total - this.phaseOf.size;
+    const notStarted = this.total - this.phaseOf.size - this.stored.started;
     if (notStarted > 0) byPhase["waiting"] = notStarted;
     return {
       total: this.total,
@@ -130,6 +150,12 @@ export class RolloutTally {
       byOutcome: { ...this.outcomes },
       perWave: this.waves.map((w) => ({ ...w })),
     };
+  }
+
+  /** The first wave not yet settled (counting from 0), or the last one when all are. */
+  openWave(): number {
+    const open = this.waves.findIndex((w) => w.settled < w.size);
+    return open < 0 ? Math.max(0, this.waves.length - 1) : open;
   }
 
   failureList(): HostFailure[] {

@@ -25,9 +25,10 @@ import { NodeStatus as S, isStatusCode } from "../model/maas/status.ts";
 import { scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";
-import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
+import type { PlannedHost } from "./deployment-plan.ts";
 import { hostsPlan, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
 import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
+import { readRolloutPlan } from "./documents/rollout-plan.ts";
 
 /**
  * Why a pass leaves a host in Failed testing alone. MAAS takes from Failed testing only a
@@ -84,7 +85,7 @@ function history(deps: RunnerDeps, since: number): History {
   // Newest first.
   for (const r of deps.store.listRollouts()) {
     const full = deps.store.getRollout(r.id);
-    const plan = full?.plan as Partial<RolloutPlan> | undefined;
+    const plan = full ? readRolloutPlan(full.plan, r.id) : undefined;
     if (r.status === "running" || r.status === "paused") unfinished.add(r.id);
     for (const h of plan?.hosts ?? []) if (!newest.has(h.systemId)) newest.set(h.systemId, r.id);
     if (plan?.kind !== "remediation") continue;

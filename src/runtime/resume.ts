@@ -9,7 +9,6 @@ import type { HostRecord } from "../store/index.ts";
 import type { hostMachine, HostOutcome } from "../../state-machines/host.ts";
 import type { RolloutInput } from "../../state-machines/rollout.ts";
 import { resumeRecordOf } from "../../state-machines/glue.ts";
-import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 
 export type HostSnapshot = SnapshotFrom<typeof hostMachine>;
 
@@ -49,18 +48,4 @@ export function resumePointOf(records: readonly HostRecord[], wasPaused: boolean
  */
 export function withoutChildren(snapshot: HostSnapshot): HostSnapshot {
   return { ...snapshot, children: {} } as HostSnapshot;
-}
-
-/** A plan stored by an older version (no disks, tags written per host) runs as it was planned. */
-export function upgradePlan(raw: unknown): RolloutPlan {
-  const p = raw as Partial<RolloutPlan> & { version?: number; hosts?: Partial<PlannedHost>[] };
-  if (p.version === 2) return p as RolloutPlan;
-  return {
-    version: 2,
-    deployment: p.deployment ?? "",
-    scopeTag: p.scopeTag ?? "",
-    machineTagsSynced: false,
-    hosts: (p.hosts ?? []).map((h) => ({ systemId: h.systemId ?? "", hostname: h.hostname ?? "", zone: h.zone ?? "", wave: h.wave ?? 0, roles: h.roles ?? [], disks: h.disks ?? [] })),
-    waves: p.waves ?? [],
-  };
 }

@@ -16,7 +16,7 @@ import type { MaasPort } from "../maas/port.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
-import { hostMachine, type HostError, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
+import { hostMachine, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
@@ -32,7 +32,10 @@ import { RolloutError } from "./rollout-error.ts";
 import { hostPolicyFrom } from "./host-policy.ts";
 import { preparePlan, type PreparedPlan } from "./plan-prepare.ts";
 import { HostPersistence } from "./host-persistence.ts";
-import { resumePointOf, upgradePlan, withoutChildren } from "./resume.ts";
+import { resumePointOf, withoutChildren } from "./resume.ts";
+import { readRolloutPlan } from "./documents/rollout-plan.ts";
+import { hasRolloutEvent } from "./documents/journal-entry.ts";
+import { readHostError } from "./documents/host-error.ts";
 import { RolloutTally, type RolloutProgress, type RolloutState, type RolloutSummary } from "./progress.ts";
 
 export { RolloutError, type RolloutErrorCode } from "./rollout-error.ts";
@@ -143,7 +146,7 @@ export class RolloutRunner {
       const latest = store.latestRollout();
       if (!latest) throw new RolloutError("NOTHING_TO_RESUME", `no rollout to resume in the store ${config.store}`);
       this.rolloutId = latest.id;
-      this.plan = upgradePlan(latest.plan);
+      this.plan = readRolloutPlan(latest.plan, latest.id);
       resumeHosts = store.loadHosts(this.rolloutId);
       if (latest.status === "completed" || latest.status === "aborted") {
         await this.observer.stop();
@@ -305,7 +308,7 @@ export class RolloutRunner {
         rolloutId: this.rolloutId,
         knownStatus: this.knownStatus,
         readStatuses: (ids) => this.readCurrentStatuses(ids),
-        alreadyPrepared: () => store.journal(this.rolloutId, { kind: "rollout" }).some((j) => (j.data as { event?: unknown } | null)?.event === "prepared"),
+        alreadyPrepared: () => hasRolloutEvent(store.journal(this.rolloutId, { kind: "rollout" }), "prepared"),
       },
       (this.plan as PreparedPlan).prepare,
     );
@@ -507,7 +510,7 @@ export class RolloutRunner {
       wave: h.wave,
       outcome,
       phase: h.phase,
-      lastError: h.lastError as HostError | null,
+      lastError: readHostError(h.lastError),
       reason,
     });
   }

@@ -147,6 +147,7 @@ export const HostsView = named(
       perWaveLimits: z.array(int()).meta({ description: "the same per wave" }),
     }),
     kind: z.enum(["rollout", "reprovision", "replacement", "remediation"]).meta({ description: "what the rollout is for: a deployment rollout, or a step of a re-provisioning or remediation pass" }),
+    maasMachineUrl: z.string().nullable().meta({ description: "a machine's page in the MAAS web UI, `{systemId}` standing for its system_id; null when the region has no UI (the embedded simulator)" }),
     hosts: z.array(HostCell),
   }),
 );

@@ -42,6 +42,8 @@ export interface ControllerDeps {
    * created by an earlier process name machines that no longer exist, so they are not resumed.
    */
   regionIsEphemeral: boolean;
+  /** A machine's page in the region's web UI, `{systemId}` standing for its id; null without one (the simulator has none). */
+  maasMachineUrl?: string | null | undefined;
 }
 
 /** A rollout run (start or resume) this process supervises. */

@@ -6,6 +6,8 @@
  * are read when Prometheus scrapes, not pushed.
  */
 import { readFileSync } from "node:fs";
+import { readRolloutPlan } from "../runtime/documents/rollout-plan.ts";
+import { readTransition } from "../runtime/documents/journal-entry.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
@@ -113,7 +115,6 @@ interface RoleTrack {
 
 /** The planned machines and their roles, from a stored plan of any version; labels folded as the metrics fold them. */
 function roleTrackOf(rolloutId: string, plan: unknown): RoleTrack {
-  const p = (plan ?? {}) as { hosts?: unknown; waves?: unknown };
   const roleNames: string[] = [];
   const roleIds = new Map<string, number>();
   const roleId = (name: string) => {
@@ -132,15 +133,7 @@ function roleTrackOf(rolloutId: string, plan: unknown): RoleTrack {
     index.set(systemId, roles.length);
     roles.push([...new Set((names.length > 0 ? names : ["none"]).map((r) => roleId(label(r))))]);
   };
-  if (Array.isArray(p.hosts)) {
-    for (const raw of p.hosts as unknown[]) {
-      const h = (raw ?? {}) as { systemId?: unknown; roles?: unknown };
-      const names = Array.isArray(h.roles) ? (h.roles as unknown[]).filter((r): r is string => typeof r === "string") : [];
-      add(typeof h.systemId === "string" ? h.systemId : "", names);
-    }
-  } else if (Array.isArray(p.waves)) {
-    for (const w of p.waves as unknown[]) if (Array.isArray(w)) for (const id of w as unknown[]) if (typeof id === "string") add(id, []);
-  }
+  for (const h of readRolloutPlan(plan, rolloutId).hosts) add(h.systemId, h.roles);
   return { rolloutId, index, roles, roleNames, phase: new Uint8Array(roles.length), phaseNames: ["waiting"], phaseIds: new Map([["waiting", 0]]), cursor: 0 };
 }
 
@@ -380,7 +373,7 @@ export class ServiceMetrics {
     try {
       this.store.flush();
       const entries = this.store.journal(rolloutId, { kind: "transition", afterSeq: after });
-      for (const e of entries) this.transitions.inc({ to: label((e.data as { to?: unknown } | null)?.to) });
+      for (const e of entries) this.transitions.inc({ to: label(readTransition(e)?.to) });
       const last = entries[entries.length - 1];
       if (last) this.transitionCursor.set(rolloutId, last.seq);
     } catch (e) {
@@ -474,9 +467,9 @@ export class ServiceMetrics {
         const step = this.store.journal(id, { kind: "transition", afterSeq: t.cursor, limit: ROLE_STEP });
         for (const e of step) {
           t.cursor = e.seq;
-          const to = (e.data as { to?: unknown } | null)?.to;
+          const to = readTransition(e)?.to;
           const i = e.systemId === null ? undefined : t.index.get(e.systemId);
-          if (i === undefined || typeof to !== "string") continue;
+          if (i === undefined || to === undefined) continue;
           t.phase[i] = phaseIdOf(t, label(to));
         }
         if (step.length < ROLE_STEP) break;

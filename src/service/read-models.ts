@@ -11,6 +11,10 @@ import { parseBudget } from "../../state-machines/waves.ts";
 import { ServiceError } from "./errors.ts";
 import type { ControllerDeps, ControllerState } from "./controller-state.ts";
 import { kindOf, planHosts, plannedCells, type PlannedCell, type RolloutKind } from "./plan-reading.ts";
+import { readRolloutPlan } from "../runtime/documents/rollout-plan.ts";
+import { readTransition } from "../runtime/documents/journal-entry.ts";
+import { readHostError } from "../runtime/documents/host-error.ts";
+import { hostFailureOf, RolloutTally } from "../runtime/progress.ts";
 
 /** What the API calls a rollout's state: the runner's and the store's, plus the planning step. */
 export type ApiRolloutState = "planning" | RolloutStatus;
@@ -84,6 +88,8 @@ export interface HostsView {
   budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
   /** What the rollout is for (the plan's kind): a deployment rollout, or a step of a maintenance pass. */
   kind: RolloutKind;
+  /** A machine's page in the MAAS web UI with `{systemId}` for its id; null when the region has no UI (the simulator). */
+  maasMachineUrl: string | null;
   hosts: HostCell[];
 }
 
@@ -175,7 +181,7 @@ export class RolloutReads {
     this.d.store.flush();
     const h = this.d.store.getHost(id, systemId);
     if (!h) {
-      const planned = planHosts(this.d.store.getRollout(id)?.plan).waves.some((w) => w.includes(systemId));
+      const planned = planHosts(this.d.store.getRollout(id)?.plan, id).waves.some((w) => w.includes(systemId));
       throw new ServiceError("HOST_NOT_FOUND", planned ? `machine ${systemId} is planned in rollout ${id} but has not started yet` : `machine ${systemId} is not in rollout ${id}`);
     }
     const history = this.d.store.journal(id, { systemId }).map((j) => ({ seq: j.seq, at: j.at, kind: j.kind, data: j.data }));
@@ -209,8 +215,8 @@ export class RolloutReads {
     for (;;) {
       const step = this.d.store.journal(id, { kind: "transition", afterSeq: cursor, limit: TRANSITIONS_PER_STEP });
       for (const e of step) {
-        const to = (e.data as { to?: unknown } | null)?.to;
-        if (e.systemId !== null && typeof to === "string") phase.set(e.systemId, to);
+        const to = readTransition(e)?.to;
+        if (e.systemId !== null && to !== undefined) phase.set(e.systemId, to);
         cursor = e.seq;
       }
       if (step.length < TRANSITIONS_PER_STEP) break;
@@ -239,6 +245,7 @@ export class RolloutReads {
         perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
       },
       kind: planned.kind,
+      maasMachineUrl: this.d.maasMachineUrl ?? null,
       hosts,
     };
   }
@@ -286,9 +293,9 @@ export class RolloutReads {
     if (this.planned?.id === id) return this.planned;
     const record = this.d.store.getRollout(id);
     if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
-    const cells = plannedCells(record.plan);
-    const waveSizes = planHosts(record.plan).waves.map((w) => w.length);
-    this.planned = { id, kind: kindOf(record.plan), cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
+    const cells = plannedCells(record.plan, id);
+    const waveSizes = planHosts(record.plan, id).waves.map((w) => w.length);
+    this.planned = { id, kind: kindOf(record.plan, id), cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
     return this.planned;
   }
 
@@ -307,28 +314,15 @@ export class RolloutReads {
     store.flush();
     const record = store.getRollout(id);
     if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
-    const plan = planHosts(record.plan);
+    const plan = readRolloutPlan(record.plan, id);
     const counts = store.hostCounts(id);
-    const byPhase = { ...counts.byPhase };
-    const waiting = plan.total - counts.total;
-    if (waiting > 0) byPhase["waiting"] = waiting;
-    const byOutcome: Record<string, number> = { inService: 0, quarantined: 0, aborted: 0, failed: 0, ...counts.byOutcome };
-    const perWave: WaveProgress[] = plan.waves.map((w, index) => {
-      const c = counts.waves.find((x) => x.wave === index);
-      const settled = c ? c.total - c.unsettled : 0;
-      const failed = c ? Object.entries(c.byOutcome).reduce((n, [o, k]) => (o === "inService" ? n : n + k), 0) : 0;
-      return { index, size: w.length, settled, failed };
-    });
-    const firstOpen = perWave.findIndex((w) => w.settled < w.size);
+    // The same tally the runner keeps, from the records: hosts never started count as waiting.
+    const tally = RolloutTally.fromStoreCounts(plan, counts);
     return {
-      wave: firstOpen < 0 ? Math.max(0, perWave.length - 1) : firstOpen,
-      waves: perWave.length,
-      total: plan.total,
-      settled: counts.total - counts.unsettled,
+      wave: tally.openWave(),
+      waves: plan.waves.length,
+      ...tally.counts(),
       inFlight: counts.unsettled,
-      byPhase,
-      byOutcome,
-      perWave,
       maasRequests: null,
       elapsedMs: null,
     };
@@ -363,13 +357,5 @@ function progressView(p: RolloutProgress): ProgressView {
 }
 
 function failureOf(h: HostRecord): HostFailure {
-  const le = h.lastError as { phase?: string; code?: string; message?: string } | null;
-  return {
-    systemId: h.systemId,
-    hostname: h.hostname,
-    outcome: h.outcome as HostFailure["outcome"],
-    phase: le?.phase ?? h.phase,
-    code: le?.code ?? (h.outcome === "aborted" ? "ABORTED" : "UNKNOWN"),
-    message: le?.message ?? "",
-  };
+  return hostFailureOf({ systemId: h.systemId, hostname: h.hostname, outcome: h.outcome as HostFailure["outcome"], phase: h.phase, lastError: readHostError(h.lastError) });
 }

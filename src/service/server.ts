@@ -11,7 +11,7 @@ import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
-import type { MaasClientStats } from "../maas/client.ts";
+import { apiRootOf, type MaasClientStats } from "../maas/client.ts";
 import type { Store } from "../store/index.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
@@ -66,6 +66,17 @@ export interface ServiceOptions {
   probeMaas?: () => Promise<unknown>;
   /** Time between readiness probes of MAAS (default 15 s). */
   readyProbeMs?: number;
+  /** The region's URL, for the dashboard's links to its web UI (none for the embedded simulator: it has no UI). */
+  maasUrl?: string | undefined;
+}
+
+/**
+ * A machine's page in the MAAS web UI: the UI is served under `<region>/r` and a
+ * machine's summary at `/machine/<system_id>/summary` (canonical/maas-ui,
+ * src/app/machines/urls.ts; its generateNewURL tests give the `/MAAS/r` base).
+ */
+export function maasMachineUrl(regionUrl: string): string {
+  return `${apiRootOf(regionUrl).replace(/api\/2\.0\/$/, "")}r/machine/{systemId}/summary`;
 }
 
 export type Method = "GET" | "POST";
@@ -207,6 +218,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
+    maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
   });
   const readiness = new Readiness({ probeMaas: opts.probeMaas ?? (() => opts.maas.whoami()), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
   metrics.bind({

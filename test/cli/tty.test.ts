@@ -6,6 +6,9 @@
  * JSON, one object a line, each key once.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -120,7 +123,11 @@ describe("off a terminal", () => {
   }, 120_000);
 
   it("--log-format text writes human lines; a bad --log-format or --log-level is a usage error", async () => {
-    const text = await runCli(["plan", "--simulated", "--log-format", "text", "--log-level", "info", "--json"], {});
+    const dir = mkdtempSync(join(tmpdir(), "mw-tty-"));
+    const small = join(dir, "small.yaml");
+    writeFileSync(small, "simulator: { machines: 3, speed: 0 }\nlayers: { enabled: false }\n");
+    const text = await runCli(["plan", "--simulated", "--config", small, "--log-format", "text", "--log-level", "info", "--json"], {});
+    rmSync(dir, { recursive: true, force: true });
     expect(text.stderr.split("\n").filter(Boolean).every((l) => LOG_LINE.test(l)), text.stderr).toBe(true);
     expect(text.stderr).toContain("INFO  embedded simulated MAAS region started");
     const bad = await runCli(["plan", "--simulated", "--log-format", "yaml"], {});

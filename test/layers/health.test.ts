@@ -72,17 +72,18 @@ describe("health probe", () => {
   });
 
   it("controller machines are judged from a client that knows the controller, and not at all when none does", async () => {
-    const show = JSON.stringify({ metalwave: { "controller-machines": { "0": { "instance-id": "manual:10.0.0.1", "ha-status": "ha-enabled" }, "1": { "instance-id": "manual:10.0.0.2", "ha-status": "down, lost connection" } } } });
+    // As Juju 3.6 answers: the bootstrap machine's instance id is `manual:`, with no host in it.
+    const show = JSON.stringify({ model: { name: "controller" }, machines: { "0": { "instance-id": "manual:", "dns-name": "10.0.0.1", "ip-addresses": ["10.0.0.1"], "juju-status": { current: "started" } }, "1": { "instance-id": "manual:10.0.0.2", "dns-name": "10.0.0.2", "ip-addresses": ["10.0.0.2"], "juju-status": { current: "down", message: "agent is not communicating with the server" } } } });
     const hosts = [host(1, "juju-1", ["juju-controller"]), host(2, "juju-2", ["juju-controller"]), host(3, "juju-3", ["juju-controller"])];
-    const knows = { "juju controllers --format json": { stdout: JSON.stringify({ controllers: { metalwave: {} } }) }, "juju show-controller metalwave --format json": { stdout: show } };
+    const knows = { "juju controllers --format json": { stdout: JSON.stringify({ controllers: { metalwave: {} } }) }, "juju machines -m metalwave:controller --format json": { stdout: show } };
     const none = { "juju controllers --format json": { stdout: JSON.stringify({ controllers: {} }) } };
     const judged = await createHealthProbe({ ssh: fakeSsh({ "juju-1": knows, "juju-2": none, "juju-3": none }), logger: silentLogger() }).check(hosts);
-    expect(judged.map((x) => x.failures.map((f) => f.detail))).toEqual([[], ["controller machine 1 is down, lost connection"], ["juju-3 (10.0.0.3) is not a machine of controller metalwave"]]);
+    expect(judged.map((x) => x.failures.map((f) => f.detail))).toEqual([[], ["controller machine 1 is down (agent is not communicating with the server)"], ["juju-3 (10.0.0.3) is not a machine of controller metalwave"]]);
 
     const unjudged = await createHealthProbe({ ssh: fakeSsh({ "juju-1": none, "juju-2": none, "juju-3": none }), logger: silentLogger() }).check(hosts);
     expect(unjudged.every((x) => x.healthy)).toBe(true);
 
-    const silent = { ...knows, "juju show-controller metalwave --format json": { exitCode: 1, stderr: "ERROR cannot connect to the controller" } };
+    const silent = { ...knows, "juju machines -m metalwave:controller --format json": { exitCode: 1, stderr: "ERROR cannot connect to the controller" } };
     const refused = await createHealthProbe({ ssh: fakeSsh({ "juju-1": silent, "juju-2": none, "juju-3": none }), logger: silentLogger() }).check(hosts);
     expect(refused.map((x) => x.failures.map((f) => f.detail))).toEqual([["controller metalwave does not answer this machine's juju client: ERROR cannot connect to the controller"], [], []]);
   });

@@ -100,7 +100,7 @@ describe("health checks of hosts in service", () => {
           ["ceph-osds", expect.stringMatching(new RegExp(`^(\\d+) of \\1 OSD\\(s\\) on ${storage.hostname} not up: osd\\.\\d+ down(, osd\\.\\d+ down)*$`))],
         ],
         [control.hostname]: [["kubernetes-node", `node ${control.hostname} is NotReady`]],
-        [juju.hostname]: [["juju-controller", expect.stringMatching(/^controller machine \d+ is down, lost connection$/)]],
+        [juju.hostname]: [["juju-controller", expect.stringMatching(/^controller machine \d+ is down \(agent is not communicating with the server\)$/)]],
       });
     } finally {
       for (const [h] of stops) fleet.startService(h.hostname);

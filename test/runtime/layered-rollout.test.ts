@@ -61,15 +61,17 @@ describe("layered rollout", () => {
     // The cloud, read back by metalwave from the hosts and through the Kubernetes client.
     const cloud = await rig.layering.engine.report();
     const controls = plan.rollout.hosts.filter((h) => h.roles.includes("control")).map((h) => h.hostname).sort();
-    expect(cloud.controllers).toHaveLength(3);
-    expect(cloud.controllers.every((c) => c.ha === "ha-enabled")).toBe(true);
+    expect(cloud.controllers.machines).toHaveLength(3);
+    expect(cloud.controllers.machines.every((c) => c.ha === "ha-enabled")).toBe(true);
+    expect(cloud.controllers.ha).toBe("ha-enabled");
     expect(cloud.kubernetesNodes.map((n) => n.name).sort()).toEqual(controls);
     for (const n of cloud.kubernetesNodes) expect({ node: n.name, ready: n.ready, label: n.labels["openstack-control-plane"] }).toEqual({ node: n.name, ready: true, label: "enabled" });
     const cephDisks = plan.rollout.hosts.filter((h) => h.roles.includes("storage")).reduce((sum, h) => sum + h.disks.filter((d) => d.action === "add").length, 0);
     expect(cephDisks).toBeGreaterThan(0);
-    expect(cloud.cephDisks).toBe(cephDisks);
-    expect(cloud.controlPlane.length).toBeGreaterThan(5);
-    expect(cloud.controlPlane.filter((a) => a.status !== "active")).toEqual([]);
-    expect(cloud.hypervisors.sort()).toEqual(computes.filter((h) => h !== broken).map((h) => h.hostname).sort());
+    expect(cloud.ceph).toEqual({ osds: cephDisks, taggedDisks: cephDisks });
+    expect(cloud.applications.length).toBeGreaterThan(5);
+    expect(cloud.applications.filter((a) => a.status !== "active" || a.units.active !== a.units.total)).toEqual([]);
+    expect(cloud.relations).toContainEqual({ endpoints: ["keystone:database", "mysql:database"], crossModel: false });
+    expect(cloud.hypervisors.computeHosts).toEqual(computes.filter((h) => h !== broken).map((h) => h.hostname).sort());
   }, 120_000);
 });

@@ -54,7 +54,7 @@ describe("the end of a layered rollout", () => {
 
     // What the CLI does next: read the cloud back, then stop the engine, then close the port.
     const cloud = await rig.layering.engine.report();
-    expect(cloud.controlPlane.length).toBeGreaterThan(0);
+    expect(cloud.applications.length).toBeGreaterThan(0);
     rig.layering.engine.close();
     portClosed = true;
     await ssh.close();

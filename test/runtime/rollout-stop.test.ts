@@ -54,5 +54,17 @@ describe("a stopped rollout", () => {
     expect(aborted.length).toBeGreaterThan(0);
     const stoppedActorWarnings = warn.mock.calls.filter((args) => String(args[0]).includes("stopped actor"));
     expect(stoppedActorWarnings).toEqual([]);
+
+    // A resumed run of the aborted rollout reports its hosts from the store as the live run
+    // reported them: ABORTED, not UNKNOWN (one failure tally for both).
+    const live = summary.failures.filter((f) => f.outcome === "aborted");
+    expect(live.length).toBeGreaterThan(0);
+    expect(new Set(live.map((f) => f.code))).toEqual(new Set(["ABORTED"]));
+    const resumed = await new RolloutRunner(simDeps(maas, s, parseConfig({}))).run({ resume: true });
+    expect(resumed.state).toBe("aborted");
+    const again = resumed.failures.filter((f) => f.outcome === "aborted");
+    expect(again.map((f) => f.systemId).sort()).toEqual(aborted.map((h) => h.systemId).sort());
+    expect(new Set(again.map((f) => f.code))).toEqual(new Set(["ABORTED"]));
+    for (const f of live) expect(again.find((g) => g.systemId === f.systemId)).toEqual(f);
   }, 60_000);
 });

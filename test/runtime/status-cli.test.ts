@@ -20,10 +20,21 @@ function storeWithPass(): { storePath: string; id: string } {
   const storePath = join(dir, "store.sqlite");
   const store = openStore(storePath);
   store.createRollout({ version: 2, deployment: "default", scopeTag: "metalwave-default", hosts: [], waves: [] });
-  const id = store.createRollout({ version: 2, kind: "remediation", reason: "remediation of 2 unhealthy host(s)", deployment: "default", scopeTag: "metalwave-default", hosts: [], waves: [] }).id;
+  const host = (systemId: string, wave: number) => ({ systemId, hostname: `node-${systemId}`, zone: "z1", wave, roles: ["compute"], disks: [] });
+  // Three planned hosts in two waves; c3 (wave 2) never started: the pass was paused first.
+  const id = store.createRollout({
+    version: 2,
+    kind: "remediation",
+    reason: "remediation of 3 unhealthy host(s)",
+    deployment: "default",
+    scopeTag: "metalwave-default",
+    machineTagsSynced: true,
+    hosts: [host("a1", 0), host("b2", 0), host("c3", 1)],
+    waves: [["a1", "b2"], ["c3"]],
+  }).id;
   store.saveHost(id, { systemId: "a1", hostname: "node-a1", wave: 0, roles: ["compute"], phase: "inService", outcome: "inService", snapshot: null });
-  store.saveHost(id, { systemId: "b2", hostname: "node-b2", wave: 0, roles: ["compute"], phase: "quarantined", outcome: "quarantined", lastError: { code: "MAAS_FAILED_STATUS", message: "deploy failed" }, snapshot: null });
-  store.setRolloutStatus(id, "completed");
+  store.saveHost(id, { systemId: "b2", hostname: "node-b2", wave: 0, roles: ["compute"], phase: "quarantined", outcome: "quarantined", lastError: { phase: "deploying", code: "MAAS_FAILED_STATUS", message: "deploy failed" }, snapshot: null });
+  store.setRolloutStatus(id, "paused", "per-wave failure budget of wave 1 exceeded: 1 failed host(s), limit 0");
   store.close();
   return { storePath, id };
 }
@@ -33,17 +44,29 @@ describe("metalwave status", () => {
     const { storePath, id } = storeWithPass();
     const out = await runCli(["status", "--store", storePath, "--json"]);
     expect(out.code, out.stderr).toBe(0);
-    const s = JSON.parse(out.stdout) as { rollout: { id: string; kind: string; status: string }; counts: { byOutcome: Record<string, number> }; failed: { hostname: string; lastError: { code: string } }[] };
-    expect(s.rollout).toMatchObject({ id, kind: "remediation", status: "completed" });
+    const s = JSON.parse(out.stdout) as {
+      rollout: { id: string; kind: string; status: string };
+      counts: { total: number; byPhase: Record<string, number>; byOutcome: Record<string, number>; waves: { wave: number }[] };
+      hosts: { systemId: string; wave: number }[];
+      failed: { hostname: string; wave: number; phase: string; code: string; lastError: { code: string } }[];
+    };
+    expect(s.rollout).toMatchObject({ id, kind: "remediation", status: "paused" });
+    // The plan's total, the never-started host counted as waiting; waves count from 1.
+    expect(s.counts.total).toBe(3);
+    expect(s.counts.byPhase).toEqual({ inService: 1, quarantined: 1, waiting: 1 });
     expect(s.counts.byOutcome).toEqual({ inService: 1, quarantined: 1 });
-    expect(s.failed.map((f) => [f.hostname, f.lastError.code])).toEqual([["node-b2", "MAAS_FAILED_STATUS"]]);
+    expect(s.counts.waves.map((w) => w.wave)).toEqual([1]);
+    expect(s.hosts.map((h) => [h.systemId, h.wave])).toEqual([["a1", 1], ["b2", 1]]);
+    expect(s.failed.map((f) => [f.hostname, f.wave, f.phase, f.code, f.lastError.code])).toEqual([["node-b2", 1, "deploying", "MAAS_FAILED_STATUS", "MAAS_FAILED_STATUS"]]);
   }, 30_000);
 
   it("prints the kind of a maintenance pass's rollout and each failed host", async () => {
     const { storePath, id } = storeWithPass();
     const out = await runCli(["status", "--store", storePath]);
     expect(out.code, out.stderr).toBe(0);
-    expect(out.stdout).toContain(`rollout ${id} (remediation): completed`);
-    expect(out.stdout).toMatch(/node-b2 \(b2\) wave 1: quarantined in quarantined: MAAS_FAILED_STATUS deploy failed/);
+    expect(out.stdout).toContain(`rollout ${id} (remediation): paused`);
+    expect(out.stdout).toContain("hosts: 3 planned, 2 settled, 0 in flight, 1 not started");
+    // The phase that failed, not the one the host ended in.
+    expect(out.stdout).toMatch(/node-b2 \(b2\) wave 1: quarantined, failed in deploying: MAAS_FAILED_STATUS deploy failed/);
   }, 30_000);
 });

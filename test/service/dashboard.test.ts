@@ -133,7 +133,7 @@ describe("the dashboard", () => {
     } finally {
       await page.close();
     }
-  });
+  }, 20_000);
 
   it("shows every machine and the API's counts, follows the rollout, and its button pauses and resumes it", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -302,3 +302,128 @@ describe("the dashboard during a maintenance pass", () => {
     }
   }, 30_000);
 });
+
+describe("the dashboard's details", () => {
+  const FAILING = 16;
+  let sim2: SimHandle;
+  let store2: Store;
+  let service2: ServiceHandle;
+
+  beforeAll(async () => {
+    // A region where deploys fail often and are not retried: several hosts quarantined for one reason.
+    sim2 = await startSimulator({ machines: FAILING, speed: SPEED, durations: { commission: 1200, deploy: 2400 }, seed: 7, faults: "deploy.fail=0.5" });
+    const maas = new MaasClient({ url: sim2.url, apiKey: sim2.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+    store2 = openStore(":memory:", { writeBehindMs: 50 });
+    const config = parseConfig({
+      layers: { enabled: false },
+      rollout: { backoffMs: { base: 1, max: 5 }, budget: { perWave: "100%", total: "100%" }, maxAttempts: { commission: 1, deploy: 1, layer: 1, release: 1 } },
+    });
+    service2 = await startService({ store: store2, maas, maasStats: () => maas.stats(), config, logger: silentLogger(), token: TOKEN, port: 0, timeScale: SPEED, observerPollMs: 20, heartbeatMs: 1_000, defaultMetrics: false, maasUrl: sim2.url });
+  }, 30_000);
+  afterAll(async () => {
+    await service2?.stop();
+    store2?.close();
+    await sim2?.close();
+  });
+
+  it("takes a #token= link in a tab already showing the page, out of the address and history", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${service2.url}/`);
+      await page.waitForSelector("#login:not([hidden])");
+      // Only the fragment changes: no reload, the page must notice.
+      await page.evaluate((t) => ((globalThis as unknown as { location: { hash: string } }).location.hash = `token=${t}`), TOKEN);
+      await page.waitForSelector('#conn[data-conn="live"]');
+      expect(await page.isHidden("#login")).toBe(true);
+      const where = () => page.evaluate(() => (globalThis as unknown as { location: { href: string } }).location.href);
+      expect(await where()).toBe(`${service2.url}/`);
+      // The history entry the link made holds the clean address too.
+      await page.evaluate(() => (globalThis as unknown as { history: { back(): void } }).history.back());
+      await page.waitForFunction(() => true);
+      expect(await where()).not.toContain(TOKEN);
+    } finally {
+      await page.close();
+    }
+  }, 20_000);
+
+  it("groups failures with one reason under a count, links each machine to MAAS, keeps the run time at the end, and draws retries and quarantine apart", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${service2.url}/#token=${TOKEN}`);
+      await page.waitForSelector('#conn[data-conn="live"]');
+      const started = await api2("POST", "/api/v1/rollouts");
+      const id: string = started.json.rollout.id;
+      await page.waitForSelector(`#cells[data-count="${FAILING}"]`);
+      const done = await until("the rollout to end", async () => {
+        const d = (await api2("GET", `/api/v1/rollouts/${id}`)).json;
+        return d.rollout.state === "completed" && !d.rollout.live ? d : undefined;
+      });
+      const failures: { systemId: string; code: string; phase: string; outcome: string }[] = done.failures;
+      const byReason = new Map<string, number>();
+      for (const f of failures) byReason.set(`${f.outcome}/${f.phase}/${f.code}`, (byReason.get(`${f.outcome}/${f.phase}/${f.code}`) ?? 0) + 1);
+      const biggest = Math.max(...byReason.values());
+      expect(biggest).toBeGreaterThan(1);
+      await page.waitForSelector('#rollout-state[data-state="completed"]');
+      await page.waitForFunction((n) => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById("failure-count").textContent === String(n), failures.length);
+
+      // One row per reason, with its count; the largest first.
+      const rows = await page.$$eval("#failures tbody tr", (trs) => trs.map((tr) => Number((tr as unknown as { dataset: { count: string } }).dataset.count)));
+      expect(rows).toEqual([...byReason.values()].sort((a, b) => b - a));
+      expect(await page.textContent("#failures tbody tr:first-child summary")).toBe(`${biggest} hosts`);
+      // Each machine links to its page in the MAAS UI.
+      const hrefs = await page.$$eval("#failures a.maas-link", (as) => as.map((a) => (a as unknown as { href: string }).href));
+      expect(hrefs.length).toBe(failures.length);
+      for (const f of failures) expect(hrefs).toContain(`${sim2.url}/r/machine/${f.systemId}/summary`);
+
+      // The run time stays once the run has ended (the rollout is read from the store then).
+      expect(await page.textContent("#meta")).toMatch(/ this run/);
+
+      // The "this wave" bar keeps a usable width beside its (long) text.
+      const barWidth = await page.$eval('.budget-row[data-budget="wave"] .bar', (b) => (b as unknown as { getBoundingClientRect(): { width: number } }).getBoundingClientRect().width);
+      expect(barWidth).toBeGreaterThan(100);
+
+      // Releasing (a retry) and quarantined are far apart in colour.
+      // A string, so the page (not the test's bundler) runs the import.
+      const colours = (await page.evaluate("import('/dashboard.js').then((m) => m.PHASE_COLOURS)")) as Record<string, string>;
+      expect(hueDistance(colours["releasing"]!, colours["quarantined"]!)).toBeGreaterThan(60);
+
+      // A tooltip goes when the cells are regrouped.
+      const box = (await page.$("#cells"))!;
+      const rect = (await box.boundingBox())!;
+      let shown = false;
+      for (let y = 4; y < Math.min(rect.height, 80) && !shown; y += 6) {
+        for (let x = 4; x < Math.min(rect.width, 200) && !shown; x += 6) {
+          await page.mouse.move(rect.x + x, rect.y + y);
+          shown = !(await page.isHidden("#tip"));
+        }
+      }
+      expect(shown).toBe(true);
+      await page.selectOption("#group-by", "zone");
+      expect(await page.isHidden("#tip")).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 40_000);
+
+  async function api2(method: string, path: string): Promise<{ status: number; json: Json }> {
+    const res = await fetch(service2.url + path, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+    return { status: res.status, json: await res.json() };
+  }
+});
+
+/** Hue difference in degrees (0–180) between two #rrggbb colours. */
+function hueDistance(a: string, b: string): number {
+  const hue = (hex: string) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255) as [number, number, number];
+    const max = Math.max(r, g, bl);
+    const d = max - Math.min(r, g, bl);
+    if (d === 0) return 0;
+    const h = max === r ? ((g - bl) / d) % 6 : max === g ? (bl - r) / d + 2 : (r - g) / d + 4;
+    return (h * 60 + 360) % 360;
+  };
+  const diff = Math.abs(hue(a) - hue(b));
+  return Math.min(diff, 360 - diff);
+}

@@ -41,7 +41,8 @@ export const PHASE_COLOURS = {
   deployed: "#a5d46a",
   layering: "#3fb4a8",
   inService: "#2e9d4f",
-  releasing: "#f08c4a",
+  // A retry (released to be deployed again): purple, far in hue from the reds and oranges of quarantine and failure.
+  releasing: "#ae3ec9",
   quarantining: "#e57373",
   quarantined: "#d9480f",
   aborting: "#a1887f",
@@ -416,21 +417,41 @@ function writeStorage(store, key, value) {
   }
 }
 
-/** `#token=…` in the address (taken once, then removed from it), else this tab's stored token. */
-function takeToken() {
+/**
+ * `#token=…` in the address, taken and removed from it: the history entry it made is
+ * replaced by the same address without it, so neither the address bar nor Back shows it.
+ * Null when the fragment holds no token.
+ */
+function tokenFromHash() {
   const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-  if (m) {
-    let token = m[1];
-    try {
-      token = decodeURIComponent(token);
-    } catch {
-      // Left as written.
-    }
-    writeStorage(sessionStorage, TOKEN_KEY, token);
-    history.replaceState(null, "", location.pathname + location.search);
-    return token;
+  if (!m) return null;
+  let token = m[1];
+  try {
+    token = decodeURIComponent(token);
+  } catch {
+    // Left as written.
   }
-  return readStorage(sessionStorage, TOKEN_KEY);
+  history.replaceState(null, "", location.pathname + location.search);
+  if (!token) return null;
+  writeStorage(sessionStorage, TOKEN_KEY, token);
+  return token;
+}
+
+/** The token of the address (taken once), else this tab's stored token. */
+function takeToken() {
+  return tokenFromHash() ?? readStorage(sessionStorage, TOKEN_KEY);
+}
+
+/** Failures grouped by what went wrong (outcome, phase, code), largest group first, each with its hosts. */
+export function groupFailures(failures) {
+  const groups = new Map();
+  for (const f of failures) {
+    const key = `${f.outcome}\u0000${f.phase}\u0000${f.code}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { outcome: f.outcome, phase: f.phase, code: f.code, message: f.message, hosts: [] }));
+    g.hosts.push(f);
+  }
+  return [...groups.values()].sort((a, b) => b.hosts.length - a.hosts.length);
 }
 
 function fmtTime(iso) {
@@ -483,6 +504,12 @@ class Dashboard {
     this.maintTimer = 0;
     this.phaseRows = new Map();
     this.phaseOrder = Object.keys(PHASE_COLOURS);
+    /** Streams started: a loop whose number is not the latest ends. */
+    this.streamGen = 0;
+    /** The last run time seen of the rollout shown (a finished rollout read from the store has none). */
+    this.elapsed = { id: null, ms: null };
+    /** A machine's page in the MAAS UI (`{systemId}` for its id), from GET …/hosts. */
+    this.maasMachineUrl = null;
     this.grid = new CellGrid($("cells"), { onFlush: (g) => this.onGridFlush(g) });
   }
 
@@ -503,6 +530,8 @@ class Dashboard {
     this.grid.groupBy = select.value;
     select.addEventListener("change", () => {
       writeStorage(localStorage, GROUP_KEY, select.value);
+      // The cells move: a tooltip would name a machine that is no longer under the pointer.
+      $("tip").hidden = true;
       this.grid.setGroupBy(select.value);
     });
     const wrap = $("canvas-wrap");
@@ -510,6 +539,7 @@ class Dashboard {
     new ResizeObserver(() => {
       if (wrap.clientWidth === lastWidth || this.grid.count === 0) return;
       lastWidth = wrap.clientWidth;
+      $("tip").hidden = true;
       this.grid.layout();
     }).observe(wrap);
     const canvas = $("cells");
@@ -517,6 +547,11 @@ class Dashboard {
     canvas.addEventListener("mouseleave", () => ($("tip").hidden = true));
     canvas.addEventListener("click", (e) => void this.showHost(e));
     this.renderLegend();
+    // A `#token=` link opened in a tab already showing the page changes only the fragment.
+    window.addEventListener("hashchange", () => {
+      const t = tokenFromHash();
+      if (t && t !== this.token) this.connect(t);
+    });
     const token = takeToken();
     if (token) this.connect(token);
     else this.showLogin("");
@@ -543,6 +578,7 @@ class Dashboard {
   }
 
   connect(token) {
+    this.stream?.abort();
     this.token = token;
     this.stopped = false;
     $("login").hidden = true;
@@ -580,7 +616,8 @@ class Dashboard {
 
   async streamLoop() {
     let retry = 2_000;
-    while (!this.stopped) {
+    const gen = ++this.streamGen;
+    while (!this.stopped && gen === this.streamGen) {
       const ac = new AbortController();
       this.stream = ac;
       const parser = new SseParser();
@@ -611,7 +648,7 @@ class Dashboard {
       } finally {
         clearTimeout(silence);
       }
-      if (this.stopped) return;
+      if (this.stopped || gen !== this.streamGen) return;
       retry = parser.retry ?? retry;
       this.setConn("reconnecting", "reconnecting");
       await new Promise((r) => setTimeout(r, retry));
@@ -700,6 +737,7 @@ class Dashboard {
       if (generation !== this.generation) return;
       this.cursor = v.cursor;
       this.budget = v.budget;
+      this.maasMachineUrl = v.maasMachineUrl ?? null;
       this.kind = v.kind ?? "rollout";
       this.renderKind();
       this.phaseOrder = [...new Set([...v.phases, ...Object.keys(PHASE_COLOURS)])];
@@ -911,7 +949,9 @@ class Dashboard {
     for (const seg of document.querySelectorAll("#overall-bar .seg")) seg.style.width = `${pct(segs[seg.dataset.seg])}%`;
     $("overall-text").textContent = `${p.settled} of ${total} settled · ${segs.inService} in service · ${p.inFlight ?? 0} in flight${bad ? ` · ${bad} failed` : ""}`;
     const meta = [`wave ${Math.min(p.wave + 1, p.waves)} of ${p.waves}`];
-    const elapsed = fmtDuration(p.elapsedMs);
+    // Read from the store once the run has ended, a rollout has no run time: keep the last one seen.
+    if (p.elapsedMs !== null && p.elapsedMs !== undefined) this.elapsed = { id: p.rolloutId, ms: p.elapsedMs };
+    const elapsed = fmtDuration(this.elapsed.id === p.rolloutId ? this.elapsed.ms : null);
     if (elapsed) meta.push(`${elapsed} this run`);
     if (p.maasRequests !== null && p.maasRequests !== undefined) meta.push(`${p.maasRequests.toLocaleString()} MAAS requests`);
     $("meta").textContent = meta.join(" · ");
@@ -990,14 +1030,55 @@ class Dashboard {
     row("wave", wUsed, wLimit, `wave ${wave + 1}: ${wUsed} of ${wLimit} allowed (${b.perWave} of the wave)`);
   }
 
+  /** A link to the machine's page in the MAAS UI, or its plain text when the region has none. */
+  machineLink(systemId, text) {
+    if (!this.maasMachineUrl) return document.createTextNode(text);
+    const a = document.createElement("a");
+    a.href = this.maasMachineUrl.replace("{systemId}", encodeURIComponent(systemId));
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.className = "maas-link";
+    a.title = "open in MAAS";
+    a.textContent = text;
+    return a;
+  }
+
+  /** One row per reason (outcome, phase, code) with its count; a reason of several hosts lists them in a disclosure. */
   renderFailures(failures) {
     $("failure-count").textContent = String(failures.length);
     const body = document.querySelector("#failures tbody");
     const frag = new DocumentFragment();
-    for (const f of failures.slice(0, MAX_FAILURE_ROWS)) {
+    let rows = 0;
+    const groups = groupFailures(failures);
+    for (const g of groups) {
+      if (rows >= MAX_FAILURE_ROWS) break;
+      rows++;
       const tr = document.createElement("tr");
-      tr.dataset.systemId = f.systemId;
-      for (const text of [f.hostname, f.systemId, f.outcome, f.phase, f.code, f.message]) {
+      tr.dataset.count = String(g.hosts.length);
+      const hostsTd = document.createElement("td");
+      if (g.hosts.length === 1) {
+        tr.dataset.systemId = g.hosts[0].systemId;
+        hostsTd.append(this.machineLink(g.hosts[0].systemId, `${g.hosts[0].hostname} (${g.hosts[0].systemId})`));
+      } else {
+        const details = document.createElement("details");
+        const summary = document.createElement("summary");
+        summary.textContent = `${g.hosts.length} hosts`;
+        const list = document.createElement("ul");
+        for (const f of g.hosts.slice(0, MAX_FAILURE_ROWS)) {
+          const li = document.createElement("li");
+          li.dataset.systemId = f.systemId;
+          li.append(this.machineLink(f.systemId, `${f.hostname} (${f.systemId})`));
+          if (f.message !== g.message) li.append(`: ${f.message}`);
+          list.append(li);
+        }
+        details.append(summary, list);
+        hostsTd.append(details);
+      }
+      const count = document.createElement("td");
+      count.className = "num";
+      count.textContent = String(g.hosts.length);
+      tr.append(count, hostsTd);
+      for (const text of [g.outcome, g.phase, g.code, g.message]) {
         const td = document.createElement("td");
         td.textContent = text;
         tr.append(td);
@@ -1006,8 +1087,8 @@ class Dashboard {
     }
     body.replaceChildren(frag);
     const more = $("failures-more");
-    more.hidden = failures.length <= MAX_FAILURE_ROWS;
-    more.textContent = `and ${failures.length - MAX_FAILURE_ROWS} more (GET /api/v1/rollouts/${this.id} lists them all)`;
+    more.hidden = groups.length <= MAX_FAILURE_ROWS;
+    more.textContent = `and ${groups.length - MAX_FAILURE_ROWS} more reasons (GET /api/v1/rollouts/${this.id} lists every failure)`;
   }
 
   renderLegend() {
@@ -1064,7 +1145,7 @@ class Dashboard {
       const d = await this.api("GET", `/api/v1/rollouts/${encodeURIComponent(this.id)}/hosts/${encodeURIComponent(h.systemId)}`);
       const head = document.createElement("div");
       const err = d.lastError ? ` · last error ${d.lastError.code ?? ""}: ${d.lastError.message ?? ""}` : "";
-      head.textContent = `${d.hostname} (${d.systemId}) · ${d.phase}${d.outcome ? ` → ${d.outcome}` : ""} · MAAS ${d.maasStatus?.label ?? "?"}${err}`;
+      head.append(this.machineLink(d.systemId, `${d.hostname} (${d.systemId})`), ` · ${d.phase}${d.outcome ? ` → ${d.outcome}` : ""} · MAAS ${d.maasStatus?.label ?? "?"}${err}`);
       const pre = document.createElement("pre");
       pre.textContent = d.history
         .filter((x) => x.kind === "transition")
