@@ -134,9 +134,16 @@ export class StoreCore {
     let result: T;
     try {
       this.guard?.fence(this.sql);
-      for (const p of hosts.values()) this.sql.run(HOST_UPSERT, p);
-      for (const p of callEnds) this.sql.run(CALL_END_IF_OPEN, p);
-      for (const p of journal) this.sql.run(JOURNAL_INSERT, p);
+      if (this.sql.backend === "postgres") {
+        // Each statement is a round trip to the server: many rows go in one statement.
+        for (const rows of chunks([...hosts.values()], ROWS_PER_STATEMENT)) this.sql.run(multiRow(HOST_UPSERT, rows.length), rows.flat());
+        for (const p of callEnds) this.sql.run(CALL_END_IF_OPEN, p);
+        for (const rows of chunks(journal, ROWS_PER_STATEMENT)) this.sql.run(multiRow(JOURNAL_INSERT, rows.length), rows.flat());
+      } else {
+        for (const p of hosts.values()) this.sql.run(HOST_UPSERT, p);
+        for (const p of callEnds) this.sql.run(CALL_END_IF_OPEN, p);
+        for (const p of journal) this.sql.run(JOURNAL_INSERT, p);
+      }
       result = fn();
       this.sql.commit();
     } catch (e) {
@@ -259,6 +266,21 @@ export class StoreCore {
     const row = this.sql.get<{ seq: number }>(`${JOURNAL_INSERT} RETURNING seq`, params);
     return Number(row?.seq);
   }
+}
+
+/** Rows of a buffered flush sent in one statement on PostgreSQL (host rows have 11 parameters: well below its 65,535). */
+const ROWS_PER_STATEMENT = 500;
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** `INSERT ... VALUES (?, ...)` with its one row of placeholders repeated `n` times (the rest of the statement kept). */
+function multiRow(sql: string, n: number): string {
+  const m = /VALUES \(([?, ]+)\)/.exec(sql);
+  if (!m || n === 1) return sql;
+  const row = `(${m[1]})`;
+  return sql.replace(m[0], `VALUES ${Array.from({ length: n }, () => row).join(", ")}`);
 }
 
 /** JSON text for a column, or STORE_SCHEMA naming what could not be serialised. */

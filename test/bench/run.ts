@@ -24,6 +24,7 @@ import { makespanLowerBound, parseWavePolicy, type WavePolicy } from "../../stat
 import { BenchError, CLI, REPO, runChild, runRolloutCli, startSimProcess, type HeapPeaks } from "./procs.ts";
 import { breakdown, phaseTimes, PART_NAMES, type Breakdown, type HostParts, type SimTimes } from "./timeline.ts";
 import { STRATEGIES, type BaselineResult, type Strategy } from "./baselines.ts";
+import { runStoreBench, type StoreFigures } from "./store.ts";
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -44,6 +45,8 @@ options:
   --skip-scale          leave out the scale run
   --skip-timed          leave out the timed run (and so the baselines, which are compared with it)
   --skip-baselines      leave out the baseline runs
+  --skip-store          leave out the store's cost per host transition (SQLite and PostgreSQL)
+  --store-transitions N store section: host transitions per measurement (default 2000; --quick 500)
   --keep                keep the working directory (configs, stores, logs) and print its path
   --cpu-prof            write V8 CPU profiles of the rollout processes into the working directory (implies --keep)
   -h, --help            this help`;
@@ -72,6 +75,8 @@ interface Flags {
   skipScale: boolean;
   skipTimed: boolean;
   skipBaselines: boolean;
+  skipStore: boolean;
+  storeTransitions: number;
   keep: boolean;
   cpuProf: boolean;
 }
@@ -104,6 +109,8 @@ function parseFlags(argv: string[]): Flags | undefined {
         "skip-scale": { type: "boolean", default: false },
         "skip-timed": { type: "boolean", default: false },
         "skip-baselines": { type: "boolean", default: false },
+        "skip-store": { type: "boolean", default: false },
+        "store-transitions": { type: "string" },
         keep: { type: "boolean", default: false },
         "cpu-prof": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -138,6 +145,8 @@ function parseFlags(argv: string[]): Flags | undefined {
     skipScale: values["skip-scale"],
     skipTimed: values["skip-timed"],
     skipBaselines: values["skip-baselines"] || values["skip-timed"],
+    skipStore: values["skip-store"],
+    storeTransitions: positive("store-transitions", values["store-transitions"], q ? 500 : 2_000, true),
     keep: values.keep || values["cpu-prof"],
     cpuProf: values["cpu-prof"],
   };
@@ -494,6 +503,7 @@ interface Report {
   /** The timed rollout again at --ratio-speed: the one the ratio goal is checked on. */
   ratioRun?: TimedFigures;
   baselines?: BaselineFigures[];
+  store?: StoreFigures;
 }
 
 function printReport(r: Report): void {
@@ -596,6 +606,14 @@ function printReport(r: Report): void {
     }
     out.push(table(rows));
   }
+  if (r.store) {
+    out.push("");
+    out.push(`Store: cost per host transition (saveHost + a journal line), ${r.store.costs[0]?.transitions ?? 0} transitions`);
+    const rows = [["backend", "written through", "write-behind 200 ms"]];
+    for (const c of r.store.costs) rows.push([c.backend, `${c.throughUs.toFixed(0)} µs`, `${c.bufferedUs.toFixed(0)} µs`]);
+    for (const s of r.store.skipped) rows.push([s, "", ""]);
+    out.push(table(rows));
+  }
   out.push("");
   out.push("Summary");
   const sum: string[][] = [["figure", "measured", "goal", ""]];
@@ -638,6 +656,8 @@ async function main(argv: string[]): Promise<number> {
       skipScale: f.skipScale,
       skipTimed: f.skipTimed,
       skipBaselines: f.skipBaselines,
+      skipStore: f.skipStore,
+      storeTransitions: f.storeTransitions,
     },
   };
   const started = performance.now();
@@ -666,6 +686,7 @@ async function main(argv: string[]): Promise<number> {
         report.baselines.push(bl);
       }
     }
+    if (!f.skipStore) report.store = await runStoreBench({ transitions: f.storeTransitions, dir, note });
   } finally {
     if (f.keep) note(`working directory kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
