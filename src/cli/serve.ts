@@ -94,7 +94,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       maasStats: () => maas.stats(),
       observeMaasRequests: (o) => maas.observeRequests(o),
       // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
-      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1 })),
+      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1, beforeSend: () => store.assertMayAct() })),
       config,
       logger,
       token,

@@ -8,6 +8,14 @@
 import type { Logger } from "pino";
 import { MetalwaveError } from "../errors.ts";
 
+/** A standby does not probe MAAS: only the leader talks to it (src/service/leader.ts). */
+export class StandbyProbe extends MetalwaveError<"STANDBY"> {
+  readonly code = "STANDBY" as const;
+  constructor() {
+    super("this metalwave is a standby: only the leader talks to MAAS");
+  }
+}
+
 export interface ProbeResult {
   ok: boolean;
   /** When the probe ended (ISO). */

@@ -22,7 +22,7 @@ import { Leadership, followFromStore, type Role } from "./leader.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { EmptyBody, ReasonBody, ReprovisionBody, StartBody } from "./api-schemas.ts";
-import { Readiness } from "./readiness.ts";
+import { Readiness, StandbyProbe } from "./readiness.ts";
 
 export interface ServiceOptions {
   store: Store;
@@ -220,7 +220,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
     maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
   });
-  const readiness = new Readiness({ probeMaas: opts.probeMaas ?? (() => opts.maas.whoami()), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
+  const probeMaas = opts.probeMaas ?? (() => opts.maas.whoami());
+  // Probes start once listening, after `leadership` below exists.
+  const readiness = new Readiness({ probeMaas: () => (leadership.role === "leader" ? probeMaas() : Promise.reject(new StandbyProbe())), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -228,7 +230,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     planning: () => controller.planning(),
     maasStats: opts.maasStats,
     eventClients: () => events.size,
-    maasUp: () => readiness.maas?.ok,
+    maasUp: () => (leadership.role === "leader" ? readiness.maas?.ok : undefined),
     budgetRemaining: () => controller.budgetRemaining(),
   });
 
