@@ -158,7 +158,7 @@ export const ConfigSchema = z
         /** metalwave's private key (OpenSSH or PEM, unencrypted); its public half goes into every deploy's user-data. */
         privateKeyFile: z.string().optional(),
         port: z.number().int().min(1).max(65_535).default(22),
-        /** Pinned host keys; default: known-hosts.json next to the store. */
+        /** Pinned host keys, OpenSSH known_hosts format; default: known_hosts next to the store (an old known-hosts.json there is migrated once). */
         knownHostsFile: z.string().optional(),
         commandTimeoutMs: z.number().int().positive().default(600_000),
       })

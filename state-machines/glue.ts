@@ -8,8 +8,8 @@ import { assertNever } from "../src/errors.ts";
 import { topLevelPhase, type HostContext, type HostEmitted, type HostEvent, type HostOutcome } from "./host.ts";
 import type { ResumeHostRecord, RolloutEmitted, RolloutEvent } from "./rollout.ts";
 
-/** The rollout event a host's emitted event becomes. */
-export function hostToRollout(e: HostEmitted): RolloutEvent {
+/** The rollout event a host's emitted event becomes; `null` when the rollout need not know. */
+export function hostToRollout(e: HostEmitted): RolloutEvent | null {
   switch (e.type) {
     case "host.phase":
       return { type: "HOST_PHASE", systemId: e.systemId, phase: e.phase };
@@ -24,6 +24,8 @@ export function hostToRollout(e: HostEmitted): RolloutEvent {
         outcome: e.outcome,
         ...(e.reason !== undefined ? { reason: e.reason } : {}),
       };
+    case "host.retryHeld":
+      return null;
     default:
       return assertNever(e, "host emitted event");
   }
@@ -32,7 +34,9 @@ export function hostToRollout(e: HostEmitted): RolloutEvent {
 /** What the runtime must do for a rollout emitted event; `null` when no host is concerned. */
 export type HostCommand =
   | { kind: "start"; systemId: string; wave: number }
-  | { kind: "send"; systemId: string; event: HostEvent };
+  | { kind: "send"; systemId: string; event: HostEvent }
+  /** To every host in flight. */
+  | { kind: "broadcast"; event: HostEvent };
 
 export function rolloutToHost(e: RolloutEmitted): HostCommand | null {
   switch (e.type) {
@@ -42,10 +46,12 @@ export function rolloutToHost(e: RolloutEmitted): HostCommand | null {
       return { kind: "send", systemId: e.systemId, event: { type: "SLOT_GRANTED", phase: e.phase } };
     case "rollout.abortHost":
       return { kind: "send", systemId: e.systemId, event: { type: "ABORT", reason: "rollout aborted" } };
+    case "rollout.paused":
+      return { kind: "broadcast", event: { type: "ROLLOUT_PAUSED" } };
+    case "rollout.resumed":
+      return { kind: "broadcast", event: { type: "ROLLOUT_RESUMED" } };
     case "rollout.waveStarted":
     case "rollout.waveSettled":
-    case "rollout.paused":
-    case "rollout.resumed":
     case "rollout.completed":
     case "rollout.aborted":
       return null;
@@ -55,7 +61,7 @@ export function rolloutToHost(e: RolloutEmitted): HostCommand | null {
 }
 
 /** The emitted event types a runtime subscribes to with `actor.on(type, ...)`. */
-export const HOST_EMITTED_TYPES = ["host.phase", "host.slotRequest", "host.slotRelease", "host.settled"] as const;
+export const HOST_EMITTED_TYPES = ["host.phase", "host.slotRequest", "host.slotRelease", "host.settled", "host.retryHeld"] as const;
 export const ROLLOUT_EMITTED_TYPES = [
   "rollout.startHost",
   "rollout.grantSlot",

@@ -73,6 +73,8 @@ export const hostMachine = hostSetup.createMachine({
       { guard: "holdsGrantedSlot" },
       { actions: "returnUnwantedSlot" },
     ],
+    ROLLOUT_PAUSED: { actions: "hold" },
+    ROLLOUT_RESUMED: { actions: "unhold" },
     ABORT: [
       { guard: { type: "statusIs", params: { statuses: ABORTABLE } }, target: "#host.aborting", actions: "noteAbort" },
       { target: "#host.aborted", actions: "noteAbort" },

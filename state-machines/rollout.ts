@@ -261,7 +261,8 @@ function checkBudgets(c: RolloutContext, wave: number): BudgetBreach | null {
 }
 
 export function describeBreach(b: BudgetBreach): string {
-  const which = b.budget === "perWave" ? `per-wave failure budget of wave ${b.wave}` : "total failure budget";
+  // Waves count from 1 for people, as the progress line, status and the dashboard do.
+  const which = b.budget === "perWave" ? `per-wave failure budget of wave ${b.wave + 1}` : "total failure budget";
   return `${which} exceeded: ${b.failures} failed host(s), limit ${b.limit}`;
 }
 
@@ -527,8 +528,9 @@ export const rolloutMachine = setup({
       },
     },
     paused: {
+      // Paused stays paused until RESUME, also once every host has settled: the rollout
+      // then completes on resume (a paused rollout never reports "completed" on its own).
       entry: "emitPaused",
-      always: { guard: "isComplete", target: "completed" },
       on: {
         RESUME: { target: "running", actions: "acknowledgeAndResume" },
       },

@@ -14,11 +14,11 @@ import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
 import { readHostError } from "../runtime/documents/host-error.ts";
-import { hostFailureOf, RolloutTally } from "../runtime/progress.ts";
+import { hostFailureOf, RolloutTally, withWavesFromOne } from "../runtime/progress.ts";
 import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
-import { FileKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
+import { openKnownHosts, generateKeyPair, loadPrivateKey, MemoryKnownHosts, publicKeyLine, Ssh2Port, type SshTarget } from "../ssh/index.ts";
 import { Command } from "commander";
 import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
@@ -95,7 +95,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     privateKey,
     port: config.ssh.port,
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
-    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : new FileKnownHosts(config.ssh.knownHostsFile ?? join(localStateDir(config.store), "known-hosts.json")),
+    knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : openKnownHosts(config, localStateDir(config.store)),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
     logger: logger.child({ component: "ssh" }),
   });
@@ -140,7 +140,9 @@ async function runWithProgress(a: RunArgs): Promise<number> {
         })
       : undefined;
     const region = regionJson(a.region);
-    if (a.json) console.log(JSON.stringify(cloud ? { region, ...summary, cloud } : { region, ...summary }, null, 2));
+    // Waves count from 1 in the JSON, as in the progress line and `status` (docs/cli.md).
+    const reported = withWavesFromOne(summary);
+    if (a.json) console.log(JSON.stringify(cloud ? { region, ...reported, cloud } : { region, ...reported }, null, 2));
     else a.terminal.line(`${summaryText(summary)}\n  region: ${regionText(a.region)}` + (cloud ? `\n${cloudText(cloud)}` : ""));
     return exitCodeFor(summary);
   } finally {

@@ -104,6 +104,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: () => layeringFor(config, logger, sim),
       regionIsEphemeral: sim !== undefined,
+      ...(sim ? {} : { maasUrl: region.url }),
       lockCommand: "serve",
     });
     // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).

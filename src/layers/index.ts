@@ -3,7 +3,7 @@
  * The rollout calls `createLayering(...)` once, then `clusterBarrier(kind, hosts)`
  * for the cluster-level layers and `layerHost(host)` from each host's layering phase.
  */
-export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
+export { createLayering, hostFromMachine, layerAddressOf, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
 export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
 export { LayerError, LAYER_ERROR_CODES, hostWorkStopped } from "./errors.ts";
 export type { LayerErrorCode } from "./errors.ts";

@@ -2,6 +2,10 @@
  * The layer engine: the five layers of docs/layering.md as "check, then act" steps
  * over SSH, plus the Kubernetes API for node readiness and labels.
  *
+ * (Over 600 lines: the five layers share the engine's lanes and the state the barriers find;
+ * waits, the read-back and templates are already apart (waits.ts, report.ts, render.ts). The
+ * move to charms in a machine model (docs/layering.md, "Where this is going") splits it per layer.)
+ *
  * Cluster-level work (`clusterBarrier`) forms a cluster from the hosts it is given
  * and reports per-host failures instead of failing the whole barrier, unless the
  * cluster itself cannot form (its first host failed). Per-host work (`layerHost`)
@@ -134,9 +138,19 @@ export function replicasFor(kind: ControlPlaneApp["kind"], controlCount: number)
   }
 }
 
-/** A LayerHost from a MAAS machine record: first IP, `ceph`-tagged devices by id_path. */
+/**
+ * The one place that picks the address the layers reach a host at. Today: the machine's first
+ * MAAS address. The reference reaches each service on the address of its MAAS space (the k8s
+ * API on the management space, node matching on the internal space; juju-layering.md §2c):
+ * once hosts' addresses per space are recorded, this is what switches to them.
+ */
+export function layerAddressOf(m: Machine): string | undefined {
+  return m.ip_addresses[0];
+}
+
+/** A LayerHost from a MAAS machine record: its layer address, `ceph`-tagged devices by id_path. */
 export function hostFromMachine(m: Machine, roles: readonly string[]): LayerHost {
-  const address = m.ip_addresses[0];
+  const address = layerAddressOf(m);
   if (address === undefined) throw new LayerError("LAYER_PRECONDITION", { layer: "any", step: "address", systemId: m.system_id, hostname: m.hostname }, "the machine reports no IP address");
   const cephDisks = m.blockdevice_set.filter((d) => d.tags.includes("ceph") && d.id_path).map((d) => d.id_path as string);
   return { systemId: m.system_id, hostname: m.hostname, address, roles, cephDisks };

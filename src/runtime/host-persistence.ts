@@ -55,6 +55,9 @@ export class HostPersistence {
     let phaseChanged = false;
     for (const [systemId, actor] of this.dirty) {
       const snap = actor.getSnapshot();
+      // A stopped actor (a held host at the run's end) was saved before it was stopped;
+      // its "stopped" snapshot must never replace that record.
+      if (snap.status === "stopped") continue;
       const info = this.planned(systemId);
       const top = topLevelPhase(snap.value);
       const ctx = snap.context;

@@ -45,6 +45,14 @@ export interface RolloutSummary extends RolloutProgress {
   failures: HostFailure[];
 }
 
+/**
+ * The progress as people and the CLI's JSON read it: waves counted from 1 (`wave`,
+ * `perWave[].index`), as the progress line, `status` and the dashboard count them.
+ */
+export function withWavesFromOne<P extends Pick<RolloutProgress, "wave" | "perWave">>(p: P): P {
+  return { ...p, wave: p.wave + 1, perWave: p.perWave.map((w) => ({ ...w, index: w.index + 1 })) };
+}
+
 export const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "failed"];
 
 export function isOutcome(phase: string): phase is HostOutcome {

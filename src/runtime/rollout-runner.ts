@@ -16,7 +16,7 @@ import type { MaasPort } from "../maas/port.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord } from "../store/index.ts";
-import { hostMachine, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
+import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
@@ -103,6 +103,8 @@ export class RolloutRunner {
    * report to, and their events are dropped rather than sent to a stopped actor.
    */
   private rolloutLive = false;
+  /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
+  private readonly held = new Set<string>();
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -266,6 +268,9 @@ export class RolloutRunner {
       const now = this.knownStatus.get(h.systemId);
       if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
       actor.send({ type: "RESTORED" });
+      // What the rebuilt rollout is: a held retry goes on once it runs, waits while it is paused.
+      actor.send({ type: this.rollout.getSnapshot().value === "paused" ? "ROLLOUT_PAUSED" : "ROLLOUT_RESUMED" });
+      if (isRetryHeld(actor.getSnapshot().value)) this.held.add(h.systemId);
     }
     this.emitProgress();
     return done;
@@ -342,6 +347,8 @@ export class RolloutRunner {
           this.observer.watch(cmd.systemId, this.knownStatus.get(cmd.systemId));
           this.coordinator?.started(cmd.systemId);
           actor.start();
+        } else if (cmd.kind === "broadcast") {
+          for (const actor of this.hosts.values()) actor.send(cmd.event);
         } else {
           this.hosts.get(cmd.systemId)?.send(cmd.event);
         }
@@ -401,6 +408,7 @@ export class RolloutRunner {
       actor.on(type, (e) => {
         switch (e.type) {
           case "host.phase": {
+            this.held.delete(systemId);
             const prev = this.tally.enter(systemId, e.phase);
             if (e.phase === "layering") this.coordinator?.arrive(systemId);
             hlog[this.deps.transitionLogLevel ?? "debug"]({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
@@ -412,11 +420,17 @@ export class RolloutRunner {
             this.settle(systemId, e.outcome, e.reason);
             hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
             break;
+          case "host.retryHeld":
+            this.held.add(systemId);
+            hlog.info({ phase: e.phase }, "retry held: the rollout is paused");
+            this.maybeFinish();
+            break;
           case "host.slotRequest":
           case "host.slotRelease":
             break;
         }
-        this.toRollout(hostToRollout(e));
+        const toRollout = hostToRollout(e);
+        if (toRollout) this.toRollout(toRollout);
       });
     }
     actor.subscribe({
@@ -524,7 +538,8 @@ export class RolloutRunner {
   /** The rollout is over for this process once it is settled and no host is in flight. */
   private maybeFinish(): void {
     if (this.state === "running") return;
-    if (this.hosts.size > 0 && this.state === "paused") return;
+    // Paused: the run ends once every host still in flight is settled or holds its retry.
+    if (this.state === "paused" && this.hosts.size > this.held.size) return;
     if (this.stopping) return;
     this.stopping = true;
     this.persistence.saveChanged();
@@ -532,6 +547,13 @@ export class RolloutRunner {
       () => {
         this.rolloutLive = false;
         this.rollout.stop();
+        // Held hosts are saved in retryHeld (now, before they stop); a --resume restores
+        // them and they retry then.
+        this.persistence.saveChanged();
+        for (const systemId of this.held) {
+          this.hosts.get(systemId)?.stop();
+          this.hosts.delete(systemId);
+        }
         this.persistence.saveChanged();
         this.emitProgress(true);
         this.finish(this.summary());

@@ -8,6 +8,8 @@
 import type { Config } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { loadPrivateKey } from "../ssh/keys.ts";
+import { openKnownHosts } from "../ssh/known-hosts.ts";
+import { localStateDir } from "../store/index.ts";
 
 export interface StartupCheckContext {
   /** The region is the embedded simulator (it makes its own SSH key). */
@@ -23,4 +25,6 @@ export function checkServeConfig(config: Config, ctx: StartupCheckContext): void
   }
   // Readable and a key ssh2 can use (the message names the file, never the key).
   if (config.ssh.privateKeyFile) loadPrivateKey(config.ssh.privateKeyFile);
+  // The pinned host keys read (and the old JSON pins migrated) now, not at the first SSH connection.
+  if (config.layers.enabled && !ctx.embeddedRegion) openKnownHosts(config, localStateDir(config.store));
 }

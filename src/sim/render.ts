@@ -6,7 +6,7 @@
 import { NodeStatus, STATUS_LABEL } from "../maas/status.ts";
 import { renderInterface } from "./network/render.ts";
 import { ADMIN_USER } from "./region.ts";
-import { uuidFrom } from "./region/state.ts";
+import { renderDisk, renderLogicalVolume } from "./storage/render.ts";
 import type { EventRecord, MachineRecord, NamedRecord, Region, TagRecord } from "./region.ts";
 
 export const API = "/MAAS/api/2.0";
@@ -56,57 +56,22 @@ export function renderEvent(e: EventRecord): object {
   };
 }
 
-export function renderBlockDevice(region: Region, m: MachineRecord, slot: number): object | undefined {
-  const d = m.hw?.disks[slot];
-  if (d === undefined) return undefined;
-  const id = m.index * 16 + slot + 1;
-  const name = d.kind === "nvme" ? `nvme${slot}n1` : `sd${String.fromCharCode(97 + slot)}`;
-  const serial = region.diskSerial(m, slot);
-  const idPath = d.kind === "nvme" ? `/dev/disk/by-id/nvme-${d.model.replace(/\s+/g, "_")}_${serial}` : `/dev/disk/by-id/wwn-0x5000c500${serial.toLowerCase().padStart(8, "0").slice(-8)}`;
-  const deployed = m.hasIp && slot === 0;
-  const partitions = deployed
-    ? [
-        {
-          // Real MAAS always gives partitions and filesystems a UUID (maas-network-storage.md §3.2).
-          uuid: uuidFrom(region.seed, "partition", m.systemId, id, m.counts.commissioned),
-          size: d.sizeBytes - 1_048_576 * 2,
-          bootable: false,
-          tags: [],
-          type: "partition",
-          path: `/dev/disk/by-dname/${name}-part1`,
-          system_id: m.systemId,
-          device_id: id,
-          used_for: "ext4 formatted filesystem mounted at /",
-          filesystem: { fstype: "ext4", label: "root", uuid: uuidFrom(region.seed, "filesystem", m.systemId, id, m.counts.commissioned), mount_point: "/", mount_options: null },
-          id: id * 10 + 1,
-          resource_uri: `${API}/nodes/${m.systemId}/blockdevices/${id}/partition/${id * 10 + 1}`,
-        },
-      ]
-    : [];
-  return {
-    id_path: idPath,
-    size: d.sizeBytes,
-    block_size: d.kind === "hdd" ? 4096 : 512,
-    tags: region.diskTagsFor(m, slot),
-    uuid: null,
-    storage_pool: null,
-    model: d.model,
-    serial,
-    partition_table_type: deployed ? "GPT" : null,
-    available_size: deployed ? 0 : d.sizeBytes,
-    name,
-    used_size: deployed ? d.sizeBytes : 0,
-    path: `/dev/disk/by-dname/${name}`,
-    numa_node: 0,
-    firmware_version: "1.0",
-    system_id: m.systemId,
-    type: "physical",
-    filesystem: null,
-    used_for: deployed ? "GPT partitioned with 1 partition" : "Unused",
-    partitions,
-    id,
-    resource_uri: `${API}/nodes/${m.systemId}/blockdevices/${id}/`,
-  };
+/** A physical disk as `GET nodes/{id}/blockdevices/{id}/` shows it. */
+export function renderBlockDevice(region: Region, m: MachineRecord, slot: number): Record<string, unknown> | undefined {
+  const facts = region.diskFacts(m, slot);
+  if (facts === undefined) return undefined;
+  return renderDisk(m.systemId, facts, m.storage?.disks[slot], m.storage, region.isUefi(m));
+}
+
+/** Physical disks then logical volumes. */
+export function renderBlockDevices(region: Region, m: MachineRecord): { physical: Record<string, unknown>[]; virtual: Record<string, unknown>[] } {
+  const physical: Record<string, unknown>[] = [];
+  for (let i = 0; i < (m.hw?.disks.length ?? 0); i++) {
+    const d = renderBlockDevice(region, m, i);
+    if (d) physical.push(d);
+  }
+  const st = m.storage;
+  return { physical, virtual: st ? st.lvs.map((lv) => renderLogicalVolume(m.systemId, st, lv)) : [] };
 }
 
 /** The machine object exactly as `GET machines/{id}/` returns it. */
@@ -115,11 +80,7 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
   const zone = region.zones.get(m.zone);
   const pool = region.pools.get(m.pool);
   const interfaces = m.ifaces.map((i) => renderInterface(region.net, m.systemId, m.ifaces, i, i.slot === null ? undefined : hw?.nics[i.slot]));
-  const disks: object[] = [];
-  for (let i = 0; i < (hw?.disks.length ?? 0); i++) {
-    const d = renderBlockDevice(region, m, i);
-    if (d) disks.push(d);
-  }
+  const { physical: disks, virtual } = renderBlockDevices(region, m);
   const storageBytes = hw?.disks.reduce((n, d) => n + d.sizeBytes, 0) ?? 0;
   const deployed = m.status === NodeStatus.DEPLOYED;
   const addresses = region.addressesOf(m);
@@ -133,7 +94,7 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
     description: m.description,
     // Read from the SMBIOS at commissioning; null before (DISPLAYED_MACHINE_FIELDS, [M] api/machines.py).
     hardware_uuid: hw ? region.hardwareUuid(m) : null,
-    bios_boot_method: hw ? "pxe" : null,
+    bios_boot_method: hw ? (region.isUefi(m) ? "uefi" : "pxe") : null,
     disable_ipv4: false,
     error_description: "",
     domain: DOMAIN,
@@ -212,17 +173,18 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
     interface_set: interfaces,
     boot_interface: boot ? renderInterface(region.net, m.systemId, m.ifaces, boot, hw?.nics[0]) : null,
     physicalblockdevice_set: disks,
-    blockdevice_set: disks,
-    virtualblockdevice_set: [],
-    volume_groups: [],
+    blockdevice_set: [...disks, ...virtual],
+    virtualblockdevice_set: virtual,
+    // VGs appear only as stubs in the machine (§3.2).
+    volume_groups: (m.storage?.vgs ?? []).map((v) => ({ system_id: m.systemId, id: v.id, __incomplete__: true })),
     raids: [],
     bcaches: [],
     cache_sets: [],
-    boot_disk: disks[0] ?? null,
+    boot_disk: disks[m.storage?.bootSlot ?? 0] ?? null,
     special_filesystems: [],
     cache_set_count: 0,
     raid_count: 0,
-    volume_group_count: 0,
+    volume_group_count: m.storage?.vgs.length ?? 0,
     current_commissioning_result_id: m.commissioningStatus === -1 ? null : m.index * 4 + 1,
     current_testing_result_id: m.testingStatus === -1 ? null : m.index * 4 + 2,
     current_installation_result_id: m.counts.deployed > 0 || m.osystem !== "" ? m.index * 4 + 3 : null,

@@ -261,7 +261,8 @@ export class SimServer {
     if (suffix) {
       pathOp = suffix[1];
       rest = rest.slice(0, rest.length - suffix[0].length + (suffix[0].startsWith("/") ? 1 : 0));
-    } else if (!url.pathname.endsWith("/")) {
+    } else if (!url.pathname.endsWith("/") && router.resolve(rest) === null) {
+      // (Partitions are the exception MAAS routes without a slash: .../partition/{id}, §1.)
       // Django's APPEND_SLASH: a client that forgets the slash gets redirected, as by a real region.
       return { operation: "unknown", status: 301, contentType: "text/html; charset=utf-8", body: "", headers: { Location: `${url.pathname}/${url.search}` } };
     }

@@ -476,7 +476,7 @@ export class Ssh2Port implements SshPort {
     const algorithm = algorithmOf(key);
     const fingerprint = fingerprintOf(key);
     const record = await this.o.knownHosts.get(target.systemId);
-    const d = decideHostKey(record, algorithm, fingerprint, this.o.unknownHosts, new Date());
+    const d = decideHostKey(record, algorithm, fingerprint, this.o.unknownHosts, new Date(), { key: key.toString("base64"), hosts: [...new Set([target.hostname, target.address].filter((h) => h !== ""))] });
     const details = { systemId: target.systemId, hostname: target.hostname };
     switch (d.verdict) {
       case "accept":

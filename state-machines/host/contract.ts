@@ -128,6 +128,8 @@ export interface HostContext {
   reprovisionReleased?: boolean;
   /** With `reprovision.recommission`: the new commissioning ended Ready. */
   reprovisionCommissioned?: boolean;
+  /** The rollout is paused: no retry starts (a failed attempt waits in `retryHeld` until it resumes). */
+  held?: boolean;
 }
 
 export type HostEvent =
@@ -135,13 +137,19 @@ export type HostEvent =
   | { type: "SLOT_GRANTED"; phase: CappedPhase }
   | { type: "ABORT"; reason?: string }
   /** Sent by the runtime right after starting an actor from a persisted snapshot: restarts timers. */
-  | { type: "RESTORED" };
+  | { type: "RESTORED" }
+  /** The rollout paused: retries wait (in-flight requests finish). */
+  | { type: "ROLLOUT_PAUSED" }
+  /** The rollout resumed: a held retry backs off again, then runs. */
+  | { type: "ROLLOUT_RESUMED" };
 
 export type HostEmitted =
   | { type: "host.phase"; systemId: string; phase: HostPhase; attempt: number }
   | { type: "host.slotRequest"; systemId: string; phase: CappedPhase }
   | { type: "host.slotRelease"; systemId: string; phase: CappedPhase }
-  | { type: "host.settled"; systemId: string; outcome: HostOutcome; reason?: string };
+  | { type: "host.settled"; systemId: string; outcome: HostOutcome; reason?: string }
+  /** A retry is held because the rollout is paused: the host waits, doing nothing, until it resumes. */
+  | { type: "host.retryHeld"; systemId: string; phase: HostPhase };
 
 export interface HostOutput {
   outcome: HostOutcome;
@@ -153,6 +161,12 @@ export type AbortOutput = { status: NodeStatusCode } | undefined;
 
 /** Error codes this machine writes itself; actor rejections bring their own codes. */
 export type HostErrorCode = "MAAS_FAILED_STATUS" | "PHASE_TIMEOUT" | "UNEXPECTED_STATUS" | "UNKNOWN_ERROR";
+
+/** The host waits in a phase's `retryHeld` (its rollout is paused). */
+export function isRetryHeld(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  return Object.values(value as Record<string, unknown>)[0] === "retryHeld";
+}
 
 /** The top-level state name of a (persisted or live) host snapshot value. */
 export function topLevelPhase(value: unknown): HostPhase {

@@ -5,6 +5,7 @@
  * - `failedAttemptThenRetry`: every phase with a retry budget ends a failed attempt in
  *   `failedAttempt`, then either `backingOff` (attempts left; the back-off delay, then
  *   the phase's retry) or `quarantining` (attempts spent, with a reason naming the phase).
+ *   While the rollout is paused the retry waits in `retryHeld`.
  * - `maasOperationPhase`: commissioning and deploying, a long MAAS operation under a phase
  *   slot: `slotted` (`awaitingSlot`, then `working`: `deciding` / `requesting` / `waiting`,
  *   then `timingOut`, which aborts the MAAS operation), ended by MAAS's status.
@@ -54,8 +55,15 @@ export function failedAttemptThenRetry(p: { phase: HostPhase; budget: RetryPhase
       ],
     },
     backingOff: {
+      // Paused (now, or when the attempt failed): the retry waits in retryHeld.
+      always: { guard: "retriesHeld", target: "retryHeld" },
       on: { RESTORED: { target: "backingOff", reenter: true } },
       after,
+    },
+    retryHeld: {
+      entry: { type: "emitRetryHeld", params: { phase: p.phase } },
+      // Resumed: back off again from the full delay, then retry.
+      on: { ROLLOUT_RESUMED: { target: "backingOff", actions: "unhold" } },
     },
   } as const;
 }

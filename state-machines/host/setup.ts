@@ -105,6 +105,8 @@ export const hostSetup = setup({
       const status = abortOutputStatus(event);
       return status !== undefined && params.statuses.includes(status);
     },
+    /** The rollout is paused: a retry must not start. */
+    retriesHeld: ({ context }) => !!context.held,
     holdsGrantedSlot: ({ context, event }) => event.type === "SLOT_GRANTED" && context.slot === event.phase,
   },
   actions: {
@@ -118,6 +120,9 @@ export const hostSetup = setup({
     })),
     resetReleaseAttempts: assign(({ context }) => ({ attempts: { ...context.attempts, release: 0 }, reprovisionReleased: context.reprovision ? true : (context.reprovisionReleased ?? false) })),
     markRequestSent: assign({ requestSent: true }),
+    hold: assign({ held: true }),
+    unhold: assign({ held: false }),
+    emitRetryHeld: emit(({ context }, params: { phase: HostPhase }) => ({ type: "host.retryHeld" as const, systemId: context.systemId, phase: params.phase })),
     /** Each phase's request is its own: a release accepted on the retry path says nothing about the deploy. */
     clearRequest: assign({ requestSent: false }),
     markTagged: assign({ tagged: true }),

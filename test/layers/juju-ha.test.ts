@@ -67,7 +67,7 @@ describe("juju controller barrier: HA as Juju 3.6 does it", () => {
     const again = realShowController(lf.f.ssh(), 0);
     await lf.layering({ ssh: again.ssh }).clusterBarrier("juju-controller", lf.hosts.juju);
     expect(again.commands.filter((c) => /add-machine|enable-ha|bootstrap/.test(c))).toEqual([]);
-  });
+  }, 60_000);
 
   it("below three controller machines asks for no HA, re-runs add nothing, and logs no warning", async () => {
     lf = await startLayerFleet();
@@ -83,5 +83,5 @@ describe("juju controller barrier: HA as Juju 3.6 does it", () => {
     expect(again.commands.filter((c) => /add-machine|bootstrap/.test(c))).toEqual([]);
     expect(lines.filter((l) => l.level >= 40)).toEqual([]);
     expect(lines.map((l) => l.msg)).toContain("juju controller on 2 machines: HA is enabled once three controller machines are in");
-  });
+  }, 60_000);
 });

@@ -56,7 +56,7 @@ function setup() {
   const { layerHost } = createHostActors(deps);
   const fakes = makeFakes();
   const clock = new SimulatedClock();
-  const actor = createActor(hostMachine.provide({ actors: { ...fakes.actors, layerHost } as never }), {
+  const actor = createActor(hostMachine.provide({ actors: { ...fakes.actors, layerHost } }), {
     clock,
     input: hostInput({ systemId: SYSTEM_ID, maasStatus: S.DEPLOYED, roles: ["compute"] }),
   });

@@ -37,6 +37,12 @@ export const systemDeps: readonly SystemDep[] = [
     present: () => onPath('systemd-analyze'),
   },
   {
+    name: 'ssh-keygen',
+    neededBy: 'the known_hosts tests (test/ssh/known-hosts.test.ts: OpenSSH finds, fingerprints and removes the pinned keys)',
+    debianPackages: ['openssh-client'],
+    present: () => onPath('ssh-keygen'),
+  },
+  {
     name: 'promtool',
     neededBy: 'the metrics and alert-rule checks (test/service/deploy.test.ts: promtool check metrics, check rules, test rules); Debian ships promtool only in the prometheus package (its server is installed too, and on a machine with systemd it starts)',
     debianPackages: ['prometheus'],
@@ -53,6 +59,12 @@ export const systemDeps: readonly SystemDep[] = [
     neededBy: "the store's tests on PostgreSQL and the standby tests (test/store, test/service/standby.test.ts): each run starts a throwaway cluster (test/setup/postgres.ts)",
     debianPackages: ['postgresql'],
     present: () => postgresBinDir() !== undefined,
+  },
+  {
+    name: 'Go and gomaasapi',
+    neededBy: "the gomaasapi tour of the simulator (test/gomaasapi/tour.test.ts: Juju's MAAS client, built offline from Debian's sources)",
+    debianPackages: ['golang-go', 'golang-github-juju-gomaasapi-dev'],
+    present: () => onPath('go') && existsSync('/usr/share/gocode/src/github.com/juju/gomaasapi/controller.go'),
   },
 ];
 

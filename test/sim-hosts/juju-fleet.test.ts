@@ -30,6 +30,12 @@ describe("simulated Juju on a simulated fleet over SSH", () => {
       [`manual:${second!.address}`, second!.address],
     ]);
 
+    // The machines' subnets are MAAS's (the region's network model): spaces are defined from them.
+    const cidr = f.hosts.host(first!.systemId)?.interfaces[0]?.cidr ?? "";
+    expect([...f.sim.region.net.subnets.values()].map((x) => x.cidr)).toContain(cidr);
+    const spaces = JSON.parse((await ssh.exec(first!, "juju spaces -m mw:controller --format json")).stdout) as { spaces: { name: string; subnets: Record<string, unknown> }[] };
+    expect(Object.keys(spaces.spaces.find((x) => x.name === "alpha")?.subnets ?? {})).toContain(cidr);
+    expect((await ssh.exec(first!, `juju add-space -m mw:controller management ${cidr}`)).stdout).toBe(`added space "management" with subnets ${cidr}\n`);
     const show = JSON.parse((await ssh.exec(first!, "juju show-controller mw --show-password --format json")).stdout) as Record<string, { details: { "api-endpoints": string[] }; account: { password: string } }>;
     const [endpoint] = show["mw"]?.details["api-endpoints"] ?? [];
     expect(endpoint).toBe(`${first!.address}:${f.hosts.jujuApi.endpoint(first!.address)?.port ?? -1}`);

@@ -3,7 +3,8 @@
  * reject or hang as a script says, and a driver that runs one host on a SimulatedClock.
  */
 import { createActor, fromPromise, SimulatedClock, type Actor } from "xstate";
-import { hostMachine, defaultHostPolicy, type HostEmitted, type HostInput, type HostPolicy } from "../../state-machines/host.ts";
+import { hostMachine, defaultHostPolicy, type AbortOutput, type EraseMode, type HostEmitted, type HostInput, type HostPolicy } from "../../state-machines/host.ts";
+import type { RoleRecheck } from "../../src/roles/recheck.ts";
 import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
 
 export const ACTOR_NAMES = [
@@ -32,22 +33,36 @@ export interface Fakes {
   script: Partial<Record<ActorName, Outcome[]>>;
   /** Resolvers of calls that were told to "hang". */
   hanging: (() => void)[];
-  actors: Record<ActorName, ReturnType<typeof fromPromise<void, never>>>;
+  actors: HostActors;
 }
 
+/** The actors `hostMachine.provide` takes, each with its own input and output types. */
+export type HostActors = Required<NonNullable<Parameters<typeof hostMachine.provide>[0]["actors"]>>;
+
 export function makeFakes(script: Partial<Record<ActorName, Outcome[]>> = {}): Fakes {
-  const fakes: Fakes = { calls: [], script, hanging: [], actors: {} as Fakes["actors"] };
-  for (const name of ACTOR_NAMES) {
-    fakes.actors[name] = fromPromise<void, never>(({ input }) => {
-      fakes.calls.push({ actor: name, input: input as Record<string, unknown> });
-      const outcome = fakes.script[name]?.shift() ?? "ok";
-      if (outcome === "ok") return Promise.resolve();
-      if (outcome === "hang") return new Promise<void>((resolve) => fakes.hanging.push(resolve));
-      if ("resolve" in outcome) return Promise.resolve(outcome.resolve as void);
+  const calls: Call[] = [];
+  const hanging: (() => void)[] = [];
+  /** One scripted actor: records its input, then resolves, rejects or hangs as the script says. */
+  const scripted = <I extends object, O>(name: ActorName) =>
+    fromPromise<O, I>(({ input }) => {
+      calls.push({ actor: name, input: { ...input } as Record<string, unknown> });
+      const outcome = script[name]?.shift() ?? "ok";
+      if (outcome === "ok") return Promise.resolve(undefined as O);
+      if (outcome === "hang") return new Promise<O>((resolve) => hanging.push(() => resolve(undefined as O)));
+      if ("resolve" in outcome) return Promise.resolve(outcome.resolve as O);
       return Promise.reject(outcome.reject);
     });
-  }
-  return fakes;
+  const actors = {
+    commissionMachine: scripted<{ systemId: string; recommission?: true }, void>("commissionMachine"),
+    tagMachine: scripted<{ systemId: string; roles: readonly string[]; recheck?: RoleRecheck }, void>("tagMachine"),
+    allocateMachine: scripted<{ systemId: string }, void>("allocateMachine"),
+    deployMachine: scripted<{ systemId: string; hostname: string; roles: readonly string[] }, void>("deployMachine"),
+    releaseMachine: scripted<{ systemId: string; erase: EraseMode }, void>("releaseMachine"),
+    abortMachine: scripted<{ systemId: string }, AbortOutput>("abortMachine"),
+    markBroken: scripted<{ systemId: string; reason: string }, void>("markBroken"),
+    layerHost: scripted<{ systemId: string; hostname: string; roles: readonly string[] }, void>("layerHost"),
+  } satisfies HostActors;
+  return { calls, script, hanging, actors };
 }
 
 export const fastPolicy: HostPolicy = {
@@ -94,7 +109,7 @@ export function drive(opts: {
 } = {}): Driven {
   const fakes = makeFakes(opts.script);
   const clock = new SimulatedClock();
-  const logic = hostMachine.provide({ actors: fakes.actors as never });
+  const logic = hostMachine.provide({ actors: fakes.actors });
   const actor = opts.snapshot
     ? createActor(logic, { clock, snapshot: opts.snapshot as never, input: hostInput() }) // input is ignored on restore
     : createActor(logic, { clock, input: hostInput(opts.input) });

@@ -112,7 +112,7 @@ describe("rolloutMachine", () => {
     expect(r.state()).toBe("paused");
     expect(out).toContainEqual({
       type: "rollout.paused",
-      reason: "per-wave failure budget of wave 0 exceeded: 2 failed host(s), limit 1",
+      reason: "per-wave failure budget of wave 1 exceeded: 2 failed host(s), limit 1",
       counts: { inService: 0, quarantined: 2, aborted: 0, failed: 0 },
       breach: { budget: "perWave", failures: 2, limit: 1, wave: 0 },
     });
@@ -206,11 +206,14 @@ describe("rolloutMachine", () => {
     expect(r.ctx().totals).toEqual({ inService: 2, quarantined: 1, aborted: 0, failed: 0 });
   });
 
-  it("completes even when paused once nothing is left in flight or to start", () => {
+  it("stays paused once nothing is left in flight or to start, and completes on RESUME", () => {
     const r = run({ waves: [["a", "b"]], budget: { perWave: 0, total: 0 } });
     r.settle("a", "failed");
     expect(r.state()).toBe("paused");
     r.settle("b");
+    // A paused rollout says it is paused until someone resumes it, never "completed" on its own.
+    expect(r.state()).toBe("paused");
+    r.actor.send({ type: "RESUME" });
     expect(r.state()).toBe("completed");
   });
 

@@ -237,6 +237,10 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
       if (actor?.getSnapshot().status === "active") actor.send(cmd.event);
       return;
     }
+    if (cmd.kind === "broadcast") {
+      for (const actor of hosts.values()) if (actor.getSnapshot().status === "active") actor.send(cmd.event);
+      return;
+    }
     const id = cmd.systemId;
     const wave = cmd.wave;
     for (let w = 0; w < wave; w++) {
@@ -270,7 +274,8 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
         settledPerWave[w] = (settledPerWave[w] ?? 0) + 1;
       }
       // After ABORT the rollout is final; hosts still settle and report, to no one.
-      if (rollout.getSnapshot().status === "active") rollout.send(hostToRollout(he));
+      const toRollout = hostToRollout(he);
+      if (toRollout && rollout.getSnapshot().status === "active") rollout.send(toRollout);
     });
     actor.start();
   });

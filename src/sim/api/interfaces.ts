@@ -9,8 +9,7 @@ import type { Iface } from "../network/interfaces.ts";
 import { renderInterface } from "../network/render.ts";
 import type { MachineRecord, Region } from "../region.ts";
 import type { Call, Handler, HandlerDef, Reply } from "../routes.ts";
-import { machineOf, ok } from "./machines.ts";
-import { admin } from "./network.ts";
+import { admin, machineOf, ok } from "./common.ts";
 
 const deleted: Reply = { status: 204 };
 

@@ -5,15 +5,13 @@
  * JSON; MAAS's errors come from the model as SimulatedFailure.
  */
 import { NodeStatus } from "../../maas/status.ts";
-import { formFailure, SimulatedFailure, textFailure } from "../errors.ts";
-import { ADMIN_USER } from "../region.ts";
+import { formFailure, textFailure } from "../errors.ts";
 import type { MachineRecord, Region } from "../region.ts";
 import { API, renderEvent, renderMachine, renderPool, renderTag, renderUser, renderZone } from "../render.ts";
 import type { Call, HandlerDef, Reply } from "../routes.ts";
+import { admin, machineOf, ok } from "./common.ts";
+import { setStorageLayout } from "./storage.ts";
 
-export const ok = (json: unknown): Reply => ({ status: 200, json });
-
-export const machineOf = (c: Call): MachineRecord => c.region.get(c.args[0] ?? "");
 
 function machineList(region: Region, list: readonly MachineRecord[]): unknown[] {
   return list.map((m) => renderMachine(region, m));
@@ -32,11 +30,7 @@ function machineOp(change: (c: Call, m: MachineRecord) => void): (c: Call) => Re
   };
 }
 
-export const isAdmin = (user: string): boolean => user === ADMIN_USER;
-
-function requireAdmin(c: Call): void {
-  if (!isAdmin(c.user)) throw new SimulatedFailure(403, "", "text/plain; charset=utf-8");
-}
+const requireAdmin = admin;
 
 /** The BMC parameters MAAS keeps for a machine (power_parameters, admin only). */
 function powerParameters(region: Region, m: MachineRecord): Record<string, string> {
@@ -82,12 +76,13 @@ function lshw(region: Region, m: MachineRecord): Buffer {
 }
 
 // §4: restore_* need Ready or Failed testing.
-function restore(what: "networking"): (c: Call) => Reply {
-  const text = { networking: "restore networking configuration" }[what];
+function restore(what: "networking" | "storage" | "default"): (c: Call) => Reply {
+  const text = { networking: "restore networking configuration", storage: "restore storage configuration.", default: "restore default networking and storage configuration." }[what];
   return machineOp((c, m) => {
     requireAdmin(c);
     if (m.status !== NodeStatus.READY && m.status !== NodeStatus.FAILED_TESTING) throw textFailure(409, `Machine must be in a ready or failed testing state to ${text}`);
-    c.region.resetNetworking(m);
+    if (what !== "storage") c.region.resetNetworking(m);
+    if (what !== "networking") c.region.resetStorage(m);
   });
 }
 
@@ -227,6 +222,9 @@ export const machineHandler: HandlerDef = {
       },
     },
     { method: "POST", op: "restore_networking_configuration", doc: "Restore networking options to their initial state.", handler: restore("networking") },
+    { method: "POST", op: "restore_storage_configuration", doc: "Restore storage configuration to its initial state.", handler: restore("storage") },
+    { method: "POST", op: "restore_default_configuration", doc: "Restore machine configuration to its initial state.", handler: restore("default") },
+    { method: "POST", op: "set_storage_layout", doc: "Changes the storage layout on machine.", handler: machineOp((c, m) => setStorageLayout(c, m)) },
   ],
 };
 

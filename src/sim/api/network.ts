@@ -8,13 +8,9 @@ import { intToIp, ipToInt } from "../fleet.ts";
 import type { Network, Subnet, Vlan } from "../network/model.ts";
 import { renderFabric, renderIpRange, renderSpace, renderSpaces, renderSubnet, renderVlan } from "../network/render.ts";
 import type { Call, HandlerDef, Reply } from "../routes.ts";
-import { isAdmin, ok } from "./machines.ts";
+import { admin, isAdmin, ok } from "./common.ts";
 
 const deleted: Reply = { status: 204 };
-
-export function admin(c: Call): void {
-  if (!isAdmin(c.user)) throw new SimulatedFailure(403, "", "text/plain; charset=utf-8");
-}
 
 function fabricOf(net: Network, id: string | undefined): number {
   const n = Number(id);

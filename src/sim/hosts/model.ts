@@ -59,13 +59,14 @@ export class SimHost {
    */
   readonly stopped = new Set<string>();
 
-  constructor(systemId: string, hostname: string, address: string, deployment: number, disks: readonly SimDisk[]) {
+  /** `interfaces`: the deployed machine's addresses with their subnets (MAAS's links); default one on 127.0.0.0/8. */
+  constructor(systemId: string, hostname: string, address: string, deployment: number, disks: readonly SimDisk[], interfaces?: readonly NetInterface[]) {
     this.systemId = systemId;
     this.hostname = hostname;
     this.address = address;
     this.deployment = deployment;
     this.disks = disks;
-    this.interfaces = [{ name: "enp1s0", address, cidr: "127.0.0.0/8", mac: `52:54:00:${[0, 1, 2].map((i) => (hash32(deployment, systemId, i) % 256).toString(16).padStart(2, "0")).join(":")}` }];
+    this.interfaces = interfaces?.length ? interfaces.map((i) => ({ ...i })) : [{ name: "enp1s0", address, cidr: "127.0.0.0/8", mac: `52:54:00:${[0, 1, 2].map((i) => (hash32(deployment, systemId, i) % 256).toString(16).padStart(2, "0")).join(":")}` }];
     this.files.set("/etc/hostname", `${hostname}\n`);
   }
 }

@@ -263,7 +263,12 @@ export class HostFleet {
       const d = renderBlockDevice(this.region, m, slot) as { id_path: string; size: number; tags: string[] } | undefined;
       if (d) disks.push({ idPath: d.id_path, sizeBytes: d.size, root: slot === 0, tags: d.tags });
     }
-    const host = new SimHost(m.systemId, m.hostname, this.region.ipFor(m), m.counts.deployed, disks);
+    // Its addresses by subnet, as MAAS linked them: Juju's spaces are defined from these subnets.
+    const interfaces = m.ifaces.flatMap((i) => i.links.flatMap((l) => {
+      const cidr = l.ip !== null && l.subnetId !== null ? this.region.net.subnets.get(l.subnetId)?.cidr : undefined;
+      return l.ip !== null && cidr !== undefined ? [{ name: i.name, address: l.ip, cidr, mac: i.mac }] : [];
+    }));
+    const host = new SimHost(m.systemId, m.hostname, this.region.ipFor(m), m.counts.deployed, disks, interfaces);
     const { keys, files } = authorizedKeysFrom(m.userData);
     for (const [p, c] of files) host.files.set(p, c);
     this.cloud.addHost(host);

@@ -105,7 +105,7 @@ export function listMachines(r: RegionState, params: Params): MachineRecord[] {
 }
 
 /** Parameters allocate reports in its 409 when nothing matches, in this order. */
-export const ALLOCATE_CONSTRAINT_KEYS = ["name", "system_id", "arch", "cpu_count", "mem", "tags", "not_tags", "zone", "not_in_zone", "pool", "not_in_pool"] as const;
+export const ALLOCATE_CONSTRAINT_KEYS = ["name", "system_id", "arch", "cpu_count", "mem", "tags", "not_tags", "zone", "not_in_zone", "pool", "not_in_pool", "storage", "interfaces", "subnets", "not_subnets"] as const;
 
 /** Allocate's constraints as one predicate over machines; throws MAAS's 400s for bad names. */
 export function allocationMatcher(r: RegionState, params: Params): (m: MachineRecord) => boolean {

@@ -10,6 +10,9 @@ import { formFailure, SimulatedFailure, textFailure } from "../errors.ts";
 import { isValidHostname, newPetname } from "../names.ts";
 import type { Params } from "../params.ts";
 import { assertDeployable, releaseAutoAddresses } from "../network/interfaces.ts";
+import { hasRoot } from "../storage/model.ts";
+import { networkStorageMatcher } from "./constraints.ts";
+import type { Matches } from "./constraints.ts";
 import { ALLOCATE_CONSTRAINT_KEYS, allocationMatcher, splitList } from "./filters.ts";
 import { beginPhase, powerCheck } from "./phases.ts";
 import { ADMIN_USER, DEFAULT_DISTRO, DISTRO_SERIES, HWE_KERNEL } from "./records.ts";
@@ -113,7 +116,10 @@ function startCommissioning(r: RegionState, m: MachineRecord, actor: string, com
 }
 
 export function allocate(r: RegionState, params: Params, user: string): AllocateResult {
-  const match = allocationMatcher(r, params);
+  const basic = allocationMatcher(r, params);
+  const extra = networkStorageMatcher(r, params);
+  let matches: Matches | null = null;
+  const match = (m: MachineRecord): boolean => basic(m) && (matches = extra(m)) !== null;
   const systemId = params.get("system_id");
   const candidate = systemId !== undefined ? r.bySystemId.get(systemId) : r.machines.find(match);
   if (candidate === undefined || candidate.deleted || !match(candidate)) {
@@ -128,7 +134,8 @@ export function allocate(r: RegionState, params: Params, user: string): Allocate
     throw textFailure(409, `No available machine matches constraints: [${raw}] (resolved to "${resolved}")`);
   }
   if (params.bool("dry_run") !== true) doAllocate(r, candidate, user, params.get("agent_name") ?? "", params.get("comment") ?? "");
-  return { machine: candidate, constraintsByType: {} };
+  // constraints_by_type is always present, `{}` without storage/interface constraints (§6).
+  return { machine: candidate, constraintsByType: { ...(matches ?? {}) } };
 }
 
 function doAllocate(r: RegionState, m: MachineRecord, user: string, agentName: string, comment: string): void {
@@ -156,6 +163,8 @@ export function deploy(r: RegionState, m: MachineRecord, params: Params, user: s
     throw formFailure({ user_data: ["Provided user data is not valid base64."] });
   }
   assertDeployable(m.ifaces);
+  // §4: deploy needs a filesystem mounted at / (a blank layout cannot deploy).
+  if (m.storage === null || !hasRoot(m.storage)) throw formFailure({ storage: ["Mount the root '/' filesystem to be able to deploy this node."] });
   // Deploy powers the machine on; a BMC fault refuses the whole request and changes nothing.
   powerCheck(r, m, "power on");
   const comment = params.get("comment") ?? "";

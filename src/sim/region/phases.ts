@@ -117,6 +117,8 @@ function finishPhase(r: RegionState, m: MachineRecord, phase: Phase): void {
       }
       // Commissioning resets the networking to MAAS's defaults unless asked not to (§2.4).
       if (!m.skipNetworking || m.ifaces.length === 0) r.resetNetworking(m);
+      // ... and lays the disks out in the default (flat) layout, with new UUIDs (§5).
+      if (!m.skipStorage || m.storage === null) r.resetStorage(m);
       m.commissioningStatus = 2;
       m.powerState = "off";
       r.setStatus(m, S.READY, "", who);

@@ -56,7 +56,10 @@ export function populate(r: RegionState, fleet: FleetSpec): void {
       m.tags = [...g.tags];
       r.resetNetworking(m);
       const code = INITIAL_STATUS_CODE[status];
-      if (code !== S.NEW) m.commissioningStatus = 2;
+      if (code !== S.NEW) {
+        m.commissioningStatus = 2;
+        r.resetStorage(m);
+      }
       if (code === S.ALLOCATED || code === S.DEPLOYED || code === S.DEPLOYING || code === S.FAILED_DEPLOYMENT) m.owner = ADMIN_USER;
       if (code === S.DEPLOYED || code === S.DEPLOYING || code === S.FAILED_DEPLOYMENT) {
         m.osystem = "ubuntu";

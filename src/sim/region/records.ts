@@ -6,6 +6,7 @@ import { NodeStatus } from "../../maas/status.ts";
 import type { NodeStatusCode } from "../../maas/status.ts";
 import type { HardwareClassSpec } from "../fleet.ts";
 import type { Iface } from "../network/interfaces.ts";
+import type { StorageState } from "../storage/model.ts";
 
 export type PowerState = "on" | "off" | "unknown" | "error";
 
@@ -103,6 +104,8 @@ export interface MachineRecord {
   /** Commissioning options: keep the current networking / storage instead of resetting them. */
   skipNetworking: boolean;
   skipStorage: boolean;
+  /** Partitions, filesystems and VGs (storage/model.ts); null until commissioning lays the disks out. */
+  storage: StorageState | null;
   /** Block-device tags changed through the API, by disk slot; others come from the class. */
   diskTags: Map<number, string[]> | null;
   /** Incremented whenever a busy phase starts or is cancelled; stale scheduled jobs see a newer value and do nothing. */
@@ -231,6 +234,7 @@ export function blankMachine(index: number, systemId: string, hostname: string, 
     ownerData: {},
     skipNetworking: false,
     skipStorage: false,
+    storage: null,
     diskTags: null,
     job: 0,
     attempts: { commission: 0, deploy: 0, release: 0, erase: 0, test: 0, power: 0 },

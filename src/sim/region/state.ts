@@ -18,6 +18,9 @@ import { addressesOf, claimAutoAddresses, initialLinks } from "../network/interf
 import type { Iface, IdSource } from "../network/interfaces.ts";
 import { Network } from "../network/model.ts";
 import type { Subnet } from "../network/model.ts";
+import { applyLayout } from "../storage/model.ts";
+import type { LayoutName, LayoutOptions, StorageIds } from "../storage/model.ts";
+import type { DiskFacts } from "../storage/render.ts";
 import { EventLog } from "./events.ts";
 import { blankMachine, GENERIC_HW } from "./records.ts";
 import type { EventLevel, EventRecord, HardwareClass, MachineRecord, NamedRecord, TagRecord, TransitionListener } from "./records.ts";
@@ -75,6 +78,8 @@ export class RegionState {
   readonly net: Network;
   /** One region-wide sequence, as MAAS's StaticIPAddress and interface rows have. */
   readonly ids: IdSource;
+  /** Ids and fresh UUIDs for partitions, filesystems, VGs and LVs (new ones every layout, §5). */
+  readonly storageIds: StorageIds;
   private readonly listeners = new Set<TransitionListener>();
   private nextIndex = 0;
   private nextObjectId = OBJECT_ID_BASE + 1;
@@ -90,6 +95,7 @@ export class RegionState {
     this.rng = new Rng(opts.seed);
     this.net = new Network(opts.networks, "admin");
     this.ids = { nextId: () => this.nextObjectId++ };
+    this.storageIds = { nextId: () => this.nextObjectId++, uuid: (kind) => uuidFrom(this.seed, kind, this.nextObjectId++) };
   }
 
   get events(): EventRecord[] {
@@ -225,6 +231,33 @@ export class RegionState {
   /** Every address the machine holds (boot interface first). */
   addressesOf(m: MachineRecord): string[] {
     return addressesOf(m.ifaces);
+  }
+
+  // ---------------------------------------------------------------- storage
+
+  /** amd64 machines boot BIOS/PXE here; others UEFI (bios_boot_method, §5's worked example). */
+  isUefi(m: MachineRecord): boolean {
+    return !m.architecture.startsWith("amd64");
+  }
+
+  /** The region's default layout (flat), as commissioning and restore_storage_configuration apply it (§5). */
+  resetStorage(m: MachineRecord): void {
+    m.storage = m.hw === null ? null : applyLayout(m.hw.disks, 0, "flat", {}, this.isUefi(m), this.storageIds);
+  }
+
+  setLayout(m: MachineRecord, layout: LayoutName, o: LayoutOptions): void {
+    if (m.hw === null) return;
+    m.storage = applyLayout(m.hw.disks, m.storage?.bootSlot ?? 0, layout, o, this.isUefi(m), this.storageIds);
+  }
+
+  /** What a physical disk shows besides its layout: id `index*16 + slot + 1`, name, serial, by-id path, tags. */
+  diskFacts(m: MachineRecord, slot: number): DiskFacts | undefined {
+    const spec = m.hw?.disks[slot];
+    if (spec === undefined) return undefined;
+    const name = spec.kind === "nvme" ? `nvme${slot}n1` : `sd${String.fromCharCode(97 + slot)}`;
+    const serial = this.diskSerial(m, slot);
+    const idPath = spec.kind === "nvme" ? `/dev/disk/by-id/nvme-${spec.model.replace(/\s+/g, "_")}_${serial}` : `/dev/disk/by-id/wwn-0x5000c500${serial.toLowerCase().padStart(8, "0").slice(-8)}`;
+    return { spec, id: m.index * 16 + slot + 1, name, serial, idPath, tags: this.diskTagsFor(m, slot) };
   }
 
   // ---------------------------------------------------------------- derived facts
