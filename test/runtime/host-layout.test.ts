@@ -14,6 +14,7 @@ import { CallJournal } from "../../src/runtime/call-journal.ts";
 import { PreflightError, readAndPlan, renderWavesText } from "../../src/runtime/deployment-plan.ts";
 import { applyHostLayout } from "../../src/runtime/host-layout.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
+import { readRolloutPlan } from "../../src/runtime/documents/rollout-plan.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { simClient, simDeps } from "./sim-client.ts";
@@ -85,6 +86,10 @@ describe("per-role network layout on the simulated region", () => {
       expect(m.interface_set.find((i) => i.name === "eno1.100")?.vlan?.space).toBe("internal");
       if (h.roles.includes("network")) expect(bond?.tags).toContain("neutron:physnet1");
     }
+
+    // The stored plan keeps each host's layout, so a resumed rollout applies the same one.
+    const latest = store.latestRollout()!;
+    expect(readRolloutPlan(latest.plan, latest.id).hosts.map((h) => h.layout)).toEqual(plan.rollout.hosts.map((h) => h.layout));
 
     // A second pass over the same hosts reads and sends nothing.
     writes.length = 0;

@@ -12,6 +12,7 @@
  * - 2: the current version, `RolloutPlan` in src/runtime/deployment-plan.ts plus the
  *   maintenance fields (`prepare`, `spares`).
  */
+import type { HostLayout } from "../../roles/layout-plan.ts";
 import { z } from "zod";
 import { MetalwaveError } from "../../errors.ts";
 import type { RoleRecheck } from "../../roles/recheck.ts";
@@ -42,6 +43,17 @@ const Reprovision = z.object({
   recheck: Recheck.optional(),
 });
 
+/** A host's planned layout (src/roles/layout-plan.ts), checked for its shape's top level. */
+const Layout = z.custom<HostLayout>(
+  (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    ["bonds", "vlans", "links", "interfaces"].every((k) => Array.isArray((v as Record<string, unknown>)[k])) &&
+    "storage" in v &&
+    "networks" in v,
+  { message: "expected a host layout (bonds, vlans, links, interfaces, storage, networks)" },
+);
+
 const PlannedHost = z.object({
   systemId: z.string().min(1),
   hostname: z.string(),
@@ -50,6 +62,7 @@ const PlannedHost = z.object({
   roles: z.array(z.string()).default([]),
   disks: z.array(DiskTagChange).default([]),
   reprovision: Reprovision.optional(),
+  layout: Layout.optional(),
 });
 
 const Prepare = z.object({
