@@ -96,11 +96,13 @@ async function serve(configFile: string): Promise<Service> {
 }
 
 /** An HTTP proxy in front of the region that counts what one service sends. */
-async function countingProxy(target: string): Promise<{ url: string; count: () => number }> {
+async function countingProxy(target: string): Promise<{ url: string; count: () => number; changes: () => number }> {
   const t = new URL(target);
   let n = 0;
+  let changes = 0;
   const server = createServer((req, res) => {
     n++;
+    if (req.method !== "GET") changes++;
     const fwd = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
@@ -111,7 +113,7 @@ async function countingProxy(target: string): Promise<{ url: string; count: () =
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}${t.pathname}`, count: () => n };
+  return { url: `http://127.0.0.1:${port}${t.pathname}`, count: () => n, changes: () => changes };
 }
 
 interface Rig {
@@ -254,7 +256,7 @@ describe("two services on one PostgreSQL store", () => {
     await kill(b.child, "SIGKILL");
   }, 240_000);
 
-  it("a leader paused past its lease neither writes nor sends a MAAS request once resumed, after the standby took over", async () => {
+  it("a leader paused past its lease neither writes nor sends a state-changing MAAS request once resumed, after the standby took over", async () => {
     const r = await rig("", "commission=0.3,deploy=3,release=0.2");
     const lease: ConfigInput = { storeLeaseMs: 3000 };
     const proxyA = await countingProxy(r.simUrl);
@@ -274,6 +276,7 @@ describe("two services on one PostgreSQL store", () => {
     await waitFor(async () => (await writesOf("serve-b")) > 5, "the new leader to write", b.text);
     // What the old leader sent or committed before it stopped has all arrived by now (seconds later).
     const sentBeforeTakeover = proxyA.count();
+    const changesBeforeTakeover = proxyA.changes();
     const writtenBeforeTakeover = await writesOf("serve-a");
     expect(sentBeforeTakeover).toBeGreaterThan(0);
     expect(writtenBeforeTakeover).toBeGreaterThan(0);
@@ -283,7 +286,11 @@ describe("two services on one PostgreSQL store", () => {
     expect(code).toBe(1);
     expect(a.text()).toMatch(/lost the store's lease/);
     expect(await writesOf("serve-a")).toBe(writtenBeforeTakeover);
-    expect(proxyA.count()).toBe(sentBeforeTakeover);
+    // No request that changes anything. A read whose bytes were still in this process when it
+    // was paused (it passed the lease check before the pause) may complete on resume: at most
+    // the client's in-flight limit of them, and none sent after it.
+    expect(proxyA.changes()).toBe(changesBeforeTakeover);
+    expect(proxyA.count() - sentBeforeTakeover).toBeLessThanOrEqual(4);
 
     await waitFor(async () => (await b.api("GET", `/api/v1/rollouts/${id}`)).json.rollout.state === "completed", "the rollout to complete on the new leader", b.text, 90_000);
     r.read((s) => {
