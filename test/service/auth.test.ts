@@ -19,7 +19,12 @@ afterEach(async () => {
 describe("service authentication", () => {
   it("answers 401 without the token or with a wrong one, and starts nothing", async () => {
     h = await harness();
-    const before = h.sim.stats().requests.total;
+    // The readiness probe (users.whoami, every readyProbeMs) is the only request the service sends on its own.
+    const beyondProbe = (): number => {
+      const r = h!.sim.stats().requests;
+      return r.total - (r.byOperation["users.whoami"]?.total ?? 0);
+    };
+    const before = beyondProbe();
     const wrong: { token: string | null; headers?: Record<string, string> }[] = [
       { token: null },
       { token: "wrong-token-0000000000000" },
@@ -45,7 +50,7 @@ describe("service authentication", () => {
       }
     }
     expect(h.store.listRollouts()).toEqual([]);
-    expect(h.sim.stats().requests.total).toBe(before);
+    expect(beyondProbe()).toBe(before);
     expect(h.sim.stats().statusCounts).toEqual({ New: 12 });
   });
 
