@@ -41,8 +41,9 @@ let bad: { systemId: string; hostname: string };
 let flaky: { systemId: string; hostname: string }[];
 const children: ChildProcess[] = [];
 
+// info: the service announces its address in an info record (docs/service.md "Logs").
 function start(args: string[]): { child: ChildProcess; text: () => string } {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, METALWAVE_API_TOKEN: TOKEN, METALWAVE_LOG_LEVEL: "warn" } });
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, METALWAVE_API_TOKEN: TOKEN, METALWAVE_LOG_LEVEL: "info" } });
   children.push(child);
   let text = "";
   child.stdout?.setEncoding("utf8").on("data", (c: string) => (text += c));
