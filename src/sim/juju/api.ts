@@ -78,6 +78,8 @@ export class JujuApi {
     if (served === undefined) throw new JujuError("not supported", `unknown object type "${req.type}"`);
     if (req.version !== undefined && req.version !== served) throw new JujuError("not supported", `unknown version (${req.version}) of interface "${req.type}"`);
     const p = req.params ?? {};
+    // The refusals below are Juju's own words for a facade or method it does not serve
+    // (juju/juju rpc/rpcreflect: CallNotImplementedError, code "not implemented"), not stubs.
     if (req.type === "Admin") {
       if (req.request !== "Login") throw new JujuError("not supported", `no such request - method Admin.${req.request} is not implemented`);
       return this.login(s, p);
