@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
-import type { Store, HostRecord } from "../store/index.ts";
+import type { Store, HostRecord, RolloutRegion } from "../store/index.ts";
 import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
@@ -67,6 +67,11 @@ export interface RunnerDeps {
   layering?: { engine: Layering; ssh: SshPort };
   observerPollMs?: number;
   now?: () => number;
+  /**
+   * The region this runs against, recorded with each rollout it creates so `status` and the
+   * service's answers say "simulated" of a rehearsal on the embedded simulator. Absent: not recorded.
+   */
+  region?: RolloutRegion;
 }
 
 type HostActor = Actor<typeof hostMachine>;
@@ -167,7 +172,7 @@ export class RolloutRunner {
       this.plan = opts.plan;
       const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
       for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      this.rolloutId = store.createRollout(this.plan).id;
+      this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
       this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
     } else {
       await this.startNewRollout();
@@ -464,7 +469,7 @@ export class RolloutRunner {
     // calls. A failure part-way says what was done and what was not (RolesError).
     const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
     this.plan = planned.rollout;
-    this.rolloutId = store.createRollout(this.plan).id;
+    this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
     this.journalPlan(planned, synced);
   }
 
