@@ -546,6 +546,7 @@ export class RolloutRunner {
     if (this.stopping) return;
     this.stopping = true;
     this.persistence.saveChanged();
+    this.persistence.flushNow();
     void this.observer.stop().then(
       () => {
         this.rolloutLive = false;
@@ -558,6 +559,7 @@ export class RolloutRunner {
           this.hosts.delete(systemId);
         }
         this.persistence.saveChanged();
+        this.persistence.flushNow();
         this.emitProgress(true);
         this.finish(this.summary());
       },
