@@ -46,7 +46,7 @@ export interface ScaleFigures {
   regionCpuMsPerMachine: number;
   /** CPU time of the region process to build its fleet and start serving. */
   regionStartCpuMs: number;
-  /** The rollout process's largest V8 heap figures (sampled every 100 ms). */
+  /** The rollout process's largest V8 heap figures (sampled every 500 ms). */
   rolloutPeakHeap: HeapPeaks | undefined;
   simPeakRssBytes: number;
   requests: number;
