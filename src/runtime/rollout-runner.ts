@@ -409,7 +409,10 @@ export class RolloutRunner {
   private attachHost(systemId: string, actor: HostActor): void {
     this.hosts.set(systemId, actor);
     const info = this.hostInfo.get(systemId);
-    const hlog = this.log.child({ systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") });
+    // The host's fixed keys on each of its lines; a pino child per host would cost more
+    // (its bindings and redaction are prepared when it is made) than the few lines it writes.
+    const fixed = { systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") };
+    const level = this.deps.transitionLogLevel ?? "debug";
     for (const type of HOST_EMITTED_TYPES) {
       actor.on(type, (e) => {
         switch (e.type) {
@@ -417,18 +420,18 @@ export class RolloutRunner {
             this.held.delete(systemId);
             const prev = this.tally.enter(systemId, e.phase);
             if (e.phase === "layering") this.coordinator?.arrive(systemId);
-            hlog[this.deps.transitionLogLevel ?? "debug"]({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
+            if (this.log.isLevelEnabled(level)) this.log[level]({ ...fixed, from: prev, to: e.phase, attempt: e.attempt }, "transition");
             this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
             this.emitProgress();
             break;
           }
           case "host.settled":
             this.settle(systemId, e.outcome, e.reason);
-            hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
+            this.log.info({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
             break;
           case "host.retryHeld":
             this.held.add(systemId);
-            hlog.info({ phase: e.phase }, "retry held: the rollout is paused");
+            this.log.info({ ...fixed, phase: e.phase }, "retry held: the rollout is paused");
             this.maybeFinish();
             break;
           case "host.slotRequest":
@@ -442,7 +445,7 @@ export class RolloutRunner {
     actor.subscribe({
       next: () => this.persistence.changed(systemId, actor),
       error: (err) => {
-        hlog.error({ err }, "host actor crashed");
+        this.log.error({ ...fixed, err }, "host actor crashed");
         this.fail(err);
       },
     });
@@ -549,6 +552,7 @@ export class RolloutRunner {
     if (this.stopping) return;
     this.stopping = true;
     this.persistence.saveChanged();
+    this.persistence.flushNow();
     void this.observer.stop().then(
       () => {
         this.rolloutLive = false;
@@ -561,6 +565,7 @@ export class RolloutRunner {
           this.hosts.delete(systemId);
         }
         this.persistence.saveChanged();
+        this.persistence.flushNow();
         this.emitProgress(true);
         this.finish(this.summary());
       },
