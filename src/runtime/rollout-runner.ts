@@ -186,6 +186,7 @@ export class RolloutRunner {
         maas,
         logger: this.log.child({ component: "layers" }),
         roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
+        spaces: config.network?.spaces,
       });
     }
 
