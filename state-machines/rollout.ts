@@ -96,6 +96,8 @@ export interface RolloutContext {
   /** A Map: copied on write once per event, and a Map copies far faster than a record with deletions. */
   inFlight: ReadonlyMap<string, InFlightHost>;
   inFlightCount: number;
+  /** Several regions: hosts in flight per region (those of a region that is down do not fill the window). */
+  inFlightByRegion: Record<string, number>;
   slotQueue: Record<CappedPhase, { systemId: string; seq: number }[]>;
   slotsInUse: Record<CappedPhase, number>;
   slotSeq: number;
@@ -232,6 +234,22 @@ function dropClaim(d: Draft, systemId: string): void {
   }
 }
 
+function countInRegion(c: RolloutContext, systemId: string, delta: number): void {
+  const r = regionOfKey(systemId);
+  if (r !== null) c.inFlightByRegion = { ...c.inFlightByRegion, [r]: (c.inFlightByRegion[r] ?? 0) + delta };
+}
+
+/**
+ * The hosts that fill the in-flight window: those of a region that is down wait in their
+ * calls and do not hold the other regions back (the window may run over by them once the
+ * region is back, until they settle).
+ */
+function windowCount(c: RolloutContext): number {
+  let n = c.inFlightCount;
+  for (const r of Object.keys(c.regionsDown)) n -= c.inFlightByRegion[r] ?? 0;
+  return n;
+}
+
 /** Starts hosts of the current wave while the window has room (never while paused). */
 function fill(d: Draft): void {
   const c = d.c;
@@ -241,17 +259,18 @@ function fill(d: Draft): void {
   const start = (systemId: string) => {
     d.own("inFlight").set(systemId, { wave: c.wave, phase: "enlisted", slot: null });
     c.inFlightCount += 1;
+    countInRegion(c, systemId, 1);
     d.out.push({ type: "rollout.startHost", systemId, wave: c.wave });
   };
   // Hosts passed over while their region was down go first, once it answers again.
   if (c.waiting.length > 0) {
     const { ready, waiting } = splitByAvailability(c.waiting, c.regionsDown);
-    const room = Math.max(0, c.maxInFlight - c.inFlightCount);
+    const room = Math.max(0, c.maxInFlight - windowCount(c));
     ready.slice(0, room).forEach(start);
     c.waiting = [...ready.slice(room), ...waiting];
   }
   let passedOver: string[] | undefined;
-  while (c.inFlightCount < c.maxInFlight && c.nextIndex < hosts.length) {
+  while (windowCount(c) < c.maxInFlight && c.nextIndex < hosts.length) {
     const systemId = hosts[c.nextIndex] as string;
     c.nextIndex += 1;
     if (c.alreadyStarted[systemId]) continue;
@@ -353,6 +372,7 @@ export function onHostSettled(context: RolloutContext, systemId: string, outcome
   const c = d.c;
   d.own("inFlight").delete(systemId);
   c.inFlightCount -= 1;
+  countInRegion(c, systemId, -1);
   const byWave = d.own("countsByWave");
   const waveCounts = { ...(byWave[host.wave] ?? emptyCounts()) };
   waveCounts[outcome] += 1;
@@ -394,6 +414,8 @@ export function onBoot(context: RolloutContext): Step {
 export function onRegionDown(context: RolloutContext, region: string): Step {
   const d = new Draft(context);
   if (!context.regionsDown[region]) d.c.regionsDown = { ...context.regionsDown, [region]: true };
+  // Its hosts in flight no longer fill the window: hosts of the other regions may start.
+  kick(d);
   return d.done();
 }
 
@@ -447,6 +469,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     alreadyStarted: {},
     inFlight: new Map(),
     inFlightCount: 0,
+    inFlightByRegion: {},
     slotQueue: { commissioning: [], deploying: [], layering: [] },
     slotsInUse: { commissioning: 0, deploying: 0, layering: 0 },
     slotSeq: 0,
@@ -488,6 +511,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
       }
       (c.inFlight as Map<string, InFlightHost>).set(systemId, { wave, phase: rec.phase, slot });
       c.inFlightCount += 1;
+      countInRegion(c, systemId, 1);
     }
   });
   while (c.wave < c.waves.length && waveDone(c, c.wave)) c.wave += 1;

@@ -111,6 +111,21 @@ describe("rolloutMachine with several regions", () => {
     expect(starts(r.take())).toEqual(["a/m4", "a/m5"]);
   });
 
+  it("does not let the hosts of a region that is down hold the in-flight window: the other regions' hosts start", () => {
+    const waves = [[...keys("b", 2), ...keys("a", 3)]];
+    const r = run({ waves, maxInFlight: 2 });
+    expect(starts(r.take())).toEqual(["b/m1", "b/m2"]);
+    r.actor.send({ type: "REGION_DOWN", region: "b" });
+    expect(starts(r.take())).toEqual(["a/m1", "a/m2"]);
+    r.actor.send({ type: "REGION_UP", region: "b" });
+    // Back: the window is over by b's two until hosts settle.
+    r.settle("a/m1");
+    r.settle("b/m1");
+    expect(starts(r.take())).toEqual([]);
+    r.settle("a/m2");
+    expect(starts(r.take())).toEqual(["a/m3"]);
+  });
+
   it("does not count a region that is down against any budget", () => {
     const waves = [[...keys("a", 2), ...keys("b", 2)]];
     const r = run({ waves, maxInFlight: 4, budget: { perWave: 0, total: 0 } });
