@@ -4,6 +4,11 @@
  * a crash, the calls begun and never ended are the ones whose outcome is
  * unknown: the host actors ask here before sending, and read the machine back
  * instead of repeating the call blindly.
+ *
+ * The intents asked for in one event-loop turn are written in one transaction at the end
+ * of the turn (a wave starting asks for hundreds at once), and each caller sends its
+ * request only once that transaction has committed: write-ahead holds for every call,
+ * at the cost of one commit per turn instead of one per call.
  */
 import type { Store } from "../store/index.ts";
 
@@ -14,6 +19,8 @@ export class CallJournal {
   private readonly open = new Map<string, number>();
   /** Calls begun by this process and not yet ended. */
   private readonly begun = new Map<number, { systemId: string; op: string }>();
+  /** Intents asked for in this turn, written together at its end. */
+  private queued: { systemId: string; op: string; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(store: Store, rolloutId: string) {
     this.store = store;
@@ -47,10 +54,33 @@ export class CallJournal {
     this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect"}`);
   }
 
-  begin(systemId: string, op: string): number {
-    const id = this.store.beginCall({ rolloutId: this.rolloutId, systemId, operation: op });
-    this.begun.set(id, { systemId, op });
-    return id;
+  /**
+   * Writes the intent of a call ahead of its request; resolves with the call's id once it is
+   * committed (with the other intents of this turn), so the request may then be sent. Rejects,
+   * and nothing may be sent, when the write fails.
+   */
+  begin(systemId: string, op: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(() => this.writeQueued());
+      this.queued.push({ systemId, op, resolve, reject });
+    });
+  }
+
+  private writeQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    let ids: number[];
+    try {
+      ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op })));
+    } catch (e) {
+      for (const c of batch) c.reject(e);
+      return;
+    }
+    batch.forEach((c, i) => {
+      const id = ids[i] as number;
+      this.begun.set(id, { systemId: c.systemId, op: c.op });
+      c.resolve(id);
+    });
   }
 
   /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */

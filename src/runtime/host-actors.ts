@@ -141,7 +141,7 @@ async function guardedCall(
       return m.status;
     }
   }
-  const callId = deps.calls.begin(systemId, op);
+  const callId = await deps.calls.begin(systemId, op);
   try {
     const m = await send();
     deps.calls.end(callId, "ok");

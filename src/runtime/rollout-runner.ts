@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
-import type { Store, HostRecord } from "../store/index.ts";
+import type { Store, HostRecord, RolloutRegion } from "../store/index.ts";
 import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
@@ -68,6 +68,11 @@ export interface RunnerDeps {
   layering?: { engine: Layering; ssh: SshPort };
   observerPollMs?: number;
   now?: () => number;
+  /**
+   * The region this runs against, recorded with each rollout it creates so `status` and the
+   * service's answers say "simulated" of a rehearsal on the embedded simulator. Absent: not recorded.
+   */
+  region?: RolloutRegion;
 }
 
 type HostActor = Actor<typeof hostMachine>;
@@ -172,7 +177,7 @@ export class RolloutRunner {
       this.plan = opts.plan;
       const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
       for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      this.rolloutId = store.createRollout(this.plan).id;
+      this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
       this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
     } else {
       await this.startNewRollout();
@@ -427,7 +432,10 @@ export class RolloutRunner {
   private attachHost(systemId: string, actor: HostActor): void {
     this.hosts.set(systemId, actor);
     const info = this.hostInfo.get(systemId);
-    const hlog = this.log.child({ systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") });
+    // The host's fixed keys on each of its lines; a pino child per host would cost more
+    // (its bindings and redaction are prepared when it is made) than the few lines it writes.
+    const fixed = { systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") };
+    const level = this.deps.transitionLogLevel ?? "debug";
     for (const type of HOST_EMITTED_TYPES) {
       actor.on(type, (e) => {
         switch (e.type) {
@@ -435,18 +443,18 @@ export class RolloutRunner {
             this.held.delete(systemId);
             const prev = this.tally.enter(systemId, e.phase);
             if (e.phase === "layering") this.coordinator?.arrive(systemId);
-            hlog[this.deps.transitionLogLevel ?? "debug"]({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
+            if (this.log.isLevelEnabled(level)) this.log[level]({ ...fixed, from: prev, to: e.phase, attempt: e.attempt }, "transition");
             this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
             this.emitProgress();
             break;
           }
           case "host.settled":
             this.settle(systemId, e.outcome, e.reason);
-            hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
+            this.log.info({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
             break;
           case "host.retryHeld":
             this.held.add(systemId);
-            hlog.info({ phase: e.phase }, "retry held: the rollout is paused");
+            this.log.info({ ...fixed, phase: e.phase }, "retry held: the rollout is paused");
             this.maybeFinish();
             break;
           case "host.slotRequest":
@@ -460,7 +468,7 @@ export class RolloutRunner {
     actor.subscribe({
       next: () => this.persistence.changed(systemId, actor),
       error: (err) => {
-        hlog.error({ err }, "host actor crashed");
+        this.log.error({ ...fixed, err }, "host actor crashed");
         this.fail(err);
       },
     });
@@ -488,7 +496,7 @@ export class RolloutRunner {
     // calls. A failure part-way says what was done and what was not (RolesError).
     const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
     this.plan = planned.rollout;
-    this.rolloutId = store.createRollout(this.plan).id;
+    this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
     this.journalPlan(planned, synced);
   }
 
@@ -568,6 +576,7 @@ export class RolloutRunner {
     this.stopping = true;
     this.unfollowRegions?.();
     this.persistence.saveChanged();
+    this.persistence.flushNow();
     void this.observer.stop().then(
       () => {
         this.rolloutLive = false;
@@ -580,6 +589,7 @@ export class RolloutRunner {
           this.hosts.delete(systemId);
         }
         this.persistence.saveChanged();
+        this.persistence.flushNow();
         this.emitProgress(true);
         this.finish(this.summary());
       },
