@@ -45,6 +45,8 @@ describe("Juju watch through jujulib against the simulated controller", () => {
       credentials: { username: "admin", password: extra.password ?? password },
       security: { kind: "plain" },
       ...(extra.clientVersion ? { clientVersion: extra.clientVersion } : {}),
+      // Each Next at once: the tests wait on single changes.
+      coalesceMs: 0,
       reconnect: { initialDelayMs: 20, ...extra.reconnect },
     });
     return jw;
@@ -133,7 +135,7 @@ describe("Juju watch through jujulib against the simulated controller", () => {
     const late = createJujuWatch();
     open.push(late);
     const lateSeen = events(late);
-    await late.connect({ endpoints: [endpoint], modelUuid: uuid, credentials: { username: "admin", password }, security: { kind: "plain" } });
+    await late.connect({ endpoints: [endpoint], modelUuid: uuid, credentials: { username: "admin", password }, security: { kind: "plain" }, coalesceMs: 0 });
     expect(lateSeen.filter((e) => e.type === "unit-error").map((e) => (e.type === "unit-error" ? e.unit : ""))).toEqual(["sunbeam-machine/1"]);
     // Resolved, then failing again: a second event.
     w.cloud.jujuWorld.resolved(model(), "sunbeam-machine/1");
