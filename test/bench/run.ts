@@ -51,7 +51,7 @@ options:
   --skip-store          leave out the store's cost per host transition (SQLite and PostgreSQL)
   --store-transitions N store section: host transitions per measurement (default 2000; --quick 500)
   --keep                keep the working directory (configs, stores, logs) and print its path
-  --cpu-prof            write V8 CPU profiles of the rollout processes into the working directory (implies --keep)
+  --cpu-prof            write V8 CPU profiles of the rollout processes (and the scale run's region) into the working directory (implies --keep)
   -h, --help            this help`;
 
 const GIB = 1024 ** 3;
