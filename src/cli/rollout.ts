@@ -15,6 +15,7 @@ import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, 
 import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
 import { readHostError } from "../runtime/documents/host-error.ts";
 import { hostFailureOf, RolloutTally, withWavesFromOne } from "../runtime/progress.ts";
+import { regionRecordJson, regionRecordText } from "../runtime/region.ts";
 import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
@@ -24,7 +25,7 @@ import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOp
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
-import { embeddedSimulator, realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
+import { embeddedSimulator, realRegion, regionJson, regionRecord, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
 
 function exitCodeFor(s: RolloutSummary): number {
   switch (s.state) {
@@ -121,6 +122,7 @@ async function runWithProgress(a: RunArgs): Promise<number> {
     onProgress: (p) => printer.update(p),
     timeScale: a.timeScale,
     observerPollMs: a.observerPollMs,
+    region: regionRecord(a.region),
     ...(a.layering ? { layering: { engine: a.layering.engine, ssh: a.layering.ssh } } : {}),
   });
   const onSignal = (sig: string) => {
@@ -186,6 +188,7 @@ export async function withLastingRegion(
       logger,
       requestCount: () => maas.stats().requests,
       observerPollMs: config.maas.pollIntervalMs,
+      region: regionRecord({ simulated: false, url }),
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     });
   } finally {
@@ -424,6 +427,8 @@ async function runStatus(values: StatusOpts): Promise<number> {
         JSON.stringify(
           {
             rollout: { id: rollout.id, kind, status: rollout.status, reason: rollout.reason ?? null, createdAt: rollout.createdAt, updatedAt: rollout.updatedAt },
+            // The region the rollout ran against, as recorded with it: `simulated: true` for a rehearsal.
+            region: rollout.region ? regionRecordJson(rollout.region) : null,
             counts,
             hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
             failed,
@@ -434,7 +439,8 @@ async function runStatus(values: StatusOpts): Promise<number> {
       );
       return ExitCode.OK;
     }
-    console.log(`rollout ${rollout.id}${kind === "rollout" ? "" : ` (${kind})`}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`rollout ${rollout.id}${kind === "rollout" ? "" : ` (${kind})`}${rollout.region?.kind === "simulated" ? " [SIMULATED]" : ""}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`  region: ${regionRecordText(rollout.region)}`);
     console.log(`  hosts: ${tally.total} planned, ${tally.settled} settled, ${stored.unsettled} in flight, ${tally.total - stored.total} not started`);
     console.log(`  by phase: ${Object.entries(counts.byPhase).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     console.log(`  by outcome: ${Object.entries(counts.byOutcome).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);

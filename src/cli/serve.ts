@@ -11,7 +11,7 @@ import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts }
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
-import { realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { realRegion, regionJson, regionRecord, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
 /** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
 const TOKEN_ENV = "METALWAVE_API_TOKEN";
@@ -104,6 +104,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: () => layeringFor(config, logger, sim),
       regionIsEphemeral: sim !== undefined,
+      region: regionRecord(region),
       ...(sim ? {} : { maasUrl: region.url }),
       lockCommand: "serve",
     });
