@@ -113,6 +113,8 @@ export class RolloutRunner {
   private rolloutLive = false;
   /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
   private readonly held = new Set<string>();
+  /** close() was called: nothing is started, sent, journaled or saved from then on. */
+  private closed = false;
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -191,6 +193,7 @@ export class RolloutRunner {
         maas,
         logger: this.log.child({ component: "layers" }),
         roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
+        spaces: config.network?.spaces,
       });
     }
 
@@ -283,6 +286,7 @@ export class RolloutRunner {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not re-check the layers formed before the restart; they form again as hosts arrive");
       });
     }
+    if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
     this.rolloutLive = true;
     this.rollout.start();
     for (const { record: h } of point.restorable) {
@@ -303,6 +307,24 @@ export class RolloutRunner {
     }
     this.emitProgress();
     return done;
+  }
+
+  /**
+   * Stops this runner for good, wherever it is: the observer stops polling, the rollout and
+   * every host actor stop (their timers with them), and a run still starting up refuses to
+   * go on (RUNNER_CLOSED). From then on nothing it holds writes to the store or sends to
+   * MAAS, so its owner may close the store and the client after it. The rollout is left
+   * as the store has it (a --resume goes on from there); this is not an abort.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rolloutLive = false;
+    (this.rollout as Actor<typeof rolloutMachine> | undefined)?.stop();
+    for (const actor of this.hosts.values()) actor.stop();
+    this.hosts.clear();
+    await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+    (this.fail as ((e: unknown) => void) | undefined)?.(new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run ended"));
   }
 
   /** Operator controls, used by the service; the CLI maps signals to them. */
@@ -426,6 +448,7 @@ export class RolloutRunner {
   }
 
   private journal(data: Record<string, unknown>): void {
+    if (this.closed) return;
     this.deps.store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data });
   }
 
@@ -438,6 +461,7 @@ export class RolloutRunner {
     const level = this.deps.transitionLogLevel ?? "debug";
     for (const type of HOST_EMITTED_TYPES) {
       actor.on(type, (e) => {
+        if (this.closed) return;
         switch (e.type) {
           case "host.phase": {
             this.held.delete(systemId);
@@ -466,7 +490,9 @@ export class RolloutRunner {
       });
     }
     actor.subscribe({
-      next: () => this.persistence.changed(systemId, actor),
+      next: () => {
+        if (!this.closed) this.persistence.changed(systemId, actor);
+      },
       error: (err) => {
         this.log.error({ ...fixed, err }, "host actor crashed");
         this.fail(err);
