@@ -56,7 +56,7 @@ options:
   --watch-seconds S     Juju watch section: measuring window (default 60; --quick 20)
   --watch-change-rate X Juju watch section: status changes per unit per minute (default 1)
   --keep                keep the working directory (configs, stores, logs) and print its path
-  --cpu-prof            write V8 CPU profiles of the rollout processes into the working directory (implies --keep)
+  --cpu-prof            write V8 CPU profiles of the rollout processes (and the scale run's region) into the working directory (implies --keep)
   -h, --help            this help`;
 
 const GIB = 1024 ** 3;
