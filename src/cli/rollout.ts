@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { cliOutput, type LogFlags } from "./logging.ts";
 import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
+import type { MaasPort } from "../maas/port.ts";
 import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
@@ -25,7 +26,8 @@ import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOp
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
-import { embeddedSimulator, realRegion, regionJson, regionRecord, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
+import { openSite } from "./regions.ts";
+import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
 
 function exitCodeFor(s: RolloutSummary): number {
   switch (s.state) {
@@ -43,7 +45,8 @@ function exitCodeFor(s: RolloutSummary): number {
 interface RunArgs {
   config: Config;
   region: Region;
-  maas: MaasClient;
+  maas: MaasPort;
+  requestCount: () => number;
   store: Store;
   logger: Logger;
   terminal: Terminal;
@@ -118,7 +121,7 @@ async function runWithProgress(a: RunArgs): Promise<number> {
     store: a.store,
     config: a.layering?.config ?? a.config,
     logger: a.logger,
-    requestCount: () => a.maas.stats().requests,
+    requestCount: a.requestCount,
     onProgress: (p) => printer.update(p),
     timeScale: a.timeScale,
     observerPollMs: a.observerPollMs,
@@ -279,14 +282,17 @@ async function runRollout(values: RolloutOpts): Promise<number> {
   if (simulated && resume) {
     throw new UsageError("metalwave rollout: --resume needs a MAAS region that outlives this process (--maas-url); the embedded simulated region starts afresh each run");
   }
-  const region = await resolveRegion(config, { command: "rollout", simulated, logger });
+  // One region, or several (regions: in the config; simulator.regions embedded): src/cli/regions.ts.
+  const site = await openSite(config, { command: "rollout", simulated, logger });
+  const region = site.region;
   const sim = region.simulated ? region.sim : undefined;
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
       config,
       region,
-      maas: clientFor(config, region.url, region.apiKey, logger),
+      maas: site.maas,
+      requestCount: site.requestCount,
       store,
       logger,
       terminal,
@@ -298,7 +304,7 @@ async function runRollout(values: RolloutOpts): Promise<number> {
     });
   } finally {
     store.close();
-    await sim?.close();
+    await site.close();
   }
 }
 
@@ -308,6 +314,7 @@ interface StartOpts extends LogFlags {
   speed?: string;
   seed?: string;
   faults?: string;
+  regions?: string;
   config?: string;
   store?: string;
   json?: boolean;
@@ -325,6 +332,7 @@ export function startCommand(out: Outcome): Command {
     .option("--speed <x>", "divides realistic MAAS durations (default 600; 0 = instant)")
     .option("--seed <n>", "simulator seed (default 7)")
     .option("--faults <spec>", "simulator failure injection (docs/simulator.md)")
+    .option("--regions <n>", "simulated regions, each with --machines of its own, its own seed and port (default 1; more than 1 stops hosts at Deployed)")
     .option("--config <file>", "config for the rollout (waves, caps, budget)")
     .option("--store <path>", "the store file (default: a new temporary one)")
     .option("--json", "print the final summary as JSON on stdout");
@@ -338,6 +346,7 @@ async function runStart(values: StartOpts): Promise<number> {
   if (speed !== undefined && !(speed >= 0)) throw new ConfigError("--speed", `expects a number ≥ 0, got ${JSON.stringify(values.speed)}`);
   const machines = intFlag("start", "machines", values.machines);
   const seed = intFlag("start", "seed", values.seed);
+  const regions = intFlag("start", "regions", values.regions);
   const storePath = values.store ?? join(mkdtempSync(join(tmpdir(), "metalwave-start-")), "metalwave.sqlite");
   const config = loadConfig({
     ...(values.config ? { file: values.config } : {}),
@@ -350,13 +359,17 @@ async function runStart(values: StartOpts): Promise<number> {
         ...(speed !== undefined ? { speed } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(values.faults ? { faults: values.faults } : {}),
+        ...(regions !== undefined ? { regions } : {}),
       },
+      // Several embedded regions have no simulated hosts: their hosts stop at Deployed.
+      ...(regions !== undefined && regions > 1 ? { layers: { enabled: false } } : {}),
     },
   });
   // A full rollout logs a lot at info: warnings and worse unless asked (--log-level info).
   const { logger, terminal, format } = cliOutput("start", values, "warn");
-  const sim = await embeddedSimulator(config, logger);
-  const region: Region = { simulated: true, url: sim.url, apiKey: sim.apiKey, sim };
+  const site = await openSite(config, { command: "start", simulated: true, logger });
+  const region = site.region;
+  const sim = region.simulated ? region.sim : undefined;
   // A notice, not a log line: in a JSON log stream it is a record like the others.
   if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
   else terminal.line(`${regionText(region)}; store ${config.store}`);
@@ -365,7 +378,8 @@ async function runStart(values: StartOpts): Promise<number> {
     return await runWithProgress({
       config,
       region,
-      maas: clientFor(config, sim.url, sim.apiKey, logger),
+      maas: site.maas,
+      requestCount: site.requestCount,
       store,
       logger,
       terminal,
@@ -377,7 +391,7 @@ async function runStart(values: StartOpts): Promise<number> {
     });
   } finally {
     store.close();
-    await sim.close();
+    await site.close();
   }
 }
 

@@ -33,12 +33,21 @@ import { StepRunner } from "./steps.ts";
 import type { StepPolicy } from "./steps.ts";
 import { waitUntil, type WaitOptions } from "./waits.ts";
 import { readCloud, type CloudReport } from "./report.ts";
+import { endpointAddress, hostAddressing, type HostAddressing } from "./addresses.ts";
+import type { NetworkName } from "../roles/layout-schema.ts";
 
 export type { CloudReport } from "./report.ts";
 
 /** A deployed machine as the layers see it. */
 export interface LayerHost extends SshTarget {
   roles: readonly string[];
+  /**
+   * Its addresses by MAAS space and the site's network → space map (addresses.ts): a layer
+   * takes the address of the space its endpoint binds to (`endpointAddress`); `address`
+   * (the SSH target) is the management one. Absent on a host made by hand (tests): `address`
+   * serves every space.
+   */
+  addressing?: HostAddressing;
   /** id_path of every block device tagged `ceph` in MAAS. */
   cephDisks: readonly string[];
 }
@@ -139,21 +148,15 @@ export function replicasFor(kind: ControlPlaneApp["kind"], controlCount: number)
 }
 
 /**
- * The one place that picks the address the layers reach a host at. Today: the machine's first
- * MAAS address. The reference reaches each service on the address of its MAAS space (the k8s
- * API on the management space, node matching on the internal space; juju-layering.md §2c):
- * once hosts' addresses per space are recorded, this is what switches to them.
+ * A LayerHost from a MAAS machine record: its addresses by space (from its links), the SSH
+ * target on the management space (addresses.ts says why), `ceph`-tagged devices by id_path.
+ * `spaces`: the config's `network.spaces` (a network served by a space of another name).
  */
-export function layerAddressOf(m: Machine): string | undefined {
-  return m.ip_addresses[0];
-}
-
-/** A LayerHost from a MAAS machine record: its layer address, `ceph`-tagged devices by id_path. */
-export function hostFromMachine(m: Machine, roles: readonly string[]): LayerHost {
-  const address = layerAddressOf(m);
-  if (address === undefined) throw new LayerError("LAYER_PRECONDITION", { layer: "any", step: "address", systemId: m.system_id, hostname: m.hostname }, "the machine reports no IP address");
+export function hostFromMachine(m: Machine, roles: readonly string[], opts: { spaces?: Readonly<Partial<Record<NetworkName, string>>> | undefined } = {}): LayerHost {
+  const addressing = hostAddressing(m, opts.spaces);
+  const address = endpointAddress({ systemId: m.system_id, hostname: m.hostname, addressing }, "ssh");
   const cephDisks = m.blockdevice_set.filter((d) => d.tags.includes("ceph") && d.id_path).map((d) => d.id_path as string);
-  return { systemId: m.system_id, hostname: m.hostname, address, roles, cephDisks };
+  return { systemId: m.system_id, hostname: m.hostname, address, roles, cephDisks, addressing };
 }
 
 interface ShowController {

@@ -25,6 +25,7 @@ import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver } from "./observer.ts";
+import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
 import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
@@ -96,7 +97,9 @@ export class RolloutRunner {
   private currentWave = 0;
   private state: RolloutState = "running";
   private pauseReason: string | undefined;
-  private observer!: StatusObserver;
+  private observer!: StatusObserving;
+  /** Several regions: stops following their availability. */
+  private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
   private startedAt = 0;
   private finish!: (s: RolloutSummary) => void;
@@ -133,7 +136,8 @@ export class RolloutRunner {
     } catch (e) {
       // A refused start (pre-flight, empty fleet, nothing to resume) or a failure: the
       // observer's timer must not keep polling MAAS and holding the process open.
-      await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+      this.unfollowRegions?.();
+      await (this.observer as StatusObserving | undefined)?.stop().catch(() => undefined);
       throw e;
     }
   }
@@ -141,10 +145,11 @@ export class RolloutRunner {
   private async runToEnd(opts: { resume: boolean; plan?: PreparedPlan }): Promise<RolloutSummary> {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
-    this.observer = new StatusObserver(maas, (c) => this.onStatus(c.systemId, c.status, c.statusMessage), {
-      logger: this.log,
-      pollIntervalMs: this.deps.observerPollMs ?? 1000,
-    });
+    const regions = regionsOf(maas);
+    const observerOpts = { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 };
+    const onChange = (c: { systemId: string; status: NodeStatusCode; statusMessage: string | null }) => this.onStatus(c.systemId, c.status, c.statusMessage);
+    // Several regions: one observer per region, each with its own events cursor (regions.ts).
+    this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
     await this.observer.start();
 
@@ -188,6 +193,7 @@ export class RolloutRunner {
         maas,
         logger: this.log.child({ component: "layers" }),
         roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
+        spaces: config.network?.spaces,
       });
     }
 
@@ -244,6 +250,25 @@ export class RolloutRunner {
       },
     });
     this.wireRollout(hostLogic, policy);
+    if (regions) {
+      // A region that stops answering holds its own hosts only; it is not a host failure.
+      this.unfollowRegions = followRegions(
+        regions,
+        {
+          down: (region, reason) => {
+            this.journal({ event: "regionDown", region, reason });
+            this.toRollout({ type: "REGION_DOWN", region });
+            this.emitProgress(true);
+          },
+          up: (region, downForMs) => {
+            this.journal({ event: "regionUp", region, downForMs: Math.round(downForMs) });
+            this.toRollout({ type: "REGION_UP", region });
+            this.emitProgress(true);
+          },
+        },
+        this.log,
+      );
+    }
 
     for (const { record: h, snapshot } of point.restorable) {
       const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
@@ -575,6 +600,7 @@ export class RolloutRunner {
     if (this.state === "paused" && this.hosts.size > this.held.size) return;
     if (this.stopping) return;
     this.stopping = true;
+    this.unfollowRegions?.();
     this.persistence.saveChanged();
     this.persistence.flushNow();
     void this.observer.stop().then(
@@ -614,6 +640,7 @@ export class RolloutRunner {
       wave: this.currentWave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
+      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas) } : {}),
       maasRequests: this.deps.requestCount(),
       elapsedMs: this.now() - this.startedAt,
     };
