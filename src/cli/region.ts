@@ -87,8 +87,27 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
     ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
     logger: logger.child({ component: "sim" }),
   });
+  if (config.layers.enabled) reserveLoadBalancerRanges(sim, config.deployment);
   logger.info({ url: sim.url, simulated: true, machines: sim.region.machines.length }, "embedded simulated MAAS region started (made-up machines)");
   return sim;
+}
+
+/**
+ * The embedded region without a site network (one loopback subnet) gets what an operator
+ * reserves in MAAS for the layers' load balancer (juju-layering.md §1, §2d: reserved ranges
+ * commented `<deployment>-internal-api` and `-public-api`), on addresses no simulated
+ * machine has (they are 127.1.x.y onward). A fleet with `networks:` brings its own ranges.
+ */
+function reserveLoadBalancerRanges(sim: SimHandle, deployment: string): void {
+  const net = sim.region.net;
+  if (!net.legacy) return;
+  const subnet = [...net.subnets.values()][0];
+  if (subnet === undefined) return;
+  for (const [i, name] of ["internal-api", "public-api"].entries()) {
+    const comment = `${deployment}-${name}`;
+    if ([...net.ranges.values()].some((r) => r.comment === comment)) continue;
+    net.addRange({ type: "reserved", subnetId: subnet.id, start: `127.254.${i}.1`, end: `127.254.${i}.62`, comment, user: "admin" });
+  }
 }
 
 /** The MAAS time scale of a region: a simulated one runs its durations faster. */

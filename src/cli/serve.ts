@@ -102,7 +102,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       port: listen.port,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
-      layering: () => layeringFor(config, logger, sim),
+      layering: () => layeringFor(config, logger, sim, maas),
       regionIsEphemeral: sim !== undefined,
       ...(sim ? {} : { maasUrl: region.url }),
       lockCommand: "serve",

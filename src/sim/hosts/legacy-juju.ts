@@ -16,7 +16,7 @@ import { fail, flags, notFound, ok } from "./cli-util.ts";
 import type { ExecContext } from "./cli-util.ts";
 
 /** Flip to false (and delete this file) when main has the layering rewrite. */
-export const LEGACY_LAYERING_DEFAULT = true;
+export const LEGACY_LAYERING_DEFAULT = false;
 
 type JujuController = LegacyJujuController;
 type JujuModel = LegacyJujuModel;
