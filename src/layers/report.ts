@@ -73,22 +73,24 @@ export async function readCloud(s: ReportSources): Promise<CloudReport> {
       if (!known.has(model)) continue;
       const st = await ops.status(model).catch((): StatusJson => ({}));
       const remote = new Set(Object.keys(st["application-endpoints"] ?? {}));
-      const seen = new Map<string, { ends: Map<string, string>; crossModel: boolean }>();
-      for (const [name, a] of Object.entries(st.applications ?? {})) {
+      const seen = new Map<string, { model: string; endpoints: [string, string]; crossModel: boolean }>();
+      const apps = st.applications ?? {};
+      for (const [name, a] of Object.entries(apps)) {
         const units = unitsOf(st, name);
         out.applications.push({ name, model, charm: a["charm-name"] ?? a.charm ?? "", status: a["application-status"]?.current ?? "unknown", message: a["application-status"]?.message ?? "", units: { total: units.length, active: units.filter((u) => u.status === "active").length } });
         for (const [ep, rels] of Object.entries(a.relations ?? {})) {
           for (const r of rels) {
             const other = r["related-application"] ?? "";
-            const key = `${[name, other].sort().join(" ")} ${r.interface ?? ""}`;
-            const rel = seen.get(key) ?? { ends: new Map<string, string>([[other, other]]), crossModel: remote.has(other) };
-            rel.ends.set(name, `${name}:${ep}`);
-            seen.set(key, rel);
+            if (other === name) continue; // peers join no two applications
+            // The other side's endpoint: its one endpoint related back with the same interface; a remote application is named alone.
+            const back = Object.entries(apps[other]?.relations ?? {}).filter(([, l]) => l.some((x) => x["related-application"] === name && x.interface === r.interface)).map(([e]) => e);
+            if (!remote.has(other) && back.length !== 1) continue;
+            const ends = [`${name}:${ep}`, remote.has(other) ? other : `${other}:${back[0] ?? ""}`].sort() as [string, string];
+            seen.set(ends.join(" "), { model, endpoints: ends, crossModel: remote.has(other) });
           }
         }
       }
-      // Peer relations (an application with itself) are left out: they join no two applications.
-      out.relations.push(...[...seen.values()].filter((r) => r.ends.size === 2).map((r) => ({ model, endpoints: [...r.ends.values()].sort() as [string, string], crossModel: r.crossModel })));
+      out.relations.push(...seen.values());
       if (i === 0) {
         out.hypervisors.computeHosts = hostnames(st, "openstack-hypervisor");
         out.hypervisors.computeServicesUp = hostnames(st, "openstack-hypervisor", (x) => x === "active");

@@ -10,7 +10,8 @@ import { startLayerFleet } from "./helpers.ts";
 import type { LayerFleet } from "./helpers.ts";
 import type { Layering } from "../../src/layers/index.ts";
 
-describe("layers end to end on a simulated fleet (strict Juju)", () => {
+// Real SSH to every simulated host, hundreds of juju commands per layer: seconds on an idle machine, more on a loaded one.
+describe("layers end to end on a simulated fleet (strict Juju)", { timeout: 120_000 }, () => {
   let lf: LayerFleet;
   let layering: Layering;
   beforeAll(async () => {
