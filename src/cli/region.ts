@@ -10,6 +10,7 @@ import { resolveApiKey, type Config } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { startSimulator, type SimHandle } from "../sim/index.ts";
+import { DEFAULT_TIMINGS, type JujuTimings } from "../sim/juju/types.ts";
 import { UsageError } from "./args.ts";
 
 /** Where the URL may come from, as an operator can fix it: named in every "no region" error. */
@@ -84,12 +85,19 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
     seed: s.seed,
     ...(s.faults ? { faults: s.faults } : {}),
     // Deployed machines answer SSH (and the layers' commands) when the rollout layers them.
-    ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
+    // Juju's simulated delays (a unit's install, a vote) run at the region's speed, as its MAAS durations do.
+    ...(config.layers.enabled ? { hosts: { sshPort: 0, juju: { timings: scaledJujuTimings(s.speed) }, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
     logger: logger.child({ component: "sim" }),
   });
   if (config.layers.enabled) reserveLoadBalancerRanges(sim, config.deployment);
   logger.info({ url: sim.url, simulated: true, machines: sim.region.machines.length }, "embedded simulated MAAS region started (made-up machines)");
   return sim;
+}
+
+/** The simulated Juju's delays divided by the region's speed (0: none). */
+function scaledJujuTimings(speed: number): JujuTimings {
+  const k = speed === 0 ? 0 : 1 / speed;
+  return { machineStartMs: Math.round(DEFAULT_TIMINGS.machineStartMs * k), unitSettleMs: Math.round(DEFAULT_TIMINGS.unitSettleMs * k), haVoteMs: Math.round(DEFAULT_TIMINGS.haVoteMs * k) };
 }
 
 /**

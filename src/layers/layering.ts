@@ -199,6 +199,7 @@ class LayerEngine implements Layering {
   }
 
   async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
+    this.main.ensureOpen(`barrier ${kind}`);
     switch (kind) {
       case "juju-controller":
         return this.formJuju(hosts);
@@ -308,6 +309,7 @@ class LayerEngine implements Layering {
 
   async layerHost(host: LayerHost, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const lane = opts.signal ? this.lanes.lane({ host, signal: opts.signal }) : this.main;
+    lane.ensureOpen("layerHost");
     const roles = new Set(host.roles);
     if (roles.has("juju-controller")) {
       await lane.steps.ensure(host, this.tpl("juju-controller"), "install", {});
