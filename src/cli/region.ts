@@ -9,8 +9,7 @@
 import { resolveApiKey, type Config } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { startSimulator, type SimHandle } from "../sim/index.ts";
-import { DEFAULT_TIMINGS, type JujuTimings } from "../sim/juju/types.ts";
+import { reserveLoadBalancerRanges, startSimulator, type SimHandle } from "../sim/index.ts";
 import { UsageError } from "./args.ts";
 
 /** Where the URL may come from, as an operator can fix it: named in every "no region" error. */
@@ -85,37 +84,12 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
     seed: s.seed,
     ...(s.faults ? { faults: s.faults } : {}),
     // Deployed machines answer SSH (and the layers' commands) when the rollout layers them.
-    // Juju's simulated delays (a unit's install, a vote) run at the region's speed, as its MAAS durations do.
-    ...(config.layers.enabled ? { hosts: { sshPort: 0, juju: { timings: scaledJujuTimings(s.speed) }, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
+    ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
     logger: logger.child({ component: "sim" }),
   });
-  if (config.layers.enabled) reserveLoadBalancerRanges(sim, config.deployment);
+  if (config.layers.enabled) reserveLoadBalancerRanges(sim.region.net, config.deployment);
   logger.info({ url: sim.url, simulated: true, machines: sim.region.machines.length }, "embedded simulated MAAS region started (made-up machines)");
   return sim;
-}
-
-/** The simulated Juju's delays divided by the region's speed (0: none). */
-function scaledJujuTimings(speed: number): JujuTimings {
-  const k = speed === 0 ? 0 : 1 / speed;
-  return { machineStartMs: Math.round(DEFAULT_TIMINGS.machineStartMs * k), unitSettleMs: Math.round(DEFAULT_TIMINGS.unitSettleMs * k), haVoteMs: Math.round(DEFAULT_TIMINGS.haVoteMs * k) };
-}
-
-/**
- * The embedded region without a site network (one loopback subnet) gets what an operator
- * reserves in MAAS for the layers' load balancer (juju-layering.md §1, §2d: reserved ranges
- * commented `<deployment>-internal-api` and `-public-api`), on addresses no simulated
- * machine has (they are 127.1.x.y onward). A fleet with `networks:` brings its own ranges.
- */
-function reserveLoadBalancerRanges(sim: SimHandle, deployment: string): void {
-  const net = sim.region.net;
-  if (!net.legacy) return;
-  const subnet = [...net.subnets.values()][0];
-  if (subnet === undefined) return;
-  for (const [i, name] of ["internal-api", "public-api"].entries()) {
-    const comment = `${deployment}-${name}`;
-    if ([...net.ranges.values()].some((r) => r.comment === comment)) continue;
-    net.addRange({ type: "reserved", subnetId: subnet.id, start: `127.254.${i}.1`, end: `127.254.${i}.62`, comment, user: "admin" });
-  }
 }
 
 /** The MAAS time scale of a region: a simulated one runs its durations faster. */

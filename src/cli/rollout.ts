@@ -105,7 +105,7 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     deployment: config.deployment,
     cephWipe: config.layers.cephWipe,
     // The load balancer's pool: MAAS's reserved ranges for the deployment's internal API (juju-layering.md §2d).
-    ...(maas ? { loadBalancerCidrs: async () => loadBalancerCidrs(await maas.listIpRanges(), config.deployment) } : {}),
+    ...(maas || sim ? { loadBalancerCidrs: async () => loadBalancerCidrs(await (maas ?? clientFor(config, sim?.url ?? "", sim?.apiKey ?? "", logger)).listIpRanges(), config.deployment) } : {}),
     pollMs: sim ? 50 : config.layers.pollMs,
     policy: { attempts: config.layers.stepAttempts, ...(sim ? { backoffMs: 50 } : {}) },
   });

@@ -36,13 +36,13 @@ export const LAYER_SPACE = "management";
  * spaces, as the plain simulated region).
  */
 export function layerAddressOf(m: Machine): string | undefined {
-  return addressesBySpace(m)[LAYER_SPACE]?.[0] ?? m.ip_addresses[0];
+  return (m.interface_set ? addressesBySpace(m)[LAYER_SPACE]?.[0] : undefined) ?? m.ip_addresses[0];
 }
 
 /** Every linked address of the machine with its subnet and space, in interface then link order. */
 export function networksOf(m: Pick<Machine, "interface_set">): HostNetwork[] {
   const out: HostNetwork[] = [];
-  for (const i of m.interface_set) {
+  for (const i of m.interface_set ?? []) {
     for (const l of i.links) {
       if (l.ip_address === undefined || l.ip_address === null || l.ip_address === "" || l.subnet === undefined) continue;
       out.push({ address: l.ip_address, cidr: l.subnet.cidr, space: spaceName(l.subnet.space ?? null) ?? spaceName(i.vlan?.space ?? null) });

@@ -12,7 +12,8 @@ import { LayerError } from "./errors.ts";
 import type { LayerHost } from "./host.ts";
 import type { KubePort } from "./kube.ts";
 import type { Lane } from "./lane.ts";
-import { JujuOps, unitsOf } from "./juju-ops.ts";
+import type { JujuOps} from "./juju-ops.ts";
+import { unitsOf } from "./juju-ops.ts";
 import type { LayerName, LayerTemplate, MachineApp, Values } from "./render.ts";
 
 export type BundleLayer = "machines" | "kubernetes" | "storage" | "ovn" | "hypervisor";
