@@ -11,6 +11,10 @@ import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { reserveLoadBalancerRanges, startSimulator, type SimHandle } from "../sim/index.ts";
 import { UsageError } from "./args.ts";
+import type { RolloutRegion } from "../store/index.ts";
+import { regionRecordJson, regionRecordText, type RegionJson } from "../runtime/region.ts";
+
+export { SIMULATED_NOTE, type RegionJson } from "../runtime/region.ts";
 
 /** Where the URL may come from, as an operator can fix it: named in every "no region" error. */
 export const REGION_SOURCES = "maas.url in the config file (--config), METALWAVE_MAAS_URL in the environment, or --maas-url URL (in that order, the last wins)";
@@ -19,23 +23,18 @@ export type Region =
   | { readonly simulated: false; readonly url: string; readonly apiKey: string }
   | { readonly simulated: true; readonly url: string; readonly apiKey: string; readonly sim: SimHandle };
 
-/** What `--json` outputs carry as `region`. */
-export interface RegionJson {
-  simulated: boolean;
-  url: string;
-  /** Only on a simulated region: what it is, in words. */
-  note?: string;
+/** What a rollout on this region records about it (the store's `region_kind`, `region_url`). */
+export function regionRecord(r: Pick<Region, "simulated" | "url">): RolloutRegion {
+  return { kind: r.simulated ? "simulated" : "real", url: r.url };
 }
 
-export const SIMULATED_NOTE = "embedded simulated MAAS region: made-up machines, nothing real was touched";
-
 export function regionJson(r: Region): RegionJson {
-  return r.simulated ? { simulated: true, url: r.url, note: SIMULATED_NOTE } : { simulated: false, url: r.url };
+  return regionRecordJson(regionRecord(r));
 }
 
 /** One line for human output: the region, and on a simulated one that it is simulated. */
 export function regionText(r: Region): string {
-  return r.simulated ? `SIMULATED MAAS region (embedded, made-up machines; nothing real is touched) at ${r.url}` : `MAAS region ${r.url}`;
+  return regionRecordText(regionRecord(r));
 }
 
 /** Whether the command was asked to run on the embedded simulated region (flag or config key). */

@@ -10,11 +10,13 @@ import type { Logger } from "../log.ts";
 import { cliOutput, type LogFlags } from "./logging.ts";
 import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
+import type { MaasPort } from "../maas/port.ts";
 import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
 import { readHostError } from "../runtime/documents/host-error.ts";
 import { hostFailureOf, RolloutTally, withWavesFromOne } from "../runtime/progress.ts";
+import { regionRecordJson, regionRecordText } from "../runtime/region.ts";
 import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
@@ -24,7 +26,8 @@ import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOp
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
-import { embeddedSimulator, realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
+import { openSite } from "./regions.ts";
+import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
 
 function exitCodeFor(s: RolloutSummary): number {
   switch (s.state) {
@@ -42,7 +45,8 @@ function exitCodeFor(s: RolloutSummary): number {
 interface RunArgs {
   config: Config;
   region: Region;
-  maas: MaasClient;
+  maas: MaasPort;
+  requestCount: () => number;
   store: Store;
   logger: Logger;
   terminal: Terminal;
@@ -126,10 +130,11 @@ async function runWithProgress(a: RunArgs): Promise<number> {
     store: a.store,
     config: a.layering?.config ?? a.config,
     logger: a.logger,
-    requestCount: () => a.maas.stats().requests,
+    requestCount: a.requestCount,
     onProgress: (p) => printer.update(p),
     timeScale: a.timeScale,
     observerPollMs: a.observerPollMs,
+    region: regionRecord(a.region),
     ...(a.layering ? { layering: { engine: a.layering.engine, ssh: a.layering.ssh } } : {}),
   });
   const onSignal = (sig: string) => {
@@ -201,6 +206,7 @@ export async function withLastingRegion(
       logger,
       requestCount: () => maas.stats().requests,
       observerPollMs: config.maas.pollIntervalMs,
+      region: regionRecord({ simulated: false, url }),
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     });
   } finally {
@@ -291,15 +297,17 @@ async function runRollout(values: RolloutOpts): Promise<number> {
   if (simulated && resume) {
     throw new UsageError("metalwave rollout: --resume needs a MAAS region that outlives this process (--maas-url); the embedded simulated region starts afresh each run");
   }
-  const region = await resolveRegion(config, { command: "rollout", simulated, logger });
+  // One region, or several (regions: in the config; simulator.regions embedded): src/cli/regions.ts.
+  const site = await openSite(config, { command: "rollout", simulated, logger });
+  const region = site.region;
   const sim = region.simulated ? region.sim : undefined;
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
-    const maas = clientFor(config, region.url, region.apiKey, logger);
     return await runWithProgress({
       config,
       region,
-      maas,
+      maas: site.maas,
+      requestCount: site.requestCount,
       store,
       logger,
       terminal,
@@ -307,11 +315,11 @@ async function runRollout(values: RolloutOpts): Promise<number> {
       json,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
-      layering: layeringFor(config, logger, sim, maas),
+      layering: layeringFor(config, logger, sim, site.maas),
     });
   } finally {
     store.close();
-    await sim?.close();
+    await site.close();
   }
 }
 
@@ -321,6 +329,7 @@ interface StartOpts extends LogFlags {
   speed?: string;
   seed?: string;
   faults?: string;
+  regions?: string;
   config?: string;
   store?: string;
   json?: boolean;
@@ -338,6 +347,7 @@ export function startCommand(out: Outcome): Command {
     .option("--speed <x>", "divides realistic MAAS durations (default 600; 0 = instant)")
     .option("--seed <n>", "simulator seed (default 7)")
     .option("--faults <spec>", "simulator failure injection (docs/simulator.md)")
+    .option("--regions <n>", "simulated regions, each with --machines of its own, its own seed and port (default 1; more than 1 stops hosts at Deployed)")
     .option("--config <file>", "config for the rollout (waves, caps, budget)")
     .option("--store <path>", "the store file (default: a new temporary one)")
     .option("--json", "print the final summary as JSON on stdout");
@@ -351,6 +361,7 @@ async function runStart(values: StartOpts): Promise<number> {
   if (speed !== undefined && !(speed >= 0)) throw new ConfigError("--speed", `expects a number ≥ 0, got ${JSON.stringify(values.speed)}`);
   const machines = intFlag("start", "machines", values.machines);
   const seed = intFlag("start", "seed", values.seed);
+  const regions = intFlag("start", "regions", values.regions);
   const storePath = values.store ?? join(mkdtempSync(join(tmpdir(), "metalwave-start-")), "metalwave.sqlite");
   const config = loadConfig({
     ...(values.config ? { file: values.config } : {}),
@@ -363,23 +374,27 @@ async function runStart(values: StartOpts): Promise<number> {
         ...(speed !== undefined ? { speed } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(values.faults ? { faults: values.faults } : {}),
+        ...(regions !== undefined ? { regions } : {}),
       },
+      // Several embedded regions have no simulated hosts: their hosts stop at Deployed.
+      ...(regions !== undefined && regions > 1 ? { layers: { enabled: false } } : {}),
     },
   });
   // A full rollout logs a lot at info: warnings and worse unless asked (--log-level info).
   const { logger, terminal, format } = cliOutput("start", values, "warn");
-  const sim = await embeddedSimulator(config, logger);
-  const region: Region = { simulated: true, url: sim.url, apiKey: sim.apiKey, sim };
+  const site = await openSite(config, { command: "start", simulated: true, logger });
+  const region = site.region;
+  const sim = region.simulated ? region.sim : undefined;
   // A notice, not a log line: in a JSON log stream it is a record like the others.
   if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
   else terminal.line(`${regionText(region)}; store ${config.store}`);
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
-    const maas = clientFor(config, sim.url, sim.apiKey, logger);
     return await runWithProgress({
       config,
       region,
-      maas,
+      maas: site.maas,
+      requestCount: site.requestCount,
       store,
       logger,
       terminal,
@@ -387,11 +402,11 @@ async function runStart(values: StartOpts): Promise<number> {
       json: values.json === true,
       timeScale: timeScaleOf(config, region),
       observerPollMs: 100,
-      layering: layeringFor(config, logger, sim, maas),
+      layering: layeringFor(config, logger, sim, site.maas),
     });
   } finally {
     store.close();
-    await sim.close();
+    await site.close();
   }
 }
 
@@ -441,6 +456,8 @@ async function runStatus(values: StatusOpts): Promise<number> {
         JSON.stringify(
           {
             rollout: { id: rollout.id, kind, status: rollout.status, reason: rollout.reason ?? null, createdAt: rollout.createdAt, updatedAt: rollout.updatedAt },
+            // The region the rollout ran against, as recorded with it: `simulated: true` for a rehearsal.
+            region: rollout.region ? regionRecordJson(rollout.region) : null,
             counts,
             hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
             failed,
@@ -451,7 +468,8 @@ async function runStatus(values: StatusOpts): Promise<number> {
       );
       return ExitCode.OK;
     }
-    console.log(`rollout ${rollout.id}${kind === "rollout" ? "" : ` (${kind})`}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`rollout ${rollout.id}${kind === "rollout" ? "" : ` (${kind})`}${rollout.region?.kind === "simulated" ? " [SIMULATED]" : ""}: ${rollout.status}${rollout.reason ? ` (${rollout.reason})` : ""}`);
+    console.log(`  region: ${regionRecordText(rollout.region)}`);
     console.log(`  hosts: ${tally.total} planned, ${tally.settled} settled, ${stored.unsettled} in flight, ${tally.total - stored.total} not started`);
     console.log(`  by phase: ${Object.entries(counts.byPhase).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     console.log(`  by outcome: ${Object.entries(counts.byOutcome).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);

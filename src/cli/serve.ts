@@ -11,7 +11,7 @@ import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts }
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
 import { clientFor, layeringFor } from "./rollout.ts";
-import { realRegion, regionJson, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { realRegion, regionJson, regionRecord, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
 
 /** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
 const TOKEN_ENV = "METALWAVE_API_TOKEN";
@@ -87,7 +87,9 @@ async function runServe(values: ServeOpts): Promise<number> {
     if (sim) cleanup.push(() => sim.close());
     const store = openStore(config.store, { writeBehindMs: 200 });
     cleanup.unshift(() => store.close());
-    const maas = clientFor(config, region.url, region.apiKey, logger);
+    // Every request checks the store's lease right before it is sent, as the CLI's do: a
+    // leader paused past its lease sends nothing it had queued once it is resumed.
+    const maas = clientFor(config, region.url, region.apiKey, logger, () => store.assertMayAct());
     const service = await startService({
       store,
       maas,
@@ -104,6 +106,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
       layering: () => layeringFor(config, logger, sim, maas),
       regionIsEphemeral: sim !== undefined,
+      region: regionRecord(region),
       ...(sim ? {} : { maasUrl: region.url }),
       lockCommand: "serve",
     });

@@ -6,10 +6,11 @@
  * made from the subnets MAAS put each space's addresses on.
  */
 import type { Machine } from "../maas/port.ts";
-import { addressesBySpace } from "../roles/addresses.ts";
 import { spaceName } from "../roles/facts.ts";
+import type { NetworkName } from "../roles/layout-schema.ts";
 import type { SshTarget } from "../ssh/port.ts";
-import { LayerError } from "./errors.ts";
+import { addressOn, endpointAddress, hostAddressing, type HostAddressing } from "./addresses.ts";
+import type { LayerError } from "./errors.ts";
 
 /** One address of a host with its subnet and the subnet's MAAS space (null: no space). */
 export interface HostNetwork {
@@ -23,7 +24,13 @@ export interface LayerHost extends SshTarget {
   roles: readonly string[];
   /** id_path of every block device tagged `ceph` in MAAS. */
   cephDisks: readonly string[];
-  /** Every address MAAS linked on the machine, with its subnet and space (empty: `address` only). */
+  /**
+   * Its addresses by MAAS space and the site's network → space map (addresses.ts): a layer
+   * takes the address of the space its endpoint binds to; `address` (the SSH target, where
+   * Juju adds the machine) is the management one. Absent on a host made by hand (tests).
+   */
+  addressing?: HostAddressing;
+  /** Every address MAAS linked on the machine, with its subnet and space (empty: `address` only): Juju's spaces come from these. */
   networks?: readonly HostNetwork[];
 }
 
@@ -36,7 +43,7 @@ export const LAYER_SPACE = "management";
  * spaces, as the plain simulated region).
  */
 export function layerAddressOf(m: Machine): string | undefined {
-  return (m.interface_set ? addressesBySpace(m)[LAYER_SPACE]?.[0] : undefined) ?? m.ip_addresses[0];
+  return addressOn(hostAddressing({ interface_set: m.interface_set ?? [], ip_addresses: m.ip_addresses }), LAYER_SPACE);
 }
 
 /** Every linked address of the machine with its subnet and space, in interface then link order. */
@@ -51,12 +58,15 @@ export function networksOf(m: Pick<Machine, "interface_set">): HostNetwork[] {
   return out;
 }
 
-/** A LayerHost from a MAAS machine record: its layer address, `ceph`-tagged devices by id_path, its networks. */
-export function hostFromMachine(m: Machine, roles: readonly string[]): LayerHost {
-  const address = layerAddressOf(m);
-  if (address === undefined) throw new LayerError("LAYER_PRECONDITION", { layer: "any", step: "address", systemId: m.system_id, hostname: m.hostname }, "the machine reports no IP address");
+/**
+ * A LayerHost from a MAAS machine record: its addresses by space (`spaces`: the config's
+ * network → space map), the SSH address on management, `ceph`-tagged devices by id_path, its networks.
+ */
+export function hostFromMachine(m: Machine, roles: readonly string[], opts: { spaces?: Readonly<Partial<Record<NetworkName, string>>> | undefined } = {}): LayerHost {
+  const addressing = hostAddressing({ interface_set: m.interface_set ?? [], ip_addresses: m.ip_addresses }, opts.spaces);
+  const address = endpointAddress({ systemId: m.system_id, hostname: m.hostname, addressing }, "ssh");
   const cephDisks = m.blockdevice_set.filter((d) => d.tags.includes("ceph") && d.id_path).map((d) => d.id_path as string);
-  return { systemId: m.system_id, hostname: m.hostname, address, roles, cephDisks, networks: networksOf(m) };
+  return { systemId: m.system_id, hostname: m.hostname, address, roles, cephDisks, addressing, networks: networksOf(m) };
 }
 
 /** Every address of a host (its layer address first). */

@@ -3,7 +3,8 @@
  * The rollout calls `createLayering(...)` once, then `clusterBarrier(kind, hosts)`
  * for the cluster-level layers and `layerHost(host)` from each host's layering phase.
  */
-export { createLayering, hostFromMachine, layerAddressOf, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
+export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
+export { addressOn, endpointAddress, hostAddressing, LAYER_NETWORKS, spaceFor, type HostAddressing, type LayerEndpoint } from "./addresses.ts";
 export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
 export { networksOf, LAYER_SPACE } from "./host.ts";
 export type { HostNetwork } from "./host.ts";

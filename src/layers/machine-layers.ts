@@ -74,7 +74,10 @@ export class MachineLayers {
     const placed: string[] = [];
     for (const app of tpl.extra.applications) {
       if (app.subordinate || !roleMatch(app, h) || (only && !only(app))) continue;
-      await ops.ensureApp(this.model, app, at.id, at.spaces, values);
+      // Bindings name networks (§2c); the site may serve a network from a space named otherwise (network.spaces).
+      const spaces = h.addressing?.spaces ?? {};
+      const bound = { ...app, bindings: Object.fromEntries(Object.entries(app.bindings).map(([ep, net]) => [ep, (spaces as Record<string, string | undefined>)[net] ?? net])) };
+      await ops.ensureApp(this.model, bound, at.id, at.spaces, values);
       await ops.ensureUnit(this.model, app.app, at.id);
       placed.push(app.app);
     }

@@ -2,8 +2,8 @@
  * Typed errors of the MAAS client. Callers switch on `code` (and, for 409s, on
  * `conflictKind`), never on message text. Messages and every field are built so
  * that they never hold the API key: MAAS's own body text is redacted before it is
- * stored, and transport errors are reduced to name/code/message (an axios error
- * carries the request config, Authorization header included).
+ * stored, and transport errors are reduced to name/code/message (an HTTP client's error
+ * may carry the request, Authorization header included).
  */
 import { MetalwaveError } from "../errors.ts";
 
@@ -114,8 +114,8 @@ export function classifyConflict(operation: string, body: string, retryAfterPres
 }
 
 /**
- * A transport error stripped to what is safe to keep: axios errors hold the request
- * config (headers with the OAuth signature, i.e. the token secret) and the socket.
+ * A transport error stripped to what is safe to keep: an HTTP client's error may hold the
+ * request (headers with the OAuth signature, i.e. the token secret) and the socket.
  */
 export class TransportError extends Error {
   readonly code: string | undefined;

@@ -1,5 +1,5 @@
 /**
- * The MAAS transport: one HTTP exchange per attempt over axios, OAuth 1.0a PLAINTEXT
+ * The MAAS transport: one HTTP exchange per attempt (http.ts, node:http), OAuth 1.0a PLAINTEXT
  * signing, the limiter (requests in flight and per second), retries with backoff,
  * read-back reconciliation of state-changing calls whose outcome is unknown, response
  * parsing with zod, and the mapping of failures to typed `MaasError`s. It knows no
@@ -7,8 +7,6 @@
  * as a `CallSpec` (what to send, how to parse the answer, whether it is safe to send
  * again). docs/maas-client.md explains the rules.
  */
-import axios from "axios";
-import type { AxiosInstance } from "axios";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
@@ -24,6 +22,7 @@ import { RequestLimiter } from "./limiter.ts";
 import { DEFAULT_RETRY, classifyFailure, parseRetryAfter, retryDelayMs } from "./retry.ts";
 import type { Failure, RetryOptions } from "./retry.ts";
 import { describeIssues } from "./schemas.ts";
+import { exchange } from "./http.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -120,7 +119,6 @@ export class MaasTransport {
   private readonly apiRoot: string;
   private readonly credentials: ApiCredentials;
   private readonly signer: OAuthSigner;
-  private readonly http: AxiosInstance;
   private readonly limiter: RequestLimiter;
   private readonly retry: RetryOptions;
   private readonly timeoutMs: number;
@@ -151,14 +149,6 @@ export class MaasTransport {
       requestsPerSecond: options.requestsPerSecond ?? DEFAULTS.requestsPerSecond,
       burst: options.burst ?? maxInFlight,
       clock: this.clock,
-    });
-    this.http = axios.create({
-      responseType: "text",
-      // We parse ourselves so that bad JSON becomes MAAS_BAD_RESPONSE, not a silent string.
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      // A redirect would re-send a POST blindly; MAAS does not redirect its API.
-      maxRedirects: 0,
     });
     this.logger = options.logger;
     this.onRequest = options.onRequest;
@@ -304,14 +294,15 @@ export class MaasTransport {
       const started = this.clock.now();
       let result: SendResult;
       try {
-        const res = await this.http.request<string>({
+        // The body is kept as text: we parse it ourselves, so that bad JSON becomes MAAS_BAD_RESPONSE.
+        const res = await exchange({
           method: spec.method,
           url,
           headers,
-          data: isQuery ? undefined : params.toString(),
+          body: isQuery ? undefined : params.toString(),
           signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal,
         });
-        const body = typeof res.data === "string" ? res.data : "";
+        const body = res.body;
         if (res.status >= 200 && res.status < 300) {
           result = { ok: true, status: res.status, body };
         } else {
@@ -534,7 +525,7 @@ function describeFailure(f: Failure): string {
 function networkCode(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === "string" && code !== "") {
-    // axios reports its own response timeout as ECONNABORTED.
+    // Some clients (axios) report their own response timeout as ECONNABORTED.
     return code === "ECONNABORTED" ? "ETIMEDOUT" : code;
   }
   return /socket hang up/i.test(errorMessage(e)) ? "ECONNRESET" : "ENETWORK";

@@ -4,8 +4,19 @@
  * a crash, the calls begun and never ended are the ones whose outcome is
  * unknown: the host actors ask here before sending, and read the machine back
  * instead of repeating the call blindly.
+ *
+ * The intents asked for within BEGIN_WINDOW_MS of each other are written in one
+ * transaction (a wave starting asks for hundreds at once; at 10,000 machines an event-loop
+ * turn holds about one MAAS answer, so a commit per turn would still be one per call), and
+ * each caller sends its request only once that transaction has committed: write-ahead
+ * holds for every call, at the cost of a few milliseconds before a request (which, with
+ * 200 hosts in flight and 4 requests to MAAS at a time, mostly waits in the client's
+ * queue anyway) and one commit per window instead of one per call.
  */
 import type { Store } from "../store/index.ts";
+
+/** How long the first intent of a batch waits for others before the batch is committed. */
+export const BEGIN_WINDOW_MS = 5;
 
 export class CallJournal {
   private readonly store: Store;
@@ -14,6 +25,8 @@ export class CallJournal {
   private readonly open = new Map<string, number>();
   /** Calls begun by this process and not yet ended. */
   private readonly begun = new Map<number, { systemId: string; op: string }>();
+  /** Intents asked for in this window, written together at its end. */
+  private queued: { systemId: string; op: string; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(store: Store, rolloutId: string) {
     this.store = store;
@@ -47,10 +60,33 @@ export class CallJournal {
     this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect"}`);
   }
 
-  begin(systemId: string, op: string): number {
-    const id = this.store.beginCall({ rolloutId: this.rolloutId, systemId, operation: op });
-    this.begun.set(id, { systemId, op });
-    return id;
+  /**
+   * Writes the intent of a call ahead of its request; resolves with the call's id once it is
+   * committed (with the other intents of this turn), so the request may then be sent. Rejects,
+   * and nothing may be sent, when the write fails.
+   */
+  begin(systemId: string, op: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
+      this.queued.push({ systemId, op, resolve, reject });
+    });
+  }
+
+  private writeQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    let ids: number[];
+    try {
+      ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op })));
+    } catch (e) {
+      for (const c of batch) c.reject(e);
+      return;
+    }
+    batch.forEach((c, i) => {
+      const id = ids[i] as number;
+      this.begun.set(id, { systemId: c.systemId, op: c.op });
+      c.resolve(id);
+    });
   }
 
   /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */

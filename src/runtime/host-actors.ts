@@ -56,7 +56,7 @@ const BEYOND_COMMISSIONING: readonly number[] = [NodeStatus.READY, NodeStatus.AL
 
 export interface HostActorDeps {
   maas: MaasPort;
-  observer: StatusObserver;
+  observer: Pick<StatusObserver, "note" | "poke">;
   tags: TagBatcher;
   calls: CallJournal;
   logger: Logger;
@@ -141,7 +141,7 @@ async function guardedCall(
       return m.status;
     }
   }
-  const callId = deps.calls.begin(systemId, op);
+  const callId = await deps.calls.begin(systemId, op);
   try {
     const m = await send();
     deps.calls.end(callId, "ok");

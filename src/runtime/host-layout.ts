@@ -111,7 +111,7 @@ export async function applyHostLayout(deps: HostLayoutDeps, host: { systemId: st
           `${host.hostname} (${sid}): cannot ${describeStep(step)}: the machine is ${STATUS_LABEL[status as keyof typeof STATUS_LABEL] ?? status}, and MAAS allows it only when ${step.op === "setBootDisk" || step.op === "setStorageLayout" ? "Ready" : "New, Ready, Allocated, Broken or Failed testing"}`,
         );
       }
-      const callId = deps.calls.begin(sid, step.key);
+      const callId = await deps.calls.begin(sid, step.key);
       try {
         await send(deps.maas, sid, step);
         deps.calls.end(callId, "ok", describeStep(step));

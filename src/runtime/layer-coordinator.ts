@@ -30,6 +30,7 @@
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
 import { hostFromMachine, hostWorkStopped, type BarrierResult, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../layers/index.ts";
+import type { NetworkName } from "../roles/layout-schema.ts";
 
 type MemberKind = Exclude<ClusterLayer, "control-plane">;
 
@@ -104,6 +105,8 @@ export interface LayerCoordinatorDeps {
   logger: Logger;
   /** Every planned host's roles (systemId → roles). */
   roles: ReadonlyMap<string, readonly string[]>;
+  /** The config's `network.spaces`: which space serves a network named otherwise (the layers pick addresses by space). */
+  spaces?: Readonly<Partial<Record<NetworkName, string>>> | undefined;
 }
 
 export class LayerCoordinator {
@@ -358,7 +361,7 @@ export class LayerCoordinator {
     if (cached && !fresh) return cached;
     const m = await this.d.maas.readMachine(systemId);
     const roles = this.d.roles.get(systemId) ?? [];
-    const host = hostFromMachine(m, roles);
+    const host = hostFromMachine(m, roles, { spaces: this.d.spaces });
     this.hostCache.set(systemId, host);
     return host;
   }

@@ -27,6 +27,8 @@ export interface RolloutProgress {
   byPhase: Record<string, number>;
   byOutcome: Record<HostOutcome, number>;
   perWave: WaveProgress[];
+  /** Several regions only: the regions not answering now (their hosts wait). */
+  regionsDown?: string[];
   maasRequests: number;
   elapsedMs: number;
 }
@@ -95,6 +97,11 @@ export class RolloutTally {
   private readonly total: number;
   /** Last known phase (or outcome) of every host that has started. */
   private readonly phaseOf = new Map<string, string>();
+  /**
+   * Hosts per phase (or outcome) in phaseOf, kept as hosts move: a progress report costs
+   * O(phases), not O(hosts), however often it is asked for.
+   */
+  private readonly perPhase = new Map<string, number>();
   private readonly outcomes = emptyOutcomes();
   private readonly failures = new Map<string, HostFailure>();
   private readonly waves: WaveProgress[];
@@ -126,8 +133,19 @@ export class RolloutTally {
   /** The host is now in `phase`; returns the phase it was in (undefined for its first). */
   enter(systemId: string, phase: string): string | undefined {
     const prev = this.phaseOf.get(systemId);
+    this.move(prev, phase);
     this.phaseOf.set(systemId, phase);
     return prev;
+  }
+
+  private move(from: string | undefined, to: string): void {
+    if (from === to) return;
+    if (from !== undefined) {
+      const n = (this.perPhase.get(from) ?? 0) - 1;
+      if (n > 0) this.perPhase.set(from, n);
+      else this.perPhase.delete(from);
+    }
+    this.perPhase.set(to, (this.perPhase.get(to) ?? 0) + 1);
   }
 
   phase(systemId: string): string | undefined {
@@ -143,12 +161,13 @@ export class RolloutTally {
       if (host.outcome !== "inService") wave.failed++;
     }
     if (host.outcome !== "inService") this.failures.set(host.systemId, hostFailureOf(host));
+    this.move(this.phaseOf.get(host.systemId), host.outcome);
     this.phaseOf.set(host.systemId, host.outcome);
   }
 
   counts(): Pick<RolloutProgress, "total" | "settled" | "byPhase" | "byOutcome" | "perWave"> {
     const byPhase: Record<string, number> = { ...this.stored.byPhase };
-    for (const p of this.phaseOf.values()) byPhase[p] = (byPhase[p] ?? 0) + 1;
+    for (const [p, n] of this.perPhase) byPhase[p] = (byPhase[p] ?? 0) + n;
     const notStarted = this.total - this.phaseOf.size - this.stored.started;
     if (notStarted > 0) byPhase["waiting"] = notStarted;
     return {

@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
-import type { Store, HostRecord } from "../store/index.ts";
+import type { Store, HostRecord, RolloutRegion } from "../store/index.ts";
 import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
@@ -25,6 +25,7 @@ import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver } from "./observer.ts";
+import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
 import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
@@ -67,6 +68,11 @@ export interface RunnerDeps {
   layering?: { engine: Layering; ssh: SshPort };
   observerPollMs?: number;
   now?: () => number;
+  /**
+   * The region this runs against, recorded with each rollout it creates so `status` and the
+   * service's answers say "simulated" of a rehearsal on the embedded simulator. Absent: not recorded.
+   */
+  region?: RolloutRegion;
 }
 
 type HostActor = Actor<typeof hostMachine>;
@@ -91,7 +97,9 @@ export class RolloutRunner {
   private currentWave = 0;
   private state: RolloutState = "running";
   private pauseReason: string | undefined;
-  private observer!: StatusObserver;
+  private observer!: StatusObserving;
+  /** Several regions: stops following their availability. */
+  private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
   private startedAt = 0;
   private finish!: (s: RolloutSummary) => void;
@@ -105,6 +113,8 @@ export class RolloutRunner {
   private rolloutLive = false;
   /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
   private readonly held = new Set<string>();
+  /** close() was called: nothing is started, sent, journaled or saved from then on. */
+  private closed = false;
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -126,7 +136,8 @@ export class RolloutRunner {
     } catch (e) {
       // A refused start (pre-flight, empty fleet, nothing to resume) or a failure: the
       // observer's timer must not keep polling MAAS and holding the process open.
-      await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+      this.unfollowRegions?.();
+      await (this.observer as StatusObserving | undefined)?.stop().catch(() => undefined);
       throw e;
     }
   }
@@ -134,10 +145,11 @@ export class RolloutRunner {
   private async runToEnd(opts: { resume: boolean; plan?: PreparedPlan }): Promise<RolloutSummary> {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
-    this.observer = new StatusObserver(maas, (c) => this.onStatus(c.systemId, c.status, c.statusMessage), {
-      logger: this.log,
-      pollIntervalMs: this.deps.observerPollMs ?? 1000,
-    });
+    const regions = regionsOf(maas);
+    const observerOpts = { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 };
+    const onChange = (c: { systemId: string; status: NodeStatusCode; statusMessage: string | null }) => this.onStatus(c.systemId, c.status, c.statusMessage);
+    // Several regions: one observer per region, each with its own events cursor (regions.ts).
+    this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
     await this.observer.start();
 
@@ -167,7 +179,7 @@ export class RolloutRunner {
       this.plan = opts.plan;
       const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
       for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      this.rolloutId = store.createRollout(this.plan).id;
+      this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
       this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
     } else {
       await this.startNewRollout();
@@ -181,6 +193,7 @@ export class RolloutRunner {
         maas,
         logger: this.log.child({ component: "layers" }),
         roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
+        spaces: config.network?.spaces,
       });
     }
 
@@ -237,6 +250,25 @@ export class RolloutRunner {
       },
     });
     this.wireRollout(hostLogic, policy);
+    if (regions) {
+      // A region that stops answering holds its own hosts only; it is not a host failure.
+      this.unfollowRegions = followRegions(
+        regions,
+        {
+          down: (region, reason) => {
+            this.journal({ event: "regionDown", region, reason });
+            this.toRollout({ type: "REGION_DOWN", region });
+            this.emitProgress(true);
+          },
+          up: (region, downForMs) => {
+            this.journal({ event: "regionUp", region, downForMs: Math.round(downForMs) });
+            this.toRollout({ type: "REGION_UP", region });
+            this.emitProgress(true);
+          },
+        },
+        this.log,
+      );
+    }
 
     for (const { record: h, snapshot } of point.restorable) {
       const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
@@ -254,6 +286,7 @@ export class RolloutRunner {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not re-check the layers formed before the restart; they form again as hosts arrive");
       });
     }
+    if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
     this.rolloutLive = true;
     this.rollout.start();
     for (const { record: h } of point.restorable) {
@@ -274,6 +307,24 @@ export class RolloutRunner {
     }
     this.emitProgress();
     return done;
+  }
+
+  /**
+   * Stops this runner for good, wherever it is: the observer stops polling, the rollout and
+   * every host actor stop (their timers with them), and a run still starting up refuses to
+   * go on (RUNNER_CLOSED). From then on nothing it holds writes to the store or sends to
+   * MAAS, so its owner may close the store and the client after it. The rollout is left
+   * as the store has it (a --resume goes on from there); this is not an abort.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rolloutLive = false;
+    (this.rollout as Actor<typeof rolloutMachine> | undefined)?.stop();
+    for (const actor of this.hosts.values()) actor.stop();
+    this.hosts.clear();
+    await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+    (this.fail as ((e: unknown) => void) | undefined)?.(new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run ended"));
   }
 
   /** Operator controls, used by the service; the CLI maps signals to them. */
@@ -397,32 +448,37 @@ export class RolloutRunner {
   }
 
   private journal(data: Record<string, unknown>): void {
+    if (this.closed) return;
     this.deps.store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data });
   }
 
   private attachHost(systemId: string, actor: HostActor): void {
     this.hosts.set(systemId, actor);
     const info = this.hostInfo.get(systemId);
-    const hlog = this.log.child({ systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") });
+    // The host's fixed keys on each of its lines; a pino child per host would cost more
+    // (its bindings and redaction are prepared when it is made) than the few lines it writes.
+    const fixed = { systemId, hostname: info?.hostname, wave: info?.wave, role: info?.roles.join(",") };
+    const level = this.deps.transitionLogLevel ?? "debug";
     for (const type of HOST_EMITTED_TYPES) {
       actor.on(type, (e) => {
+        if (this.closed) return;
         switch (e.type) {
           case "host.phase": {
             this.held.delete(systemId);
             const prev = this.tally.enter(systemId, e.phase);
             if (e.phase === "layering") this.coordinator?.arrive(systemId);
-            hlog[this.deps.transitionLogLevel ?? "debug"]({ from: prev, to: e.phase, attempt: e.attempt }, "transition");
+            if (this.log.isLevelEnabled(level)) this.log[level]({ ...fixed, from: prev, to: e.phase, attempt: e.attempt }, "transition");
             this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "transition", data: { from: prev ?? null, to: e.phase, attempt: e.attempt } });
             this.emitProgress();
             break;
           }
           case "host.settled":
             this.settle(systemId, e.outcome, e.reason);
-            hlog.info({ outcome: e.outcome, reason: e.reason }, "host settled");
+            this.log.info({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
             break;
           case "host.retryHeld":
             this.held.add(systemId);
-            hlog.info({ phase: e.phase }, "retry held: the rollout is paused");
+            this.log.info({ ...fixed, phase: e.phase }, "retry held: the rollout is paused");
             this.maybeFinish();
             break;
           case "host.slotRequest":
@@ -434,9 +490,11 @@ export class RolloutRunner {
       });
     }
     actor.subscribe({
-      next: () => this.persistence.changed(systemId, actor),
+      next: () => {
+        if (!this.closed) this.persistence.changed(systemId, actor);
+      },
       error: (err) => {
-        hlog.error({ err }, "host actor crashed");
+        this.log.error({ ...fixed, err }, "host actor crashed");
         this.fail(err);
       },
     });
@@ -464,7 +522,7 @@ export class RolloutRunner {
     // calls. A failure part-way says what was done and what was not (RolesError).
     const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
     this.plan = planned.rollout;
-    this.rolloutId = store.createRollout(this.plan).id;
+    this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
     this.journalPlan(planned, synced);
   }
 
@@ -542,7 +600,9 @@ export class RolloutRunner {
     if (this.state === "paused" && this.hosts.size > this.held.size) return;
     if (this.stopping) return;
     this.stopping = true;
+    this.unfollowRegions?.();
     this.persistence.saveChanged();
+    this.persistence.flushNow();
     void this.observer.stop().then(
       () => {
         this.rolloutLive = false;
@@ -555,6 +615,7 @@ export class RolloutRunner {
           this.hosts.delete(systemId);
         }
         this.persistence.saveChanged();
+        this.persistence.flushNow();
         this.emitProgress(true);
         this.finish(this.summary());
       },
@@ -579,6 +640,7 @@ export class RolloutRunner {
       wave: this.currentWave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
+      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas) } : {}),
       maasRequests: this.deps.requestCount(),
       elapsedMs: this.now() - this.startedAt,
     };

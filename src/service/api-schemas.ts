@@ -17,6 +17,8 @@ function named<T extends z.ZodType>(id: string, schema: T): T {
 }
 
 const int = () => z.number().int().min(0);
+/** A wave's number: every answer counts waves from 1, as the CLI, `status` and the dashboard do. */
+const waveNumber = () => z.number().int().min(1).meta({ description: "counting from 1" });
 const reason = () => z.string().trim().min(1).max(500);
 const MAINTENANCE_KINDS = ["reprovision", "remediation"] as const;
 
@@ -65,6 +67,15 @@ export const Readiness = named(
   }),
 );
 
+export const Region = named(
+  "Region",
+  z.strictObject({
+    simulated: z.boolean().meta({ description: "true: the embedded simulated region (made-up machines, nothing real touched)" }),
+    url: z.string(),
+    note: z.string().optional().meta({ description: "only on a simulated region: what it is, in words" }),
+  }),
+);
+
 export const RolloutView = named(
   "RolloutView",
   z.strictObject({
@@ -74,17 +85,18 @@ export const RolloutView = named(
     live: z.boolean().meta({ description: "this process runs it now" }),
     createdAt: z.string().nullable(),
     updatedAt: z.string().nullable(),
+    region: Region.nullable().meta({ description: "the region the rollout ran against, as recorded with it (`simulated: true` for a rehearsal); null for a rollout an older metalwave recorded without one" }),
   }),
 );
 
 export const RolloutList = named("RolloutList", z.strictObject({ rollouts: z.array(RolloutView), active: RolloutView.nullable() }));
 
-export const WaveProgress = named("WaveProgress", z.strictObject({ index: int(), size: int(), settled: int(), failed: int() }));
+export const WaveProgress = named("WaveProgress", z.strictObject({ index: waveNumber(), size: int(), settled: int(), failed: int() }));
 
 export const Progress = named(
   "Progress",
   z.strictObject({
-    wave: int(),
+    wave: waveNumber().meta({ description: "the first wave not yet settled (the last once all are), counting from 1" }),
     waves: int(),
     total: int(),
     settled: int(),
@@ -124,7 +136,7 @@ export const HostCell = named(
   z.strictObject({
     systemId: z.string(),
     hostname: z.string(),
-    wave: int(),
+    wave: waveNumber(),
     zone: z.string(),
     roles: z.array(z.string()),
     phase: z.string().meta({ description: "the last transition's phase; `waiting` while the machine has not started" }),
@@ -144,7 +156,7 @@ export const HostsView = named(
       perWave: budgetValue,
       total: budgetValue,
       totalLimit: int().meta({ description: "failed hosts (quarantined or failed) the rollout may have before it pauses" }),
-      perWaveLimits: z.array(int()).meta({ description: "the same per wave" }),
+      perWaveLimits: z.array(int()).meta({ description: "the same per wave: item i is wave i + 1's limit" }),
     }),
     kind: z.enum(["rollout", "reprovision", "replacement", "remediation"]).meta({ description: "what the rollout is for: a deployment rollout, or a step of a re-provisioning or remediation pass" }),
     maasMachineUrl: z.string().nullable().meta({ description: "a machine's page in the MAAS web UI, `{systemId}` standing for its system_id; null when the region has no UI (the embedded simulator)" }),
@@ -158,7 +170,7 @@ export const HostDetail = named(
     rolloutId: z.string(),
     systemId: z.string(),
     hostname: z.string(),
-    wave: int(),
+    wave: waveNumber(),
     roles: z.array(z.string()),
     phase: z.string(),
     outcome: z.string().nullable(),

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import type { MaasClientStats } from "../maas/client.ts";
-import type { Store } from "../store/index.ts";
+import type { RolloutRegion, Store } from "../store/index.ts";
 import type { RolloutProgress, RolloutRunner, RolloutState } from "../runtime/rollout-runner.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
@@ -42,6 +42,8 @@ export interface ControllerDeps {
    * created by an earlier process name machines that no longer exist, so they are not resumed.
    */
   regionIsEphemeral: boolean;
+  /** The region the service runs against, recorded with every rollout it creates (absent: not recorded). */
+  region?: RolloutRegion | undefined;
   /** A machine's page in the region's web UI, `{systemId}` standing for its id; null without one (the simulator has none). */
   maasMachineUrl?: string | null | undefined;
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { RolloutProgress, RolloutSummary, RunnerDeps } from "../runtime/rollout-runner.ts";
+import { withWavesFromOne } from "../runtime/progress.ts";
 import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
 import { remediate, type RemediationResult } from "../runtime/remediation.ts";
 import { finishLeftBehind, leftBehind, type LeftBehind } from "../runtime/maintenance.ts";
@@ -159,6 +160,7 @@ export class MaintenancePasses {
       transitionLogLevel: "info",
       timeScale: this.d.timeScale,
       observerPollMs: this.d.observerPollMs,
+      ...(this.d.region ? { region: this.d.region } : {}),
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     };
     this.log.info({ kind, ...(left ? { finishes: left.rolloutId } : {}) }, "maintenance pass starting");
@@ -210,6 +212,7 @@ export class MaintenancePasses {
       m.lastState = p.state;
       this.d.events.publish("rollout", this.reads.safeView(p.rolloutId));
     }
-    this.d.events.publish("progress", { ...p, inFlight: inFlightOf(p) });
+    // Waves count from 1 in the API's answers and events (docs/service.md).
+    this.d.events.publish("progress", withWavesFromOne({ ...p, inFlight: inFlightOf(p) }));
   }
 }

@@ -11,6 +11,7 @@ export type { RolloutKind } from "../runtime/documents/rollout-plan.ts";
 export interface PlannedCell {
   systemId: string;
   hostname: string;
+  /** Its wave, counting from 1 as every answer of the API does (docs/service.md). */
   wave: number;
   zone: string;
   roles: string[];
@@ -22,9 +23,9 @@ export function planHosts(plan: unknown, rolloutId: string): { waves: string[][]
   return { waves: p.waves, total: p.hosts.length };
 }
 
-/** The planned machines. */
+/** The planned machines, waves counted from 1. */
 export function plannedCells(plan: unknown, rolloutId: string): PlannedCell[] {
-  return readRolloutPlan(plan, rolloutId).hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, zone: h.zone, roles: h.roles }));
+  return readRolloutPlan(plan, rolloutId).hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, zone: h.zone, roles: h.roles }));
 }
 
 /** A stored plan's kind; absent (a deployment rollout) is `rollout`. */

@@ -4,7 +4,8 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { isStatusCode, STATUS_LABEL } from "../model/maas/status.ts";
-import type { RolloutStatus, HostRecord, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
+import type { RolloutStatus, HostRecord, RolloutRegion, RolloutSummary as RolloutSummaryRecord } from "../store/index.ts";
+import { regionRecordJson, type RegionJson } from "../runtime/region.ts";
 import type { HostFailure, RolloutProgress, WaveProgress } from "../runtime/rollout-runner.ts";
 import { HOST_PHASES } from "../../state-machines/host.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
@@ -14,7 +15,7 @@ import { kindOf, planHosts, plannedCells, type PlannedCell, type RolloutKind } f
 import { readRolloutPlan } from "../runtime/documents/rollout-plan.ts";
 import { readTransition } from "../runtime/documents/journal-entry.ts";
 import { readHostError } from "../runtime/documents/host-error.ts";
-import { hostFailureOf, RolloutTally } from "../runtime/progress.ts";
+import { hostFailureOf, RolloutTally, withWavesFromOne } from "../runtime/progress.ts";
 
 /** What the API calls a rollout's state: the runner's and the store's, plus the planning step. */
 export type ApiRolloutState = "planning" | RolloutStatus;
@@ -28,8 +29,16 @@ export interface RolloutView {
   live: boolean;
   createdAt: string | null;
   updatedAt: string | null;
+  /** The region it ran against, as recorded with it; null when not recorded (an older metalwave's rollout). */
+  region: RegionJson | null;
 }
 
+/** A recorded region as the API shows it. */
+export function regionView(r: RolloutRegion | null | undefined): RegionJson | null {
+  return r ? regionRecordJson(r) : null;
+}
+
+/** Waves count from 1 here (`wave`, `perWave[].index`), as in every answer of the API. */
 export interface ProgressView {
   wave: number;
   waves: number;
@@ -132,14 +141,14 @@ export class RolloutReads {
   }
 
   list(): { rollouts: RolloutView[]; active: RolloutView | null } {
-    const rollouts = this.d.store.listRollouts().map((r) => this.mergeLive({ id: r.id, state: r.status, reason: r.reason, live: false, createdAt: r.createdAt, updatedAt: r.updatedAt }));
+    const rollouts = this.d.store.listRollouts().map((r) => this.mergeLive({ id: r.id, state: r.status, reason: r.reason, live: false, createdAt: r.createdAt, updatedAt: r.updatedAt, region: regionView(r.region) }));
     return { rollouts, active: this.activeView() };
   }
 
   activeView(): RolloutView | null {
     const run = this.s.active;
     if (!run) return null;
-    if (!run.started || !run.rolloutId) return { id: run.rolloutId ?? null, state: "planning", reason: null, live: true, createdAt: null, updatedAt: null };
+    if (!run.started || !run.rolloutId) return { id: run.rolloutId ?? null, state: "planning", reason: null, live: true, createdAt: null, updatedAt: null, region: regionView(this.d.region) };
     return this.view(run.rolloutId);
   }
 
@@ -153,7 +162,7 @@ export class RolloutReads {
 
   view(id: string): RolloutView {
     const r = this.summaryOf(id);
-    return this.mergeLive({ id: r.id, state: r.status, reason: r.reason, live: false, createdAt: r.createdAt, updatedAt: r.updatedAt });
+    return this.mergeLive({ id: r.id, state: r.status, reason: r.reason, live: false, createdAt: r.createdAt, updatedAt: r.updatedAt, region: regionView(r.region) });
   }
 
   /** The view, or a `failed` one when the store cannot answer (for an event that must go out). */
@@ -161,7 +170,7 @@ export class RolloutReads {
     try {
       return this.view(id);
     } catch {
-      return { id, state: "failed", reason: null, live: false, createdAt: null, updatedAt: null };
+      return { id, state: "failed", reason: null, live: false, createdAt: null, updatedAt: null, region: null };
     }
   }
 
@@ -170,9 +179,9 @@ export class RolloutReads {
     const run = this.s.active;
     if (run?.started && run.rolloutId === id) {
       const s = run.runner.summary();
-      return { rollout, source: "runner", progress: progressView(s), failures: s.failures };
+      return { rollout, source: "runner", progress: withWavesFromOne(progressView(s)), failures: s.failures };
     }
-    return { rollout, source: "store", progress: this.storeProgress(id), failures: this.storeFailures(id) };
+    return { rollout, source: "store", progress: withWavesFromOne(this.storeProgress(id)), failures: this.storeFailures(id) };
   }
 
   host(id: string, systemId: string): HostDetail {
@@ -189,7 +198,7 @@ export class RolloutReads {
       rolloutId: id,
       systemId: h.systemId,
       hostname: h.hostname,
-      wave: h.wave,
+      wave: h.wave + 1,
       roles: h.roles,
       phase: h.phase,
       outcome: h.outcome,
@@ -308,7 +317,7 @@ export class RolloutReads {
     return { ...v, state: s.state, reason: s.pauseReason ?? null, live: true };
   }
 
-  /** Counts from the hosts' records (in SQL, no snapshot read): exact for a rollout no runner holds. */
+  /** Counts from the hosts' records (in SQL, no snapshot read): exact for a rollout no runner holds. Waves from 0 (the runner's). */
   private storeProgress(id: string): ProgressView {
     const { store } = this.d;
     store.flush();

@@ -17,12 +17,13 @@ import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutProgress, type RolloutSummary } from "../runtime/rollout-runner.ts";
+import { withWavesFromOne } from "../runtime/progress.ts";
 import { PreflightError } from "../runtime/deployment-plan.ts";
 import type { FindingCode } from "../roles/types.ts";
 import { assertNever } from "../errors.ts";
 import { ServiceError } from "./errors.ts";
 import type { ActiveRun, ControllerDeps, ControllerState } from "./controller-state.ts";
-import { failedOf, inFlightOf, type RolloutDetail, type RolloutReads, type RolloutView } from "./read-models.ts";
+import { failedOf, inFlightOf, regionView, type RolloutDetail, type RolloutReads, type RolloutView } from "./read-models.ts";
 import { errorText, toServiceError } from "./error-mapping.ts";
 
 /** `--override` codes add to the config's own, as `metalwave rollout` does. */
@@ -203,12 +204,13 @@ export class RunSupervisor {
       transitionLogLevel: "info",
       timeScale: this.d.timeScale,
       observerPollMs: this.d.observerPollMs,
+      ...(this.d.region ? { region: this.d.region } : {}),
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     });
     this.s.active = run;
     if (resumeId) this.d.metrics.beginTransitions(resumeId, true);
     this.log.info({ kind, rolloutId: resumeId }, kind === "start" ? "rollout starting: planning" : "rollout resuming");
-    this.d.events.publish("rollout", { id: resumeId ?? null, state: "planning", reason: null, live: true, createdAt: null, updatedAt: null } satisfies RolloutView);
+    this.d.events.publish("rollout", { id: resumeId ?? null, state: "planning", reason: null, live: true, createdAt: null, updatedAt: null, region: regionView(this.d.region) } satisfies RolloutView);
 
     run.done = run.runner
       .run({ resume: kind === "resume" })
@@ -271,7 +273,8 @@ export class RunSupervisor {
       run.lastFailed = failed;
       this.d.metrics.countFailures(p.rolloutId, run.runner.summary().failures);
     }
-    this.d.events.publish("progress", { ...p, inFlight: inFlightOf(p) });
+    // Waves count from 1 in the API's answers and events (docs/service.md).
+    this.d.events.publish("progress", withWavesFromOne({ ...p, inFlight: inFlightOf(p) }));
   }
 
   private finished(run: ActiveRun, summary: RolloutSummary): void {
@@ -314,6 +317,6 @@ export class RunSupervisor {
     if (run.started) this.d.metrics.observeRun("failed", run.latest?.elapsedMs ?? 0);
     const expected = e instanceof PreflightError || (e instanceof RolloutError && e.code !== "PLAN_MISMATCH");
     (expected ? this.log.warn.bind(this.log) : this.log.error.bind(this.log))({ err: message, rolloutId: id, started: run.started }, "rollout run failed");
-    this.d.events.publish("rollout", id ? this.reads.safeView(id) : ({ id: null, state: "failed", reason: message, live: false, createdAt: null, updatedAt: null } satisfies RolloutView));
+    this.d.events.publish("rollout", id ? this.reads.safeView(id) : ({ id: null, state: "failed", reason: message, live: false, createdAt: null, updatedAt: null, region: regionView(this.d.region) } satisfies RolloutView));
   }
 }

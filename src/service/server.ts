@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import { apiRootOf, type MaasClientStats } from "../maas/client.ts";
-import type { Store } from "../store/index.ts";
+import type { RolloutRegion, Store } from "../store/index.ts";
 import { TokenCheck } from "./auth.ts";
 import { RolloutController, toServiceError, type RunLayering } from "./controller.ts";
 import { ListenError, ServiceError } from "./errors.ts";
@@ -45,6 +45,11 @@ export interface ServiceOptions {
   layering?: () => RunLayering | undefined;
   /** The region is the embedded simulator, gone when the process ends. */
   regionIsEphemeral?: boolean;
+  /**
+   * The region's kind and URL, recorded with every rollout the service creates so its
+   * answers (and `metalwave status`) say "simulated" of one on the embedded simulator.
+   */
+  region?: RolloutRegion;
   heartbeatMs?: number;
   /** What the lock row says this process runs. */
   lockCommand?: string;
@@ -218,6 +223,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
+    region: opts.region,
     maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
   });
   const probeMaas = opts.probeMaas ?? (() => opts.maas.whoami());

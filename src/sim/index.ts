@@ -70,6 +70,8 @@ export interface SimOptions {
   machines?: number;
   /** A parsed fleet, or the path of a fleet YAML file. */
   fleet?: FleetSpec | string;
+  /** A generated fleet's hostnames `<prefix>-<zone>-<class>-0001`… (one region of several), instead of petnames. */
+  hostnamePrefix?: string;
   /** Divides realistic durations (and MAAS's timeouts). Default 1; Infinity = busy states finish at once. */
   speed?: number;
   /** Same as speed: Infinity. */
@@ -115,6 +117,15 @@ export interface SimHandle {
   hosts: HostFleet | undefined;
   /** Manual clock only: moves simulated time forward (ms of real time; Infinity = until idle). */
   advance(ms: number): void;
+  /**
+   * The region goes away: its API stops listening (connections are refused, open ones are
+   * cut) while its machines go on with what they were doing; `comeBack` listens again on
+   * the same port. `POST /sim/outage?ms=N` does both (docs/simulator.md, "Outages of the region").
+   */
+  goAway(): Promise<void>;
+  comeBack(): Promise<void>;
+  /** Whether the API is listening (false between goAway and comeBack). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -144,7 +155,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   else {
     const n = opts.machines ?? 20;
     if (!Number.isInteger(n) || n < 0) throw new SimError("SIM_OPTIONS", "machines", `${n} must be a non-negative integer`);
-    fleet = defaultFleet(n);
+    fleet = defaultFleet(n, opts.hostnamePrefix ? { hostnamePrefix: opts.hostnamePrefix } : {});
   }
   let apiKey = apiKeyFromSeed(seed);
   if (opts.apiKey !== undefined) {
@@ -197,6 +208,31 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   opts.logger?.info({ url, machines: fleetSize(fleet), speed, seed }, "MAAS simulator listening");
 
   let closed: Promise<void> | undefined;
+  let away: Promise<void> | undefined;
+  const goAway = (): Promise<void> => {
+    away ??= new Promise<void>((resolve) => {
+      opts.logger?.info({ url }, "simulated region goes away: connections refused until it comes back");
+      sim.server.close(() => resolve());
+      sim.server.closeAllConnections();
+    });
+    return away;
+  };
+  const comeBack = async (): Promise<void> => {
+    if (!away || closed) return;
+    await away;
+    await new Promise<void>((resolve, reject) => {
+      sim.server.once("error", reject);
+      sim.server.listen(addr.port, addr.address, () => {
+        sim.server.off("error", reject);
+        resolve();
+      });
+    });
+    away = undefined;
+    opts.logger?.info({ url }, "simulated region is back");
+  };
+  sim.outage = (ms) => {
+    void goAway().then(() => setTimeout(() => void comeBack().catch((e: unknown) => opts.logger?.warn({ err: e }, "simulated region could not listen again")), ms));
+  };
   return {
     url,
     apiKey: formatApiKey(apiKey),
@@ -205,9 +241,15 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
     stats: () => sim.snapshot(),
     resetStats: () => sim.resetStats(),
     advance: (ms) => scheduler.advance(ms),
+    goAway,
+    comeBack,
+    get listening() {
+      return sim.server.listening;
+    },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         scheduler.close();
+        if (!sim.server.listening) return resolve();
         sim.server.close(() => resolve());
         sim.server.closeAllConnections();
       }).then(() => hosts?.close());

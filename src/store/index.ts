@@ -13,6 +13,7 @@ export { topLevelState, type DocumentVersion, type Migrate, type PersistedSnapsh
 export {
   CALL_OUTCOMES,
   JOURNAL_KINDS,
+  REGION_KINDS,
   ROLLOUT_STATUSES,
   type BeginCallInput,
   type CallOutcome,
@@ -27,7 +28,9 @@ export {
   type LockOwner,
   type LockState,
   type OpenCall,
+  type RegionKind,
   type RolloutRecord,
+  type RolloutRegion,
   type RolloutStatus,
   type RolloutSummary,
   type Store,

@@ -7,7 +7,7 @@ import type { StoreCore } from "./core.ts";
 import { toJson } from "./core.ts";
 import { decodeRolloutState, encodeRolloutState, parseJson } from "./envelope.ts";
 import { StoreError } from "./errors.ts";
-import { ROLLOUT_STATUSES, type RolloutRecord, type RolloutStatus, type RolloutSummary } from "./types.ts";
+import { REGION_KINDS, ROLLOUT_STATUSES, type RegionKind, type RolloutRecord, type RolloutRegion, type RolloutStatus, type RolloutSummary } from "./types.ts";
 
 interface RolloutRow {
   id: string;
@@ -15,7 +15,16 @@ interface RolloutRow {
   updated_at: string;
   status: string;
   reason: string | null;
+  region_kind: string | null;
+  region_url: string | null;
   plan?: string;
+}
+
+/** The columns every read of a rollout takes (the plan only where asked for). */
+const SUMMARY_COLUMNS = "id, created_at, updated_at, status, reason, region_kind, region_url";
+
+function isRegionKind(s: string): s is RegionKind {
+  return (REGION_KINDS as readonly string[]).includes(s);
 }
 
 function isRolloutStatus(s: string): s is RolloutStatus {
@@ -27,36 +36,47 @@ function newRolloutId(at: Date): string {
   return `${stamp}-${randomBytes(2).toString("hex")}`;
 }
 
-export function createRollout(core: StoreCore, plan: unknown, opts: { id?: string } = {}): RolloutRecord {
+export function createRollout(core: StoreCore, plan: unknown, opts: { id?: string; region?: RolloutRegion } = {}): RolloutRecord {
   const at = core.at();
   const id = opts.id ?? newRolloutId(new Date(at));
   const planText = toJson(plan, "the plan", { rolloutId: id });
+  const region = opts.region ?? null;
+  if (region && (!isRegionKind(region.kind) || typeof region.url !== "string")) {
+    throw new StoreError("STORE_SCHEMA", `rollout ${id}: unknown region kind ${JSON.stringify(region.kind)} (expected ${REGION_KINDS.join(" or ")})`, { path: core.path, rolloutId: id });
+  }
   core.write("creating a rollout", { rolloutId: id }, () => {
-    core.sql.run("INSERT INTO rollout (id, created_at, updated_at, status, reason, plan) VALUES (?, ?, ?, 'running', NULL, ?)", [id, at, at, planText]);
-    core.insertJournal(id, null, "rollout", JSON.stringify({ event: "created", status: "running" }));
+    core.sql.run("INSERT INTO rollout (id, created_at, updated_at, status, reason, region_kind, region_url, plan) VALUES (?, ?, ?, 'running', NULL, ?, ?, ?)", [
+      id,
+      at,
+      at,
+      region?.kind ?? null,
+      region?.url ?? null,
+      planText,
+    ]);
+    core.insertJournal(id, null, "rollout", JSON.stringify({ event: "created", status: "running", ...(region ? { region: region.kind } : {}) }));
   });
   core.rolloutKnown(id);
-  return { id, createdAt: at, updatedAt: at, status: "running", reason: null, plan: JSON.parse(planText) as unknown };
+  return { id, createdAt: at, updatedAt: at, status: "running", reason: null, region: region ? { kind: region.kind, url: region.url } : null, plan: JSON.parse(planText) as unknown };
 }
 
 export function latestRollout(core: StoreCore): RolloutRecord | undefined {
   return core.read("reading the latest rollout", {}, () => {
     // Creation order (rowid, or a sequence), not created_at: it survives a clock that stepped back.
-    const row = core.sql.get<RolloutRow>(`SELECT id, created_at, updated_at, status, reason, plan FROM rollout ORDER BY ${core.sql.rolloutOrder} DESC LIMIT 1`);
+    const row = core.sql.get<RolloutRow>(`SELECT ${SUMMARY_COLUMNS}, plan FROM rollout ORDER BY ${core.sql.rolloutOrder} DESC LIMIT 1`);
     return row ? toRollout(core, row) : undefined;
   });
 }
 
 export function getRollout(core: StoreCore, id: string): RolloutRecord | undefined {
   return core.read("reading a rollout", { rolloutId: id }, () => {
-    const row = core.sql.get<RolloutRow>("SELECT id, created_at, updated_at, status, reason, plan FROM rollout WHERE id = ?", [id]);
+    const row = core.sql.get<RolloutRow>(`SELECT ${SUMMARY_COLUMNS}, plan FROM rollout WHERE id = ?`, [id]);
     return row ? toRollout(core, row) : undefined;
   });
 }
 
 export function listRollouts(core: StoreCore): RolloutSummary[] {
   return core.read("listing rollouts", {}, () =>
-    core.sql.all<RolloutRow>(`SELECT id, created_at, updated_at, status, reason FROM rollout ORDER BY ${core.sql.rolloutOrder} DESC`).map((r) => toSummary(core, r)),
+    core.sql.all<RolloutRow>(`SELECT ${SUMMARY_COLUMNS} FROM rollout ORDER BY ${core.sql.rolloutOrder} DESC`).map((r) => toSummary(core, r)),
   );
 }
 
@@ -93,7 +113,14 @@ function toSummary(core: StoreCore, r: RolloutRow): RolloutSummary {
   if (!isRolloutStatus(r.status)) {
     throw new StoreError("STORE_CORRUPT", `rollout ${r.id} has an unknown status ${JSON.stringify(r.status)}`, { path: core.path, rolloutId: r.id });
   }
-  return { id: r.id, createdAt: r.created_at, updatedAt: r.updated_at, status: r.status, reason: r.reason };
+  let region: RolloutRegion | null = null;
+  if (r.region_kind !== null) {
+    if (!isRegionKind(r.region_kind)) {
+      throw new StoreError("STORE_CORRUPT", `rollout ${r.id} has an unknown region kind ${JSON.stringify(r.region_kind)}`, { path: core.path, rolloutId: r.id });
+    }
+    region = { kind: r.region_kind, url: r.region_url ?? "" };
+  }
+  return { id: r.id, createdAt: r.created_at, updatedAt: r.updated_at, status: r.status, reason: r.reason, region };
 }
 
 function toRollout(core: StoreCore, r: RolloutRow): RolloutRecord {

@@ -7,7 +7,7 @@
  */
 
 /** The table layout this build writes. Bump it and add a migration when the DDL changes. */
-export const STORE_SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 2;
 
 /** Version 1: the first layout. */
 const V1 = `
@@ -75,9 +75,21 @@ CREATE TABLE IF NOT EXISTS lock (
 `;
 
 /**
+ * Version 2: each rollout records the kind of region it ran against (`real` or
+ * `simulated`, the embedded simulator) and its URL, so `status` and the API say
+ * "simulated" of a rehearsal. Rollouts of version 1 keep NULL: not recorded.
+ * (SQLite has no ADD COLUMN IF NOT EXISTS; the version check in the same
+ * transaction runs this once.)
+ */
+const V2 = `
+ALTER TABLE rollout ADD COLUMN region_kind TEXT CHECK (region_kind IN ('real', 'simulated'));
+ALTER TABLE rollout ADD COLUMN region_url TEXT;
+`;
+
+/**
  * MIGRATIONS[v] brings a store from version v to v + 1; MIGRATIONS[0] creates
  * version 1 from nothing. Each runs inside the opening transaction.
  */
-export const MIGRATIONS: readonly string[] = [V1];
+export const MIGRATIONS: readonly string[] = [V1, V2];
 
 export const META_DDL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;

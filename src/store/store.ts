@@ -34,6 +34,7 @@ import type {
   LockState,
   OpenCall,
   RolloutRecord,
+  RolloutRegion,
   RolloutStatus,
   RolloutSummary,
   Store,
@@ -96,7 +97,7 @@ export class SqlStore implements Store {
     return !this.core.closed;
   }
 
-  createRollout(plan: unknown, opts?: { id?: string }): RolloutRecord {
+  createRollout(plan: unknown, opts?: { id?: string; region?: RolloutRegion }): RolloutRecord {
     return rollouts.createRollout(this.core, plan, opts);
   }
   latestRollout(): RolloutRecord | undefined {

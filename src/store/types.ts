@@ -23,6 +23,17 @@ export const JOURNAL_KINDS: readonly JournalKind[] = ["transition", "maas_call",
 export type CallOutcome = "ok" | "error" | "unknown";
 export const CALL_OUTCOMES: readonly CallOutcome[] = ["ok", "error", "unknown"];
 
+/** The kind of MAAS region a rollout ran against: a real one, or the embedded simulator. */
+export type RegionKind = "real" | "simulated";
+export const REGION_KINDS: readonly RegionKind[] = ["real", "simulated"];
+
+/** The region a rollout ran against, as recorded when it was created. */
+export interface RolloutRegion {
+  kind: RegionKind;
+  /** The region's URL (the embedded simulator's is a loopback address gone with its process). */
+  url: string;
+}
+
 /** A rollout without its plan: what `listRollouts` returns. */
 export interface RolloutSummary {
   id: string;
@@ -31,6 +42,8 @@ export interface RolloutSummary {
   status: RolloutStatus;
   /** Why it is paused, aborted or failed; null while running or once completed. */
   reason: string | null;
+  /** The region it ran against; null when it was not recorded (rollouts of store schema 1, or created without one). */
+  region: RolloutRegion | null;
 }
 
 export interface RolloutRecord extends RolloutSummary {
@@ -163,8 +176,8 @@ export interface Store {
   readonly backend: "sqlite" | "postgres";
 
   // Rollouts: all durable.
-  /** Starts a new rollout with status "running". Journals a "rollout" entry. */
-  createRollout(plan: unknown, opts?: { id?: string }): RolloutRecord;
+  /** Starts a new rollout with status "running", recording the region it runs against. Journals a "rollout" entry. */
+  createRollout(plan: unknown, opts?: { id?: string; region?: RolloutRegion }): RolloutRecord;
   /** The most recently created rollout, or undefined in an empty store. */
   latestRollout(): RolloutRecord | undefined;
   getRollout(id: string): RolloutRecord | undefined;

@@ -43,6 +43,26 @@ export function readProcMemory(pid: number): { hwm: number; rss: number } | unde
   return { hwm: kib("VmHWM"), rss: kib("VmRSS") };
 }
 
+/**
+ * CPU time (user + system) a live process has used so far, in ms, from /proc/<pid>/stat
+ * (fields 14 and 15, in clock ticks: 100 per second on Linux, USER_HZ); undefined once it is gone.
+ */
+export function readProcCpuMs(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? ((utime + stime) * 1000) / USER_HZ : undefined;
+}
+
+const USER_HZ = 100;
+
 /** Samples a process's VmHWM (peak RSS) every `everyMs` until stopped or the process is gone. */
 export class MemorySampler {
   peakHwm = 0;
@@ -76,6 +96,8 @@ export interface SimProcess {
   apiKey: string;
   pid: number;
   sampler: MemorySampler;
+  /** CPU ms the region process has used so far (read from /proc). */
+  cpuMs(): number;
   stats(withMachines?: boolean): Promise<SimStats>;
   stop(): Promise<void>;
 }
@@ -88,6 +110,8 @@ export interface SimProcessOptions {
   seed: number;
   keyFile: string;
   logFile: string;
+  /** Options for Node itself, e.g. --cpu-prof (the region writes its profile when SIGTERM stops it). */
+  nodeArgs?: readonly string[];
 }
 
 /** Starts `metalwave sim --port 0 ...` and resolves once it has printed its URL and written the key file. */
@@ -95,7 +119,7 @@ export async function startSimProcess(o: SimProcessOptions): Promise<SimProcess>
   const args = [CLI, "sim", "--port", "0", "--machines", String(o.machines), "--speed", String(o.speed), "--seed", String(o.seed), "--key-file", o.keyFile];
   if (o.durations) args.push("--durations", o.durations);
   const log = openSync(o.logFile, "a");
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", log] });
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...args], { cwd: REPO, stdio: ["ignore", "pipe", log] });
   closeSync(log);
   const exited = waitExit(child);
   let out = "";
@@ -117,6 +141,11 @@ export async function startSimProcess(o: SimProcessOptions): Promise<SimProcess>
     apiKey,
     pid,
     sampler,
+    cpuMs: () => {
+      const ms = readProcCpuMs(pid);
+      if (ms === undefined) throw new BenchError("BENCH_CHILD", `metalwave sim (pid ${pid}) is gone; see ${o.logFile}`);
+      return ms;
+    },
     stats: async (withMachines = false) => {
       const r = await fetch(`${base}/sim/stats${withMachines ? "" : "?machines=0"}`);
       if (!r.ok) throw new BenchError("BENCH_CHILD", `GET /sim/stats answered ${r.status}`);

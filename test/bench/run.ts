@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: the performance figures of issue 3 (docs/bench.md).
  *
- * 1. scale: a 10,000-machine simulated region with zero durations (`metalwave sim`
+ * 1. scale (scale.ts): a 10,000-machine simulated region with zero durations (`metalwave sim`
  *    child) rolled out by `metalwave rollout --json` (another child): wall time,
- *    peak RSS of the rollout process, MAAS requests per machine from /sim/stats.
+ *    peak RSS, MAAS requests per machine from /sim/stats, CPU per machine of both
+ *    processes; at several sizes with `--machines 10000,30000,100000`.
  * 2. timed: a few hundred machines with fixed, realistic phase durations, time-scaled:
  *    the rollout's makespan against makespanLowerBound(), and where the difference went.
  * 3. baselines: the same fleet and durations deployed by a Terraform-style client and
@@ -21,10 +22,12 @@ import type { SimStats } from "../../src/sim/index.ts";
 import { openStore } from "../../src/store/index.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { makespanLowerBound, parseWavePolicy, type WavePolicy } from "../../state-machines/waves.ts";
-import { BenchError, CLI, REPO, runChild, runRolloutCli, startSimProcess, type HeapPeaks } from "./procs.ts";
+import { BenchError, CLI, REPO, runChild, runRolloutCli } from "./procs.ts";
 import { breakdown, phaseTimes, PART_NAMES, type Breakdown, type HostParts, type SimTimes } from "./timeline.ts";
 import { STRATEGIES, type BaselineResult, type Strategy } from "./baselines.ts";
 import { runStoreBench, type StoreFigures } from "./store.ts";
+import { jujuWatchSection, jujuWatchSummaryRow, runJujuWatchBench, type JujuWatchFigures } from "./juju-watch.ts";
+import { runScale, scaleSection, scaleSummaryRows, type ScaleFigures } from "./scale.ts";
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -33,7 +36,8 @@ Measures metalwave against simulated MAAS regions (docs/bench.md) and prints a t
 options:
   --quick               smaller sizes: 2,000 machines for the scale run, 100 for the timed runs, speed 600
   --json FILE           also write every figure as JSON to FILE
-  --machines N          scale run: machines, zero durations (default 10000)
+  --machines N[,N...]   scale run: machines, zero durations (default 10000); a list runs one scale run per size,
+                        smallest first, and prints CPU per machine by size (e.g. 10000,30000,100000)
   --timed-machines N    timed and baseline runs: machines (default 300)
   --speed X             timed and baseline runs: divides every realistic duration and poll interval (default 300)
   --ratio-speed X       the run whose makespan / bound is checked against the goal (default 100; --quick 300);
@@ -47,24 +51,25 @@ options:
   --skip-baselines      leave out the baseline runs
   --skip-store          leave out the store's cost per host transition (SQLite and PostgreSQL)
   --store-transitions N store section: host transitions per measurement (default 2000; --quick 500)
+  --skip-juju-watch     leave out the Juju watch's cost (AllWatcher against FullStatus polling)
+  --watch-units N       Juju watch section: units in the model (default 5000; --quick 1000)
+  --watch-seconds S     Juju watch section: measuring window (default 60; --quick 20)
+  --watch-change-rate X Juju watch section: status changes per unit per minute (default 1)
   --keep                keep the working directory (configs, stores, logs) and print its path
-  --cpu-prof            write V8 CPU profiles of the rollout processes into the working directory (implies --keep)
+  --cpu-prof            write V8 CPU profiles of the rollout processes (and the scale run's region) into the working directory (implies --keep)
   -h, --help            this help`;
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 
 const GOALS = {
-  scaleWallMs: 60_000,
-  scalePeakRssBytes: GIB,
-  requestsPerMachine: 4,
   boundRatio: 1.05,
 };
 
 interface Flags {
   quick: boolean;
   json: string | undefined;
-  machines: number;
+  machines: number[];
   timedMachines: number;
   speed: number;
   ratioSpeed: number;
@@ -77,6 +82,10 @@ interface Flags {
   skipBaselines: boolean;
   skipStore: boolean;
   storeTransitions: number;
+  skipJujuWatch: boolean;
+  watchUnits: number;
+  watchSeconds: number;
+  watchChangeRate: number;
   keep: boolean;
   cpuProf: boolean;
 }
@@ -111,6 +120,10 @@ function parseFlags(argv: string[]): Flags | undefined {
         "skip-baselines": { type: "boolean", default: false },
         "skip-store": { type: "boolean", default: false },
         "store-transitions": { type: "string" },
+        "skip-juju-watch": { type: "boolean", default: false },
+        "watch-units": { type: "string" },
+        "watch-seconds": { type: "string" },
+        "watch-change-rate": { type: "string" },
         keep: { type: "boolean", default: false },
         "cpu-prof": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -134,7 +147,10 @@ function parseFlags(argv: string[]): Flags | undefined {
   return {
     quick: q,
     json: values.json,
-    machines: positive("machines", values.machines, q ? 2_000 : 10_000, true),
+    machines:
+      values.machines === undefined
+        ? [q ? 2_000 : 10_000]
+        : [...new Set(values.machines.split(",").map((m) => positive("machines", m.trim(), 0, true)))].sort((a, b) => a - b),
     timedMachines: positive("timed-machines", values["timed-machines"], q ? 100 : 300, true),
     speed: positive("speed", values.speed, q ? 600 : 300, false),
     ratioSpeed: positive("ratio-speed", values["ratio-speed"], q ? 300 : 100, false),
@@ -147,6 +163,10 @@ function parseFlags(argv: string[]): Flags | undefined {
     skipBaselines: values["skip-baselines"] || values["skip-timed"],
     skipStore: values["skip-store"],
     storeTransitions: positive("store-transitions", values["store-transitions"], q ? 500 : 2_000, true),
+    skipJujuWatch: values["skip-juju-watch"],
+    watchUnits: positive("watch-units", values["watch-units"], q ? 1_000 : 5_000, true),
+    watchSeconds: positive("watch-seconds", values["watch-seconds"], q ? 20 : 60, false),
+    watchChangeRate: positive("watch-change-rate", values["watch-change-rate"], 1, false),
     keep: values.keep || values["cpu-prof"],
     cpuProf: values["cpu-prof"],
   };
@@ -179,85 +199,6 @@ function profileArgs(f: Flags, dir: string, name: string): string[] {
 
 /** The 1-minute load average: other work on the machine shows here and skews wall times. */
 const load1 = () => round(loadavg()[0] ?? 0, 2);
-
-// ---------------------------------------------------------------------------- 1. scale
-
-interface ScaleFigures {
-  machines: number;
-  config: unknown;
-  wallMs: number;
-  rolloutElapsedMs: number;
-  peakRssBytes: number;
-  peakRssSource: "ru_maxrss" | "VmHWM sampled";
-  sampledVmHwmBytes: number;
-  rolloutCpuMs: number | undefined;
-  /** The rollout process's largest V8 heap figures (sampled every 100 ms). */
-  rolloutPeakHeap: HeapPeaks | undefined;
-  simPeakRssBytes: number;
-  requests: number;
-  requestsPerMachine: number;
-  diskTagRequests: number;
-  allRequestsPerMachine: number;
-  requestsByOperation: Record<string, number>;
-  inService: number;
-  deployedInMaas: number;
-  load1m: { before: number; after: number };
-  pass: { wall: boolean; rss: boolean; requests: boolean };
-}
-
-async function runScale(f: Flags, dir: string): Promise<ScaleFigures> {
-  note(`scale: starting a simulated region of ${f.machines} machines with zero durations (metalwave sim, child process)`);
-  const sim = await startSimProcess({ machines: f.machines, speed: "inf", seed: f.seed, keyFile: join(dir, "scale.key"), logFile: join(dir, "scale-sim.log") });
-  try {
-    // The defaults, pointed at the region, with the client's own rate limit off and no layers (see docs/bench.md).
-    const config = {
-      maas: { url: sim.url, apiKeyFile: join(dir, "scale.key"), requestsPerSecond: 0 },
-      layers: { enabled: false },
-      store: join(dir, "scale.sqlite"),
-    };
-    const configFile = join(dir, "scale-config.json");
-    writeJson(configFile, config);
-    note(`scale: metalwave rollout --config ${configFile} --json (child process)`);
-    const loadBefore = load1();
-    const run = await runRolloutCli(configFile, { logFile: join(dir, "scale-rollout.log"), rssFile: join(dir, "scale-rss.json"), nodeArgs: profileArgs(f, dir, "scale-rollout") });
-    const loadAfter = load1();
-    const stats = await sim.stats();
-    const deployed = stats.statusCounts["Deployed"] ?? 0;
-    if (run.summary.state !== "completed" || deployed !== f.machines) {
-      throw new BenchError("BENCH_INCOMPLETE", `scale: rollout ended ${run.summary.state} (exit ${run.exitCode}) with ${deployed}/${f.machines} machines Deployed; see ${dir}`);
-    }
-    const peak = run.maxRssBytes ?? run.sampledHwmBytes;
-    // Ceph disk tags are one call per disk (MAAS has no batch for block-device tags): they are
-    // counted and shown, and the goal is checked on the pipeline's own requests without them.
-    const diskTagRequests = Object.entries(stats.requests.byOperation)
-      .filter(([op]) => /^blockdevices\.(add|remove)_tag$/.test(op))
-      .reduce((sum, [, o]) => sum + o.total, 0);
-    const perMachine = (stats.requests.total - diskTagRequests) / f.machines;
-    return {
-      machines: f.machines,
-      config: { ...config, maas: { ...config.maas, url: "(the simulator)", apiKeyFile: "(its key file)" }, store: "(a new file)" },
-      wallMs: round(run.wallMs),
-      rolloutElapsedMs: run.summary.elapsedMs,
-      peakRssBytes: peak,
-      peakRssSource: run.maxRssBytes !== undefined ? "ru_maxrss" : "VmHWM sampled",
-      sampledVmHwmBytes: run.sampledHwmBytes,
-      rolloutCpuMs: run.cpuMs,
-      rolloutPeakHeap: run.peakHeap,
-      simPeakRssBytes: sim.sampler.peakHwm,
-      requests: stats.requests.total,
-      requestsPerMachine: round(perMachine, 3),
-      diskTagRequests,
-      allRequestsPerMachine: round(stats.requests.total / f.machines, 3),
-      requestsByOperation: requestsByOperation(stats),
-      inService: run.summary.byOutcome.inService,
-      deployedInMaas: deployed,
-      load1m: { before: loadBefore, after: loadAfter },
-      pass: { wall: run.wallMs < GOALS.scaleWallMs, rss: peak < GOALS.scalePeakRssBytes, requests: perMachine <= GOALS.requestsPerMachine },
-    };
-  } finally {
-    await sim.stop();
-  }
-}
 
 // ---------------------------------------------------------------------------- 2. timed
 
@@ -498,40 +439,22 @@ interface Report {
   date: string;
   host: { cpus: number; memoryBytes: number; node: string };
   flags: Omit<Flags, "json" | "keep" | "cpuProf">;
+  /** The largest scale run (the one the goals name). */
   scale?: ScaleFigures;
+  /** Every scale run, smallest first (one per `--machines` size). */
+  scaleRuns?: ScaleFigures[];
   timed?: TimedFigures;
   /** The timed rollout again at --ratio-speed: the one the ratio goal is checked on. */
   ratioRun?: TimedFigures;
   baselines?: BaselineFigures[];
   store?: StoreFigures;
+  jujuWatch?: JujuWatchFigures;
 }
 
 function printReport(r: Report): void {
   const out: string[] = [];
   out.push(`metalwave bench — ${r.date}, ${r.host.cpus} CPUs, ${fmtBytes(r.host.memoryBytes)} RAM, Node ${r.host.node}${r.flags.quick ? " (--quick)" : ""}`);
-  if (r.scale) {
-    const s = r.scale;
-    out.push("");
-    out.push(`1. Scale: ${s.machines.toLocaleString("en")} machines New → Deployed → in service, zero durations`);
-    out.push(
-      table([
-        ["figure", "measured", "goal", ""],
-        ["wall time, rollout process (spawn → exit)", fmtS(s.wallMs), `< ${fmtS(GOALS.scaleWallMs)}`, verdict(s.pass.wall)],
-        [`peak RSS, rollout process (${s.peakRssSource})`, fmtBytes(s.peakRssBytes), `< ${fmtBytes(GOALS.scalePeakRssBytes)}`, verdict(s.pass.rss)],
-        ["MAAS requests per machine, pipeline (/sim/stats, without per-disk ceph tags)", `${s.requestsPerMachine.toFixed(2)}`, `≤ ${GOALS.requestsPerMachine}`, verdict(s.pass.requests)],
-        [`  all requests per machine, with ${s.diskTagRequests.toLocaleString("en")} block-device tag calls`, `${s.allRequestsPerMachine.toFixed(2)}`, "", ""],
-      ]),
-    );
-    out.push(
-      `  rollout's own elapsed ${fmtS(s.rolloutElapsedMs)}; CPU ${s.rolloutCpuMs !== undefined ? fmtS(s.rolloutCpuMs) : "?"}; ` +
-        `requests ${s.requests.toLocaleString("en")} (${Object.entries(s.requestsByOperation).map(([k, v]) => `${k} ${v}`).join(", ")}); simulator peak RSS ${fmtBytes(s.simPeakRssBytes)}; ` +
-        `load average ${s.load1m.before} before, ${s.load1m.after} after`,
-    );
-    if (s.rolloutPeakHeap) {
-      const h = s.rolloutPeakHeap;
-      out.push(`  rollout process peaks: V8 heap used ${fmtBytes(h.heapUsedBytes)}, heap total ${fmtBytes(h.heapTotalBytes)}, external ${fmtBytes(h.externalBytes)} (array buffers ${fmtBytes(h.arrayBuffersBytes)})`);
-    }
-  }
+  if (r.scaleRuns) out.push(...scaleSection(r.scaleRuns, table));
   if (r.ratioRun) {
     const t = r.ratioRun;
     out.push("");
@@ -614,19 +537,17 @@ function printReport(r: Report): void {
     for (const s of r.store.skipped) rows.push([s, "", ""]);
     out.push(table(rows));
   }
+  if (r.jujuWatch) out.push(...jujuWatchSection(r.jujuWatch, table));
   out.push("");
   out.push("Summary");
   const sum: string[][] = [["figure", "measured", "goal", ""]];
-  if (r.scale) {
-    sum.push([`scale ${r.scale.machines} wall time`, fmtS(r.scale.wallMs), `< ${fmtS(GOALS.scaleWallMs)}`, verdict(r.scale.pass.wall)]);
-    sum.push([`scale ${r.scale.machines} peak RSS`, fmtBytes(r.scale.peakRssBytes), `< ${fmtBytes(GOALS.scalePeakRssBytes)}`, verdict(r.scale.pass.rss)]);
-    sum.push([`scale ${r.scale.machines} requests/machine (pipeline; ${r.scale.allRequestsPerMachine.toFixed(2)} with ceph disk tags)`, r.scale.requestsPerMachine.toFixed(2), `≤ ${GOALS.requestsPerMachine}`, verdict(r.scale.pass.requests)]);
-  }
+  if (r.scaleRuns) sum.push(...scaleSummaryRows(r.scaleRuns));
   if (r.ratioRun) sum.push([`timed makespan / bound at speed ${r.ratioRun.setup.speed}`, `${r.ratioRun.ratio.toFixed(3)} (${fmtS(r.ratioRun.makespanMs)} / ${fmtS(r.ratioRun.boundMs)})`, `≤ ${GOALS.boundRatio}`, verdict(r.ratioRun.pass)]);
   if (r.timed) sum.push([`timed makespan / bound at speed ${r.timed.setup.speed}${r.ratioRun ? " (baselines' scale)" : ""}`, `${r.timed.ratio.toFixed(3)} (${fmtS(r.timed.makespanMs)} / ${fmtS(r.timed.boundMs)})`, r.ratioRun ? "" : `≤ ${GOALS.boundRatio}`, r.ratioRun ? "" : verdict(r.timed.pass)]);
   for (const bl of r.baselines ?? []) {
     sum.push([`${bl.strategy} ÷ metalwave`, `makespan ${(bl.makespanRatio ?? NaN).toFixed(2)}×, requests ${(bl.requestsRatio ?? NaN).toFixed(2)}×`, "", ""]);
   }
+  if (r.jujuWatch) sum.push(jujuWatchSummaryRow(r.jujuWatch));
   out.push(table(sum));
   console.log(out.join("\n"));
 }
@@ -658,11 +579,19 @@ async function main(argv: string[]): Promise<number> {
       skipBaselines: f.skipBaselines,
       skipStore: f.skipStore,
       storeTransitions: f.storeTransitions,
+      skipJujuWatch: f.skipJujuWatch,
+      watchUnits: f.watchUnits,
+      watchSeconds: f.watchSeconds,
+      watchChangeRate: f.watchChangeRate,
     },
   };
   const started = performance.now();
   try {
-    if (!f.skipScale) report.scale = await runScale(f, dir);
+    if (!f.skipScale) {
+      report.scaleRuns = [];
+      for (const machines of f.machines) report.scaleRuns.push(await runScale({ machines, seed: f.seed, dir, cpuProf: f.cpuProf, note }));
+      report.scale = report.scaleRuns[report.scaleRuns.length - 1];
+    }
     const t: TimedSetup = {
       machines: f.timedMachines,
       speed: f.speed,
@@ -687,6 +616,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     if (!f.skipStore) report.store = await runStoreBench({ transitions: f.storeTransitions, dir, note });
+    if (!f.skipJujuWatch) report.jujuWatch = await runJujuWatchBench({ units: f.watchUnits, seconds: f.watchSeconds, changeRate: f.watchChangeRate, pollMs: 5000, dir, note });
   } finally {
     if (f.keep) note(`working directory kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

@@ -67,6 +67,11 @@ describe("the embedded simulated region, asked for by name", () => {
     const summary = JSON.parse(out.stdout) as { region: { simulated: boolean }; state: string; byOutcome: { inService: number } };
     expect(summary.region.simulated).toBe(true);
     expect(summary).toMatchObject({ state: "completed", byOutcome: { inService: 2 } });
+    // The store recorded the region with the rollout: `status` (no region of its own) says simulated too.
+    const status = await runCli(["status", "--store", join(dir, "embedded.sqlite"), "--json"], NO_URL);
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { region: { simulated: boolean; url: string } }).region).toMatchObject({ simulated: true, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/MAAS$/) });
+    expect((await runCli(["status", "--store", join(dir, "embedded.sqlite")], NO_URL)).stdout).toMatch(/\[SIMULATED\]: completed\n {2}region: SIMULATED MAAS region/);
     const text = await runCli(["rollout", "--simulated", "--config", small, "--store", join(dir, "text.sqlite")], NO_URL);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stderr).toMatch(/region: SIMULATED MAAS region/);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MaasClient, RequestInfo } from "../../src/maas/client.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { addressesBySpace } from "../../src/roles/addresses.ts";
+import { endpointAddress, hostFromMachine } from "../../src/layers/index.ts";
 import { silentLogger } from "../../src/log.ts";
 import { CallJournal } from "../../src/runtime/call-journal.ts";
 import { PreflightError, readAndPlan, renderWavesText } from "../../src/runtime/deployment-plan.ts";
@@ -79,6 +80,11 @@ describe("per-role network layout on the simulated region", () => {
       const spaces = Object.keys(addressesBySpace(m)).sort();
       // Interfaces the layout does not name keep what MAAS gave them (a controller's data NICs).
       expect({ host: h.hostname, spaces }).toEqual({ host: h.hostname, spaces: expect.arrayContaining(Object.values(h.layout!.networks)) });
+      // The layers reach it on its management address (127.16.0.0/16 on this site), and match a node on internal.
+      const layerHost = hostFromMachine(m, h.roles, { spaces: config.network?.spaces });
+      expect({ host: h.hostname, ssh: layerHost.address }).toEqual({ host: h.hostname, ssh: addressesBySpace(m)["management"]![0] });
+      expect(layerHost.address).toMatch(/^127\.16\./);
+      if (!h.roles.includes("juju-controller")) expect(endpointAddress(layerHost, "kubernetesNode")).toBe(addressesBySpace(m)["internal"]![0]);
       if (h.roles.includes("juju-controller")) continue;
       expect({ host: h.hostname, spaces }).toEqual({ host: h.hostname, spaces: [...new Set(h.layout!.links.map((k) => k.space))].sort() });
       const bond = m.interface_set.find((i) => i.name === "bond0");

@@ -96,7 +96,7 @@ class FakeEngine implements Layering {
 /** A MAAS that knows every machine as an address and no disks (all the coordinator reads). */
 function fakeMaas(): MaasPort {
   return {
-    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: systemId, ip_addresses: ["10.0.0.1"], blockdevice_set: [] }) as unknown as Machine,
+    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: systemId, ip_addresses: ["10.0.0.1"], interface_set: [], blockdevice_set: [] }) as unknown as Machine,
   } as unknown as MaasPort;
 }
 

@@ -40,7 +40,7 @@ describe("layered rollout", () => {
       zeroDuration: true,
       seed: 11,
       // Manual provisioning of the broken host fails (on the juju client machine, where juju runs).
-      hosts: { sshPort: 0, nodeReadyMs: 20, juju: { timings: { machineStartMs: 0, unitSettleMs: 0, haVoteMs: 0 } }, faults: `fail=1:match=ssh:ubuntu@${brokenAddress}:code=4` },
+      hosts: { sshPort: 0, nodeReadyMs: 20, juju: { timings: { machineStartMs: 0, unitSettleMs: 0, haVoteMs: 0 } }, faults: `fail=1:match=ubuntu@${brokenAddress}:code=4` },
     });
     const maas = simClient(rig.sim);
     rig.store = openStore(":memory:");

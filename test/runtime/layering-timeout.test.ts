@@ -32,7 +32,7 @@ function setup() {
     close: async () => undefined,
   };
   const maas = {
-    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: "node-1", ip_addresses: ["10.0.0.1"], blockdevice_set: [] }) as unknown as Machine,
+    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: "node-1", ip_addresses: ["10.0.0.1"], interface_set: [], blockdevice_set: [] }) as unknown as Machine,
   } as unknown as MaasPort;
   const layering = createLayering({ ssh, logger: silentLogger(), pollMs: 0, sleep: flush, policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 5000 } });
   const coordinator = new LayerCoordinator({ layering, maas, logger: silentLogger(), roles: new Map([[SYSTEM_ID, ["compute"]]]) });

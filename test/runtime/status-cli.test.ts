@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/index.ts";
+import { openStore, type RolloutRegion } from "../../src/store/index.ts";
+import { SIMULATED_NOTE } from "../../src/runtime/region.ts";
 import { runCli } from "./cli.ts";
 
 let dir: string | undefined;
@@ -15,7 +16,9 @@ afterEach(() => {
   dir = undefined;
 });
 
-function storeWithPass(): { storePath: string; id: string } {
+const SIM: RolloutRegion = { kind: "simulated", url: "http://127.0.0.1:40123/MAAS" };
+
+function storeWithPass(region: RolloutRegion | null = SIM): { storePath: string; id: string } {
   dir = mkdtempSync(join(tmpdir(), "mw-status-"));
   const storePath = join(dir, "store.sqlite");
   const store = openStore(storePath);
@@ -31,7 +34,7 @@ function storeWithPass(): { storePath: string; id: string } {
     machineTagsSynced: true,
     hosts: [host("a1", 0), host("b2", 0), host("c3", 1)],
     waves: [["a1", "b2"], ["c3"]],
-  }).id;
+  }, region ? { region } : {}).id;
   store.saveHost(id, { systemId: "a1", hostname: "node-a1", wave: 0, roles: ["compute"], phase: "inService", outcome: "inService", snapshot: null });
   store.saveHost(id, { systemId: "b2", hostname: "node-b2", wave: 0, roles: ["compute"], phase: "quarantined", outcome: "quarantined", lastError: { phase: "deploying", code: "MAAS_FAILED_STATUS", message: "deploy failed" }, snapshot: null });
   store.setRolloutStatus(id, "paused", "per-wave failure budget of wave 1 exceeded: 1 failed host(s), limit 0");
@@ -51,6 +54,8 @@ describe("metalwave status", () => {
       failed: { hostname: string; wave: number; phase: string; code: string; lastError: { code: string } }[];
     };
     expect(s.rollout).toMatchObject({ id, kind: "remediation", status: "paused" });
+    // The region recorded with the rollout: a rehearsal on the embedded simulator says so.
+    expect((s as unknown as { region: unknown }).region).toEqual({ simulated: true, url: SIM.url, note: SIMULATED_NOTE });
     // The plan's total, the never-started host counted as waiting; waves count from 1.
     expect(s.counts.total).toBe(3);
     expect(s.counts.byPhase).toEqual({ inService: 1, quarantined: 1, waiting: 1 });
@@ -64,9 +69,23 @@ describe("metalwave status", () => {
     const { storePath, id } = storeWithPass();
     const out = await runCli(["status", "--store", storePath]);
     expect(out.code, out.stderr).toBe(0);
-    expect(out.stdout).toContain(`rollout ${id} (remediation): paused`);
+    expect(out.stdout).toContain(`rollout ${id} (remediation) [SIMULATED]: paused`);
+    expect(out.stdout).toContain(`region: SIMULATED MAAS region (embedded, made-up machines; nothing real is touched) at ${SIM.url}`);
     expect(out.stdout).toContain("hosts: 3 planned, 2 settled, 0 in flight, 1 not started");
     // The phase that failed, not the one the host ended in.
     expect(out.stdout).toMatch(/node-b2 \(b2\) wave 1: quarantined, failed in deploying: MAAS_FAILED_STATUS deploy failed/);
   }, 30_000);
+
+  it("says a real region's URL, and that a rollout recorded without its region did not record one", async () => {
+    const real = storeWithPass({ kind: "real", url: "http://maas.example:5240/MAAS" });
+    const json = JSON.parse((await runCli(["status", "--store", real.storePath, "--json"])).stdout) as { region: unknown };
+    expect(json.region).toEqual({ simulated: false, url: "http://maas.example:5240/MAAS" });
+    const text = (await runCli(["status", "--store", real.storePath])).stdout;
+    expect(text).toContain(`rollout ${real.id} (remediation): paused`);
+    expect(text).toContain("region: MAAS region http://maas.example:5240/MAAS");
+    rmSync(dir!, { recursive: true, force: true });
+    const old = storeWithPass(null);
+    expect((JSON.parse((await runCli(["status", "--store", old.storePath, "--json"])).stdout) as { region: unknown }).region).toBeNull();
+    expect((await runCli(["status", "--store", old.storePath])).stdout).toContain("region: region not recorded (a rollout of an older metalwave)");
+  }, 60_000);
 });

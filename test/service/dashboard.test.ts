@@ -48,6 +48,7 @@ beforeAll(async () => {
     observerPollMs: 20,
     heartbeatMs: 1_000,
     defaultMetrics: false,
+    region: { kind: "simulated", url: sim.url },
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
 }, 30_000);
@@ -157,6 +158,10 @@ describe("the dashboard", () => {
       // One cell per machine.
       await page.waitForSelector(`#cells[data-count="${MACHINES}"]`);
       expect(await page.textContent("#rollout-id")).toBe(id);
+      // The rollout runs on the embedded simulator: the header says so.
+      await page.waitForSelector("#rollout-region:not([hidden])");
+      expect(await page.textContent("#rollout-region")).toBe("SIMULATED");
+      expect(await page.getAttribute("#rollout-region", "title")).toContain(sim.url);
 
       // The counts move while the rollout runs; each snapshot accounts for every machine.
       const snapshots = new Set<string>();
@@ -400,6 +405,10 @@ describe("the dashboard's details", () => {
         }
       }
       expect(shown).toBe(true);
+      // Grouped by wave, the first cells are wave 1's: the API counts waves from 1 and the page shows its number.
+      expect(await page.textContent("#tip")).toMatch(/\nwave 1 · zone /);
+      // A region recorded as not simulated (this service names none): no badge.
+      expect(await page.isHidden("#rollout-region")).toBe(true);
       await page.selectOption("#group-by", "zone");
       expect(await page.isHidden("#tip")).toBe(true);
       expect(errors).toEqual([]);

@@ -88,6 +88,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
       timeScale: 1000,
       observerPollMs: 5,
       heartbeatMs: 50,
+      region: { kind: "simulated", url: sim.url },
       defaultMetrics: opts.defaultMetrics ?? false,
     });
   let service = await start();

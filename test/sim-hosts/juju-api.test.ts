@@ -82,7 +82,7 @@ describe("simulated controller API through jujulib", () => {
       await app.deploy({ applications: [{ application: "epa-orchestrator", "charm-url": "ch:epa-orchestrator", channel: "", "num-units": 0, "config-yaml": "", constraints: {}, Force: false }] });
       const rel = await app.addRelation({ endpoints: ["epa-orchestrator", "sunbeam-machine"] });
       expect(checkResult("Application", 19, "AddRelation", rel)).toEqual([]);
-      expect(rel.endpoints["epa-orchestrator"]).toMatchObject({ name: "sunbeam-machine", role: "requires", scope: "container" });
+      expect(rel.endpoints["epa-orchestrator"]).toMatchObject({ name: "sunbeam-machine", role: "requirer", scope: "container" });
       await expect(app.addRelation({ endpoints: ["epa-orchestrator", "sunbeam-machine"] })).rejects.toThrow(/already exists/);
       const offer = await conn.facades.applicationOffers.offer({ Offers: [{ "model-tag": `model-${uuid}`, "offer-name": "machines", "application-name": "sunbeam-machine", "application-description": "", endpoints: { "sunbeam-machine": "sunbeam-machine" } }] });
       expect(checkResult("ApplicationOffers", 4, "Offer", offer)).toEqual([]);

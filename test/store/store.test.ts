@@ -70,6 +70,42 @@ describe.each(BACKENDS)("on %s", (backend) => {
       expect(store.getRollout("nope")).toBeUndefined();
     });
 
+    it("records the kind and URL of the region a rollout runs against, and null when not given", () => {
+      const sim = store.createRollout({}, { id: "r1", region: { kind: "simulated", url: "http://127.0.0.1:40001/MAAS" } });
+      store.createRollout({}, { id: "r2", region: { kind: "real", url: "http://maas:5240/MAAS" } });
+      store.createRollout({}, { id: "r3" });
+      expect(sim.region).toEqual({ kind: "simulated", url: "http://127.0.0.1:40001/MAAS" });
+      expect(store.getRollout("r1")?.region).toEqual({ kind: "simulated", url: "http://127.0.0.1:40001/MAAS" });
+      expect(Object.fromEntries(store.listRollouts().map((r) => [r.id, r.region]))).toEqual({
+        r1: { kind: "simulated", url: "http://127.0.0.1:40001/MAAS" },
+        r2: { kind: "real", url: "http://maas:5240/MAAS" },
+        r3: null,
+      });
+      expect(store.latestRollout()?.region).toBeNull();
+      expect(store.journal("r1", { kind: "rollout" })[0]?.data).toEqual({ event: "created", status: "running", region: "simulated" });
+      // A kind outside the closed set is refused before anything is written.
+      expect(thrown(() => store.createRollout({}, { id: "r4", region: { kind: "staging" as "real", url: "x" } }))).toMatchObject({ code: "STORE_SCHEMA", rolloutId: "r4" });
+      expect(store.getRollout("r4")).toBeUndefined();
+    });
+
+    it("migrates a store of schema 1 forward: its rollouts say region null, new ones record theirs", () => {
+      store.close();
+      // Make the store what schema 1 was: no region columns, version 1, a rollout written then.
+      const db = t.raw();
+      db.run("ALTER TABLE rollout DROP COLUMN region_kind");
+      db.run("ALTER TABLE rollout DROP COLUMN region_url");
+      db.run("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+      db.run("INSERT INTO rollout (id, created_at, updated_at, status, reason, plan) VALUES ('old', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 'completed', NULL, '{}')");
+      db.close();
+      store = t.open({ now: fixedClock() });
+      expect(store.getRollout("old")).toMatchObject({ status: "completed", region: null });
+      store.createRollout({}, { id: "new", region: { kind: "simulated", url: "http://127.0.0.1:1/MAAS" } });
+      expect(store.getRollout("new")?.region).toEqual({ kind: "simulated", url: "http://127.0.0.1:1/MAAS" });
+      const after = t.raw();
+      expect(after.get("SELECT value FROM meta WHERE key = 'schema_version'")).toEqual({ value: String(backend === "sqlite" ? STORE_SCHEMA_VERSION : PG_SCHEMA_VERSION) });
+      after.close();
+    });
+
     it("round-trips the rollout controller state inside a version envelope", () => {
       store.createRollout({}, { id: "r1" });
       expect(store.loadRolloutState("r1")).toBeUndefined();
@@ -538,7 +574,7 @@ describe("store: opening a PostgreSQL store", () => {
     db.run("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
     const e = thrown(() => t.open());
     expect(e).toMatchObject({ code: "STORE_SCHEMA", path: t.where });
-    expect((e as Error).message).toMatch(/newer metalwave \(store schema 99; this build knows up to 1\): upgrade metalwave/);
+    expect((e as Error).message).toMatch(new RegExp(`newer metalwave \\(store schema 99; this build knows up to ${PG_SCHEMA_VERSION}\\): upgrade metalwave`));
     // A database of an older layout (here: none yet, version 0) is brought up to this build's.
     db.run("UPDATE meta SET value = '0' WHERE key = 'schema_version'");
     const s = t.open();

@@ -137,6 +137,7 @@ function groupKeyOf(host, by) {
     case "role":
       return host.roles.length ? [...host.roles].sort().join(" + ") : "(no role)";
     default:
+      // The API counts waves from 1.
       return host.wave;
   }
 }
@@ -210,12 +211,12 @@ export class CellGrid {
     this.phaseIx = new Uint8Array(n);
     this.dirty = new Uint8Array(n);
     this.dirtyList = [];
-    const waves = hosts.reduce((m, h) => Math.max(m, h.wave + 1), 0);
+    const waves = hosts.reduce((m, h) => Math.max(m, h.wave), 0);
     this.waveFailures = new Array(waves).fill(0);
     for (let i = 0; i < n; i++) {
       const p = this.phaseId(hosts[i].phase);
       this.phaseIx[i] = p;
-      if (BUDGET_OUTCOMES.has(hosts[i].phase)) this.waveFailures[hosts[i].wave]++;
+      if (BUDGET_OUTCOMES.has(hosts[i].phase)) this.waveFailures[hosts[i].wave - 1]++;
     }
     this.layout();
   }
@@ -236,7 +237,7 @@ export class CellGrid {
     const g = this.groups[this.groupOf[i]];
     g.tally[old]--;
     g.tally[p] = (g.tally[p] ?? 0) + 1;
-    const wave = this.hosts[i].wave;
+    const wave = this.hosts[i].wave - 1;
     if (BUDGET_OUTCOMES.has(this.phases[old])) this.waveFailures[wave]--;
     if (BUDGET_OUTCOMES.has(phase)) this.waveFailures[wave]++;
     this.phaseIx[i] = p;
@@ -293,7 +294,7 @@ export class CellGrid {
         tally[this.phaseIx[i]]++;
       });
       const rows = Math.ceil(members.length / perRow);
-      const label = this.groupBy === "wave" ? `wave ${Number(key) + 1}` : this.groupBy === "zone" ? `zone ${key}` : `${key}`;
+      const label = this.groupBy === "wave" ? `wave ${key}` : this.groupBy === "zone" ? `zone ${key}` : `${key}`;
       this.groups.push({ key, label, members, tally, top, cellsTop, bottom: cellsTop + rows * pitch, perRow });
       y = cellsTop + rows * pitch + GROUP_GAP;
     });
@@ -820,6 +821,11 @@ class Dashboard {
   setView(view) {
     this.view = view;
     const state = $("rollout-state");
+    // A rollout on the embedded simulator says so in the header (its recorded region).
+    const region = $("rollout-region");
+    const simulated = view?.region?.simulated === true;
+    region.hidden = !simulated;
+    region.title = simulated ? `${view.region.note ?? "simulated MAAS region"} (${view.region.url})` : "";
     if (!view) {
       $("rollout-id").textContent = "no rollout yet";
       state.textContent = "—";
@@ -948,7 +954,7 @@ class Dashboard {
     const segs = { inService: o.inService ?? 0, failed: bad, inFlight: p.inFlight ?? 0 };
     for (const seg of document.querySelectorAll("#overall-bar .seg")) seg.style.width = `${pct(segs[seg.dataset.seg])}%`;
     $("overall-text").textContent = `${p.settled} of ${total} settled · ${segs.inService} in service · ${p.inFlight ?? 0} in flight${bad ? ` · ${bad} failed` : ""}`;
-    const meta = [`wave ${Math.min(p.wave + 1, p.waves)} of ${p.waves}`];
+    const meta = [`wave ${Math.min(p.wave, p.waves)} of ${p.waves}`];
     // Read from the store once the run has ended, a rollout has no run time: keep the last one seen.
     if (p.elapsedMs !== null && p.elapsedMs !== undefined) this.elapsed = { id: p.rolloutId, ms: p.elapsedMs };
     const elapsed = fmtDuration(this.elapsed.id === p.rolloutId ? this.elapsed.ms : null);
@@ -1024,7 +1030,8 @@ class Dashboard {
       return;
     }
     row("total", used, b.totalLimit, `${used} of ${b.totalLimit} allowed (${b.total} of the fleet)`);
-    const wave = Math.min(p.wave, Math.max(0, b.perWaveLimits.length - 1));
+    // `p.wave` counts from 1; the limits and tallies are indexed from 0.
+    const wave = Math.min(p.wave - 1, Math.max(0, b.perWaveLimits.length - 1));
     const wUsed = this.grid.waveFailures[wave] ?? 0;
     const wLimit = b.perWaveLimits[wave] ?? 0;
     row("wave", wUsed, wLimit, `wave ${wave + 1}: ${wUsed} of ${wLimit} allowed (${b.perWave} of the wave)`);
@@ -1123,7 +1130,7 @@ class Dashboard {
     }
     const h = this.grid.hosts[i];
     const phase = this.grid.phases[this.grid.phaseIx[i]];
-    tip.textContent = `${h.hostname} (${h.systemId})\n${phase}\nwave ${h.wave + 1} · zone ${h.zone || "—"}\nroles ${h.roles.join(", ") || "—"}`;
+    tip.textContent = `${h.hostname} (${h.systemId})\n${phase}\nwave ${h.wave} · zone ${h.zone || "—"}\nroles ${h.roles.join(", ") || "—"}`;
     tip.hidden = false;
     const wrap = $("canvas-wrap");
     const x = Math.min(e.offsetX + 14, wrap.clientWidth - tip.offsetWidth - 4);

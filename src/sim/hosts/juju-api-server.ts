@@ -169,6 +169,21 @@ export class JujuApiServer {
     return n;
   }
 
+  /**
+   * Drops every client connection, as a controller restart or a network cut does (clients
+   * reconnect and watch again: juju-layering.md §4b). The listeners stay up. Returns how many.
+   */
+  dropConnections(): number {
+    let n = 0;
+    for (const l of this.listeners.values()) {
+      for (const c of l.server.clients) {
+        c.terminate();
+        n++;
+      }
+    }
+    return n;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);

@@ -10,7 +10,7 @@
  */
 import { JujuError, JUJU_VERSION } from "./controller.ts";
 import type { JujuWorld } from "./controller.ts";
-import { entities, statusOf } from "./entities.ts";
+import { apiRole, entities, statusOf } from "./entities.ts";
 import type { Entity } from "./entities.ts";
 import { fullStatus } from "./entities.ts";
 import { StatusReader } from "./status.ts";
@@ -145,7 +145,7 @@ export class JujuApi {
         const eps = (p["endpoints"] ?? []) as string[];
         if (eps.length !== 2) throw bad("a relation must involve two applications");
         const rel = this.w.integrate(this.ctl(s), m, eps[0] as string, eps[1] as string, now);
-        return { endpoints: Object.fromEntries(rel.ends.map((e) => [e.app, { name: e.endpoint, role: e.role, interface: e.interface, optional: false, limit: 0, scope: rel.scope }])) };
+        return { endpoints: Object.fromEntries(rel.ends.map((e) => [e.app, { name: e.endpoint, role: apiRole(e.role), interface: e.interface, optional: false, limit: 0, scope: rel.scope }])) };
       }
       case "ApplicationOffers.Offer": {
         const offers = (p["Offers"] ?? []) as Record<string, unknown>[];

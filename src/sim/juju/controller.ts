@@ -304,6 +304,27 @@ export class JujuWorld {
     this.dropUnit(m, u);
   }
 
+  /** A unit's hook fails (install, config-changed, a relation hook …): it stays in error until resolved. */
+  failHook(m: JujuModel, unitName: string, hook: string, now: number): void {
+    this.unit(m, unitName).hookError = { hook, since: now };
+  }
+
+  /** `juju resolved <unit>`: marks the unit's error resolved (the hook is not re-run here; a unit not in error is left as is). */
+  resolved(m: JujuModel, unitName: string): void {
+    this.unit(m, unitName).hookError = undefined;
+  }
+
+  /** What a charm's `status-set <status> <message>` does: its workload status, until it sets another. */
+  setWorkloadStatus(m: JujuModel, unitName: string, current: "active" | "blocked" | "maintenance" | "waiting", message: string, now: number): void {
+    this.unit(m, unitName).charmStatus = { current, message, since: now };
+  }
+
+  private unit(m: JujuModel, unitName: string): JujuUnit {
+    const u = m.apps.get(unitName.split("/")[0] ?? "")?.units.get(unitName);
+    if (u === undefined) throw new JujuError("not found", `unit "${unitName}" not found`);
+    return u;
+  }
+
   removeApplication(m: JujuModel, name: string): void {
     const app = this.app(m, name);
     for (const o of m.offers.values()) if (o.app === name) throw invalid(`application "${name}" has an offer "${o.name}": remove the offer first`);

@@ -6,6 +6,7 @@
  */
 import { JUJU_VERSION } from "./controller.ts";
 import type { JujuWorld } from "./controller.ts";
+import type { EndpointRole } from "./charms.ts";
 import { kubeServiceAddress } from "./render.ts";
 import type { StatusReader, StatusValue } from "./status.ts";
 import type { JujuController, JujuMachine, JujuModel } from "./types.ts";
@@ -28,6 +29,23 @@ const baseOf = (b: string) => {
   const [name = "ubuntu", channel = "24.04"] = b.split("@");
   return { name, channel };
 };
+
+/**
+ * An endpoint's role as the API carries it: Juju's charm RelationRole values `requirer`,
+ * `provider`, `peer` (charm metadata's sections are `requires`/`provides`/`peers`).
+ */
+export function apiRole(r: EndpointRole | undefined): string {
+  switch (r) {
+    case "requires":
+      return "requirer";
+    case "provides":
+      return "provider";
+    case "peers":
+      return "peer";
+    case undefined:
+      return "";
+  }
+}
 
 const charmUrl = (name: string, rev: number) => `ch:amd64/${name}-${rev}`;
 
@@ -115,7 +133,7 @@ export function fullStatus(w: JujuWorld, r: StatusReader, c: JujuController, m: 
     remote[ra.alias] = {
       "offer-url": ra.url,
       "offer-name": ra.offer,
-      endpoints: (offer?.endpoints ?? []).map((e) => ({ name: e, role: app?.charm.endpoints.find((x) => x.name === e)?.role ?? "", interface: app?.charm.endpoints.find((x) => x.name === e)?.interface ?? "", limit: 0 })),
+      endpoints: (offer?.endpoints ?? []).map((e) => ({ name: e, role: apiRole(app?.charm.endpoints.find((x) => x.name === e)?.role), interface: app?.charm.endpoints.find((x) => x.name === e)?.interface ?? "", limit: 0 })),
       life: "",
       relations,
       status: detailed(r.remote(m, ra.alias), "saas"),
@@ -125,7 +143,7 @@ export function fullStatus(w: JujuWorld, r: StatusReader, c: JujuController, m: 
   for (const o of m.offers.values()) {
     const app = m.apps.get(o.app);
     const n = w.offerConnections(c, m, o.name).length;
-    offers[o.name] = { "offer-name": o.name, "application-name": o.app, charm: app ? charmUrl(app.charm.name, app.revision) : "", endpoints: Object.fromEntries(o.endpoints.map((e) => [e, { name: e, role: app?.charm.endpoints.find((x) => x.name === e)?.role ?? "", interface: app?.charm.endpoints.find((x) => x.name === e)?.interface ?? "", limit: 0 }])), "active-connected-count": n, "total-connected-count": n };
+    offers[o.name] = { "offer-name": o.name, "application-name": o.app, charm: app ? charmUrl(app.charm.name, app.revision) : "", endpoints: Object.fromEntries(o.endpoints.map((e) => [e, { name: e, role: apiRole(app?.charm.endpoints.find((x) => x.name === e)?.role), interface: app?.charm.endpoints.find((x) => x.name === e)?.interface ?? "", limit: 0 }])), "active-connected-count": n, "total-connected-count": n };
   }
   return {
     model: { name: m.name, type: m.type, "cloud-tag": `cloud-${m.cloud}`, region: m.region, version: JUJU_VERSION, "available-version": "", "model-status": detailed({ current: "available", message: "", since: m.createdAt }, "model"), "meter-status": { color: "", message: "" }, sla: "unsupported" },
@@ -133,7 +151,7 @@ export function fullStatus(w: JujuWorld, r: StatusReader, c: JujuController, m: 
     applications,
     "remote-applications": remote,
     offers,
-    relations: m.relations.map((rel) => ({ id: rel.id, key: relationKey(rel), interface: rel.ends[0].interface, scope: rel.scope, endpoints: rel.ends.map((e) => ({ application: e.app, name: e.endpoint, role: e.role, subordinate: m.apps.get(e.app)?.charm.subordinate === true })), status: detailed({ current: "joined", message: "", since: rel.createdAt }, "relation") })),
+    relations: m.relations.map((rel) => ({ id: rel.id, key: relationKey(rel), interface: rel.ends[0].interface, scope: rel.scope, endpoints: rel.ends.map((e) => ({ application: e.app, name: e.endpoint, role: apiRole(e.role), subordinate: m.apps.get(e.app)?.charm.subordinate === true })), status: detailed({ current: "joined", message: "", since: rel.createdAt }, "relation") })),
     "controller-timestamp": iso(r.now),
     branches: {},
   };
@@ -153,7 +171,7 @@ export function entities(w: JujuWorld, r: StatusReader, c: JujuController, m: Ju
       put("unit", v.unit.name, { name: v.unit.name, application: app.name, base: app.base, "charm-url": charmUrl(app.charm.name, app.revision), life: v.unit.life, "public-address": v.unit.address, "private-address": v.unit.address, "machine-id": r.machineOf(m, v.unit)?.id ?? "", principal: v.unit.principal ?? "", subordinate: app.charm.subordinate, "workload-status": watched(v.workload), "agent-status": watched(v.agent, JUJU_VERSION) });
     }
   }
-  for (const rel of m.relations) put("relation", relationKey(rel), { key: relationKey(rel), id: rel.id, endpoints: rel.ends.map((e) => ({ "application-name": e.app, relation: { name: e.endpoint, role: e.role, interface: e.interface, optional: false, limit: 0, scope: rel.scope } })) });
+  for (const rel of m.relations) put("relation", relationKey(rel), { key: relationKey(rel), id: rel.id, endpoints: rel.ends.map((e) => ({ "application-name": e.app, relation: { name: e.endpoint, role: apiRole(e.role), interface: e.interface, optional: false, limit: 0, scope: rel.scope } })) });
   for (const ra of m.remoteApps.values()) put("remoteApplication", ra.alias, { name: ra.alias, "offer-uuid": "", "offer-url": ra.url, life: "alive", status: watched(r.remote(m, ra.alias)) });
   for (const o of m.offers.values()) {
     const n = w.offerConnections(c, m, o.name).length;

@@ -128,11 +128,12 @@ export class StatusReader {
         return { unit: u, leader, workload: mk("waiting", "waiting for machine"), agent: mk("allocating", "") };
       }
     }
+    if (u.hookError) return { unit: u, leader, workload: mk("error", `hook failed: "${u.hookError.hook}"`, u.hookError.since), agent: mk("idle", "", u.hookError.since) };
     const start = Math.max(u.createdAt, mm ? mm.createdAt + this.w.timings.machineStartMs : 0);
     if (this.now < start + this.settle) return { unit: u, leader, workload: mk("maintenance", "installing charm software"), agent: mk("executing", "running install hook") };
     const settled = start + this.settle;
     const idle = mk("idle", "", settled);
-    const wl = this.workload(m, app, u, mm, leader, settled);
+    const wl = u.charmStatus ?? this.workload(m, app, u, mm, leader, settled);
     return { unit: u, leader, workload: wl, agent: idle };
   }
 

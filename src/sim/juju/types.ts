@@ -53,6 +53,15 @@ export interface JujuUnit {
   createdAt: number;
   life: Life;
   address: string;
+  /**
+   * A hook that failed, until `resolved`: the uniter records the agent in error with
+   * `hook failed: "<hook>"`, which Juju reports as the unit's workload status, the agent
+   * then showing idle (JJ:worker/uniter/uniter.go; JJ:state/unit.go Unit.Status,
+   * state/unitagent.go UnitAgent.Status; the multiwatcher the same, state/allwatcher.go).
+   */
+  hookError?: { hook: string; since: number } | undefined;
+  /** The workload status the charm last set with the `status-set` hook tool; overrides its family's rules once installed. */
+  charmStatus?: { current: string; message: string; since: number } | undefined;
 }
 
 export interface JujuApplication {

@@ -12,7 +12,7 @@
  */
 
 /** The layout this build writes. Bump it and add a migration when the DDL changes. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Serialises migrations and lock acquisitions across processes (pg_advisory_xact_lock keys). */
 export const MIGRATION_LOCK_KEY = 0x6d77_0001;
@@ -104,7 +104,13 @@ BEGIN
 END $$;
 `;
 
+/** Version 2: each rollout records the kind (`real`, `simulated`) and URL of the region it ran against; NULL on older rows. */
+const V2 = `
+ALTER TABLE rollout ADD COLUMN IF NOT EXISTS region_kind TEXT CHECK (region_kind IN ('real', 'simulated'));
+ALTER TABLE rollout ADD COLUMN IF NOT EXISTS region_url TEXT;
+`;
+
 /** MIGRATIONS[v] brings a database from version v to v + 1; MIGRATIONS[0] creates version 1 from nothing. */
-export const PG_MIGRATIONS: readonly string[] = [V1];
+export const PG_MIGRATIONS: readonly string[] = [V1, V2];
 
 export const PG_META_DDL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
