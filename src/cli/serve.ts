@@ -104,7 +104,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       port: listen.port,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
-      layering: () => layeringFor(config, logger, sim),
+      layering: () => layeringFor(config, logger, sim, maas),
       regionIsEphemeral: sim !== undefined,
       region: regionRecord(region),
       ...(sim ? {} : { maasUrl: region.url }),
