@@ -180,6 +180,8 @@ export const ConfigSchema = z
         pollMs: z.number().int().positive().default(5_000),
         /** Tries per layer step (check, act, verify) before the host's layering attempt fails. */
         stepAttempts: z.number().int().positive().default(3),
+        /** Add `ceph`-tagged disks that hold old data as OSDs with wipe=true (the reference wipes only when the operator says so). */
+        cephWipe: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -9,7 +9,7 @@
 import { resolveApiKey, type Config } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { startSimulator, type SimHandle } from "../sim/index.ts";
+import { reserveLoadBalancerRanges, startSimulator, type SimHandle } from "../sim/index.ts";
 import { UsageError } from "./args.ts";
 import type { RolloutRegion } from "../store/index.ts";
 import { regionRecordJson, regionRecordText, type RegionJson } from "../runtime/region.ts";
@@ -89,6 +89,7 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
     ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
     logger: logger.child({ component: "sim" }),
   });
+  if (config.layers.enabled) reserveLoadBalancerRanges(sim.region.net, config.deployment);
   logger.info({ url: sim.url, simulated: true, machines: sim.region.machines.length }, "embedded simulated MAAS region started (made-up machines)");
   return sim;
 }

@@ -83,7 +83,7 @@ function embeddedRegionSsh(sim: SimHandle): { privateKey: string; knownHosts: Me
  * simulated hosts are reached at the endpoints it reports and a key is made for the
  * run; against a real region `ssh.privateKeyFile` is required.
  */
-export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined): LayeringSetup | undefined {
+export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined, maas?: Pick<MaasClient, "listIpRanges">): LayeringSetup | undefined {
   if (!config.layers.enabled) return undefined;
   let privateKey: string;
   if (config.ssh.privateKeyFile) privateKey = loadPrivateKey(config.ssh.privateKeyFile);
@@ -106,11 +106,20 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
   const engine = createLayering({
     ssh,
     logger: logger.child({ component: "layers" }),
+    deployment: config.deployment,
+    cephWipe: config.layers.cephWipe,
+    // The load balancer's pool: MAAS's reserved ranges for the deployment's internal API (juju-layering.md §2d).
+    ...(maas || sim ? { loadBalancerCidrs: async () => loadBalancerCidrs(await (maas ?? clientFor(config, sim?.url ?? "", sim?.apiKey ?? "", logger)).listIpRanges(), config.deployment) } : {}),
     pollMs: sim ? 50 : config.layers.pollMs,
     policy: { attempts: config.layers.stepAttempts, ...(sim ? { backoffMs: 50 } : {}) },
   });
   const key = publicKeyLine(privateKey, config.ssh.privateKeyFile ? "ssh.privateKeyFile" : "generated key");
   return { engine, ssh, config: { ...config, rollout: { ...config.rollout, sshAuthorizedKeys: [...config.rollout.sshAuthorizedKeys, key] } } };
+}
+
+/** `start-end` of every reserved range whose comment is `<deployment>-internal-api` (§1, §2d). */
+export function loadBalancerCidrs(ranges: readonly { type: string; comment: string | null; start_ip: string; end_ip: string }[], deployment: string): string[] {
+  return ranges.filter((r) => r.type === "reserved" && r.comment === `${deployment}-internal-api`).map((r) => `${r.start_ip}-${r.end_ip}`);
 }
 
 async function runWithProgress(a: RunArgs): Promise<number> {
@@ -173,10 +182,16 @@ export async function withLastingRegion(
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
   const { url, apiKey } = realRegion(config, opts.command, opts.why);
   const { logger } = cliOutput(opts.command, values);
-  const layering = layeringFor(config, logger, undefined);
   const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
   // On a PostgreSQL store the lock is a lease: nothing is sent to MAAS once it may have run out.
   const maas = clientFor(config, url, apiKey, logger, () => store.assertMayAct());
+  let layering: LayeringSetup | undefined;
+  try {
+    layering = layeringFor(config, logger, undefined, maas);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   try {
     store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
   } catch (e) {
@@ -300,7 +315,7 @@ async function runRollout(values: RolloutOpts): Promise<number> {
       json,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
-      layering: layeringFor(config, logger, sim),
+      layering: layeringFor(config, logger, sim, site.maas),
     });
   } finally {
     store.close();
@@ -387,7 +402,7 @@ async function runStart(values: StartOpts): Promise<number> {
       json: values.json === true,
       timeScale: timeScaleOf(config, region),
       observerPollMs: 100,
-      layering: layeringFor(config, logger, sim),
+      layering: layeringFor(config, logger, sim, site.maas),
     });
   } finally {
     store.close();

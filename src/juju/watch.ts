@@ -73,6 +73,8 @@ export class JujulibJujuWatch implements JujuWatchPort {
   private readonly listeners = new Set<JujuWatchListener>();
   private readonly waits: Waits;
   private readonly pending = new Set<unknown>();
+  /** Resolvers of pending pauses, called by close() so no loop is left hanging. */
+  private readonly wake = new Set<() => void>();
   private readonly counters: JujuWatchStats = { requests: 0, bytesSent: 0, bytesReceived: 0, batches: 0, deltas: 0, reconnects: 0 };
 
   constructor(o: JujulibWatchOptions = {}) {
@@ -129,7 +131,7 @@ export class JujulibJujuWatch implements JujuWatchPort {
     if (this.phase === "closed") return;
     this.phase = "closed";
     for (const h of this.pending) this.timers.clearTimeout(h);
-    this.pending.clear();
+    for (const done of [...this.wake]) done();
     this.waits.failAll(this.closedError("the condition"));
     const link = this.link;
     this.link = undefined;
@@ -346,6 +348,8 @@ export class JujulibJujuWatch implements JujuWatchPort {
       this.cached = undefined;
       this.emitAll(events);
       this.waits.readAll();
+      const coalesce = this.opts?.coalesceMs ?? 1000;
+      if (coalesce > 0) await this.pause(coalesce);
     }
   }
 
@@ -380,17 +384,25 @@ export class JujulibJujuWatch implements JujuWatchPort {
     void this.reconnect(reason, 1);
   }
 
+  /** A delay that close() cuts short (the caller then sees the phase changed). */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((r) => {
+      const done = () => {
+        this.pending.delete(h);
+        this.wake.delete(done);
+        r();
+      };
+      const h = this.timers.setTimeout(done, ms);
+      this.pending.add(h);
+      this.wake.add(done);
+    });
+  }
+
   private async reconnect(reason: string, attempt: number): Promise<void> {
     const p = this.opts?.reconnect ?? {};
     const max = p.maxAttempts ?? 20;
     const delay = Math.min((p.initialDelayMs ?? 500) * 2 ** (attempt - 1), p.maxDelayMs ?? 30_000);
-    await new Promise<void>((r) => {
-      const h = this.timers.setTimeout(() => {
-        this.pending.delete(h);
-        r();
-      }, delay);
-      this.pending.add(h);
-    });
+    await this.pause(delay);
     if (this.phase !== "reconnecting") return;
     let link: Link | undefined;
     try {

@@ -18,6 +18,8 @@ import { ManualClock, realClock, Scheduler } from "./scheduler.ts";
 import type { Clock } from "./scheduler.ts";
 import { SimServer } from "./server.ts";
 import { HostFleet } from "./hosts/server.ts";
+import { DEFAULT_TIMINGS, type JujuTimings } from "./juju/types.ts";
+import type { Network } from "./network/model.ts";
 import type { HostFleetOptions } from "./hosts/server.ts";
 import type { SimLogger, SimStats } from "./server.ts";
 
@@ -32,6 +34,31 @@ export { parseFaults, formatFaults } from "./faults.ts";
 export { loadFleetFile, parseFleet, defaultFleet } from "./fleet.ts";
 export { SimError } from "./errors.ts";
 export { HostFleet } from "./hosts/server.ts";
+
+/** The simulated Juju's delays divided by the region's speed (Infinity: none). */
+function scaledJujuTimings(speed: number): JujuTimings {
+  const k = 1 / speed;
+  return { machineStartMs: Math.round(DEFAULT_TIMINGS.machineStartMs * k), unitSettleMs: Math.round(DEFAULT_TIMINGS.unitSettleMs * k), haVoteMs: Math.round(DEFAULT_TIMINGS.haVoteMs * k) };
+}
+
+/**
+ * What an operator reserves in MAAS for the layers' load balancer (juju-layering.md §1, §2d:
+ * reserved ranges commented `<deployment>-internal-api` and `-public-api`), given to a region
+ * without a site network (one loopback subnet) on addresses no simulated machine has (they
+ * are 127.1.x.y onward). A fleet with `networks:` brings its own ranges.
+ */
+export function reserveLoadBalancerRanges(net: Network, deployment: string): void {
+  if (!net.legacy) return;
+  const subnet = [...net.subnets.values()][0];
+  if (subnet === undefined) return;
+  for (const [i, name] of ["internal-api", "public-api"].entries()) {
+    const comment = `${deployment}-${name}`;
+    if ([...net.ranges.values()].some((r) => r.comment === comment)) continue;
+    // Distinct addresses per deployment name, so two reservations never overlap.
+    const third = (i + [...net.ranges.values()].length) % 256;
+    net.addRange({ type: "reserved", subnetId: subnet.id, start: `127.254.${third}.1`, end: `127.254.${third}.62`, comment, user: "admin" });
+  }
+}
 export type { HostFleetOptions, SimHostView } from "./hosts/server.ts";
 
 export interface SimOptions {
@@ -165,7 +192,12 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   let hosts: HostFleet | undefined;
   if (opts.hosts) {
     try {
-      hosts = await HostFleet.start(region, { logger: opts.logger, ...(opts.hosts === true ? {} : opts.hosts) });
+      const ho: HostFleetOptions = opts.hosts === true ? {} : opts.hosts;
+      // Juju's simulated delays (a machine's agent, a unit's install, a vote) run at the region's speed, as its MAAS durations do.
+      const timings = { ...scaledJujuTimings(speed), ...ho.juju?.timings };
+      hosts = await HostFleet.start(region, { logger: opts.logger, ...ho, juju: { ...ho.juju, timings } });
+      // The site's reserved ranges for the layers' load balancer, on a region without a site network.
+      reserveLoadBalancerRanges(region.net, "cloud");
       sim.hosts = hosts;
     } catch (e) {
       scheduler.close();
