@@ -11,6 +11,7 @@ import { ConfigError } from "./errors.ts";
 import { RolesConfigSchema } from "./roles/schema.ts";
 import { NetworkConfigSchema, StorageConfigSchema, checkLayoutRoles } from "./roles/layout-schema.ts";
 import { FINDING_CODES } from "./roles/types.ts";
+import { REGION_NAME } from "../state-machines/rollout/regions.ts";
 
 const countOrPercent = z.union([
   z.number().int().nonnegative(),
@@ -21,6 +22,22 @@ const waveEntry = z.union([
   z.number().int().positive(),
   z.string().regex(/^\d+(\.\d+)?%$/, 'expected a host count or a percentage such as "25%"'),
 ]);
+
+/** One MAAS region of several (`regions:`): its own URL, key and request limits. */
+const RegionSchema = z
+  .object({
+    /** Names the region in host keys (`<region>/<system_id>`), status, metrics and logs. */
+    name: z.string().regex(REGION_NAME, "a lower-case DNS label (letters, digits, -), at most 32"),
+    url: z.string().url(),
+    /** File holding this region's API key (consumer:token:secret). */
+    apiKeyFile: z.string().min(1),
+    maxInFlight: z.number().int().positive().default(4),
+    requestsPerSecond: z.number().nonnegative().default(50),
+    timeoutMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export type RegionConfig = z.infer<typeof RegionSchema>;
 
 export const ConfigSchema = z
   .object({
@@ -38,6 +55,13 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ maxInFlight: 4, requestsPerSecond: 50, timeoutMs: 30_000, pollIntervalMs: 2_000 }),
+    /**
+     * Several MAAS regions, one per site (docs/configuration.md, "Several regions"):
+     * instead of maas.url. Each machine belongs to the region that lists it.
+     */
+    regions: z.array(RegionSchema).min(1).optional(),
+    /** While a region does not answer: how often it is probed (docs/architecture.md, "Several regions"). */
+    regionProbeIntervalMs: z.number().int().positive().default(2_000),
     simulator: z
       .object({
         /** Run on the embedded simulated region instead of a real one (also `--simulated`); never implied by a missing maas.url. */
@@ -48,11 +72,13 @@ export const ConfigSchema = z
         speed: z.number().nonnegative().default(600),
         seed: z.number().int().default(7),
         faults: z.string().optional(),
+        /** Simulated regions the embedded simulator runs (`metalwave start --regions N`), each with its own seed, names and port. */
+        regions: z.number().int().min(1).max(16).default(1),
         /** Faults of the simulated hosts' commands (docs/simulator.md, `--host-faults`). */
         hostFaults: z.string().optional(),
       })
       .strict()
-      .default({ embedded: false, speed: 600, seed: 7 }),
+      .default({ embedded: false, speed: 600, seed: 7, regions: 1 }),
     rollout: z
       .object({
         /** Which machines take part: all of these MAAS tags (empty = every machine). */
@@ -69,7 +95,12 @@ export const ConfigSchema = z
           .strict()
           .default({ commissioning: 200, deploying: 200, layering: 100 }),
         budget: z
-          .object({ perWave: countOrPercent.default("20%"), total: countOrPercent.default("5%") })
+          .object({
+            perWave: countOrPercent.default("20%"),
+            total: countOrPercent.default("5%"),
+            /** Several regions: failures a region may have (count or % of its hosts); default the total's spec. */
+            perRegion: countOrPercent.optional(),
+          })
           .strict()
           .default({ perWave: "20%", total: "5%" }),
         maxAttempts: z
@@ -149,6 +180,8 @@ export const ConfigSchema = z
         pollMs: z.number().int().positive().default(5_000),
         /** Tries per layer step (check, act, verify) before the host's layering attempt fails. */
         stepAttempts: z.number().int().positive().default(3),
+        /** Add `ceph`-tagged disks that hold old data as OSDs with wipe=true (the reference wipes only when the operator says so). */
+        cephWipe: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -182,7 +215,26 @@ export const ConfigSchema = z
     storeLeaseMs: z.number().int().min(1000).max(300_000).default(15_000),
   })
   .strict()
-  .superRefine((c, ctx) => checkLayoutRoles(c, Object.keys(c.roles.definitions), (path, message) => ctx.addIssue({ code: "custom", path, message })));
+  .superRefine((c, ctx) => {
+    checkLayoutRoles(c, Object.keys(c.roles.definitions), (path, message) => ctx.addIssue({ code: "custom", path, message }));
+    checkRegions(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
+  });
+
+/** `regions:` rules the schema alone cannot say: unique names, not with maas.url, no network layouts yet. */
+function checkRegions(
+  c: { regions?: { name: string }[] | undefined; maas: { url?: string | undefined }; network?: unknown },
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  if (!c.regions) return;
+  const seen = new Map<string, number>();
+  c.regions.forEach((r, i) => {
+    const before = seen.get(r.name);
+    if (before !== undefined) issue(["regions", i, "name"], `"${r.name}" is already the name of regions.${before}; region names must be unique`);
+    else seen.set(r.name, i);
+  });
+  if (c.maas.url) issue(["maas", "url"], "regions and maas.url exclude each other: list the single region under regions, or drop regions");
+  if (c.network !== undefined) issue(["network"], "network layouts are not supported with several regions yet (their fabric and subnet ids are each region's own)");
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -8,11 +8,15 @@
  * (at most maxInFlight of them), never the whole fleet. The only O(fleet) work is
  * building the context (and deriving it from the hosts' records on resume).
  * See docs/pipeline.md for the rules (waves, window, slots, budgets, pause, resume).
+ * Several regions (per-region budget, hosts waiting for their region): the pure parts are
+ * in rollout/regions.ts; the handful of lines that apply them stay here, beside the rules
+ * they change, which is why this file runs a little over 600 lines.
  */
 import { setup, enqueueActions, assign } from "xstate";
 import { ConfigError } from "../src/errors.ts";
 import { CAPPED_PHASES, isCappedPhase, type CappedPhase, type HostOutcome, type HostPhase } from "./host.ts";
 import { parseBudget, parseBudgetSpec, type BudgetSpec } from "./waves.ts";
+import { regionBudgets, regionOfKey, regionOverBudget, splitByAvailability, type RegionBudgets } from "./rollout/regions.ts";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -36,7 +40,8 @@ export interface RolloutInput {
   /** Hosts started and not yet settled, over the whole rollout. */
   maxInFlight: number;
   phaseCaps: Record<CappedPhase, number>;
-  budget: { perWave: number | string; total: number | string };
+  /** perRegion (several regions only): failures a region may have, a count or % of its hosts; default: the total budget's spec. */
+  budget: { perWave: number | string; total: number | string; perRegion?: number | string };
   resume?: {
     hosts: Record<string, ResumeHostRecord>;
     paused?: { reason: string };
@@ -46,7 +51,9 @@ export interface RolloutInput {
 }
 
 export interface BudgetBreach {
-  budget: "perWave" | "total";
+  budget: "perWave" | "total" | "perRegion";
+  /** perRegion: the region whose budget is spent. */
+  region?: string;
   /** Failures counted against this budget (since the last RESUME). */
   failures: number;
   limit: number;
@@ -89,13 +96,23 @@ export interface RolloutContext {
   /** A Map: copied on write once per event, and a Map copies far faster than a record with deletions. */
   inFlight: ReadonlyMap<string, InFlightHost>;
   inFlightCount: number;
+  /** Several regions: hosts in flight per region (those of a region that is down do not fill the window). */
+  inFlightByRegion: Record<string, number>;
   slotQueue: Record<CappedPhase, { systemId: string; seq: number }[]>;
   slotsInUse: Record<CappedPhase, number>;
   slotSeq: number;
   countsByWave: OutcomeCounts[];
   totals: OutcomeCounts;
   /** Failures acknowledged by the last RESUME: budgets count only what came after. */
-  acknowledged: { wave: number; total: number };
+  acknowledged: { wave: number; total: number; regions: Record<string, number> };
+  /** Several regions: each region's hosts and failure limit (empty with one region). */
+  regionBudgets: RegionBudgets;
+  /** Several regions: quarantined and failed hosts per region. */
+  regionFailures: Record<string, number>;
+  /** Regions that stopped answering: none of their hosts starts until REGION_UP. */
+  regionsDown: Record<string, true>;
+  /** Hosts of the current wave passed over because their region was down; started first once it is back. */
+  waiting: string[];
   pause: PauseInfo | null;
   abortReason: string | null;
 }
@@ -107,7 +124,10 @@ export type RolloutEvent =
   | { type: "HOST_SETTLED"; systemId: string; outcome: HostOutcome; reason?: string }
   | { type: "PAUSE"; reason?: string }
   | { type: "RESUME" }
-  | { type: "ABORT"; reason?: string };
+  | { type: "ABORT"; reason?: string }
+  /** The runtime found a region not answering (its hosts wait; not a host failure) / answering again. */
+  | { type: "REGION_DOWN"; region: string }
+  | { type: "REGION_UP"; region: string };
 
 export type RolloutEmitted =
   | { type: "rollout.startHost"; systemId: string; wave: number }
@@ -214,20 +234,54 @@ function dropClaim(d: Draft, systemId: string): void {
   }
 }
 
+function countInRegion(c: RolloutContext, systemId: string, delta: number): void {
+  const r = regionOfKey(systemId);
+  if (r !== null) c.inFlightByRegion = { ...c.inFlightByRegion, [r]: (c.inFlightByRegion[r] ?? 0) + delta };
+}
+
+/**
+ * The hosts that fill the in-flight window: those of a region that is down wait in their
+ * calls and do not hold the other regions back (the window may run over by them once the
+ * region is back, until they settle).
+ */
+function windowCount(c: RolloutContext): number {
+  let n = c.inFlightCount;
+  for (const r of Object.keys(c.regionsDown)) n -= c.inFlightByRegion[r] ?? 0;
+  return n;
+}
+
 /** Starts hosts of the current wave while the window has room (never while paused). */
 function fill(d: Draft): void {
   const c = d.c;
   if (c.pause !== null) return;
   const hosts = c.waves[c.wave];
   if (!hosts) return;
-  while (c.inFlightCount < c.maxInFlight && c.nextIndex < hosts.length) {
+  const start = (systemId: string) => {
+    d.own("inFlight").set(systemId, { wave: c.wave, phase: "enlisted", slot: null });
+    c.inFlightCount += 1;
+    countInRegion(c, systemId, 1);
+    d.out.push({ type: "rollout.startHost", systemId, wave: c.wave });
+  };
+  // Hosts passed over while their region was down go first, once it answers again.
+  if (c.waiting.length > 0) {
+    const { ready, waiting } = splitByAvailability(c.waiting, c.regionsDown);
+    const room = Math.max(0, c.maxInFlight - windowCount(c));
+    ready.slice(0, room).forEach(start);
+    c.waiting = [...ready.slice(room), ...waiting];
+  }
+  let passedOver: string[] | undefined;
+  while (windowCount(c) < c.maxInFlight && c.nextIndex < hosts.length) {
     const systemId = hosts[c.nextIndex] as string;
     c.nextIndex += 1;
     if (c.alreadyStarted[systemId]) continue;
-    d.own("inFlight").set(systemId, { wave: c.wave, phase: "enlisted", slot: null });
-    c.inFlightCount += 1;
-    d.out.push({ type: "rollout.startHost", systemId, wave: c.wave });
+    const region = regionOfKey(systemId);
+    if (region !== null && c.regionsDown[region]) {
+      (passedOver ??= [...c.waiting]).push(systemId);
+      continue;
+    }
+    start(systemId);
   }
+  if (passedOver) c.waiting = passedOver;
 }
 
 /** Moves past settled waves, announces the current one, fills the window. Does nothing while paused. */
@@ -238,6 +292,7 @@ function kick(d: Draft): void {
     c.wave += 1;
     c.nextIndex = 0;
     c.acknowledged = { ...c.acknowledged, wave: 0 };
+    c.waiting = [];
   }
   if (c.wave >= c.waves.length) return;
   if (c.startedWave < c.wave) {
@@ -247,7 +302,7 @@ function kick(d: Draft): void {
   fill(d);
 }
 
-function checkBudgets(c: RolloutContext, wave: number): BudgetBreach | null {
+function checkBudgets(c: RolloutContext, wave: number, region: string | null = null): BudgetBreach | null {
   const counts = c.countsByWave[wave];
   const hosts = c.waves[wave];
   if (counts && hosts) {
@@ -257,12 +312,23 @@ function checkBudgets(c: RolloutContext, wave: number): BudgetBreach | null {
   }
   const failures = failuresOf(c.totals) - c.acknowledged.total;
   if (failures > c.totalLimit) return { budget: "total", failures, limit: c.totalLimit, wave };
+  const r = regionOverBudget(region, c.regionFailures, c.acknowledged.regions, c.regionBudgets);
+  if (r) return { budget: "perRegion", region: r.region, failures: r.failures, limit: r.limit, wave };
+  return null;
+}
+
+function firstRegionBreach(c: RolloutContext): BudgetBreach | null {
+  for (const region of Object.keys(c.regionBudgets.limit)) {
+    const b = checkBudgets(c, c.wave, region);
+    if (b) return b;
+  }
   return null;
 }
 
 export function describeBreach(b: BudgetBreach): string {
   // Waves count from 1 for people, as the progress line, status and the dashboard do.
-  const which = b.budget === "perWave" ? `per-wave failure budget of wave ${b.wave + 1}` : "total failure budget";
+  const which =
+    b.budget === "perWave" ? `per-wave failure budget of wave ${b.wave + 1}` : b.budget === "perRegion" ? `failure budget of region ${b.region ?? "?"}` : "total failure budget";
   return `${which} exceeded: ${b.failures} failed host(s), limit ${b.limit}`;
 }
 
@@ -306,14 +372,19 @@ export function onHostSettled(context: RolloutContext, systemId: string, outcome
   const c = d.c;
   d.own("inFlight").delete(systemId);
   c.inFlightCount -= 1;
+  countInRegion(c, systemId, -1);
   const byWave = d.own("countsByWave");
   const waveCounts = { ...(byWave[host.wave] ?? emptyCounts()) };
   waveCounts[outcome] += 1;
   byWave[host.wave] = waveCounts;
   d.own("totals")[outcome] += 1;
+  const region = regionOfKey(systemId);
+  if (region !== null && (outcome === "quarantined" || outcome === "failed")) {
+    c.regionFailures = { ...c.regionFailures, [region]: (c.regionFailures[region] ?? 0) + 1 };
+  }
 
   if (c.pause === null && (outcome === "quarantined" || outcome === "failed")) {
-    const breach = checkBudgets(c, host.wave);
+    const breach = checkBudgets(c, host.wave, region);
     if (breach) c.pause = { reason: describeBreach(breach), breach };
   }
   if (host.wave === c.wave && waveDone(c, c.wave)) {
@@ -339,6 +410,26 @@ export function onBoot(context: RolloutContext): Step {
   return d.done();
 }
 
+/** A region stopped answering: its hosts not yet started wait; those in flight wait in their calls (the runtime's). */
+export function onRegionDown(context: RolloutContext, region: string): Step {
+  const d = new Draft(context);
+  if (!context.regionsDown[region]) d.c.regionsDown = { ...context.regionsDown, [region]: true };
+  // Its hosts in flight no longer fill the window: hosts of the other regions may start.
+  kick(d);
+  return d.done();
+}
+
+/** A region answers again: its waiting hosts start (room and pause permitting). */
+export function onRegionUp(context: RolloutContext, region: string): Step {
+  const d = new Draft(context);
+  if (context.regionsDown[region]) {
+    const { [region]: _, ...rest } = context.regionsDown;
+    d.c.regionsDown = rest;
+  }
+  kick(d);
+  return d.done();
+}
+
 export function onAbort(context: RolloutContext, reason: string): Step {
   const d = new Draft(context);
   for (const systemId of context.inFlight.keys()) d.out.push({ type: "rollout.abortHost", systemId });
@@ -359,6 +450,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
   for (const p of CAPPED_PHASES) positive(input.phaseCaps[p], `rollout.phaseCaps.${p}`);
   const perWave = parseBudgetSpec(input.budget.perWave, "rollout.budget.perWave");
   const total = parseBudgetSpec(input.budget.total, "rollout.budget.total");
+  const perRegion = input.budget.perRegion === undefined ? total : parseBudgetSpec(input.budget.perRegion, "rollout.budget.perRegion");
   input.waves.forEach((w, i) => {
     if (w.length === 0) throw new ConfigError(`waves[${i}]`, "a wave cannot be empty");
   });
@@ -377,12 +469,17 @@ export function initialContext(input: RolloutInput): RolloutContext {
     alreadyStarted: {},
     inFlight: new Map(),
     inFlightCount: 0,
+    inFlightByRegion: {},
     slotQueue: { commissioning: [], deploying: [], layering: [] },
     slotsInUse: { commissioning: 0, deploying: 0, layering: 0 },
     slotSeq: 0,
     countsByWave: input.waves.map(() => emptyCounts()),
     totals: emptyCounts(),
-    acknowledged: { wave: 0, total: 0 },
+    acknowledged: { wave: 0, total: 0, regions: {} },
+    regionBudgets: regionBudgets(input.waves, perRegion),
+    regionFailures: {},
+    regionsDown: {},
+    waiting: [],
     pause: null,
     abortReason: null,
   };
@@ -398,6 +495,8 @@ export function initialContext(input: RolloutInput): RolloutContext {
       if (rec.settled) {
         (c.countsByWave[wave] as OutcomeCounts)[rec.settled] += 1;
         c.totals[rec.settled] += 1;
+        const region = regionOfKey(systemId);
+        if (region !== null && (rec.settled === "quarantined" || rec.settled === "failed")) c.regionFailures[region] = (c.regionFailures[region] ?? 0) + 1;
         continue;
       }
       let slot: SlotClaim | null = null;
@@ -412,18 +511,19 @@ export function initialContext(input: RolloutInput): RolloutContext {
       }
       (c.inFlight as Map<string, InFlightHost>).set(systemId, { wave, phase: rec.phase, slot });
       c.inFlightCount += 1;
+      countInRegion(c, systemId, 1);
     }
   });
   while (c.wave < c.waves.length && waveDone(c, c.wave)) c.wave += 1;
   c.startedWave = (c.waves[c.wave] ?? []).some((id) => c.alreadyStarted[id]) ? c.wave : c.wave - 1;
   if (resume.acknowledge) {
     const current = c.countsByWave[c.wave];
-    c.acknowledged = { wave: current ? failuresOf(current) : 0, total: failuresOf(c.totals) };
+    c.acknowledged = { wave: current ? failuresOf(current) : 0, total: failuresOf(c.totals), regions: { ...c.regionFailures } };
   } else if (resume.paused) {
     c.pause = { reason: resume.paused.reason, breach: null };
   } else if (c.wave < c.waves.length) {
     // Acknowledgements made before the restart are not persisted: re-check, and pause if spent.
-    const breach = checkBudgets(c, c.wave);
+    const breach = checkBudgets(c, c.wave) ?? firstRegionBreach(c);
     if (breach) c.pause = { reason: describeBreach(breach), breach };
   }
   return c;
@@ -473,6 +573,12 @@ export const rolloutMachine = setup({
         case "HOST_SETTLED":
           step = onHostSettled(context, event.systemId, event.outcome);
           break;
+        case "REGION_DOWN":
+          step = onRegionDown(context, event.region);
+          break;
+        case "REGION_UP":
+          step = onRegionUp(context, event.region);
+          break;
         default:
           return;
       }
@@ -485,7 +591,7 @@ export const rolloutMachine = setup({
       const wave = context.countsByWave[context.wave];
       enqueue.assign({
         pause: null,
-        acknowledged: { wave: wave ? failuresOf(wave) : 0, total: failuresOf(context.totals) },
+        acknowledged: { wave: wave ? failuresOf(wave) : 0, total: failuresOf(context.totals), regions: { ...context.regionFailures } },
       });
       enqueue.emit({ type: "rollout.resumed" });
     }),
@@ -514,6 +620,8 @@ export const rolloutMachine = setup({
     HOST_SLOT_REQUEST: { actions: "hostEvent" },
     HOST_SLOT_RELEASE: { actions: "hostEvent" },
     HOST_SETTLED: { actions: "hostEvent" },
+    REGION_DOWN: { actions: "hostEvent" },
+    REGION_UP: { actions: "hostEvent" },
     ABORT: { target: ".aborted", actions: "abortAll" },
   },
   states: {

@@ -58,3 +58,40 @@ describe("configuration", () => {
     expect(() => resolveApiKey(missing, {})).toThrow(/maas\.apiKeyFile: cannot read the API key file \/nonexistent\/key/);
   });
 });
+
+describe("several regions (regions:)", () => {
+  const east = { name: "east", url: "http://maas-east:5240/MAAS", apiKeyFile: "/etc/metalwave/east.key" };
+  const west = { name: "west", url: "http://maas-west:5240/MAAS", apiKeyFile: "/etc/metalwave/west.key", maxInFlight: 8 };
+
+  it("reads each region with its own request limits, defaults filled in", () => {
+    const c = parseConfig({ regions: [east, west] });
+    expect(c.regions?.map((r) => [r.name, r.maxInFlight, r.requestsPerSecond, r.timeoutMs])).toEqual([
+      ["east", 4, 50, 30_000],
+      ["west", 8, 50, 30_000],
+    ]);
+    expect(c.rollout.budget.perRegion).toBeUndefined();
+  });
+
+  it("keeps the single-region form as it was: no regions unless listed", () => {
+    const c = parseConfig({ maas: { url: "http://maas:5240/MAAS", apiKeyFile: "/k" } });
+    expect(c.regions).toBeUndefined();
+    expect(c.maas.url).toBe("http://maas:5240/MAAS");
+  });
+
+  it("refuses two regions of the same name, naming the file and the entry", () => {
+    const p = file(`regions:\n  - { name: east, url: "http://a:5240/MAAS", apiKeyFile: /a }\n  - { name: east, url: "http://b:5240/MAAS", apiKeyFile: /b }\n`);
+    expect(() => loadConfig({ file: p, env: {} })).toThrow(new RegExp(`${p.replace(/[/.]/g, "\\$&")}: regions\\.1\\.name: "east" is already the name of regions\\.0`));
+  });
+
+  it("refuses regions with maas.url, a name that is not a DNS label, a region without a key file, and network layouts", () => {
+    expect(() => parseConfig({ regions: [east], maas: { url: "http://maas:5240/MAAS" } }, "s.yaml")).toThrow(/s\.yaml: maas\.url: regions and maas\.url exclude each other/);
+    expect(() => parseConfig({ regions: [{ ...east, name: "East_1" }] }, "s.yaml")).toThrow(/s\.yaml: regions\.0\.name: a lower-case DNS label/);
+    expect(() => parseConfig({ regions: [{ name: "east", url: east.url }] }, "s.yaml")).toThrow(/s\.yaml: regions\.0\.apiKeyFile/);
+    expect(() => parseConfig({ regions: [east], network: {} }, "s.yaml")).toThrow(/s\.yaml: network: network layouts are not supported with several regions/);
+  });
+
+  it("takes a per-region failure budget", () => {
+    expect(parseConfig({ regions: [east, west], rollout: { budget: { perRegion: "10%" } } }).rollout.budget.perRegion).toBe("10%");
+    expect(() => parseConfig({ rollout: { budget: { perRegion: "ten" } } }, "s.yaml")).toThrow(/rollout\.budget\.perRegion/);
+  });
+});

@@ -13,8 +13,9 @@ import { Command } from "commander";
 import { ExitCode, overrideFlags, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
-import { clientFor, withOverrides } from "./rollout.ts";
-import { regionJson, regionText, resolveRegion, simulatedRequested } from "./region.ts";
+import { withOverrides } from "./rollout.ts";
+import { regionJson, regionText, simulatedRequested } from "./region.ts";
+import { openSite } from "./regions.ts";
 
 interface PlanOpts extends RegionOpts, LogFlags {
   override?: string[];
@@ -44,13 +45,15 @@ async function runPlan(values: PlanOpts): Promise<number> {
   const flags: ConfigInput = regionFlags(values);
   const config = withOverrides(loadConfig({ ...(values.config ? { file: values.config } : {}), flags }), overrides);
   const { logger } = cliOutput("plan", values, "warn");
-  const region = await resolveRegion(config, { command: "plan", simulated: simulatedRequested(config, values.simulated), logger });
+  // One region or several (src/cli/regions.ts): with several, each host is shown as region/system_id.
+  const site = await openSite(config, { command: "plan", simulated: simulatedRequested(config, values.simulated), logger });
+  const region = site.region;
   try {
-    const plan = await readAndPlan(clientFor(config, region.url, region.apiKey, logger), config);
+    const plan = await readAndPlan(site.maas, config);
     if (values.json) console.log(JSON.stringify({ region: regionJson(region), ...(planJson(plan) as object) }, null, 2));
     else console.log(`plan for the ${regionText(region)}\n\n${renderPlanText(plan.roles)}\n\n${renderWavesText(plan)}`);
     return plan.blocking.length > 0 ? ExitCode.PREFLIGHT : ExitCode.OK;
   } finally {
-    if (region.simulated) await region.sim.close();
+    await site.close();
   }
 }

@@ -9,7 +9,7 @@
 import { resolveApiKey, type Config } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { startSimulator, type SimHandle } from "../sim/index.ts";
+import { reserveLoadBalancerRanges, startSimulator, type SimHandle } from "../sim/index.ts";
 import { UsageError } from "./args.ts";
 import type { RolloutRegion } from "../store/index.ts";
 import { regionRecordJson, regionRecordText, type RegionJson } from "../runtime/region.ts";
@@ -62,6 +62,9 @@ export async function resolveRegion(config: Config, opts: { command: string; sim
 
 /** A real region: its URL and key, or a usage error saying where to give them. */
 export function realRegion(config: Config, command: string, why?: string): Region & { simulated: false } {
+  if (config.regions) {
+    throw new UsageError(`metalwave ${command}: takes one MAAS region (maas.url) for now; regions: (several) works with plan, rollout and start (docs/configuration.md, "Several regions")`);
+  }
   const url = config.maas.url;
   if (!url) {
     throw new UsageError(
@@ -86,6 +89,7 @@ export async function embeddedSimulator(config: Config, logger: Logger): Promise
     ...(config.layers.enabled ? { hosts: { sshPort: 0, ...(s.hostFaults ? { faults: s.hostFaults } : {}) } } : {}),
     logger: logger.child({ component: "sim" }),
   });
+  if (config.layers.enabled) reserveLoadBalancerRanges(sim.region.net, config.deployment);
   logger.info({ url: sim.url, simulated: true, machines: sim.region.machines.length }, "embedded simulated MAAS region started (made-up machines)");
   return sim;
 }

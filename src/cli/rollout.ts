@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { cliOutput, type LogFlags } from "./logging.ts";
 import type { Terminal } from "./terminal.ts";
 import { MaasClient } from "../maas/client.ts";
+import type { MaasPort } from "../maas/port.ts";
 import { localStateDir, openStore, type Store } from "../store/index.ts";
 import { abortStoppedRollout, RolloutError, RolloutRunner, type RolloutSummary, type RunnerDeps } from "../runtime/rollout-runner.ts";
 import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts";
@@ -25,7 +26,8 @@ import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOp
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
-import { embeddedSimulator, realRegion, regionJson, regionRecord, regionText, resolveRegion, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
+import { openSite } from "./regions.ts";
+import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
 
 function exitCodeFor(s: RolloutSummary): number {
   switch (s.state) {
@@ -43,7 +45,8 @@ function exitCodeFor(s: RolloutSummary): number {
 interface RunArgs {
   config: Config;
   region: Region;
-  maas: MaasClient;
+  maas: MaasPort;
+  requestCount: () => number;
   store: Store;
   logger: Logger;
   terminal: Terminal;
@@ -80,7 +83,7 @@ function embeddedRegionSsh(sim: SimHandle): { privateKey: string; knownHosts: Me
  * simulated hosts are reached at the endpoints it reports and a key is made for the
  * run; against a real region `ssh.privateKeyFile` is required.
  */
-export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined): LayeringSetup | undefined {
+export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined, maas?: Pick<MaasClient, "listIpRanges">): LayeringSetup | undefined {
   if (!config.layers.enabled) return undefined;
   let privateKey: string;
   if (config.ssh.privateKeyFile) privateKey = loadPrivateKey(config.ssh.privateKeyFile);
@@ -103,11 +106,20 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
   const engine = createLayering({
     ssh,
     logger: logger.child({ component: "layers" }),
+    deployment: config.deployment,
+    cephWipe: config.layers.cephWipe,
+    // The load balancer's pool: MAAS's reserved ranges for the deployment's internal API (juju-layering.md §2d).
+    ...(maas || sim ? { loadBalancerCidrs: async () => loadBalancerCidrs(await (maas ?? clientFor(config, sim?.url ?? "", sim?.apiKey ?? "", logger)).listIpRanges(), config.deployment) } : {}),
     pollMs: sim ? 50 : config.layers.pollMs,
     policy: { attempts: config.layers.stepAttempts, ...(sim ? { backoffMs: 50 } : {}) },
   });
   const key = publicKeyLine(privateKey, config.ssh.privateKeyFile ? "ssh.privateKeyFile" : "generated key");
   return { engine, ssh, config: { ...config, rollout: { ...config.rollout, sshAuthorizedKeys: [...config.rollout.sshAuthorizedKeys, key] } } };
+}
+
+/** `start-end` of every reserved range whose comment is `<deployment>-internal-api` (§1, §2d). */
+export function loadBalancerCidrs(ranges: readonly { type: string; comment: string | null; start_ip: string; end_ip: string }[], deployment: string): string[] {
+  return ranges.filter((r) => r.type === "reserved" && r.comment === `${deployment}-internal-api`).map((r) => `${r.start_ip}-${r.end_ip}`);
 }
 
 async function runWithProgress(a: RunArgs): Promise<number> {
@@ -118,7 +130,7 @@ async function runWithProgress(a: RunArgs): Promise<number> {
     store: a.store,
     config: a.layering?.config ?? a.config,
     logger: a.logger,
-    requestCount: () => a.maas.stats().requests,
+    requestCount: a.requestCount,
     onProgress: (p) => printer.update(p),
     timeScale: a.timeScale,
     observerPollMs: a.observerPollMs,
@@ -170,10 +182,16 @@ export async function withLastingRegion(
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
   const { url, apiKey } = realRegion(config, opts.command, opts.why);
   const { logger } = cliOutput(opts.command, values);
-  const layering = layeringFor(config, logger, undefined);
   const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
   // On a PostgreSQL store the lock is a lease: nothing is sent to MAAS once it may have run out.
   const maas = clientFor(config, url, apiKey, logger, () => store.assertMayAct());
+  let layering: LayeringSetup | undefined;
+  try {
+    layering = layeringFor(config, logger, undefined, maas);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   try {
     store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
   } catch (e) {
@@ -279,14 +297,17 @@ async function runRollout(values: RolloutOpts): Promise<number> {
   if (simulated && resume) {
     throw new UsageError("metalwave rollout: --resume needs a MAAS region that outlives this process (--maas-url); the embedded simulated region starts afresh each run");
   }
-  const region = await resolveRegion(config, { command: "rollout", simulated, logger });
+  // One region, or several (regions: in the config; simulator.regions embedded): src/cli/regions.ts.
+  const site = await openSite(config, { command: "rollout", simulated, logger });
+  const region = site.region;
   const sim = region.simulated ? region.sim : undefined;
   const store = openStore(config.store, { writeBehindMs: 200 });
   try {
     return await runWithProgress({
       config,
       region,
-      maas: clientFor(config, region.url, region.apiKey, logger),
+      maas: site.maas,
+      requestCount: site.requestCount,
       store,
       logger,
       terminal,
@@ -294,11 +315,11 @@ async function runRollout(values: RolloutOpts): Promise<number> {
       json,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
-      layering: layeringFor(config, logger, sim),
+      layering: layeringFor(config, logger, sim, site.maas),
     });
   } finally {
     store.close();
-    await sim?.close();
+    await site.close();
   }
 }
 
@@ -308,6 +329,7 @@ interface StartOpts extends LogFlags {
   speed?: string;
   seed?: string;
   faults?: string;
+  regions?: string;
   config?: string;
   store?: string;
   json?: boolean;
@@ -325,6 +347,7 @@ export function startCommand(out: Outcome): Command {
     .option("--speed <x>", "divides realistic MAAS durations (default 600; 0 = instant)")
     .option("--seed <n>", "simulator seed (default 7)")
     .option("--faults <spec>", "simulator failure injection (docs/simulator.md)")
+    .option("--regions <n>", "simulated regions, each with --machines of its own, its own seed and port (default 1; more than 1 stops hosts at Deployed)")
     .option("--config <file>", "config for the rollout (waves, caps, budget)")
     .option("--store <path>", "the store file (default: a new temporary one)")
     .option("--json", "print the final summary as JSON on stdout");
@@ -338,6 +361,7 @@ async function runStart(values: StartOpts): Promise<number> {
   if (speed !== undefined && !(speed >= 0)) throw new ConfigError("--speed", `expects a number ≥ 0, got ${JSON.stringify(values.speed)}`);
   const machines = intFlag("start", "machines", values.machines);
   const seed = intFlag("start", "seed", values.seed);
+  const regions = intFlag("start", "regions", values.regions);
   const storePath = values.store ?? join(mkdtempSync(join(tmpdir(), "metalwave-start-")), "metalwave.sqlite");
   const config = loadConfig({
     ...(values.config ? { file: values.config } : {}),
@@ -350,13 +374,17 @@ async function runStart(values: StartOpts): Promise<number> {
         ...(speed !== undefined ? { speed } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(values.faults ? { faults: values.faults } : {}),
+        ...(regions !== undefined ? { regions } : {}),
       },
+      // Several embedded regions have no simulated hosts: their hosts stop at Deployed.
+      ...(regions !== undefined && regions > 1 ? { layers: { enabled: false } } : {}),
     },
   });
   // A full rollout logs a lot at info: warnings and worse unless asked (--log-level info).
   const { logger, terminal, format } = cliOutput("start", values, "warn");
-  const sim = await embeddedSimulator(config, logger);
-  const region: Region = { simulated: true, url: sim.url, apiKey: sim.apiKey, sim };
+  const site = await openSite(config, { command: "start", simulated: true, logger });
+  const region = site.region;
+  const sim = region.simulated ? region.sim : undefined;
   // A notice, not a log line: in a JSON log stream it is a record like the others.
   if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
   else terminal.line(`${regionText(region)}; store ${config.store}`);
@@ -365,7 +393,8 @@ async function runStart(values: StartOpts): Promise<number> {
     return await runWithProgress({
       config,
       region,
-      maas: clientFor(config, sim.url, sim.apiKey, logger),
+      maas: site.maas,
+      requestCount: site.requestCount,
       store,
       logger,
       terminal,
@@ -373,11 +402,11 @@ async function runStart(values: StartOpts): Promise<number> {
       json: values.json === true,
       timeScale: timeScaleOf(config, region),
       observerPollMs: 100,
-      layering: layeringFor(config, logger, sim),
+      layering: layeringFor(config, logger, sim, site.maas),
     });
   } finally {
     store.close();
-    await sim.close();
+    await site.close();
   }
 }
 

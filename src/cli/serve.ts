@@ -87,7 +87,9 @@ async function runServe(values: ServeOpts): Promise<number> {
     if (sim) cleanup.push(() => sim.close());
     const store = openStore(config.store, { writeBehindMs: 200 });
     cleanup.unshift(() => store.close());
-    const maas = clientFor(config, region.url, region.apiKey, logger);
+    // Every request checks the store's lease right before it is sent, as the CLI's do: a
+    // leader paused past its lease sends nothing it had queued once it is resumed.
+    const maas = clientFor(config, region.url, region.apiKey, logger, () => store.assertMayAct());
     const service = await startService({
       store,
       maas,
@@ -102,7 +104,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       port: listen.port,
       timeScale: timeScaleOf(config, region),
       observerPollMs: sim ? 100 : config.maas.pollIntervalMs,
-      layering: () => layeringFor(config, logger, sim),
+      layering: () => layeringFor(config, logger, sim, maas),
       regionIsEphemeral: sim !== undefined,
       region: regionRecord(region),
       ...(sim ? {} : { maasUrl: region.url }),

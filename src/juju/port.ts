@@ -52,6 +52,12 @@ export interface JujuConnectOptions {
    * a client of another major version, and jujulib's own default is 4.x (§4c, §4e).
    */
   clientVersion?: string;
+  /**
+   * After a Next answered, wait this long before asking again, so that changes made in
+   * the meantime come in one batch: at most 60,000 / coalesceMs requests a minute whatever
+   * the model's size or churn, for at most that much delay. Default 1000 ms; 0 asks at once.
+   */
+  coalesceMs?: number;
   /** After a dropped connection or a stopped watcher: reconnect and watch again. Default on. */
   reconnect?: JujuReconnectPolicy;
 }

@@ -24,20 +24,13 @@ import type { Logger } from "../log.ts";
 import { JujuWatchError } from "./port.ts";
 import type { JujuConnectOptions, JujuView, JujuWatchEvent, JujuWatchListener, JujuWatchPort, JujuWatchStats, UnitErrorEvent, WaitOptions } from "./port.ts";
 import { applyDeltas, emptyState, errorsBetween, fromFullStatus, snapshot } from "./view.ts";
+import { REAL_TIMERS, Waits } from "./waits.ts";
+import type { WatchTimers } from "./waits.ts";
+
+export type { WatchTimers };
 import type { ViewState } from "./view.ts";
 
 export const DEFAULT_CLIENT_VERSION = "3.6.4";
-
-/** Timers, injectable so tests can drive waits and backoff by hand. */
-export interface WatchTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const REAL_TIMERS: WatchTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 export interface JujulibWatchOptions {
   timers?: WatchTimers;
@@ -63,15 +56,6 @@ interface Link {
   gone: boolean;
 }
 
-interface Waiter {
-  predicate: (v: JujuView) => boolean;
-  need: number;
-  count: number;
-  intervalMs: number;
-  tick: unknown;
-  finish(err: JujuWatchError | undefined, v?: JujuView): void;
-}
-
 type Phase = "new" | "connecting" | "watching" | "reconnecting" | "failed" | "closed";
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -87,14 +71,17 @@ export class JujulibJujuWatch implements JujuWatchPort {
   private state: ViewState | undefined;
   private cached: JujuView | undefined;
   private readonly listeners = new Set<JujuWatchListener>();
-  private readonly waiters = new Set<Waiter>();
+  private readonly waits: Waits;
   private readonly pending = new Set<unknown>();
+  /** Resolvers of pending pauses, called by close() so no loop is left hanging. */
+  private readonly wake = new Set<() => void>();
   private readonly counters: JujuWatchStats = { requests: 0, bytesSent: 0, bytesReceived: 0, batches: 0, deltas: 0, reconnects: 0 };
 
   constructor(o: JujulibWatchOptions = {}) {
     this.timers = o.timers ?? REAL_TIMERS;
     this.log = o.logger;
     this.connectTimeoutMs = o.connectTimeoutMs ?? 15_000;
+    this.waits = new Waits({ timers: this.timers, view: () => this.view(), live: () => this.phase === "watching", where: () => this.where() });
   }
 
   async connect(opts: JujuConnectOptions): Promise<void> {
@@ -107,7 +94,7 @@ export class JujulibJujuWatch implements JujuWatchPort {
       const fs = await this.call(link, "Client.FullStatus", () => link.facades.client.fullStatus({ patterns: [] }));
       this.setState(fromFullStatus(opts.modelUuid, fs));
       this.emitAll(errorsBetween(undefined, this.state as ViewState));
-      const id = await this.startWatch(link);
+      const id = await this.startWatch(link, false);
       this.link = link;
       this.phase = "watching";
       void this.loop(link, id);
@@ -137,41 +124,15 @@ export class JujulibJujuWatch implements JujuWatchPort {
     if (this.phase === "closed") return Promise.reject(this.closedError(what));
     if (this.phase === "failed") return Promise.reject(this.failure ?? new JujuWatchError("JUJU_DISCONNECTED", this.where(), `cannot wait for ${what}: the watch failed`));
     if (this.state === undefined) return Promise.reject(new JujuWatchError("JUJU_STATE", {}, `cannot wait for ${what}: connect() has not resolved`));
-    const need = Math.max(1, Math.floor(o.consecutive ?? 1));
-    return new Promise<JujuView>((resolve, reject) => {
-      let done = false;
-      const onAbort = () => w.finish(new JujuWatchError("JUJU_ABORTED", this.where(), `the wait for ${what} was aborted`, { cause: o.signal?.reason }));
-      const deadline = this.timers.setTimeout(() => w.finish(new JujuWatchError("JUJU_WAIT_TIMEOUT", this.where(), `${what} did not hold on ${need} consecutive read${need === 1 ? "" : "s"} within ${o.timeoutMs} ms (it held on the last ${w.count})`)), o.timeoutMs);
-      const w: Waiter = {
-        predicate,
-        need,
-        count: 0,
-        intervalMs: o.intervalMs ?? 10_000,
-        tick: undefined,
-        finish: (err, v) => {
-          if (done) return;
-          done = true;
-          this.waiters.delete(w);
-          this.timers.clearTimeout(deadline);
-          if (w.tick !== undefined) this.timers.clearTimeout(w.tick);
-          o.signal?.removeEventListener("abort", onAbort);
-          if (err) reject(err);
-          else resolve(v as JujuView);
-        },
-      };
-      if (o.signal?.aborted) return onAbort();
-      o.signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.add(w);
-      this.read(w);
-    });
+    return this.waits.add(predicate, o);
   }
 
   async close(): Promise<void> {
     if (this.phase === "closed") return;
     this.phase = "closed";
     for (const h of this.pending) this.timers.clearTimeout(h);
-    this.pending.clear();
-    for (const w of [...this.waiters]) w.finish(this.closedError("the condition"));
+    for (const done of [...this.wake]) done();
+    this.waits.failAll(this.closedError("the condition"));
     const link = this.link;
     this.link = undefined;
     if (link) {
@@ -218,31 +179,6 @@ export class JujulibJujuWatch implements JujuWatchPort {
 
   private emitAll(es: readonly UnitErrorEvent[]): void {
     for (const e of es) this.emit(e);
-  }
-
-  /** One read of the view for a waiter: counts a holding read, resets on a failing one. */
-  private read(w: Waiter): void {
-    if (w.tick !== undefined) this.timers.clearTimeout(w.tick);
-    w.tick = undefined;
-    const v = this.view();
-    let ok: boolean;
-    try {
-      ok = w.predicate(v);
-    } catch (e) {
-      return w.finish(new JujuWatchError("JUJU_PREDICATE", this.where(), `the predicate threw: ${errText(e)}`, { cause: e }));
-    }
-    w.count = ok ? w.count + 1 : 0;
-    if (w.count >= w.need) return w.finish(undefined, v);
-    // A quiet watcher means nothing changed, so a later look at the same view is a read too;
-    // not while reconnecting (the view may be stale then: the resync reads it again).
-    w.tick = this.timers.setTimeout(() => {
-      w.tick = undefined;
-      if (this.phase === "watching") this.read(w);
-    }, w.intervalMs);
-  }
-
-  private readAll(): void {
-    for (const w of [...this.waiters]) this.read(w);
   }
 
   /** A WebSocket class for jujulib: TLS as configured, bytes and requests counted. */
@@ -347,12 +283,15 @@ export class JujulibJujuWatch implements JujuWatchPort {
       return await Promise.race([fn(), link.dropped]);
     } catch (e) {
       if (e instanceof JujuWatchError) throw e;
-      throw new JujuWatchError("JUJU_API", { ...this.where(link.endpoint), call: name }, this.scrub(e).message, { cause: this.scrub(e) });
+      const msg = this.scrub(e).message;
+      // A client one major version away may log in, then most calls are refused (§4e).
+      const code = /client incompatible/.test(msg) ? "JUJU_INCOMPATIBLE" : "JUJU_API";
+      throw new JujuWatchError(code, { ...this.where(link.endpoint), call: name }, msg, { cause: this.scrub(e) });
     }
   }
 
   /** WatchAll, then the first Next (the whole model), which replaces the view. */
-  private async startWatch(link: Link): Promise<string> {
+  private async startWatch(link: Link, resync: boolean): Promise<string> {
     const r = await this.call(link, "Client.WatchAll", () => link.facades.client.watchAll(null));
     const id = (r as { "watcher-id"?: unknown })["watcher-id"];
     if (typeof id !== "string" || id === "") throw new JujuWatchError("JUJU_BAD_ANSWER", { ...this.where(link.endpoint), call: "Client.WatchAll" }, 'no "watcher-id" in the answer');
@@ -364,7 +303,8 @@ export class JujulibJujuWatch implements JujuWatchPort {
     this.count(first);
     this.setState(next);
     this.emitAll(errorsBetween(prev, next));
-    this.readAll();
+    if (resync) this.emit({ type: "resynced", endpoint: link.endpoint, reconnects: this.counters.reconnects });
+    this.waits.readAll();
     return id;
   }
 
@@ -388,8 +328,7 @@ export class JujulibJujuWatch implements JujuWatchPort {
           // The connection is fine: watch again on it (the first Next is a full snapshot).
           this.emit({ type: "connection-lost", reason: "watcher was stopped" });
           try {
-            watcher = await this.startWatch(link);
-            this.emit({ type: "resynced", endpoint: link.endpoint, reconnects: this.counters.reconnects });
+            watcher = await this.startWatch(link, true);
             continue;
           } catch (e2) {
             return this.lost(link, errText(e2));
@@ -408,7 +347,9 @@ export class JujulibJujuWatch implements JujuWatchPort {
       this.count(r);
       this.cached = undefined;
       this.emitAll(events);
-      this.readAll();
+      this.waits.readAll();
+      const coalesce = this.opts?.coalesceMs ?? 1000;
+      if (coalesce > 0) await this.pause(coalesce);
     }
   }
 
@@ -423,7 +364,7 @@ export class JujulibJujuWatch implements JujuWatchPort {
       link.logout();
     }
     this.log?.warn({ code: err.code, err: err.message }, "the Juju watch stopped");
-    for (const w of [...this.waiters]) w.finish(err);
+    this.waits.failAll(err);
   }
 
   private lost(link: Link, reason: string): void {
@@ -436,38 +377,50 @@ export class JujulibJujuWatch implements JujuWatchPort {
       // Already closed.
     }
     this.emit({ type: "connection-lost", reason });
-    for (const w of this.waiters) w.count = 0;
+    this.waits.resetCounts();
     const p = this.opts?.reconnect ?? {};
     if (p.enabled === false) return this.fail(new JujuWatchError("JUJU_DISCONNECTED", this.where(link.endpoint), `${reason}; reconnecting is off`));
     this.phase = "reconnecting";
     void this.reconnect(reason, 1);
   }
 
+  /** A delay that close() cuts short (the caller then sees the phase changed). */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((r) => {
+      const done = () => {
+        this.pending.delete(h);
+        this.wake.delete(done);
+        r();
+      };
+      const h = this.timers.setTimeout(done, ms);
+      this.pending.add(h);
+      this.wake.add(done);
+    });
+  }
+
   private async reconnect(reason: string, attempt: number): Promise<void> {
     const p = this.opts?.reconnect ?? {};
     const max = p.maxAttempts ?? 20;
     const delay = Math.min((p.initialDelayMs ?? 500) * 2 ** (attempt - 1), p.maxDelayMs ?? 30_000);
-    await new Promise<void>((r) => {
-      const h = this.timers.setTimeout(() => {
-        this.pending.delete(h);
-        r();
-      }, delay);
-      this.pending.add(h);
-    });
+    await this.pause(delay);
     if (this.phase !== "reconnecting") return;
     let link: Link | undefined;
     try {
       link = await this.open();
       if (this.phase !== "reconnecting") return void link.logout();
       this.counters.reconnects++;
-      const id = await this.startWatch(link);
-      if (this.phase !== "reconnecting") return void link.logout();
+      // Watching again before the first Next, so the resync's reads count (the view is current).
       this.link = link;
       this.phase = "watching";
-      this.emit({ type: "resynced", endpoint: link.endpoint, reconnects: this.counters.reconnects });
+      const id = await this.startWatch(link, true);
+      if (this.link !== link || this.phase !== "watching") return void link.logout();
       void this.loop(link, id);
     } catch (e) {
       link?.logout();
+      if (link !== undefined && this.link === link && this.phase === "watching") {
+        this.link = undefined;
+        this.phase = "reconnecting";
+      }
       if (this.phase !== "reconnecting") return;
       if (e instanceof JujuWatchError && (e.code === "JUJU_AUTH" || e.code === "JUJU_INCOMPATIBLE" || e.code === "JUJU_BAD_ANSWER")) return this.fail(e);
       if (attempt >= max) return this.fail(new JujuWatchError("JUJU_DISCONNECTED", this.where(), `${reason}; ${attempt} reconnect attempt${attempt === 1 ? "" : "s"} failed`, { cause: e }));

@@ -13,8 +13,10 @@ export const LAYER_ERROR_CODES = [
   "LAYER_NOT_VERIFIED",
   /** SSH could not reach or trust the host (connect, auth, host key): retrying the step will not help. */
   "LAYER_UNREACHABLE",
-  /** Waited for readiness (nodes Ready, applications active) past the deadline. */
+  /** Waited for readiness (nodes Ready, units active) past the deadline; a unit still blocked or waiting names itself in `unit`. */
   "LAYER_NOT_READY",
+  /** A Juju unit of this host's work went into `error`: the unit, its status and message are in the error. */
+  "LAYER_UNIT_ERROR",
   /** Something the layer needs is missing (an earlier barrier, hosts, an address). */
   "LAYER_PRECONDITION",
   /** The Kubernetes API refused or failed a call. */
@@ -38,6 +40,8 @@ export interface LayerErrorDetails {
   exitCode?: number;
   outputTail?: string;
   attempts?: number;
+  /** The Juju unit that is not ready or in error, with its workload status and message. */
+  unit?: { name: string; status: string; message: string };
 }
 
 export class LayerError extends MetalwaveError<LayerErrorCode> {
@@ -50,6 +54,7 @@ export class LayerError extends MetalwaveError<LayerErrorCode> {
   readonly exitCode: number | undefined;
   readonly outputTail: string | undefined;
   readonly attempts: number | undefined;
+  readonly unit: { name: string; status: string; message: string } | undefined;
   /** The message without the location and command details. */
   readonly reason: string;
   constructor(code: LayerErrorCode, d: LayerErrorDetails, message: string, options?: { cause?: unknown }) {
@@ -57,8 +62,9 @@ export class LayerError extends MetalwaveError<LayerErrorCode> {
     const cmd = d.command ? `; command '${d.command}'` : "";
     const exit = d.exitCode !== undefined ? `, exit code ${d.exitCode}` : "";
     const tries = d.attempts !== undefined ? ` after ${d.attempts} attempt${d.attempts === 1 ? "" : "s"}` : "";
+    const unit = d.unit ? `; unit ${d.unit.name} is ${d.unit.status}${d.unit.message ? ` (${d.unit.message})` : ""}` : "";
     const tail = d.outputTail ? `\n--- output tail ---\n${d.outputTail}` : "";
-    super(`layer ${d.layer}, step ${d.step}${where}: ${message}${tries}${cmd}${exit}${tail}`, options);
+    super(`layer ${d.layer}, step ${d.step}${where}: ${message}${tries}${unit}${cmd}${exit}${tail}`, options);
     this.code = code;
     this.reason = message;
     this.layer = d.layer;
@@ -69,6 +75,7 @@ export class LayerError extends MetalwaveError<LayerErrorCode> {
     this.exitCode = d.exitCode;
     this.outputTail = d.outputTail;
     this.attempts = d.attempts;
+    this.unit = d.unit;
   }
 }
 

@@ -6,6 +6,8 @@
 export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./layering.ts";
 export { addressOn, endpointAddress, hostAddressing, LAYER_NETWORKS, spaceFor, type HostAddressing, type LayerEndpoint } from "./addresses.ts";
 export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
+export { networksOf, LAYER_SPACE } from "./host.ts";
+export type { HostNetwork } from "./host.ts";
 export { LayerError, LAYER_ERROR_CODES, hostWorkStopped } from "./errors.ts";
 export type { LayerErrorCode } from "./errors.ts";
 export { clientNodeKube } from "./kube.ts";

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { loadTemplate, TemplateError } from "./templates.ts";
 import { shQuote } from "../ssh/client.ts";
 
-export const LAYERS = ["juju-controller", "kubernetes", "storage", "control-plane", "hypervisor"] as const;
+export const LAYERS = ["juju-controller", "juju", "machines", "kubernetes", "storage", "ovn", "control-plane", "hypervisor"] as const;
 export type LayerName = (typeof LAYERS)[number];
 
 export type Values = Readonly<Record<string, string | number>>;
@@ -31,32 +31,74 @@ export type StepTemplate = z.infer<typeof StepSchema>;
 
 const BaseSchema = z.looseObject({
   defaults: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
-  steps: z.record(z.string(), StepSchema),
+  steps: z.record(z.string(), StepSchema).default({}),
 });
 
+const name = z.string().regex(/^[a-z][a-z0-9-]*$/);
 const LabelsSchema = z.record(z.string(), z.record(z.string(), z.string()));
-const AppSchema = z.strictObject({ app: z.string(), charm: z.string(), channel: z.string(), kind: z.enum(["database", "queue", "api", "single"]) });
-export type ControlPlaneApp = z.infer<typeof AppSchema>;
+/** Only when the rollout has storage hosts. */
+const When = z.literal("storage");
+/** A machine charm of a bundle: where its units go (host roles; `first-control`: one unit on the first control host). */
+const MachineAppSchema = z.strictObject({
+  app: name,
+  charm: name,
+  channel: z.string().min(1),
+  base: z.string().default("ubuntu@24.04"),
+  roles: z.array(z.string()).default([]),
+  subordinate: z.boolean().default(false),
+  /** Charm config; `{{name}}` in a value is one of the engine's values (e.g. loadBalancerCidrs). */
+  config: z.record(z.string(), z.string()).default({}),
+  /** Endpoint → MAAS space ("" the default binding); only spaces Juju has are bound. */
+  bindings: z.record(z.string(), z.string()).default({}),
+});
+export type MachineApp = z.infer<typeof MachineAppSchema>;
+const K8sAppSchema = z.strictObject({
+  app: name,
+  charm: name,
+  channel: z.string().min(1),
+  kind: z.enum(["database", "queue", "api", "single", "ingress"]),
+  config: z.record(z.string(), z.string()).default({}),
+  when: When.optional(),
+});
+export type ControlPlaneApp = z.infer<typeof K8sAppSchema>;
+const endpointRef = z.string().regex(/^[a-z0-9-]+:[a-z0-9-]+$/);
+/** The other end: `app:endpoint` in the model, or an offer URL `owner/model.offer`. */
+const otherEnd = z.string().regex(/^([a-z0-9-]+:[a-z0-9-]+|[a-z0-9-]+\/[a-z0-9-]+\.[a-z0-9-]+)$/);
+const RelationSchema = z.union([z.tuple([endpointRef, otherEnd]), z.tuple([endpointRef, otherEnd, When])]);
+export type RelationSpec = z.infer<typeof RelationSchema>;
+const OfferSchema = z.strictObject({ app: name, endpoints: z.array(name).min(1), name, when: When.optional() });
+export type OfferSpec = z.infer<typeof OfferSchema>;
+const bundle = { applications: z.array(MachineAppSchema).default([]), relations: z.array(RelationSchema).default([]), offers: z.array(OfferSchema).default([]) };
 
 export const EXTRA_SCHEMAS = {
   "juju-controller": z.looseObject({}),
-  kubernetes: z.looseObject({ labels: LabelsSchema.default({}) }),
-  storage: z.looseObject({ pools: z.array(z.string().regex(/^[a-z0-9_.-]+$/)).default([]) }),
+  juju: z.looseObject({}),
+  machines: z.looseObject(bundle),
+  kubernetes: z.looseObject({ ...bundle, labels: LabelsSchema.default({}) }),
+  storage: z.looseObject(bundle),
+  ovn: z.looseObject({ ...bundle, roles: z.record(z.string(), z.array(z.enum(["chassis", "central", "gateway"]))).default({}) }),
   "control-plane": z.looseObject({
-    applications: z.array(AppSchema).min(1),
-    integrations: z.array(z.tuple([z.string().regex(/^[a-z0-9-]+:[a-z0-9-]+$/), z.string().regex(/^[a-z0-9-]+:[a-z0-9-]+$/)])),
-    endpoints: z.strictObject({ identityApp: z.string(), queueApp: z.string(), caApp: z.string(), queueUser: z.string(), queueVhost: z.string() }),
+    applications: z.array(K8sAppSchema).min(1),
+    relations: z.array(RelationSchema).default([]),
+    offers: z.array(OfferSchema).default([]),
+    machineRelations: z.array(RelationSchema).default([]),
+    loadBalanced: z.array(name).default([]),
   }),
-  hypervisor: z.looseObject({}),
+  hypervisor: z.looseObject(bundle),
 } as const;
+
+const JUJU_STEPS = ["models", "addMachineModel", "addCloudModel", "status", "machines", "addMachine", "spaces", "addSpace", "moveToSpace", "deployMachine", "deployBound", "deploySubordinate", "deployK8s", "addUnit", "scale", "config", "setConfig", "integrate", "offer", "getKubeconfig", "listDisks", "addOsd", "addOsdWipe", "clouds", "addK8s"] as const;
 
 /** The steps each layer's engine code calls: a template missing one fails at load. */
 export const REQUIRED_STEPS: Record<LayerName, readonly string[]> = {
   "juju-controller": ["install", "bootstrap", "showController", "machines", "addMachine", "enableHa"],
-  kubernetes: ["install", "bootstrap", "joinToken", "join", "kubeconfig", "clouds", "addK8s"],
-  storage: ["install", "bootstrap", "joinToken", "join", "disks", "addDisk", "defaultSize", "createPool", "poolSize"],
-  "control-plane": ["models", "addModel", "status", "deploy", "scale", "integrate", "adminAccount", "serviceAccount", "caCertificate"],
-  hypervisor: ["install", "configure", "services"],
+  juju: JUJU_STEPS,
+  machines: [],
+  kubernetes: [],
+  storage: [],
+  ovn: [],
+  "control-plane": [],
+  hypervisor: [],
 };
 
 export interface LayerTemplate<L extends LayerName = LayerName> {

@@ -1,85 +1,102 @@
 /**
  * The cloud as metalwave reads it back at the end of a run (`Layering.report()`, the `cloud`
  * of `metalwave rollout --json` / `npm start --json`, docs/cli.md): everything is read live
- * from Juju (`juju status`, `juju machines`, `show-controller` on the juju client machine),
- * MicroCeph (`disk list`) and the Kubernetes API, never from what the engine believes it did.
- * A part the run did not reach is empty (no controller: no applications; no load balancer:
- * no addresses).
+ * from Juju (`juju status` of the machine and control-plane models, `juju machines` and
+ * `show-controller` of the controller), MicroCeph (`ceph osd tree`) and the Kubernetes API,
+ * never from what the engine believes it did. A part the run did not reach is empty.
  */
+import type { JujuOps, StatusJson } from "./juju-ops.ts";
+import { unitsOf } from "./juju-ops.ts";
+import type { LayerHost } from "./host.ts";
 import type { KubePort } from "./kube.ts";
 import type { LayerTemplate } from "./render.ts";
-import type { StepRunner } from "./steps.ts";
-import type { LayerHost } from "./layering.ts";
 
 export interface CloudReport {
-  /** Every application of the control-plane model, as `juju status` shows it. */
+  /** Every application of the machine and control-plane models, as `juju status` shows it. */
   applications: { name: string; model: string; charm: string; status: string; message: string; units: { total: number; active: number } }[];
   /** Each relation once, its two `app:endpoint` ends sorted; crossModel when one end is a remote (offered) application. */
-  relations: { endpoints: [string, string]; crossModel: boolean }[];
-  /** Load-balancer address per Kubernetes service of type LoadBalancer that has one (e.g. traefik, rabbitmq). */
+  relations: { model: string; endpoints: [string, string]; crossModel: boolean }[];
+  /** Load-balancer address per Kubernetes service of type LoadBalancer that has one (traefik, rabbitmq, ...). */
   loadBalancer: Record<string, string>;
+  /** OSDs up in `ceph osd tree`; the `ceph`-tagged disks of the storage hosts layered in this run. */
   ceph: { osds: number; taggedDisks: number };
-  /** OVN chassis registered (no OVN layer yet: empty). */
+  /** Hosts whose microovn unit is active with the `chassis` role. */
   ovn: { chassis: string[] };
-  /** computeServicesUp: as the control plane lists them; null while metalwave has no way to ask it. */
-  hypervisors: { computeHosts: string[]; computeServicesUp: string[] | null };
+  /**
+   * computeHosts: hosts with an openstack-hypervisor unit; computeServicesUp: those whose unit is
+   * active (the charm runs nova-compute once its relations are ready; the OpenStack API is not read).
+   */
+  hypervisors: { computeHosts: string[]; computeServicesUp: string[] };
   /** The controller model's machines, with their HA status from show-controller; `ha` over all of them. */
   controllers: { machines: { id: string; address: string; ha: string }[]; ha: "ha-enabled" | "ha-pending" | "none" };
   kubernetesNodes: { name: string; ready: boolean; labels: Record<string, string> }[];
 }
 
-interface StatusJson {
-  applications?: Record<string, { charm?: string; "charm-name"?: string; "application-status"?: { current?: string; message?: string }; relations?: Record<string, { "related-application"?: string; interface?: string }[]>; units?: Record<string, { "workload-status"?: { current?: string } }> }>;
-  "application-endpoints"?: Record<string, unknown>;
-}
-
 export interface ReportSources {
-  steps: StepRunner;
-  juju?: { client: LayerHost; controllerTpl: LayerTemplate; controlPlaneTpl: LayerTemplate; model: string; modelExists: boolean };
+  ops?: JujuOps;
+  controllerTpl?: LayerTemplate;
+  /** The machine model first, then the control-plane model. */
+  models?: readonly string[];
   kube?: KubePort;
-  ceph?: { bootstrap: LayerHost; tpl: LayerTemplate };
+  ceph?: { host: LayerHost; tpl: LayerTemplate };
   taggedDisks: number;
-  computeHosts: readonly string[];
   ensureOpen: (step: string) => void;
 }
 
 export function emptyCloud(): CloudReport {
-  return { applications: [], relations: [], loadBalancer: {}, ceph: { osds: 0, taggedDisks: 0 }, ovn: { chassis: [] }, hypervisors: { computeHosts: [], computeServicesUp: null }, controllers: { machines: [], ha: "none" }, kubernetesNodes: [] };
+  return { applications: [], relations: [], loadBalancer: {}, ceph: { osds: 0, taggedDisks: 0 }, ovn: { chassis: [] }, hypervisors: { computeHosts: [], computeServicesUp: [] }, controllers: { machines: [], ha: "none" }, kubernetesNodes: [] };
+}
+
+interface OsdTree {
+  nodes?: { type?: string; status?: string }[];
+}
+
+function hostnames(st: StatusJson, app: string, only?: (status: string) => boolean): string[] {
+  const machines = (st.machines ?? {}) as Record<string, { hostname?: string }>;
+  return [...new Set(unitsOf(st, app).filter((u) => only === undefined || only(u.status)).map((u) => machines[u.machine ?? ""]?.hostname ?? u.machine ?? ""))].sort();
 }
 
 export async function readCloud(s: ReportSources): Promise<CloudReport> {
   const out = emptyCloud();
   out.ceph.taggedDisks = s.taggedDisks;
-  out.hypervisors.computeHosts = [...s.computeHosts].sort();
-  if (s.juju) {
-    const j = s.juju;
-    const machines = await s.steps.queryJson<{ machines?: Record<string, { "dns-name"?: string }> }>(j.client, j.controllerTpl, "machines", {});
-    const show = await s.steps.queryJson<Record<string, { "controller-machines"?: Record<string, { "ha-status"?: string }> }>>(j.client, j.controllerTpl, "showController", {});
+  if (s.ops && s.controllerTpl) {
+    const ops = s.ops;
+    const c = ops.s.client;
+    const machines = await ops.lane.steps.queryJson<{ machines?: Record<string, { "dns-name"?: string }> }>(c, s.controllerTpl, "machines", {});
+    const show = await ops.lane.steps.queryJson<Record<string, { "controller-machines"?: Record<string, { "ha-status"?: string }> }>>(c, s.controllerTpl, "showController", {});
     const voters = Object.values(show)[0]?.["controller-machines"] ?? {};
     out.controllers.machines = Object.entries(machines.machines ?? {}).map(([id, m]) => ({ id, address: m["dns-name"] ?? "", ha: voters[id]?.["ha-status"] ?? (id in voters ? "" : "no-vote") }));
     const has = out.controllers.machines.map((m) => m.ha);
     out.controllers.ha = has.includes("ha-pending") ? "ha-pending" : has.filter((h) => h === "ha-enabled").length >= 3 ? "ha-enabled" : "none";
-    if (j.modelExists) {
-      // The model may be missing (the control plane never got that far): then it has no applications.
-      const st = await s.steps.queryJson<StatusJson>(j.client, j.controlPlaneTpl, "status", {}).catch((): StatusJson => ({}));
+    const known = new Set(await ops.models().catch((): string[] => []));
+    for (const [i, model] of (s.models ?? []).entries()) {
+      if (!known.has(model)) continue;
+      const st = await ops.status(model).catch((): StatusJson => ({}));
       const remote = new Set(Object.keys(st["application-endpoints"] ?? {}));
-      // A relation is the pair of applications and its interface; each side's entry names its own endpoint.
-      const seen = new Map<string, { ends: Map<string, string>; crossModel: boolean }>();
-      for (const [name, a] of Object.entries(st.applications ?? {})) {
-        const units = Object.values(a.units ?? {});
-        out.applications.push({ name, model: j.model, charm: a["charm-name"] ?? a.charm ?? "", status: a["application-status"]?.current ?? "unknown", message: a["application-status"]?.message ?? "", units: { total: units.length, active: units.filter((u) => u["workload-status"]?.current === "active").length } });
+      const seen = new Map<string, { model: string; endpoints: [string, string]; crossModel: boolean }>();
+      const apps = st.applications ?? {};
+      for (const [name, a] of Object.entries(apps)) {
+        const units = unitsOf(st, name);
+        out.applications.push({ name, model, charm: a["charm-name"] ?? a.charm ?? "", status: a["application-status"]?.current ?? "unknown", message: a["application-status"]?.message ?? "", units: { total: units.length, active: units.filter((u) => u.status === "active").length } });
         for (const [ep, rels] of Object.entries(a.relations ?? {})) {
           for (const r of rels) {
             const other = r["related-application"] ?? "";
-            const key = `${[name, other].sort().join(" ")} ${r.interface ?? ""}`;
-            const rel = seen.get(key) ?? { ends: new Map<string, string>([[other, other]]), crossModel: remote.has(other) };
-            rel.ends.set(name, `${name}:${ep}`);
-            seen.set(key, rel);
+            if (other === name) continue; // peers join no two applications
+            // The other side's endpoint: its one endpoint related back with the same interface; a remote application is named alone.
+            const back = Object.entries(apps[other]?.relations ?? {}).filter(([, l]) => l.some((x) => x["related-application"] === name && x.interface === r.interface)).map(([e]) => e);
+            if (!remote.has(other) && back.length !== 1) continue;
+            const ends = [`${name}:${ep}`, remote.has(other) ? other : `${other}:${back[0] ?? ""}`].sort() as [string, string];
+            seen.set(ends.join(" "), { model, endpoints: ends, crossModel: remote.has(other) });
           }
         }
       }
-      // Peer relations (an application with itself) are left out: they join no two applications.
-      out.relations = [...seen.values()].filter((r) => r.ends.size === 2).map((r) => ({ endpoints: [...r.ends.values()].sort() as [string, string], crossModel: r.crossModel }));
+      out.relations.push(...seen.values());
+      if (i === 0) {
+        out.hypervisors.computeHosts = hostnames(st, "openstack-hypervisor");
+        out.hypervisors.computeServicesUp = hostnames(st, "openstack-hypervisor", (x) => x === "active");
+        // Every microovn unit is mapped `chassis` (§2e: every node; control hosts also central): its active units are the chassis.
+        out.ovn.chassis = hostnames(st, "microovn", (x) => x === "active");
+      }
     }
   }
   s.ensureOpen("report");
@@ -87,9 +104,10 @@ export async function readCloud(s: ReportSources): Promise<CloudReport> {
     out.kubernetesNodes = (await s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
     for (const svc of (await s.kube.listServices?.()) ?? []) if (svc.loadBalancerIp) out.loadBalancer[svc.name] = svc.loadBalancerIp;
   }
-  if (s.ceph) {
-    const d = await s.steps.queryJson<{ ConfiguredDisks?: unknown[] }>(s.ceph.bootstrap, s.ceph.tpl, "disks", {});
-    out.ceph.osds = (d.ConfiguredDisks ?? []).length;
+  if (s.ceph && s.ops) {
+    const tree = await s.ops.lane.steps.queryJson<OsdTree>(s.ceph.host, s.ceph.tpl, "osdTree", {});
+    out.ceph.osds = (tree.nodes ?? []).filter((n) => n.type === "osd" && n.status === "up").length;
   }
   return out;
 }
+

@@ -31,7 +31,7 @@ export interface EnsureHooks {
 
 /** Failures a retry of the step cannot fix: unreachable, a missing precondition, a closed engine. */
 function isFinal(e: LayerError): boolean {
-  return e.code === "LAYER_UNREACHABLE" || e.code === "LAYER_PRECONDITION" || e.code === "LAYER_STOPPED";
+  return e.code === "LAYER_UNREACHABLE" || e.code === "LAYER_PRECONDITION" || e.code === "LAYER_STOPPED" || e.code === "LAYER_UNIT_ERROR" || e.code === "LAYER_NOT_READY";
 }
 
 export class StepRunner {
@@ -160,6 +160,6 @@ export class StepRunner {
 
   private withAttempts(e: LayerError, attempts: number): LayerError {
     if (e.attempts === attempts) return e;
-    return new LayerError(e.code, { layer: e.layer, step: e.step, systemId: e.systemId, hostname: e.hostname, command: e.command, exitCode: e.exitCode, outputTail: e.outputTail, attempts }, e.reason, { cause: e.cause });
+    return new LayerError(e.code, { layer: e.layer, step: e.step, systemId: e.systemId, hostname: e.hostname, command: e.command, exitCode: e.exitCode, outputTail: e.outputTail, attempts, ...(e.unit ? { unit: e.unit } : {}) }, e.reason, { cause: e.cause });
   }
 }

@@ -14,6 +14,8 @@ export interface WaitRead {
   ok: boolean;
   /** What is still missing (shown in the LAYER_NOT_READY error at the deadline). */
   detail: string;
+  /** The first unit that is not ready, named in the LAYER_NOT_READY error at the deadline. */
+  unit?: { name: string; status: string; message: string };
 }
 
 export interface WaitOptions {
@@ -35,20 +37,23 @@ export async function waitUntil(read: () => Promise<WaitRead>, o: WaitOptions): 
   const deadline = o.now() + o.timeoutMs;
   let good = 0;
   let last: string;
+  let unit: WaitRead["unit"];
   for (;;) {
     o.ensureOpen(o.step);
     try {
       const r = await read();
       good = r.ok ? good + 1 : 0;
       last = r.detail;
+      unit = r.unit;
     } catch (e) {
-      if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
+      // Stopped work, and a unit in error, end the wait at once.
+      if (e instanceof LayerError && (e.code === "LAYER_STOPPED" || e.code === "LAYER_UNIT_ERROR")) throw e;
       good = 0;
       last = e instanceof Error ? e.message.split("\n")[0] ?? "" : String(e);
     }
     if (good >= need) return;
     if (o.now() >= deadline) {
-      throw new LayerError("LAYER_NOT_READY", { layer: o.layer, step: o.step, ...(o.host ? { systemId: o.host.systemId, hostname: o.host.hostname } : {}) }, `not settled after ${Math.round(o.timeoutMs / 1000)} s: ${last}`);
+      throw new LayerError("LAYER_NOT_READY", { layer: o.layer, step: o.step, ...(o.host ? { systemId: o.host.systemId, hostname: o.host.hostname } : {}), ...(unit ? { unit } : {}) }, `not settled after ${Math.round(o.timeoutMs / 1000)} s: ${last}`);
     }
     await o.sleep(o.pollMs);
   }

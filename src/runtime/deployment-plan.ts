@@ -11,7 +11,7 @@ import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import { MetalwaveError } from "../errors.ts";
 import { blockingFindings, machineFacts, planRoles, type Finding, type FindingCode, type MachineFacts, type MachineOrFacts, type RolePlan } from "../roles/index.ts";
-import { planWaves } from "../../state-machines/waves.ts";
+import { planRegionalWaves, regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { Reprovision } from "../../state-machines/host.ts";
 import { planLayouts } from "../roles/layouts.ts";
 import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
@@ -26,7 +26,10 @@ export interface DiskTagChange {
 }
 
 export interface PlannedHost {
+  /** The host key: the system_id, or `<region>/<system_id>` with several regions (state-machines/rollout/regions.ts). */
   systemId: string;
+  /** Several regions: the region the machine belongs to (the one that lists it). */
+  region?: string;
   hostname: string;
   zone: string;
   wave: number;
@@ -118,10 +121,16 @@ export function planDeployment(input: {
   const deployed = roles.assignments
     .filter((a) => a.spareFor === null && a.roles.length > 0)
     .sort((a, b) => rankOf(a.roles) - rankOf(b.roles) || byHostname(a, b));
-  const waves = planWaves(
-    deployed.map((a) => a.systemId),
-    config.rollout.waves,
-  );
+  // Several regions: the policy applies to each region on its own, so every wave (the
+  // canary first) has hosts of every region; one region is planWaves exactly.
+  const byRegion = new Map<string, string[]>();
+  for (const a of deployed) {
+    const r = regionOfKey(a.systemId) ?? "";
+    const list = byRegion.get(r) ?? [];
+    list.push(a.systemId);
+    byRegion.set(r, list);
+  }
+  const waves = planRegionalWaves(byRegion, config.rollout.waves);
   const waveOf = new Map<string, number>();
   waves.forEach((w, i) => w.forEach((id) => waveOf.set(id, i)));
   const layouts = planLayouts({
@@ -147,6 +156,7 @@ export function planDeployment(input: {
       machineTagsSynced: true,
       hosts: deployed.map((a) => ({
         systemId: a.systemId,
+        ...(regionOfKey(a.systemId) !== null ? { region: regionOfKey(a.systemId) as string } : {}),
         hostname: a.hostname,
         zone: a.zone,
         wave: waveOf.get(a.systemId) ?? 0,
@@ -183,10 +193,45 @@ async function readNetworkModel(maas: MaasPort, config: Config): Promise<Network
  */
 async function readFleetFacts(maas: MaasPort): Promise<MachineFacts[]> {
   const zones = await maas.listZones();
-  if (zones.length <= 1) return (await maas.listMachines({})).map((m) => machineFacts(m));
-  const seen = new Map<string, MachineFacts>();
-  for (const z of zones) for (const m of await maas.listMachines({ zone: [z.name] })) seen.set(m.system_id, machineFacts(m));
-  return [...seen.values()];
+  const facts =
+    zones.length <= 1
+      ? (await maas.listMachines({})).map((m) => machineFacts(m))
+      : await (async () => {
+          const seen = new Map<string, MachineFacts>();
+          for (const z of zones) for (const m of await maas.listMachines({ zone: [z.name] })) seen.set(m.system_id, machineFacts(m));
+          return [...seen.values()];
+        })();
+  checkOneRegionEach(facts);
+  return facts;
+}
+
+export type PlanErrorCode = "HOSTNAME_IN_TWO_REGIONS";
+
+/** The plan cannot be made from what the regions list. */
+export class PlanError extends MetalwaveError<PlanErrorCode> {
+  readonly code: PlanErrorCode;
+  constructor(code: PlanErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Each machine belongs to exactly one region: a hostname two regions list would be two
+ * machines the operator names the same (reprovision, status, the dashboard name hosts by
+ * hostname), so the plan refuses it, naming both.
+ */
+function checkOneRegionEach(facts: readonly MachineFacts[]): void {
+  const where = new Map<string, string>();
+  for (const f of facts) {
+    const r = regionOfKey(f.systemId);
+    if (r === null) continue;
+    const before = where.get(f.hostname);
+    if (before !== undefined && before !== f.systemId) {
+      throw new PlanError("HOSTNAME_IN_TWO_REGIONS", `machine ${f.hostname} is listed by two regions (${before} and ${f.systemId}); each machine must belong to exactly one region: rename or remove one`);
+    }
+    where.set(f.hostname, f.systemId);
+  }
 }
 
 /** The plan as data for `metalwave plan --json`: documented in docs/cli.md. */
@@ -200,7 +245,7 @@ export function planJson(plan: DeploymentPlan): unknown {
       index,
       hosts: ids.map((id) => {
         const h = info.get(id);
-        return { systemId: id, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [], layout: h?.layout ?? null };
+        return { systemId: id, region: h?.region ?? null, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [], layout: h?.layout ?? null };
       }),
     })),
     blocking: plan.blocking,
@@ -225,7 +270,13 @@ export function renderWavesText(plan: DeploymentPlan): string {
     const parts = [...byRole.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([role, names]) => (names.length <= 3 ? `${role}: ${names.join(", ")}` : `${role}: ${names.length}`));
-    lines.push(`  wave ${i + 1}: ${ids.length} host${ids.length === 1 ? "" : "s"}  ${parts.join("; ")}`);
+    const regions = new Map<string, number>();
+    for (const id of ids) {
+      const r = info.get(id)?.region;
+      if (r !== undefined) regions.set(r, (regions.get(r) ?? 0) + 1);
+    }
+    const inRegions = regions.size > 0 ? `  [regions: ${[...regions].map(([r, n]) => `${r} ${n}`).join(", ")}]` : "";
+    lines.push(`  wave ${i + 1}: ${ids.length} host${ids.length === 1 ? "" : "s"}  ${parts.join("; ")}${inRegions}`);
   });
   lines.push(...renderLayoutsText(plan.rollout.hosts));
   if (plan.overridden.length > 0) {

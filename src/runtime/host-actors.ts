@@ -56,7 +56,7 @@ const BEYOND_COMMISSIONING: readonly number[] = [NodeStatus.READY, NodeStatus.AL
 
 export interface HostActorDeps {
   maas: MaasPort;
-  observer: StatusObserver;
+  observer: Pick<StatusObserver, "note" | "poke">;
   tags: TagBatcher;
   calls: CallJournal;
   logger: Logger;

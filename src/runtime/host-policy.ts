@@ -10,6 +10,12 @@ import { defaultHostPolicy, type HostPolicy } from "../../state-machines/host.ts
  */
 export const MIN_PHASE_TIMEOUT_MS = 60_000;
 
+/**
+ * The layering phase's floor when time-scaled: layering is real work (commands over SSH,
+ * Juju's units settling, consecutive good reads) that a faster MAAS region does not speed up.
+ */
+export const MIN_LAYER_TIMEOUT_MS = 15 * 60_000;
+
 export function hostPolicyFrom(config: Config, timeScale: number): HostPolicy {
   const scale = (ms: number) => Math.max(1, Math.round(ms / timeScale));
   const timeout = (ms: number) => Math.max(Math.min(ms, MIN_PHASE_TIMEOUT_MS), scale(ms));
@@ -21,7 +27,7 @@ export function hostPolicyFrom(config: Config, timeScale: number): HostPolicy {
       commission: timeout(d.timeoutsMs.commission),
       deploy: timeout(d.timeoutsMs.deploy),
       release: timeout(d.timeoutsMs.release),
-      layer: timeout(d.timeoutsMs.layer),
+      layer: Math.max(Math.min(d.timeoutsMs.layer, MIN_LAYER_TIMEOUT_MS), scale(d.timeoutsMs.layer)),
     },
   };
 }

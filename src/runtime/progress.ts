@@ -27,6 +27,8 @@ export interface RolloutProgress {
   byPhase: Record<string, number>;
   byOutcome: Record<HostOutcome, number>;
   perWave: WaveProgress[];
+  /** Several regions only: the regions not answering now (their hosts wait). */
+  regionsDown?: string[];
   maasRequests: number;
   elapsedMs: number;
 }

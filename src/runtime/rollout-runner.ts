@@ -6,7 +6,8 @@
  *
  * Its parts, one file each: resume.ts (the resume point from the hosts' records),
  * host-persistence.ts (saving snapshots), progress.ts (the tally and the summary),
- * plan-prepare.ts (a maintenance plan's steps before its hosts start), host-policy.ts,
+ * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
+ * maintenance plan's steps before its hosts start), host-policy.ts,
  * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs).
  */
 import { hostname as osHostname } from "node:os";
@@ -19,12 +20,13 @@ import type { Store, HostRecord, RolloutRegion } from "../store/index.ts";
 import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
-import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
-import { syncTags } from "../roles/index.ts";
+import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
+import { newRolloutJournal, planNewRollout } from "./new-rollout.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver } from "./observer.ts";
+import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
 import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
@@ -96,7 +98,9 @@ export class RolloutRunner {
   private currentWave = 0;
   private state: RolloutState = "running";
   private pauseReason: string | undefined;
-  private observer!: StatusObserver;
+  private observer!: StatusObserving;
+  /** Several regions: stops following their availability. */
+  private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
   private startedAt = 0;
   private finish!: (s: RolloutSummary) => void;
@@ -110,6 +114,8 @@ export class RolloutRunner {
   private rolloutLive = false;
   /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
   private readonly held = new Set<string>();
+  /** close() was called: nothing is started, sent, journaled or saved from then on. */
+  private closed = false;
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -131,7 +137,8 @@ export class RolloutRunner {
     } catch (e) {
       // A refused start (pre-flight, empty fleet, nothing to resume) or a failure: the
       // observer's timer must not keep polling MAAS and holding the process open.
-      await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+      this.unfollowRegions?.();
+      await (this.observer as StatusObserving | undefined)?.stop().catch(() => undefined);
       throw e;
     }
   }
@@ -139,10 +146,11 @@ export class RolloutRunner {
   private async runToEnd(opts: { resume: boolean; plan?: PreparedPlan }): Promise<RolloutSummary> {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
-    this.observer = new StatusObserver(maas, (c) => this.onStatus(c.systemId, c.status, c.statusMessage), {
-      logger: this.log,
-      pollIntervalMs: this.deps.observerPollMs ?? 1000,
-    });
+    const regions = regionsOf(maas);
+    const observerOpts = { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 };
+    const onChange = (c: { systemId: string; status: NodeStatusCode; statusMessage: string | null }) => this.onStatus(c.systemId, c.status, c.statusMessage);
+    // Several regions: one observer per region, each with its own events cursor (regions.ts).
+    this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
     await this.observer.start();
 
@@ -243,6 +251,25 @@ export class RolloutRunner {
       },
     });
     this.wireRollout(hostLogic, policy);
+    if (regions) {
+      // A region that stops answering holds its own hosts only; it is not a host failure.
+      this.unfollowRegions = followRegions(
+        regions,
+        {
+          down: (region, reason) => {
+            this.journal({ event: "regionDown", region, reason });
+            this.toRollout({ type: "REGION_DOWN", region });
+            this.emitProgress(true);
+          },
+          up: (region, downForMs) => {
+            this.journal({ event: "regionUp", region, downForMs: Math.round(downForMs) });
+            this.toRollout({ type: "REGION_UP", region });
+            this.emitProgress(true);
+          },
+        },
+        this.log,
+      );
+    }
 
     for (const { record: h, snapshot } of point.restorable) {
       const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
@@ -260,6 +287,7 @@ export class RolloutRunner {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not re-check the layers formed before the restart; they form again as hosts arrive");
       });
     }
+    if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
     this.rolloutLive = true;
     this.rollout.start();
     for (const { record: h } of point.restorable) {
@@ -280,6 +308,24 @@ export class RolloutRunner {
     }
     this.emitProgress();
     return done;
+  }
+
+  /**
+   * Stops this runner for good, wherever it is: the observer stops polling, the rollout and
+   * every host actor stop (their timers with them), and a run still starting up refuses to
+   * go on (RUNNER_CLOSED). From then on nothing it holds writes to the store or sends to
+   * MAAS, so its owner may close the store and the client after it. The rollout is left
+   * as the store has it (a --resume goes on from there); this is not an abort.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rolloutLive = false;
+    (this.rollout as Actor<typeof rolloutMachine> | undefined)?.stop();
+    for (const actor of this.hosts.values()) actor.stop();
+    this.hosts.clear();
+    await (this.observer as StatusObserver | undefined)?.stop().catch(() => undefined);
+    (this.fail as ((e: unknown) => void) | undefined)?.(new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run ended"));
   }
 
   /** Operator controls, used by the service; the CLI maps signals to them. */
@@ -403,6 +449,7 @@ export class RolloutRunner {
   }
 
   private journal(data: Record<string, unknown>): void {
+    if (this.closed) return;
     this.deps.store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data });
   }
 
@@ -415,6 +462,7 @@ export class RolloutRunner {
     const level = this.deps.transitionLogLevel ?? "debug";
     for (const type of HOST_EMITTED_TYPES) {
       actor.on(type, (e) => {
+        if (this.closed) return;
         switch (e.type) {
           case "host.phase": {
             this.held.delete(systemId);
@@ -443,7 +491,9 @@ export class RolloutRunner {
       });
     }
     actor.subscribe({
-      next: () => this.persistence.changed(systemId, actor),
+      next: () => {
+        if (!this.closed) this.persistence.changed(systemId, actor);
+      },
       error: (err) => {
         this.log.error({ ...fixed, err }, "host actor crashed");
         this.fail(err);
@@ -458,42 +508,13 @@ export class RolloutRunner {
    */
   private async startNewRollout(): Promise<void> {
     const { store, config, maas } = this.deps;
-    const planned = await readAndPlan(maas, config);
-    if (planned.rollout.hosts.length === 0) {
-      throw new RolloutError(
-        "EMPTY_FLEET",
-        `the plan deploys no machine: MAAS lists ${planned.machines.length} machine(s)` +
-          (config.rollout.selectTags.length ? ` (selected by tags ${config.rollout.selectTags.join(", ")})` : "") +
-          `, ${planned.roles.members.length} in scope ${planned.roles.scopeTag}, none given a role (run metalwave plan to see why)`,
-      );
-    }
-    if (planned.blocking.length > 0) throw new PreflightError(planned.blocking);
+    const started = await planNewRollout(maas, config);
+    const { planned } = started;
     for (const f of planned.machines) this.knownStatus.set(f.systemId, f.status);
-    // Tags before anything else: every machine's scope and role tags in O(roles) batched
-    // calls. A failure part-way says what was done and what was not (RolesError).
-    const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
     this.plan = planned.rollout;
     this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
-    this.journalPlan(planned, synced);
-  }
-
-  private journalPlan(planned: DeploymentPlan, synced: Awaited<ReturnType<typeof syncTags>>): void {
-    const r = planned.roles;
-    this.journal({
-      event: "planned",
-      machines: planned.rollout.hosts.length,
-      waves: planned.rollout.waves.length,
-      roles: Object.fromEntries(Object.entries(r.byRole).map(([role, sum]) => [role, sum.count])),
-      spares: Object.fromEntries(Object.entries(r.spares).map(([role, ms]) => [role, ms.length])),
-      heldBack: r.unassigned.length,
-      excluded: r.excluded.length,
-    });
-    this.journal({ event: "preflight", findings: r.findings.map((f) => ({ severity: f.severity, code: f.code, role: f.role, message: f.message })) });
-    for (const f of planned.overridden) {
-      this.journal({ event: "override", code: f.code, role: f.role, message: f.message, by: process.env["USER"] ?? null });
-      this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
-    }
-    this.journal({ event: "tagsSynced", created: synced.created, updateCalls: synced.updateCalls });
+    for (const data of newRolloutJournal(started, process.env["USER"] ?? null)) this.journal(data);
+    for (const f of planned.overridden) this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
   }
 
   /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */
@@ -551,6 +572,7 @@ export class RolloutRunner {
     if (this.state === "paused" && this.hosts.size > this.held.size) return;
     if (this.stopping) return;
     this.stopping = true;
+    this.unfollowRegions?.();
     this.persistence.saveChanged();
     this.persistence.flushNow();
     void this.observer.stop().then(
@@ -590,6 +612,7 @@ export class RolloutRunner {
       wave: this.currentWave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
+      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas) } : {}),
       maasRequests: this.deps.requestCount(),
       elapsedMs: this.now() - this.startedAt,
     };

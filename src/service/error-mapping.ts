@@ -20,6 +20,7 @@ export function toServiceError(e: unknown): ServiceError {
       case "NOTHING_TO_RESUME":
         return new ServiceError("ROLLOUT_NOT_FOUND", e.message, { cause: e });
       case "PLAN_MISMATCH":
+      case "RUNNER_CLOSED":
         return new ServiceError("INTERNAL", e.message, { cause: e });
       case "NOTHING_TO_ABORT":
         return new ServiceError("ROLLOUT_FINISHED", e.message, { cause: e });

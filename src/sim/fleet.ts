@@ -313,7 +313,11 @@ const DEFAULT_CLASSES: Record<string, HardwareClassSpec> = {
 };
 
 /** The plausible fleet `--machines N` builds: three zones, mostly compute, some storage and control. */
-export function defaultFleet(machines: number): FleetSpec {
+/**
+ * `hostnamePrefix` (one simulated region of several): hostnames `<prefix>-<zone>-<class>-0001`…
+ * instead of petnames, so no two regions list the same hostname.
+ */
+export function defaultFleet(machines: number, opts: { hostnamePrefix?: string } = {}): FleetSpec {
   const zones = ["az1", "az2", "az3"];
   const mix: [string, number][] = [
     ["compute-std", 0.7],
@@ -330,7 +334,8 @@ export function defaultFleet(machines: number): FleetSpec {
       const count = ci === mix.length - 1 ? zoneLeft : Math.round(inZone * share);
       const n = Math.min(count, zoneLeft);
       zoneLeft -= n;
-      if (n > 0) groups.push(groupSchema.parse({ class: cls, count: n, zone, pool: "default" }));
+      const prefix = opts.hostnamePrefix ? { hostname_prefix: `${opts.hostnamePrefix}-${zone}-${cls}` } : {};
+      if (n > 0) groups.push(groupSchema.parse({ class: cls, count: n, zone, pool: "default", ...prefix }));
     });
   });
   return {

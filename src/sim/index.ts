@@ -18,6 +18,8 @@ import { ManualClock, realClock, Scheduler } from "./scheduler.ts";
 import type { Clock } from "./scheduler.ts";
 import { SimServer } from "./server.ts";
 import { HostFleet } from "./hosts/server.ts";
+import { DEFAULT_TIMINGS, type JujuTimings } from "./juju/types.ts";
+import type { Network } from "./network/model.ts";
 import type { HostFleetOptions } from "./hosts/server.ts";
 import type { SimLogger, SimStats } from "./server.ts";
 
@@ -32,6 +34,31 @@ export { parseFaults, formatFaults } from "./faults.ts";
 export { loadFleetFile, parseFleet, defaultFleet } from "./fleet.ts";
 export { SimError } from "./errors.ts";
 export { HostFleet } from "./hosts/server.ts";
+
+/** The simulated Juju's delays divided by the region's speed (Infinity: none). */
+function scaledJujuTimings(speed: number): JujuTimings {
+  const k = 1 / speed;
+  return { machineStartMs: Math.round(DEFAULT_TIMINGS.machineStartMs * k), unitSettleMs: Math.round(DEFAULT_TIMINGS.unitSettleMs * k), haVoteMs: Math.round(DEFAULT_TIMINGS.haVoteMs * k) };
+}
+
+/**
+ * What an operator reserves in MAAS for the layers' load balancer (juju-layering.md §1, §2d:
+ * reserved ranges commented `<deployment>-internal-api` and `-public-api`), given to a region
+ * without a site network (one loopback subnet) on addresses no simulated machine has (they
+ * are 127.1.x.y onward). A fleet with `networks:` brings its own ranges.
+ */
+export function reserveLoadBalancerRanges(net: Network, deployment: string): void {
+  if (!net.legacy) return;
+  const subnet = [...net.subnets.values()][0];
+  if (subnet === undefined) return;
+  for (const [i, name] of ["internal-api", "public-api"].entries()) {
+    const comment = `${deployment}-${name}`;
+    if ([...net.ranges.values()].some((r) => r.comment === comment)) continue;
+    // Distinct addresses per deployment name, so two reservations never overlap.
+    const third = (i + [...net.ranges.values()].length) % 256;
+    net.addRange({ type: "reserved", subnetId: subnet.id, start: `127.254.${third}.1`, end: `127.254.${third}.62`, comment, user: "admin" });
+  }
+}
 export type { HostFleetOptions, SimHostView } from "./hosts/server.ts";
 
 export interface SimOptions {
@@ -43,6 +70,8 @@ export interface SimOptions {
   machines?: number;
   /** A parsed fleet, or the path of a fleet YAML file. */
   fleet?: FleetSpec | string;
+  /** A generated fleet's hostnames `<prefix>-<zone>-<class>-0001`… (one region of several), instead of petnames. */
+  hostnamePrefix?: string;
   /** Divides realistic durations (and MAAS's timeouts). Default 1; Infinity = busy states finish at once. */
   speed?: number;
   /** Same as speed: Infinity. */
@@ -88,6 +117,15 @@ export interface SimHandle {
   hosts: HostFleet | undefined;
   /** Manual clock only: moves simulated time forward (ms of real time; Infinity = until idle). */
   advance(ms: number): void;
+  /**
+   * The region goes away: its API stops listening (connections are refused, open ones are
+   * cut) while its machines go on with what they were doing; `comeBack` listens again on
+   * the same port. `POST /sim/outage?ms=N` does both (docs/simulator.md, "Outages of the region").
+   */
+  goAway(): Promise<void>;
+  comeBack(): Promise<void>;
+  /** Whether the API is listening (false between goAway and comeBack). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -117,7 +155,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   else {
     const n = opts.machines ?? 20;
     if (!Number.isInteger(n) || n < 0) throw new SimError("SIM_OPTIONS", "machines", `${n} must be a non-negative integer`);
-    fleet = defaultFleet(n);
+    fleet = defaultFleet(n, opts.hostnamePrefix ? { hostnamePrefix: opts.hostnamePrefix } : {});
   }
   let apiKey = apiKeyFromSeed(seed);
   if (opts.apiKey !== undefined) {
@@ -151,7 +189,12 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   let hosts: HostFleet | undefined;
   if (opts.hosts) {
     try {
-      hosts = await HostFleet.start(region, { logger: opts.logger, ...(opts.hosts === true ? {} : opts.hosts) });
+      const ho: HostFleetOptions = opts.hosts === true ? {} : opts.hosts;
+      // Juju's simulated delays (a machine's agent, a unit's install, a vote) run at the region's speed, as its MAAS durations do.
+      const timings = { ...scaledJujuTimings(speed), ...ho.juju?.timings };
+      hosts = await HostFleet.start(region, { logger: opts.logger, ...ho, juju: { ...ho.juju, timings } });
+      // The site's reserved ranges for the layers' load balancer, on a region without a site network.
+      reserveLoadBalancerRanges(region.net, "cloud");
       sim.hosts = hosts;
     } catch (e) {
       scheduler.close();
@@ -165,6 +208,31 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   opts.logger?.info({ url, machines: fleetSize(fleet), speed, seed }, "MAAS simulator listening");
 
   let closed: Promise<void> | undefined;
+  let away: Promise<void> | undefined;
+  const goAway = (): Promise<void> => {
+    away ??= new Promise<void>((resolve) => {
+      opts.logger?.info({ url }, "simulated region goes away: connections refused until it comes back");
+      sim.server.close(() => resolve());
+      sim.server.closeAllConnections();
+    });
+    return away;
+  };
+  const comeBack = async (): Promise<void> => {
+    if (!away || closed) return;
+    await away;
+    await new Promise<void>((resolve, reject) => {
+      sim.server.once("error", reject);
+      sim.server.listen(addr.port, addr.address, () => {
+        sim.server.off("error", reject);
+        resolve();
+      });
+    });
+    away = undefined;
+    opts.logger?.info({ url }, "simulated region is back");
+  };
+  sim.outage = (ms) => {
+    void goAway().then(() => setTimeout(() => void comeBack().catch((e: unknown) => opts.logger?.warn({ err: e }, "simulated region could not listen again")), ms));
+  };
   return {
     url,
     apiKey: formatApiKey(apiKey),
@@ -173,9 +241,15 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
     stats: () => sim.snapshot(),
     resetStats: () => sim.resetStats(),
     advance: (ms) => scheduler.advance(ms),
+    goAway,
+    comeBack,
+    get listening() {
+      return sim.server.listening;
+    },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         scheduler.close();
+        if (!sim.server.listening) return resolve();
         sim.server.close(() => resolve());
         sim.server.closeAllConnections();
       }).then(() => hosts?.close());

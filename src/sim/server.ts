@@ -109,6 +109,8 @@ export class SimServer {
   private burstLeft = 0;
   /** The simulated hosts, once started: `/sim/hosts/...` controls them. */
   hosts: HostControls | undefined;
+  /** `POST /sim/outage?ms=N`: the region stops listening for N ms (set by index.ts, which owns the listener). */
+  outage: ((ms: number) => void) | undefined;
   private stats = { since: Date.now(), total: 0, byStatus: {} as Record<string, number>, byOperation: {} as Record<string, OperationStats> };
 
   constructor(opts: ServerOptions) {
@@ -181,6 +183,18 @@ export class SimServer {
     if (url.pathname === "/sim/reset-stats" && method === "POST") {
       this.resetStats();
       res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === "/sim/outage" && method === "POST") {
+      await drain(req);
+      const ms = Number(url.searchParams.get("ms"));
+      if (!Number.isFinite(ms) || ms <= 0 || ms > 3_600_000 || !this.outage) {
+        this.send(res, 400, "text/plain; charset=utf-8", "ms must be a number of milliseconds in (0, 3600000]");
+        return;
+      }
+      // Answer first: the listener closes once this response is out.
+      res.on("finish", () => this.outage?.(ms));
+      this.send(res, 202, "application/json", JSON.stringify({ awayForMs: ms }));
       return;
     }
     if (url.pathname.startsWith("/sim/hosts/")) {

@@ -26,6 +26,7 @@ import { BenchError, CLI, REPO, runChild, runRolloutCli } from "./procs.ts";
 import { breakdown, phaseTimes, PART_NAMES, type Breakdown, type HostParts, type SimTimes } from "./timeline.ts";
 import { STRATEGIES, type BaselineResult, type Strategy } from "./baselines.ts";
 import { runStoreBench, type StoreFigures } from "./store.ts";
+import { jujuWatchSection, jujuWatchSummaryRow, runJujuWatchBench, type JujuWatchFigures } from "./juju-watch.ts";
 import { runScale, scaleSection, scaleSummaryRows, type ScaleFigures } from "./scale.ts";
 
 const HELP = `usage: npm run bench -- [options]
@@ -50,8 +51,12 @@ options:
   --skip-baselines      leave out the baseline runs
   --skip-store          leave out the store's cost per host transition (SQLite and PostgreSQL)
   --store-transitions N store section: host transitions per measurement (default 2000; --quick 500)
+  --skip-juju-watch     leave out the Juju watch's cost (AllWatcher against FullStatus polling)
+  --watch-units N       Juju watch section: units in the model (default 5000; --quick 1000)
+  --watch-seconds S     Juju watch section: measuring window (default 60; --quick 20)
+  --watch-change-rate X Juju watch section: status changes per unit per minute (default 1)
   --keep                keep the working directory (configs, stores, logs) and print its path
-  --cpu-prof            write V8 CPU profiles of the rollout processes into the working directory (implies --keep)
+  --cpu-prof            write V8 CPU profiles of the rollout processes (and the scale run's region) into the working directory (implies --keep)
   -h, --help            this help`;
 
 const GIB = 1024 ** 3;
@@ -77,6 +82,10 @@ interface Flags {
   skipBaselines: boolean;
   skipStore: boolean;
   storeTransitions: number;
+  skipJujuWatch: boolean;
+  watchUnits: number;
+  watchSeconds: number;
+  watchChangeRate: number;
   keep: boolean;
   cpuProf: boolean;
 }
@@ -111,6 +120,10 @@ function parseFlags(argv: string[]): Flags | undefined {
         "skip-baselines": { type: "boolean", default: false },
         "skip-store": { type: "boolean", default: false },
         "store-transitions": { type: "string" },
+        "skip-juju-watch": { type: "boolean", default: false },
+        "watch-units": { type: "string" },
+        "watch-seconds": { type: "string" },
+        "watch-change-rate": { type: "string" },
         keep: { type: "boolean", default: false },
         "cpu-prof": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -150,6 +163,10 @@ function parseFlags(argv: string[]): Flags | undefined {
     skipBaselines: values["skip-baselines"] || values["skip-timed"],
     skipStore: values["skip-store"],
     storeTransitions: positive("store-transitions", values["store-transitions"], q ? 500 : 2_000, true),
+    skipJujuWatch: values["skip-juju-watch"],
+    watchUnits: positive("watch-units", values["watch-units"], q ? 1_000 : 5_000, true),
+    watchSeconds: positive("watch-seconds", values["watch-seconds"], q ? 20 : 60, false),
+    watchChangeRate: positive("watch-change-rate", values["watch-change-rate"], 1, false),
     keep: values.keep || values["cpu-prof"],
     cpuProf: values["cpu-prof"],
   };
@@ -431,6 +448,7 @@ interface Report {
   ratioRun?: TimedFigures;
   baselines?: BaselineFigures[];
   store?: StoreFigures;
+  jujuWatch?: JujuWatchFigures;
 }
 
 function printReport(r: Report): void {
@@ -519,6 +537,7 @@ function printReport(r: Report): void {
     for (const s of r.store.skipped) rows.push([s, "", ""]);
     out.push(table(rows));
   }
+  if (r.jujuWatch) out.push(...jujuWatchSection(r.jujuWatch, table));
   out.push("");
   out.push("Summary");
   const sum: string[][] = [["figure", "measured", "goal", ""]];
@@ -528,6 +547,7 @@ function printReport(r: Report): void {
   for (const bl of r.baselines ?? []) {
     sum.push([`${bl.strategy} ÷ metalwave`, `makespan ${(bl.makespanRatio ?? NaN).toFixed(2)}×, requests ${(bl.requestsRatio ?? NaN).toFixed(2)}×`, "", ""]);
   }
+  if (r.jujuWatch) sum.push(jujuWatchSummaryRow(r.jujuWatch));
   out.push(table(sum));
   console.log(out.join("\n"));
 }
@@ -559,6 +579,10 @@ async function main(argv: string[]): Promise<number> {
       skipBaselines: f.skipBaselines,
       skipStore: f.skipStore,
       storeTransitions: f.storeTransitions,
+      skipJujuWatch: f.skipJujuWatch,
+      watchUnits: f.watchUnits,
+      watchSeconds: f.watchSeconds,
+      watchChangeRate: f.watchChangeRate,
     },
   };
   const started = performance.now();
@@ -592,6 +616,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     if (!f.skipStore) report.store = await runStoreBench({ transitions: f.storeTransitions, dir, note });
+    if (!f.skipJujuWatch) report.jujuWatch = await runJujuWatchBench({ units: f.watchUnits, seconds: f.watchSeconds, changeRate: f.watchChangeRate, pollMs: 5000, dir, note });
   } finally {
     if (f.keep) note(`working directory kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

@@ -46,7 +46,7 @@ export interface ScaleFigures {
   regionCpuMsPerMachine: number;
   /** CPU time of the region process to build its fleet and start serving. */
   regionStartCpuMs: number;
-  /** The rollout process's largest V8 heap figures (sampled every 100 ms). */
+  /** The rollout process's largest V8 heap figures (sampled every 500 ms). */
   rolloutPeakHeap: HeapPeaks | undefined;
   simPeakRssBytes: number;
   requests: number;
@@ -114,6 +114,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
       logFile: join(o.dir, `${tag}-rollout.log`),
       rssFile: join(o.dir, `${tag}-rss.json`),
       nodeArgs: profileArgs(o, `${tag}-rollout`),
+      // 20 minutes, or 30 ms per machine for the largest runs (a loaded 2-core machine).
+      timeoutMs: Math.max(20 * 60_000, n * 30),
     });
     const regionCpuMs = round(sim.cpuMs() - regionStartCpuMs);
     const loadAfter = load1();

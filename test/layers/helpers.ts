@@ -1,5 +1,6 @@
 // A small deployed fleet (3 juju, 3 control, 3 storage, 4 compute) with ceph-tagged
-// disks, and a layering engine over it, for the end-to-end layer tests.
+// disks, on the strict simulated Juju, and a layering engine over it, for the end-to-end
+// layer tests. Juju's own delays are 0 ms here: the waits' consecutive reads still apply.
 import { silentLogger } from "../../src/log.ts";
 import { createLayering, hostFromMachine } from "../../src/layers/index.ts";
 import type { Layering, LayeringOptions, LayerHost } from "../../src/layers/index.ts";
@@ -22,11 +23,17 @@ export const ROLE_GROUPS = [
   { prefix: "cmp", count: 4, tags: ["compute"] },
 ];
 
+/** The load balancer's pool: a reserved range on the simulated region's loopback subnet. */
+export const LB_CIDRS = ["127.254.0.1-127.254.0.62"];
+
 /** Fast, timer-free waits: the simulated readiness never depends on wall time beyond a 0 ms timer. */
 export const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 
-export async function startLayerFleet(hostOpts: HostFleetOptions = {}): Promise<LayerFleet> {
-  const f = await startTestFleet(ROLE_GROUPS, hostOpts);
+/** Juju's simulated delays at 0: units settle at once (the waits still need consecutive reads). */
+export const FAST_JUJU: HostFleetOptions = { juju: { timings: { machineStartMs: 0, unitSettleMs: 0, haVoteMs: 0 } } };
+
+export async function startLayerFleet(hostOpts: HostFleetOptions = FAST_JUJU, groups = ROLE_GROUPS): Promise<LayerFleet> {
+  const f = await startTestFleet(groups, hostOpts);
   const all = Object.values(f.ids).flat();
   // Tag the two data disks of each storage machine `ceph`, as role assignment would.
   for (const sid of f.ids["sto"] ?? []) {
@@ -39,7 +46,7 @@ export async function startLayerFleet(hostOpts: HostFleetOptions = {}): Promise<
   return {
     f,
     hosts,
-    layering: (over = {}) => createLayering({ ssh: f.ssh(), logger: silentLogger(), policy: { attempts: 3, backoffMs: 0, commandTimeoutMs: 5000 }, pollMs: 0, sleep: tick, ...over }),
+    layering: (over = {}) => createLayering({ ssh: f.ssh(), logger: silentLogger(), policy: { attempts: 3, backoffMs: 0, commandTimeoutMs: 5000 }, pollMs: 0, sleep: tick, loadBalancerCidrs: async () => LB_CIDRS, ...over }),
     history: () => new Map([...f.hosts.cloud.hosts.values()].map((h) => [h.hostname, [...h.history]])),
   };
 }

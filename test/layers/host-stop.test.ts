@@ -1,22 +1,20 @@
 /**
  * Stopping one host's layer work (`layerHost(host, { signal })`) when its layering attempt
  * ends (the host machine's timeout, an abort): from the abort on, no command is sent on
- * its behalf — to the host itself nor to the bootstrap node for its join token — a command
+ * its behalf (to the host itself nor to the juju client machine for it), a command
  * already running ends but nothing follows it, and its waits (a step's backoff, the
  * control plane) end at once with LAYER_STOPPED. The rest of the engine goes on: a retry
  * of the same host runs alone, other hosts keep waiting. A fake port keeps a small model
  * of the hosts (snaps, Kubernetes membership) and records every command in order.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { FAST_JUJU, startLayerFleet, type LayerFleet } from "./helpers.ts";
 import { createLayering, LayerError, type KubePort, type Layering, type LayerHost } from "../../src/layers/index.ts";
 import type { ExecOptions, ExecResult, SshPort, SshTarget } from "../../src/ssh/port.ts";
 import { SshError } from "../../src/ssh/errors.ts";
 import { silentLogger } from "../../src/log.ts";
 
 const host = (systemId: string, hostname: string, roles: string[]): LayerHost => ({ systemId, hostname, address: `10.0.0.${systemId.slice(1)}`, roles, cephDisks: [] });
-const juju = host("j1", "juju-1", ["juju-controller"]);
-const ctl1 = host("c1", "ctl-1", ["control"]);
-const ctl2 = host("c2", "ctl-2", ["control"]);
 const sto1 = host("s1", "sto-1", ["storage"]);
 const cmp1 = host("k1", "cmp-1", ["compute"]);
 const cmp2 = host("k2", "cmp-2", ["compute"]);
@@ -105,8 +103,40 @@ function engine(port: ModelPort, over: { backoffMs?: number; defaultSleep?: bool
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 
 async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await tick();
+  for (let i = 0; i < 20_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
   if (!cond()) throw new Error(`never happened: ${what}`);
+}
+
+/** The fleet's port, recording every command; `hold` keeps the next matching one from running until released. */
+class HoldingPort implements SshPort {
+  readonly sent: string[] = [];
+  hold: RegExp | undefined;
+  private release: (() => void) | undefined;
+  private readonly inner: SshPort;
+  constructor(inner: SshPort) {
+    this.inner = inner;
+  }
+  async exec(target: SshTarget, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    this.sent.push(command);
+    if (this.hold?.test(command)) {
+      this.hold = undefined;
+      await new Promise<void>((resolve) => (this.release = resolve));
+    }
+    return this.inner.exec(target, command, opts);
+  }
+  releaseHeld(): void {
+    this.release?.();
+    this.release = undefined;
+  }
+  get holding(): boolean {
+    return this.release !== undefined;
+  }
+  noteDeployed(id: string): Promise<void> {
+    return this.inner.noteDeployed(id);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /** How `p` ended within a few turns of the event loop: its value or error, or "pending". */
@@ -125,56 +155,59 @@ function expectStopped(e: unknown, h: LayerHost): void {
   expect((e as LayerError).systemId).toBe(h.systemId);
 }
 
-describe("stopping one host's layer work", () => {
-  it("sends nothing more for the host once its signal aborts (not even its join token), and its retry then runs alone", async () => {
-    const port = new ModelPort();
-    const e = engine(port);
-    await e.clusterBarrier("juju-controller", [juju]);
-    await e.clusterBarrier("kubernetes", [ctl1]);
+describe("stopping one host's layer work on the simulated fleet", { timeout: 120_000 }, () => {
+  let lf: LayerFleet | undefined;
+  afterEach(async () => {
+    await lf?.f.close();
+    lf = undefined;
+  });
 
-    // ctl-2 arrives after the cluster formed: its layerHost joins it (scale-out). Its join
-    // check is running ("not a member") when the attempt ends.
-    port.hold = { hostname: "ctl-2", command: /^k8s status$/ };
+  it("sends nothing more for the host once its signal aborts (its command in flight ends, nothing follows), and its retry then runs alone", async () => {
+    lf = await startLayerFleet(FAST_JUJU, [
+      { prefix: "juju", count: 1, tags: ["juju-controller"] },
+      { prefix: "ctl", count: 2, tags: ["control"] },
+    ]);
+    const port = new HoldingPort(lf.f.ssh());
+    const e = lf.layering({ ssh: port });
+    const [c1, c2] = lf.hosts.control as [LayerHost, LayerHost];
+    await e.clusterBarrier("juju-controller", lf.hosts.juju);
+    await e.clusterBarrier("kubernetes", [c1]);
+    // ctl-2 arrives after the cluster formed: its layerHost enlists it and adds its units (scale-out).
+    // Its manual provisioning is running when the attempt ends.
+    port.hold = new RegExp(`juju add-machine .*ssh:ubuntu@${c2.address.replace(/\./g, "\\.")}$`);
     const first = new AbortController();
-    const attempt1 = e.layerHost(ctl2, { signal: first.signal }).catch((x: unknown) => x);
-    await until("the join check runs", () => port.holding);
+    const attempt1 = e.layerHost(c2, { signal: first.signal }).catch((x: unknown) => x);
+    await until("the add-machine runs", () => port.holding);
     first.abort();
     const mark = port.sent.length;
-
-    // The host machine's retry: a fresh attempt with its own signal.
-    const attempt2 = e.layerHost(ctl2, { signal: new AbortController().signal });
-    await until("the retry sent its first command", () => port.sent.length > mark);
-    port.releaseHeld(); // the aborted attempt's check ends: the host was not a member then
-    await attempt2;
-    const ended1 = await attempt1;
-
-    // Everything sent since the abort is the retry's, once each: the aborted attempt asked
-    // no join token of ctl-1 and sent no join of its own.
-    expect(port.sent.slice(mark)).toEqual([
-      { hostname: "ctl-2", command: "snap list k8s" },
-      { hostname: "ctl-2", command: "k8s status" },
-      { hostname: "ctl-1", command: "k8s get-join-token ctl-2" },
-      { hostname: "ctl-2", command: "k8s join-cluster token-for-ctl-2" },
-      { hostname: "ctl-2", command: "k8s status" },
-    ]);
-    expectStopped(ended1, ctl2);
+    port.releaseHeld();
+    expectStopped(await attempt1, c2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(port.sent.slice(mark)).toEqual([]);
+    // The host machine's retry: a fresh attempt with its own signal finds the machine added and goes on alone.
+    await e.layerHost(c2, { signal: new AbortController().signal });
+    expect(port.sent.slice(mark).filter((c) => /juju add-machine/.test(c))).toEqual([]);
+    expect(lf.f.hosts.cloud.kube.nodes.has(c2.hostname)).toBe(true);
   });
 
   it("ends the host's backoff at once (the default sleep's timer too), without sending the step again", async () => {
-    const port = new ModelPort();
-    port.failing = /^snap install microceph/;
+    lf = await startLayerFleet({ ...FAST_JUJU, faults: "fail=1:match=snap install juju" }, [{ prefix: "juju", count: 1, tags: ["juju-controller"] }]);
+    const port = new HoldingPort(lf.f.ssh());
     // An hour's backoff with the default sleep: were it not ended, the test would time out.
-    const e = engine(port, { backoffMs: 3_600_000, defaultSleep: true });
+    const e = lf.layering({ ssh: port, sleep: undefined, policy: { attempts: 3, backoffMs: 3_600_000, commandTimeoutMs: 5000 } });
+    const h = lf.hosts.juju[0]!;
     const signal = new AbortController();
-    const layering = e.layerHost(sto1, { signal: signal.signal }).catch((x: unknown) => x);
-    await until("the first attempt failed", () => port.sent.some((s) => s.command.startsWith("snap install microceph")));
-    await tick(); // into the backoff
+    const layering = e.layerHost(h, { signal: signal.signal }).catch((x: unknown) => x);
+    await until("the first attempt failed", () => port.sent.some((c) => c.startsWith("snap install juju")));
+    await new Promise((r) => setTimeout(r, 50)); // into the backoff
     const mark = port.sent.length;
     signal.abort();
-    expectStopped(await layering, sto1);
+    expectStopped(await layering, h);
     expect(port.sent.slice(mark)).toEqual([]);
   });
+});
 
+describe("stopping one host's layer work", () => {
   it("ends a compute host's wait for the control plane at once; other hosts' work goes on", async () => {
     const port = new ModelPort();
     const e = engine(port);

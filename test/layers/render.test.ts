@@ -18,18 +18,18 @@ describe("layer templates", () => {
   });
 
   it("refuses a template missing a step the engine calls", () => {
-    expect(() => loadLayerTemplate("hypervisor", "steps:\n  install: { run: x }\n")).toThrow(/step 'configure' is missing/);
+    expect(() => loadLayerTemplate("juju", "steps:\n  status: { run: x }\n")).toThrow(/step 'models' is missing/);
   });
 
-  it("sizes control-plane replicas from the number of control machines", () => {
-    expect([1, 2, 3, 5, 10, 11, 20].map((n) => [replicasFor("database", n), replicasFor("api", n), replicasFor("single", n)])).toEqual([
-      [1, 1, 1],
-      [1, 2, 1],
-      [3, 3, 1],
-      [3, 3, 1],
-      [3, 3, 1],
-      [3, 7, 1],
-      [3, 7, 1],
+  it("sizes control-plane replicas from the number of control machines (the reference's rule: large from ten)", () => {
+    expect([1, 2, 3, 5, 9, 10, 20].map((n) => [replicasFor("database", n), replicasFor("api", n), replicasFor("ingress", n), replicasFor("single", n)])).toEqual([
+      [1, 1, 1, 1],
+      [1, 2, 2, 1],
+      [3, 3, 3, 1],
+      [3, 3, 3, 1],
+      [3, 3, 3, 1],
+      [3, 7, 3, 1],
+      [3, 7, 3, 1],
     ]);
   });
 });

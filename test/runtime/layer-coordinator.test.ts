@@ -26,7 +26,7 @@ interface BarrierCall {
   fail(e: unknown): void;
 }
 
-const ENDPOINTS: ControlPlaneEndpoints = { identityUrl: "https://keystone", identityUsername: "admin", identityPassword: "pw", region: "RegionOne", rabbitmqUrl: "rabbit://x", caBundle: "ca" };
+const ENDPOINTS: ControlPlaneEndpoints = { model: "openstack", offers: { rabbitmq: "admin/openstack.rabbitmq" }, loadBalancer: { rabbitmq: "10.20.0.11", traefik: "10.20.0.10" } };
 
 function layerError(systemId: string): LayerError {
   return new LayerError("LAYER_COMMAND_FAILED", { layer: "storage", step: "join", systemId, hostname: systemId }, "join failed");
@@ -89,21 +89,6 @@ class FakeEngine implements Layering {
 
   close(): void {}
   report(): never {
-    throw new Error("not used by the coordinator");
-  }
-  bootstrapJuju(): never {
-    throw new Error("not used by the coordinator");
-  }
-  formKubernetes(): never {
-    throw new Error("not used by the coordinator");
-  }
-  formCeph(): never {
-    throw new Error("not used by the coordinator");
-  }
-  deployControlPlane(): never {
-    throw new Error("not used by the coordinator");
-  }
-  configureHypervisor(): never {
     throw new Error("not used by the coordinator");
   }
 }

@@ -67,4 +67,37 @@ describe("a stopped rollout", () => {
     expect(new Set(again.map((f) => f.code))).toEqual(new Set(["ABORTED"]));
     for (const f of live) expect(again.find((g) => g.systemId === f.systemId)).toEqual(f);
   }, 60_000);
+
+  it("once closed mid-run writes nothing more and sends MAAS nothing more, so its store may close under it", async () => {
+    // Manual clock: the machines stay commissioning until the test moves time, so the run is mid-way when closed.
+    sim = await startSimulator({ machines: 12, seed: 3, clock: "manual" });
+    store = openStore(":memory:");
+    const s = store;
+    const maas = simClient(sim);
+    const runner = new RolloutRunner(simDeps(maas, s, parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } } })));
+    const run = runner.run({ resume: false });
+    const ended = run.then(
+      () => "completed",
+      (e: unknown) => (e as { code?: string }).code,
+    );
+    await until(async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), "a machine to be commissioning");
+    await runner.close();
+    expect(await ended).toBe("RUNNER_CLOSED");
+    s.flush();
+    const id = s.latestRollout()!.id;
+    const journaled = s.journal(id, {}).length;
+    s.close();
+    store = undefined;
+    // The requests the hosts had sent before the close come back to stopped actors.
+    await until(() => maas.load().inFlight + maas.load().queued === 0, "the requests sent before the close to return");
+    const sent = sim.stats().requests.total;
+    // The canary's commissioning ends now: a runner still watching would read it and deploy.
+    sim.advance(Infinity);
+    expect(sim.stats().statusCounts).toEqual({ New: 11, Ready: 1 });
+    // A poll later (the observer polls every 5 ms): still nothing sent. Anything written to
+    // the closed store would throw, an unhandled error failing this file.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sim.stats().requests.total).toBe(sent);
+    expect(journaled).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -11,7 +11,7 @@ import { startTestFleet, type TestFleet } from "./helpers.ts";
 describe("simulated Juju on a simulated fleet over SSH", () => {
   let f: TestFleet;
   beforeAll(async () => {
-    f = await startTestFleet([{ prefix: "ctl", count: 2, tags: ["juju-controller"] }], { juju: { legacyLayering: false, timings: { machineStartMs: 0, unitSettleMs: 0, haVoteMs: 0 } } });
+    f = await startTestFleet([{ prefix: "ctl", count: 2, tags: ["juju-controller"] }], { juju: { timings: { machineStartMs: 0, unitSettleMs: 0, haVoteMs: 0 } } });
     await f.deploy(f.ids["ctl"]!);
   });
   afterAll(async () => f.close());

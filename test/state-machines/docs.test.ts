@@ -1,6 +1,8 @@
 /**
  * docs/pipeline.md must show every state of both machines: a state added in code and
- * not in the diagrams fails here.
+ * not in the diagrams fails here. The rollout's diagram (flat) must also show exactly the
+ * machine's transitions: an arrow drawn that the machine lacks, or one it has and the
+ * diagram does not draw, fails.
  */
 import { describe, it, expect } from "vitest";
 import { readFileSync } from "node:fs";
@@ -18,7 +20,32 @@ function diagrams(name: string): string[] {
 
 interface StateNodeLike {
   key: string;
+  type: string;
   states: Record<string, StateNodeLike>;
+  transitions: Map<string, { target?: readonly StateNodeLike[] | undefined }[]>;
+  always?: { target?: readonly StateNodeLike[] | undefined }[] | undefined;
+}
+
+/**
+ * The top-level states' transitions to another state ("a --> b"), from the machine's own
+ * definition: each state's own, and the root's (taken from every state not final).
+ */
+function topLevelEdges(machine: AnyStateMachine): Set<string> {
+  const edges = new Set<string>();
+  const root = machine.root as unknown as StateNodeLike;
+  const fromRoot = [...root.transitions.values()].flat();
+  for (const node of Object.values(root.states)) {
+    const all = [...[...node.transitions.values()].flat(), ...(node.always ?? []), ...(node.type === "final" ? [] : fromRoot)];
+    for (const t of all) for (const target of t.target ?? []) if (target.key !== node.key) edges.add(`${node.key} --> ${target.key}`);
+  }
+  return edges;
+}
+
+/** The arrows between states a Mermaid diagram draws, without [*] and without self-loops. */
+function drawnEdges(mermaid: string): Set<string> {
+  const edges = new Set<string>();
+  for (const m of mermaid.matchAll(/^\s*(\w+)\s*-->\s*(\w+)/gm)) if (m[1] !== m[2]) edges.add(`${m[1]} --> ${m[2]}`);
+  return edges;
 }
 
 function stateKeys(machine: AnyStateMachine): Set<string> {
@@ -54,5 +81,12 @@ describe("docs/pipeline.md diagrams", () => {
     const keys = [...stateKeys(rolloutMachine)];
     expect(keys.sort()).toEqual(["aborted", "completed", "paused", "running"]);
     expect(keys.filter((k) => !word(all, k))).toEqual([]);
+  });
+
+  it("the rollout's diagram draws exactly the machine's transitions", () => {
+    const all = diagrams("rollout").join("\n");
+    expect([...drawnEdges(all)].sort()).toEqual([...topLevelEdges(rolloutMachine)].sort());
+    // The check sees what the machine does: running goes on to paused, completed and aborted.
+    expect([...topLevelEdges(rolloutMachine)].filter((e) => e.startsWith("running ")).sort()).toEqual(["running --> aborted", "running --> completed", "running --> paused"]);
   });
 });

@@ -12,7 +12,6 @@ import { fail, flags, needsRoot, notFound, ok } from "./cli-util.ts";
 import type { ExecContext, Handler } from "./cli-util.ts";
 import { jujuCmd } from "./juju-cli.ts";
 import { k8sCmd } from "./k8s-cli.ts";
-import { legacyJujuCmd } from "./legacy-juju.ts";
 import { microcephCmd, cephCmd } from "./microceph-cli.ts";
 import { microovnCmd } from "./microovn-cli.ts";
 
@@ -104,10 +103,9 @@ const SNAPS: Record<string, { channel: string; version: string; revision: number
  * What openstack-hypervisor's nova-compute needs before it runs (HV:openstack_hypervisor/hooks.py
  * REQUIRED_CONFIG): the whole identity section, whose keys without a default are these
  * (the others default to keystone's service account: user-domain-name=service_domain,
- * project-name=services), plus rabbitmq.url. COMPATIBILITY: the old layering's subset.
+ * project-name=services), plus rabbitmq.url.
  */
 const HYPERVISOR_REQUIRED = ["identity.auth-url", "identity.username", "identity.password", "identity.user-domain-id", "identity.project-domain-id", "rabbitmq.url"];
-const LEGACY_HYPERVISOR_REQUIRED = ["identity.auth-url", "identity.username", "identity.password", "rabbitmq.url"];
 
 /** TLS material (ca.bundle, compute.cert, network.ovn-*) is base64; an undecodable value is logged and ignored (HV:hooks.py _parse_tls). */
 function decodesAsBase64(v: string): boolean {
@@ -116,11 +114,10 @@ function decodesAsBase64(v: string): boolean {
 
 /** Whether the hypervisor's services can run with this configuration. */
 function hypervisorConfigured(cloud: SimCloud, config: Map<string, string>): boolean {
-  const required = cloud.legacyJuju ? LEGACY_HYPERVISOR_REQUIRED : HYPERVISOR_REQUIRED;
-  if (!required.every((k) => config.has(k))) return false;
+  if (!HYPERVISOR_REQUIRED.every((k) => config.has(k))) return false;
   // Over https the identity endpoint is verified with ca.bundle: an ignored (undecodable) bundle leaves none.
   const ca = config.get("ca.bundle");
-  return cloud.legacyJuju || !config.get("identity.auth-url")?.startsWith("https:") || (ca !== undefined && decodesAsBase64(ca));
+  return !config.get("identity.auth-url")?.startsWith("https:") || (ca !== undefined && decodesAsBase64(ca));
 }
 
 function snapCmd(args: string[], ctx: ExecContext): CmdResult {
@@ -268,8 +265,7 @@ const BASICS: Record<string, Handler> = {
 const HANDLERS: Record<string, Handler> = {
   ...BASICS,
   k8s: k8sCmd,
-  // COMPATIBILITY: the old command forms until main has the layering rewrite (legacy-juju.ts).
-  juju: (args, ctx) => (ctx.cloud.legacyJuju ? legacyJujuCmd(args, ctx) : jujuCmd(args, ctx)),
+  juju: jujuCmd,
   microceph: microcephCmd,
   "microceph.ceph": cephCmd,
   microovn: microovnCmd,

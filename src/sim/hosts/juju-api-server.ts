@@ -133,8 +133,11 @@ export class JujuApiServer {
       let result: unknown;
       try {
         result = this.api.call(s, req);
-        reconcileCharms(this.cloud);
-        void this.sync();
+        // A Next with nothing new changed nothing: the charms' effects follow the same statuses.
+        if (result !== undefined) {
+          reconcileCharms(this.cloud);
+          void this.sync();
+        }
       } catch (e) {
         if (!(e instanceof JujuError)) throw e;
         send({ error: e.message, "error-code": e.code, response: {} });
@@ -164,6 +167,21 @@ export class JujuApiServer {
       for (const w of s.watchers.values()) {
         if (!w.stopped) n++;
         w.stopped = true;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Drops every client connection, as a controller restart or a network cut does (clients
+   * reconnect and watch again: juju-layering.md §4b). The listeners stay up. Returns how many.
+   */
+  dropConnections(): number {
+    let n = 0;
+    for (const l of this.listeners.values()) {
+      for (const c of l.server.clients) {
+        c.terminate();
+        n++;
       }
     }
     return n;

@@ -176,7 +176,7 @@ export function cephCmd(args: string[], ctx: ExecContext): CmdResult {
     if (c === "set" && e === "size") {
       const n = Number(args[5]);
       if (!Number.isInteger(n) || n < 1 || n > 10) return fail(`Error EINVAL: pool size must be between 1 and 10`, 22);
-      if (n === 1 && !ctx.cloud.legacyJuju && !(m.allowSizeOne && args.includes("--yes-i-really-mean-it"))) return fail(`${SIZE_ONE} you must first set the mon_allow_pool_size_one config option to true before you can set size to 1`, 1);
+      if (n === 1 && !(m.allowSizeOne && args.includes("--yes-i-really-mean-it"))) return fail(`${SIZE_ONE} you must first set the mon_allow_pool_size_one config option to true before you can set size to 1`, 1);
       m.pools.set(d, n);
       return { code: 0, out: "", err: `set pool ${[...m.pools.keys()].indexOf(d) + 1} size to ${n}\n` };
     }

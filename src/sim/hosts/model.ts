@@ -42,8 +42,6 @@ export class SimHost {
   readonly disks: readonly SimDisk[];
   readonly snaps = new Map<string, SnapState>();
   readonly files = new Map<string, string>();
-  /** COMPATIBILITY (legacy-juju.ts): controllers this host's juju client knows in the old command forms. */
-  readonly jujuControllers = new Set<string>();
   /** What this host's juju client knows (controllers it bootstrapped, --client clouds). */
   readonly juju: JujuClientState = newClientState();
   /** The Juju machine agent installed on this installation (bootstrap, add-machine ssh:), if any. */
@@ -85,43 +83,6 @@ export function snapServices(snap: string): readonly string[] {
   return SNAP_SERVICES[snap] ?? ["daemon"];
 }
 
-export interface LegacyJujuMachine {
-  id: string;
-  systemId: string;
-  address: string;
-  hasVote: boolean;
-}
-
-export interface LegacyJujuApp {
-  name: string;
-  charm: string;
-  channel: string;
-  scale: number;
-  trust: boolean;
-  /** Status reads since the app last changed: it settles after one. */
-  readsSinceChange: number;
-}
-
-export interface LegacyJujuRelation {
-  a: string;
-  b: string;
-}
-
-export interface LegacyJujuModel {
-  name: string;
-  cloud: string;
-  apps: Map<string, LegacyJujuApp>;
-  relations: LegacyJujuRelation[];
-}
-
-/** COMPATIBILITY (legacy-juju.ts): the controller as the old command forms kept it. */
-export interface LegacyJujuController {
-  name: string;
-  machines: LegacyJujuMachine[];
-  haRequested: number;
-  clouds: Map<string, { server: string; token: string }>;
-  models: Map<string, LegacyJujuModel>;
-}
 
 export interface JoinToken {
   token: string;
@@ -169,8 +130,6 @@ export interface K8sTimings {
 }
 
 export interface SimCloudOptions {
-  /** COMPATIBILITY: answer juju in the old command forms (legacy-juju.ts) instead of the simulated Juju. */
-  legacyJuju?: boolean;
   jujuTimings?: Partial<JujuTimings>;
   k8sTimings?: Partial<K8sTimings>;
   /** The clock Juju's asynchronous behaviour runs on. Default Date.now. */
@@ -183,11 +142,8 @@ export class SimCloud {
   /** Current installation of each deployed machine, by system_id. */
   readonly hosts = new Map<string, SimHost>();
   readonly byAddress = new Map<string, SimHost>();
-  /** COMPATIBILITY (legacy-juju.ts): controllers in the old command forms. */
-  readonly juju = new Map<string, LegacyJujuController>();
   /** The simulated Juju (src/sim/juju): every controller, model, machine, unit. */
   readonly jujuWorld: JujuWorld;
-  readonly legacyJuju: boolean;
   readonly k8sTimings: K8sTimings;
   readonly now: () => number;
   /** `<systemId>:<id_path>` of disks an earlier installation used as OSDs: their data is still on them. */
@@ -210,11 +166,9 @@ export class SimCloud {
   constructor(seed: number, kube: SimKubeApi, opts: SimCloudOptions = {}) {
     this.seed = seed;
     this.kube = kube;
-    this.legacyJuju = opts.legacyJuju ?? false;
     this.now = opts.now ?? (() => Date.now());
     this.jujuWorld = new JujuWorld(seed, opts.jujuTimings);
-    // The old layering runs k8s bootstrap/join without --timeout: in compatibility mode they fit in the default.
-    this.k8sTimings = { ...(this.legacyJuju ? { bootstrapMs: 0, joinMs: 0 } : { bootstrapMs: 150_000, joinMs: 120_000 }), ...opts.k8sTimings };
+    this.k8sTimings = { bootstrapMs: 150_000, joinMs: 120_000, ...opts.k8sTimings };
   }
 
   /** What the simulated Juju reads of the hosts and Kubernetes (agents alive, load-balancer addresses). */

@@ -24,7 +24,6 @@ import type { HostFaultSpec } from "./faults.ts";
 import { seededHostKey } from "./keys.ts";
 import { SimKubeApi } from "./kube-api.ts";
 import { JujuApiServer } from "./juju-api-server.ts";
-import { LEGACY_LAYERING_DEFAULT } from "./legacy-juju.ts";
 import { JUJU_AGENT, SimCloud, SimHost, snapServices } from "./model.ts";
 import type { K8sTimings, SimDisk } from "./model.ts";
 import type { JujuTimings } from "../juju/types.ts";
@@ -38,11 +37,6 @@ export interface HostFleetOptions {
   nodeReadyMs?: number;
   /** The simulated Juju (docs/simulated-juju.md). */
   juju?: {
-    /**
-     * COMPATIBILITY: answer juju in the old command forms today's layering uses
-     * (legacy-juju.ts). Default LEGACY_LAYERING_DEFAULT (true until main has the layering rewrite).
-     */
-    legacyLayering?: boolean;
     timings?: Partial<JujuTimings>;
     /** The controller API's port on each controller machine's address. Default 17070; 0 (ephemeral) when sshPort is 0. */
     apiPort?: number;
@@ -130,7 +124,7 @@ export class HostFleet {
     this.region = region;
     this.sshPort = opts.sshPort ?? defaultSshPort();
     this.logger = opts.logger;
-    this.cloud = new SimCloud(region.seed, kube, { legacyJuju: opts.juju?.legacyLayering ?? LEGACY_LAYERING_DEFAULT, jujuTimings: opts.juju?.timings, k8sTimings: opts.juju?.k8sTimings });
+    this.cloud = new SimCloud(region.seed, kube, { jujuTimings: opts.juju?.timings, k8sTimings: opts.juju?.k8sTimings });
     const faults = typeof opts.faults === "string" ? parseHostFaults(opts.faults) : (opts.faults ?? noHostFaults());
     this.dice = new HostFaultDice(faults, region.seed);
     this.jujuApi = new JujuApiServer(this.cloud, { port: opts.juju?.apiPort ?? (opts.sshPort === 0 ? 0 : 17070), logger: opts.logger });
@@ -379,7 +373,7 @@ export class HostFleet {
               case "none": {
                 const r = runCommandLine(info.command, { host, cloud: this.cloud, root: false, env: {}, stdin });
                 // A bootstrap (or an HA member with its vote) serves the controller API before the command returns.
-                void (this.cloud.legacyJuju ? Promise.resolve() : this.jujuApi.sync()).then(() => {
+                void this.jujuApi.sync().then(() => {
                   if (r.out) stream.write(r.out);
                   if (r.err) stream.stderr.write(r.err);
                   stream.exit(r.code);

@@ -1,0 +1,138 @@
+/**
+ * The MAAS side of a command: one region (`maas.url`, or the embedded simulator) as before,
+ * or several (`regions:` in the config, or `metalwave start --regions N`), each region a
+ * client with its own URL, key and request limits behind one `RegionsMaas` port
+ * (src/maas/regions.ts). docs/configuration.md, "Several regions".
+ */
+import { readFileSync } from "node:fs";
+import type { Config } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { MaasPort } from "../maas/port.ts";
+import { RegionLink } from "../maas/region-link.ts";
+import { RegionsMaas } from "../maas/regions.ts";
+import { MaasClient } from "../maas/client.ts";
+import { startSimulator, type SimHandle } from "../sim/index.ts";
+import { resolveRegion, type Region } from "./region.ts";
+
+export interface Site {
+  /** How the run is shown and recorded; with several regions its url lists them (`name=url, …`). */
+  region: Region;
+  maas: MaasPort;
+  requestCount: () => number;
+  /** Several embedded regions, by name (their simulated hosts, for layering). */
+  sims: ReadonlyMap<string, SimHandle>;
+  close(): Promise<void>;
+}
+
+/** Names of the embedded simulated regions: r1, r2, … */
+export function simRegionName(i: number): string {
+  return `r${i + 1}`;
+}
+
+function readRegionKey(file: string, index: number): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (e) {
+    throw new ConfigError(`regions.${index}.apiKeyFile`, `cannot read the API key file ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`, { cause: e });
+  }
+}
+
+function several(clients: { name: string; client: MaasClient }[], config: Config, region: Region, sims: ReadonlyMap<string, SimHandle>): Site {
+  const links = clients.map(({ name, client }) => new RegionLink({ name, port: client, probeIntervalMs: config.regionProbeIntervalMs }));
+  return {
+    region,
+    maas: new RegionsMaas(links),
+    requestCount: () => clients.reduce((n, c) => n + c.client.stats().requests, 0),
+    sims,
+    close: async () => {
+      for (const l of links) l.close();
+      await Promise.all([...sims.values()].map((s) => s.close()));
+    },
+  };
+}
+
+/**
+ * The region(s) a command talks to. `beforeSend` is checked before every request (the
+ * store's lease). Several regions need `regions:` (real) or `simulator.regions` > 1 with
+ * the embedded simulator.
+ */
+export async function openSite(config: Config, opts: { command: string; simulated: boolean; logger: Logger; beforeSend?: () => void }): Promise<Site> {
+  const { logger } = opts;
+  if (config.regions && !opts.simulated) {
+    const clients = config.regions.map((r, i) => ({
+      name: r.name,
+      client: new MaasClient({
+        url: r.url,
+        apiKey: readRegionKey(r.apiKeyFile, i),
+        ...(opts.beforeSend ? { beforeSend: opts.beforeSend } : {}),
+        maxInFlight: r.maxInFlight,
+        requestsPerSecond: r.requestsPerSecond,
+        timeoutMs: r.timeoutMs,
+        logger: logger.child({ component: "maas", region: r.name }),
+      }),
+    }));
+    const url = config.regions.map((r) => `${r.name}=${r.url}`).join(", ");
+    return several(clients, config, { simulated: false, url, apiKey: "" }, new Map());
+  }
+  if (opts.simulated && config.simulator.regions > 1) {
+    if (config.layers.enabled) {
+      throw new ConfigError("layers.enabled", "several embedded simulated regions run without simulated hosts: set layers.enabled: false (metalwave start --regions N does)");
+    }
+    const sims = new Map<string, SimHandle>();
+    try {
+      for (let i = 0; i < config.simulator.regions; i++) {
+        const name = simRegionName(i);
+        sims.set(name, await embeddedRegion(config, logger, name, i));
+      }
+    } catch (e) {
+      await Promise.all([...sims.values()].map((s) => s.close()));
+      throw e;
+    }
+    const clients = [...sims].map(([name, sim]) => ({ name, client: clientOf(config, sim.url, sim.apiKey, logger.child({ region: name }), opts.beforeSend) }));
+    const first = [...sims.values()][0] as SimHandle;
+    const url = [...sims].map(([name, s]) => `${name}=${s.url}`).join(", ");
+    return several(clients, config, { simulated: true, url, apiKey: first.apiKey, sim: first }, sims);
+  }
+  const region = await resolveRegion(config, opts);
+  const client = clientOf(config, region.url, region.apiKey, logger, opts.beforeSend);
+  return {
+    region,
+    maas: client,
+    requestCount: () => client.stats().requests,
+    sims: new Map(),
+    close: async () => {
+      if (region.simulated) await region.sim.close();
+    },
+  };
+}
+
+/** One embedded region of several: its own seed, hostnames and port; the same faults and speed. */
+async function embeddedRegion(config: Config, logger: Logger, name: string, index: number): Promise<SimHandle> {
+  const s = config.simulator;
+  if (s.fleet) throw new ConfigError("simulator.fleet", "a fleet file describes one region; with simulator.regions > 1 use simulator.machines (per region)");
+  const sim = await startSimulator({
+    port: 0,
+    machines: s.machines ?? 300,
+    hostnamePrefix: name,
+    ...(s.speed === 0 ? { zeroDuration: true } : { speed: s.speed }),
+    seed: s.seed + index,
+    ...(s.faults ? { faults: s.faults } : {}),
+    logger: logger.child({ component: "sim", region: name }),
+  });
+  logger.info({ region: name, url: sim.url, simulated: true, machines: sim.region.machines.length }, "embedded simulated MAAS region started (made-up machines)");
+  return sim;
+}
+
+/** A client with the config's `maas.*` request limits (rollout.ts's clientFor, which imports this file). */
+function clientOf(config: Config, url: string, apiKey: string, logger: Logger, beforeSend?: () => void): MaasClient {
+  return new MaasClient({
+    url,
+    apiKey,
+    ...(beforeSend ? { beforeSend } : {}),
+    maxInFlight: config.maas.maxInFlight,
+    requestsPerSecond: config.maas.requestsPerSecond,
+    timeoutMs: config.maas.timeoutMs,
+    logger: logger.child({ component: "maas" }),
+  });
+}

@@ -1,0 +1,331 @@
+/**
+ * Juju, check then act, through the juju CLI on the client machine (templates/layers/juju.yaml):
+ * every change reads Juju first (`juju status`, `machines`, `config`, `models`, `spaces`) and
+ * acts only on what is missing, so a re-run, or a rollout resumed after kill -9, reconciles
+ * instead of redoing. Waits on units need consecutive good reads (waits.ts); a unit in error
+ * ends a wait at once with LAYER_UNIT_ERROR naming it (juju-layering.md §2, §3e, §4a).
+ *
+ * `juju status` reads of one model are shared by the callers that ask while one is in
+ * flight (many hosts waiting on the same model cost one read per poll, not one each); a read
+ * started before a change is never used after it.
+ */
+import type { Logger } from "pino";
+import { LayerError } from "./errors.ts";
+import type { HostNetwork, LayerHost } from "./host.ts";
+import { addressesOf } from "./host.ts";
+import type { KeyedLock, Lane } from "./lane.ts";
+import type { LayerTemplate, MachineApp, RelationSpec, Values } from "./render.ts";
+import { waitUntil, type WaitOptions } from "./waits.ts";
+
+export interface StatusValue {
+  current?: string;
+  message?: string;
+}
+export interface UnitJson {
+  "workload-status"?: StatusValue;
+  "juju-status"?: StatusValue;
+  machine?: string;
+  leader?: boolean;
+  subordinates?: Record<string, UnitJson>;
+}
+export interface AppJson {
+  charm?: string;
+  "charm-name"?: string;
+  scale?: number;
+  "application-status"?: StatusValue;
+  relations?: Record<string, { "related-application"?: string; interface?: string }[]>;
+  units?: Record<string, UnitJson>;
+  "subordinate-to"?: string[];
+}
+export interface MachineJson {
+  "dns-name"?: string;
+  "ip-addresses"?: string[];
+  "instance-id"?: string;
+  "juju-status"?: StatusValue;
+}
+export interface StatusJson {
+  machines?: Record<string, MachineJson>;
+  applications?: Record<string, AppJson>;
+  "application-endpoints"?: Record<string, { url?: string; "application-status"?: StatusValue }>;
+  offers?: Record<string, { application?: string; "total-connected-count"?: number }>;
+}
+
+/** A unit with the machine it runs on (a subordinate: its principal's). */
+export interface UnitRef {
+  name: string;
+  app: string;
+  machine: string | undefined;
+  status: string;
+  message: string;
+  leader: boolean;
+}
+
+/** Every unit of an application, subordinates found under their principals. */
+export function unitsOf(st: StatusJson, app: string): UnitRef[] {
+  const out: UnitRef[] = [];
+  const ref = (name: string, u: UnitJson, machine: string | undefined): UnitRef => ({ name, app: name.split("/")[0] ?? "", machine, status: u["workload-status"]?.current ?? "unknown", message: u["workload-status"]?.message ?? "", leader: u.leader === true });
+  for (const a of Object.values(st.applications ?? {})) {
+    for (const [name, u] of Object.entries(a.units ?? {})) {
+      if (name.startsWith(`${app}/`)) out.push(ref(name, u, u.machine));
+      for (const [sn, su] of Object.entries(u.subordinates ?? {})) if (sn.startsWith(`${app}/`)) out.push(ref(sn, su, u.machine));
+    }
+  }
+  return out;
+}
+
+/** The application an end names: `app:ep` → app; an offer URL → its alias in the consuming model (the offer's name). */
+export function endApp(end: string): string {
+  if (end.includes("/")) return end.slice(end.lastIndexOf(".") + 1);
+  return end.split(":")[0] ?? end;
+}
+
+/** Replaces `{{name}}` in a bundle's data (charm config) with the engine's values. */
+export function fill(text: string, values: Values, where: string): string {
+  return text.replace(/\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}/g, (_m, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new LayerError("LAYER_PRECONDITION", { layer: where, step: "config" }, `no value for {{${key}}} in ${where}`);
+    return String(v);
+  });
+}
+
+export interface JujuShared {
+  client: LayerHost;
+  tpl: LayerTemplate<"juju">;
+  logger: Logger;
+  locks: KeyedLock;
+  /** The engine's lane: shared reads go through it. */
+  main: Lane;
+  waitOptions(lane: Lane, layer: string, step: string, host: LayerHost, timeoutMs: number): WaitOptions;
+  /** In-flight status reads per model, with the change count they started at. */
+  reads: Map<string, { gen: number; p: Promise<StatusJson> }>;
+  gen: Map<string, number>;
+  /** Models known to exist (a model is never removed by the layers). */
+  models: Set<string>;
+}
+
+export interface UnitWait {
+  layer: string;
+  step: string;
+  host: LayerHost;
+  timeoutMs: number;
+  /** Only units on these machines (per app); all units when absent. */
+  machines?: ReadonlySet<string>;
+  /** Workload statuses that count as ready (default active). */
+  accept?: readonly string[];
+}
+
+/** Juju operations through one lane (the engine's, or one host's). */
+export class JujuOps {
+  readonly s: JujuShared;
+  readonly lane: Lane;
+
+  constructor(s: JujuShared, lane: Lane) {
+    this.s = s;
+    this.lane = lane;
+  }
+
+  private get c(): LayerHost {
+    return this.s.client;
+  }
+
+  private changed(model: string): void {
+    this.s.gen.set(model, (this.s.gen.get(model) ?? 0) + 1);
+  }
+
+  /** `juju status` of a model, shared with the callers asking while it is in flight. */
+  status(model: string): Promise<StatusJson> {
+    this.lane.ensureOpen("status");
+    const gen = this.s.gen.get(model) ?? 0;
+    let r = this.s.reads.get(model);
+    if (r === undefined || r.gen !== gen) {
+      const p = this.s.main.steps.queryJson<StatusJson>(this.c, this.s.tpl, "status", { model });
+      const entry = { gen, p };
+      this.s.reads.set(model, entry);
+      const drop = () => {
+        if (this.s.reads.get(model) === entry) this.s.reads.delete(model);
+      };
+      p.then(drop, drop);
+      r = entry;
+    }
+    return this.lane.until(r.p, "status");
+  }
+
+  private async act(model: string, step: string, values: Values, opts: { stdin?: string } = {}): Promise<void> {
+    try {
+      await this.lane.steps.run(this.c, this.s.tpl, step, { model, ...values }, opts);
+    } finally {
+      this.changed(model);
+    }
+  }
+
+  private ensure(model: string, step: string, values: Values, satisfied: () => Promise<boolean>, act?: () => Promise<void>): Promise<unknown> {
+    return this.lane.steps.ensure(this.c, this.s.tpl, step, { model, ...values }, { satisfied, act: act ?? (() => this.act(model, step, values)) });
+  }
+
+  async models(): Promise<string[]> {
+    const j = await this.lane.steps.queryJson<{ models?: { "short-name"?: string; name?: string }[] }>(this.c, this.s.tpl, "models", {});
+    return (j.models ?? []).map((m) => m["short-name"] ?? (m.name ?? "").split("/").pop() ?? "");
+  }
+
+  /** A model on the controller's cloud (`cloud` undefined) or on a registered cloud. */
+  async ensureModel(model: string, cloud?: string): Promise<void> {
+    if (this.s.models.has(model)) return;
+    const step = cloud === undefined ? "addMachineModel" : "addCloudModel";
+    await this.s.locks.run(`model/${model}`, () => this.ensure(model, step, cloud === undefined ? {} : { cloud }, async () => (await this.models()).includes(model)));
+    this.s.models.add(model);
+  }
+
+  /** The machine id of a host in a model (matched by any of its addresses: manual machines' ids say nothing else). */
+  async machineOf(model: string, h: LayerHost): Promise<string | undefined> {
+    const addrs = addressesOf(h);
+    const st = await this.status(model);
+    for (const [id, m] of Object.entries(st.machines ?? {})) {
+      if ([m["dns-name"], ...(m["ip-addresses"] ?? [])].some((a) => a !== undefined && addrs.includes(a))) return id;
+    }
+    return undefined;
+  }
+
+  /** Manual provisioning (`add-machine ssh:ubuntu@ADDR`) unless the host is a machine of the model; its id. */
+  async enlist(model: string, h: LayerHost): Promise<string> {
+    await this.ensure(model, "addMachine", { address: h.address }, async () => (await this.machineOf(model, h)) !== undefined);
+    const id = await this.machineOf(model, h);
+    if (id === undefined) throw new LayerError("LAYER_NOT_VERIFIED", { layer: "machines", step: "addMachine", systemId: h.systemId, hostname: h.hostname }, `${h.hostname} is not a machine of ${model} after add-machine`);
+    return id;
+  }
+
+  /**
+   * Juju spaces from MAAS's: each MAAS space gets the subnets its hosts have addresses on, once
+   * the model knows the subnet (it learns subnets from its machines). Check then act: `juju spaces`
+   * first; a subnet in the wrong space is moved.
+   */
+  async ensureSpaces(model: string, networks: readonly HostNetwork[]): Promise<Set<string>> {
+    return this.s.locks.run(`${model}/spaces`, async () => {
+      const read = async () => {
+        const j = await this.lane.steps.queryJson<{ spaces?: { name?: string; subnets?: Record<string, unknown> }[] }>(this.c, this.s.tpl, "spaces", { model });
+        const where = new Map<string, string>();
+        for (const sp of j.spaces ?? []) for (const cidr of Object.keys(sp.subnets ?? {})) where.set(cidr, sp.name ?? "");
+        return { names: new Set((j.spaces ?? []).map((x) => x.name ?? "")), where };
+      };
+      let cur = await read();
+      const wanted = new Map<string, string>();
+      for (const n of networks) if (n.space !== null) wanted.set(n.cidr, n.space);
+      for (const [cidr, space] of wanted) {
+        if (!cur.where.has(cidr) || cur.where.get(cidr) === space) continue;
+        const step = cur.names.has(space) ? "moveToSpace" : "addSpace";
+        await this.lane.steps.ensure(this.c, this.s.tpl, step, { model, space, cidr }, {
+          satisfied: async () => (cur = await read()).where.get(cidr) === space,
+          act: () => this.act(model, step, { space, cidr }),
+        });
+      }
+      return cur.names;
+    });
+  }
+
+  /** The `--bind` of an application: its bindings to spaces the model has (none: Juju's default space). */
+  bindOf(app: MachineApp, spaces: ReadonlySet<string>): string | undefined {
+    const def = app.bindings[""];
+    const parts = Object.entries(app.bindings).filter(([ep, sp]) => ep !== "" && spaces.has(sp)).map(([ep, sp]) => `${ep}=${sp}`);
+    if (def !== undefined && spaces.has(def)) parts.unshift(def);
+    return parts.length > 0 ? parts.join(" ") : undefined;
+  }
+
+  /** A machine application with its first unit on `to` (none for a subordinate), then its config. */
+  async ensureApp(model: string, app: MachineApp, to: string | undefined, spaces: ReadonlySet<string>, values: Values): Promise<void> {
+    await this.s.locks.run(`${model}/${app.app}`, async () => {
+      const bind = this.bindOf(app, spaces);
+      const base = { app: app.app, charm: app.charm, channel: app.channel, base: app.base };
+      const exists = async () => (await this.status(model)).applications?.[app.app] !== undefined;
+      if (app.subordinate || to === undefined) await this.ensure(model, "deploySubordinate", base, exists);
+      else if (bind === undefined) await this.ensure(model, "deployMachine", { ...base, to }, exists);
+      else await this.ensure(model, "deployBound", { ...base, to, bind }, exists);
+    });
+    await this.ensureConfig(model, app.app, Object.fromEntries(Object.entries(app.config).map(([k, v]) => [k, fill(v, values, app.app)])));
+  }
+
+  /** A unit of `app` on machine `to` unless one is there. */
+  async ensureUnit(model: string, app: string, to: string): Promise<void> {
+    await this.s.locks.run(`${model}/${app}`, () => this.ensure(model, "addUnit", { app, to }, async () => unitsOf(await this.status(model), app).some((u) => u.machine === to)));
+  }
+
+  /** Each setting whose value differs (read with `juju config` first), one `juju config app k=v` each. */
+  async ensureConfig(model: string, app: string, settings: Readonly<Record<string, string>>): Promise<void> {
+    if (Object.keys(settings).length === 0) return;
+    const read = async () => (await this.lane.steps.queryJson<{ settings?: Record<string, { value?: unknown }> }>(this.c, this.s.tpl, "config", { model, app })).settings ?? {};
+    let cur = await read();
+    for (const [k, v] of Object.entries(settings)) {
+      if (String(cur[k]?.value ?? "") === v) continue;
+      await this.lane.steps.ensure(this.c, this.s.tpl, "setConfig", { model, app, setting: `${k}=${v}` }, {
+        satisfied: async () => String((cur = await read())[k]?.value ?? "") === v,
+        act: () => this.act(model, "setConfig", { app, setting: `${k}=${v}` }),
+      });
+    }
+  }
+
+  /** Whether `a` (app:endpoint) is related to `b`'s application (or offer alias). */
+  static related(st: StatusJson, a: string, b: string): boolean {
+    const [app = "", ep = ""] = a.split(":");
+    return (st.applications?.[app]?.relations?.[ep] ?? []).some((r) => r["related-application"] === endApp(b));
+  }
+
+  async ensureRelation(model: string, rel: RelationSpec): Promise<void> {
+    const [a, b] = rel;
+    await this.s.locks.run(`${model}/rel/${a}`, () => this.ensure(model, "integrate", { a, b }, async () => JujuOps.related(await this.status(model), a, b)));
+  }
+
+  /**
+   * Several relations of a model with one read first: those Juju lacks are made, then one read
+   * verifies them; a relation still missing goes through the retried check-then-act.
+   */
+  async ensureRelations(model: string, rels: readonly RelationSpec[]): Promise<void> {
+    const st = await this.status(model);
+    const missing = rels.filter(([a, b]) => !JujuOps.related(st, a, b));
+    if (missing.length === 0) return;
+    for (const [a, b] of missing) await this.act(model, "integrate", { a, b }).catch(() => undefined);
+    const after = await this.status(model);
+    for (const rel of missing) if (!JujuOps.related(after, rel[0], rel[1])) await this.ensureRelation(model, rel);
+  }
+
+  async ensureOffer(model: string, o: { app: string; endpoints: readonly string[]; name: string }): Promise<void> {
+    await this.ensure(model, "offer", { app: o.app, endpoints: o.endpoints.join(","), name: o.name }, async () => (await this.status(model)).offers?.[o.name] !== undefined);
+  }
+
+  /** An action on a unit: its results when `completed`, else LAYER_COMMAND_FAILED with the action's message. */
+  async action(model: string, step: string, unit: string, values: Values = {}): Promise<Record<string, unknown>> {
+    const r = await this.lane.steps.run(this.c, this.s.tpl, step, { model, unit, ...values }, { allowNonZero: true });
+    this.changed(model);
+    let j: Record<string, { status?: string; message?: string; results?: Record<string, unknown> }>;
+    try {
+      j = JSON.parse(r.stdout) as typeof j;
+    } catch {
+      throw new LayerError("LAYER_COMMAND_FAILED", { layer: "juju", step, systemId: this.c.systemId, hostname: this.c.hostname, exitCode: r.exitCode, outputTail: r.stderr.slice(-2000) }, `action on ${unit} did not run: ${(r.stderr.trim().split("\n")[0] ?? "").slice(0, 300)}`);
+    }
+    const res = Object.values(j)[0];
+    if (res?.status !== "completed") throw new LayerError("LAYER_COMMAND_FAILED", { layer: "juju", step, systemId: this.c.systemId, hostname: this.c.hostname, exitCode: r.exitCode }, `action on ${unit} ${res?.status ?? "did not report"}: ${res?.message ?? ""}`);
+    return res.results ?? {};
+  }
+
+  /**
+   * Waits until every unit of `apps` (on `machines` when given) shows an accepted workload
+   * status in consecutive reads. A unit in error ends the wait at once (LAYER_UNIT_ERROR);
+   * one still blocked or waiting at the deadline is named in the LAYER_NOT_READY error.
+   */
+  async waitUnits(model: string, apps: readonly string[], w: UnitWait): Promise<void> {
+    const accept = w.accept ?? ["active"];
+    await waitUntil(async () => {
+      const st = await this.status(model);
+      const bad: UnitRef[] = [];
+      const missing: string[] = [];
+      for (const app of apps) {
+        const us = unitsOf(st, app).filter((u) => w.machines === undefined || (u.machine !== undefined && w.machines.has(u.machine)));
+        if (us.length === 0) missing.push(app);
+        for (const u of us) {
+          if (u.status === "error") throw new LayerError("LAYER_UNIT_ERROR", { layer: w.layer, step: w.step, systemId: w.host.systemId, hostname: w.host.hostname, unit: { name: u.name, status: u.status, message: u.message } }, `unit ${u.name} is in error`);
+          if (!accept.includes(u.status)) bad.push(u);
+        }
+      }
+      const first = bad[0];
+      const detail = [...missing.map((a) => `${a}: no unit`), ...bad.map((u) => `${u.name} ${u.status}${u.message ? ` (${u.message})` : ""}`)].join(", ");
+      return { ok: bad.length === 0 && missing.length === 0, detail: `units not ready in ${model}: ${detail}`, ...(first ? { unit: { name: first.name, status: first.status, message: first.message } } : {}) };
+    }, this.s.waitOptions(this.lane, w.layer, w.step, w.host, w.timeoutMs));
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The runtime's side of several regions: one status observer per region (each region's
+ * events feed has its own cursor, and a region that does not answer must not stall the
+ * others' polling), and the wiring of each region's availability to the rollout machine
+ * (REGION_DOWN / REGION_UP) and the journal. With one region none of this is used: the
+ * runner keeps its single StatusObserver. docs/architecture.md, "Several regions".
+ */
+import type { Logger } from "pino";
+import type { MachineState, MaasPort } from "../maas/port.ts";
+import type { NodeStatusCode } from "../model/maas/status.ts";
+import { RegionsMaas } from "../maas/regions.ts";
+import type { RegionChange } from "../maas/region-link.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
+import { StatusObserver, type ObserverOptions, type StatusChange } from "./observer.ts";
+
+/** What the runner and the host actors use of an observer. */
+export type StatusObserving = Pick<StatusObserver, "start" | "stop" | "watch" | "unwatch" | "note" | "poke">;
+
+/** The regions behind a port, or undefined for a single region. */
+export function regionsOf(maas: MaasPort): RegionsMaas | undefined {
+  return maas instanceof RegionsMaas && maas.links.size > 1 ? maas : undefined;
+}
+
+/** One StatusObserver per region, addressed by the host key's region. */
+export class RegionObservers implements StatusObserving {
+  private readonly byRegion = new Map<string, StatusObserver>();
+
+  constructor(maas: RegionsMaas, onChange: (c: StatusChange) => void, opts: ObserverOptions) {
+    for (const name of maas.names) {
+      this.byRegion.set(name, new StatusObserver(maas.only(name), onChange, { ...opts, ...(opts.logger ? { logger: opts.logger.child({ region: name }) } : {}) }));
+    }
+  }
+
+  private of(key: string): StatusObserver | undefined {
+    const r = regionOfKey(key);
+    return r === null ? undefined : this.byRegion.get(r);
+  }
+
+  /** Fixes every region's cursor (regions in parallel: one that is down holds only itself). */
+  async start(): Promise<void> {
+    await Promise.all([...this.byRegion.values()].map((o) => o.start()));
+  }
+  async stop(): Promise<void> {
+    await Promise.all([...this.byRegion.values()].map((o) => o.stop()));
+  }
+  watch(key: string, known?: NodeStatusCode): void {
+    this.of(key)?.watch(key, known);
+  }
+  unwatch(key: string): void {
+    this.of(key)?.unwatch(key);
+  }
+  note(machine: MachineState): void {
+    this.of(machine.system_id)?.note(machine);
+  }
+  poke(key: string): void {
+    this.of(key)?.poke(key);
+  }
+}
+
+/** Each region's availability as the runner needs it: to the rollout machine, the journal and the log. */
+export function followRegions(
+  maas: RegionsMaas,
+  on: { down: (region: string, reason: string) => void; up: (region: string, downForMs: number) => void },
+  log: Logger,
+): () => void {
+  const offs = [...maas.links.values()].map((link) =>
+    link.onChange((c: RegionChange) => {
+      if (c.up) {
+        log.info({ region: c.region, downForMs: Math.round(c.downForMs) }, "region answers again: its hosts go on");
+        on.up(c.region, c.downForMs);
+      } else {
+        log.warn({ region: c.region, reason: c.reason }, "region does not answer: its hosts wait (not counted as failures)");
+        on.down(c.region, c.reason);
+      }
+    }),
+  );
+  return () => offs.forEach((off) => off());
+}
+
+/** The regions currently down, by name (for progress, status and metrics). */
+export function regionsDown(maas: MaasPort): string[] {
+  const r = regionsOf(maas);
+  return r ? [...r.links.values()].filter((l) => !l.isUp).map((l) => l.name) : [];
+}

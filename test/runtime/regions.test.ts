@@ -1,0 +1,124 @@
+/**
+ * Several regions, end to end against three simulated regions: a rollout spans all three;
+ * the canary wave has a host of each; region "b" goes away while its hosts are deploying
+ * (its API refuses connections) and comes back. While it is away, "a" and "c" go on, no
+ * host of "b" starts, none fails; once it is back its hosts resume, and every machine of
+ * every region is deployed exactly once. Hosts are keyed `<region>/<system_id>` in the
+ * store and the journal. Runs on both store backends.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
+import { parseConfig } from "../../src/config.ts";
+import { RegionLink } from "../../src/maas/region-link.ts";
+import { RegionsMaas } from "../../src/maas/regions.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
+import { simClient, simDeps } from "./sim-client.ts";
+import { BACKENDS, freshDatabase } from "../store/backends.ts";
+
+const NAMES = ["a", "b", "c"] as const;
+const PER_REGION = 12;
+
+let sims: SimHandle[] = [];
+let store: Store | undefined;
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  store?.close();
+  store = undefined;
+  await Promise.all(sims.map((s) => s.close()));
+  sims = [];
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+async function openBackend(backend: (typeof BACKENDS)[number]): Promise<Store> {
+  if (backend === "sqlite") return openStore(":memory:");
+  const db = await freshDatabase();
+  cleanup = db.drop;
+  return openStore(db.url);
+}
+
+const until = async (what: string, cond: () => boolean, ms = 60_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => {
+  it("goes on in the other regions while one is away, resumes its hosts when it is back, deploys each machine once", async () => {
+    sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: 21 + i, hostnamePrefix: name })));
+    store = await openBackend(backend);
+    const clients = sims.map((s) => simClient(s));
+    const links = NAMES.map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 }));
+    const maas = new RegionsMaas(links);
+    const config = parseConfig({
+      layers: { enabled: false },
+      rollout: { waves: [1, "50%", "100%"], maxInFlight: 4, budget: { perWave: 0, total: 0 }, backoffMs: { base: 1, max: 5 } },
+    });
+    const b = sims[1]!;
+    let sawProgressWhileAway = false;
+    const deps = simDeps(clients[0]!, store, config);
+    const runner = new RolloutRunner({
+      ...deps,
+      maas,
+      requestCount: () => clients.reduce((n, c) => n + c.stats().requests, 0),
+      onProgress: (p) => {
+        if (!b.listening && (p.regionsDown ?? []).includes("b")) sawProgressWhileAway = true;
+      },
+    });
+    const running = runner.run({ resume: false });
+
+    // Region b goes away once one of its machines has been sent a deploy of the second wave
+    // (its canary is done), while it is still deploying.
+    await until("a deploy in region b's second wave", () => (b.stats().machines ?? []).filter((m) => m.deployed > 0).length >= 2);
+    await b.goAway();
+    const rolloutId = store.latestRollout()!.id;
+    const journal = () => store!.journal(rolloutId).map((e) => ({ ...e, data: e.data as Record<string, unknown> }));
+    await until("region b found down", () => journal().some((e) => e.data["event"] === "regionDown"));
+    const downAt = journal().find((e) => e.data["event"] === "regionDown")!;
+    expect(downAt.data["region"]).toBe("b");
+    // a and c go on: hosts of theirs settle while b is away.
+    const settledInService = (region: string) => store!.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === region && h.outcome === "inService").length;
+    const before = { a: settledInService("a"), c: settledInService("c") };
+    await until("hosts of a and c settling while b is away", () => settledInService("a") > before.a && settledInService("c") > before.c);
+    const bBefore = store.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === "b").length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.listening).toBe(false);
+    await b.comeBack();
+
+    const summary = await running;
+    expect(summary.state).toBe("completed");
+    expect(summary.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    expect(summary.failures).toEqual([]);
+    expect(sawProgressWhileAway).toBe(true);
+
+    const entries = journal();
+    const upAt = entries.find((e) => e.data["event"] === "regionUp")!;
+    expect(upAt.data["region"]).toBe("b");
+    expect(entries.filter((e) => e.data["event"] === "regionDown" || e.data["event"] === "regionUp").map((e) => e.data["region"])).toEqual(["b", "b"]);
+    // No host of b started while it was away (a start is a host's first transition).
+    const startedWhileAway = entries.filter((e) => e.kind === "transition" && e.data["from"] === null && e.seq > downAt.seq && e.seq < upAt.seq);
+    expect(startedWhileAway.filter((e) => regionOfKey(e.systemId ?? "") === "b")).toEqual([]);
+    // b had hosts in flight when it went away, and hosts still to start.
+    expect(bBefore).toBeGreaterThan(0);
+    expect(bBefore).toBeLessThan(PER_REGION);
+
+    // The canary wave had one host of each region.
+    const plan = store.getRollout(rolloutId)!.plan as { waves: string[][] };
+    expect(plan.waves[0]!.map((k) => regionOfKey(k)).sort()).toEqual(["a", "b", "c"]);
+    // Every host is keyed by its region, and every machine of every region was deployed exactly once.
+    const hosts = store.loadHosts(rolloutId);
+    expect(hosts).toHaveLength(3 * PER_REGION);
+    NAMES.forEach((name, i) => {
+      const machines = sims[i]!.stats().machines ?? [];
+      expect(machines.map((m) => m.deployed)).toEqual(machines.map(() => 1));
+      expect(machines.every((m) => m.status_name === "Deployed")).toBe(true);
+      expect(hosts.filter((h) => regionOfKey(h.systemId) === name).map((h) => h.systemId.slice(name.length + 1)).sort()).toEqual(machines.map((m) => m.system_id).sort());
+    });
+    expect(links[1]!.counters.outages).toBe(1);
+    expect(links[0]!.counters.outages + links[2]!.counters.outages).toBe(0);
+  }, 120_000);
+});
