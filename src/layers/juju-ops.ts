@@ -161,7 +161,8 @@ export class JujuOps {
     return this.lane.until(r.p, "status");
   }
 
-  private async act(model: string, step: string, values: Values, opts: { stdin?: string } = {}): Promise<void> {
+  /** Runs a change step once; the model's cached reads are dropped (a check after it reads afresh). */
+  async act(model: string, step: string, values: Values, opts: { stdin?: string } = {}): Promise<void> {
     try {
       await this.lane.steps.run(this.c, this.s.tpl, step, { model, ...values }, opts);
     } finally {
