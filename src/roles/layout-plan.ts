@@ -368,6 +368,19 @@ function planStorage(input: LayoutInput, role: string, rule: StorageLayoutRule, 
       return null;
     }
   }
+  if (rule.layout === "blank") {
+    // MAAS refuses to deploy a machine with nothing mounted at `/` (canonical/maas
+    // src/maasserver/models/node.py, Node.storage_layout_issues): "Mount the root '/'
+    // filesystem to be able to deploy this node." metalwave lays out no partitions of its own
+    // after `blank`, so the deploy of every such host would fail; say so before anything changes.
+    problems.push({
+      code: "STORAGE_NO_ROOT_MOUNT",
+      role,
+      field: `${at}.layout`,
+      detail: `layout blank leaves nothing mounted at '/', and MAAS refuses to deploy such a machine ("Mount the root '/' filesystem to be able to deploy this node."); use flat, lvm or bcache`,
+    });
+    return null;
+  }
   const rootBytes = Math.round(root.sizeGiB * GIB);
   const wanted = (sizeBytes(rule.bootSize) ?? 0) + (sizeBytes(rule.rootSize) ?? 0);
   if (wanted > rootBytes) {
@@ -379,8 +392,7 @@ function planStorage(input: LayoutInput, role: string, rule: StorageLayoutRule, 
     });
     return null;
   }
-  const params: StorageLayoutParams = { storage_layout: rule.layout };
-  if (rule.layout !== "blank") params.root_device = root.id;
+  const params: StorageLayoutParams = { storage_layout: rule.layout, root_device: root.id };
   if (rule.bootSize !== undefined) params.boot_size = String(rule.bootSize);
   if (rule.rootSize !== undefined) params.root_size = String(rule.rootSize);
   if (rule.vgName !== undefined) params.vg_name = rule.vgName;

@@ -184,6 +184,13 @@ describe("planning a host's layout", () => {
     expect(r.problems).toContainEqual(expect.objectContaining({ code: "LAYOUT_UNKNOWN_INTERFACE", field: "network.layouts.compute.vlans[0].parent", detail: expect.stringContaining("no interface bond1") }));
   });
 
+  it("a blank layout, which leaves nothing mounted at '/', fails before anything changes (MAAS would refuse every deploy)", () => {
+    const cfg = parseConfig({ storage: { layouts: { storage: { layout: "blank" } } } });
+    const r = noted(planHostLayout({ facts: facts({ hostname: "stor-2" }), roles: ["storage"], order: cfg.roles.order, network: undefined, storage: cfg.storage, model: MODEL, cephDiskIds: new Set() }));
+    expect(r.problems).toEqual([expect.objectContaining({ code: "STORAGE_NO_ROOT_MOUNT", role: "storage", field: "storage.layouts.storage.layout", detail: expect.stringContaining("Mount the root '/' filesystem to be able to deploy this node.") })]);
+    expect(r.layout?.storage ?? null).toBeNull();
+  });
+
   it("sizes that do not fit the root disk fail with the numbers", () => {
     const cfg = parseConfig({ storage: { layouts: { compute: { layout: "flat", rootSize: "2T" } } } });
     const r = noted(planHostLayout({ facts: facts({ hostname: "cmp-5" }), roles: ["compute"], order: cfg.roles.order, network: undefined, storage: cfg.storage, model: MODEL, cephDiskIds: new Set() }));

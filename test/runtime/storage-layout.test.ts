@@ -2,8 +2,8 @@
  * The per-role storage layout end to end through a rollout on the simulated region, read
  * back from MAAS after deploy: a flat layout on the disk the root-device rule picks (not
  * MAAS's boot disk), an LVM layout with its volume group and logical volume holding `/`,
- * and a blank layout, which leaves nothing mounted at `/`, so MAAS refuses the deploy and
- * the host ends quarantined with MAAS's words (docs/roles.md, "Storage rules").
+ * and a blank layout, which leaves nothing mounted at `/` (MAAS would refuse the deploy), so
+ * pre-flight fails it; overridden, the rule is not applied (docs/roles.md, "Storage rules").
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,7 +37,7 @@ function rootMount(devices: readonly BlockDevice[]): { device: BlockDevice; fsty
 }
 
 describe("per-role storage layouts through a rollout, read back from MAAS", () => {
-  it("lays out flat on the rule's root disk and lvm with its volume, and a blank layout's deploy is refused by MAAS and quarantined", async () => {
+  it("lays out flat on the rule's root disk and lvm with its volume; a blank layout fails pre-flight, and overridden it is not applied (MAAS's layout stays)", async () => {
     // A few machines of each class of the 5,000-machine fleet.
     const text = readFileSync(FLEET_5000, "utf8").replace(/count: (200|1463|1462),/g, "count: 2,");
     const file = join(mkdtempSync(join(tmpdir(), "mw-storage-")), "fleet.yaml");
@@ -46,7 +46,8 @@ describe("per-role storage layouts through a rollout, read back from MAAS", () =
     const maas = simClient(sim);
     const base = layoutConfig();
     const config = layoutConfig({
-      rollout: { ...base.rollout, maxAttempts: { commission: 1, deploy: 1, layer: 1, release: 1 }, budget: { perWave: "100%", total: "100%" } },
+      // The blank layout fails pre-flight (STORAGE_NO_ROOT_MOUNT: MAAS would refuse every such deploy); overridden here.
+      rollout: { ...base.rollout, maxAttempts: { commission: 1, deploy: 1, layer: 1, release: 1 }, budget: { perWave: "100%", total: "100%" }, overrides: ["STORAGE_NO_ROOT_MOUNT"] },
       storage: {
         layouts: {
           // Control machines have two 480 GB SSDs; the rule picks the second by name, not MAAS's boot disk.
@@ -59,6 +60,7 @@ describe("per-role storage layouts through a rollout, read back from MAAS", () =
     });
     const plan = await readAndPlan(maas, config);
     expect(plan.blocking).toEqual([]);
+    expect(new Set(plan.overridden.map((f) => f.code))).toEqual(new Set(["STORAGE_NO_ROOT_MOUNT"]));
     const byRole = (role: string) => plan.rollout.hosts.filter((h) => h.roles.includes(role));
     expect(byRole("control").length).toBeGreaterThan(0);
     expect(byRole("compute").length).toBeGreaterThan(0);
@@ -67,13 +69,10 @@ describe("per-role storage layouts through a rollout, read back from MAAS", () =
 
     store = openStore(":memory:");
     const summary = await new RolloutRunner(simDeps(maas, store, config)).run({ resume: false });
-    // Blank-layout storage hosts cannot deploy: nothing is mounted at /.
-    expect(summary.byOutcome).toMatchObject({ quarantined: byRole("storage").length, inService: plan.rollout.hosts.length - byRole("storage").length });
-    for (const f of summary.failures) {
-      expect(byRole("storage").map((h) => h.systemId)).toContain(f.systemId);
-      expect(f).toMatchObject({ phase: "deploying" });
-      expect(f.message).toContain("Mount the root '/' filesystem to be able to deploy this node.");
-    }
+    // The failing rule is not applied: the storage hosts keep MAAS's layout (flat after commissioning) and deploy.
+    for (const h of byRole("storage")) expect(h.layout?.storage ?? null).toBeNull();
+    expect(summary.byOutcome).toMatchObject({ inService: plan.rollout.hosts.length });
+    expect(summary.failures).toEqual([]);
 
     for (const h of byRole("control")) {
       const m = await maas.readMachine(h.systemId);
@@ -98,8 +97,8 @@ describe("per-role storage layouts through a rollout, read back from MAAS", () =
       expect(root?.device.size).toBe(Math.floor(200_000_000_000 / extent) * extent);
     }
     for (const h of byRole("storage")) {
-      expect((await maas.readMachine(h.systemId)).status).toBe(NodeStatus.BROKEN);
-      expect(rootMount(await maas.readBlockDevices(h.systemId))).toBeUndefined();
+      expect((await maas.readMachine(h.systemId)).status).toBe(NodeStatus.DEPLOYED);
+      expect(rootMount(await maas.readBlockDevices(h.systemId))?.fstype).toBe("ext4");
     }
   }, 120_000);
 });
