@@ -104,6 +104,8 @@ export const hostMachine = hostSetup.createMachine({
           target: "releasing",
           actions: toDeployCycle,
         },
+        // Broken and never commissioned successfully, planned to be commissioned again (remediation).
+        { guard: "commissionFromBroken", target: "commissioning" },
         {
           guard: { type: "statusIs", params: { statuses: [S.BROKEN] } },
           target: "quarantined",

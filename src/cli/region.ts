@@ -62,6 +62,9 @@ export async function resolveRegion(config: Config, opts: { command: string; sim
 
 /** A real region: its URL and key, or a usage error saying where to give them. */
 export function realRegion(config: Config, command: string, why?: string): Region & { simulated: false } {
+  if (config.regions) {
+    throw new UsageError(`metalwave ${command}: takes one MAAS region (maas.url) for now; regions: (several) works with plan, rollout and start (docs/configuration.md, "Several regions")`);
+  }
   const url = config.maas.url;
   if (!url) {
     throw new UsageError(

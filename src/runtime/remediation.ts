@@ -6,9 +6,13 @@
  *   are checked first (src/layers/health.ts); each failure is journaled, and a host that
  *   failed counts as unhealthy like a failed one (released with erase when remediated).
  * - A host under its attempt cap whose cool-down has passed is provisioned again: a
- *   quarantined (Broken) one is marked fixed first, as the first step of the pass's
- *   rollout once that is in the store (PlanPrepare: a kill never leaves a host fixed
- *   and unplanned); one MAAS holds then (Failed deployment, Deployed, also a Broken one
+ *   quarantined (Broken) one that had commissioned successfully is marked fixed first, as
+ *   the first step of the pass's rollout once that is in the store (PlanPrepare: a kill
+ *   never leaves a host fixed and unplanned); a Broken one that never commissioned
+ *   successfully (quarantined while commissioning) is commissioned again from Broken
+ *   instead (`commissionFromBroken`), its role rules judged anew from what MAAS found:
+ *   marked fixed it would be Ready without the storage layout a deploy needs, and MAAS
+ *   refuses that deploy ("Mount the root '/' filesystem…"); one MAAS holds then (Failed deployment, Deployed, also a Broken one
  *   that MAAS returns to Deployed) is released with erase; then the usual deploy cycle
  *   and layers. At most `maxAtOnce` per pass; each pass is a rollout of kind
  *   `remediation` in the store, so the attempts are counted from the store and survive
@@ -22,7 +26,7 @@
  */
 import type { Machine } from "../maas/port.ts";
 import { NodeStatus as S, isStatusCode } from "../model/maas/status.ts";
-import { scopeTagFor } from "../roles/index.ts";
+import { roleRecheckFor, scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";
 import type { PlannedHost } from "./deployment-plan.ts";
@@ -37,6 +41,22 @@ import { readRolloutPlan } from "./documents/rollout-plan.ts";
  */
 export const FAILED_TESTING_REASON =
   "MAAS's hardware tests failed (Failed testing): MAAS takes no commission, release, deploy or mark_fixed from there, and metalwave does not override failed hardware tests; an operator must check the hardware and test it again in MAAS (then mark it broken, and the next pass provisions it again)";
+
+/**
+ * Whether MAAS holds a successful commissioning of the machine: its current commissioning
+ * script set exists and every result passed (or was skipped). MAAS's own MarkFixed node
+ * action asks the same before it marks a machine fixed ("Unable to be mark fixed because
+ * it has not been commissioned successfully.": canonical/maas src/maasserver/node_action.py,
+ * MarkFixed.has_commissioning_data); the machine's `commissioning_status` is that set's
+ * overall status (-1 without one, 2 Passed when nothing failed: models/scriptset.py,
+ * get_status_from_qs). A region that does not report it is taken at its word (marked fixed).
+ */
+export function commissionedSuccessfully(m: Pick<Machine, "commissioning_status">): boolean {
+  return m.commissioning_status === undefined || m.commissioning_status === SCRIPT_PASSED;
+}
+
+/** MAAS's SCRIPT_STATUS.PASSED (src/metadataserver/enum.py). */
+const SCRIPT_PASSED = 2;
 
 /** Statuses that mean the host is not doing its job and metalwave may act on it. */
 export const UNHEALTHY: readonly number[] = [S.BROKEN, S.FAILED_DEPLOYMENT, S.FAILED_COMMISSIONING, S.FAILED_RELEASING, S.FAILED_DISK_ERASING, S.FAILED_TESTING];
@@ -118,8 +138,16 @@ async function checkHealth(deps: RunnerDeps, members: readonly Machine[], past: 
   const hosts: LayerHost[] = [];
   for (const m of inService) {
     const roles = rolesOf(m, config);
-    if (m.ip_addresses.length === 0) results.push({ systemId: m.system_id, hostname: m.hostname, roles, healthy: false, failures: [{ check: "ssh", detail: "MAAS reports no IP address for the machine" }] });
-    else hosts.push(hostFromMachine(m, roles));
+    if (m.ip_addresses.length === 0) {
+      results.push({ systemId: m.system_id, hostname: m.hostname, roles, healthy: false, failures: [{ check: "ssh", detail: "MAAS reports no IP address for the machine" }] });
+      continue;
+    }
+    try {
+      // Reached on its management address, as the layers reach it (src/layers/addresses.ts).
+      hosts.push(hostFromMachine(m, roles, { spaces: config.network?.spaces }));
+    } catch (e) {
+      results.push({ systemId: m.system_id, hostname: m.hostname, roles, healthy: false, failures: [{ check: "ssh", detail: e instanceof Error ? e.message : String(e) }] });
+    }
   }
   const probe = createHealthProbe({ ssh: deps.layering.ssh, logger: deps.logger.child({ component: "health" }), timeoutMs: policy.healthCheckTimeoutMs, concurrency: policy.healthCheckConcurrency });
   results.push(...(await probe.check(hosts)));
@@ -187,13 +215,17 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       // Every host is planned with a release (and erase): its host releases it when MAAS holds
       // it as it starts (Failed deployment, Deployed; a Broken one once marked fixed, which MAAS
       // returns to Deployed if it broke while Deployed), and goes straight on from Ready or
-      // Failed commissioning.
-      hosts.push(plannedHost(m, rolesOf(m, config), { erase: policy.erase }));
+      // Failed commissioning. A Broken one that never commissioned successfully is commissioned
+      // from Broken, then judged and tagged from the facts that commissioning found.
+      const roles = rolesOf(m, config);
+      const fromBroken = m.status === S.BROKEN && !commissionedSuccessfully(m);
+      hosts.push(plannedHost(m, roles, fromBroken ? { erase: policy.erase, commissionFromBroken: true, recheck: roleRecheckFor(config.roles, roles) } : { erase: policy.erase }));
       result.attempted.push({ systemId: m.system_id, hostname: m.hostname, attempt: (past.attempts.get(m.system_id)?.attempts ?? 0) + 1 });
     }
     // Broken (quarantined) machines come back through mark_fixed, the first step of the rollout
     // once its plan is in the store: never marked fixed without a rollout that carries them on.
-    const broken = batch.filter((m) => m.status === S.BROKEN).map((m) => ({ systemId: m.system_id, hostname: m.hostname, comment: "metalwave: remediation" }));
+    // Those that never commissioned successfully are commissioned instead (above).
+    const broken = batch.filter((m) => m.status === S.BROKEN && commissionedSuccessfully(m)).map((m) => ({ systemId: m.system_id, hostname: m.hostname, comment: "metalwave: remediation" }));
     const plan: PreparedPlan = {
       ...hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines),
       ...(broken.length > 0 ? { prepare: { markFixed: broken } } : {}),

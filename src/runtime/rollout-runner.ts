@@ -6,7 +6,8 @@
  *
  * Its parts, one file each: resume.ts (the resume point from the hosts' records),
  * host-persistence.ts (saving snapshots), progress.ts (the tally and the summary),
- * plan-prepare.ts (a maintenance plan's steps before its hosts start), host-policy.ts,
+ * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
+ * maintenance plan's steps before its hosts start), host-policy.ts,
  * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs).
  */
 import { hostname as osHostname } from "node:os";
@@ -19,12 +20,12 @@ import type { Store, HostRecord, RolloutRegion } from "../store/index.ts";
 import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPolicy } from "../../state-machines/host.ts";
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
-import { PreflightError, readAndPlan, type DeploymentPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
-import { syncTags } from "../roles/index.ts";
+import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
+import { newRolloutJournal, planNewRollout } from "./new-rollout.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
-import { StatusObserver } from "./observer.ts";
+import { StatusObserver, type StatusChange } from "./observer.ts";
 import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
@@ -98,7 +99,6 @@ export class RolloutRunner {
   private state: RolloutState = "running";
   private pauseReason: string | undefined;
   private observer!: StatusObserving;
-  /** Several regions: stops following their availability. */
   private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
   private startedAt = 0;
@@ -146,8 +146,7 @@ export class RolloutRunner {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
     const regions = regionsOf(maas);
-    const observerOpts = { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 };
-    const onChange = (c: { systemId: string; status: NodeStatusCode; statusMessage: string | null }) => this.onStatus(c.systemId, c.status, c.statusMessage);
+    const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 }] as const;
     // Several regions: one observer per region, each with its own events cursor (regions.ts).
     this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
@@ -250,25 +249,8 @@ export class RolloutRunner {
       },
     });
     this.wireRollout(hostLogic, policy);
-    if (regions) {
-      // A region that stops answering holds its own hosts only; it is not a host failure.
-      this.unfollowRegions = followRegions(
-        regions,
-        {
-          down: (region, reason) => {
-            this.journal({ event: "regionDown", region, reason });
-            this.toRollout({ type: "REGION_DOWN", region });
-            this.emitProgress(true);
-          },
-          up: (region, downForMs) => {
-            this.journal({ event: "regionUp", region, downForMs: Math.round(downForMs) });
-            this.toRollout({ type: "REGION_UP", region });
-            this.emitProgress(true);
-          },
-        },
-        this.log,
-      );
-    }
+    // A region that stops answering holds its own hosts only; it is not a host failure (regions.ts).
+    if (regions) this.unfollowRegions = followRegions(regions, { journal: (d) => this.journal(d), send: (e) => this.toRollout(e), changed: () => this.emitProgress(true) }, this.log);
 
     for (const { record: h, snapshot } of point.restorable) {
       const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
@@ -507,42 +489,13 @@ export class RolloutRunner {
    */
   private async startNewRollout(): Promise<void> {
     const { store, config, maas } = this.deps;
-    const planned = await readAndPlan(maas, config);
-    if (planned.rollout.hosts.length === 0) {
-      throw new RolloutError(
-        "EMPTY_FLEET",
-        `the plan deploys no machine: MAAS lists ${planned.machines.length} machine(s)` +
-          (config.rollout.selectTags.length ? ` (selected by tags ${config.rollout.selectTags.join(", ")})` : "") +
-          `, ${planned.roles.members.length} in scope ${planned.roles.scopeTag}, none given a role (run metalwave plan to see why)`,
-      );
-    }
-    if (planned.blocking.length > 0) throw new PreflightError(planned.blocking);
+    const started = await planNewRollout(maas, config);
+    const { planned } = started;
     for (const f of planned.machines) this.knownStatus.set(f.systemId, f.status);
-    // Tags before anything else: every machine's scope and role tags in O(roles) batched
-    // calls. A failure part-way says what was done and what was not (RolesError).
-    const synced = await syncTags(maas, { ...planned.roles, blockDeviceTags: [] });
     this.plan = planned.rollout;
     this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
-    this.journalPlan(planned, synced);
-  }
-
-  private journalPlan(planned: DeploymentPlan, synced: Awaited<ReturnType<typeof syncTags>>): void {
-    const r = planned.roles;
-    this.journal({
-      event: "planned",
-      machines: planned.rollout.hosts.length,
-      waves: planned.rollout.waves.length,
-      roles: Object.fromEntries(Object.entries(r.byRole).map(([role, sum]) => [role, sum.count])),
-      spares: Object.fromEntries(Object.entries(r.spares).map(([role, ms]) => [role, ms.length])),
-      heldBack: r.unassigned.length,
-      excluded: r.excluded.length,
-    });
-    this.journal({ event: "preflight", findings: r.findings.map((f) => ({ severity: f.severity, code: f.code, role: f.role, message: f.message })) });
-    for (const f of planned.overridden) {
-      this.journal({ event: "override", code: f.code, role: f.role, message: f.message, by: process.env["USER"] ?? null });
-      this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
-    }
-    this.journal({ event: "tagsSynced", created: synced.created, updateCalls: synced.updateCalls });
+    for (const data of newRolloutJournal(started, process.env["USER"] ?? null)) this.journal(data);
+    for (const f of planned.overridden) this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
   }
 
   /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */

@@ -14,6 +14,12 @@ export interface PhaseFaults {
   fail: number;
   /** Probability the phase never finishes (MAAS's own timeout then fails it, if it has one). */
   hang: number;
+  /**
+   * Only the machine's first `first` runs of the phase are at risk (`:first=N`); later ones
+   * go as without faults. A test tool, not a MAAS behaviour: a host whose first
+   * commissioning fails and a later one works.
+   */
+  first?: number;
 }
 
 export interface MachineFaults {
@@ -99,10 +105,11 @@ export function parseFaults(spec: string): FaultSpec {
     const phase = dot < 0 ? "" : key.slice(0, dot);
     const kind = dot < 0 ? "" : key.slice(dot + 1);
     if ((PHASES as readonly string[]).includes(phase) && (kind === "fail" || kind === "hang")) {
-      params(item, extra, []);
+      const ps = params(item, extra, ["first"]);
       const m = machine();
       const p = (m.phases[phase as Phase] ??= {});
       p[kind] = rate(item, value);
+      if (ps.has("first")) p.first = posInt(item, ps.get("first") ?? "", "first");
       if ((p.fail ?? 0) + (p.hang ?? 0) > 1) throw bad(item, `${phase}.fail + ${phase}.hang exceed 1`);
       continue;
     }
@@ -158,8 +165,9 @@ export function formatFaults(f: FaultSpec): string {
   const machine = (m: MachineFaults, at: string) => {
     for (const phase of PHASES) {
       const p = m.phases[phase];
-      if (p?.fail !== undefined) items.push(`${phase}.fail${at}=${p.fail}`);
-      if (p?.hang !== undefined) items.push(`${phase}.hang${at}=${p.hang}`);
+      const first = p?.first === undefined ? "" : `:first=${p.first}`;
+      if (p?.fail !== undefined) items.push(`${phase}.fail${at}=${p.fail}${first}`);
+      if (p?.hang !== undefined) items.push(`${phase}.hang${at}=${p.hang}${first}`);
     }
     if (m.powerError !== undefined) items.push(`power.error${at}=${m.powerError}`);
     if (m.powerTimeout !== undefined) items.push(`power.timeout${at}=${m.powerTimeout}`);

@@ -19,8 +19,8 @@ import type { JournalKind } from "./types.ts";
 export type Params = SqlValue[];
 
 export const HOST_UPSERT = `
-INSERT INTO host (rollout_id, system_id, hostname, wave, roles, phase, outcome, last_error, maas_status, updated_at, snapshot)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO host (rollout_id, system_id, hostname, wave, roles, phase, outcome, last_error, maas_status, updated_at, snapshot, region)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (rollout_id, system_id) DO UPDATE SET
   hostname = excluded.hostname, wave = excluded.wave, roles = excluded.roles, phase = excluded.phase,
   outcome = excluded.outcome, last_error = excluded.last_error, maas_status = excluded.maas_status,

@@ -5,6 +5,7 @@
  */
 import type { StoreCore } from "./core.ts";
 import { HOST_UPSERT, toJson, type Params } from "./core.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import { decodeHostSnapshot, encodeHostSnapshot, parseJson } from "./envelope.ts";
 import { StoreError } from "./errors.ts";
 import type { HostCounts, HostInput, HostRecord } from "./types.ts";
@@ -21,9 +22,10 @@ interface HostRow {
   maas_status: number | null;
   updated_at: string;
   snapshot: string | null;
+  region: string | null;
 }
 
-const HOST_COLUMNS = `rollout_id, system_id, hostname, wave, roles, phase, outcome, last_error, maas_status, updated_at, snapshot`;
+const HOST_COLUMNS = `rollout_id, system_id, hostname, wave, roles, phase, outcome, last_error, maas_status, updated_at, snapshot, region`;
 
 /** Hosts read per query by iterateHosts: enough to keep round trips few, few enough to keep memory small. */
 const PAGE = 500;
@@ -45,6 +47,8 @@ export function saveHost(core: StoreCore, rolloutId: string, host: HostInput): v
     host.maasStatus ?? null,
     core.at(),
     host.snapshot === null || host.snapshot === undefined ? null : encodeHostSnapshot(host.snapshot, core.hostVersion, where),
+    // The host key is region/system_id with several regions (state-machines/rollout/regions.ts); the column is its region, for reads by region.
+    regionOfKey(host.systemId),
   ];
   if (core.writesThrough()) {
     core.write("saving a host", where, () => core.sql.run(HOST_UPSERT, params));
@@ -117,6 +121,7 @@ function toHost(core: StoreCore, r: HostRow): HostRecord {
   return {
     rolloutId: r.rollout_id,
     systemId: r.system_id,
+    region: r.region ?? null,
     hostname: r.hostname,
     wave: r.wave,
     roles: roles as string[],

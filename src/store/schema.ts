@@ -7,7 +7,7 @@
  */
 
 /** The table layout this build writes. Bump it and add a migration when the DDL changes. */
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 
 /** Version 1: the first layout. */
 const V1 = `
@@ -90,6 +90,18 @@ ALTER TABLE rollout ADD COLUMN region_url TEXT;
  * MIGRATIONS[v] brings a store from version v to v + 1; MIGRATIONS[0] creates
  * version 1 from nothing. Each runs inside the opening transaction.
  */
-export const MIGRATIONS: readonly string[] = [V1, V2];
+/**
+ * Version 3: several MAAS regions. A host's key is `<region>/<system_id>` with several
+ * regions (so `(rollout_id, system_id)` stays its primary key and is the pair); the new
+ * `region` column is that region, NULL with one region, for reads by region. Older rows
+ * hold bare system_ids (one region): the backfill leaves them NULL.
+ */
+const V3 = `
+ALTER TABLE host ADD COLUMN region TEXT;
+UPDATE host SET region = substr(system_id, 1, instr(system_id, '/') - 1) WHERE instr(system_id, '/') > 0;
+CREATE INDEX IF NOT EXISTS host_by_region ON host (rollout_id, region);
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 export const META_DDL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;

@@ -71,7 +71,10 @@ export interface HostInput {
 
 export interface HostRecord {
   rolloutId: string;
+  /** The host key: the system_id, or `<region>/<system_id>` with several regions. */
   systemId: string;
+  /** Several regions: the host's region (store schema 3); null with one region. */
+  region: string | null;
   hostname: string;
   wave: number;
   roles: string[];

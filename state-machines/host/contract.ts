@@ -72,7 +72,14 @@ export interface Reprovision {
    */
   recommission?: boolean;
   /**
-   * With `recommission`: the role rules the host was planned with, so the tagging after
+   * The machine is Broken in MAAS and never commissioned successfully (quarantined while
+   * commissioning): commission it from Broken (MAAS takes `commission` there) instead of
+   * marking it fixed, which would leave it Ready without the storage layout and facts a
+   * deploy needs. Then the deploy cycle, as after any commissioning.
+   */
+  commissionFromBroken?: boolean;
+  /**
+   * With `recommission` or `commissionFromBroken`: the role rules the host was planned with, so the tagging after
    * the new commissioning judges the machine again (role match, ceph disks) and sets its
    * block-device tags from the disks MAAS found. Data only; the tagMachine actor applies it.
    */
@@ -126,7 +133,7 @@ export interface HostContext {
   /** Set for a re-provisioning; `reprovisionReleased` once its release (and erase) is done. */
   reprovision?: Reprovision | null;
   reprovisionReleased?: boolean;
-  /** With `reprovision.recommission`: the new commissioning ended Ready. */
+  /** With `reprovision.recommission` or `commissionFromBroken`: the new commissioning ended Ready. */
   reprovisionCommissioned?: boolean;
   /** The rollout is paused: no retry starts (a failed attempt waits in `retryHeld` until it resumes). */
   held?: boolean;

@@ -89,6 +89,8 @@ export const hostSetup = setup({
       !!context.reprovision && !context.reprovisionReleased && REPROVISION_RELEASABLE.includes(context.maasStatus),
     mustReleaseToRecommission: ({ context }) =>
       !!context.reprovision?.recommission && !context.reprovisionReleased && REPROVISION_RELEASABLE.includes(context.maasStatus),
+    /** A Broken machine that never commissioned successfully is to be commissioned from there (remediation). */
+    commissionFromBroken: ({ context }) => !!context.reprovision?.commissionFromBroken && !context.reprovisionCommissioned && context.maasStatus === S.BROKEN,
     /** A re-commissioning was asked for and has not ended Ready yet. */
     recommissionPending: ({ context }) => recommissionPending(context),
     /** The re-commissioning's request is still to be sent: MAAS shows the machine Ready from its release. */
@@ -127,7 +129,7 @@ export const hostSetup = setup({
     clearRequest: assign({ requestSent: false }),
     markTagged: assign({ tagged: true }),
     /** Commissioning ended Ready: a re-commissioning asked for is done. */
-    markCommissioned: assign(({ context }) => (context.reprovision?.recommission ? { reprovisionCommissioned: true } : {})),
+    markCommissioned: assign(({ context }) => (context.reprovision?.recommission || context.reprovision?.commissionFromBroken ? { reprovisionCommissioned: true } : {})),
     emitPhase: emit(({ context }, params: { phase: HostPhase }) => {
       const retry = retryPhaseOf(params.phase);
       return {

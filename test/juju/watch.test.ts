@@ -128,6 +128,16 @@ describe("Juju watch through jujulib against the simulated controller", () => {
     await until(jw, (x) => x.units.get("sunbeam-machine/1")?.workload.current === "error", "sunbeam-machine/1 in error");
     const errs = seen.filter((e) => e.type === "unit-error");
     expect(errs).toEqual([{ type: "unit-error", unit: "sunbeam-machine/1", application: "sunbeam-machine", machine: "1", instanceId: `manual:${w.hosts[2]!.address}`, status: "error", message: 'hook failed: "install"', since: expect.any(String) }]);
+    // FullStatus shows it as Juju does (workload error, agent idle: state/unit.go, unitagent.go), in the schema's shape.
+    const r = await connectAndLogin(`ws://${endpoint}/model/${uuid}/api`, { facades: [ClientV7], wsclass: WebSocket, closeCallback: () => undefined }, { username: "admin", password }, "3.6.4");
+    try {
+      const fs = (await r.conn!.facades.client.fullStatus({ patterns: [] })) as { applications: Record<string, { units: Record<string, { "workload-status": { status: string; info: string }; "agent-status": { status: string } }> }> };
+      expect(checkResult("Client", 7, "FullStatus", fs)).toEqual([]);
+      const u = fs.applications["sunbeam-machine"]!.units["sunbeam-machine/1"]!;
+      expect([u["workload-status"].status, u["workload-status"].info, u["agent-status"].status]).toEqual(["error", 'hook failed: "install"', "idle"]);
+    } finally {
+      r.logout();
+    }
     // Another change elsewhere does not repeat it; a watch opened now reports the unit already in error.
     w.cloud.jujuWorld.setWorkloadStatus(model(), "sunbeam-machine/0", "maintenance", "reconfiguring", Date.UTC(2026, 0, 1));
     await until(jw, (x) => x.units.get("sunbeam-machine/0")?.workload.current === "maintenance", "sunbeam-machine/0 maintenance");
@@ -191,6 +201,25 @@ describe("Juju watch through jujulib against the simulated controller", () => {
     expect(threw).toMatchObject({ code: "JUJU_PREDICATE" });
   });
 
+  it("with coalesceMs, the changes made while the watch pauses come in one Next", async () => {
+    const jw = createJujuWatch();
+    open.push(jw);
+    await jw.connect({ endpoints: [endpoint], modelUuid: uuid, credentials: { username: "admin", password }, security: { kind: "plain" }, coalesceMs: 300 });
+    const m = model();
+    const before = jw.stats();
+    // The first change wakes the Next in flight; the next two are made during the pause after it.
+    w.cloud.jujuWorld.setWorkloadStatus(m, "sunbeam-machine/0", "maintenance", "a", Date.UTC(2026, 0, 1));
+    await until(jw, (x) => x.units.get("sunbeam-machine/0")?.workload.message === "a", "the first change");
+    w.cloud.jujuWorld.setWorkloadStatus(m, "sunbeam-machine/0", "maintenance", "b", Date.UTC(2026, 0, 1));
+    w.cloud.jujuWorld.setWorkloadStatus(m, "sunbeam-machine/1", "maintenance", "c", Date.UTC(2026, 0, 1));
+    await until(jw, (x) => x.units.get("sunbeam-machine/1")?.workload.message === "c", "the later changes");
+    const after = jw.stats();
+    expect(jw.view().units.get("sunbeam-machine/0")?.workload.message).toBe("b");
+    expect(after.batches - before.batches).toBe(2);
+    for (const u of ["sunbeam-machine/0", "sunbeam-machine/1"]) w.cloud.jujuWorld.setWorkloadStatus(m, u, "active", "", Date.UTC(2026, 0, 1));
+    await until(jw, (x) => x.units.get("sunbeam-machine/1")?.workload.current === "active" && x.units.get("sunbeam-machine/0")?.workload.current === "active", "both active");
+  });
+
   it("close ends pending and later waits with JUJU_CLOSED", async () => {
     const jw = await watch();
     const pending = jw.waitFor(() => false, { timeoutMs: 60_000, what: "something that never happens" }).catch((e: unknown) => e);
@@ -200,6 +229,11 @@ describe("Juju watch through jujulib against the simulated controller", () => {
     expect(err).toMatchObject({ code: "JUJU_CLOSED" });
     await expect(jw.waitFor(() => true, { timeoutMs: 1000 })).rejects.toMatchObject({ code: "JUJU_CLOSED" });
     await jw.close();
+    // Closed while connecting: connect rejects and nothing stays open.
+    const early = createJujuWatch();
+    const connecting = early.connect({ endpoints: [endpoint], modelUuid: uuid, credentials: { username: "admin", password }, security: { kind: "plain" } });
+    await early.close();
+    await expect(connecting).rejects.toMatchObject({ code: "JUJU_CLOSED" });
   });
 
   it("reconnects after the controller drops the connection, and the resync brings what changed meanwhile", async () => {

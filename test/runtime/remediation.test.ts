@@ -127,6 +127,35 @@ describe("remediation", () => {
     expect(to).toEqual(expect.arrayContaining(["releasing", "deploying", "inService"]));
   }, 60_000);
 
+  it("a host quarantined while commissioning is commissioned again from Broken, not marked fixed, then tagged and deployed", async () => {
+    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const plan = await readAndPlan(simClient(probe), configWith({}));
+    await probe.close();
+    const flaky = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[1]!;
+    // Its first two commissionings fail (the rollout's two attempts): quarantined, never commissioned successfully.
+    const { sim, deps } = await deployed(`commission.fail@${flaky.hostname}=1:first=2`, configWith({ coolDownMs: 0 }));
+    const maas = deps.maas;
+    const broken = await maas.readMachine(flaky.systemId);
+    expect(broken.status).toBe(NodeStatus.BROKEN);
+    expect(broken.commissioning_status).toBe(3);
+    const counts = () => sim.stats().machines?.find((m) => m.system_id === flaky.systemId);
+    const before = { ...counts()! };
+
+    const r = await remediate(deps);
+    expect(r.attempted).toEqual([{ systemId: flaky.systemId, hostname: flaky.hostname, attempt: 1 }]);
+    expect(r.rollout?.byOutcome.inService).toBe(1);
+    // Commissioned once more, deployed once, never released (MAAS held nothing to release).
+    expect(counts()).toMatchObject({ commissioned: before.commissioned + 1, deployed: before.deployed + 1, released: before.released, status_name: "Deployed" });
+    const events = deps.store.journal(r.rollout!.rolloutId, { kind: "rollout" }).map((j) => (j.data as { event?: string }).event);
+    expect(events).not.toContain("markedFixed");
+    expect(events).not.toContain("markFixedFailed");
+    const to = deps.store.journal(r.rollout!.rolloutId, { kind: "transition", systemId: flaky.systemId }).map((j) => (j.data as { to?: string }).to);
+    expect(to).toEqual(["enlisted", "commissioning", "tagging", "allocating", "deploying", "deployed", "layering", "inService"]);
+    const after = await maas.readMachine(flaky.systemId);
+    expect(after.commissioning_status).toBe(2);
+    expect(after.tag_names).toContain("compute");
+  }, 60_000);
+
   it("releases a host left in Failed disk erasing again (MAAS allows it) instead of failing it as an unexpected status", async () => {
     const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));

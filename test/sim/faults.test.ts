@@ -26,6 +26,9 @@ describe("the --faults syntax", () => {
     expect(f.maxInFlight).toBe(4);
     expect(f.byMachine["node-0007"]?.phases.deploy?.fail).toBe(1);
     expect(parseFaults("latency=10ms..1s").latencyMs).toEqual({ min: 10, max: 1000 });
+    const once = parseFaults("commission.fail@node-0003=1:first=2");
+    expect(once.byMachine["node-0003"]?.phases.commission).toEqual({ fail: 1, first: 2 });
+    expect(parseFaults(formatFaults(once))).toEqual(once);
     expect(parseFaults(formatFaults(f))).toEqual(f);
   });
 
@@ -38,6 +41,8 @@ describe("the --faults syntax", () => {
     ["inflight=0", "not a positive integer"],
     ["burst503@node-1=0.5", "cannot target a machine"],
     ["deploy.fail", "expected KEY=VALUE"],
+    ["commission.fail=1:first=0", "first '0' is not a positive integer"],
+    ["commission.fail=1:times=2", "unknown parameter 'times=2'"],
   ])("refuses %s naming the bad item", (spec, message) => {
     expect(() => parseFaults(spec)).toThrow(message);
     expect(() => parseFaults(spec)).toThrow(expect.objectContaining({ code: "SIM_FAULT_SPEC" }));
@@ -77,6 +82,18 @@ describe("seeded, deterministic faults", () => {
     const { maas, s } = await setup({ machines: 4, faults: `deploy.fail@${victim}=1` });
     await deployAll(maas, s);
     expect(s.region.machines.map((m) => m.status)).toEqual([6, 6, 11, 6]);
+  });
+
+  it("first=N: only a machine's first N runs of the phase are at risk", async () => {
+    const { maas, s } = await setup({ machines: 2, faults: "commission.fail=1:first=2" });
+    const sid = s.region.machines[0]!.systemId;
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await maas.op(sid, "commission");
+      s.advance(Infinity);
+      seen.push(s.region.machines[0]!.status);
+    }
+    expect(seen).toEqual([2, 2, 4]);
   });
 
   it("power.error answers 503 without Retry-After and changes nothing", async () => {

@@ -231,6 +231,30 @@ describe("abort, broken and fixed", () => {
     const ev = await maas.get("events/", { op: "query", id: a!, level: "ERROR" });
     expect(ev.json.events[0]).toMatchObject({ type: "Broken", description: "disk smoke", level: "ERROR" });
   });
+
+  it("mark_fixed of a machine that never commissioned successfully: the API takes it to Ready, a deploy is then refused, and commissioning from Broken makes it deployable", async () => {
+    // MAAS's API op calls node.mark_fixed, which checks only Broken (api/machines.py, models/node.py);
+    // the commissioning check ("Unable to be mark fixed because it has not been commissioned
+    // successfully.") belongs to the web UI's MarkFixed node action (node_action.py), not the API.
+    const { maas, s, sid } = await setup("commission.fail=1:first=1");
+    await maas.op(sid, "commission");
+    s.advance(Infinity);
+    expect((await maas.get(`machines/${sid}/`)).json).toMatchObject({ status_name: "Failed commissioning", commissioning_status: 3, commissioning_status_name: "Failed" });
+    await maas.op(sid, "mark_broken", { comment: "quarantined while commissioning" });
+    const fixed = (await maas.op(sid, "mark_fixed")).json;
+    expect(fixed).toMatchObject({ status_name: "Ready", commissioning_status: 3 });
+    const refused = await maas.op(sid, "deploy");
+    expect(refused.status).toBe(400);
+    expect(refused.json).toEqual({ storage: ["Mount the root '/' filesystem to be able to deploy this node."] });
+    // Commissioned again (here from Broken, as a remediation pass does): Ready with a layout, and deployable.
+    await maas.op(sid, "mark_broken");
+    expect((await maas.op(sid, "commission")).json.status_name).toBe("Commissioning");
+    s.advance(Infinity);
+    expect((await maas.get(`machines/${sid}/`)).json).toMatchObject({ status_name: "Ready", commissioning_status: 2 });
+    expect((await maas.op(sid, "deploy")).status).toBe(200);
+    s.advance(Infinity);
+    expect(await statusOf(maas, sid)).toBe("Deployed");
+  });
 });
 
 describe("failures and MAAS's timeouts", () => {

@@ -94,6 +94,8 @@ describe.each(BACKENDS)("on %s", (backend) => {
       const db = t.raw();
       db.run("ALTER TABLE rollout DROP COLUMN region_kind");
       db.run("ALTER TABLE rollout DROP COLUMN region_url");
+      db.run("DROP INDEX host_by_region");
+      db.run("ALTER TABLE host DROP COLUMN region");
       db.run("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
       db.run("INSERT INTO rollout (id, created_at, updated_at, status, reason, plan) VALUES ('old', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 'completed', NULL, '{}')");
       db.close();
@@ -104,6 +106,28 @@ describe.each(BACKENDS)("on %s", (backend) => {
       const after = t.raw();
       expect(after.get("SELECT value FROM meta WHERE key = 'schema_version'")).toEqual({ value: String(backend === "sqlite" ? STORE_SCHEMA_VERSION : PG_SCHEMA_VERSION) });
       after.close();
+    });
+
+    it("migrates a store of schema 2 forward: a host's region is read from its key region/system_id, NULL for a bare system_id", () => {
+      store.createRollout({}, { id: "r2" });
+      store.close();
+      const db = t.raw();
+      db.run("DROP INDEX host_by_region");
+      db.run("ALTER TABLE host DROP COLUMN region");
+      db.run("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+      for (const key of ["east/4y3h7n", "abc123"]) {
+        db.run(`INSERT INTO host (rollout_id, system_id, hostname, wave, roles, phase, updated_at) VALUES ('r2', '${key}', 'h-${key.length}', 0, '[]', 'enlisted', '2025-01-01T00:00:00.000Z')`);
+      }
+      db.close();
+      store = t.open({ now: fixedClock() });
+      expect(store.loadHosts("r2").map((h) => [h.systemId, h.region])).toEqual([
+        ["abc123", null],
+        ["east/4y3h7n", "east"],
+      ]);
+      // New records write the column from the key.
+      store.saveHost("r2", { systemId: "west/8yhxx8", hostname: "w1", wave: 0, roles: [], phase: "enlisted", snapshot: null });
+      store.flush();
+      expect(store.getHost("r2", "west/8yhxx8")?.region).toBe("west");
     });
 
     it("round-trips the rollout controller state inside a version envelope", () => {

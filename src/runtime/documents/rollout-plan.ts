@@ -40,6 +40,8 @@ const Recheck = z.custom<RoleRecheck>(
 const Reprovision = z.object({
   erase: z.enum(["none", "quick", "secure"]),
   recommission: z.boolean().optional(),
+  /** Broken and never commissioned successfully: commissioned from Broken (a remediation pass). */
+  commissionFromBroken: z.boolean().optional(),
   recheck: Recheck.optional(),
 });
 

@@ -133,8 +133,11 @@ export class JujuApiServer {
       let result: unknown;
       try {
         result = this.api.call(s, req);
-        reconcileCharms(this.cloud);
-        void this.sync();
+        // A Next with nothing new changed nothing: the charms' effects follow the same statuses.
+        if (result !== undefined) {
+          reconcileCharms(this.cloud);
+          void this.sync();
+        }
       } catch (e) {
         if (!(e instanceof JujuError)) throw e;
         send({ error: e.message, "error-code": e.code, response: {} });

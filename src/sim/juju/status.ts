@@ -87,9 +87,27 @@ export class StatusReader {
     return this.hasVote(m) ? "has-vote" : "adding-vote";
   }
 
-  /** The leader: the oldest alive unit. */
+  private readonly leaders = new Map<JujuApplication, { size: number; unit: JujuUnit | undefined }>();
+
+  /**
+   * The leader: the oldest alive unit (lowest number). Kept per application for this
+   * reader (unit numbers only grow, so it stays right while the leader is still there and
+   * the count is the same); a read of thousands of units is linear, not quadratic.
+   */
   leader(app: JujuApplication): JujuUnit | undefined {
-    return [...app.units.values()].sort((a, b) => Number(a.name.split("/")[1]) - Number(b.name.split("/")[1]))[0];
+    const known = this.leaders.get(app);
+    if (known && known.size === app.units.size && (known.unit === undefined || app.units.get(known.unit.name) === known.unit)) return known.unit;
+    let best: JujuUnit | undefined;
+    let bestN = Infinity;
+    for (const u of app.units.values()) {
+      const n = Number(u.name.split("/")[1]);
+      if (n < bestN) {
+        best = u;
+        bestN = n;
+      }
+    }
+    this.leaders.set(app, { size: app.units.size, unit: best });
+    return best;
   }
 
   /** The other end's remote data has arrived: its application has a settled unit, and the relation settled. */

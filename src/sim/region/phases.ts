@@ -49,10 +49,13 @@ function faultsFor(r: RegionState, m: MachineRecord): { all: MachineFaults; own:
   return { all: r.faults.all, own: r.targeted.get(m) };
 }
 
-function phaseRates(r: RegionState, m: MachineRecord, phase: Phase): { fail: number; hang: number } {
+/** `attempt`: the machine's runs of the phase before this one (a `first=N` fault spares the later ones). */
+function phaseRates(r: RegionState, m: MachineRecord, phase: Phase, attempt: number): { fail: number; hang: number } {
   const { all, own } = faultsFor(r, m);
   const a = all.phases[phase];
   const o = own?.phases[phase];
+  const first = o?.first ?? a?.first;
+  if (first !== undefined && attempt >= first) return { fail: 0, hang: 0 };
   return { fail: o?.fail ?? a?.fail ?? 0, hang: o?.hang ?? a?.hang ?? 0 };
 }
 
@@ -79,7 +82,7 @@ export function beginPhase(r: RegionState, m: MachineRecord, phase: Phase, actor
   r.setStatus(m, status, comment, actor);
   const token = ++m.job;
   const attempt = m.attempts[phase]++;
-  const { fail, hang } = phaseRates(r, m, phase);
+  const { fail, hang } = phaseRates(r, m, phase, attempt);
   const roll = unit(r.seed, "outcome", phase, m.systemId, attempt);
   const key = phase === "erase" ? eraseMode : phase;
   const [lo, hi] = DURATION_S[key];

@@ -12,7 +12,7 @@
  */
 
 /** The layout this build writes. Bump it and add a migration when the DDL changes. */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 
 /** Serialises migrations and lock acquisitions across processes (pg_advisory_xact_lock keys). */
 export const MIGRATION_LOCK_KEY = 0x6d77_0001;
@@ -111,6 +111,13 @@ ALTER TABLE rollout ADD COLUMN IF NOT EXISTS region_url TEXT;
 `;
 
 /** MIGRATIONS[v] brings a database from version v to v + 1; MIGRATIONS[0] creates version 1 from nothing. */
-export const PG_MIGRATIONS: readonly string[] = [V1, V2];
+/** Version 3: the host's region (several MAAS regions; NULL with one), from its key `<region>/<system_id>`. */
+const V3 = `
+ALTER TABLE host ADD COLUMN IF NOT EXISTS region TEXT;
+UPDATE host SET region = split_part(system_id, '/', 1) WHERE position('/' in system_id) > 0 AND region IS NULL;
+CREATE INDEX IF NOT EXISTS host_by_region ON host (rollout_id, region);
+`;
+
+export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 export const PG_META_DDL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
