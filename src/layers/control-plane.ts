@@ -69,9 +69,7 @@ export async function deployControlPlane(ops: JujuOps, d: ControlPlaneDeps, cont
     if (have === undefined) {
       await ops.lane.steps.ensure(c, ops.s.tpl, "deployK8s", { model, ...base, scale }, {
         satisfied: async () => (await ops.status(model)).applications?.[app.app] !== undefined,
-        act: async () => {
-          await ops.lane.steps.run(c, ops.s.tpl, "deployK8s", { model, ...base, scale });
-        },
+        act: () => ops.act(model, "deployK8s", { ...base, scale }),
       });
     } else if (have.scale !== scale) {
       await ops.lane.steps.ensure(c, ops.s.tpl, "scale", { model, app: app.app, scale }, { satisfied: async () => (await ops.status(model)).applications?.[app.app]?.scale === scale, act: () => ops.act(model, "scale", { app: app.app, scale }) });

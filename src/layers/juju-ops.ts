@@ -199,6 +199,14 @@ export class JujuOps {
 
   /** Manual provisioning (`add-machine ssh:ubuntu@ADDR`) unless the host is a machine of the model; its id. */
   async enlist(model: string, h: LayerHost): Promise<string> {
+    // The host answers (it is being layered) but its machine's agent is down: MAAS redeployed it, and the
+    // new installation has no agent. The stale machine goes (with its units) so the host is added afresh.
+    const stale = await this.machineOf(model, h);
+    const agent = stale === undefined ? undefined : (await this.status(model)).machines?.[stale]?.["juju-status"]?.current;
+    if (stale !== undefined && agent === "down") {
+      this.s.logger.warn({ systemId: h.systemId, hostname: h.hostname, machine: stale }, "host's Juju machine is down though the host answers (redeployed): removing it to enlist the host again");
+      await this.ensure(model, "removeMachine", { id: stale }, async () => (await this.status(model)).machines?.[stale] === undefined);
+    }
     await this.ensure(model, "addMachine", { address: h.address }, async () => (await this.machineOf(model, h)) !== undefined);
     const id = await this.machineOf(model, h);
     if (id === undefined) throw new LayerError("LAYER_NOT_VERIFIED", { layer: "machines", step: "addMachine", systemId: h.systemId, hostname: h.hostname }, `${h.hostname} is not a machine of ${model} after add-machine`);

@@ -57,7 +57,7 @@ beforeAll(async () => {
   expect(summary.failures).toEqual([]);
   firstRollout = summary.rolloutId;
   planned = (store.getRollout(summary.rolloutId)?.plan as { hosts: PlannedHost[] }).hosts;
-}, 120_000);
+}, 600_000); // a 50-machine rollout through Juju and its charms: several thousand juju commands over SSH
 
 afterAll(async () => {
   // The engine first, as the CLI and the service do: nothing is sent on a closed port.
