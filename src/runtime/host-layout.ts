@@ -5,7 +5,8 @@
  * nothing left. Every change is written ahead to the call journal like every MAAS
  * change; a change a crash left open is settled on the next run by the same read-back
  * (it took effect when the difference no longer holds it). A host that already matches
- * costs three reads and sends nothing.
+ * costs three reads and sends nothing; once storage matches, each later round reads only the
+ * interfaces.
  */
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
@@ -67,22 +68,37 @@ async function send(maas: MaasPort, systemId: string, s: LayoutStep): Promise<vo
   }
 }
 
-/** What is left to do now: storage first, then the first unfinished network stage. */
-async function difference(deps: HostLayoutDeps, host: { systemId: string; hostname: string }, layout: HostLayout): Promise<{ steps: LayoutStep[]; status: number }> {
+/**
+ * What is left to do now: storage first, then the first unfinished network stage.
+ * `known`: the machine's status from an earlier round whose read-back found storage done.
+ * Interface changes do not touch storage, so later rounds read only the interfaces (the
+ * machine record is the largest read MAAS answers; the host holds the machine in its
+ * tagging phase meanwhile).
+ */
+async function difference(
+  deps: HostLayoutDeps,
+  host: { systemId: string; hostname: string },
+  layout: HostLayout,
+  known: { status: number } | undefined,
+): Promise<{ steps: LayoutStep[]; status: number; storageDone: boolean }> {
   const sid = host.systemId;
-  const m = await deps.maas.readMachine(sid);
-  if (layout.storage !== null) {
-    const devices = await deps.maas.readBlockDevices(sid);
-    const steps = storageSteps(layout.storage, m.boot_disk?.id ?? null, devices);
-    if (steps.length > 0) return { steps, status: m.status };
-  }
-  if (layout.bonds.length + layout.vlans.length + layout.links.length + layout.interfaces.length === 0) return { steps: [], status: m.status };
+  let status: number;
+  if (known === undefined) {
+    const m = await deps.maas.readMachine(sid);
+    status = m.status;
+    if (layout.storage !== null) {
+      const devices = await deps.maas.readBlockDevices(sid);
+      const steps = storageSteps(layout.storage, m.boot_disk?.id ?? null, devices);
+      if (steps.length > 0) return { steps, status, storageDone: false };
+    }
+  } else status = known.status;
+  if (layout.bonds.length + layout.vlans.length + layout.links.length + layout.interfaces.length === 0) return { steps: [], status, storageDone: true };
   const ifaces = await deps.maas.readInterfaces(sid);
   const r = networkSteps(layout, ifaces);
   if (r.problems.length > 0) {
     throw new LayoutError("LAYOUT_MISMATCH", `${host.hostname} (${sid}): the planned network layout cannot be applied: ${r.problems.join("; ")}`);
   }
-  return { steps: r.steps, status: m.status };
+  return { steps: r.steps, status, storageDone: true };
 }
 
 function allowed(step: LayoutStep, status: number): boolean {
@@ -96,8 +112,10 @@ export async function applyHostLayout(deps: HostLayoutDeps, host: { systemId: st
   const sid = host.systemId;
   const open = deps.calls.unresolved().filter((c) => c.systemId === sid && isLayoutOperation(c.op));
   let sent = 0;
+  let known: { status: number } | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const { steps, status } = await difference(deps, host, layout);
+    const { steps, status, storageDone } = await difference(deps, host, layout, known);
+    known = storageDone ? { status } : undefined;
     // Changes a crash left open: done when the read-back no longer asks for them.
     for (const c of open.splice(0)) deps.calls.reconciled(c.callId, !steps.some((s) => s.key === c.op));
     if (steps.length === 0) {

@@ -4,10 +4,12 @@
  * internal on a tagged VLAN) plan, get their per-role layout in MAAS, deploy, and read back
  * from MAAS with that layout and an address on each space their links reach.
  *
- * About 20 MAAS requests per host on top of the deploy cycle's: 100,000 requests against the
- * in-process region. It runs with METALWAVE_SCALE_TESTS=1 (npm test leaves it out: on a
- * shared 2-core machine it did not finish within 15 minutes); test/runtime/host-layout.test.ts
- * runs the same checks on a small copy of the fleet in every suite run.
+ About 15 MAAS requests per host (commission, the layout's changes and read-backs, allocate,
+ * deploy): some 75,000 requests against the in-process region, about 45 ms of CPU per machine,
+ * so some 3 minutes of CPU in all: too long for every suite run. It runs with
+ * METALWAVE_SCALE_TESTS=1, `npm run test:scale` (docs/bench.md, "4. The 5,000-machine layout
+ * rollout", has its measured time); test/runtime/host-layout.test.ts runs the same checks on a
+ * small copy of the fleet in every suite run.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { NodeStatus } from "../../src/model/maas/status.ts";
