@@ -36,8 +36,8 @@ export function systemIdOfKey(key: string): string {
 
 /**
  * Waves over several regions: the policy is applied to each region's hosts on its own
- * (a percentage is of that region's fleet), and wave i is every region's wave i, in the
- * regions' order. So `[1, 10, "25%"]` starts one canary in every region, then ten per
+ * (a percentage is of that region's fleet), and wave i is every region's wave i, taken
+ * round robin in the regions' order. So `[1, 10, "25%"]` starts one canary in every region, then ten per
  * region, then a quarter of each region. A region with fewer waves simply has no hosts in
  * the later ones. With one region (or none) this is planWaves exactly.
  */
@@ -46,7 +46,15 @@ export function planRegionalWaves(hostsByRegion: ReadonlyMap<string, readonly st
   if (perRegion.length <= 1) return perRegion[0] ?? [];
   const depth = Math.max(...perRegion.map((w) => w.length));
   const waves: string[][] = [];
-  for (let i = 0; i < depth; i++) waves.push(perRegion.flatMap((w) => w[i] ?? []));
+  for (let i = 0; i < depth; i++) {
+    // Round robin over the regions: the in-flight window then takes hosts of every region
+    // in turn instead of one region's whole share first.
+    const parts = perRegion.map((w) => w[i] ?? []);
+    const wave: string[] = [];
+    const longest = Math.max(...parts.map((p) => p.length));
+    for (let j = 0; j < longest; j++) for (const p of parts) if (j < p.length) wave.push(p[j] as string);
+    waves.push(wave);
+  }
   return waves;
 }
 

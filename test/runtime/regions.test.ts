@@ -83,7 +83,8 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
     // a and c go on: hosts of theirs settle while b is away.
     const settledInService = (region: string) => store!.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === region && h.outcome === "inService").length;
     const before = { a: settledInService("a"), c: settledInService("c") };
-    await until("hosts of a and c settling while b is away", () => settledInService("a") > before.a && settledInService("c") > before.c);
+    // (Either may have none of the current wave left; together they do, since b's hosts are round robin with theirs.)
+    await until("hosts of a and c settling while b is away", () => settledInService("a") + settledInService("c") > before.a + before.c);
     const bBefore = store.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === "b").length;
     await new Promise((r) => setTimeout(r, 200));
     expect(b.listening).toBe(false);
