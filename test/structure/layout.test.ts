@@ -24,7 +24,7 @@ function sources(dir: string): string[] {
  * Long files other engineers' #10 work is splitting at the time of writing (the layer
  * engine); take each off once it is split.
  */
-const NOT_YET_SPLIT = ["src/layers/layering.ts"];
+const NOT_YET_SPLIT: string[] = [];
 
 const FILES = [...sources("src"), ...sources("state-machines")];
 
