@@ -95,6 +95,11 @@ export class JujulibJujuWatch implements JujuWatchPort {
       this.setState(fromFullStatus(opts.modelUuid, fs));
       this.emitAll(errorsBetween(undefined, this.state as ViewState));
       const id = await this.startWatch(link, false);
+      if (this.phase !== "connecting") {
+        // close() came while connecting.
+        link.logout();
+        throw new JujuWatchError("JUJU_CLOSED", this.where(link.endpoint), "the watch was closed while connecting");
+      }
       this.link = link;
       this.phase = "watching";
       void this.loop(link, id);

@@ -74,7 +74,7 @@ export async function deployControlPlane(ops: JujuOps, d: ControlPlaneDeps, cont
         },
       });
     } else if (have.scale !== scale) {
-      await ops.lane.steps.ensure(c, ops.s.tpl, "scale", { model, app: app.app, scale }, { satisfied: async () => (await ops.status(model)).applications?.[app.app]?.scale === scale });
+      await ops.lane.steps.ensure(c, ops.s.tpl, "scale", { model, app: app.app, scale }, { satisfied: async () => (await ops.status(model)).applications?.[app.app]?.scale === scale, act: () => ops.act(model, "scale", { app: app.app, scale }) });
     }
     if (have === undefined || Object.keys(app.config).length > 0) await ops.ensureConfig(model, app.app, Object.fromEntries(Object.entries(app.config).map(([k, v]) => [k, fill(v, d.values, app.app)])));
   }

@@ -96,8 +96,11 @@ export interface JujuShared {
   /** The engine's lane: shared reads go through it. */
   main: Lane;
   waitOptions(lane: Lane, layer: string, step: string, host: LayerHost, timeoutMs: number): WaitOptions;
-  /** In-flight status reads per model, with the change count they started at. */
-  reads: Map<string, { gen: number; p: Promise<StatusJson> }>;
+  /** Status reads per model, with the change count they started at and when they ended (undefined: in flight). */
+  reads: Map<string, { gen: number; p: Promise<StatusJson>; doneAt?: number }>;
+  /** A finished read of an unchanged model is reused this long (the waits' poll interval): the waits poll no faster anyway. */
+  reuseMs?: number;
+  now?: () => number;
   gen: Map<string, number>;
   /** Models known to exist (a model is never removed by the layers). */
   models: Set<string>;
@@ -132,25 +135,34 @@ export class JujuOps {
     this.s.gen.set(model, (this.s.gen.get(model) ?? 0) + 1);
   }
 
-  /** `juju status` of a model, shared with the callers asking while it is in flight. */
+  /**
+   * `juju status` of a model, shared with the callers asking while it is in flight, and for
+   * `reuseMs` after it ended unless this engine changed the model since (a check after an
+   * action always reads afresh).
+   */
   status(model: string): Promise<StatusJson> {
     this.lane.ensureOpen("status");
     const gen = this.s.gen.get(model) ?? 0;
+    const now = this.s.now?.() ?? Date.now();
     let r = this.s.reads.get(model);
-    if (r === undefined || r.gen !== gen) {
+    const fresh = r !== undefined && r.gen === gen && (r.doneAt === undefined || now - r.doneAt < (this.s.reuseMs ?? 0));
+    if (r === undefined || !fresh) {
       const p = this.s.main.steps.queryJson<StatusJson>(this.c, this.s.tpl, "status", { model });
-      const entry = { gen, p };
+      const entry: { gen: number; p: Promise<StatusJson>; doneAt?: number } = { gen, p };
       this.s.reads.set(model, entry);
-      const drop = () => {
-        if (this.s.reads.get(model) === entry) this.s.reads.delete(model);
-      };
-      p.then(drop, drop);
+      p.then(
+        () => (entry.doneAt = this.s.now?.() ?? Date.now()),
+        () => {
+          if (this.s.reads.get(model) === entry) this.s.reads.delete(model);
+        },
+      );
       r = entry;
     }
     return this.lane.until(r.p, "status");
   }
 
-  private async act(model: string, step: string, values: Values, opts: { stdin?: string } = {}): Promise<void> {
+  /** Runs a change step once; the model's cached reads are dropped (a check after it reads afresh). */
+  async act(model: string, step: string, values: Values, opts: { stdin?: string } = {}): Promise<void> {
     try {
       await this.lane.steps.run(this.c, this.s.tpl, step, { model, ...values }, opts);
     } finally {

@@ -221,7 +221,7 @@ class LayerEngine implements Layering {
     const eachHost = (hs: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>) => this.eachHost(hs, fn);
     const sequential = (hs: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>) => this.sequential(hs, fn);
     const r = await formController({ lane: this.main, tpl, logger: this.o.logger, waitOptions: this.waitOptions, haTimeoutMs: this.o.haTimeoutMs ?? 30 * 60_000, eachHost, sequential }, first, others);
-    this.juju ??= { client: first, tpl: this.tpl("juju"), logger: this.o.logger, locks: this.locks, main: this.main, waitOptions: this.waitOptions, reads: new Map(), gen: new Map(), models: new Set() };
+    this.juju ??= { client: first, tpl: this.tpl("juju"), logger: this.o.logger, locks: this.locks, main: this.main, waitOptions: this.waitOptions, reads: new Map(), gen: new Map(), models: new Set(), reuseMs: this.o.pollMs ?? 5000, now: this.now };
     return { kind: "juju-controller", ready: r.members.map((h) => h.systemId), failed: r.failed };
   }
 

@@ -11,6 +11,7 @@ import type { NodeStatusCode } from "../model/maas/status.ts";
 import { RegionsMaas } from "../maas/regions.ts";
 import type { RegionChange } from "../maas/region-link.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
+import type { RolloutEvent } from "../../state-machines/rollout.ts";
 import { StatusObserver, type ObserverOptions, type StatusChange } from "./observer.ts";
 
 /** What the runner and the host actors use of an observer. */
@@ -57,21 +58,29 @@ export class RegionObservers implements StatusObserving {
   }
 }
 
-/** Each region's availability as the runner needs it: to the rollout machine, the journal and the log. */
+/**
+ * Each region's availability as the runner needs it: journaled (`regionDown` / `regionUp`),
+ * told to the rollout machine (REGION_DOWN / REGION_UP), logged, and the progress redrawn.
+ * Returns what stops following.
+ */
 export function followRegions(
   maas: RegionsMaas,
-  on: { down: (region: string, reason: string) => void; up: (region: string, downForMs: number) => void },
+  to: { journal: (data: Record<string, unknown>) => void; send: (e: RolloutEvent) => void; changed: () => void },
   log: Logger,
 ): () => void {
   const offs = [...maas.links.values()].map((link) =>
     link.onChange((c: RegionChange) => {
       if (c.up) {
-        log.info({ region: c.region, downForMs: Math.round(c.downForMs) }, "region answers again: its hosts go on");
-        on.up(c.region, c.downForMs);
+        const downForMs = Math.round(c.downForMs);
+        log.info({ region: c.region, downForMs }, "region answers again: its hosts go on");
+        to.journal({ event: "regionUp", region: c.region, downForMs });
+        to.send({ type: "REGION_UP", region: c.region });
       } else {
         log.warn({ region: c.region, reason: c.reason }, "region does not answer: its hosts wait (not counted as failures)");
-        on.down(c.region, c.reason);
+        to.journal({ event: "regionDown", region: c.region, reason: c.reason });
+        to.send({ type: "REGION_DOWN", region: c.region });
       }
+      to.changed();
     }),
   );
   return () => offs.forEach((off) => off());

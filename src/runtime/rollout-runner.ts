@@ -25,7 +25,7 @@ import { newRolloutJournal, planNewRollout } from "./new-rollout.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
-import { StatusObserver } from "./observer.ts";
+import { StatusObserver, type StatusChange } from "./observer.ts";
 import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
@@ -99,7 +99,6 @@ export class RolloutRunner {
   private state: RolloutState = "running";
   private pauseReason: string | undefined;
   private observer!: StatusObserving;
-  /** Several regions: stops following their availability. */
   private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
   private startedAt = 0;
@@ -147,8 +146,7 @@ export class RolloutRunner {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
     const regions = regionsOf(maas);
-    const observerOpts = { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 };
-    const onChange = (c: { systemId: string; status: NodeStatusCode; statusMessage: string | null }) => this.onStatus(c.systemId, c.status, c.statusMessage);
+    const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 }] as const;
     // Several regions: one observer per region, each with its own events cursor (regions.ts).
     this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
@@ -251,25 +249,8 @@ export class RolloutRunner {
       },
     });
     this.wireRollout(hostLogic, policy);
-    if (regions) {
-      // A region that stops answering holds its own hosts only; it is not a host failure.
-      this.unfollowRegions = followRegions(
-        regions,
-        {
-          down: (region, reason) => {
-            this.journal({ event: "regionDown", region, reason });
-            this.toRollout({ type: "REGION_DOWN", region });
-            this.emitProgress(true);
-          },
-          up: (region, downForMs) => {
-            this.journal({ event: "regionUp", region, downForMs: Math.round(downForMs) });
-            this.toRollout({ type: "REGION_UP", region });
-            this.emitProgress(true);
-          },
-        },
-        this.log,
-      );
-    }
+    // A region that stops answering holds its own hosts only; it is not a host failure (regions.ts).
+    if (regions) this.unfollowRegions = followRegions(regions, { journal: (d) => this.journal(d), send: (e) => this.toRollout(e), changed: () => this.emitProgress(true) }, this.log);
 
     for (const { record: h, snapshot } of point.restorable) {
       const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });

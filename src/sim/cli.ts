@@ -14,6 +14,7 @@ interface SimOpts {
   port?: string;
   host?: string;
   machines?: string;
+  hostnamePrefix?: string;
   fleet?: string;
   speed?: string;
   durations?: string;
@@ -44,6 +45,7 @@ export function simCommand(out: Outcome, signals: NodeJS.EventEmitter = process)
     .option("--port <n>", "port to listen on (default 5240; 0 = any free port)")
     .option("--host <addr>", "loopback address to bind (default 127.0.0.1)")
     .option("--machines <n>", "generate a default fleet of N machines (default 20)")
+    .option("--hostname-prefix <name>", "with --machines: hostnames <name>-<zone>-<class>-0001… instead of petnames (one region of several: no two regions list the same hostname)")
     .option("--fleet <file>", "fleet YAML file (e.g. machines/fleet-small.yaml); overrides --machines")
     .option("--speed <x>", "divide realistic durations by X (default 1; e.g. 600; inf = busy states end at once)")
     .option("--durations <spec>", "fixed realistic seconds per phase instead of seeded ranges, e.g. commission=450,deploy=900 (still divided by --speed)")
@@ -79,6 +81,7 @@ async function serveSim(values: SimOpts, signals: NodeJS.EventEmitter): Promise<
       port: int("port", values.port) ?? 5240,
       machines: int("machines", values.machines),
       fleet: values.fleet,
+      ...(values.hostnamePrefix !== undefined ? { hostnamePrefix: values.hostnamePrefix } : {}),
       speed,
       durations: values.durations,
       seed: int("seed", values.seed),

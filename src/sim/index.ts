@@ -155,6 +155,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
   else {
     const n = opts.machines ?? 20;
     if (!Number.isInteger(n) || n < 0) throw new SimError("SIM_OPTIONS", "machines", `${n} must be a non-negative integer`);
+    if (opts.hostnamePrefix !== undefined && !/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(opts.hostnamePrefix)) {
+      throw new SimError("SIM_OPTIONS", "hostnamePrefix", `'${opts.hostnamePrefix}' must be a lower-case DNS label of at most 32 characters`);
+    }
     fleet = defaultFleet(n, opts.hostnamePrefix ? { hostnamePrefix: opts.hostnamePrefix } : {});
   }
   let apiKey = apiKeyFromSeed(seed);

@@ -114,8 +114,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
       logFile: join(o.dir, `${tag}-rollout.log`),
       rssFile: join(o.dir, `${tag}-rss.json`),
       nodeArgs: profileArgs(o, `${tag}-rollout`),
-      // 20 minutes, or 30 ms per machine for the largest runs (a loaded 2-core machine).
-      timeoutMs: Math.max(20 * 60_000, n * 30),
+      // 20 minutes, or 60 ms per machine for the largest runs (a loaded 2-core machine: 30,000 needed more than 20 minutes).
+      timeoutMs: Math.max(20 * 60_000, n * 60),
     });
     const regionCpuMs = round(sim.cpuMs() - regionStartCpuMs);
     const loadAfter = load1();

@@ -229,6 +229,11 @@ describe("Juju watch through jujulib against the simulated controller", () => {
     expect(err).toMatchObject({ code: "JUJU_CLOSED" });
     await expect(jw.waitFor(() => true, { timeoutMs: 1000 })).rejects.toMatchObject({ code: "JUJU_CLOSED" });
     await jw.close();
+    // Closed while connecting: connect rejects and nothing stays open.
+    const early = createJujuWatch();
+    const connecting = early.connect({ endpoints: [endpoint], modelUuid: uuid, credentials: { username: "admin", password }, security: { kind: "plain" } });
+    await early.close();
+    await expect(connecting).rejects.toMatchObject({ code: "JUJU_CLOSED" });
   });
 
   it("reconnects after the controller drops the connection, and the resync brings what changed meanwhile", async () => {

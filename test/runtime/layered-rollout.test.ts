@@ -77,5 +77,5 @@ describe("layered rollout", () => {
     expect(Object.keys(cloud.loadBalancer)).toEqual(expect.arrayContaining(["traefik", "rabbitmq"]));
     expect(cloud.hypervisors.computeHosts).toEqual(computes.filter((h) => h !== broken).map((h) => h.hostname).sort());
     expect(cloud.hypervisors.computeServicesUp).toEqual(cloud.hypervisors.computeHosts);
-  }, 120_000);
+  }, 600_000); // a 50-machine rollout through Juju and its charms: several thousand juju commands over SSH to the simulated hosts
 });

@@ -121,4 +121,36 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
     expect(links[1]!.counters.outages).toBe(1);
     expect(links[0]!.counters.outages + links[2]!.counters.outages).toBe(0);
   }, 120_000);
+
+  it("resumes a paused rollout over three regions from the hosts' records: the rest start in every region, nothing is sent twice", async () => {
+    sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: 41 + i, hostnamePrefix: name })));
+    store = await openBackend(backend);
+    const clients = sims.map((s) => simClient(s));
+    const regionsPort = () => new RegionsMaas(NAMES.map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));
+    const config = parseConfig({ layers: { enabled: false }, rollout: { waves: [1, "100%"], maxInFlight: 6, backoffMs: { base: 1, max: 5 } } });
+    const deps = { ...simDeps(clients[0]!, store, config), requestCount: () => clients.reduce((n, c) => n + c.stats().requests, 0) };
+    let paused = false;
+    const first: RolloutRunner = new RolloutRunner({
+      ...deps,
+      maas: regionsPort(),
+      // Pause (as SIGTERM does) once hosts of the second wave are deploying.
+      onProgress: (p) => {
+        if (!paused && p.wave === 1 && (p.byPhase["deploying"] ?? 0) >= 2) {
+          paused = true;
+          first.pause("paused by SIGTERM");
+        }
+      },
+    });
+    const stopped = await first.run({ resume: false });
+    expect(stopped.state).toBe("paused");
+    expect(stopped.byOutcome.inService).toBeLessThan(3 * PER_REGION);
+
+    const resumed = await new RolloutRunner({ ...deps, maas: regionsPort() }).run({ resume: true });
+    expect(resumed.state).toBe("completed");
+    expect(resumed.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    sims.forEach((sim) => {
+      const machines = sim.stats().machines ?? [];
+      expect(machines.map((m) => [m.commissioned, m.deployed])).toEqual(machines.map(() => [1, 1]));
+    });
+  }, 120_000);
 });

@@ -83,6 +83,7 @@ export function reconcileCharms(cloud: SimCloud): void {
             }
             case "openstack-hypervisor":
               ensureSnap(h, "openstack-hypervisor", app.channel);
+              configureHypervisor(cloud, h, m.name);
               break;
           }
         }
@@ -104,6 +105,31 @@ export function reconcileCharms(cloud: SimCloud): void {
     if (!cephHosts.has(sid)) cloud.charmCeph.delete(sid);
   }
   for (const sid of cephHosts) cloud.charmCeph.add(sid);
+}
+
+/**
+ * An active hypervisor unit has its relations' data (the status rules say so): the charm fills
+ * the snap from them (SC:charms/openstack-hypervisor: keystone's service account in the service
+ * domain from `identity-credentials`, the queue's URL from `amqp`, the CA base64 as `ca.bundle`;
+ * HV:hooks.py), so nova-compute runs.
+ */
+function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
+  const c = h.snaps.get("openstack-hypervisor")?.config;
+  if (c === undefined || c.has("identity.auth-url")) return;
+  const set: Record<string, string> = {
+    "identity.auth-url": "http://keystone.openstack.svc/v3",
+    "identity.username": "hypervisor",
+    "identity.password": cloud.stableSecret("keystone", model, "hypervisor"),
+    "identity.user-domain-name": "service_domain",
+    "identity.user-domain-id": "service_domain",
+    "identity.project-name": "services",
+    "identity.project-domain-id": "service_domain",
+    "rabbitmq.url": `rabbit://hypervisor:${cloud.stableSecret("rabbitmq", model, "hypervisor")}@rabbitmq:5672/openstack`,
+    "ca.bundle": Buffer.from(`sim-ca:${cloud.seed}`).toString("base64"),
+    "node.fqdn": h.hostname,
+    "node.ip-address": h.address,
+  };
+  for (const [k, v] of Object.entries(set)) c.set(k, v);
 }
 
 function labels(spec: string | undefined): Record<string, string> {

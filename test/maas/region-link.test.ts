@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { MaasError } from "../../src/maas/errors.ts";
+import { isRegionUnreachable, RegionLink, type RegionChange } from "../../src/maas/region-link.ts";
+import type { MaasPort } from "../../src/maas/port.ts";
+
+const refused = () => new MaasError("MAAS_NETWORK", "GET version/: cannot reach MAAS (ECONNREFUSED)", { operation: "version" });
+
+/** A port whose region is away while `away` is true: every call fails as the client does after its retries. */
+function fakeRegion() {
+  const state = { away: false, sent: 0 };
+  const port = {
+    version: async () => {
+      if (state.away) throw refused();
+      return { capabilities: [], version: "3.5", subversion: "" };
+    },
+    readMachine: async (id: string) => {
+      state.sent++;
+      if (state.away) throw refused();
+      return { system_id: id };
+    },
+  } as unknown as MaasPort;
+  return { state, port };
+}
+
+describe("RegionLink", () => {
+  it("tells a region that does not answer from one that refuses: network, 5xx throughout, or an unknown outcome caused by them", () => {
+    expect(isRegionUnreachable(refused())).toBe(true);
+    expect(isRegionUnreachable(new MaasError("MAAS_UNAVAILABLE", "503", { operation: "x", status: 503 }))).toBe(true);
+    expect(isRegionUnreachable(new MaasError("MAAS_OUTCOME_UNKNOWN", "?", { operation: "deploy", cause: refused() }))).toBe(true);
+    expect(isRegionUnreachable(new MaasError("MAAS_OUTCOME_UNKNOWN", "?", { operation: "deploy", cause: new Error("parse") }))).toBe(false);
+    expect(isRegionUnreachable(new MaasError("MAAS_CONFLICT", "409", { operation: "deploy", status: 409 }))).toBe(false);
+  });
+
+  it("marks the region down on a call that finds it away, holds that call and later ones unsent, and sends them once a probe answers", async () => {
+    const { state, port } = fakeRegion();
+    const link = new RegionLink({ name: "east", port, probeIntervalMs: 5 });
+    const changes: RegionChange[] = [];
+    link.onChange((c) => changes.push(c));
+    state.away = true;
+    const first = link.call((p) => p.readMachine("abc"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(link.isUp).toBe(false);
+    expect(changes).toMatchObject([{ region: "east", up: false }]);
+    const sentWhileAway = state.sent;
+    const second = link.call((p) => p.readMachine("def"));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(state.sent).toBe(sentWhileAway); // nothing more was sent while it was down
+    state.away = false;
+    await expect(first).resolves.toEqual({ system_id: "abc" });
+    await expect(second).resolves.toEqual({ system_id: "def" });
+    expect(link.isUp).toBe(true);
+    expect(changes.map((c) => c.up)).toEqual([false, true]);
+    expect(link.counters).toEqual({ outages: 1, repeatedCalls: 1 });
+  });
+
+  it("does not repeat a call that is not safe to repeat, and passes other errors through untouched", async () => {
+    const { state, port } = fakeRegion();
+    const link = new RegionLink({ name: "east", port, probeIntervalMs: 5 });
+    state.away = true;
+    await expect(link.call((p) => p.readMachine("abc"), false)).rejects.toMatchObject({ code: "MAAS_NETWORK" });
+    state.away = false;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(link.isUp).toBe(true);
+    const conflict = new MaasError("MAAS_CONFLICT", "409", { operation: "deploy", status: 409 });
+    await expect(link.call(() => Promise.reject(conflict))).rejects.toBe(conflict);
+    expect(link.isUp).toBe(true);
+    link.close();
+  });
+});
