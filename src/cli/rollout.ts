@@ -145,14 +145,18 @@ async function runWithProgress(a: RunArgs): Promise<number> {
   process.once("SIGTERM", onSignal);
   try {
     const summary = await runner.run({ resume: a.resume });
-    printer.finish();
-    // What the layers formed, read back from the hosts and the Kubernetes API.
+    // What the layers formed, read back from the hosts and the Kubernetes API; read before the
+    // final progress block is drawn, so what the read-back logs (a first SSH connection's host
+    // key pin, say) stays above it.
     const cloud = a.layering
       ? await a.layering.engine.report().catch((e: unknown) => {
           a.logger.warn({ err: e instanceof Error ? e.message : String(e) }, "could not read back the layered cloud");
           return undefined;
         })
       : undefined;
+    // No background layer work (a barrier the run no longer waited for) logs below the block either.
+    a.layering?.engine.close();
+    printer.finish();
     const region = regionJson(a.region);
     // Waves count from 1 in the JSON, as in the progress line and `status` (docs/cli.md).
     const reported = withWavesFromOne(summary);

@@ -87,7 +87,7 @@ describe("metalwave's command line", () => {
     expect(complete("metalwave", "re")).toEqual(["reprovision", "remediate"]);
     expect(complete("metalwave", "plan", "--ma")).toEqual(["--maas-url"]);
     expect(complete("metalwave", "rollout", "--log-format", "")).toEqual(["json", "text"]);
-    expect(complete("metalwave", "sim", "--host")).toEqual(["--host", "--hosts", "--host-faults"]);
+    expect(complete("metalwave", "sim", "--host")).toEqual(["--host", "--hostname-prefix", "--hosts", "--host-faults"]);
     expect(complete("metalwave", "completion", "")).toEqual(["bash", "zsh"]);
     const zsh = await inProcess(["completion", "zsh"]);
     expect(zsh.stdout).toContain("bashcompinit");
