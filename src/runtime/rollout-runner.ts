@@ -551,6 +551,11 @@ export class RolloutRunner {
     if (this.state === "running") return;
     // Paused: the run ends once every host still in flight is settled or holds its retry.
     if (this.state === "paused" && this.hosts.size > this.held.size) return;
+    // Aborted: the run ends once every host still in flight has settled its abort (a
+    // request to MAAS each). Its owner may revoke its MAAS handle once the run ends (the
+    // service does), so a request still to come (the call journal holds it a few ms for
+    // its write-ahead commit) would never reach MAAS, and the host would stay aborting.
+    if (this.state === "aborted" && this.hosts.size > 0) return;
     if (this.stopping) return;
     this.stopping = true;
     this.unfollowRegions?.();
