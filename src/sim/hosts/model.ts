@@ -195,9 +195,18 @@ export class SimCloud {
     const h = this.hosts.get(systemId);
     if (h === undefined) return;
     this.hosts.delete(systemId);
-    // Its OSDs' data stays on the disks (the simulator does not model MAAS's disk erasure).
+    // Its OSDs' data stays on the disks until MAAS erases them (disksErased).
     for (const o of this.ceph?.osds ?? []) if (o.systemId === systemId) this.formerOsdDisks.add(`${systemId}:${o.path}`);
     if (this.byAddress.get(h.address) === h) this.byAddress.delete(h.address);
+  }
+
+  /**
+   * A release with erase finished: every mode (full, quick, secure) destroys the partition
+   * table and the LVM/BlueStore labels at the start of each disk, so the disks of its former
+   * OSDs are blank again (MicroCeph lists them as unpartitioned, adds them without --wipe).
+   */
+  disksErased(systemId: string): void {
+    for (const k of [...this.formerOsdDisks]) if (k.startsWith(`${systemId}:`)) this.formerOsdDisks.delete(k);
   }
 
   /** The same secret every time for the same parts (a charm's stored password). */

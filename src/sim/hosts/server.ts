@@ -248,6 +248,8 @@ export class HostFleet {
     if (this.closed) return;
     if (to === NodeStatus.DEPLOYED) this.listen(m);
     else if (from === NodeStatus.DEPLOYED) void this.stop(m.systemId);
+    // MAAS's erasure (full, quick: the first and last MiBs; secure) leaves no former OSD's labels on the disks.
+    if (from === NodeStatus.DISK_ERASING && to === NodeStatus.READY) this.cloud.disksErased(m.systemId);
   }
 
   private listen(m: MachineRecord): void {
