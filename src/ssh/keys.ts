@@ -14,9 +14,17 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
+/**
+ * ssh2's generator writes a malformed OpenSSH key when the ed25519 public key
+ * begins with a zero byte (it stores 31 bytes, and its own parser then refuses
+ * the key): about one key in 500. Such a key is drawn again.
+ */
 export function generateKeyPair(comment = "metalwave"): SshKeyPair {
-  const kp = ssh2.utils.generateKeyPairSync("ed25519", { comment });
-  return { privateKey: kp.private, publicKey: kp.public.trim() };
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const kp = ssh2.utils.generateKeyPairSync("ed25519", { comment });
+    if (!(ssh2.utils.parseKey(kp.private) instanceof Error)) return { privateKey: kp.private, publicKey: kp.public.trim() };
+  }
+  throw new ConfigError("ssh key", "ssh2 produced no readable ed25519 key in 16 attempts");
 }
 
 /** The authorized_keys line for a private key; ConfigError naming `where` if it cannot be parsed. */
