@@ -280,9 +280,11 @@ export const hostMachine = hostSetup.createMachine({
                 src: "releaseMachine",
                 // No erase on a retry after a failed deployment: it only needs the machine back to
                 // Ready. A re-provisioning erases as it was asked to.
+                // A re-provisioning takes the host out of Juju first (the actor's `leave`).
                 input: ({ context }) => ({
                   systemId: context.systemId,
                   erase: context.reprovision && !context.reprovisionReleased ? context.reprovision.erase : ("none" as EraseMode),
+                  leave: !!context.reprovision && !context.reprovisionReleased,
                 }),
                 onDone: { target: "waiting", actions: "markRequestSent" },
                 onError: {

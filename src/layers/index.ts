@@ -7,6 +7,8 @@ export { createLayering, hostFromMachine, replicasFor, CLUSTER_LAYERS } from "./
 export { addressOn, endpointAddress, hostAddressing, LAYER_NETWORKS, spaceFor, type HostAddressing, type LayerEndpoint } from "./addresses.ts";
 export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, BarrierResult, HostFailure, ControlPlaneEndpoints } from "./layering.ts";
 export { networksOf, LAYER_SPACE } from "./host.ts";
+export { REMOVAL_ORDER, MICROCEPH_POOLS } from "./removal.ts";
+export type { RemovalResult, RemovalStep } from "./removal.ts";
 export type { HostNetwork } from "./host.ts";
 export { LayerError, LAYER_ERROR_CODES, hostWorkStopped } from "./errors.ts";
 export type { LayerErrorCode } from "./errors.ts";

@@ -30,6 +30,7 @@ import type { LayerName, LayerTemplate, Values } from "./render.ts";
 import type { StepPolicy } from "./steps.ts";
 import type { WaitOptions } from "./waits.ts";
 import { readCloud, type CloudReport } from "./report.ts";
+import { leaveJuju, type RemovalResult, type RemovalStep } from "./removal.ts";
 
 export type { CloudReport } from "./report.ts";
 export type { ControlPlaneEndpoints } from "./control-plane.ts";
@@ -90,6 +91,14 @@ export interface Layering {
    * sent for it, its waits end at once, and it rejects with LAYER_STOPPED.
    */
   layerHost(host: LayerHost, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Takes a host out of Juju before MAAS releases it for re-provisioning (src/layers/removal.ts):
+   * its units in the reference's order, its machine, the MicroCeph pool sizes. Idempotent; a
+   * host not in Juju is left alone. Needs the juju client (the controller barrier ran in this
+   * process): without it, nothing is done and `null` says so. `journal` gets each change
+   * before it is made.
+   */
+  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void): Promise<RemovalResult | null>;
   /** Reads the cloud back from Juju, Kubernetes and MicroCeph (read-only queries). */
   report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
@@ -335,6 +344,13 @@ class LayerEngine implements Layering {
       await this.machines.ovnHost(ops, host, at, false);
       await this.machines.hypervisor(ops, host, at);
     }
+  }
+
+  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void): Promise<RemovalResult | null> {
+    if (!this.juju) return null;
+    const ops = new JujuOps(this.juju, this.main);
+    if (!(await ops.models()).includes(this.mm())) return null;
+    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer: this.ceph?.host.systemId === host.systemId ? undefined : this.ceph?.host, storageTpl: this.tpl("storage") });
   }
 
   private isControlPlaneUp(): boolean {

@@ -84,6 +84,12 @@ export interface HostActorDeps {
    * aborted): the host's layer work then stops, so a retry of it runs alone.
    */
   layer: (host: { systemId: string; hostname: string; roles: readonly string[] }, signal: AbortSignal) => Promise<void>;
+  /**
+   * Runs before a re-provisioning's release: the host leaves Juju cleanly first (its units, its
+   * MicroCeph member, its machine: src/layers/removal.ts). Idempotent, so a release resumed after
+   * a crash finishes what was left.
+   */
+  leave: (systemId: string) => Promise<void>;
 }
 
 /**
@@ -216,7 +222,14 @@ export function createHostActors(deps: HostActorDeps) {
         deps.maas.deploy(input.systemId, { user_data: userData, distro_series: deps.distroSeries, agent_name: deps.agentName }),
       );
     }),
-    releaseMachine: fromPromise<void, { systemId: string; erase: EraseMode }>(async ({ input }) => {
+    releaseMachine: fromPromise<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input }) => {
+      if (input.leave) {
+        try {
+          await deps.leave(input.systemId);
+        } catch (e) {
+          throw asStepError("leave Juju", input.systemId, e);
+        }
+      }
       const mode: EraseMode = input.erase === "none" && deps.eraseOnRelease ? "quick" : input.erase;
       await guardedCall(deps, "release", input.systemId, () =>
         deps.maas.release(input.systemId, {

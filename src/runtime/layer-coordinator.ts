@@ -29,7 +29,7 @@
  */
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
-import { hostFromMachine, hostWorkStopped, type BarrierResult, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../layers/index.ts";
+import { hostFromMachine, hostWorkStopped, type BarrierResult, type RemovalStep, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../layers/index.ts";
 import type { NetworkName } from "../roles/layout-schema.ts";
 
 type MemberKind = Exclude<ClusterLayer, "control-plane">;
@@ -225,6 +225,25 @@ export class LayerCoordinator {
     const host = await this.hostOf(input.systemId, true);
     if (signal?.aborted) throw hostWorkStopped("readMachine", input);
     await this.d.layering.layerHost(host, signal ? { signal } : {});
+  }
+
+  /**
+   * A re-provisioned host leaves Juju before MAAS releases it (src/layers/removal.ts), through
+   * the juju client the controller barrier (or the recovery over the deployment's hosts in
+   * service) set up. Without that client, or without an address for the host in MAAS, nothing
+   * is done here and a warning says so: the host's stale machine then goes when it is enlisted
+   * again (JujuOps.enlist).
+   */
+  async leave(systemId: string, journal: (s: RemovalStep) => void): Promise<void> {
+    let host: LayerHost;
+    try {
+      host = await this.hostOf(systemId, true);
+    } catch (e) {
+      this.d.logger.warn({ systemId, err: e instanceof Error ? e.message : String(e) }, "re-provisioned host has no address to find it in Juju by: not taken out of Juju first");
+      return;
+    }
+    const r = await this.d.layering.leaveHost?.(host, journal);
+    if (r === null || r === undefined) this.d.logger.warn({ systemId, hostname: host.hostname }, "no juju client in this run (no controller formed): re-provisioned host not taken out of Juju first");
   }
 
   private kindsOf(systemId: string): MemberKind[] {

@@ -221,6 +221,7 @@ export class RolloutRunner {
       proxy: config.rollout.proxy,
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
+      leave: this.coordinator ? (systemId) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step })) : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
       taggingFor: (systemId) => {
         const h = this.hostInfo.get(systemId);
@@ -432,6 +433,10 @@ export class RolloutRunner {
   private journal(data: Record<string, unknown>): void {
     if (this.closed) return;
     this.deps.store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data });
+  }
+
+  private journalHost(systemId: string, data: Record<string, unknown>): void {
+    if (!this.closed) this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId, kind: "rollout", data });
   }
 
   private attachHost(systemId: string, actor: HostActor): void {
