@@ -6,7 +6,8 @@
  *   Kubernetes nodes, and the load balancer from the charm's config (`load-balancer-enabled`,
  *   `-l2-mode`, `-cidrs`; charm defaults false, false: K8O:charmcraft.yaml);
  * - `microceph` units: the snap, the MicroCeph cluster, `default-pool-size`; a removed unit's
- *   stop hook runs `cluster remove --force` unless it is the last member (CMC:src/charm.py);
+ *   stop hook runs `cluster remove --force` unless it is the last member (CMC:src/charm.py), and
+ *   never for a unit removed with its dead machine (`remove-machine --force`: no agent, no hook);
  * - `microovn` units: the snap and the OVN chassis of hosts given the `chassis` role;
  * - `openstack-hypervisor` units: the snap, configured from its relations;
  * - applications of a Kubernetes model on the simulated cluster: their Services
@@ -101,10 +102,14 @@ export function reconcileCharms(cloud: SimCloud): void {
   for (const sid of k8sHosts) cloud.charmK8s.add(sid);
   for (const sid of [...cloud.charmCeph]) {
     // The stop hook: `microceph cluster remove <host> --force`, skipped for the last member; OSDs are not removed first.
-    if (!cephHosts.has(sid) && cloud.ceph && cloud.ceph.members.size > 1) cloud.ceph.members.delete(sid);
+    // A unit removed with its dead machine ran no stop hook: the member stays until `cluster remove --force` elsewhere.
+    if (!cephHosts.has(sid) && cloud.ceph && cloud.ceph.members.size > 1 && !cloud.removedUnhooked.has(sid)) cloud.ceph.members.delete(sid);
     if (!cephHosts.has(sid)) cloud.charmCeph.delete(sid);
   }
-  for (const sid of cephHosts) cloud.charmCeph.add(sid);
+  for (const sid of cephHosts) {
+    cloud.charmCeph.add(sid);
+    cloud.removedUnhooked.delete(sid);
+  }
 }
 
 /**
@@ -116,6 +121,8 @@ export function reconcileCharms(cloud: SimCloud): void {
 function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
   const c = h.snaps.get("openstack-hypervisor")?.config;
   if (c === undefined || c.has("identity.auth-url")) return;
+  // A new installation's nova-compute registers its service afresh, enabled (a re-provisioned host disabled before it left).
+  cloud.disabledCompute.delete(h.hostname);
   const set: Record<string, string> = {
     "identity.auth-url": "http://keystone.openstack.svc/v3",
     "identity.username": "hypervisor",

@@ -170,6 +170,8 @@ function run(args: string[], ctx: ExecContext): CmdResult {
         const mm = m.machines.get(id);
         const alive = mm !== undefined && reader(ctx).agentAlive(mm);
         w.removeMachine(m, id, p.opts.has("--force"), alive);
+        // A dead agent runs no stop hook: what the charms joined the host to stays (charm-effects.ts).
+        if (mm?.host && !alive && !m.machines.has(id)) ctx.cloud.removedUnhooked.add(mm.host.systemId);
         // The agent uninstalls itself from a host it still runs on (manual machines).
         const host = mm?.host ? ctx.cloud.hosts.get(mm.host.systemId) : undefined;
         if (host?.jujuAgent?.model === m.name && host.jujuAgent.machine === id && !m.machines.has(id)) host.jujuAgent = undefined;

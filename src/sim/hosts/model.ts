@@ -154,6 +154,11 @@ export class SimCloud {
   /** Hosts the k8s / microceph charms joined to their clusters (their removal takes them out). */
   readonly charmK8s = new Set<string>();
   readonly charmCeph = new Set<string>();
+  /**
+   * Hosts whose units went with their machine while its agent was down (`remove-machine
+   * --force` of a dead machine): no stop hook ran on them, so their clusters still count them.
+   */
+  readonly removedUnhooked = new Set<string>();
   /** Hostnames with an OVN chassis (microovn units with the chassis role). */
   readonly ovnChassis = new Set<string>();
   /** Hypervisors whose compute service the `disable` action turned off. */
