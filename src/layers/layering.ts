@@ -135,6 +135,8 @@ class LayerEngine implements Layering {
   private juju: JujuShared | undefined;
   private k8s: { kube: KubePort } | undefined;
   private ceph: { host: LayerHost } | undefined;
+  /** Storage hosts layered (or re-checked) in this process: a dead member's MicroCeph member is removed from one of them. */
+  private readonly cephMembers = new Map<string, LayerHost>();
   private endpoints: Deferred<ControlPlaneEndpoints> = deferred();
   private cidrs: readonly string[] | undefined;
   /** The control plane (and OVN before it) formed in this process. */
@@ -278,6 +280,7 @@ class LayerEngine implements Layering {
     const joined = await this.eachHost(storage, async (h) => this.machines.storageHost(ops, h, await this.machine(ops, h)));
     const first = joined.ok[0];
     if (first === undefined) throw asLayerError(joined.failed[0]?.error, storage[0] as LayerHost);
+    for (const h of joined.ok) this.cephMembers.set(h.systemId, h);
     await this.machines.poolSize(ops);
     await this.machines.bundleLinks(ops, "storage");
     this.ceph ??= { host: first };
@@ -336,6 +339,7 @@ class LayerEngine implements Layering {
     if (roles.has("storage") && this.ceph) {
       const ops = this.ops(lane, "storage");
       await this.machines.storageHost(ops, host, await this.machine(ops, host));
+      this.cephMembers.set(host.systemId, host);
     }
     if (roles.has("compute")) {
       await lane.until(this.endpoints.promise, "controlPlaneReady");
@@ -350,7 +354,9 @@ class LayerEngine implements Layering {
     if (!this.juju) return null;
     const ops = new JujuOps(this.juju, this.main);
     if (!(await ops.models()).includes(this.mm())) return null;
-    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer: this.ceph?.host.systemId === host.systemId ? undefined : this.ceph?.host, storageTpl: this.tpl("storage") });
+    this.cephMembers.delete(host.systemId);
+    const cephPeer = [...this.cephMembers.values()][0];
+    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage") });
   }
 
   private isControlPlaneUp(): boolean {

@@ -154,7 +154,7 @@ async function hypervisorOff(ops: JujuOps, h: LayerHost, unit: string, d: Remova
       throw new LayerError("LAYER_COMMAND_FAILED", { layer: "removal", step, systemId: h.systemId, hostname: h.hostname, unit: { name: unit, status: "active", message: "" } }, `action on ${unit} failed: ${e instanceof LayerError ? e.reason : String(e)}`, { cause: e });
     });
   const r = await run("runningGuests");
-  let guests: unknown[] = [];
+  let guests: unknown[];
   try {
     const v: unknown = typeof r["result"] === "string" ? JSON.parse(r["result"]) : [];
     guests = Array.isArray(v) ? v : [];
