@@ -49,12 +49,12 @@ import type {
   Zone,
 } from "./schemas.ts";
 
-export type RegionsErrorCode = "REGIONS_AMBIGUOUS" | "REGIONS_UNKNOWN_REGION" | "REGIONS_USER_MISMATCH";
+export type RegionsErrorCode = "REGIONS_AMBIGUOUS" | "REGIONS_UNKNOWN_REGION" | "REGIONS_USER_MISMATCH" | "REGIONS_UNREACHABLE";
 
 export class RegionsError extends MetalwaveError<RegionsErrorCode> {
   readonly code: RegionsErrorCode;
-  constructor(code: RegionsErrorCode, message: string) {
-    super(message);
+  constructor(code: RegionsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
   }
 }

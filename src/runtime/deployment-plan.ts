@@ -12,6 +12,7 @@ import type { MaasPort } from "../maas/port.ts";
 import { MetalwaveError } from "../errors.ts";
 import { blockingFindings, machineFacts, planRoles, type Finding, type FindingCode, type MachineFacts, type MachineOrFacts, type RolePlan } from "../roles/index.ts";
 import { planRegionalWaves, regionOfKey } from "../../state-machines/rollout/regions.ts";
+import { planByRegion } from "./region-counts.ts";
 import type { Reprovision } from "../../state-machines/host.ts";
 import { planLayouts } from "../roles/layouts.ts";
 import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
@@ -248,6 +249,8 @@ export function planJson(plan: DeploymentPlan): unknown {
         return { systemId: id, region: h?.region ?? null, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [], layout: h?.layout ?? null };
       }),
     })),
+    // Several regions: each region's hosts by role and its canary (empty with one region).
+    regions: planByRegion(plan.rollout.hosts, plan.rollout.waves),
     blocking: plan.blocking,
     overridden: plan.overridden,
     overrides: plan.overrides,
@@ -257,7 +260,18 @@ export function planJson(plan: DeploymentPlan): unknown {
 /** The waves as text: each wave's size and its hosts per role (names for small waves). */
 export function renderWavesText(plan: DeploymentPlan): string {
   const info = new Map(plan.rollout.hosts.map((h) => [h.systemId, h]));
-  const lines = [`Waves (${plan.rollout.hosts.length} hosts to deploy; spares and machines without a role are held back):`];
+  const lines: string[] = [];
+  const regions = planByRegion(plan.rollout.hosts, plan.rollout.waves);
+  if (regions.length > 0) {
+    lines.push(`Regions (${regions.length}; each region has its own canary and failure budget):`);
+    for (const r of regions) {
+      const roles = Object.entries(r.byRole).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([role, n]) => `${role} ${n}`).join(", ");
+      const canary = r.canary.map((id) => info.get(id)?.hostname ?? id).join(", ") || "-";
+      lines.push(`  ${r.region}: ${r.hosts} host${r.hosts === 1 ? "" : "s"} (${roles}); canary ${canary}`);
+    }
+    lines.push("");
+  }
+  lines.push(`Waves (${plan.rollout.hosts.length} hosts to deploy; spares and machines without a role are held back):`);
   plan.rollout.waves.forEach((ids, i) => {
     const byRole = new Map<string, string[]>();
     for (const id of ids) {

@@ -16,6 +16,7 @@ import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../model/maas/statu
 import { MetalwaveError } from "../errors.ts";
 import { roleRecheckFor, scopeTagFor, spareTagFor } from "../roles/index.ts";
 import { REPROVISION_RELEASABLE, type EraseMode, type Reprovision } from "../../state-machines/host.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 
@@ -92,7 +93,8 @@ export function hostsPlan(
 
 /** A machine as a host of such a plan: one wave, its roles, no disk tags to add (they are in place). */
 export function plannedHost(m: Machine, roles: string[], reprovision?: Reprovision): PlannedHost {
-  return { systemId: m.system_id, hostname: m.hostname, zone: m.zone.name, wave: 0, roles, disks: [], ...(reprovision ? { reprovision } : {}) };
+  const region = regionOfKey(m.system_id);
+  return { systemId: m.system_id, ...(region !== null ? { region } : {}), hostname: m.hostname, zone: m.zone.name, wave: 0, roles, disks: [], ...(reprovision ? { reprovision } : {}) };
 }
 
 /** The config for re-provisioning, replacement and remediation runs: failures are what they handle, so no budget pauses them. */
@@ -171,15 +173,17 @@ export async function promoteSpares(
   for (const q of quarantined) {
     const failed = byId.get(q.systemId);
     const roles = failed ? rolesOf(failed, config) : [];
+    // Several regions: a spare of the failed host's own region only (a site's host is replaced at that site).
+    const region = regionOfKey(q.systemId);
     for (const role of roles) {
       const spareTag = spareTagFor(role);
       const candidates = machines
-        .filter((m) => m.tag_names.includes(spareTag) && m.tag_names.includes(scopeTag) && SPARE_USABLE.includes(m.status) && !m.locked && !taken.has(m.system_id))
+        .filter((m) => m.tag_names.includes(spareTag) && m.tag_names.includes(scopeTag) && SPARE_USABLE.includes(m.status) && !m.locked && !taken.has(m.system_id) && regionOfKey(m.system_id) === region)
         // The failed host's zone first (keeps the role's spread), then Ready before New (no commissioning), then hostname.
         .sort((a, b) => Number(b.zone.name === failed?.zone.name) - Number(a.zone.name === failed?.zone.name) || Number(b.status === S.READY) - Number(a.status === S.READY) || byHostname(a, b));
       const spare = candidates[0];
       if (!spare) {
-        replacements.push({ failed: q, role, spare: null, note: `no free spare (New or Ready, not locked) tagged ${spareTag} in ${scopeTag}` });
+        replacements.push({ failed: q, role, spare: null, note: `no free spare (New or Ready, not locked) tagged ${spareTag} in ${scopeTag}${region === null ? "" : ` in region ${region}`}` });
         continue;
       }
       taken.add(spare.system_id);

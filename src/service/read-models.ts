@@ -66,6 +66,8 @@ export interface RolloutDetail {
 export interface HostDetail {
   rolloutId: string;
   systemId: string;
+  /** Several regions: the host's region; null with one region. */
+  region: string | null;
   hostname: string;
   wave: number;
   roles: string[];
@@ -99,6 +101,8 @@ export interface HostsView {
   kind: RolloutKind;
   /** A machine's page in the MAAS web UI with `{systemId}` for its id; null when the region has no UI (the simulator). */
   maasMachineUrl: string | null;
+  /** Several regions: each region's machine page, `{systemId}` standing for the system_id within that region; {} with one region. */
+  regionMachineUrls: Record<string, string>;
   hosts: HostCell[];
 }
 
@@ -197,6 +201,7 @@ export class RolloutReads {
     return {
       rolloutId: id,
       systemId: h.systemId,
+      region: h.region,
       hostname: h.hostname,
       wave: h.wave + 1,
       roles: h.roles,
@@ -255,6 +260,7 @@ export class RolloutReads {
       },
       kind: planned.kind,
       maasMachineUrl: this.d.maasMachineUrl ?? null,
+      regionMachineUrls: this.d.regionMachineUrls ?? {},
       hosts,
     };
   }
