@@ -25,6 +25,8 @@
  *   and says so with the counts: the cause is then probably not the hosts.
  */
 import type { Machine } from "../maas/port.ts";
+import { RegionsMaas } from "../maas/regions.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import { NodeStatus as S, isStatusCode } from "../model/maas/status.ts";
 import { roleRecheckFor, scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
@@ -86,6 +88,11 @@ export interface RemediationResult {
    * (counted in `unhealthy`), or why none ran (`skipped`).
    */
   healthChecks: { checked: number; failed: HostHealth[]; skipped: string | null };
+  /**
+   * Several regions: the regions that did not answer when the pass listed the deployment's
+   * hosts. Their hosts are left for a later pass; the pass waits for none of them.
+   */
+  regionsUnreachable: string[];
 }
 
 interface History {
@@ -164,7 +171,13 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
   const config = deps.config;
   const policy = config.remediation;
   const scopeTag = scopeTagFor(config.deployment);
-  const machines = await deps.maas.listMachines({ tags: [scopeTag] });
+  // Several regions: a region that does not answer is left out, not waited for (its hosts wait
+  // for a later pass), and each rollout of the pass talks to the regions of its hosts only.
+  const regions = deps.maas instanceof RegionsMaas && deps.maas.links.size > 1 ? deps.maas : undefined;
+  const listed = regions ? await regions.listMachinesAnswering({ tags: [scopeTag] }) : { machines: await deps.maas.listMachines({ tags: [scopeTag] }), unreachable: [] };
+  if (listed.unreachable.length > 0) deps.logger.warn({ regions: listed.unreachable }, "remediation: regions that do not answer are left out of this pass");
+  const machines = listed.machines;
+  const on = (hosts: readonly { system_id: string }[]): RunnerDeps => (regions ? { ...deps, maas: regions.subset(hosts.map((m) => regionOfKey(m.system_id) ?? "")) } : deps);
   const members = machines.filter((m) => rolesOf(m, config).length > 0);
   const past = history(deps, now - policy.attemptsWindowMs);
   const health = await checkHealth(deps, members, past);
@@ -182,6 +195,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     replacements: [],
     replacement: null,
     healthChecks: health,
+    regionsUnreachable: listed.unreachable,
   };
   if (unhealthy.length === 0) return result;
   const limit = parseBudget(policy.haltWhenUnhealthy, members.length, "remediation.haltWhenUnhealthy");
@@ -230,22 +244,23 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       ...hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines),
       ...(broken.length > 0 ? { prepare: { markFixed: broken } } : {}),
     };
-    result.rollout = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan });
+    result.rollout = await new RolloutRunner({ ...on(batch), config: withoutBudget(config) }).run({ resume: false, plan });
   }
 
   if (exhausted.length > 0) {
     for (const m of exhausted) {
       if (m.status !== S.BROKEN) await deps.maas.markBroken(m.system_id, `metalwave: ${policy.maxAttempts} remediation attempts failed; quarantined`);
     }
+    // Spares come from the failed host's own region only, so the regions of the exhausted hosts are all it asks.
     const promoted = await promoteSpares(
-      deps.maas,
+      on(exhausted).maas,
       config,
       exhausted.map((m) => ({ systemId: m.system_id, hostname: m.hostname })),
       `replaces ${exhausted.map((m) => m.hostname).join(", ")} after ${policy.maxAttempts} remediation attempts`,
     );
     result.replacements = promoted.replacements;
     // The role tags move as the replacement rollout's first step, which journals `sparesPromoted`.
-    if (promoted.plan) result.replacement = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
+    if (promoted.plan) result.replacement = await new RolloutRunner({ ...on(exhausted), config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
   }
   return result;
 }

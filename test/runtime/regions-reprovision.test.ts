@@ -1,15 +1,18 @@
 /**
- * Re-provisioning over several regions: a pass over hosts of two regions goes on in the
- * region that answers while the other is away (its host waits, not failed) and finishes
- * there once it is back, each host released and deployed again in its own region only; and
- * a spare takes the role of a failed host of its own region only (a site's host is
- * replaced at that site), even when another region has one in the failed host's zone.
+ * Re-provisioning and remediation over several regions: a re-provisioning of hosts of two
+ * regions goes on in the region that answers while the other is away (its host waits, not
+ * failed) and finishes there once it is back, each host released and deployed again in its
+ * own region only; a remediation pass while a region is away remediates the other regions'
+ * hosts without waiting for it and names it; and a spare takes the role of a failed host of
+ * its own region only (a site's host is replaced at that site), even when another region has
+ * one in the failed host's zone.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { promoteSpares, reprovisionHosts } from "../../src/runtime/reprovision.ts";
+import { remediate } from "../../src/runtime/remediation.ts";
 import { parseConfig } from "../../src/config.ts";
 import { RegionLink } from "../../src/maas/region-link.ts";
 import { RegionsMaas } from "../../src/maas/regions.ts";
@@ -34,7 +37,7 @@ const until = async (what: string, cond: () => boolean, ms = 60_000): Promise<vo
   }
 };
 
-describe("re-provisioning over two regions", () => {
+describe("maintenance over two regions", () => {
   it("goes on in the region that answers while the other is away, and finishes there once it is back", async () => {
     sims = await Promise.all([
       startSimulator({ machines: 10, speed: 1000, seed: 71, hostnamePrefix: "a" }),
@@ -77,6 +80,44 @@ describe("re-provisioning over two regions", () => {
     expect({ released: counts(b, hostB).released, deployed: counts(b, hostB).deployed }).toEqual({ released: 1, deployed: 2 });
     expect({ a: others(a, hostA), b: others(b, hostB) }).toEqual(before);
     expect((await maas.readMachine(store.loadHosts(id()).find((h) => h.hostname === hostB)!.systemId)).status).toBe(NodeStatus.DEPLOYED);
+  }, 120_000);
+
+  it("remediates the hosts of the regions that answer while another is away, and says which it left out", async () => {
+    sims = await Promise.all([
+      startSimulator({ machines: 10, zeroDuration: true, seed: 73, hostnamePrefix: "a" }),
+      startSimulator({ machines: 10, zeroDuration: true, seed: 74, hostnamePrefix: "b" }),
+    ]);
+    const [a, b] = sims as [SimHandle, SimHandle];
+    const clients = sims.map((s) => simClient(s));
+    const maas = new RegionsMaas(["a", "b"].map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));
+    store = openStore(":memory:");
+    const config = parseConfig({ layers: { enabled: false }, rollout: { backoffMs: { base: 1, max: 5 } }, remediation: { coolDownMs: 0, haltWhenUnhealthy: "50%" } });
+    const deps = { ...simDeps(clients[0]!, store, config), maas, requestCount: () => clients.reduce((n, c) => n + c.stats().requests, 0) };
+    expect((await new RolloutRunner(deps).run({ resume: false })).state).toBe("completed");
+
+    // A host of each region breaks; then region b goes away.
+    const broken = async (sim: SimHandle, i: number) => {
+      const m = sim.stats().machines!.find((x) => x.hostname.includes("compute"))!;
+      await clients[i]!.markBroken(m.system_id, "test: broke");
+      return m;
+    };
+    const inA = await broken(a, 0);
+    const inB = await broken(b, 1);
+    await b.goAway();
+    const pass = await remediate(deps);
+    expect(pass.regionsUnreachable).toEqual(["b"]);
+    expect(pass.attempted.map((x) => x.hostname)).toEqual([inA.hostname]);
+    expect(pass.rollout?.byOutcome.inService).toBe(1);
+    // It finished without region b, which is still away; b's host is left for a later pass.
+    expect(b.listening).toBe(false);
+    expect(a.stats().machines!.find((m) => m.hostname === inA.hostname)).toMatchObject({ status_name: "Deployed", deployed: 2 });
+    await b.comeBack();
+    // The next pass, once a probe has found b back.
+    await until("region b found back", () => maas.links.get("b")!.isUp);
+    const later = await remediate(deps);
+    expect(later.regionsUnreachable).toEqual([]);
+    expect(later.attempted.map((x) => x.hostname)).toEqual([inB.hostname]);
+    expect(later.rollout?.byOutcome.inService).toBe(1);
   }, 120_000);
 
   it("lets a spare of the failed host's own region take its role, never one of another region", async () => {
