@@ -25,14 +25,12 @@
  *   and says so with the counts: the cause is then probably not the hosts.
  */
 import type { Machine } from "../maas/port.ts";
-import { RegionsMaas } from "../maas/regions.ts";
-import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import { NodeStatus as S, isStatusCode } from "../model/maas/status.ts";
 import { roleRecheckFor, scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";
 import type { PlannedHost } from "./deployment-plan.ts";
-import { hostsPlan, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
+import { hostsPlan, machinesAnswering, onRegionsOf, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
 import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 import { readRolloutPlan } from "./documents/rollout-plan.ts";
 
@@ -173,11 +171,10 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
   const scopeTag = scopeTagFor(config.deployment);
   // Several regions: a region that does not answer is left out, not waited for (its hosts wait
   // for a later pass), and each rollout of the pass talks to the regions of its hosts only.
-  const regions = deps.maas instanceof RegionsMaas && deps.maas.links.size > 1 ? deps.maas : undefined;
-  const listed = regions ? await regions.listMachinesAnswering({ tags: [scopeTag] }) : { machines: await deps.maas.listMachines({ tags: [scopeTag] }), unreachable: [] };
+  const listed = await machinesAnswering(deps.maas, { tags: [scopeTag] });
   if (listed.unreachable.length > 0) deps.logger.warn({ regions: listed.unreachable }, "remediation: regions that do not answer are left out of this pass");
   const machines = listed.machines;
-  const on = (hosts: readonly { system_id: string }[]): RunnerDeps => (regions ? { ...deps, maas: regions.subset(hosts.map((m) => regionOfKey(m.system_id) ?? "")) } : deps);
+  const on = (hosts: readonly { system_id: string }[]): RunnerDeps => onRegionsOf(deps, hosts.map((m) => ({ systemId: m.system_id })));
   const members = machines.filter((m) => rolesOf(m, config).length > 0);
   const past = history(deps, now - policy.attemptsWindowMs);
   const health = await checkHealth(deps, members, past);

@@ -108,6 +108,8 @@ describe("maintenance over two regions", () => {
     expect(pass.regionsUnreachable).toEqual(["b"]);
     expect(pass.attempted.map((x) => x.hostname)).toEqual([inA.hostname]);
     expect(pass.rollout?.byOutcome.inService).toBe(1);
+    // A re-provisioning of b's host meanwhile is refused at once, saying why, not held.
+    await expect(reprovisionHosts(deps, { hosts: [inB.hostname], reason: "test", erase: "quick" }, { spares: false })).rejects.toThrow(/regions not answering, whose machines could not be listed: b/);
     // It finished without region b, which is still away; b's host is left for a later pass.
     expect(b.listening).toBe(false);
     expect(a.stats().machines!.find((m) => m.hostname === inA.hostname)).toMatchObject({ status_name: "Deployed", deployed: 2 });
