@@ -6,6 +6,7 @@
  * are read when Prometheus scrapes, not pushed.
  */
 import { readFileSync } from "node:fs";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import { label, MAX_REGION_LABELS, phaseIdOf, REGION_LABEL, roleTrackOf, type RoleTrack } from "./metrics-track.ts";
 import { readTransition } from "../runtime/documents/journal-entry.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -103,8 +104,10 @@ export class ServiceMetrics {
   private roleTrack: RoleTrack | undefined;
   private roleRead: Promise<void> | undefined;
 
-  private readonly transitions: Counter<"to">;
-  private readonly failures: Counter<"code" | "outcome">;
+  private readonly transitions: Counter<"to" | "region">;
+  private readonly failures: Counter<"code" | "outcome" | "region">;
+  /** Region label values seen (several regions), at most MAX_REGION_LABELS. */
+  private readonly regionLabels = new Set<string>();
   private readonly runDuration: Histogram<"state">;
   private readonly remediations: Counter<"kind" | "result">;
   private readonly sshCommands: Counter<"outcome">;
@@ -186,8 +189,8 @@ export class ServiceMetrics {
     });
     this.transitions = new Counter({
       name: "metalwave_host_transitions_total",
-      help: "Host phase transitions made by this process's runs, by the phase entered (read from the journal).",
-      labelNames: ["to"],
+      help: "Host phase transitions made by this process's runs, by the phase entered (read from the journal), and by region with several regions.",
+      labelNames: ["to", "region"],
       registers,
       collect() {
         const live = self.source?.liveRolloutId();
@@ -196,8 +199,8 @@ export class ServiceMetrics {
     });
     this.failures = new Counter({
       name: "metalwave_host_failures_total",
-      help: "Hosts that settled other than in service in this process's runs, by error code and outcome.",
-      labelNames: ["code", "outcome"],
+      help: "Hosts that settled other than in service in this process's runs, by error code and outcome, and by region with several regions.",
+      labelNames: ["code", "outcome", "region"],
       registers,
     });
     this.remediations = new Counter({
@@ -354,7 +357,7 @@ export class ServiceMetrics {
     try {
       this.store.flush();
       const entries = this.store.journal(rolloutId, { kind: "transition", afterSeq: after });
-      for (const e of entries) this.transitions.inc({ to: label(readTransition(e)?.to) });
+      for (const e of entries) this.transitions.inc({ to: label(readTransition(e)?.to), ...this.regionOf(e.systemId) });
       const last = entries[entries.length - 1];
       if (last) this.transitionCursor.set(rolloutId, last.seq);
     } catch (e) {
@@ -373,7 +376,7 @@ export class ServiceMetrics {
     for (const f of failures) {
       if (seen.has(f.systemId)) continue;
       seen.add(f.systemId);
-      this.failures.inc({ code: label(f.code, /^[A-Z][A-Z0-9_]{0,47}$/), outcome: label(f.outcome) });
+      this.failures.inc({ code: label(f.code, /^[A-Z][A-Z0-9_]{0,47}$/), outcome: label(f.outcome), ...this.regionOf(f.systemId) });
     }
   }
 
@@ -491,6 +494,18 @@ export class ServiceMetrics {
 
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** Several regions: the `region` label of a host key (absent with one region); bounded by MAX_REGION_LABELS. */
+  private regionOf(key: string | null): { region: string } | Record<string, never> {
+    const r = key === null ? null : regionOfKey(key);
+    if (r === null) return {};
+    const value = REGION_LABEL.test(r) ? r : "other";
+    if (!this.regionLabels.has(value)) {
+      if (this.regionLabels.size >= MAX_REGION_LABELS) return { region: "other" };
+      this.regionLabels.add(value);
+    }
+    return { region: value };
   }
 
   private seen(rolloutId: string): Set<string> {

@@ -1,8 +1,9 @@
 /**
- * The dashboard of a rollout over two regions, in a real headless browser (Debian's
- * chromium, playwright-core): a row per region with its machines in service and failed,
- * the cells grouped by region on request, each machine's region in its tooltip data, and
- * a failed host's link to its own region's MAAS UI with its system_id there (not the key).
+ * The service over two regions, after a rollout in which one host of region b failed:
+ * its dashboard in a real headless browser (Debian's chromium, playwright-core) has a row
+ * per region with its machines in service and failed, groups the cells by region on
+ * request, and links the failed host to its own region's MAAS UI with its system_id there
+ * (not the key); its metrics count machines, transitions and failures by region.
  */
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +27,7 @@ let sims: SimHandle[] = [];
 let store: Store;
 let service: ServiceHandle;
 let browser: Browser;
+let rolloutId = "";
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`the dashboard test drives Debian's chromium at ${CHROMIUM}, which is missing: apt-get install -y --no-install-recommends chromium`);
@@ -56,7 +58,14 @@ beforeAll(async () => {
     ]),
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
-}, 30_000);
+  const started = await api("POST", "/api/v1/rollouts", {});
+  rolloutId = started.rollout.id as string;
+  const deadline = Date.now() + 30_000;
+  while ((await api("GET", `/api/v1/rollouts/${rolloutId}`)).rollout.state !== "completed") {
+    if (Date.now() > deadline) throw new Error("the rollout did not complete");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -79,16 +88,24 @@ interface Doc {
   querySelectorAll(selector: string): Iterable<{ getAttribute(name: string): string | null; querySelectorAll(s: string): Iterable<{ textContent: string | null }> }>;
 }
 
-describe("the dashboard over two regions", () => {
-  it("shows each region's machines, groups the cells by region, and links a host to its own region's MAAS", async () => {
-    const started = await api("POST", "/api/v1/rollouts", {});
-    const id = started.rollout.id as string;
-    const deadline = Date.now() + 30_000;
-    while ((await api("GET", `/api/v1/rollouts/${id}`)).rollout.state !== "completed") {
-      if (Date.now() > deadline) throw new Error("the rollout did not complete");
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const cells = (await api("GET", `/api/v1/rollouts/${id}/hosts`)).hosts as { region: string }[];
+describe("the service over two regions", () => {
+  it("counts machines, transitions and failures by region in its metrics", async () => {
+    const cells = (await api("GET", `/api/v1/rollouts/${rolloutId}/hosts`)).hosts as { region: string }[];
+    const planned = (r: string) => cells.filter((c) => c.region === r).length;
+    const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+    expect(value('metalwave_machines_by_region{region="a",phase="inService"}')).toBe(planned("a"));
+    expect(value('metalwave_machines_by_region{region="b",phase="inService"}')).toBe(planned("b") - 1);
+    expect(value('metalwave_machines_by_region{region="b",phase="quarantined"}')).toBe(1);
+    expect(value('metalwave_host_failures_total{code="MAAS_FAILED_STATUS",outcome="quarantined",region="b"}')).toBe(1);
+    expect(text).not.toMatch(/metalwave_host_failures_total\{[^}]*region="a"/);
+    expect(value('metalwave_host_transitions_total{to="inService",region="a"}')).toBe(planned("a"));
+    expect(value('metalwave_host_transitions_total{to="inService",region="b"}')).toBe(planned("b") - 1);
+    expect(value('metalwave_region_up{region="a"}')).toBe(1);
+  });
+
+  it("shows each region's machines on the dashboard, groups the cells by region, and links a host to its own region's MAAS", async () => {
+    const cells = (await api("GET", `/api/v1/rollouts/${rolloutId}/hosts`)).hosts as { region: string }[];
     const planned = (r: string) => cells.filter((c) => c.region === r).length;
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
