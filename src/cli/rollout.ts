@@ -86,6 +86,7 @@ function embeddedRegionSsh(sim: SimHandle): { privateKey: string; knownHosts: Me
  */
 export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined, maas?: Pick<MaasClient, "listIpRanges">): LayeringSetup | undefined {
   if (!config.layers.enabled) return undefined;
+  refuseLayersOverRegions(config);
   let privateKey: string;
   if (config.ssh.privateKeyFile) privateKey = loadPrivateKey(config.ssh.privateKeyFile);
   else if (sim) privateKey = embeddedRegionSsh(sim).privateKey;
@@ -116,6 +117,19 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
   });
   const key = publicKeyLine(privateKey, config.ssh.privateKeyFile ? "ssh.privateKeyFile" : "generated key");
   return { engine, ssh, config: { ...config, rollout: { ...config.rollout, sshAuthorizedKeys: [...config.rollout.sshAuthorizedKeys, key] } } };
+}
+
+/**
+ * Layering over several regions is not done yet: the layers' load-balancer pool is read from
+ * one region's IP ranges, which has no single answer across regions. Refused before anything
+ * is changed (not once hosts are deployed and waiting for their layers).
+ */
+export function refuseLayersOverRegions(config: Config): void {
+  if (!config.layers.enabled || !config.regions || config.regions.length <= 1) return;
+  throw new ConfigError(
+    "layers.enabled",
+    "layering over several regions is not supported yet (the layers' load-balancer pool comes from one region's IP ranges); set layers.enabled: false to stop hosts at Deployed",
+  );
 }
 
 /** `start-end` of every reserved range whose comment is `<deployment>-internal-api` (§1, §2d). */

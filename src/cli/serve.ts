@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
-import { layeringFor } from "./rollout.ts";
+import { layeringFor, refuseLayersOverRegions } from "./rollout.ts";
 import { openSite } from "./regions.ts";
 import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf } from "./region.ts";
 
@@ -72,6 +72,8 @@ async function runServe(values: ServeOpts): Promise<number> {
   const simulated = simulatedRequested(config, values.simulated);
   // A missing MAAS URL first: it is the mistake the other checks would hide.
   if (!simulated && !config.regions) realRegion(config, "serve");
+  // Refused at start, not at the first run's layers (and before the layers' key is looked at).
+  if (!simulated) refuseLayersOverRegions(config);
   checkServeConfig(config, { embeddedRegion: simulated });
   const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {

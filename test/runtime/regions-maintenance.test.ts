@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,6 +65,17 @@ function calls(sim: SimHandle, hostname: string): { deployed: number; released: 
 describe("a lasting deployment over two regions, from the CLI", () => {
   it("rolls out, shows each host's region, remediates and re-provisions each host in its own region, and serves the regions", async () => {
     const [a, b] = sims as [SimHandle, SimHandle];
+    // Layering over several regions is refused before anything is changed (exit 2, naming the field).
+    const layered = join(dir, "layered.yaml");
+    writeFileSync(layered, readFileSync(config, "utf8").replace("layers: { enabled: false }", "layers: { enabled: true }\nssh: { privateKeyFile: /nonexistent }"));
+    for (const cmd of [["rollout"], ["serve", "--listen", "127.0.0.1:0"]]) {
+      const refused = await runCli([...cmd, "--config", layered], { METALWAVE_API_TOKEN: TOKEN });
+      expect({ cmd: cmd[0], code: refused.code }).toEqual({ cmd: cmd[0], code: 2 });
+      expect(refused.stderr).toMatch(/layers\.enabled: layering over several regions is not supported yet/);
+    }
+    // Neither region was sent anything.
+    expect(a.stats().requests.total + b.stats().requests.total).toBe(0);
+
     const rollout = await runCli(["rollout", "--config", config, "--json"]);
     expect(rollout.stderr).not.toMatch(/"level":50/);
     const summary = JSON.parse(rollout.stdout) as { state: string; byOutcome: Record<string, number>; failures: { systemId: string; region: string | null; hostname: string }[] };
