@@ -2,8 +2,10 @@
  * A rollout's hosts counted per region, for `metalwave status` (text and --json) and
  * whatever else shows a deployment over several regions. Read from the plan (every planned
  * host, with its region) and the hosts' records (those that started). With one region
- * (no host has a region) there is nothing to count: an empty list.
+ * (no host has a region) there is nothing to count: an empty list. A host's region is its
+ * plan's, else its key's (`<region>/<system_id>`).
  */
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 
 export interface RegionCount {
   region: string;
@@ -25,10 +27,11 @@ export function countByRegion(
   const regionOf = new Map<string, string>();
   const out = new Map<string, RegionCount>();
   for (const h of planned) {
-    if (h.region === undefined) continue;
-    regionOf.set(h.systemId, h.region);
-    let c = out.get(h.region);
-    if (!c) out.set(h.region, (c = { region: h.region, planned: 0, inService: 0, failed: 0, inFlight: 0, waiting: 0 }));
+    const region = h.region ?? regionOfKey(h.systemId);
+    if (region === null) continue;
+    regionOf.set(h.systemId, region);
+    let c = out.get(region);
+    if (!c) out.set(region, (c = { region, planned: 0, inService: 0, failed: 0, inFlight: 0, waiting: 0 }));
     c.planned++;
   }
   for (const h of started) {
@@ -63,10 +66,11 @@ export function planByRegion(hosts: readonly { systemId: string; region?: string
   const out = new Map<string, PlanRegion>();
   const regionOf = new Map<string, string>();
   for (const h of hosts) {
-    if (h.region === undefined) continue;
-    regionOf.set(h.systemId, h.region);
-    let r = out.get(h.region);
-    if (!r) out.set(h.region, (r = { region: h.region, hosts: 0, byRole: {}, canary: [] }));
+    const region = h.region ?? regionOfKey(h.systemId);
+    if (region === null) continue;
+    regionOf.set(h.systemId, region);
+    let r = out.get(region);
+    if (!r) out.set(region, (r = { region, hosts: 0, byRole: {}, canary: [] }));
     r.hosts++;
     for (const role of h.roles.length > 0 ? h.roles : ["(none)"]) r.byRole[role] = (r.byRole[role] ?? 0) + 1;
   }

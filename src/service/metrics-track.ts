@@ -3,6 +3,7 @@
  * regions and phase now, and the label rules those series share (src/service/metrics.ts).
  */
 import { readRolloutPlan } from "../runtime/documents/rollout-plan.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 
 /** Label values come from our own closed sets; anything else is folded into "other" rather than trusted. */
 export function label(value: unknown, pattern = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/): string {
@@ -73,7 +74,7 @@ export function roleTrackOf(rolloutId: string, plan: unknown): RoleTrack {
     roles.push([...new Set((names.length > 0 ? names : ["none"]).map((r) => roleId(label(r))))]);
     regions.push(regionId(region));
   };
-  for (const h of readRolloutPlan(plan, rolloutId).hosts) add(h.systemId, h.roles, h.region);
+  for (const h of readRolloutPlan(plan, rolloutId).hosts) add(h.systemId, h.roles, h.region ?? regionOfKey(h.systemId) ?? undefined);
   return {
     rolloutId,
     index,

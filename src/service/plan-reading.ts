@@ -4,6 +4,7 @@
  * src/runtime/documents/rollout-plan.ts.
  */
 import { planKind, readRolloutPlan, type RolloutKind } from "../runtime/documents/rollout-plan.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 
 export type { RolloutKind } from "../runtime/documents/rollout-plan.ts";
 
@@ -27,7 +28,7 @@ export function planHosts(plan: unknown, rolloutId: string): { waves: string[][]
 
 /** The planned machines, waves counted from 1. */
 export function plannedCells(plan: unknown, rolloutId: string): PlannedCell[] {
-  return readRolloutPlan(plan, rolloutId).hosts.map((h) => ({ systemId: h.systemId, region: h.region ?? null, hostname: h.hostname, wave: h.wave + 1, zone: h.zone, roles: h.roles }));
+  return readRolloutPlan(plan, rolloutId).hosts.map((h) => ({ systemId: h.systemId, region: h.region ?? regionOfKey(h.systemId), hostname: h.hostname, wave: h.wave + 1, zone: h.zone, roles: h.roles }));
 }
 
 /** A stored plan's kind; absent (a deployment rollout) is `rollout`. */
