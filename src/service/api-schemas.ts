@@ -159,6 +159,7 @@ export const HostsView = named(
       total: budgetValue,
       totalLimit: int().meta({ description: "failed hosts (quarantined or failed) the rollout may have before it pauses" }),
       perWaveLimits: z.array(int()).meta({ description: "the same per wave: item i is wave i + 1's limit" }),
+      perRegionLimits: z.record(z.string(), int()).meta({ description: "several regions: the same per region (`rollout.budget.perRegion`, else the total's spec, of that region's hosts); {} with one region" }),
     }),
     kind: z.enum(["rollout", "reprovision", "replacement", "remediation"]).meta({ description: "what the rollout is for: a deployment rollout, or a step of a re-provisioning or remediation pass" }),
     maasMachineUrl: z.string().nullable().meta({ description: "a machine's page in the MAAS web UI, `{systemId}` standing for its system_id; null when the region has no UI (the embedded simulator) or with several regions" }),

@@ -38,7 +38,7 @@ beforeAll(async () => {
   const clients = sims.map((s) => new MaasClient({ url: s.url, apiKey: s.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } }));
   const maas = new RegionsMaas(["a", "b"].map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));
   store = openStore(":memory:", { writeBehindMs: 50 });
-  const config = parseConfig({ layers: { enabled: false }, rollout: { backoffMs: { base: 1, max: 5 }, maxAttempts: { deploy: 1 }, budget: { perWave: 2, total: 2 } } });
+  const config = parseConfig({ layers: { enabled: false }, rollout: { backoffMs: { base: 1, max: 5 }, maxAttempts: { deploy: 1 }, budget: { perWave: 2, total: 4, perRegion: 2 } } });
   service = await startService({
     store,
     maas,
@@ -90,7 +90,9 @@ interface Doc {
 
 describe("the service over two regions", () => {
   it("counts machines, transitions and failures by region in its metrics", async () => {
-    const cells = (await api("GET", `/api/v1/rollouts/${rolloutId}/hosts`)).hosts as { region: string }[];
+    const view = await api("GET", `/api/v1/rollouts/${rolloutId}/hosts`);
+    expect(view.budget.perRegionLimits).toEqual({ a: 2, b: 2 });
+    const cells = view.hosts as { region: string }[];
     const planned = (r: string) => cells.filter((c) => c.region === r).length;
     const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
@@ -115,10 +117,10 @@ describe("the service over two regions", () => {
       const rows = await page.evaluate(() =>
         [...(globalThis as unknown as { document: Doc }).document.querySelectorAll("#regions tbody tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)),
       );
-      // region, machines, in service, failed, in flight, waiting
+      // region, machines, in service, failed, in flight, waiting, budget used (the budget: 2 per region)
       expect(rows).toEqual([
-        ["a", String(planned("a")), String(planned("a")), "0", "0", "0"],
-        ["b", String(planned("b")), String(planned("b") - 1), "1", "0", "0"],
+        ["a", String(planned("a")), String(planned("a")), "0", "0", "0", "0 of 2"],
+        ["b", String(planned("b")), String(planned("b") - 1), "1", "0", "0", "1 of 2"],
       ]);
 
       // Grouping by region is offered, and gives one group per region.

@@ -1165,7 +1165,12 @@ class Dashboard {
       const waiting = byPhase.waiting ?? 0;
       const tr = document.createElement("tr");
       tr.dataset.region = region;
-      for (const [text, num] of [[region, false], [total, true], [inService, true], [failed, true], [total - inService - failed - waiting, true], [waiting, true]]) {
+      // The region's failure budget: quarantined and failed hosts count, as the runner counts them.
+      const limit = this.kind === "rollout" ? this.budget?.perRegionLimits?.[region] : undefined;
+      const spent = (byPhase.quarantined ?? 0) + (byPhase.failed ?? 0);
+      tr.dataset.over = String(limit !== undefined && spent > limit);
+      const budget = limit === undefined ? "—" : `${spent} of ${limit}`;
+      for (const [text, num] of [[region, false], [total, true], [inService, true], [failed, true], [total - inService - failed - waiting, true], [waiting, true], [budget, true]]) {
         const td = document.createElement("td");
         if (num) td.className = "num";
         td.textContent = String(text);
