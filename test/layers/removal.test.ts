@@ -35,7 +35,8 @@ function inJuju(systemId: string) {
 }
 
 async function layered(): Promise<{ deps: RunnerDeps; plan: Awaited<ReturnType<typeof readAndPlan>> }> {
-  rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+  // The first remove-unit of a microovn unit fails: a removal cut short, resumed by the release's retry.
+  rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20, faults: "fail=1:match=machines microovn/:first=1:code=1" } });
   const maas = simClient(rig.sim);
   const plan = await readAndPlan(maas, config);
   rig.store = openStore(":memory:");
@@ -95,9 +96,13 @@ describe("re-provisioning leaves Juju first", () => {
     expect(run.reprovision.byOutcome.inService).toBe(2);
 
     // Journaled ahead, in the reference's order: hypervisor disabled, its unit, the others, the machine; pools resized.
+    // The compute host's microovn removal failed once (the fault): its release attempt failed naming the host and the
+    // unit, and the retry resumed where the removal stopped (the hypervisor, already gone, was not disabled or removed again).
     const cSteps = leavingSteps(deps, run.reprovision.rolloutId, compute.systemId);
-    expect(cSteps.map((s) => s.step)).toEqual(["disableHypervisor", "removeUnit", "removeUnit", "removeUnit", "removeEmptyMachine"]);
-    expect(cSteps.filter((s) => s.step === "removeUnit").map((s) => s.target.split("/")[0])).toEqual(["openstack-hypervisor", "microovn", "sunbeam-machine"]);
+    expect(cSteps.map((s) => s.step)).toEqual(["disableHypervisor", "removeUnit", "removeUnit", "removeUnit", "removeUnit", "removeEmptyMachine"]);
+    expect(cSteps.filter((s) => s.step === "removeUnit").map((s) => s.target.split("/")[0])).toEqual(["openstack-hypervisor", "microovn", "microovn", "sunbeam-machine"]);
+    const failures = deps.store.getHost(run.reprovision.rolloutId, compute.systemId)?.snapshot?.context.failures ?? [];
+    expect(failures).toEqual([expect.objectContaining({ phase: "releasing", code: "LAYER_COMMAND_FAILED", message: expect.stringMatching(new RegExp(`layer removal, step removeUnit on ${compute.hostname} [\\s\\S]*unit microovn/`)) })]);
     const sSteps = leavingSteps(deps, run.reprovision.rolloutId, store1.systemId);
     expect(sSteps.filter((s) => s.step === "removeUnit").map((s) => s.target.split("/")[0])).toEqual(["cinder-volume", "microceph", "sunbeam-machine"]);
     expect(sSteps.at(-1)).toEqual({ step: "setPoolSize", target: `microceph/leader size=${Math.min(cephBefore - 1, 3)}` });
