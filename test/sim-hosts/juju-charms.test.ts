@@ -222,3 +222,43 @@ describe("charm effects on the hosts and Kubernetes", () => {
     expect(c.hosts[2]?.snaps.has("openstack-hypervisor")).toBe(true);
   });
 });
+
+describe("simulated removal of a host's units (juju-layering.md §5)", () => {
+  it("a removed microceph unit's stop hook takes its host out of the MicroCeph cluster (not the last member); a unit removed with its dead machine runs no hook, so its member stays until `cluster remove --force` on a surviving member", () => {
+    const c = cloudWith(4);
+    const m = "-m mw:openstack-machines";
+    c.ok(`juju deploy ${m} microceph -n 4 --to 0,1,2,3`);
+    c.advance(5000);
+    c.ok(`juju status ${m} --format json`);
+    const [, h1, h2, h3, h4] = c.hosts;
+    const members = () => [...(c.cloud.ceph?.members.keys() ?? [])].sort();
+    expect(members()).toEqual([h1!.systemId, h2!.systemId, h3!.systemId, h4!.systemId].sort());
+
+    // A live unit removed: its stop hook runs `microceph cluster remove <host> --force`.
+    c.ok(`juju remove-unit ${m} microceph/0 --no-prompt`);
+    expect(members()).not.toContain(h1!.systemId);
+
+    // A dead machine (agent down): remove-machine refuses while it has units, --force takes them, and no hook runs.
+    h2!.stopped.add("jujud");
+    expect(c.run(c.a, `juju remove-machine ${m} 1 --no-prompt`).err).toBe('ERROR machine 1 has unit "microceph/1" assigned\n');
+    c.ok(`juju remove-machine ${m} 1 --force --no-prompt`);
+    expect(Object.keys(c.status("openstack-machines").applications["microceph"]?.units ?? {})).toEqual(["microceph/2", "microceph/3"]);
+    expect(members()).toContain(h2!.systemId);
+    // MicroCeph refuses to drop a member with its disks, or one below 3 mon, without --force; with it, the member goes.
+    c.cloud.ceph!.osds.push({ id: 9, systemId: h2!.systemId, hostname: h2!.hostname, deployment: h2!.deployment, path: `/dev/disk/by-id/data-2` });
+    expect(c.run(h3!, `sudo microceph cluster remove ${h2!.hostname}`).err).toBe("Error: failed to remove cluster member: node still has disks configured, remove them first or use --force\n");
+    expect(c.run(h3!, `sudo microceph cluster remove ${h2!.hostname} --force`).code).toBe(0);
+    expect(members()).toEqual([h3!.systemId, h4!.systemId].sort());
+  });
+
+  it("the last MicroCeph member's stop hook is skipped: the cluster keeps it", () => {
+    const c = cloudWith(1);
+    const m = "-m mw:openstack-machines";
+    c.ok(`juju deploy ${m} microceph --to 0`);
+    c.advance(5000);
+    c.ok(`juju status ${m} --format json`);
+    expect(c.cloud.ceph?.members.size).toBe(1);
+    c.ok(`juju remove-unit ${m} microceph/0 --no-prompt`);
+    expect(c.cloud.ceph?.members.size).toBe(1);
+  });
+});
