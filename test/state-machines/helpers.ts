@@ -57,7 +57,7 @@ export function makeFakes(script: Partial<Record<ActorName, Outcome[]>> = {}): F
     tagMachine: scripted<{ systemId: string; roles: readonly string[]; recheck?: RoleRecheck }, void>("tagMachine"),
     allocateMachine: scripted<{ systemId: string }, void>("allocateMachine"),
     deployMachine: scripted<{ systemId: string; hostname: string; roles: readonly string[] }, void>("deployMachine"),
-    releaseMachine: scripted<{ systemId: string; erase: EraseMode }, void>("releaseMachine"),
+    releaseMachine: scripted<{ systemId: string; erase: EraseMode; leave?: boolean }, void>("releaseMachine"),
     abortMachine: scripted<{ systemId: string }, AbortOutput>("abortMachine"),
     markBroken: scripted<{ systemId: string; reason: string }, void>("markBroken"),
     layerHost: scripted<{ systemId: string; hostname: string; roles: readonly string[] }, void>("layerHost"),

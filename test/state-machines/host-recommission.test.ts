@@ -43,7 +43,7 @@ describe("re-commissioning a re-provisioned host", () => {
     expect(top(h.actor)).toBe("inService");
     expect(h.phases()).toEqual(["enlisted", "releasing", "commissioning", "tagging", "allocating", "deploying", "deployed", "layering", "inService"]);
     expect(h.fakes.calls.map((c) => [c.actor, c.input])).toEqual([
-      ["releaseMachine", { systemId: "abc123", erase: "quick" }],
+      ["releaseMachine", { systemId: "abc123", erase: "quick", leave: true }],
       ["commissionMachine", { systemId: "abc123", recommission: true }],
       ["tagMachine", { systemId: "abc123", roles: ["storage"], recheck }],
       ["allocateMachine", { systemId: "abc123" }],
@@ -70,7 +70,7 @@ describe("re-commissioning a re-provisioned host", () => {
     await h.status(S.RELEASING);
     await h.status(S.READY);
     expect(h.actorsCalled()).toEqual(["releaseMachine", "commissionMachine"]);
-    expect(h.fakes.calls[0]?.input).toEqual({ systemId: "abc123", erase: "quick" });
+    expect(h.fakes.calls[0]?.input).toEqual({ systemId: "abc123", erase: "quick", leave: true });
   });
 
   it("retries a failed re-commissioning by the commission budget and quarantines when it is spent", async () => {
@@ -126,7 +126,7 @@ describe("re-commissioning a re-provisioned host", () => {
     await h.status(S.DEPLOYING);
     await h.status(S.DEPLOYED);
     expect(top(h.actor)).toBe("inService");
-    expect(h.fakes.calls.filter((c) => c.actor === "releaseMachine").map((c) => c.input.erase)).toEqual(["quick", "none"]);
+    expect(h.fakes.calls.filter((c) => c.actor === "releaseMachine").map((c) => [c.input.erase, c.input.leave])).toEqual([["quick", true], ["none", false]]);
     expect(h.actorsCalled().filter((a) => a === "commissionMachine")).toHaveLength(1);
     expect(h.actorsCalled().filter((a) => a === "tagMachine")).toHaveLength(1);
   });

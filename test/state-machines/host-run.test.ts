@@ -127,7 +127,7 @@ describe("hostMachine with fake actors", () => {
       "deployMachine",
       "layerHost",
     ]);
-    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "none" });
+    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "none", leave: false });
     expect(h.actor.getSnapshot().context.attempts.deploy).toBe(2);
     expect(top(h.actor)).toBe("inService");
   });
@@ -147,7 +147,7 @@ describe("hostMachine with fake actors", () => {
     await h.status(S.DEPLOYING);
     await h.status(S.DEPLOYED);
     expect(h.actorsCalled()).toEqual(["releaseMachine", "tagMachine", "allocateMachine", "deployMachine", "layerHost"]);
-    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "quick" });
+    expect(h.fakes.calls.find((c) => c.actor === "releaseMachine")?.input).toEqual({ systemId: "abc123", erase: "quick", leave: true });
     expect(top(h.actor)).toBe("inService");
   });
 
