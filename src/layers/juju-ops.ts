@@ -200,7 +200,9 @@ export class JujuOps {
   /** Manual provisioning (`add-machine ssh:ubuntu@ADDR`) unless the host is a machine of the model; its id. */
   async enlist(model: string, h: LayerHost): Promise<string> {
     // The host answers (it is being layered) but its machine's agent is down: MAAS redeployed it, and the
-    // new installation has no agent. The stale machine goes (with its units) so the host is added afresh.
+    // new installation has no agent. A re-provisioning takes the host out of Juju before its release
+    // (removal.ts), so this is the fallback for a host redeployed otherwise (by hand in MAAS, or a removal
+    // that could not run): the stale machine goes (with its units) so the host is added afresh.
     const stale = await this.machineOf(model, h);
     const agent = stale === undefined ? undefined : (await this.status(model)).machines?.[stale]?.["juju-status"]?.current;
     if (stale !== undefined && agent === "down") {
