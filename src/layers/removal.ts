@@ -105,11 +105,19 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
   const forced = st0.machines?.[id]?.["juju-status"]?.current === "down";
   const wasCeph = unitsOf(st0, "microceph").some((u) => u.machine === id);
   const removed: string[] = [];
-  const gone = (step: string, unit: string | undefined, isGone: (st: StatusJson) => boolean, what: string) =>
-    waitUntil(async () => ({ ok: isGone(await ops.status(model)), detail: `${what} still in ${model}` }), ops.s.waitOptions(ops.lane, "removal", step, h, d.timeoutMs)).catch((e: unknown) => {
+  // Gone is gone (a removed unit or machine does not come back): one read that no longer shows it
+  // ends the wait, unlike the waits for a status to settle. Returns that read.
+  const gone = async (step: string, unit: string | undefined, isGone: (st: StatusJson) => boolean, what: string): Promise<StatusJson> => {
+    let last: StatusJson = {};
+    await waitUntil(async () => {
+      last = await ops.status(model);
+      return { ok: isGone(last), detail: `${what} still in ${model}` };
+    }, { ...ops.s.waitOptions(ops.lane, "removal", step, h, d.timeoutMs), goodReads: 1 }).catch((e: unknown) => {
       if (e instanceof LayerError && e.code === "LAYER_NOT_READY") throw new LayerError("LAYER_NOT_READY", where(step, unit), `${what} did not leave ${model}: ${e.reason}`, { cause: e });
       throw e;
     });
+    return last;
+  };
 
   if (forced) {
     // Dead host: no agent runs its actions or hooks. `remove-machine --force` takes it and its units.
@@ -120,9 +128,9 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
     await gone("removeMachine", undefined, (st) => st.machines?.[id] === undefined, `machine ${id}`);
     if (wasCeph) await removeCephMember(ops, h, d);
   } else {
+    // Each round acts on the last read: a resumed removal finds only what is still there.
+    let st = st0;
     for (;;) {
-      // Re-read each round: a resumed removal finds only what is still there.
-      const st = await ops.status(model);
       const next = principalsOn(st, id)[0];
       if (next === undefined) break;
       if (next.app === "openstack-hypervisor") await hypervisorOff(ops, h, next.name, d);
@@ -132,10 +140,10 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
       } catch (e) {
         throw new LayerError("LAYER_COMMAND_FAILED", where("removeUnit", next.name), `juju refused to remove ${next.name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
-      await gone("removeUnit", next.name, (s) => !unitsOf(s, next.app).some((u) => u.name === next.name), `unit ${next.name}`);
+      st = await gone("removeUnit", next.name, (s) => !unitsOf(s, next.app).some((u) => u.name === next.name), `unit ${next.name}`);
       removed.push(next.name);
     }
-    if ((await ops.status(model)).machines?.[id] !== undefined) {
+    if (st.machines?.[id] !== undefined) {
       d.journal({ step: "removeEmptyMachine", target: id });
       await ops.act(model, "removeEmptyMachine", { id });
       await gone("removeEmptyMachine", undefined, (st) => st.machines?.[id] === undefined, `machine ${id}`);
