@@ -99,7 +99,13 @@ export function principalsOn(st: StatusJson, id: string): { name: string; app: s
 export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Promise<RemovalResult> {
   const model = d.model;
   const id = await ops.machineOf(model, h);
-  if (id === undefined) return { machine: undefined, forced: false, removed: [] };
+  if (id === undefined) {
+    // Not (or no longer) in Juju. A storage host's removal may have stopped after its machine went and
+    // before its MicroCeph member and the pool sizes were seen to: both are safe to do again.
+    if (!h.roles.includes("storage") || unitsOf(await ops.status(model), "microceph").length === 0) return { machine: undefined, forced: false, removed: [] };
+    await removeCephMember(ops, h, d);
+    return { machine: undefined, forced: false, removed: [], cephMembersLeft: await resizePools(ops, h, d) };
+  }
   const where = (step: string, unit?: string) => ({ layer: "removal", step, systemId: h.systemId, hostname: h.hostname, ...(unit ? { unit: { name: unit, status: "removing", message: "" } } : {}) });
   const st0 = await ops.status(model);
   const forced = st0.machines?.[id]?.["juju-status"]?.current === "down";

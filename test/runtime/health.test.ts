@@ -144,7 +144,7 @@ describe("health checks of hosts in service", () => {
     const after = await remediate(deps);
     expect(after.healthChecks).toEqual({ checked: planned.length, failed: [], skipped: null });
     expect(after.attempted).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   it("a host that does not answer SSH is unhealthy, and counts toward the halt threshold", async () => {
     const mute = withRole("storage")[1]!;

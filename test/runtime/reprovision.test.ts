@@ -85,7 +85,7 @@ describe("re-provisioning", () => {
     // The journal tells what moved.
     const promoted = rig.store.journal(run.reprovision.rolloutId, { kind: "rollout" }).find((j) => (j.data as { event?: string }).event === "sparesPromoted");
     expect(promoted).toBeDefined();
-  }, 120_000);
+  }, 240_000);
 });
 
 describe("re-provisioning with re-commissioning", () => {
@@ -153,7 +153,7 @@ describe("re-provisioning with re-commissioning", () => {
         message: expect.stringMatching(new RegExp(`^${shrunk.hostname} \\(${shrunk.systemId}\\) after re-commissioning: no longer matches the rule of role storage .*2 of 4 disks pass`)),
       }),
     ]);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe("metalwave reprovision (command line)", () => {
