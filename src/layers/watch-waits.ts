@@ -1,0 +1,115 @@
+/**
+ * The layers' unit waits read from the model's live Juju view (src/juju: the controller's
+ * AllWatcher deltas) instead of polling `juju status`: every host waiting on the same model
+ * shares one watch, so a wait costs nothing on the wire while the model is quiet and one
+ * delta batch per change however many hosts wait (docs/juju-watch.md, docs/layering.md).
+ *
+ * Same rules as the polling wait (waits.ts): the reference's consecutive good reads (a read is
+ * a delta batch applied, or the quiet watcher's tick), a unit of the awaited applications on
+ * the awaited machines in `error` ends the wait at once with LAYER_UNIT_ERROR naming the unit,
+ * its status and message, and at the deadline LAYER_NOT_READY names what is missing and the
+ * first unit still blocked or waiting. A machine awaited must be `started` (its agent up).
+ */
+import type { JujuView, JujuWatchPort } from "../juju/port.ts";
+import { JujuWatchError } from "../juju/port.ts";
+import { LayerError } from "./errors.ts";
+import type { LayerHost } from "./host.ts";
+
+export interface ViewUnitWait {
+  layer: string;
+  step: string;
+  host: LayerHost;
+  timeoutMs: number;
+  /** Only units on these machines; all units of the applications when absent. */
+  machines?: ReadonlySet<string>;
+  /** Workload statuses that count as ready (default active). */
+  accept?: readonly string[];
+}
+
+export interface ViewRead {
+  ok: boolean;
+  detail: string;
+  /** The first unit not ready. */
+  unit?: { name: string; status: string; message: string };
+  /** A unit in error: the wait ends with it. */
+  error?: { name: string; status: string; message: string };
+}
+
+/** Whether every unit of `apps` (on `machines`) shows an accepted workload status in `v`. */
+export function readUnits(v: JujuView, model: string, apps: readonly string[], w: Pick<ViewUnitWait, "machines" | "accept">): ViewRead {
+  const accept = w.accept ?? ["active"];
+  const missing: string[] = [];
+  const bad: { name: string; status: string; message: string }[] = [];
+  for (const id of w.machines ?? []) {
+    const m = v.machines.get(id);
+    if (m === undefined) missing.push(`machine ${id}: not in the model`);
+    else if (m.agentStatus.current !== "started") missing.push(`machine ${id}: agent ${m.agentStatus.reported}${m.agentStatus.message ? ` (${m.agentStatus.message})` : ""}`);
+  }
+  const units = [...v.units.values()];
+  for (const app of apps) {
+    const us = units.filter((u) => u.application === app && u.life === "alive" && (w.machines === undefined || w.machines.has(u.machine)));
+    if (us.length === 0) missing.push(`${app}: no unit`);
+    for (const u of us) {
+      const s = { name: u.name, status: u.workload.reported, message: u.workload.message };
+      if (u.workload.current === "error") return { ok: false, detail: `unit ${u.name} is in error`, error: s };
+      if (!accept.includes(u.workload.current)) bad.push(s);
+    }
+  }
+  const first = bad[0];
+  const detail = [...missing, ...bad.map((u) => `${u.name} ${u.status}${u.message ? ` (${u.message})` : ""}`)].join(", ");
+  return { ok: missing.length === 0 && bad.length === 0, detail: `units not ready in ${model}: ${detail}`, ...(first ? { unit: first } : {}) };
+}
+
+export interface ViewWaitOptions {
+  /** Consecutive good reads (the reference's 3). */
+  goodReads: number;
+  /** A quiet watcher's view is read again this often. */
+  intervalMs: number;
+  /** Ends the wait (LAYER_STOPPED comes from `stopped`). */
+  signal?: AbortSignal;
+  /** The LAYER_STOPPED error of the caller's work, once it was stopped. */
+  stopped: (step: string) => LayerError | undefined;
+}
+
+/**
+ * Waits on the watch's view. Rejects with LAYER_UNIT_ERROR, LAYER_NOT_READY, LAYER_STOPPED, or
+ * the watch's own JujuWatchError when the watch itself failed (JUJU_DISCONNECTED, JUJU_CLOSED):
+ * the caller may then poll instead.
+ */
+export async function waitUnitsOnView(watch: JujuWatchPort, model: string, apps: readonly string[], w: ViewUnitWait, o: ViewWaitOptions): Promise<void> {
+  let last: ViewRead = { ok: false, detail: `units not ready in ${model}: nothing read yet` };
+  const where = { layer: w.layer, step: w.step, systemId: w.host.systemId, hostname: w.host.hostname };
+  try {
+    await watch.waitFor(
+      (v) => {
+        last = readUnits(v, model, apps, w);
+        if (last.error) throw new LayerError("LAYER_UNIT_ERROR", { ...where, unit: last.error }, `unit ${last.error.name} is in error`);
+        return last.ok;
+      },
+      { consecutive: o.goodReads, intervalMs: o.intervalMs, timeoutMs: w.timeoutMs, ...(o.signal ? { signal: o.signal } : {}), what: `${apps.join(", ")} ready in ${model}` },
+    );
+  } catch (e) {
+    const stopped = o.stopped(w.step);
+    if (stopped) throw stopped;
+    if (!(e instanceof JujuWatchError)) throw e;
+    switch (e.code) {
+      case "JUJU_PREDICATE":
+        throw e.cause instanceof LayerError ? e.cause : e;
+      case "JUJU_WAIT_TIMEOUT": {
+        const unit = last.unit;
+        throw new LayerError("LAYER_NOT_READY", { ...where, ...(unit ? { unit } : {}) }, `not settled after ${Math.round(w.timeoutMs / 1000)} s: ${last.detail}`);
+      }
+      case "JUJU_ABORTED":
+        throw o.stopped(w.step) ?? new LayerError("LAYER_STOPPED", where, "the wait was aborted");
+      case "JUJU_CONNECT":
+      case "JUJU_AUTH":
+      case "JUJU_INCOMPATIBLE":
+      case "JUJU_API":
+      case "JUJU_BAD_ANSWER":
+      case "JUJU_DISCONNECTED":
+      case "JUJU_CLOSED":
+      case "JUJU_STATE":
+        throw e;
+    }
+  }
+}
