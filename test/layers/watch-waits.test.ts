@@ -132,6 +132,49 @@ describe("the layers' waits on the Juju watch", { timeout: 120_000 }, () => {
     expect(statusReads(lf)).toBeLessThan(40);
     layering.close();
   });
+
+  it("a run stopped in the middle of the control plane and resumed by a new engine, both on the watch, finishes without waiting out a timeout and adds nothing twice", async () => {
+    lf = await startLayerFleet(undefined, [
+      { prefix: "juju", count: 1, tags: ["juju-controller"] },
+      { prefix: "ctl", count: 1, tags: ["control"] },
+      { prefix: "sto", count: 1, tags: ["storage"] },
+      { prefix: "cmp", count: 1, tags: ["compute"] },
+    ]);
+    const f = lf;
+    const all = () => [...f.history().values()].flat();
+    // Long timeouts: a wait stuck on a closed or stale watch would show as this test timing out.
+    const engine = () => f.layering({ pollMs: 10, jujuWatch: WATCH, controlPlaneTimeoutMs: 600_000, unitTimeoutMs: 600_000 });
+    const first = engine();
+    await first.clusterBarrier("juju-controller", lf.hosts.juju);
+    await first.clusterBarrier("kubernetes", lf.hosts.control);
+    await first.clusterBarrier("storage", lf.hosts.storage);
+    const cp = first.clusterBarrier("control-plane", lf.hosts.control).catch((e: unknown) => e);
+    for (let i = 0; i < 20_000 && all().filter((c) => /juju deploy -m metalwave:openstack /.test(c)).length < 4; i++) await new Promise((r) => setTimeout(r, 1));
+    first.close();
+    const stopped = await cp;
+    expect(stopped).toBeInstanceOf(LayerError);
+    expect((stopped as LayerError).code).toBe("LAYER_STOPPED");
+
+    const resumed = engine();
+    const started = Date.now();
+    await resumed.clusterBarrier("juju-controller", lf.hosts.juju);
+    await resumed.clusterBarrier("kubernetes", lf.hosts.control);
+    await resumed.clusterBarrier("storage", lf.hosts.storage);
+    await resumed.clusterBarrier("control-plane", lf.hosts.control);
+    await Promise.all([...lf.hosts.control, ...lf.hosts.storage, ...lf.hosts.compute].map((h) => resumed.layerHost(h)));
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const cmds = all();
+    for (const re of [/juju add-machine/, /juju deploy /, /juju integrate /, /juju offer /, /juju add-unit /]) {
+      const seen = cmds.filter((c) => re.test(c));
+      expect(new Set(seen).size).toBe(seen.length);
+    }
+    const cloud = await resumed.report();
+    expect(cloud.applications.filter((a) => a.status !== "active")).toEqual([]);
+    expect(cloud.hypervisors.computeServicesUp).toEqual(lf.hosts.compute.map((h) => h.hostname));
+    // Both models' waits were on the watch.
+    expect(resumed.jujuWatchStats?.()?.models).toBe(2);
+    resumed.close();
+  });
 });
 
 function machineModelPassword(f: LayerFleet): string {
