@@ -10,7 +10,7 @@
  * its status and message, and at the deadline LAYER_NOT_READY names what is missing and the
  * first unit still blocked or waiting. A machine awaited must be `started` (its agent up).
  */
-import type { JujuView, JujuWatchPort } from "../juju/port.ts";
+import type { JujuView, JujuWatchPort, WatchedUnit } from "../juju/port.ts";
 import { JujuWatchError } from "../juju/port.ts";
 import { LayerError } from "./errors.ts";
 import type { LayerHost } from "./host.ts";
@@ -35,6 +35,26 @@ export interface ViewRead {
   error?: { name: string; status: string; message: string };
 }
 
+/**
+ * The view's units by machine, built once per view (a view is immutable): every host waiting
+ * on the model reads its own machine's units on each batch, so a batch costs the waits what
+ * their units are, not hosts × the model's units.
+ */
+const byMachine = new WeakMap<JujuView, Map<string, WatchedUnit[]>>();
+function unitsOn(v: JujuView, machine: string): readonly WatchedUnit[] {
+  let idx = byMachine.get(v);
+  if (idx === undefined) {
+    idx = new Map();
+    for (const u of v.units.values()) {
+      const l = idx.get(u.machine);
+      if (l === undefined) idx.set(u.machine, [u]);
+      else l.push(u);
+    }
+    byMachine.set(v, idx);
+  }
+  return idx.get(machine) ?? [];
+}
+
 /** Whether every unit of `apps` (on `machines`) shows an accepted workload status in `v`. */
 export function readUnits(v: JujuView, model: string, apps: readonly string[], w: Pick<ViewUnitWait, "machines" | "accept">): ViewRead {
   const accept = w.accept ?? ["active"];
@@ -45,9 +65,9 @@ export function readUnits(v: JujuView, model: string, apps: readonly string[], w
     if (m === undefined) missing.push(`machine ${id}: not in the model`);
     else if (m.agentStatus.current !== "started") missing.push(`machine ${id}: agent ${m.agentStatus.reported}${m.agentStatus.message ? ` (${m.agentStatus.message})` : ""}`);
   }
-  const units = [...v.units.values()];
+  const units = w.machines === undefined ? [...v.units.values()] : [...w.machines].flatMap((m) => unitsOn(v, m));
   for (const app of apps) {
-    const us = units.filter((u) => u.application === app && u.life === "alive" && (w.machines === undefined || w.machines.has(u.machine)));
+    const us = units.filter((u) => u.application === app && u.life === "alive");
     if (us.length === 0) missing.push(`${app}: no unit`);
     for (const u of us) {
       const s = { name: u.name, status: u.workload.reported, message: u.workload.message };
