@@ -80,6 +80,43 @@ export function readUnits(v: JujuView, model: string, apps: readonly string[], w
   return { ok: missing.length === 0 && bad.length === 0, detail: `units not ready in ${model}: ${detail}`, ...(first ? { unit: first } : {}) };
 }
 
+/**
+ * The predicate's fast path, run by every waiting host on every batch: whether the wait holds,
+ * or the unit in error; no strings are built (the deadline's message is made from the last
+ * view with readUnits, once).
+ */
+export function unitsHold(v: JujuView, apps: readonly string[], w: Pick<ViewUnitWait, "machines" | "accept">): true | false | WatchedUnit {
+  const accept = w.accept ?? ["active"];
+  let ok = true;
+  if (w.machines === undefined) {
+    for (const app of apps) {
+      let any = false;
+      for (const u of v.units.values()) {
+        if (u.application !== app || u.life !== "alive") continue;
+        any = true;
+        if (u.workload.current === "error") return u;
+        if (!accept.includes(u.workload.current)) ok = false;
+      }
+      if (!any) ok = false;
+    }
+    return ok;
+  }
+  for (const id of w.machines) if (v.machines.get(id)?.agentStatus.current !== "started") ok = false;
+  for (const app of apps) {
+    let any = false;
+    for (const id of w.machines) {
+      for (const u of unitsOn(v, id)) {
+        if (u.application !== app || u.life !== "alive") continue;
+        any = true;
+        if (u.workload.current === "error") return u;
+        if (!accept.includes(u.workload.current)) ok = false;
+      }
+    }
+    if (!any) ok = false;
+  }
+  return ok;
+}
+
 export interface ViewWaitOptions {
   /** Consecutive good reads (the reference's 3). */
   goodReads: number;
@@ -97,14 +134,15 @@ export interface ViewWaitOptions {
  * the caller may then poll instead.
  */
 export async function waitUnitsOnView(watch: JujuWatchPort, model: string, apps: readonly string[], w: ViewUnitWait, o: ViewWaitOptions): Promise<void> {
-  let last: ViewRead = { ok: false, detail: `units not ready in ${model}: nothing read yet` };
+  let lastView: JujuView | undefined;
   const where = { layer: w.layer, step: w.step, systemId: w.host.systemId, hostname: w.host.hostname };
   try {
     await watch.waitFor(
       (v) => {
-        last = readUnits(v, model, apps, w);
-        if (last.error) throw new LayerError("LAYER_UNIT_ERROR", { ...where, unit: last.error }, `unit ${last.error.name} is in error`);
-        return last.ok;
+        lastView = v;
+        const r = unitsHold(v, apps, w);
+        if (typeof r !== "boolean") throw new LayerError("LAYER_UNIT_ERROR", { ...where, unit: { name: r.name, status: r.workload.reported, message: r.workload.message } }, `unit ${r.name} is in error`);
+        return r;
       },
       { consecutive: o.goodReads, intervalMs: o.intervalMs, timeoutMs: w.timeoutMs, ...(o.signal ? { signal: o.signal } : {}), what: `${apps.join(", ")} ready in ${model}` },
     );
@@ -116,6 +154,7 @@ export async function waitUnitsOnView(watch: JujuWatchPort, model: string, apps:
       case "JUJU_PREDICATE":
         throw e.cause instanceof LayerError ? e.cause : e;
       case "JUJU_WAIT_TIMEOUT": {
+        const last: ViewRead = lastView ? readUnits(lastView, model, apps, w) : { ok: false, detail: `units not ready in ${model}: nothing read yet` };
         const unit = last.unit;
         throw new LayerError("LAYER_NOT_READY", { ...where, ...(unit ? { unit } : {}) }, `not settled after ${Math.round(w.timeoutMs / 1000)} s: ${last.detail}`);
       }
