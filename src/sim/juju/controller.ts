@@ -306,7 +306,10 @@ export class JujuWorld {
     if (!Number.isInteger(n) || n < 0) throw invalid(`scale must be a positive integer`);
     const live = [...app.units.values()];
     if (n > live.length) this.addUnits(m, appName, n - live.length, [], now);
-    for (const u of live.slice(n).reverse()) this.dropUnit(m, u);
+    for (const u of live.slice(n).reverse()) {
+      this.dropUnit(m, u);
+      this.changes.note("remove-unit", m, u.name);
+    }
   }
 
   removeUnit(m: JujuModel, unitName: string): void {
