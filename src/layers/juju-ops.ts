@@ -100,7 +100,8 @@ export interface JujuShared {
   reads: Map<string, { gen: number; p: Promise<StatusJson>; doneAt?: number }>;
   /** A finished read of an unchanged model is reused this long (the waits' poll interval): the waits poll no faster anyway. */
   reuseMs?: number;
-  now?: () => number;
+  /** Monotonic milliseconds (the layering's clock). */
+  now: () => number;
   gen: Map<string, number>;
   /** Models known to exist (a model is never removed by the layers). */
   models: Set<string>;
@@ -143,7 +144,7 @@ export class JujuOps {
   status(model: string): Promise<StatusJson> {
     this.lane.ensureOpen("status");
     const gen = this.s.gen.get(model) ?? 0;
-    const now = this.s.now?.() ?? Date.now();
+    const now = this.s.now();
     let r = this.s.reads.get(model);
     const fresh = r !== undefined && r.gen === gen && (r.doneAt === undefined || now - r.doneAt < (this.s.reuseMs ?? 0));
     if (r === undefined || !fresh) {
@@ -151,7 +152,7 @@ export class JujuOps {
       const entry: { gen: number; p: Promise<StatusJson>; doneAt?: number } = { gen, p };
       this.s.reads.set(model, entry);
       p.then(
-        () => (entry.doneAt = this.s.now?.() ?? Date.now()),
+        () => (entry.doneAt = this.s.now()),
         () => {
           if (this.s.reads.get(model) === entry) this.s.reads.delete(model);
         },

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import { regionsOf } from "../runtime/regions.ts";
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   observeMaasRequests?: (observer: (info: { operation: string; durationMs: number }) => void) => void;
   config: Config;
   logger: Logger;
+  /** Time for the whole service: runs, passes, readiness, events (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
   /** The bearer token every request but /healthz must carry. */
   token: string;
   /** Default 127.0.0.1:8640; port 0 picks a free one. */
@@ -210,8 +213,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   const { store, logger } = opts;
   const log = logger.child({ component: "service" });
   const tokens = new TokenCheck(opts.token);
+  const clock = opts.clock ?? systemClock;
 
-  const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log });
+  const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log, clock });
   const metrics = new ServiceMetrics({ store, logger: log, defaultMetrics: opts.defaultMetrics ?? true });
   opts.observeMaasRequests?.((info) => metrics.observeMaas(info));
   const controller = new RolloutController({
@@ -224,6 +228,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     metrics,
     timeScale: opts.timeScale ?? 1,
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
+    clock,
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
     region: opts.region,
@@ -232,7 +237,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   });
   const probeMaas = opts.probeMaas ?? (() => opts.maas.whoami());
   // Probes start once listening, after `leadership` below exists.
-  const readiness = new Readiness({ probeMaas: () => (leadership.role === "leader" ? probeMaas() : Promise.reject(new StandbyProbe())), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
+  const readiness = new Readiness({ probeMaas: () => (leadership.role === "leader" ? probeMaas() : Promise.reject(new StandbyProbe())), intervalMs: opts.readyProbeMs ?? 15_000, logger: log, clock });
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -410,7 +415,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     let routeLabel = "unmatched";
     const method = req.method ?? "GET";
     let path = "/";
@@ -453,8 +458,8 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     } finally {
       const methodLabel = method === "GET" || method === "POST" ? method : "other";
       metrics.http.inc({ route: routeLabel, method: methodLabel, status: String(res.statusCode) });
-      metrics.httpDuration.observe({ route: routeLabel, method: methodLabel }, (performance.now() - t0) / 1000);
-      log.debug({ method, route: routeLabel, status: res.statusCode, ms: Math.round(performance.now() - t0) }, "request");
+      metrics.httpDuration.observe({ route: routeLabel, method: methodLabel }, (clock.now() - t0) / 1000);
+      log.debug({ method, route: routeLabel, status: res.statusCode, ms: Math.round(clock.now() - t0) }, "request");
     }
   };
 

@@ -3,6 +3,7 @@ import { StatusObserver, type StatusChange } from "../../src/runtime/observer.ts
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { EventsPort } from "../fakes/events-port.ts";
 import type { Machine } from "../../src/maas/port.ts";
+import { HandClock } from "../fakes/clock.ts";
 
 function setup(n: number, opts: { readBatchSize?: number; pageSize?: number } = {}) {
   const fake = new EventsPort();
@@ -94,11 +95,11 @@ describe("StatusObserver", () => {
   });
 
   it("sweeps machines that have been quiet too long, in case an event was missed", async () => {
-    let now = 0;
+    const clock = new HandClock(0);
     const fake = new EventsPort();
     fake.add("m0", NodeStatus.NEW);
     const changes: StatusChange[] = [];
-    const obs = new StatusObserver(fake.port(), (c) => changes.push(c), { pollIntervalMs: 1_000_000, sweepAfterMs: 60_000, now: () => now });
+    const obs = new StatusObserver(fake.port(), (c) => changes.push(c), { pollIntervalMs: 1_000_000, sweepAfterMs: 60_000, clock });
     await obs.start();
     await obs.stop();
     obs.watch("m0", NodeStatus.NEW);
@@ -106,7 +107,7 @@ describe("StatusObserver", () => {
     fake.machines.set("m0", { status: NodeStatus.READY, message: null });
     await obs.tick();
     expect(changes).toEqual([]);
-    now = 61_000;
+    clock.t = 61_000;
     await obs.tick();
     expect(changes.map((c) => c.status)).toEqual([NodeStatus.READY]);
   });
