@@ -117,6 +117,12 @@ const CLOSE_GRACE_MS = 5_000;
 const DASHBOARD_FILES = {
   "index.html": "text/html; charset=utf-8",
   "dashboard.js": "text/javascript; charset=utf-8",
+  // The modules dashboard.js imports (relative to it, so served beside it).
+  "constants.js": "text/javascript; charset=utf-8",
+  "sse.js": "text/javascript; charset=utf-8",
+  "cells.js": "text/javascript; charset=utf-8",
+  "page.js": "text/javascript; charset=utf-8",
+  "panels.js": "text/javascript; charset=utf-8",
   "dashboard.css": "text/css; charset=utf-8",
 } as const;
 const dashboardCache = new Map<keyof typeof DASHBOARD_FILES, Buffer>();
@@ -320,8 +326,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       },
     },
     { method: "GET", path: "/", auth: false, handle: ({ res }) => sendDashboardFile(res, "index.html") },
-    { method: "GET", path: "/dashboard.js", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.js") },
-    { method: "GET", path: "/dashboard.css", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.css") },
+    ...(Object.keys(DASHBOARD_FILES) as (keyof typeof DASHBOARD_FILES)[])
+      .filter((name) => name !== "index.html")
+      .map((name) => ({ method: "GET", path: `/${name}`, auth: false, handle: ({ res }: { res: ServerResponse }) => sendDashboardFile(res, name) }) as const),
     { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, (openapi ??= openApiDocument(url))) },
     {
       method: "GET",
