@@ -2,23 +2,18 @@ import { describe, expect, it } from "vitest";
 import { MaasError } from "../../src/maas/errors.ts";
 import { isRegionUnreachable, RegionLink, type RegionChange } from "../../src/maas/region-link.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas } from "../fakes/maas.ts";
 
 const refused = () => new MaasError("MAAS_NETWORK", "GET version/: cannot reach MAAS (ECONNREFUSED)", { operation: "version" });
 
 /** A port whose region is away while `away` is true: every call fails as the client does after its retries. */
 function fakeRegion() {
   const state = { away: false, sent: 0 };
-  const port = {
-    version: async () => {
-      if (state.away) throw refused();
-      return { capabilities: [], version: "3.5", subversion: "" };
-    },
-    readMachine: async (id: string) => {
-      state.sent++;
-      if (state.away) throw refused();
-      return { system_id: id };
-    },
-  } as unknown as MaasPort;
+  const port = new FakeMaas().add({ system_id: "abc" }, { system_id: "def" }) satisfies MaasPort;
+  port.before = (op) => {
+    if (op === "readMachine") state.sent++;
+    if (state.away) throw refused();
+  };
   return { state, port };
 }
 
@@ -46,8 +41,8 @@ describe("RegionLink", () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(state.sent).toBe(sentWhileAway); // nothing more was sent while it was down
     state.away = false;
-    await expect(first).resolves.toEqual({ system_id: "abc" });
-    await expect(second).resolves.toEqual({ system_id: "def" });
+    await expect(first).resolves.toMatchObject({ system_id: "abc" });
+    await expect(second).resolves.toMatchObject({ system_id: "def" });
     expect(link.isUp).toBe(true);
     expect(changes.map((c) => c.up)).toEqual([false, true]);
     expect(link.counters).toEqual({ outages: 1, repeatedCalls: 1 });

@@ -13,7 +13,8 @@ import { backoffDelayMs, hostMachine } from "../../state-machines/host.ts";
 import { createHostActors, type HostActorDeps } from "../../src/runtime/host-actors.ts";
 import { LayerCoordinator } from "../../src/runtime/layer-coordinator.ts";
 import { createLayering, LayerError } from "../../src/layers/index.ts";
-import type { MaasPort, Machine } from "../../src/maas/port.ts";
+import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas } from "../fakes/maas.ts";
 import type { ExecResult, SshPort } from "../../src/ssh/port.ts";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -31,9 +32,7 @@ function setup() {
     noteDeployed: async () => undefined,
     close: async () => undefined,
   };
-  const maas = {
-    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: "node-1", ip_addresses: ["10.0.0.1"], interface_set: [], blockdevice_set: [] }) as unknown as Machine,
-  } as unknown as MaasPort;
+  const maas = new FakeMaas().add({ system_id: SYSTEM_ID, hostname: "node-1", ip_addresses: ["10.0.0.1"] }) satisfies MaasPort;
   const layering = createLayering({ ssh, logger: silentLogger(), pollMs: 0, sleep: flush, policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 5000 } });
   const coordinator = new LayerCoordinator({ layering, maas, logger: silentLogger(), roles: new Map([[SYSTEM_ID, ["compute"]]]) });
   coordinator.started(SYSTEM_ID);

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { StatusObserver, type StatusChange } from "../../src/runtime/observer.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { EventsPort } from "../fakes/events-port.ts";
-import type { Machine } from "../../src/maas/port.ts";
 import { HandClock } from "../fakes/clock.ts";
+import { fakeMachine } from "../fakes/maas.ts";
 
 function setup(n: number, opts: { readBatchSize?: number; pageSize?: number } = {}) {
   const fake = new EventsPort();
@@ -73,13 +73,13 @@ describe("StatusObserver", () => {
     fake.setStatus("m0", NodeStatus.FAILED_COMMISSIONING);
     await obs.tick();
     // Our own retry: the commission answer said Commissioning, then it failed again.
-    obs.note({ system_id: "m0", status: NodeStatus.COMMISSIONING, status_message: null } as unknown as Machine);
+    obs.note(fakeMachine({ system_id: "m0", status: NodeStatus.COMMISSIONING, status_message: null }));
     fake.setStatus("m0", NodeStatus.COMMISSIONING);
     fake.setStatus("m0", NodeStatus.FAILED_COMMISSIONING);
     await obs.tick();
     expect(changes.map((c) => c.status)).toEqual([NodeStatus.FAILED_COMMISSIONING, NodeStatus.COMMISSIONING, NodeStatus.FAILED_COMMISSIONING]);
     // The same answer again is no change.
-    obs.note({ system_id: "m0", status: NodeStatus.FAILED_COMMISSIONING, status_message: null } as unknown as Machine);
+    obs.note(fakeMachine({ system_id: "m0", status: NodeStatus.FAILED_COMMISSIONING, status_message: null }));
     expect(changes).toHaveLength(3);
   });
 
@@ -104,7 +104,7 @@ describe("StatusObserver", () => {
     await obs.stop();
     obs.watch("m0", NodeStatus.NEW);
     // A change MAAS never logged as an event.
-    fake.machines.set("m0", { status: NodeStatus.READY, message: null });
+    fake.setStatus("m0", NodeStatus.READY, null, { event: false });
     await obs.tick();
     expect(changes).toEqual([]);
     clock.t = 61_000;
