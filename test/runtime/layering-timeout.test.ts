@@ -15,7 +15,8 @@ import { LayerCoordinator } from "../../src/runtime/layer-coordinator.ts";
 import { createLayering, LayerError } from "../../src/layers/index.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
 import { FakeMaas } from "../fakes/maas.ts";
-import type { ExecResult, SshPort } from "../../src/ssh/port.ts";
+import type { SshPort } from "../../src/ssh/port.ts";
+import { ScriptedSsh } from "../fakes/ssh.ts";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { silentLogger } from "../../src/log.ts";
 import { fastPolicy, flush, hostInput, makeFakes } from "../state-machines/helpers.ts";
@@ -23,15 +24,8 @@ import { fastPolicy, flush, hostInput, makeFakes } from "../state-machines/helpe
 const SYSTEM_ID = "abc123";
 
 function setup() {
-  const commands: string[] = [];
-  const ssh: SshPort = {
-    exec: async (_target, command): Promise<ExecResult> => {
-      commands.push(command);
-      return { exitCode: 0, stdout: "", stderr: "" };
-    },
-    noteDeployed: async () => undefined,
-    close: async () => undefined,
-  };
+  const ssh = new ScriptedSsh() satisfies SshPort;
+  const commands = ssh.commands;
   const maas = new FakeMaas().add({ system_id: SYSTEM_ID, hostname: "node-1", ip_addresses: ["10.0.0.1"] }) satisfies MaasPort;
   const layering = createLayering({ ssh, logger: silentLogger(), pollMs: 0, sleep: flush, policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 5000 } });
   const coordinator = new LayerCoordinator({ layering, maas, logger: silentLogger(), roles: new Map([[SYSTEM_ID, ["compute"]]]) });
