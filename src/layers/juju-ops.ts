@@ -103,7 +103,8 @@ export interface JujuShared {
   reads: Map<string, { gen: number; p: Promise<StatusJson>; doneAt?: number }>;
   /** A finished read of an unchanged model is reused this long (the waits' poll interval): the waits poll no faster anyway. */
   reuseMs?: number;
-  now?: () => number;
+  /** Monotonic milliseconds (the layering's clock). */
+  now: () => number;
   gen: Map<string, number>;
   /** Models known to exist (a model is never removed by the layers). */
   models: Set<string>;
@@ -150,7 +151,7 @@ export class JujuOps {
   status(model: string): Promise<StatusJson> {
     this.lane.ensureOpen("status");
     const gen = this.s.gen.get(model) ?? 0;
-    const now = this.s.now?.() ?? Date.now();
+    const now = this.s.now();
     let r = this.s.reads.get(model);
     const fresh = r !== undefined && r.gen === gen && (r.doneAt === undefined || now - r.doneAt < (this.s.reuseMs ?? 0));
     if (r === undefined || !fresh) {
@@ -158,7 +159,7 @@ export class JujuOps {
       const entry: { gen: number; p: Promise<StatusJson>; doneAt?: number } = { gen, p };
       this.s.reads.set(model, entry);
       p.then(
-        () => (entry.doneAt = this.s.now?.() ?? Date.now()),
+        () => (entry.doneAt = this.s.now()),
         () => {
           if (this.s.reads.get(model) === entry) this.s.reads.delete(model);
         },
@@ -279,6 +280,11 @@ export class JujuOps {
   /** Each setting whose value differs (read with `juju config` first), one `juju config app k=v` each. */
   async ensureConfig(model: string, app: string, settings: Readonly<Record<string, string>>): Promise<void> {
     if (Object.keys(settings).length === 0) return;
+    // One check-then-act per application's config at a time: two hosts joining at once would both read the old value and both set it.
+    await this.s.locks.run(`${model}/${app}/config`, () => this.setConfig(model, app, settings));
+  }
+
+  private async setConfig(model: string, app: string, settings: Readonly<Record<string, string>>): Promise<void> {
     const read = async () => (await this.lane.steps.queryJson<{ settings?: Record<string, { value?: unknown }> }>(this.c, this.s.tpl, "config", { model, app })).settings ?? {};
     let cur = await read();
     for (const [k, v] of Object.entries(settings)) {
@@ -315,7 +321,7 @@ export class JujuOps {
   }
 
   async ensureOffer(model: string, o: { app: string; endpoints: readonly string[]; name: string }): Promise<void> {
-    await this.ensure(model, "offer", { app: o.app, endpoints: o.endpoints.join(","), name: o.name }, async () => (await this.status(model)).offers?.[o.name] !== undefined);
+    await this.s.locks.run(`${model}/offer/${o.name}`, () => this.ensure(model, "offer", { app: o.app, endpoints: o.endpoints.join(","), name: o.name }, async () => (await this.status(model)).offers?.[o.name] !== undefined));
   }
 
   /** An action on a unit: its results when `completed`, else LAYER_COMMAND_FAILED with the action's message. */
@@ -339,7 +345,7 @@ export class JujuOps {
    * one still blocked or waiting at the deadline is named in the LAYER_NOT_READY error.
    */
   async waitUnits(model: string, apps: readonly string[], w: UnitWait): Promise<void> {
-    const started = this.s.now?.() ?? Date.now();
+    const started = this.s.now();
     const watch = await this.lane.until(this.s.watches?.get(model) ?? Promise.resolve(undefined), w.step);
     if (watch !== undefined && this.s.watches !== undefined) {
       try {
@@ -365,7 +371,7 @@ export class JujuOps {
         // The watch itself failed (gave up reconnecting): poll for the rest of the wait.
         this.s.logger.warn({ model, code: e.code, err: e.message }, "the Juju watch failed: polling `juju status` for the rest of this wait");
         this.s.watches.forget(model, watch);
-        const left = Math.max(0, w.timeoutMs - ((this.s.now?.() ?? Date.now()) - started));
+        const left = Math.max(0, w.timeoutMs - ((this.s.now()) - started));
         return this.pollUnits(model, apps, { ...w, timeoutMs: left });
       }
     }

@@ -15,6 +15,7 @@
  * stops when the signal its caller passes aborts; `close()` stops everything (lane.ts).
  */
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../clock.ts";
 import type { JujuWatchStats } from "../juju/port.ts";
 import type { SshPort } from "../ssh/port.ts";
 import { LayerError } from "./errors.ts";
@@ -88,12 +89,18 @@ export interface LayeringOptions {
   /** The wait for new controller machines to get their votes after enable-ha. Default 30 min (the reference's). */
   haTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
+  /** Times the waits and the reuse of a status read (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface Layering {
-  /** Forms (or re-checks) one cluster-level layer over `hosts`. Idempotent. */
-  clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult>;
+  /**
+   * Forms (or re-checks) one cluster-level layer over `hosts`. Idempotent. `controlCount`
+   * (control-plane only): the deployment's control hosts, which size the control plane
+   * (§3c; default `hosts.length`). The reference counts every registered control node, not
+   * those formed so far, so a resumed run that forms over fewer does not shrink it.
+   */
+  clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[], opts?: { controlCount?: number }): Promise<BarrierResult>;
   /**
    * The per-host layers for one deployed host, by its roles. Idempotent. Compute hosts wait
    * for the control plane. When `signal` aborts, this host's work stops: no further command is
@@ -156,7 +163,8 @@ class LayerEngine implements Layering {
   constructor(o: LayeringOptions) {
     this.o = o;
     const policy: StepPolicy = { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy };
-    this.now = o.now ?? (() => Date.now());
+    const clock = o.clock ?? systemClock;
+    this.now = () => clock.now();
     this.lanes = new Lanes({ ssh: o.ssh, logger: o.logger, policy, ...(o.sleep ? { sleep: o.sleep } : {}) });
     this.main = this.lanes.lane(undefined);
     // Load every template up front: a broken template fails at start, not mid-rollout.
@@ -225,7 +233,7 @@ class LayerEngine implements Layering {
     });
   }
 
-  async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
+  async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[], opts: { controlCount?: number } = {}): Promise<BarrierResult> {
     this.main.ensureOpen(`barrier ${kind}`);
     switch (kind) {
       case "juju-controller":
@@ -235,7 +243,7 @@ class LayerEngine implements Layering {
       case "storage":
         return this.formStorage(hosts);
       case "control-plane":
-        return this.formControlPlane(hosts);
+        return this.formControlPlane(hosts, opts.controlCount ?? hosts.length);
     }
   }
 
@@ -318,7 +326,7 @@ class LayerEngine implements Layering {
     return { kind: "storage", ready: joined.ok.map((h) => h.systemId), failed: joined.failed };
   }
 
-  private async formControlPlane(controls: readonly LayerHost[]): Promise<BarrierResult> {
+  private async formControlPlane(controls: readonly LayerHost[], controlCount: number): Promise<BarrierResult> {
     const ops = this.ops(this.main, "control-plane");
     if (!this.k8s) throw this.precondition("control-plane", "addModel", "the kubernetes barrier has not run in this process (no cloud registered)");
     const [first, ...others] = controls;
@@ -336,7 +344,7 @@ class LayerEngine implements Layering {
       waitOptions: this.waitOptions,
       kube: this.k8s.kube,
       values: await this.values(),
-    }, controls.length);
+    }, Math.max(controlCount, controls.length));
     this.o.logger.info({ model: endpoints.model, loadBalancer: endpoints.loadBalancer }, "control plane active");
     this.controlPlaneUp = true;
     this.endpoints.resolve(endpoints);

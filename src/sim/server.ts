@@ -18,6 +18,7 @@ import { Params } from "./params.ts";
 import { ADMIN_USER } from "./region.ts";
 import type { Region } from "./region.ts";
 import { unit } from "./rng.ts";
+import { systemClock, type Clock } from "../clock.ts";
 
 const PREFIX = "/MAAS/api/2.0/";
 const MAX_BODY = 16 * 1024 * 1024;
@@ -35,6 +36,14 @@ export interface HostControls {
   stopService(host: string, service: string): unknown;
   startService(host: string, service?: string): unknown;
   setReachable(host: string, reachable: boolean): unknown;
+  /** The simulated Juju's record of changes, for `/sim/stats` `juju`. */
+  jujuChanges(): SimJujuStats;
+}
+
+/** `/sim/stats` `juju` (with simulated hosts): Juju changes by operation, and any object changed more than once. */
+export interface SimJujuStats {
+  changes: Record<string, number>;
+  repeated: Record<string, number>;
 }
 
 export interface OperationStats {
@@ -50,6 +59,8 @@ export interface SimStats {
   statusCounts: Record<string, number>;
   events: { lastId: number; stored: number };
   machines?: { system_id: string; hostname: string; status_name: string; commissioned: number; deployed: number; released: number; erased: number; allocated: number }[];
+  /** Only with simulated hosts (`--hosts`). */
+  juju?: SimJujuStats;
 }
 
 /** Caps requests served at once; the rest wait in arrival order, as in a region's worker pool. */
@@ -92,7 +103,8 @@ export interface ServerOptions {
   seed: number;
   logger: SimLogger | undefined;
   /** Wall clock for OAuth timestamps (always real time: clients sign with it). */
-  now?: () => number;
+  /** Wall time for OAuth timestamps and the stats window (src/clock.ts). Default: the system clock, as a real region's, whatever clock the region's own phases run on. */
+  clock?: Clock;
 }
 
 export class SimServer {
@@ -104,14 +116,14 @@ export class SimServer {
   private readonly logger: SimLogger | undefined;
   private readonly nonces = new NonceStore();
   private readonly gate: Gate;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private requestSeq = 0;
   private burstLeft = 0;
   /** The simulated hosts, once started: `/sim/hosts/...` controls them. */
   hosts: HostControls | undefined;
   /** `POST /sim/outage?ms=N`: the region stops listening for N ms (set by index.ts, which owns the listener). */
   outage: ((ms: number) => void) | undefined;
-  private stats = { since: Date.now(), total: 0, byStatus: {} as Record<string, number>, byOperation: {} as Record<string, OperationStats> };
+  private stats: { since: number; total: number; byStatus: Record<string, number>; byOperation: Record<string, OperationStats> };
 
   constructor(opts: ServerOptions) {
     this.region = opts.region;
@@ -119,7 +131,8 @@ export class SimServer {
     this.faults = opts.faults;
     this.seed = opts.seed;
     this.logger = opts.logger;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
+    this.stats = { since: this.clock.wallNow(), total: 0, byStatus: {}, byOperation: {} };
     this.gate = new Gate(opts.maxInFlight ?? opts.faults.maxInFlight ?? Infinity);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -139,6 +152,7 @@ export class SimServer {
       inFlight: { current: this.gate.current, queued: this.gate.queued, peak: this.gate.peak, peakQueued: this.gate.peakQueued, limit: Number.isFinite(this.gate.limit) ? this.gate.limit : null },
       statusCounts: this.region.statusCounts(),
       events: { lastId: this.region.events.at(-1)?.id ?? 0, stored: this.region.events.length },
+      ...(this.hosts ? { juju: this.hosts.jujuChanges() } : {}),
     };
     if (includeMachines) {
       out.machines = this.region.machines.map((m) => ({
@@ -152,7 +166,7 @@ export class SimServer {
   }
 
   resetStats(): void {
-    this.stats = { since: Date.now(), total: 0, byStatus: {}, byOperation: {} };
+    this.stats = { since: this.clock.wallNow(), total: 0, byStatus: {}, byOperation: {} };
     this.gate.peak = this.gate.current;
     this.gate.peakQueued = this.gate.queued;
     for (const m of this.region.machines) m.counts = { commissioned: 0, deployed: 0, released: 0, erased: 0, allocated: 0 };
@@ -295,7 +309,7 @@ export class SimServer {
     const operation = endpoint?.name ?? `${resolved.def.stats}.unrecognised`;
 
     if (!endpoint?.anonymous) {
-      const auth = verifyOAuth(req.headers.authorization, this.apiKey, this.nonces, this.now());
+      const auth = verifyOAuth(req.headers.authorization, this.apiKey, this.nonces, this.clock.wallNow());
       if (!auth.ok) {
         this.logger?.debug({ reason: auth.reason, path: url.pathname }, "simulator refused a request");
         // With no credentials a real region has nothing to name; with wrong ones it says so.
