@@ -3,7 +3,8 @@
  * zero durations, driven through its API with no rollout beside it, so that its CPU and
  * memory show at fleet sizes the full scale run cannot reach on a loaded machine. Every
  * machine is read in batches, commissioned, deployed, and waited for with `id`-filtered
- * lists, as the pipeline does. Prints, per size: the region's CPU ms per machine (start-up,
+ * lists, as the pipeline does; the whole fleet is listed once before (as planning does) and
+ * once after, when every machine is a full commissioned object. Prints, per size: the region's CPU ms per machine (start-up,
  * commissioning, deploying), its RSS at rest and its peak RSS, and `uptime`.
  *
  *   node test/bench/region.ts [--machines 10000,30000,100000] [--concurrency 16] [--cpu-prof]
@@ -30,7 +31,7 @@ async function drive(n: number, dir: string): Promise<void> {
   try {
     const [consumer, token, secret] = sim.apiKey.split(":");
     let nonce = 0;
-    const call = async (method: "GET" | "POST", path: string, body?: string): Promise<unknown> => {
+    const request = async (method: "GET" | "POST", path: string, body?: string): Promise<ArrayBuffer> => {
       const auth =
         `OAuth oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key="${consumer}", oauth_token="${token}", ` +
         `oauth_signature="&${secret}", oauth_nonce="n${nonce++}", oauth_timestamp="${Math.floor(Date.now() / 1000)}"`;
@@ -39,10 +40,13 @@ async function drive(n: number, dir: string): Promise<void> {
         headers: { Authorization: auth, ...(body !== undefined ? { "Content-Type": "application/x-www-form-urlencoded" } : {}) },
         ...(body !== undefined ? { body } : {}),
       });
-      const text = await r.text();
-      if (!r.ok) throw new BenchError("BENCH_CHILD", `${method} ${path} answered ${r.status}: ${text.slice(0, 200)}`);
-      return JSON.parse(text) as unknown;
+      const bytes = await r.arrayBuffer();
+      if (!r.ok) throw new BenchError("BENCH_CHILD", `${method} ${path} answered ${r.status}: ${Buffer.from(bytes).subarray(0, 200).toString()}`);
+      return bytes;
     };
+    const call = async (method: "GET" | "POST", path: string, body?: string): Promise<unknown> => JSON.parse(Buffer.from(await request(method, path, body)).toString()) as unknown;
+    /** The whole fleet in one list, as planning reads it: only its size is kept (past V8's longest string at 100,000 Deployed). */
+    const listAll = async () => (await request("GET", "machines/")).byteLength;
     const pool = async <T>(items: readonly T[], f: (x: T) => Promise<unknown>) => {
       let next = 0;
       await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -66,6 +70,7 @@ async function drive(n: number, dir: string): Promise<void> {
     };
     const rest = readProcMemory(sim.pid);
     const cpu0 = sim.cpuMs();
+    const listedNew = await listAll();
     await waitAll("New");
     const cpuRead = sim.cpuMs();
     await pool(ids, (id) => call("POST", `machines/${id}/?op=commission`, ""));
@@ -74,13 +79,16 @@ async function drive(n: number, dir: string): Promise<void> {
     await pool(ids, (id) => call("POST", `machines/${id}/?op=deploy`, "distro_series=jammy"));
     await waitAll("Deployed");
     const cpuDeploy = sim.cpuMs();
+    const listedDeployed = await listAll();
+    const cpuList = sim.cpuMs();
     const peak = Math.max(sim.sampler.peakHwm, readProcMemory(sim.pid)?.hwm ?? 0);
     const stats = await sim.stats();
     const per = (ms: number) => (ms / n).toFixed(3);
     console.log(
       `region ${n.toLocaleString("en")} machines: start-up ${(cpu0 / 1000).toFixed(1)} s CPU (${per(cpu0)} ms/machine), RSS at rest ${Math.round((rest?.rss ?? 0) / MIB)} MiB; ` +
-        `read ${per(cpuRead - cpu0)}, commission ${per(cpuCommission - cpuRead)}, deploy ${per(cpuDeploy - cpuCommission)} ms/machine ` +
-        `(drive total ${per(cpuDeploy - cpu0)} ms/machine, ${(stats.requests.total / n).toFixed(2)} requests/machine); peak RSS ${Math.round(peak / MIB)} MiB; ` +
+        `read (with the first whole-fleet list) ${per(cpuRead - cpu0)}, commission ${per(cpuCommission - cpuRead)}, deploy ${per(cpuDeploy - cpuCommission)} ms/machine ` +
+        `(drive total ${per(cpuDeploy - cpu0)} ms/machine, ${(stats.requests.total / n).toFixed(2)} requests/machine); ` +
+        `whole-fleet list ${Math.round(listedNew / MIB)} MiB New, ${Math.round(listedDeployed / MIB)} MiB Deployed (${per(cpuList - cpuDeploy)} ms/machine); peak RSS ${Math.round(peak / MIB)} MiB; ` +
         `Deployed ${stats.statusCounts["Deployed"] ?? 0}/${n}`,
     );
     console.log(`  uptime: ${execFileSync("uptime", { encoding: "utf8" }).trim()}`);
