@@ -48,6 +48,8 @@ export interface RolloutInput {
     /** The operator resumes a paused rollout: the failures so far are acknowledged, as a RESUME does. */
     acknowledge?: boolean;
   };
+  /** Several regions: regions already down when the run starts (their hosts wait from the first event; REGION_UP releases them). */
+  regionsDown?: readonly string[];
 }
 
 export interface BudgetBreach {
@@ -479,7 +481,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     acknowledged: { wave: 0, total: 0, regions: {} },
     regionBudgets: regionBudgets(input.waves, perRegion),
     regionFailures: {},
-    regionsDown: {},
+    regionsDown: Object.fromEntries((input.regionsDown ?? []).map((r) => [r, true] as const)),
     waiting: [],
     pause: null,
     abortReason: null,
