@@ -113,6 +113,10 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     // The load balancer's pool: MAAS's reserved ranges for the deployment's internal API (juju-layering.md §2d).
     ...(maas || sim ? { loadBalancerCidrs: async () => loadBalancerCidrs(await (maas ?? clientFor(config, sim?.url ?? "", sim?.apiKey ?? "", logger)).listIpRanges(), config.deployment) } : {}),
     pollMs: sim ? 50 : config.layers.pollMs,
+    // The unit waits read the controller's AllWatcher (one watch per model; its access is read from
+    // the controller, a secret). The embedded region's simulated controller serves plain ws on its
+    // machines' addresses; a real one serves wss with its own CA (docs/juju-watch.md).
+    jujuWatch: sim ? { security: "plain", coalesceMs: 50 } : { security: "controller-ca" },
     policy: { attempts: config.layers.stepAttempts, ...(sim ? { backoffMs: 50 } : {}) },
   });
   const key = publicKeyLine(privateKey, config.ssh.privateKeyFile ? "ssh.privateKeyFile" : "generated key");

@@ -218,7 +218,7 @@ export class ServiceMetrics {
     for (const result of ["healthy", "unhealthy"]) this.healthHosts.inc({ result }, 0);
     this.healthFailures = new Counter({
       name: "metalwave_health_check_failures_total",
-      help: "Failed health checks of hosts in service, by check (ssh, hypervisor-services, ceph-services, ceph-osds, kubernetes-status, kubernetes-api, kubernetes-node, juju-controller).",
+      help: "Failed health checks of hosts in service, by check (ssh, juju-machine, hypervisor-unit, ceph-unit, ceph-osds, kubernetes-unit, kubernetes-api, kubernetes-node, juju-controller).",
       labelNames: ["check"],
       registers,
     });
