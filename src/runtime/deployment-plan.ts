@@ -18,6 +18,7 @@ import type { Reprovision } from "../../state-machines/host.ts";
 import { planLayouts } from "../roles/layouts.ts";
 import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
 import { renderLayoutsText } from "../roles/layout-render.ts";
+import { refuseRegionsAway } from "./region-catchup.ts";
 
 /** A ceph (or other) tag to put on, or take off, one of a host's block devices. */
 export interface DiskTagChange {
@@ -207,6 +208,8 @@ function regionalLayouts<H extends { systemId: string }>(
 
 /** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
 export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: MachineFacts[] }> {
+  // Several regions: one away cannot be planned; say so, naming it, rather than wait for it.
+  await refuseRegionsAway(maas, "a plan");
   const [machines, tags, me, network] = await Promise.all([readFleetFacts(maas), maas.listTags(), maas.whoami(), readNetworkModel(maas, config)]);
   return { ...planDeployment({ config, machines, tags, maasUser: me.username, ...(network ? { network } : {}) }), machines };
 }

@@ -9,13 +9,31 @@
  * is still away resumes the same way. docs/architecture.md, "Several regions".
  */
 import type { Logger } from "pino";
-import type { RegionsMaas } from "../maas/regions.ts";
+import type { MaasPort } from "../maas/port.ts";
+import { RegionsError, RegionsMaas } from "../maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 
 /** Which regions answer now, asked in parallel (one that is away costs its client's retries, once). */
 export async function regionsAnsweringNow(maas: RegionsMaas): Promise<{ up: string[]; down: string[] }> {
   const answers = await Promise.all([...maas.links.values()].map(async (l) => ({ name: l.name, up: await l.answers() })));
   return { up: answers.filter((a) => a.up).map((a) => a.name), down: answers.filter((a) => !a.up).map((a) => a.name) };
+}
+
+/**
+ * Refuses to plan while a region is away: a plan reads every region's machines, tags and
+ * network, and a region that does not answer has none to give (its hosts would be left out
+ * of the plan, or the plan would wait for it). Named, at once, instead of waited for. A
+ * resume needs no plan (the stored one), only the regions that answer.
+ */
+export async function refuseRegionsAway(maas: MaasPort, what: string): Promise<void> {
+  if (!(maas instanceof RegionsMaas) || maas.links.size < 2) return;
+  const { down } = await regionsAnsweringNow(maas);
+  if (down.length === 0) return;
+  const why = down.map((r) => `region ${r}${maas.links.get(r)?.outage ? ` (${maas.links.get(r)?.outage?.reason})` : ""}`).join("; ");
+  throw new RegionsError(
+    "REGIONS_UNREACHABLE",
+    `${what} needs every region's machines, and ${down.length === 1 ? "a region does" : `${down.length} regions do`} not answer: ${why}. Plan again once it answers; a rollout already started resumes (--resume) with the regions that answer`,
+  );
 }
 
 /** The deferred regions of one run and, once each answers, its catch-up (run once). */
