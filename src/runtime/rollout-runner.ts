@@ -8,7 +8,8 @@
  * host-persistence.ts (saving snapshots), progress.ts (the tally and the summary),
  * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
  * maintenance plan's steps before its hosts start), host-policy.ts,
- * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs).
+ * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs),
+ * region-catchup.ts (a region away at a resume: its hosts held until it answers).
  * What stays is one class whose parts share its actors, observer and journal (start and
  * resume wire the same actors; the forwarding reads them on every event), which is why
  * it runs a little over 600 lines rather than being cut through that shared state.
@@ -218,12 +219,7 @@ export class RolloutRunner {
     const me = (await answering.whoami()).username;
     // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
     // host decides: a host that finds its machine already further along never re-sends them.
-    for (const c of calls.unresolved()) {
-      if (!isHostOperation(c.op) || deferred.has(c.systemId)) continue;
-      const m = await maas.readMachine(c.systemId);
-      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
-      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-    }
+    await this.reconcileCalls(calls, me, (key) => !deferred.has(key));
     const actors = createHostActors({
       maas,
       observer: this.observer,
@@ -277,12 +273,7 @@ export class RolloutRunner {
       await this.ensureTags(only);
       const user = (await only.whoami()).username;
       if (user !== me) throw new RegionsError("REGIONS_USER_MISMATCH", `region ${region}'s API key acts as MAAS user ${user}, the other regions' as ${me}: every region's key must be the same user's`);
-      for (const c of calls.unresolved()) {
-        if (!isHostOperation(c.op) || regionOfKey(c.systemId) !== region) continue;
-        const m = await maas.readMachine(c.systemId);
-        calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
-        if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      }
+      await this.reconcileCalls(calls, me, (key) => regionOfKey(key) === region);
       if (this.closed || !this.rolloutLive) return;
       for (const { record, snapshot } of held) this.restoreHost(record, snapshot, hostLogic, policy);
       for (const { record } of held) this.startRestored(record);
@@ -327,6 +318,16 @@ export class RolloutRunner {
     // Forced: the hosts held for a region away are counted only now.
     this.emitProgress(true);
     return done;
+  }
+
+  /** Settles the unresolved calls of the hosts `mine` keeps by reading each machine now. */
+  private async reconcileCalls(calls: CallJournal, me: string, mine: (key: string) => boolean): Promise<void> {
+    for (const c of calls.unresolved()) {
+      if (!isHostOperation(c.op) || !mine(c.systemId)) continue;
+      const m = await this.deps.maas.readMachine(c.systemId);
+      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
+      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+    }
   }
 
   /** A host in flight at the restart, made again from its snapshot (not started yet). */
