@@ -220,9 +220,9 @@ export const ConfigSchema = z
     checkRegions(c, (path, message) => ctx.addIssue({ code: "custom", path, message }));
   });
 
-/** `regions:` rules the schema alone cannot say: unique names, not with maas.url, no network layouts yet. */
+/** `regions:` rules the schema alone cannot say: unique names, not with maas.url. */
 function checkRegions(
-  c: { regions?: { name: string }[] | undefined; maas: { url?: string | undefined }; network?: unknown },
+  c: { regions?: { name: string }[] | undefined; maas: { url?: string | undefined } },
   issue: (path: (string | number)[], message: string) => void,
 ): void {
   if (!c.regions) return;
@@ -233,7 +233,6 @@ function checkRegions(
     else seen.set(r.name, i);
   });
   if (c.maas.url) issue(["maas", "url"], "regions and maas.url exclude each other: list the single region under regions, or drop regions");
-  if (c.network !== undefined) issue(["network"], "network layouts are not supported with several regions yet (their fabric and subnet ids are each region's own)");
 }
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -83,11 +83,14 @@ describe("several regions (regions:)", () => {
     expect(() => loadConfig({ file: p, env: {} })).toThrow(new RegExp(`${p.replace(/[/.]/g, "\\$&")}: regions\\.1\\.name: "east" is already the name of regions\\.0`));
   });
 
-  it("refuses regions with maas.url, a name that is not a DNS label, a region without a key file, and network layouts", () => {
+  it("refuses regions with maas.url, a name that is not a DNS label, and a region without a key file", () => {
     expect(() => parseConfig({ regions: [east], maas: { url: "http://maas:5240/MAAS" } }, "s.yaml")).toThrow(/s\.yaml: maas\.url: regions and maas\.url exclude each other/);
     expect(() => parseConfig({ regions: [{ ...east, name: "East_1" }] }, "s.yaml")).toThrow(/s\.yaml: regions\.0\.name: a lower-case DNS label/);
     expect(() => parseConfig({ regions: [{ name: "east", url: east.url }] }, "s.yaml")).toThrow(/s\.yaml: regions\.0\.apiKeyFile/);
-    expect(() => parseConfig({ regions: [east], network: {} }, "s.yaml")).toThrow(/s\.yaml: network: network layouts are not supported with several regions/);
+  });
+
+  it("takes network layouts with several regions (each region's hosts are laid out on its own networks)", () => {
+    expect(parseConfig({ regions: [east, west], network: { roleNetworks: { compute: ["data"] } } }).network?.roleNetworks).toEqual({ compute: ["data"] });
   });
 
   it("takes a per-region failure budget", () => {

@@ -63,7 +63,8 @@ export async function resolveRegion(config: Config, opts: { command: string; sim
 /** A real region: its URL and key, or a usage error saying where to give them. */
 export function realRegion(config: Config, command: string, why?: string): Region & { simulated: false } {
   if (config.regions) {
-    throw new UsageError(`metalwave ${command}: takes one MAAS region (maas.url) for now; regions: (several) works with plan, rollout and start (docs/configuration.md, "Several regions")`);
+    // Commands open several regions through openSite (src/cli/regions.ts); this is one region's URL and key.
+    throw new UsageError(`metalwave ${command}: the config lists several regions (regions:); this asks for one region's URL (maas.url)`);
   }
   const url = config.maas.url;
   if (!url) {

@@ -25,7 +25,7 @@ export function remediateCommand(out: Outcome): Command {
     .description(DESCRIPTION)
     .option("--json", "print the pass's outcome as JSON on stdout");
   return withLogOptions(cmd)
-    .addHelpText("after", exitCodesHelp("0 nothing left unhealthy that this pass could act on, 1 error or hosts still\nunhealthy, 2 bad input, 3 halted (too many unhealthy at once), 5 locked."))
+    .addHelpText("after", exitCodesHelp("0 nothing left unhealthy that this pass could act on, 1 error, hosts still\nunhealthy or a region not answering, 2 bad input, 3 halted (too many unhealthy at once), 5 locked."))
     .action(act(out, (o: RemediateOpts) => runRemediate(o)));
 }
 
@@ -34,6 +34,7 @@ export function remediationText(r: RemediationResult & FinishedLeftBehind): stri
   if (r.resumed) lines.push(`finished first: rollout ${r.resumed.rolloutId} a stopped pass left (${r.resumed.byOutcome.inService} in service, ${r.resumed.byOutcome.quarantined} quarantined)`);
   for (const x of r.resumedSpares?.replacements ?? []) lines.push(x.spare ? `  spare ${x.spare.hostname} takes role ${x.role} of ${x.failed.hostname}` : `  no spare for role ${x.role} of ${x.failed.hostname}: ${x.note ?? ""}`);
   lines.push(`remediation: ${r.unhealthy} of ${r.members} hosts unhealthy`);
+  if (r.regionsUnreachable.length > 0) lines.push(`  regions not answering, left for a later pass: ${r.regionsUnreachable.join(", ")}`);
   const hc = r.healthChecks;
   if (hc.skipped !== null) lines.push(`  health checks: not run (${hc.skipped})`);
   else lines.push(`  health checks: ${hc.checked} host(s) in service checked, ${hc.failed.length} failed`);
@@ -63,7 +64,9 @@ async function runRemediate(values: RemediateOpts): Promise<number> {
       r.replacements.filter((x) => !x.spare).length +
       (r.replacement?.failures.length ?? 0) +
       (r.resumedSpares?.replacements.filter((x) => !x.spare).length ?? 0) +
-      (r.resumedSpares?.replacement?.failures.length ?? 0);
+      (r.resumedSpares?.replacement?.failures.length ?? 0) +
+      // A region that did not answer: its hosts were not looked at.
+      r.regionsUnreachable.length;
     return stillBad === 0 ? ExitCode.OK : ExitCode.ERROR;
   });
 }

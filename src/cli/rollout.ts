@@ -17,6 +17,7 @@ import { readRolloutPlan, planKind } from "../runtime/documents/rollout-plan.ts"
 import { readHostError } from "../runtime/documents/host-error.ts";
 import { hostFailureOf, RolloutTally, withWavesFromOne } from "../runtime/progress.ts";
 import { regionRecordJson, regionRecordText } from "../runtime/region.ts";
+import { countByRegion, regionCountsText } from "../runtime/region-counts.ts";
 import type { HostOutcome } from "../../state-machines/host.ts";
 import type { SimHandle } from "../sim/index.ts";
 import { createLayering, type Layering } from "../layers/index.ts";
@@ -26,7 +27,7 @@ import { ExitCode, intFlag, overrideFlags, regionFlags, UsageError, withRegionOp
 import { act, collect, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import { FINDING_CODES, type FindingCode } from "../roles/types.ts";
 import { cloudText, createProgressPrinter, summaryText } from "./progress.ts";
-import { openSite } from "./regions.ts";
+import { openSite, type Site } from "./regions.ts";
 import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf, type Region } from "./region.ts";
 
 function exitCodeFor(s: RolloutSummary): number {
@@ -85,6 +86,7 @@ function embeddedRegionSsh(sim: SimHandle): { privateKey: string; knownHosts: Me
  */
 export function layeringFor(config: Config, logger: Logger, sim: SimHandle | undefined, maas?: Pick<MaasClient, "listIpRanges">): LayeringSetup | undefined {
   if (!config.layers.enabled) return undefined;
+  refuseLayersOverRegions(config);
   let privateKey: string;
   if (config.ssh.privateKeyFile) privateKey = loadPrivateKey(config.ssh.privateKeyFile);
   else if (sim) privateKey = embeddedRegionSsh(sim).privateKey;
@@ -111,10 +113,27 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     // The load balancer's pool: MAAS's reserved ranges for the deployment's internal API (juju-layering.md §2d).
     ...(maas || sim ? { loadBalancerCidrs: async () => loadBalancerCidrs(await (maas ?? clientFor(config, sim?.url ?? "", sim?.apiKey ?? "", logger)).listIpRanges(), config.deployment) } : {}),
     pollMs: sim ? 50 : config.layers.pollMs,
+    // The unit waits read the controller's AllWatcher (one watch per model; its access is read from
+    // the controller, a secret). The embedded region's simulated controller serves plain ws on its
+    // machines' addresses; a real one serves wss with its own CA (docs/juju-watch.md).
+    jujuWatch: sim ? { security: "plain", coalesceMs: 50 } : { security: "controller-ca" },
     policy: { attempts: config.layers.stepAttempts, ...(sim ? { backoffMs: 50 } : {}) },
   });
   const key = publicKeyLine(privateKey, config.ssh.privateKeyFile ? "ssh.privateKeyFile" : "generated key");
   return { engine, ssh, config: { ...config, rollout: { ...config.rollout, sshAuthorizedKeys: [...config.rollout.sshAuthorizedKeys, key] } } };
+}
+
+/**
+ * Layering over several regions is not done yet: the layers' load-balancer pool is read from
+ * one region's IP ranges, which has no single answer across regions. Refused before anything
+ * is changed (not once hosts are deployed and waiting for their layers).
+ */
+export function refuseLayersOverRegions(config: Config): void {
+  if (!config.layers.enabled || !config.regions || config.regions.length <= 1) return;
+  throw new ConfigError(
+    "layers.enabled",
+    "layering over several regions is not supported yet (the layers' load-balancer pool comes from one region's IP ranges); set layers.enabled: false to stop hosts at Deployed",
+  );
 }
 
 /** `start-end` of every reserved range whose comment is `<deployment>-internal-api` (§1, §2d). */
@@ -184,33 +203,36 @@ export async function withLastingRegion(
   work: (deps: RunnerDeps) => Promise<number>,
 ): Promise<number> {
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags: regionFlags(values) });
-  const { url, apiKey } = realRegion(config, opts.command, opts.why);
+  // A missing region first, before anything is opened (several: `regions:`, src/cli/regions.ts).
+  if (!config.regions) realRegion(config, opts.command, opts.why);
   const { logger } = cliOutput(opts.command, values);
   const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
-  // On a PostgreSQL store the lock is a lease: nothing is sent to MAAS once it may have run out.
-  const maas = clientFor(config, url, apiKey, logger, () => store.assertMayAct());
+  let site: Site;
   let layering: LayeringSetup | undefined;
   try {
-    layering = layeringFor(config, logger, undefined, maas);
+    // On a PostgreSQL store the lock is a lease: nothing is sent to MAAS once it may have run out.
+    site = await openSite(config, { command: opts.command, simulated: false, logger, beforeSend: () => store.assertMayAct(), why: opts.why });
   } catch (e) {
     store.close();
     throw e;
   }
   try {
+    layering = layeringFor(config, logger, undefined, site.maas);
     store.acquireLock({ pid: process.pid, hostname: osHostname(), command: opts.lockCommand });
   } catch (e) {
     store.close();
+    await site.close();
     throw e;
   }
   try {
     return await work({
-      maas,
+      maas: site.maas,
       store,
       config: layering?.config ?? config,
       logger,
-      requestCount: () => maas.stats().requests,
+      requestCount: site.requestCount,
       observerPollMs: config.maas.pollIntervalMs,
-      region: regionRecord({ simulated: false, url }),
+      region: regionRecord(site.region),
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     });
   } finally {
@@ -218,6 +240,7 @@ export async function withLastingRegion(
     await layering?.ssh.close();
     store.releaseLock();
     store.close();
+    await site.close();
   }
 }
 
@@ -446,14 +469,16 @@ async function runStatus(values: StatusOpts): Promise<number> {
     const stored = store.hostCounts(rollout.id);
     // The total is the plan's: hosts never started are counted (as waiting), as the progress line does.
     const tally = RolloutTally.fromStoreCounts(plan, stored).counts();
-    const counts = { ...stored, total: tally.total, byPhase: tally.byPhase, waves: stored.waves.map((w) => ({ ...w, wave: w.wave + 1 })) };
     const hosts = store.loadHosts(rollout.id);
+    // Several regions: each region's hosts (empty with one region).
+    const byRegion = countByRegion(plan.hosts, hosts);
+    const counts = { ...stored, total: tally.total, byPhase: tally.byPhase, waves: stored.waves.map((w) => ({ ...w, wave: w.wave + 1 })), byRegion };
     // Each failed host names the phase that failed (deploying), not the one it ended in (quarantined).
     const failed = hosts
       .filter((h) => h.outcome && h.outcome !== "inService")
       .map((h) => {
         const f = hostFailureOf({ systemId: h.systemId, hostname: h.hostname, outcome: h.outcome as HostOutcome, phase: h.phase, lastError: readHostError(h.lastError) });
-        return { systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, outcome: f.outcome, phase: f.phase, code: f.code, message: f.message, lastError: h.lastError };
+        return { systemId: h.systemId, region: h.region, hostname: h.hostname, wave: h.wave + 1, outcome: f.outcome, phase: f.phase, code: f.code, message: f.message, lastError: h.lastError };
       });
     if (values.json) {
       console.log(
@@ -463,7 +488,7 @@ async function runStatus(values: StatusOpts): Promise<number> {
             // The region the rollout ran against, as recorded with it: `simulated: true` for a rehearsal.
             region: rollout.region ? regionRecordJson(rollout.region) : null,
             counts,
-            hosts: hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave + 1, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
+            hosts: hosts.map((h) => ({ systemId: h.systemId, region: h.region, hostname: h.hostname, wave: h.wave + 1, phase: h.phase, outcome: h.outcome, maasStatus: h.maasStatus, lastError: h.lastError })),
             failed,
           },
           null,
@@ -477,8 +502,9 @@ async function runStatus(values: StatusOpts): Promise<number> {
     console.log(`  hosts: ${tally.total} planned, ${tally.settled} settled, ${stored.unsettled} in flight, ${tally.total - stored.total} not started`);
     console.log(`  by phase: ${Object.entries(counts.byPhase).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
     console.log(`  by outcome: ${Object.entries(counts.byOutcome).map(([k, v]) => `${k} ${v}`).join(" · ") || "-"}`);
+    if (byRegion.length > 0) console.log(`  by region: ${regionCountsText(byRegion)}`);
     for (const f of failed) {
-      console.log(`  ${f.hostname} (${f.systemId}) wave ${f.wave}: ${f.outcome}, failed in ${f.phase}: ${f.code} ${f.message}`);
+      console.log(`  ${f.hostname} (${f.systemId})${f.region === null ? "" : ` region ${f.region}`} wave ${f.wave}: ${f.outcome}, failed in ${f.phase}: ${f.code} ${f.message}`);
     }
     return ExitCode.OK;
   } finally {

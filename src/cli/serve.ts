@@ -6,12 +6,12 @@ import { cliOutput } from "./logging.ts";
 import { openStore } from "../store/index.ts";
 import { isLoopback } from "../sim/index.ts";
 import { Command } from "commander";
-import { MaasClient } from "../maas/client.ts";
 import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
-import { clientFor, layeringFor } from "./rollout.ts";
-import { realRegion, regionJson, regionRecord, regionText, resolveRegion, simulatedRequested, timeScaleOf } from "./region.ts";
+import { layeringFor, refuseLayersOverRegions } from "./rollout.ts";
+import { openSite } from "./regions.ts";
+import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf } from "./region.ts";
 
 /** The token's environment variable (src/service TOKEN_ENV, kept apart so help does not load the service). */
 const TOKEN_ENV = "METALWAVE_API_TOKEN";
@@ -71,7 +71,9 @@ async function runServe(values: ServeOpts): Promise<number> {
   const config = loadConfig({ ...(values.config ? { file: values.config } : {}), flags });
   const simulated = simulatedRequested(config, values.simulated);
   // A missing MAAS URL first: it is the mistake the other checks would hide.
-  if (!simulated) realRegion(config, "serve");
+  if (!simulated && !config.regions) realRegion(config, "serve");
+  // Refused at start, not at the first run's layers (and before the layers' key is looked at).
+  if (!simulated) refuseLayersOverRegions(config);
   checkServeConfig(config, { embeddedRegion: simulated });
   const { logger } = cliOutput("serve", values);
   if (!isLoopback(listen.host)) {
@@ -80,23 +82,25 @@ async function runServe(values: ServeOpts): Promise<number> {
 
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    const region = await resolveRegion(config, { command: "serve", simulated, logger });
+    const store = openStore(config.store, { writeBehindMs: 200 });
+    cleanup.push(() => store.close());
+    // One region or several (`regions:`; src/cli/regions.ts). Every request checks the store's
+    // lease right before it is sent, as the CLI's do: a leader paused past its lease sends
+    // nothing it had queued once it is resumed.
+    const site = await openSite(config, { command: "serve", simulated, logger, beforeSend: () => store.assertMayAct() });
+    cleanup.push(() => site.close());
+    const region = site.region;
     // The layers' SSH key and pinned host keys belong to the region: every run on it
     // shares them (layeringFor), so hosts one run deployed accept the next run.
     const sim = region.simulated ? region.sim : undefined;
-    if (sim) cleanup.push(() => sim.close());
-    const store = openStore(config.store, { writeBehindMs: 200 });
-    cleanup.unshift(() => store.close());
-    // Every request checks the store's lease right before it is sent, as the CLI's do: a
-    // leader paused past its lease sends nothing it had queued once it is resumed.
-    const maas = clientFor(config, region.url, region.apiKey, logger, () => store.assertMayAct());
+    const maas = site.maas;
     const service = await startService({
       store,
       maas,
-      maasStats: () => maas.stats(),
-      observeMaasRequests: (o) => maas.observeRequests(o),
-      // Readiness probes on a client of their own: one attempt, a short timeout, not counted in a run's requests.
-      probeMaas: ((probe) => () => probe.whoami())(new MaasClient({ url: region.url, apiKey: region.apiKey, retry: { attempts: 1 }, timeoutMs: 5_000, maxInFlight: 1, beforeSend: () => store.assertMayAct() })),
+      maasStats: site.stats,
+      observeMaasRequests: site.observeRequests,
+      // Readiness probes on clients of their own: one attempt, a short timeout, not counted in a run's requests.
+      probeMaas: site.probe,
       config,
       logger,
       token,
@@ -107,7 +111,7 @@ async function runServe(values: ServeOpts): Promise<number> {
       layering: () => layeringFor(config, logger, sim, maas),
       regionIsEphemeral: sim !== undefined,
       region: regionRecord(region),
-      ...(sim ? {} : { maasUrl: region.url }),
+      ...(sim ? {} : site.regionUrls.size > 0 ? { regionUrls: site.regionUrls } : { maasUrl: region.url }),
       lockCommand: "serve",
     });
     // A log line like every other (never a plain line in a JSON log stream: `journalctl -o cat | jq`).

@@ -4,11 +4,15 @@
  * step of the layer templates, so a site's templates apply to the checks too.
  *
  * - every host: answers SSH (`ssh`: a trivial command within the timeout);
- * - compute: every enabled service of the openstack-hypervisor snap active (`hypervisor-services`);
- * - storage: every enabled service of the microceph snap active (`ceph-services`), and the
- *   host's OSDs up in `ceph osd tree` (`ceph-osds`);
- * - control: `k8s status` answers on the host (`kubernetes-status`), and its node is Ready
- *   through the Kubernetes API (`kubernetes-node`). The nodes are read with the kubeconfig
+ * - every compute, storage and control host: a machine of the machine model whose agent is
+ *   not down, lost or in error (`juju-machine`), read from Juju's status of that model
+ *   (`juju status --format json`, FullStatus behind the CLI), read once per probe through the
+ *   juju client of a controller machine that knows the controller, not per host;
+ * - compute: its openstack-hypervisor unit there, not in error or blocked (`hypervisor-unit`);
+ * - storage: its microceph unit there, not in error or blocked (`ceph-unit`), and the host's
+ *   OSDs up in `ceph osd tree` (`ceph-osds`);
+ * - control: its k8s unit there, not in error or blocked (`kubernetes-unit`), and its node
+ *   Ready through the Kubernetes API (`kubernetes-node`). The nodes are read with the kubeconfig
  *   of the first control host (by hostname) whose API answers; a control host whose
  *   kubeconfig or API does not answer fails `kubernetes-api`, and the next one is tried;
  * - juju-controller: a machine whose juju client knows the controller must reach it
@@ -17,6 +21,7 @@
  *   whose agent is not down (`juju-controller`). When no machine's client knows the
  *   controller, its machines cannot be judged and none fails for it (a warning is logged):
  *   the cause is then not one host, and failing them all would re-provision a whole cluster.
+ *   The same holds for the Juju checks of the other hosts (`juju-machine`, `*-unit`).
  *
  * The probe never throws for a host's problem: each one becomes a failure with its check
  * and a detail (no secrets: the kubeconfig query is secret and its output is never kept).
@@ -27,13 +32,15 @@ import type { Logger } from "pino";
 import { SshError } from "../ssh/errors.ts";
 import type { SshPort } from "../ssh/port.ts";
 import { LayerError } from "./errors.ts";
+import { addressesOf } from "./host.ts";
+import { unitsOf, type StatusJson } from "./juju-ops.ts";
 import { clientNodeKube, type KubeNode, type KubePort } from "./kube.ts";
 import type { LayerHost } from "./layering.ts";
 import { loadLayerTemplate, type LayerName, type LayerTemplate, type Values } from "./render.ts";
 import { StepRunner } from "./steps.ts";
 import { TemplateError } from "./templates.ts";
 
-export const HEALTH_CHECKS = ["ssh", "hypervisor-services", "ceph-services", "ceph-osds", "kubernetes-status", "kubernetes-api", "kubernetes-node", "juju-controller"] as const;
+export const HEALTH_CHECKS = ["ssh", "juju-machine", "hypervisor-unit", "ceph-unit", "ceph-osds", "kubernetes-unit", "kubernetes-api", "kubernetes-node", "juju-controller"] as const;
 export type HealthCheck = (typeof HEALTH_CHECKS)[number];
 
 export interface HealthFailure {
@@ -71,11 +78,25 @@ export interface HealthProbe {
 
 /** The query steps the checks run, by layer template: a template without one fails when the probe is created. */
 export const HEALTH_STEPS: Readonly<Partial<Record<LayerName, readonly string[]>>> = {
-  hypervisor: ["health"],
-  storage: ["health", "osdTree"],
-  kubernetes: ["health", "kubeconfig"],
+  storage: ["osdTree"],
+  kubernetes: ["kubeconfig"],
   "juju-controller": ["controllers", "machines"],
+  juju: ["status"],
+  // No step: its default `model` names the machine model the Juju checks read.
+  machines: [],
 };
+
+/** The unit each role's host must run, by check: its application in the machine model. */
+const ROLE_UNITS: readonly { role: string; app: string; check: HealthCheck }[] = [
+  { role: "compute", app: "openstack-hypervisor", check: "hypervisor-unit" },
+  { role: "storage", app: "microceph", check: "ceph-unit" },
+  { role: "control", app: "k8s", check: "kubernetes-unit" },
+];
+
+/** Workload statuses a unit in service must not show (error: a failed hook; blocked: the charm needs an operator). */
+const SICK_WORKLOAD = new Set(["error", "blocked"]);
+/** Machine agent statuses of a machine that is not serving (Juju core/status). */
+const SICK_AGENT = new Set(["down", "lost", "error"]);
 
 export function createHealthProbe(o: HealthProbeOptions): HealthProbe {
   return new Probe(o);
@@ -111,17 +132,6 @@ function detailOf(e: unknown): string {
 
 function firstLine(s: string): string {
   return (s.split("\n")[0] ?? "").slice(0, 500);
-}
-
-/** `snap services` rows that are enabled but not active; null when no service is listed. */
-function inactiveServices(out: string): string[] | null {
-  const rows = out
-    .split("\n")
-    .slice(1)
-    .map((l) => l.trim().split(/\s+/))
-    .filter((r) => r.length >= 3 && r[0] !== "");
-  if (rows.length === 0) return null;
-  return rows.filter((r) => r[1] === "enabled" && r[2] !== "active").map((r) => `${r[0]} is ${r[2]}`);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -190,7 +200,9 @@ class Probe implements HealthProbe {
 
     const controllers = withRole("juju-controller");
     const controller = String(this.tpl("juju-controller").defaults["controller"] ?? "");
-    const show = controllers.map((h) => byId.get(h.systemId)?.show).find((x) => x !== undefined);
+    const client = controllers.find((h) => byId.get(h.systemId)?.show !== undefined);
+    const show = client === undefined ? undefined : byId.get(client.systemId)?.show;
+    await this.jujuChecks(client, reachable.filter((h) => !h.roles.includes("juju-controller") && ROLE_UNITS.some((r) => h.roles.includes(r.role))), add);
     if (controllers.length > 0 && show === undefined) this.o.logger.warn({ controller }, "no juju-controller machine's client reached the controller: its machines were not checked");
     for (const h of show === undefined ? [] : controllers) {
       // By address: the bootstrap machine of a manual cloud has instance id `manual:` with no host in it.
@@ -219,22 +231,9 @@ class Probe implements HealthProbe {
       return { reachable: false, failures: [{ check: "ssh", detail: detailOf(e) }] };
     }
     const roles = new Set(h.roles);
-    if (roles.has("compute")) {
-      const f = await this.services(h, "hypervisor", "hypervisor-services");
-      if (f) failures.push(f);
-    }
     if (roles.has("storage")) {
-      const f = await this.services(h, "storage", "ceph-services");
-      if (f) failures.push(f);
       const o = await this.osds(h);
       if (o) failures.push(o);
-    }
-    if (roles.has("control")) {
-      const f = await this.guard("kubernetes-status", async () => {
-        const r = await this.steps.run(h, this.tpl("kubernetes"), "health", {}, { allowNonZero: true });
-        return r.exitCode === 0 ? undefined : `k8s status exited ${r.exitCode}: ${firstLine(r.stderr.trim() || r.stdout.trim())}`;
-      });
-      if (f) failures.push(f);
     }
     let show: ControllerMachines | undefined;
     if (roles.has("juju-controller")) {
@@ -264,14 +263,43 @@ class Probe implements HealthProbe {
     }
   }
 
-  private services(h: LayerHost, layer: "hypervisor" | "storage", check: HealthCheck): Promise<HealthFailure | undefined> {
-    return this.guard(check, async () => {
-      const r = await this.steps.run(h, this.tpl(layer), "health", {}, { allowNonZero: true });
-      if (r.exitCode !== 0) return `snap services exited ${r.exitCode}: ${firstLine(r.stderr.trim() || r.stdout.trim())}`;
-      const inactive = inactiveServices(r.stdout);
-      if (inactive === null) return "no services listed";
-      return inactive.length > 0 ? inactive.join(", ") : undefined;
-    });
+  /**
+   * The Juju checks of compute, storage and control hosts, from one read of the machine
+   * model's status through `client`'s juju client: each host a machine whose agent serves
+   * (`juju-machine`), with its role's unit there neither in error nor blocked (`*-unit`).
+   * Without a client that knows the controller, or when the read fails, nothing is judged.
+   */
+  private async jujuChecks(client: LayerHost | undefined, hosts: readonly LayerHost[], add: (h: LayerHost, f: HealthFailure) => void): Promise<void> {
+    if (hosts.length === 0) return;
+    const model = String(this.tpl("machines").defaults["model"] ?? "openstack-machines");
+    if (client === undefined) {
+      this.o.logger.warn({ model }, "no juju-controller machine's client reached the controller: the hosts' Juju machines and units were not checked");
+      return;
+    }
+    let st: StatusJson;
+    try {
+      st = await withTimeout(this.steps.queryJson<StatusJson>(client, this.tpl("juju"), "status", { model }), this.timeoutMs, "juju status");
+    } catch (e) {
+      this.o.logger.warn({ model, err: detailOf(e) }, "Juju's status of the machine model could not be read: the hosts' Juju machines and units were not checked");
+      return;
+    }
+    for (const h of hosts) {
+      const addrs = addressesOf(h);
+      const machine = Object.entries(st.machines ?? {}).find(([, m]) => [m["dns-name"], ...(m["ip-addresses"] ?? [])].some((a) => a !== undefined && addrs.includes(a)));
+      if (machine === undefined) {
+        add(h, { check: "juju-machine", detail: `${h.hostname} (${h.address}) is not a machine of model ${model}` });
+        continue;
+      }
+      const [id, m] = machine;
+      const agent = m["juju-status"];
+      if (agent?.current !== undefined && SICK_AGENT.has(agent.current)) add(h, { check: "juju-machine", detail: `machine ${id} agent is ${agent.current}${agent.message ? ` (${agent.message})` : ""}` });
+      for (const r of ROLE_UNITS) {
+        if (!h.roles.includes(r.role)) continue;
+        const u = unitsOf(st, r.app).find((x) => x.machine === id);
+        if (u === undefined) add(h, { check: r.check, detail: `no ${r.app} unit on machine ${id}` });
+        else if (SICK_WORKLOAD.has(u.status)) add(h, { check: r.check, detail: `${u.name} is ${u.status}${u.message ? ` (${u.message})` : ""}` });
+      }
+    }
   }
 
   private osds(h: LayerHost): Promise<HealthFailure | undefined> {

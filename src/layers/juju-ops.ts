@@ -15,7 +15,10 @@ import type { HostNetwork, LayerHost } from "./host.ts";
 import { addressesOf } from "./host.ts";
 import type { KeyedLock, Lane } from "./lane.ts";
 import type { LayerTemplate, MachineApp, RelationSpec, Values } from "./render.ts";
-import { waitUntil, type WaitOptions } from "./waits.ts";
+import type { ModelWatches } from "./model-watches.ts";
+import { GOOD_READS, waitUntil, type WaitOptions } from "./waits.ts";
+import { waitUnitsOnView } from "./watch-waits.ts";
+import { JujuWatchError } from "../juju/port.ts";
 
 export interface StatusValue {
   current?: string;
@@ -104,6 +107,10 @@ export interface JujuShared {
   gen: Map<string, number>;
   /** Models known to exist (a model is never removed by the layers). */
   models: Set<string>;
+  /** The models' live views (model-watches.ts): the unit waits read them instead of polling `juju status`. */
+  watches?: ModelWatches;
+  /** The layers' poll interval (the polling waits', and the floor of a quiet watch's reads). */
+  pollMs?: number;
 }
 
 export interface UnitWait {
@@ -330,6 +337,41 @@ export class JujuOps {
    * one still blocked or waiting at the deadline is named in the LAYER_NOT_READY error.
    */
   async waitUnits(model: string, apps: readonly string[], w: UnitWait): Promise<void> {
+    const started = this.s.now?.() ?? Date.now();
+    const watch = await this.lane.until(this.s.watches?.get(model) ?? Promise.resolve(undefined), w.step);
+    if (watch !== undefined && this.s.watches !== undefined) {
+      try {
+        await this.lane.until(
+          waitUnitsOnView(watch, model, apps, w, {
+            goodReads: GOOD_READS,
+            intervalMs: this.s.watches.intervalMs(this.s.pollMs ?? 5000),
+            ...(this.lane.signal ? { signal: this.lane.signal } : {}),
+            stopped: (step) => {
+              try {
+                this.lane.ensureOpen(step);
+                return undefined;
+              } catch (e) {
+                return e instanceof LayerError ? e : undefined;
+              }
+            },
+          }),
+          w.step,
+        );
+        return;
+      } catch (e) {
+        if (!(e instanceof JujuWatchError)) throw e;
+        // The watch itself failed (gave up reconnecting): poll for the rest of the wait.
+        this.s.logger.warn({ model, code: e.code, err: e.message }, "the Juju watch failed: polling `juju status` for the rest of this wait");
+        this.s.watches.forget(model, watch);
+        const left = Math.max(0, w.timeoutMs - ((this.s.now?.() ?? Date.now()) - started));
+        return this.pollUnits(model, apps, { ...w, timeoutMs: left });
+      }
+    }
+    return this.pollUnits(model, apps, w);
+  }
+
+  /** The same wait by polling `juju status` (no watch for the model). */
+  private async pollUnits(model: string, apps: readonly string[], w: UnitWait): Promise<void> {
     const accept = w.accept ?? ["active"];
     await waitUntil(async () => {
       const st = await this.status(model);

@@ -24,6 +24,8 @@ export interface Lane {
   ensureOpen(step: string): void;
   /** `p`, or LAYER_STOPPED as soon as the lane stops. */
   until<T>(p: Promise<T>, step: string): Promise<T>;
+  /** Aborts when the lane stops (waits that take a signal end with it). */
+  signal?: AbortSignal;
 }
 
 export class Lanes {
@@ -50,7 +52,8 @@ export class Lanes {
 
   /** A lane for the engine's own work (`work` undefined) or for one host's work that stops with its signal. */
   lane(work: HostWork | undefined): Lane {
-    const timers = this.sleepFn ? undefined : work ? AbortSignal.any([this.closing.signal, work.signal]) : this.closing.signal;
+    const signal = work ? AbortSignal.any([this.closing.signal, work.signal]) : this.closing.signal;
+    const timers = this.sleepFn ? undefined : signal;
     const sleep = this.sleepFn ?? ((ms: number) => delay(ms, undefined, { signal: timers }));
     // Checked before sleeping: a default sleep started once stopped would reject unheard.
     const lanesSleep = (ms: number): Promise<void> => {
@@ -74,6 +77,7 @@ export class Lanes {
         if (stopped) throw stopped;
       },
       until: (p, step) => this.untilStopped(p, step, work),
+      signal,
     };
   }
 

@@ -15,6 +15,7 @@
  * stops when the signal its caller passes aborts; `close()` stops everything (lane.ts).
  */
 import type { Logger } from "pino";
+import type { JujuWatchStats } from "../juju/port.ts";
 import type { SshPort } from "../ssh/port.ts";
 import { LayerError } from "./errors.ts";
 import { formController } from "./controller.ts";
@@ -25,6 +26,7 @@ import { clientNodeKube } from "./kube.ts";
 import type { KubePort } from "./kube.ts";
 import { KeyedLock, Lanes, type Lane } from "./lane.ts";
 import { MachineLayers, machineModel } from "./machine-layers.ts";
+import { ModelWatches, type LayerWatchOptions } from "./model-watches.ts";
 import { LAYERS, loadLayerTemplate } from "./render.ts";
 import type { LayerName, LayerTemplate, Values } from "./render.ts";
 import type { StepPolicy } from "./steps.ts";
@@ -33,6 +35,7 @@ import { readCloud, type CloudReport } from "./report.ts";
 
 export type { CloudReport } from "./report.ts";
 export type { ControlPlaneEndpoints } from "./control-plane.ts";
+export type { LayerWatchOptions } from "./model-watches.ts";
 export { replicasFor } from "./control-plane.ts";
 export type { HostFailure, LayerHost } from "./host.ts";
 export { hostFromMachine, layerAddressOf } from "./host.ts";
@@ -69,6 +72,12 @@ export interface LayeringOptions {
   cephWipe?: boolean;
   /** Poll interval of the waits. Default 5 s. */
   pollMs?: number;
+  /**
+   * Wait on units through the controller API's AllWatcher (one watch per model, shared by
+   * every host: src/juju, docs/juju-watch.md) instead of polling `juju status`. The access
+   * (endpoints, password, CA) is read from the controller once it exists. Absent: polling.
+   */
+  jujuWatch?: LayerWatchOptions;
   /** Default 15 min. */
   nodesReadyTimeoutMs?: number;
   /** A host's units active, default 30 min (the reference's 1,800 s). */
@@ -94,6 +103,8 @@ export interface Layering {
   report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
   whenControlPlaneReady(): Promise<ControlPlaneEndpoints>;
+  /** What the Juju watches cost so far (undefined: the waits poll). */
+  jujuWatchStats?(): (JujuWatchStats & { models: number }) | undefined;
   /** Ends the engine's work for good, before its SSH port is closed. Idempotent. */
   close(): void;
 }
@@ -182,8 +193,13 @@ class LayerEngine implements Layering {
     return this.main.until(this.endpoints.promise, "controlPlaneReady");
   }
 
+  jujuWatchStats(): (JujuWatchStats & { models: number }) | undefined {
+    return this.juju?.watches?.stats();
+  }
+
   close(): void {
     this.lanes.close();
+    this.juju?.watches?.close();
   }
 
   async report(): Promise<CloudReport> {
@@ -221,7 +237,22 @@ class LayerEngine implements Layering {
     const eachHost = (hs: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>) => this.eachHost(hs, fn);
     const sequential = (hs: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>) => this.sequential(hs, fn);
     const r = await formController({ lane: this.main, tpl, logger: this.o.logger, waitOptions: this.waitOptions, haTimeoutMs: this.o.haTimeoutMs ?? 30 * 60_000, eachHost, sequential }, first, others);
-    this.juju ??= { client: first, tpl: this.tpl("juju"), logger: this.o.logger, locks: this.locks, main: this.main, waitOptions: this.waitOptions, reads: new Map(), gen: new Map(), models: new Set(), reuseMs: this.o.pollMs ?? 5000, now: this.now };
+    const watch = this.o.jujuWatch;
+    this.juju ??= {
+      client: first,
+      tpl: this.tpl("juju"),
+      logger: this.o.logger,
+      locks: this.locks,
+      main: this.main,
+      waitOptions: this.waitOptions,
+      reads: new Map(),
+      gen: new Map(),
+      models: new Set(),
+      reuseMs: this.o.pollMs ?? 5000,
+      now: this.now,
+      pollMs: this.o.pollMs ?? 5000,
+      ...(watch ? { watches: new ModelWatches(watch, { client: first, tpl: this.tpl("juju"), lane: this.main, logger: this.o.logger }) } : {}),
+    };
     return { kind: "juju-controller", ready: r.members.map((h) => h.systemId), failed: r.failed };
   }
 

@@ -12,7 +12,7 @@
 import { MetalwaveError } from "../errors.ts";
 import { MaasError } from "./errors.ts";
 import { hostKey, regionOfKey, systemIdOfKey } from "../../state-machines/rollout/regions.ts";
-import type { RegionLink } from "./region-link.ts";
+import { isRegionUnreachable, type RegionLink } from "./region-link.ts";
 import type {
   AllocateParams,
   BondParams,
@@ -49,12 +49,12 @@ import type {
   Zone,
 } from "./schemas.ts";
 
-export type RegionsErrorCode = "REGIONS_AMBIGUOUS" | "REGIONS_UNKNOWN_REGION" | "REGIONS_USER_MISMATCH";
+export type RegionsErrorCode = "REGIONS_AMBIGUOUS" | "REGIONS_UNKNOWN_REGION" | "REGIONS_USER_MISMATCH" | "REGIONS_UNREACHABLE";
 
 export class RegionsError extends MetalwaveError<RegionsErrorCode> {
   readonly code: RegionsErrorCode;
-  constructor(code: RegionsErrorCode, message: string) {
-    super(message);
+  constructor(code: RegionsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
   }
 }
@@ -78,6 +78,31 @@ export class RegionsMaas implements MaasPort {
   /** The same port over one region only (its observer's view: events and reads of its machines, keyed). */
   only(region: string): RegionsMaas {
     return new RegionsMaas([this.link(region)]);
+  }
+
+  /** The same port over some of the regions (a pass over hosts of those regions only waits for none of the others). */
+  subset(regions: readonly string[]): RegionsMaas {
+    return new RegionsMaas([...new Set(regions)].map((r) => this.link(r)));
+  }
+
+  /**
+   * The machines of every region that answers now: a region already down, or found
+   * unreachable by this listing (after the client's retries), is left out and named
+   * instead of waited for. For passes that must not wait for a region that is away.
+   */
+  async listMachinesAnswering(filter: Pick<MachineFilter, "tags"> = {}): Promise<{ machines: Machine[]; unreachable: string[] }> {
+    const parts = await Promise.all(
+      [...this.links.values()].map(async (l) => {
+        if (!l.isUp) return { region: l.name, machines: null };
+        try {
+          return { region: l.name, machines: (await l.call((p) => p.listMachines(filter), false)).map((m) => keyed(l.name, m)) };
+        } catch (e) {
+          if (isRegionUnreachable(e)) return { region: l.name, machines: null };
+          throw e;
+        }
+      }),
+    );
+    return { machines: parts.flatMap((p) => p.machines ?? []), unreachable: parts.filter((p) => p.machines === null).map((p) => p.region) };
   }
 
   private link(region: string | null): RegionLink {

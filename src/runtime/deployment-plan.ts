@@ -12,6 +12,8 @@ import type { MaasPort, MachineFilter } from "../maas/port.ts";
 import { MetalwaveError } from "../errors.ts";
 import { blockingFindings, machineFacts, planRoles, type Finding, type FindingCode, type MachineFacts, type MachineOrFacts, type RolePlan } from "../roles/index.ts";
 import { planRegionalWaves, regionOfKey } from "../../state-machines/rollout/regions.ts";
+import { planByRegion } from "./region-counts.ts";
+import { RegionsMaas } from "../maas/regions.ts";
 import type { Reprovision } from "../../state-machines/host.ts";
 import { planLayouts } from "../roles/layouts.ts";
 import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
@@ -99,8 +101,11 @@ export function planDeployment(input: {
   machines: readonly MachineOrFacts[];
   tags: Parameters<typeof planRoles>[0]["tags"];
   maasUser: string | null;
-  /** The site's networks, read when the config has a network section. */
-  network?: NetworkModel;
+  /**
+   * The site's networks, read when the config has a network section; with several regions,
+   * each region's own (their fabric, VLAN and subnet ids are each region's).
+   */
+  network?: NetworkModel | ReadonlyMap<string, NetworkModel>;
 }): DeploymentPlan {
   const { config } = input;
   const select = config.rollout.selectTags;
@@ -133,16 +138,18 @@ export function planDeployment(input: {
   const waves = planRegionalWaves(byRegion, config.rollout.waves);
   const waveOf = new Map<string, number>();
   waves.forEach((w, i) => w.forEach((id) => waveOf.set(id, i)));
-  const layouts = planLayouts({
+  const layoutInput = {
     deployment: roles.deployment,
     order: config.roles.order,
     network: config.network,
     storage: config.storage,
-    model: input.network,
-    hosts: deployed,
     facts: new Map(machines.map((f) => [f.systemId, f])),
     cephDiskIds: new Map([...disksOf].map(([id, ds]) => [id, new Set(ds.filter((d) => d.action === "add").map((d) => d.deviceId))])),
-  });
+  };
+  const layouts =
+    input.network instanceof Map
+      ? regionalLayouts(input.network, deployed, (model, hosts) => planLayouts({ ...layoutInput, model, hosts }))
+      : planLayouts({ ...layoutInput, model: input.network as NetworkModel | undefined, hosts: deployed });
   roles.findings.push(...layouts.findings);
   const overrides = [...new Set(config.rollout.overrides)].sort();
   const fails = roles.findings.filter((f) => f.severity === "FAIL");
@@ -172,17 +179,48 @@ export function planDeployment(input: {
   };
 }
 
+/**
+ * Several regions: each region's hosts are laid out on that region's network model (its own
+ * spaces, VLANs and subnet ids); a finding of one region says which. A region with hosts
+ * and no model read fails as one region does (NETWORK_SPACE_UNREACHABLE).
+ */
+function regionalLayouts<H extends { systemId: string }>(
+  models: ReadonlyMap<string, NetworkModel>,
+  hosts: readonly H[],
+  plan: (model: NetworkModel | undefined, hosts: H[]) => ReturnType<typeof planLayouts>,
+): ReturnType<typeof planLayouts> {
+  const byRegion = new Map<string, H[]>();
+  for (const h of hosts) {
+    const r = regionOfKey(h.systemId) ?? "";
+    const list = byRegion.get(r) ?? [];
+    list.push(h);
+    byRegion.set(r, list);
+  }
+  const out: ReturnType<typeof planLayouts> = { layouts: new Map(), findings: [] };
+  for (const [region, list] of byRegion) {
+    const r = plan(models.get(region), list);
+    for (const [id, l] of r.layouts) out.layouts.set(id, l);
+    for (const f of r.findings) out.findings.push({ ...f, message: `region ${region}: ${f.message}` });
+  }
+  return out;
+}
+
 /** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
 export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: MachineFacts[] }> {
   const [machines, tags, me, network] = await Promise.all([readFleetFacts(maas), maas.listTags(), maas.whoami(), readNetworkModel(maas, config)]);
   return { ...planDeployment({ config, machines, tags, maasUser: me.username, ...(network ? { network } : {}) }), machines };
 }
 
-/** The fabrics, subnets and IP ranges, when the config has a network section. */
-async function readNetworkModel(maas: MaasPort, config: Config): Promise<NetworkModel | undefined> {
+/** The fabrics, subnets and IP ranges, when the config has a network section: each region's with several. */
+async function readNetworkModel(maas: MaasPort, config: Config): Promise<NetworkModel | Map<string, NetworkModel> | undefined> {
   if (config.network === undefined) return undefined;
-  const [fabrics, subnets, ranges] = await Promise.all([maas.listFabrics(), maas.listSubnets(), maas.listIpRanges()]);
-  return networkModel(fabrics, subnets, ranges);
+  const read = async (port: MaasPort) => {
+    const [fabrics, subnets, ranges] = await Promise.all([port.listFabrics(), port.listSubnets(), port.listIpRanges()]);
+    return networkModel(fabrics, subnets, ranges);
+  };
+  const regions = maas instanceof RegionsMaas && maas.links.size > 1 ? maas : undefined;
+  if (!regions) return read(maas);
+  return new Map(await Promise.all(regions.names.map(async (r) => [r, await read(regions.only(r))] as const)));
 }
 
 /**
@@ -252,6 +290,8 @@ export function planJson(plan: DeploymentPlan): unknown {
         return { systemId: id, region: h?.region ?? null, hostname: h?.hostname ?? id, zone: h?.zone ?? "", roles: h?.roles ?? [], layout: h?.layout ?? null };
       }),
     })),
+    // Several regions: each region's hosts by role and its canary (empty with one region).
+    regions: planByRegion(plan.rollout.hosts, plan.rollout.waves),
     blocking: plan.blocking,
     overridden: plan.overridden,
     overrides: plan.overrides,
@@ -261,7 +301,18 @@ export function planJson(plan: DeploymentPlan): unknown {
 /** The waves as text: each wave's size and its hosts per role (names for small waves). */
 export function renderWavesText(plan: DeploymentPlan): string {
   const info = new Map(plan.rollout.hosts.map((h) => [h.systemId, h]));
-  const lines = [`Waves (${plan.rollout.hosts.length} hosts to deploy; spares and machines without a role are held back):`];
+  const lines: string[] = [];
+  const regions = planByRegion(plan.rollout.hosts, plan.rollout.waves);
+  if (regions.length > 0) {
+    lines.push(`Regions (${regions.length}; each region has its own canary and failure budget):`);
+    for (const r of regions) {
+      const roles = Object.entries(r.byRole).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([role, n]) => `${role} ${n}`).join(", ");
+      const canary = r.canary.map((id) => info.get(id)?.hostname ?? id).join(", ") || "-";
+      lines.push(`  ${r.region}: ${r.hosts} host${r.hosts === 1 ? "" : "s"} (${roles}); canary ${canary}`);
+    }
+    lines.push("");
+  }
+  lines.push(`Waves (${plan.rollout.hosts.length} hosts to deploy; spares and machines without a role are held back):`);
   plan.rollout.waves.forEach((ids, i) => {
     const byRole = new Map<string, string[]>();
     for (const id of ids) {

@@ -18,7 +18,7 @@ import { MetalwaveError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
 import type { RolloutPlan } from "./deployment-plan.ts";
 import { RolloutRunner, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
-import { replaceQuarantined, withoutBudget, type Replacement } from "./reprovision.ts";
+import { onRegionsOf, replaceQuarantined, withoutBudget, type Replacement } from "./reprovision.ts";
 import { planKind, readRolloutPlan, type StoredPlan } from "./documents/rollout-plan.ts";
 import { hasRolloutEvent } from "./documents/journal-entry.ts";
 
@@ -97,7 +97,8 @@ export function leftBehind(store: Store): LeftBehind | undefined {
 export async function finishLeftBehind(deps: RunnerDeps, left: LeftToFinish): Promise<FinishedLeftBehind> {
   const config = withoutBudget(deps.config);
   // Resuming a finished rollout (the spares step) only reads its summary from the store.
-  const run = await new RolloutRunner({ ...deps, config }).run({ resume: true });
+  // Several regions: the resumed run talks to the regions of its own hosts only.
+  const run = await new RolloutRunner({ ...onRegionsOf(deps, planOf(deps.store, left.rolloutId)?.hosts ?? []), config }).run({ resume: true });
   const out: FinishedLeftBehind = left.step === "resume" ? { resumed: run } : {};
   if (left.step === "resume" && left.rolloutKind !== "reprovision") return out;
   const plan = planOf(deps.store, run.rolloutId);

@@ -7,6 +7,7 @@
  */
 import type { HostOutcome } from "../../state-machines/host.ts";
 import type { HostCounts } from "../store/index.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 
 export type RolloutState = "running" | "paused" | "completed" | "aborted";
 
@@ -35,6 +36,8 @@ export interface RolloutProgress {
 
 export interface HostFailure {
   systemId: string;
+  /** Several regions: the host's region (its key's); null with one region. */
+  region: string | null;
   hostname: string;
   outcome: HostOutcome;
   phase: string;
@@ -84,6 +87,7 @@ export function hostFailureOf(h: SettledHost): HostFailure {
   const le = h.lastError;
   return {
     systemId: h.systemId,
+    region: regionOfKey(h.systemId),
     hostname: h.hostname,
     outcome: h.outcome,
     phase: le?.phase ?? h.phase,

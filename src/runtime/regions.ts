@@ -83,6 +83,16 @@ export function followRegions(
       to.changed();
     }),
   );
+  // A region found down before the runner followed (while it fixed the events cursors or
+  // read the hosts back on a resume) is down for the rollout too: its hosts wait from the start.
+  for (const link of maas.links.values()) {
+    const outage = link.outage;
+    if (!outage) continue;
+    log.warn({ region: link.name, reason: outage.reason }, "region does not answer: its hosts wait (not counted as failures)");
+    to.journal({ event: "regionDown", region: link.name, reason: outage.reason });
+    to.send({ type: "REGION_DOWN", region: link.name });
+    to.changed();
+  }
   return () => offs.forEach((off) => off());
 }
 

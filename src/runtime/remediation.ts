@@ -30,7 +30,7 @@ import { roleRecheckFor, scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
 import { createHealthProbe, hostFromMachine, type HostHealth, type LayerHost } from "../layers/index.ts";
 import type { PlannedHost } from "./deployment-plan.ts";
-import { hostsPlan, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
+import { hostsPlan, machinesAnswering, onRegionsOf, plannedHost, promoteSpares, rolesOf, withoutBudget, type Replacement } from "./reprovision.ts";
 import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 import { readRolloutPlan } from "./documents/rollout-plan.ts";
 
@@ -86,6 +86,11 @@ export interface RemediationResult {
    * (counted in `unhealthy`), or why none ran (`skipped`).
    */
   healthChecks: { checked: number; failed: HostHealth[]; skipped: string | null };
+  /**
+   * Several regions: the regions that did not answer when the pass listed the deployment's
+   * hosts. Their hosts are left for a later pass; the pass waits for none of them.
+   */
+  regionsUnreachable: string[];
 }
 
 interface History {
@@ -164,7 +169,12 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
   const config = deps.config;
   const policy = config.remediation;
   const scopeTag = scopeTagFor(config.deployment);
-  const machines = await deps.maas.listMachines({ tags: [scopeTag] });
+  // Several regions: a region that does not answer is left out, not waited for (its hosts wait
+  // for a later pass), and each rollout of the pass talks to the regions of its hosts only.
+  const listed = await machinesAnswering(deps.maas, { tags: [scopeTag] });
+  if (listed.unreachable.length > 0) deps.logger.warn({ regions: listed.unreachable }, "remediation: regions that do not answer are left out of this pass");
+  const machines = listed.machines;
+  const on = (hosts: readonly { system_id: string }[]): RunnerDeps => onRegionsOf(deps, hosts.map((m) => ({ systemId: m.system_id })));
   const members = machines.filter((m) => rolesOf(m, config).length > 0);
   const past = history(deps, now - policy.attemptsWindowMs);
   const health = await checkHealth(deps, members, past);
@@ -182,6 +192,7 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
     replacements: [],
     replacement: null,
     healthChecks: health,
+    regionsUnreachable: listed.unreachable,
   };
   if (unhealthy.length === 0) return result;
   const limit = parseBudget(policy.haltWhenUnhealthy, members.length, "remediation.haltWhenUnhealthy");
@@ -230,22 +241,23 @@ export async function remediate(deps: RunnerDeps, now: number = Date.now()): Pro
       ...hostsPlan(config, "remediation", `remediation of ${hosts.length} unhealthy host(s)`, hosts, machines),
       ...(broken.length > 0 ? { prepare: { markFixed: broken } } : {}),
     };
-    result.rollout = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan });
+    result.rollout = await new RolloutRunner({ ...on(batch), config: withoutBudget(config) }).run({ resume: false, plan });
   }
 
   if (exhausted.length > 0) {
     for (const m of exhausted) {
       if (m.status !== S.BROKEN) await deps.maas.markBroken(m.system_id, `metalwave: ${policy.maxAttempts} remediation attempts failed; quarantined`);
     }
+    // Spares come from the failed host's own region only, so the regions of the exhausted hosts are all it asks.
     const promoted = await promoteSpares(
-      deps.maas,
+      on(exhausted).maas,
       config,
       exhausted.map((m) => ({ systemId: m.system_id, hostname: m.hostname })),
       `replaces ${exhausted.map((m) => m.hostname).join(", ")} after ${policy.maxAttempts} remediation attempts`,
     );
     result.replacements = promoted.replacements;
     // The role tags move as the replacement rollout's first step, which journals `sparesPromoted`.
-    if (promoted.plan) result.replacement = await new RolloutRunner({ ...deps, config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
+    if (promoted.plan) result.replacement = await new RolloutRunner({ ...on(exhausted), config: withoutBudget(config) }).run({ resume: false, plan: promoted.plan });
   }
   return result;
 }

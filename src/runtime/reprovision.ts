@@ -16,6 +16,8 @@ import { NodeStatus as S, STATUS_LABEL, isStatusCode } from "../model/maas/statu
 import { MetalwaveError } from "../errors.ts";
 import { roleRecheckFor, scopeTagFor, spareTagFor } from "../roles/index.ts";
 import { REPROVISION_RELEASABLE, type EraseMode, type Reprovision } from "../../state-machines/host.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
+import { RegionsMaas } from "../maas/regions.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
 import { RolloutRunner, type PreparedPlan, type RolloutSummary, type RunnerDeps } from "./rollout-runner.ts";
 
@@ -92,7 +94,8 @@ export function hostsPlan(
 
 /** A machine as a host of such a plan: one wave, its roles, no disk tags to add (they are in place). */
 export function plannedHost(m: Machine, roles: string[], reprovision?: Reprovision): PlannedHost {
-  return { systemId: m.system_id, hostname: m.hostname, zone: m.zone.name, wave: 0, roles, disks: [], ...(reprovision ? { reprovision } : {}) };
+  const region = regionOfKey(m.system_id);
+  return { systemId: m.system_id, ...(region !== null ? { region } : {}), hostname: m.hostname, zone: m.zone.name, wave: 0, roles, disks: [], ...(reprovision ? { reprovision } : {}) };
 }
 
 /** The config for re-provisioning, replacement and remediation runs: failures are what they handle, so no budget pauses them. */
@@ -105,9 +108,26 @@ const SPARE_USABLE: readonly number[] = [S.READY, S.NEW];
 
 const byHostname = (a: { hostname: string }, b: { hostname: string }) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
 
+/**
+ * Several regions: the same dependencies with a port over the regions of these hosts only,
+ * so a pass over them waits for no other region (one that is away holds only its own hosts).
+ * One region: as they are.
+ */
+export function onRegionsOf<D extends { maas: MaasPort }>(deps: D, hosts: readonly { systemId: string }[]): D {
+  if (!(deps.maas instanceof RegionsMaas) || deps.maas.links.size <= 1 || hosts.length === 0) return deps;
+  return { ...deps, maas: deps.maas.subset(hosts.map((h) => regionOfKey(h.systemId) ?? "")) };
+}
+
+/** Several regions: the machines of the regions that answer now, and the others' names; one region: every machine. */
+export async function machinesAnswering(maas: MaasPort, filter: { tags?: readonly string[] } = {}): Promise<{ machines: Machine[]; unreachable: string[] }> {
+  if (maas instanceof RegionsMaas && maas.links.size > 1) return maas.listMachinesAnswering(filter);
+  return { machines: await maas.listMachines(filter), unreachable: [] };
+}
+
 /** Checks every named host before anything is touched; an error names each host at fault. */
 export async function planReprovision(maas: MaasPort, config: Config, req: ReprovisionRequest): Promise<RolloutPlan> {
-  const machines = await maas.listMachines({});
+  // Several regions: one that is away is not waited for; a host named there is unknown, and the error says why.
+  const { machines, unreachable } = await machinesAnswering(maas);
   const scopeTag = scopeTagFor(config.deployment);
   const byName = new Map<string, Machine>();
   for (const m of machines) {
@@ -115,7 +135,10 @@ export async function planReprovision(maas: MaasPort, config: Config, req: Repro
     byName.set(m.hostname, m);
   }
   const unknown = req.hosts.filter((h) => !byName.has(h));
-  if (unknown.length > 0) throw new ReprovisionError("REPROVISION_UNKNOWN_HOST", `no machine in MAAS with hostname or system_id ${unknown.join(", ")}`);
+  if (unknown.length > 0) {
+    const away = unreachable.length > 0 ? ` (regions not answering, whose machines could not be listed: ${unreachable.join(", ")})` : "";
+    throw new ReprovisionError("REPROVISION_UNKNOWN_HOST", `no machine in MAAS with hostname or system_id ${unknown.join(", ")}${away}`);
+  }
   const chosen = [...new Map(req.hosts.map((h) => byName.get(h) as Machine).map((m) => [m.system_id, m])).values()];
   const outside = chosen.filter((m) => !m.tag_names.includes(scopeTag));
   if (outside.length > 0) {
@@ -171,15 +194,17 @@ export async function promoteSpares(
   for (const q of quarantined) {
     const failed = byId.get(q.systemId);
     const roles = failed ? rolesOf(failed, config) : [];
+    // Several regions: a spare of the failed host's own region only (a site's host is replaced at that site).
+    const region = regionOfKey(q.systemId);
     for (const role of roles) {
       const spareTag = spareTagFor(role);
       const candidates = machines
-        .filter((m) => m.tag_names.includes(spareTag) && m.tag_names.includes(scopeTag) && SPARE_USABLE.includes(m.status) && !m.locked && !taken.has(m.system_id))
+        .filter((m) => m.tag_names.includes(spareTag) && m.tag_names.includes(scopeTag) && SPARE_USABLE.includes(m.status) && !m.locked && !taken.has(m.system_id) && regionOfKey(m.system_id) === region)
         // The failed host's zone first (keeps the role's spread), then Ready before New (no commissioning), then hostname.
         .sort((a, b) => Number(b.zone.name === failed?.zone.name) - Number(a.zone.name === failed?.zone.name) || Number(b.status === S.READY) - Number(a.status === S.READY) || byHostname(a, b));
       const spare = candidates[0];
       if (!spare) {
-        replacements.push({ failed: q, role, spare: null, note: `no free spare (New or Ready, not locked) tagged ${spareTag} in ${scopeTag}` });
+        replacements.push({ failed: q, role, spare: null, note: `no free spare (New or Ready, not locked) tagged ${spareTag} in ${scopeTag}${region === null ? "" : ` in region ${region}`}` });
         continue;
       }
       taken.add(spare.system_id);
@@ -231,12 +256,14 @@ export async function replaceQuarantined(
   const config = withoutBudget(deps.config);
   const quarantined = reprovision.failures.filter((f) => f.outcome === "quarantined").map((f) => ({ systemId: f.systemId, hostname: f.hostname }));
   if (quarantined.length === 0) return { replacements: [], replacement: null };
-  const promoted = await promoteSpares(deps.maas, config, quarantined, `replaces ${quarantined.map((q) => q.hostname).join(", ")} (${reason})`, { alsoUnder: reprovision.rolloutId });
+  // A spare comes from the failed host's own region: only those regions are asked.
+  const regional = onRegionsOf(deps, quarantined);
+  const promoted = await promoteSpares(regional.maas, config, quarantined, `replaces ${quarantined.map((q) => q.hostname).join(", ")} (${reason})`, { alsoUnder: reprovision.rolloutId });
   if (!promoted.plan) {
     deps.store.appendJournal({ rolloutId: reprovision.rolloutId, kind: "rollout", data: { event: "sparesPromoted", replacements: promoted.replacements } });
     return { replacements: promoted.replacements, replacement: null };
   }
-  const replacement = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan: promoted.plan });
+  const replacement = await new RolloutRunner({ ...regional, config }).run({ resume: false, plan: promoted.plan });
   return { replacements: promoted.replacements, replacement };
 }
 
@@ -261,7 +288,7 @@ export async function reprovisionHosts(
   const config = withoutBudget(deps.config);
   // `spares` is part of the stored plan, so a resumed pass finishes with the spares too.
   const plan: ReprovisionPlan = { ...(await planReprovision(deps.maas, config, req)), spares: opts.spares };
-  const first = await new RolloutRunner({ ...deps, config }).run({ resume: false, plan });
+  const first = await new RolloutRunner({ ...onRegionsOf(deps, plan.hosts), config }).run({ resume: false, plan });
   if (!opts.spares) return { reprovision: first, replacements: [], replacement: null };
   const then = await replaceQuarantined(deps, first, req.reason);
   return { reprovision: first, ...then };

@@ -113,6 +113,7 @@ export const HostFailure = named(
   "HostFailure",
   z.strictObject({
     systemId: z.string(),
+    region: z.string().nullable().meta({ description: "several regions (`regions:`): the host's region, also the prefix of its key `<region>/<system_id>`; null with one region" }),
     hostname: z.string(),
     outcome: z.enum(["quarantined", "aborted", "failed"]),
     phase: z.string(),
@@ -135,6 +136,7 @@ export const HostCell = named(
   "HostCell",
   z.strictObject({
     systemId: z.string(),
+    region: z.string().nullable().meta({ description: "several regions (`regions:`): the host's region, also the prefix of its key `<region>/<system_id>`; null with one region" }),
     hostname: z.string(),
     wave: waveNumber(),
     zone: z.string(),
@@ -157,9 +159,11 @@ export const HostsView = named(
       total: budgetValue,
       totalLimit: int().meta({ description: "failed hosts (quarantined or failed) the rollout may have before it pauses" }),
       perWaveLimits: z.array(int()).meta({ description: "the same per wave: item i is wave i + 1's limit" }),
+      perRegionLimits: z.record(z.string(), int()).meta({ description: "several regions: the same per region (`rollout.budget.perRegion`, else the total's spec, of that region's hosts); {} with one region" }),
     }),
     kind: z.enum(["rollout", "reprovision", "replacement", "remediation"]).meta({ description: "what the rollout is for: a deployment rollout, or a step of a re-provisioning or remediation pass" }),
-    maasMachineUrl: z.string().nullable().meta({ description: "a machine's page in the MAAS web UI, `{systemId}` standing for its system_id; null when the region has no UI (the embedded simulator)" }),
+    maasMachineUrl: z.string().nullable().meta({ description: "a machine's page in the MAAS web UI, `{systemId}` standing for its system_id; null when the region has no UI (the embedded simulator) or with several regions" }),
+    regionMachineUrls: z.record(z.string(), z.string()).meta({ description: "several regions: each region's machine page by region name, `{systemId}` standing for the machine's system_id within its region (the host key without `<region>/`); {} with one region" }),
     hosts: z.array(HostCell),
   }),
 );
@@ -169,6 +173,7 @@ export const HostDetail = named(
   z.strictObject({
     rolloutId: z.string(),
     systemId: z.string(),
+    region: z.string().nullable().meta({ description: "several regions (`regions:`): the host's region, also the prefix of its key `<region>/<system_id>`; null with one region" }),
     hostname: z.string(),
     wave: waveNumber(),
     roles: z.array(z.string()),

@@ -46,6 +46,8 @@ export interface ControllerDeps {
   region?: RolloutRegion | undefined;
   /** A machine's page in the region's web UI, `{systemId}` standing for its id; null without one (the simulator has none). */
   maasMachineUrl?: string | null | undefined;
+  /** Several regions: each region's machine page, `{systemId}` standing for the machine's system_id in that region. */
+  regionMachineUrls?: Record<string, string> | undefined;
 }
 
 /** A rollout run (start or resume) this process supervises. */

@@ -6,7 +6,8 @@
  * are read when Prometheus scrapes, not pushed.
  */
 import { readFileSync } from "node:fs";
-import { readRolloutPlan } from "../runtime/documents/rollout-plan.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
+import { label, MAX_REGION_LABELS, phaseIdOf, REGION_LABEL, roleTrackOf, type RoleTrack } from "./metrics-track.ts";
 import { readTransition } from "../runtime/documents/journal-entry.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -33,6 +34,8 @@ export interface MetricsSource {
   maasUp(): boolean | undefined;
   /** What is left of the failure budgets of the current rollout (undefined: no rollout). */
   budgetRemaining(): { total: number; wave: number } | undefined;
+  /** Several regions: whether each region answers now (its link; none with one region). */
+  regionsUp?(): { region: string; up: boolean }[];
 }
 
 /**
@@ -53,11 +56,6 @@ export function metalwaveVersion(): string {
     }
     if (dir.pathname === "/") return "unknown";
   }
-}
-
-/** Label values come from our own closed sets; anything else is folded into "other" rather than trusted. */
-function label(value: unknown, pattern = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/): string {
-  return typeof value === "string" && pattern.test(value) ? value : "other";
 }
 
 /** How many rollouts' cursors and seen-failure sets are kept (older ones are never read again). */
@@ -96,47 +94,6 @@ export function sshOutcome(r: SshCommandResult): SshOutcome {
   }
 }
 
-/**
- * The planned machines of one rollout with their roles and their phase now (its last
- * transition in the journal, `waiting` before the first), followed from a cursor.
- */
-interface RoleTrack {
-  rolloutId: string;
-  index: Map<string, number>;
-  /** Role ids of each machine, by its place in the plan. */
-  roles: number[][];
-  roleNames: string[];
-  /** Phase id of each machine; 0 is `waiting`. */
-  phase: Uint8Array;
-  phaseNames: string[];
-  phaseIds: Map<string, number>;
-  cursor: number;
-}
-
-/** The planned machines and their roles, from a stored plan of any version; labels folded as the metrics fold them. */
-function roleTrackOf(rolloutId: string, plan: unknown): RoleTrack {
-  const roleNames: string[] = [];
-  const roleIds = new Map<string, number>();
-  const roleId = (name: string) => {
-    let i = roleIds.get(name);
-    if (i === undefined) {
-      i = roleNames.length;
-      roleNames.push(name);
-      roleIds.set(name, i);
-    }
-    return i;
-  };
-  const index = new Map<string, number>();
-  const roles: number[][] = [];
-  const add = (systemId: string, names: string[]) => {
-    if (systemId === "" || index.has(systemId)) return;
-    index.set(systemId, roles.length);
-    roles.push([...new Set((names.length > 0 ? names : ["none"]).map((r) => roleId(label(r))))]);
-  };
-  for (const h of readRolloutPlan(plan, rolloutId).hosts) add(h.systemId, h.roles);
-  return { rolloutId, index, roles, roleNames, phase: new Uint8Array(roles.length), phaseNames: ["waiting"], phaseIds: new Map([["waiting", 0]]), cursor: 0 };
-}
-
 export class ServiceMetrics {
   readonly registry = new Registry();
   private source: MetricsSource | undefined;
@@ -147,8 +104,10 @@ export class ServiceMetrics {
   private roleTrack: RoleTrack | undefined;
   private roleRead: Promise<void> | undefined;
 
-  private readonly transitions: Counter<"to">;
-  private readonly failures: Counter<"code" | "outcome">;
+  private readonly transitions: Counter<"to" | "region">;
+  private readonly failures: Counter<"code" | "outcome" | "region">;
+  /** Region label values seen (several regions), at most MAX_REGION_LABELS. */
+  private readonly regionLabels = new Set<string>();
   private readonly runDuration: Histogram<"state">;
   private readonly remediations: Counter<"kind" | "result">;
   private readonly sshCommands: Counter<"outcome">;
@@ -191,6 +150,31 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: "metalwave_machines_by_region",
+      help: "Several regions: machines of the same rollout as metalwave_machines by region and phase (read from the plan and the journal); absent with one region.",
+      labelNames: ["region", "phase"],
+      registers,
+      async collect() {
+        const counts = await self.machinesByRegion();
+        this.reset();
+        for (const [key, n] of counts) {
+          const [region = "other", phase = "other"] = key.split("\0");
+          this.set({ region, phase }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: "metalwave_region_up",
+      help: "Several regions: 1 while the region answers, 0 while it does not (its hosts wait; docs/architecture.md, Several regions); absent with one region.",
+      labelNames: ["region"],
+      registers,
+      collect() {
+        this.reset();
+        const up = self.source?.regionsUp?.() ?? [];
+        for (const r of up.slice(0, MAX_REGION_LABELS)) this.set({ region: REGION_LABEL.test(r.region) ? r.region : "other" }, r.up ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: "metalwave_rollouts",
       help: "Rollouts in the store by state ('planning': a run not yet recorded).",
       labelNames: ["state"],
@@ -205,8 +189,8 @@ export class ServiceMetrics {
     });
     this.transitions = new Counter({
       name: "metalwave_host_transitions_total",
-      help: "Host phase transitions made by this process's runs, by the phase entered (read from the journal).",
-      labelNames: ["to"],
+      help: "Host phase transitions made by this process's runs, by the phase entered (read from the journal), and by region with several regions.",
+      labelNames: ["to", "region"],
       registers,
       collect() {
         const live = self.source?.liveRolloutId();
@@ -215,8 +199,8 @@ export class ServiceMetrics {
     });
     this.failures = new Counter({
       name: "metalwave_host_failures_total",
-      help: "Hosts that settled other than in service in this process's runs, by error code and outcome.",
-      labelNames: ["code", "outcome"],
+      help: "Hosts that settled other than in service in this process's runs, by error code and outcome, and by region with several regions.",
+      labelNames: ["code", "outcome", "region"],
       registers,
     });
     this.remediations = new Counter({
@@ -234,7 +218,7 @@ export class ServiceMetrics {
     for (const result of ["healthy", "unhealthy"]) this.healthHosts.inc({ result }, 0);
     this.healthFailures = new Counter({
       name: "metalwave_health_check_failures_total",
-      help: "Failed health checks of hosts in service, by check (ssh, hypervisor-services, ceph-services, ceph-osds, kubernetes-status, kubernetes-api, kubernetes-node, juju-controller).",
+      help: "Failed health checks of hosts in service, by check (ssh, juju-machine, hypervisor-unit, ceph-unit, ceph-osds, kubernetes-unit, kubernetes-api, kubernetes-node, juju-controller).",
       labelNames: ["check"],
       registers,
     });
@@ -373,7 +357,7 @@ export class ServiceMetrics {
     try {
       this.store.flush();
       const entries = this.store.journal(rolloutId, { kind: "transition", afterSeq: after });
-      for (const e of entries) this.transitions.inc({ to: label(readTransition(e)?.to) });
+      for (const e of entries) this.transitions.inc({ to: label(readTransition(e)?.to), ...this.regionOf(e.systemId) });
       const last = entries[entries.length - 1];
       if (last) this.transitionCursor.set(rolloutId, last.seq);
     } catch (e) {
@@ -392,7 +376,7 @@ export class ServiceMetrics {
     for (const f of failures) {
       if (seen.has(f.systemId)) continue;
       seen.add(f.systemId);
-      this.failures.inc({ code: label(f.code, /^[A-Z][A-Z0-9_]{0,47}$/), outcome: label(f.outcome) });
+      this.failures.inc({ code: label(f.code, /^[A-Z][A-Z0-9_]{0,47}$/), outcome: label(f.outcome), ...this.regionOf(f.systemId) });
     }
   }
 
@@ -425,10 +409,41 @@ export class ServiceMetrics {
   /** Machines by `role\0phase` of the current rollout; its transitions are read on from the last scrape's cursor. */
   async machinesByRole(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
+    const t = await this.currentTrack();
+    if (!t) return out;
+    const counts = new Map<number, number>();
+    const phases = t.phaseNames.length;
+    for (let i = 0; i < t.roles.length; i++) {
+      const p = t.phase[i]!;
+      for (const r of t.roles[i]!) counts.set(r * phases + p, (counts.get(r * phases + p) ?? 0) + 1);
+    }
+    for (const [k, n] of counts) out.set(`${t.roleNames[Math.floor(k / phases)]}\0${t.phaseNames[k % phases]}`, n);
+    return out;
+  }
+
+  /** Machines by `region\0phase` of the current rollout (several regions; empty with one). */
+  async machinesByRegion(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const t = await this.currentTrack();
+    if (!t || t.regionNames.length === 0) return out;
+    const counts = new Map<number, number>();
+    const phases = t.phaseNames.length;
+    for (let i = 0; i < t.region.length; i++) {
+      const r = t.region[i]!;
+      if (r < 0) continue;
+      const k = r * phases + t.phase[i]!;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    for (const [k, n] of counts) out.set(`${t.regionNames[Math.floor(k / phases)]}\0${t.phaseNames[k % phases]}`, n);
+    return out;
+  }
+
+  /** The current rollout's track, its transitions read on from the last scrape's cursor. */
+  private async currentTrack(): Promise<RoleTrack | undefined> {
     const id = this.source?.currentRolloutId();
     if (!id) {
       this.roleTrack = undefined;
-      return out;
+      return undefined;
     }
     // One reader of the journal at a time: a second scrape waits for the first one's read.
     while (this.roleRead) await this.roleRead;
@@ -440,15 +455,7 @@ export class ServiceMetrics {
       if (this.roleRead === read) this.roleRead = undefined;
     }
     const t = this.roleTrack;
-    if (t?.rolloutId !== id) return out;
-    const counts = new Map<number, number>();
-    const phases = t.phaseNames.length;
-    for (let i = 0; i < t.roles.length; i++) {
-      const p = t.phase[i]!;
-      for (const r of t.roles[i]!) counts.set(r * phases + p, (counts.get(r * phases + p) ?? 0) + 1);
-    }
-    for (const [k, n] of counts) out.set(`${t.roleNames[Math.floor(k / phases)]}\0${t.phaseNames[k % phases]}`, n);
-    return out;
+    return t?.rolloutId === id ? t : undefined;
   }
 
   private async followRoles(id: string): Promise<void> {
@@ -489,6 +496,18 @@ export class ServiceMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
+  /** Several regions: the `region` label of a host key (absent with one region); bounded by MAX_REGION_LABELS. */
+  private regionOf(key: string | null): { region: string } | Record<string, never> {
+    const r = key === null ? null : regionOfKey(key);
+    if (r === null) return {};
+    const value = REGION_LABEL.test(r) ? r : "other";
+    if (!this.regionLabels.has(value)) {
+      if (this.regionLabels.size >= MAX_REGION_LABELS) return { region: "other" };
+      this.regionLabels.add(value);
+    }
+    return { region: value };
+  }
+
   private seen(rolloutId: string): Set<string> {
     let s = this.seenFailures.get(rolloutId);
     if (!s) {
@@ -498,18 +517,6 @@ export class ServiceMetrics {
     }
     return s;
   }
-}
-
-/** A phase's id in the track (at most 256 phases; the names are a closed set, folded to "other" beyond). */
-function phaseIdOf(t: RoleTrack, name: string): number {
-  let i = t.phaseIds.get(name);
-  if (i === undefined) {
-    if (t.phaseNames.length >= 254 && name !== "other") return phaseIdOf(t, "other");
-    i = t.phaseNames.length;
-    t.phaseNames.push(name);
-    t.phaseIds.set(name, i);
-  }
-  return i;
 }
 
 function trim<V>(m: Map<string, V>): void {

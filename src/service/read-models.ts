@@ -8,7 +8,8 @@ import type { RolloutStatus, HostRecord, RolloutRegion, RolloutSummary as Rollou
 import { regionRecordJson, type RegionJson } from "../runtime/region.ts";
 import type { HostFailure, RolloutProgress, WaveProgress } from "../runtime/rollout-runner.ts";
 import { HOST_PHASES } from "../../state-machines/host.ts";
-import { parseBudget } from "../../state-machines/waves.ts";
+import { parseBudget, parseBudgetSpec } from "../../state-machines/waves.ts";
+import { regionBudgets } from "../../state-machines/rollout/regions.ts";
 import { ServiceError } from "./errors.ts";
 import type { ControllerDeps, ControllerState } from "./controller-state.ts";
 import { kindOf, planHosts, plannedCells, type PlannedCell, type RolloutKind } from "./plan-reading.ts";
@@ -66,6 +67,8 @@ export interface RolloutDetail {
 export interface HostDetail {
   rolloutId: string;
   systemId: string;
+  /** Several regions: the host's region; null with one region. */
+  region: string | null;
   hostname: string;
   wave: number;
   roles: string[];
@@ -94,11 +97,20 @@ export interface HostsView {
   /** Every phase a machine can be in, in the pipeline's order (`waiting` first). */
   phases: string[];
   /** The failure budgets of the service's config and the limits they make for this rollout. */
-  budget: { perWave: number | string; total: number | string; totalLimit: number; perWaveLimits: number[] };
+  budget: {
+    perWave: number | string;
+    total: number | string;
+    totalLimit: number;
+    perWaveLimits: number[];
+    /** Several regions: failures each region may have (`rollout.budget.perRegion`, else the total's spec, of the region's hosts); {} with one region. */
+    perRegionLimits: Record<string, number>;
+  };
   /** What the rollout is for (the plan's kind): a deployment rollout, or a step of a maintenance pass. */
   kind: RolloutKind;
   /** A machine's page in the MAAS web UI with `{systemId}` for its id; null when the region has no UI (the simulator). */
   maasMachineUrl: string | null;
+  /** Several regions: each region's machine page, `{systemId}` standing for the system_id within that region; {} with one region. */
+  regionMachineUrls: Record<string, string>;
   hosts: HostCell[];
 }
 
@@ -121,6 +133,8 @@ interface PlannedRollout {
   cells: PlannedCell[];
   index: Map<string, number>;
   waveSizes: number[];
+  /** Several regions: each region's failure limit ({} with one region). */
+  regionLimits: Record<string, number>;
 }
 
 export class RolloutReads {
@@ -197,6 +211,7 @@ export class RolloutReads {
     return {
       rolloutId: id,
       systemId: h.systemId,
+      region: h.region,
       hostname: h.hostname,
       wave: h.wave + 1,
       roles: h.roles,
@@ -252,9 +267,11 @@ export class RolloutReads {
         total,
         totalLimit: parseBudget(total, planned.cells.length, "rollout.budget.total"),
         perWaveLimits: planned.waveSizes.map((n) => parseBudget(perWave, n, "rollout.budget.perWave")),
+        perRegionLimits: planned.regionLimits,
       },
       kind: planned.kind,
       maasMachineUrl: this.d.maasMachineUrl ?? null,
+      regionMachineUrls: this.d.regionMachineUrls ?? {},
       hosts,
     };
   }
@@ -304,7 +321,9 @@ export class RolloutReads {
     if (!record) throw new ServiceError("ROLLOUT_NOT_FOUND", `no rollout ${id}`);
     const cells = plannedCells(record.plan, id);
     const waveSizes = planHosts(record.plan, id).waves.map((w) => w.length);
-    this.planned = { id, kind: kindOf(record.plan, id), cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes };
+    const { total, perRegion } = this.d.config.rollout.budget;
+    const regionLimits = regionBudgets([cells.map((c) => c.systemId)], parseBudgetSpec(perRegion ?? total, "rollout.budget.perRegion")).limit;
+    this.planned = { id, kind: kindOf(record.plan, id), cells, index: new Map(cells.map((c, i) => [c.systemId, i])), waveSizes, regionLimits };
     return this.planned;
   }
 

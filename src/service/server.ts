@@ -11,6 +11,7 @@ import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
+import { regionsOf } from "../runtime/regions.ts";
 import { apiRootOf, type MaasClientStats } from "../maas/client.ts";
 import type { RolloutRegion, Store } from "../store/index.ts";
 import { TokenCheck } from "./auth.ts";
@@ -73,6 +74,8 @@ export interface ServiceOptions {
   readyProbeMs?: number;
   /** The region's URL, for the dashboard's links to its web UI (none for the embedded simulator: it has no UI). */
   maasUrl?: string | undefined;
+  /** Several regions: each region's URL by name, for the dashboard's links to each region's web UI. */
+  regionUrls?: ReadonlyMap<string, string> | undefined;
 }
 
 /**
@@ -225,6 +228,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
     region: opts.region,
     maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
+    regionMachineUrls: Object.fromEntries([...(opts.regionUrls ?? [])].map(([name, url]) => [name, maasMachineUrl(url)])),
   });
   const probeMaas = opts.probeMaas ?? (() => opts.maas.whoami());
   // Probes start once listening, after `leadership` below exists.
@@ -238,6 +242,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     eventClients: () => events.size,
     maasUp: () => (leadership.role === "leader" ? readiness.maas?.ok : undefined),
     budgetRemaining: () => controller.budgetRemaining(),
+    regionsUp: () => [...(regionsOf(opts.maas)?.links.values() ?? [])].map((l) => ({ region: l.name, up: l.isUp })),
   });
 
   // Leading: holding the store's lock. On SQLite a refusal throws (STORE_LOCKED) as it

@@ -3,11 +3,14 @@
  * process so its CPU time is its own: `watch` keeps a view through the AllWatcher
  * (src/juju/watch.ts) with one wait over every unit pending, as a layer waiting on its
  * units would; `poll` is the naive way, Client.FullStatus every POLL_MS through jujulib,
- * each answer parsed into the same view. Both run for WINDOW_S seconds after connecting
+ * each answer parsed into the same view; `layers` is the watch as the layers use it
+ * (src/layers/watch-waits.ts): one watch shared by one unit wait per machine (a host waiting
+ * on its units, 3 consecutive reads never reached), each reading its own machine's units
+ * on every batch. All run for WINDOW_S seconds after connecting
  * and print one JSON line: requests, bytes both ways and CPU ms in the window, and the
  * connect's own cost. The password comes in the environment, never in argv.
  *
- *   node test/bench/juju-watch-client.ts watch|poll
+ *   node test/bench/juju-watch-client.ts watch|poll|layers
  *   env: BENCH_JUJU_ENDPOINT, BENCH_JUJU_MODEL, BENCH_JUJU_PASSWORD, BENCH_WINDOW_S, BENCH_POLL_MS
  */
 import { connect } from "@canonical/jujulib";
@@ -15,6 +18,7 @@ import ClientV7 from "@canonical/jujulib/dist/api/facades/client/ClientV7.js";
 import { WebSocket as WsSocket } from "ws";
 import { fromFullStatus } from "../../src/juju/view.ts";
 import { createJujuWatch } from "../../src/juju/watch.ts";
+import { waitUnitsOnView } from "../../src/layers/watch-waits.ts";
 
 const env = (k: string) => {
   const v = process.env[k];
@@ -23,7 +27,9 @@ const env = (k: string) => {
 };
 
 export interface ClientFigures {
-  mode: "watch" | "poll";
+  mode: "watch" | "poll" | "layers";
+  /** Waits pending (layers: one per machine). */
+  waits?: number;
   windowMs: number;
   requests: number;
   bytesReceived: number;
@@ -69,6 +75,30 @@ async function watchMode(endpoint: string, modelUuid: string, password: string, 
   await wait;
   const s = jw.stats();
   const fig: ClientFigures = { mode: "watch", windowMs: performance.now() - t1, requests: s.requests - atConnect.requests, bytesReceived: s.bytesReceived - atConnect.bytesReceived, bytesSent: s.bytesSent - atConnect.bytesSent, cpuMs: cpuMs(c1), reads: s.batches - atConnect.batches, unitChangesSeen: changes, connect: connectFig, units };
+  await jw.close();
+  return fig;
+}
+
+async function layersMode(endpoint: string, modelUuid: string, password: string, windowMs: number): Promise<ClientFigures> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const jw = createJujuWatch();
+  await jw.connect({ endpoints: [endpoint], modelUuid, credentials: { username: "admin", password }, security: { kind: "plain" } });
+  const atConnect = jw.stats();
+  const connectFig = { requests: atConnect.requests, bytesReceived: atConnect.bytesReceived, cpuMs: cpuMs(c0), ms: performance.now() - t0 };
+  const v0 = jw.view();
+  const apps = new Map<string, Set<string>>();
+  for (const u of v0.units.values()) (apps.get(u.machine) ?? apps.set(u.machine, new Set()).get(u.machine))?.add(u.application);
+  const c1 = process.cpuUsage();
+  const t1 = performance.now();
+  // One host's wait per machine, on the shared watch, as the layers' waitUnits does: they end at the window's deadline.
+  await Promise.all(
+    [...apps].map(([machine, names]) =>
+      waitUnitsOnView(jw, "openstack-machines", [...names], { layer: "bench", step: "unitsActive", host: { systemId: `m${machine}`, hostname: `host-${machine}`, address: "", roles: [], cephDisks: [] }, timeoutMs: windowMs, machines: new Set([machine]), }, { goodReads: 1_000_000, intervalMs: 10_000, stopped: () => undefined }).catch(() => undefined),
+    ),
+  );
+  const s = jw.stats();
+  const fig: ClientFigures = { mode: "layers", windowMs: performance.now() - t1, requests: s.requests - atConnect.requests, bytesReceived: s.bytesReceived - atConnect.bytesReceived, bytesSent: s.bytesSent - atConnect.bytesSent, cpuMs: cpuMs(c1), reads: s.batches - atConnect.batches, unitChangesSeen: s.deltas - atConnect.deltas, connect: connectFig, units: v0.units.size, waits: apps.size };
   await jw.close();
   return fig;
 }
@@ -124,8 +154,9 @@ async function main(): Promise<void> {
   const windowMs = Number(env("BENCH_WINDOW_S")) * 1000;
   let fig: ClientFigures;
   if (mode === "watch") fig = await watchMode(endpoint, model, password, windowMs);
+  else if (mode === "layers") fig = await layersMode(endpoint, model, password, windowMs);
   else if (mode === "poll") fig = await pollMode(endpoint, model, password, windowMs, Number(process.env["BENCH_POLL_MS"] ?? 5000));
-  else throw new Error(`juju-watch-client: mode must be watch or poll, not ${mode ?? "(none)"}`);
+  else throw new Error(`juju-watch-client: mode must be watch, poll or layers, not ${mode ?? "(none)"}`);
   process.stdout.write(`${JSON.stringify(fig)}\n`);
 }
 

@@ -44,6 +44,8 @@ export interface JujuWatchFigures {
   setupMs: number;
   watch: ClientCost;
   poll: ClientCost;
+  /** The watch as the layers use it: one shared watch, one unit wait per machine (src/layers/watch-waits.ts). */
+  layers: ClientCost;
   /** Requests the simulated controller answered during the windows (both clients). */
   serverRequests: number;
   load1m: { before: number; after: number };
@@ -115,19 +117,20 @@ export async function runJujuWatchBench(o: JujuWatchBenchOptions): Promise<JujuW
     }, 100);
     const load0 = round(loadavg()[0] ?? 0);
     const req0 = server.requests;
-    const child = (mode: "watch" | "poll") =>
+    const child = (mode: "watch" | "poll" | "layers") =>
       runChild([join(REPO, "test/bench/juju-watch-client.ts"), mode], { logFile: join(o.dir, `juju-watch-${mode}.log`), rssFile: join(o.dir, `juju-watch-${mode}.rss.json`), env, timeoutMs: (o.seconds + 120) * 1000 }).then((r) => {
         if (r.exitCode !== 0) throw new BenchError("BENCH_CHILD", `juju watch ${mode} client exited with code ${r.exitCode}; see ${join(o.dir, `juju-watch-${mode}.log`)}`);
         return JSON.parse(r.stdout) as ClientFigures;
       });
     let watch: ClientFigures;
     let poll: ClientFigures;
+    let layers: ClientFigures;
     try {
-      [watch, poll] = await Promise.all([child("watch"), child("poll")]);
+      [watch, poll, layers] = await Promise.all([child("watch"), child("poll"), child("layers")]);
     } finally {
       clearInterval(changer);
     }
-    return { units: units.length, machines, seconds: o.seconds, changeRate: o.changeRate, pollMs: o.pollMs, changesMade, setupMs: round(setupMs, 0), watch: cost(watch), poll: cost(poll), serverRequests: server.requests - req0, load1m: { before: load0, after: round(loadavg()[0] ?? 0) } };
+    return { units: units.length, machines, seconds: o.seconds, changeRate: o.changeRate, pollMs: o.pollMs, changesMade, setupMs: round(setupMs, 0), watch: cost(watch), poll: cost(poll), layers: cost(layers), serverRequests: server.requests - req0, load1m: { before: load0, after: round(loadavg()[0] ?? 0) } };
   } finally {
     await server.close();
   }
@@ -145,6 +148,7 @@ export function jujuWatchSection(f: JujuWatchFigures, table: (rows: string[][]) 
       ["client", "requests/unit/min", "bytes in/unit/min", "client CPU ms/min", "reads", "connect (not in the rates)"],
       row("AllWatcher (src/juju/watch.ts)", f.watch),
       row(`FullStatus every ${f.pollMs / 1000} s (naive)`, f.poll),
+      row(`AllWatcher as the layers use it: ${(f.layers.waits ?? 0).toLocaleString("en")} host waits share it`, f.layers),
     ]),
     `  polling ÷ watching: requests ${ratio(f.poll.requestsPerUnitMinute, f.watch.requestsPerUnitMinute)}, bytes ${ratio(f.poll.bytesPerUnitMinute, f.watch.bytesPerUnitMinute)}, CPU ${ratio(f.poll.cpuMsPerMinute, f.watch.cpuMsPerMinute)}; ` +
       `unit changes seen: watch ${f.watch.unitChangesSeen.toLocaleString("en")}, poll ${f.poll.unitChangesSeen.toLocaleString("en")} (a 5 s poll misses a unit that flips back in between)`,
@@ -155,5 +159,5 @@ export function jujuWatchSection(f: JujuWatchFigures, table: (rows: string[][]) 
 /** The section's row in the report's summary. */
 export function jujuWatchSummaryRow(f: JujuWatchFigures): string[] {
   const c = (x: ClientCost) => `${x.requestsPerUnitMinute} req, ${Math.round(x.bytesPerUnitMinute).toLocaleString("en")} B, ${Math.round(x.cpuMsPerMinute)} CPU ms/min`;
-  return [`Juju watch at ${f.units.toLocaleString("en")} units, per unit per minute`, `AllWatcher ${c(f.watch)}; FullStatus/${f.pollMs / 1000} s ${c(f.poll)}`, "", ""];
+  return [`Juju watch at ${f.units.toLocaleString("en")} units, per unit per minute`, `AllWatcher ${c(f.watch)}; as the layers use it (${f.layers.waits ?? 0} host waits) ${c(f.layers)}; FullStatus/${f.pollMs / 1000} s ${c(f.poll)}`, "", ""];
 }

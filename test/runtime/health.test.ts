@@ -1,8 +1,9 @@
 /**
  * Health checks of hosts in service feeding remediation, on a layered cloud of the
  * simulated region and its hosts: a healthy cloud passes every check; each role's check
- * notices its own service stopped; a compute host whose hypervisor stopped after it was
- * in service is found by a remediation pass, re-provisioned and healthy again; a host that
+ * fails for its own cause (a unit in error or blocked, a machine agent down, a node NotReady,
+ * OSDs down); a compute host whose Juju machine agent went down after it was in service is
+ * found by a remediation pass, re-provisioned and healthy again; a host that
  * does not answer SSH is unhealthy and counts toward the halt threshold.
  */
 import { fileURLToPath } from "node:url";
@@ -76,42 +77,70 @@ describe("health checks of hosts in service", () => {
     expect(r.attempted).toEqual([]);
   }, 60_000);
 
-  it("each role's check notices its own service stopped, and passes once it runs again", async () => {
+  it("each role's check fails for its own cause (Juju's machine and unit status, the Kubernetes node, the OSDs), and passes once that is over", async () => {
     const compute = withRole("compute")[0]!;
+    const agentless = withRole("compute")[2]!;
     const storage = withRole("storage")[0]!;
+    const blockedStorage = withRole("storage")[1]!;
     const control = withRole("control")[0]!;
+    const erredControl = withRole("control")[1]!;
     // The controller, asked through the machine whose juju client knows it, reports this machine down.
     const juju = withRole("juju-controller").sort((a, b) => (a.hostname < b.hostname ? -1 : 1))[1]!;
     const stops: [PlannedHost, string][] = [
-      [compute, "openstack-hypervisor.nova-compute"],
+      [agentless, "jujud"],
       [storage, "microceph.osd"],
       [control, "k8s.kubelet"],
       [juju, "jujud"],
     ];
     const probe = createHealthProbe({ ssh: layering.ssh, logger: silentLogger(), timeoutMs: 5000 });
     const hosts = await Promise.all(planned.map(layerHost));
+    // As the charms would show it: a failed hook (error), a charm that needs an operator (blocked).
+    const world = fleet.cloud.jujuWorld;
+    const mm = world.controller("metalwave").models.get("openstack-machines")!;
+    const unitOf = (h: PlannedHost, app: string) => {
+      const id = [...mm.machines.values()].find((m) => m.host?.systemId === h.systemId)?.id;
+      return [...(mm.apps.get(app)?.units.values() ?? [])].find((u) => u.machine === id)!.name;
+    };
+    const hv = unitOf(compute, "openstack-hypervisor");
+    const ceph = unitOf(blockedStorage, "microceph");
+    const k8s = unitOf(erredControl, "k8s");
     for (const [h, service] of stops) fleet.stopService(h.hostname, service);
+    world.failHook(mm, hv, "update-status", fleet.cloud.now());
+    world.setWorkloadStatus(mm, ceph, "blocked", "(ceph) integration missing", fleet.cloud.now());
+    world.failHook(mm, k8s, "config-changed", fleet.cloud.now());
     try {
       const sick = (await probe.check(hosts)).filter((r) => !r.healthy);
       expect(Object.fromEntries(sick.map((r) => [r.hostname, r.failures.map((f) => [f.check, f.detail])]))).toEqual({
-        [compute.hostname]: [["hypervisor-services", "openstack-hypervisor.nova-compute is inactive"]],
-        [storage.hostname]: [
-          ["ceph-services", "microceph.osd is inactive"],
-          ["ceph-osds", expect.stringMatching(new RegExp(`^(\\d+) of \\1 OSD\\(s\\) on ${storage.hostname} not up: osd\\.\\d+ down(, osd\\.\\d+ down)*$`))],
+        [compute.hostname]: [["hypervisor-unit", `${hv} is error (hook failed: "update-status")`]],
+        [agentless.hostname]: [["juju-machine", expect.stringMatching(/^machine \d+ agent is down \(agent is not communicating with the server\)$/)]],
+        [storage.hostname]: [["ceph-osds", expect.stringMatching(new RegExp(`^(\\d+) of \\1 OSD\\(s\\) on ${storage.hostname} not up: osd\\.\\d+ down(, osd\\.\\d+ down)*$`))]],
+        // The simulated charms act on their statuses: a blocked microceph unit's host leaves MicroCeph (its osd tree fails too).
+        [blockedStorage.hostname]: [
+          ["ceph-osds", expect.stringMatching(/^command failed \(SSH_EXIT\): .* running 'microceph\.ceph osd tree --format json': exited with status 1$/)],
+          ["ceph-unit", `${ceph} is blocked ((ceph) integration missing)`],
         ],
         [control.hostname]: [["kubernetes-node", `node ${control.hostname} is NotReady`]],
+        // …and a k8s unit in error no longer runs its node.
+        [erredControl.hostname]: [
+          ["kubernetes-node", `${erredControl.hostname} is not a node of the Kubernetes cluster`],
+          ["kubernetes-unit", `${k8s} is error (hook failed: "config-changed")`],
+        ],
         [juju.hostname]: [["juju-controller", expect.stringMatching(/^controller machine \d+ is down \(agent is not communicating with the server\)$/)]],
       });
     } finally {
       for (const [h] of stops) fleet.startService(h.hostname);
+      world.resolved(mm, hv);
+      world.resolved(mm, k8s);
+      world.setWorkloadStatus(mm, ceph, "active", "", fleet.cloud.now());
     }
     await expect.poll(async () => (await probe.check(hosts)).filter((r) => !r.healthy), { timeout: 5000, interval: 25 }).toEqual([]);
   }, 60_000);
 
-  it("a compute host whose hypervisor stopped after it was in service is re-provisioned by a remediation pass and is healthy again", async () => {
+  it("a compute host whose Juju machine agent went down after it was in service is re-provisioned by a remediation pass and is healthy again", async () => {
     const victim = withRole("compute")[1]!;
     const deployedBefore = fleet.view(victim.hostname).deployment;
-    fleet.stopService(victim.hostname, "openstack-hypervisor.nova-compute");
+    // Its Juju machine agent stops: Juju reports the machine down.
+    fleet.stopService(victim.hostname, "jujud");
 
     // Without health checks MAAS still says Deployed, so nothing notices.
     const blind = await remediate(depsWith({ healthChecks: false }));
@@ -120,17 +149,17 @@ describe("health checks of hosts in service", () => {
 
     const r = await remediate(deps);
     expect(r.healthChecks.checked).toBe(planned.length);
-    expect(r.healthChecks.failed).toEqual([
-      { systemId: victim.systemId, hostname: victim.hostname, roles: ["compute"], healthy: false, failures: [{ check: "hypervisor-services", detail: "openstack-hypervisor.nova-compute is inactive" }] },
-    ]);
+    const down = { check: "juju-machine", detail: expect.stringMatching(/^machine \d+ agent is down \(agent is not communicating with the server\)$/) as string };
+    expect(r.healthChecks.failed).toEqual([{ systemId: victim.systemId, hostname: victim.hostname, roles: ["compute"], healthy: false, failures: [down] }]);
+    const detail = r.healthChecks.failed[0]!.failures[0]!.detail;
     expect(r.unhealthy).toBe(1);
     // `metalwave remediate` prints the failed check.
-    expect(remediationText(r)).toContain(`health check failed: ${victim.hostname} (${victim.systemId}) hypervisor-services: openstack-hypervisor.nova-compute is inactive`);
+    expect(remediationText(r)).toContain(`health check failed: ${victim.hostname} (${victim.systemId}) juju-machine: ${detail}`);
     expect(r.attempted).toEqual([{ systemId: victim.systemId, hostname: victim.hostname, attempt: 1 }]);
     expect(r.rollout?.byOutcome.inService).toBe(1);
     expect(r.rollout?.failures).toEqual([]);
 
-    // Released with erase and deployed again: a fresh installation, in service, its hypervisor running.
+    // Released with erase and deployed again: a fresh installation, in service, enlisted in Juju again.
     expect((await deps.maas.readMachine(victim.systemId)).status).toBe(NodeStatus.DEPLOYED);
     const stats = sim.stats().machines?.find((m) => m.system_id === victim.systemId);
     expect({ erased: stats?.erased, deployed: stats?.deployed }).toEqual({ erased: 1, deployed: 2 });
@@ -138,7 +167,7 @@ describe("health checks of hosts in service", () => {
 
     // The failed check is in the journal, under the rollout that had put the host in service.
     const entries = store.journal(firstRollout, { systemId: victim.systemId, kind: "remediation" });
-    expect(entries.map((e) => e.data)).toEqual([{ event: "healthCheckFailed", hostname: victim.hostname, roles: ["compute"], failures: [{ check: "hypervisor-services", detail: "openstack-hypervisor.nova-compute is inactive" }] }]);
+    expect(entries.map((e) => e.data)).toEqual([{ event: "healthCheckFailed", hostname: victim.hostname, roles: ["compute"], failures: [{ check: "juju-machine", detail }] }]);
 
     // The next pass checks it again (now from its remediation rollout) and finds every host healthy.
     const after = await remediate(deps);

@@ -77,5 +77,9 @@ describe("layered rollout", () => {
     expect(Object.keys(cloud.loadBalancer)).toEqual(expect.arrayContaining(["traefik", "rabbitmq"]));
     expect(cloud.hypervisors.computeHosts).toEqual(computes.filter((h) => h !== broken).map((h) => h.hostname).sort());
     expect(cloud.hypervisors.computeServicesUp).toEqual(cloud.hypervisors.computeHosts);
+    // The units' waits read the simulated controller's AllWatcher, one watch per model (layeringFor wires it).
+    const watched = rig.layering.engine.jujuWatchStats?.();
+    expect(watched?.models).toBe(2);
+    expect(watched?.batches).toBeGreaterThan(2);
   }, 600_000); // a 50-machine rollout through Juju and its charms: several thousand juju commands over SSH to the simulated hosts
 });

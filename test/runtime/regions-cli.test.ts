@@ -36,7 +36,7 @@ describe("several embedded regions from the CLI", () => {
     }
   }, 120_000);
 
-  it("metalwave plan --json shows each host's region", async () => {
+  it("metalwave plan shows each host's region, and each region's hosts by role and its canary (text and --json)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mw-regions-cli-"));
     const config = join(dir, "c.yaml");
     writeFileSync(config, "simulator: { regions: 2, machines: 6, speed: 0 }\nlayers: { enabled: false }\n");
@@ -46,5 +46,14 @@ describe("several embedded regions from the CLI", () => {
     expect(hosts.length).toBeGreaterThan(0);
     expect(hosts.every((h) => h.region !== null && h.systemId.startsWith(`${h.region}/`))).toBe(true);
     expect(new Set(plan.waves[0]!.hosts.map((h) => h.region))).toEqual(new Set(["r1", "r2"]));
+    // Each region's hosts to deploy, by role, and its canary (wave 1's host there).
+    const regions = (JSON.parse(r.stdout) as { regions: { region: string; hosts: number; byRole: Record<string, number>; canary: string[] }[] }).regions;
+    expect(regions.map((x) => x.region)).toEqual(["r1", "r2"]);
+    for (const x of regions) {
+      expect(x.hosts).toBe(hosts.filter((h) => h.region === x.region).length);
+      expect(x.canary).toEqual(plan.waves[0]!.hosts.filter((h) => h.region === x.region).map((h) => h.systemId));
+    }
+    const text = await runCli(["plan", "--simulated", "--config", config]);
+    expect(text.stdout).toMatch(new RegExp(`Regions \\(2; each region has its own canary and failure budget\\):\\n  r1: ${regions[0]!.hosts} hosts \\([^)]+\\); canary r1-\\S+\\n  r2: ${regions[1]!.hosts} hosts`));
   }, 60_000);
 });

@@ -58,6 +58,8 @@ const Layout = z.custom<HostLayout>(
 
 const PlannedHost = z.object({
   systemId: z.string().min(1),
+  /** Several regions: the host's region (plans before it have none; the key's prefix says the same). */
+  region: z.string().optional(),
   hostname: z.string(),
   zone: z.string().default(""),
   wave: z.number().int().nonnegative(),

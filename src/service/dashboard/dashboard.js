@@ -136,6 +136,8 @@ function groupKeyOf(host, by) {
       return host.zone || "(no zone)";
     case "role":
       return host.roles.length ? [...host.roles].sort().join(" + ") : "(no role)";
+    case "region":
+      return host.region ?? "(one region)";
     default:
       // The API counts waves from 1.
       return host.wave;
@@ -206,7 +208,7 @@ export class CellGrid {
     this.colours = [];
     for (const p of phases) this.phaseId(p);
     const n = hosts.length;
-    this.hosts = hosts.map((h) => ({ systemId: h.systemId, hostname: h.hostname, wave: h.wave, zone: h.zone, roles: h.roles }));
+    this.hosts = hosts.map((h) => ({ systemId: h.systemId, region: h.region ?? null, hostname: h.hostname, wave: h.wave, zone: h.zone, roles: h.roles }));
     this.index = new Map(hosts.map((h, i) => [h.systemId, i]));
     this.phaseIx = new Uint8Array(n);
     this.dirty = new Uint8Array(n);
@@ -261,6 +263,20 @@ export class CellGrid {
     return out;
   }
 
+  /** Several regions: machines per region and phase, counted from the cells (empty with one region). */
+  regionTally() {
+    const out = new Map();
+    for (let i = 0; i < this.hosts.length; i++) {
+      const r = this.hosts[i].region;
+      if (r === null) continue;
+      let byPhase = out.get(r);
+      if (!byPhase) out.set(r, (byPhase = {}));
+      const phase = this.phases[this.phaseIx[i]];
+      byPhase[phase] = (byPhase[phase] ?? 0) + 1;
+    }
+    return out;
+  }
+
   /** Groups the machines and places every cell for the canvas's current width. */
   layout() {
     const n = this.hosts.length;
@@ -294,7 +310,7 @@ export class CellGrid {
         tally[this.phaseIx[i]]++;
       });
       const rows = Math.ceil(members.length / perRow);
-      const label = this.groupBy === "wave" ? `wave ${key}` : this.groupBy === "zone" ? `zone ${key}` : `${key}`;
+      const label = this.groupBy === "wave" ? `wave ${key}` : this.groupBy === "zone" ? `zone ${key}` : this.groupBy === "region" ? `region ${key}` : `${key}`;
       this.groups.push({ key, label, members, tally, top, cellsTop, bottom: cellsTop + rows * pitch, perRow });
       y = cellsTop + rows * pitch + GROUP_GAP;
     });
@@ -527,7 +543,7 @@ class Dashboard {
     $("control").addEventListener("click", () => void this.control());
     const select = $("group-by");
     const saved = readStorage(localStorage, GROUP_KEY);
-    if (saved && ["wave", "zone", "role"].includes(saved)) select.value = saved;
+    if (saved && ["wave", "zone", "role", "region"].includes(saved)) select.value = saved;
     this.grid.groupBy = select.value;
     select.addEventListener("change", () => {
       writeStorage(localStorage, GROUP_KEY, select.value);
@@ -704,6 +720,7 @@ class Dashboard {
     this.hostsReady = false;
     this.cursor = 0;
     this.failedSeen = -1;
+    this.failures = undefined;
     this.progress = null;
     this.kind = null;
     this.renderKind();
@@ -739,6 +756,13 @@ class Dashboard {
       this.cursor = v.cursor;
       this.budget = v.budget;
       this.maasMachineUrl = v.maasMachineUrl ?? null;
+      this.regionMachineUrls = v.regionMachineUrls ?? {};
+      // Several regions: grouping by region, and the per-region counts, are offered.
+      const regional = v.hosts.some((h) => h.region);
+      document.querySelector('#group-by option[value="region"]').hidden = !regional;
+      $("regions").hidden = !regional;
+      // Failures read before the links were known get them now.
+      if (this.failures?.length) this.renderFailures(this.failures);
       this.kind = v.kind ?? "rollout";
       this.renderKind();
       this.phaseOrder = [...new Set([...v.phases, ...Object.keys(PHASE_COLOURS)])];
@@ -788,6 +812,7 @@ class Dashboard {
     if (d.progress && (takeCounts || !this.progress)) this.setProgress({ ...d.progress, rolloutId: d.rollout.id, state: d.rollout.state });
     const o = d.progress?.byOutcome ?? {};
     this.failedSeen = (o.quarantined ?? 0) + (o.failed ?? 0) + (o.aborted ?? 0);
+    this.failures = d.failures;
     this.renderFailures(d.failures);
   }
 
@@ -1039,9 +1064,12 @@ class Dashboard {
 
   /** A link to the machine's page in the MAAS UI, or its plain text when the region has none. */
   machineLink(systemId, text) {
-    if (!this.maasMachineUrl) return document.createTextNode(text);
+    // Several regions: the key is region/system_id, and each region has its own UI.
+    const slash = systemId.indexOf("/");
+    const url = slash < 0 ? this.maasMachineUrl : this.regionMachineUrls?.[systemId.slice(0, slash)];
+    if (!url) return document.createTextNode(text);
     const a = document.createElement("a");
-    a.href = this.maasMachineUrl.replace("{systemId}", encodeURIComponent(systemId));
+    a.href = url.replace("{systemId}", encodeURIComponent(systemId.slice(slash + 1)));
     a.target = "_blank";
     a.rel = "noopener noreferrer";
     a.className = "maas-link";
@@ -1119,6 +1147,38 @@ class Dashboard {
     canvas.dataset.tally = JSON.stringify(tally);
     const parts = Object.entries(tally).map(([phase, n]) => `${phase} ${n}`);
     canvas.setAttribute("aria-label", `${grid.count} machines by phase: ${parts.join(", ")}`);
+    this.renderRegions(grid.regionTally());
+  }
+
+  /** Several regions: one row per region with its machines in service, failed, in flight and waiting. */
+  renderRegions(byRegion) {
+    if (byRegion.size === 0) return;
+    const frag = new DocumentFragment();
+    for (const [region, byPhase] of [...byRegion].sort(([a], [b]) => a.localeCompare(b))) {
+      let total = 0;
+      let failed = 0;
+      for (const [phase, n] of Object.entries(byPhase)) {
+        total += n;
+        if (BUDGET_OUTCOMES.has(phase) || phase === "aborted") failed += n;
+      }
+      const inService = byPhase.inService ?? 0;
+      const waiting = byPhase.waiting ?? 0;
+      const tr = document.createElement("tr");
+      tr.dataset.region = region;
+      // The region's failure budget: quarantined and failed hosts count, as the runner counts them.
+      const limit = this.kind === "rollout" ? this.budget?.perRegionLimits?.[region] : undefined;
+      const spent = (byPhase.quarantined ?? 0) + (byPhase.failed ?? 0);
+      tr.dataset.over = String(limit !== undefined && spent > limit);
+      const budget = limit === undefined ? "—" : `${spent} of ${limit}`;
+      for (const [text, num] of [[region, false], [total, true], [inService, true], [failed, true], [total - inService - failed - waiting, true], [waiting, true], [budget, true]]) {
+        const td = document.createElement("td");
+        if (num) td.className = "num";
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      frag.append(tr);
+    }
+    document.querySelector("#regions tbody").replaceChildren(frag);
   }
 
   hover(e) {
@@ -1130,7 +1190,7 @@ class Dashboard {
     }
     const h = this.grid.hosts[i];
     const phase = this.grid.phases[this.grid.phaseIx[i]];
-    tip.textContent = `${h.hostname} (${h.systemId})\n${phase}\nwave ${h.wave} · zone ${h.zone || "—"}\nroles ${h.roles.join(", ") || "—"}`;
+    tip.textContent = `${h.hostname} (${h.systemId})\n${phase}\n${h.region ? `region ${h.region} · ` : ""}wave ${h.wave} · zone ${h.zone || "—"}\nroles ${h.roles.join(", ") || "—"}`;
     tip.hidden = false;
     const wrap = $("canvas-wrap");
     const x = Math.min(e.offsetX + 14, wrap.clientWidth - tip.offsetWidth - 4);

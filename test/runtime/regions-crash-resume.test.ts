@@ -1,0 +1,173 @@
+/**
+ * kill -9 of a rollout over two regions, each region its own `metalwave sim` process as real
+ * regions would be, then `metalwave rollout --resume` with `regions:` in the config: killed
+ * once a canary deploys; resumed, region b goes away mid-wave and the run is killed while b
+ * is down (its calls held, begun and unsent); resumed to the end (its start waits for b).
+ * Every machine of both regions ends deployed, commissioned and deployed exactly once, and
+ * the calls the crash left open are settled by reading each machine in its own region.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openStore, type Store } from "../../src/store/index.ts";
+import type { SimStats } from "../../src/sim/index.ts";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const PER_REGION = 30;
+const NAMES = ["a", "b"] as const;
+
+let dir: string;
+let storePath: string;
+let configFile: string;
+const sims = new Map<string, { child: ChildProcess; url: string }>();
+const children: ChildProcess[] = [];
+
+function metalwave(args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, METALWAVE_LOG_LEVEL: "warn" } });
+  children.push(child);
+  return child;
+}
+
+function output(child: ChildProcess): { text: () => string } {
+  let text = "";
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => (text += c));
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => (text += c));
+  return { text: () => text };
+}
+
+async function stats(region: string): Promise<SimStats> {
+  const res = await fetch(sims.get(region)!.url.replace(/\/MAAS$/, "/sim/stats"));
+  return (await res.json()) as SimStats;
+}
+
+/** Polls the store (SQLite WAL: read while the rollout writes) until `pred` holds. */
+async function until(pred: (s: Store, rolloutId: string) => boolean, child: ChildProcess, what: string): Promise<void> {
+  const out = output(child);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`rollout exited (${child.exitCode}) before ${what}:\n${out.text().slice(-3000)}`);
+    const s = openStore(storePath);
+    try {
+      const r = s.latestRollout();
+      if (r && pred(s, r.id)) return;
+    } finally {
+      s.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}; the rollout printed:\n${out.text().slice(-3000)}`);
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  child.kill("SIGKILL");
+  if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "mw-regions-crash-"));
+  storePath = join(dir, "store.sqlite");
+  configFile = join(dir, "config.yaml");
+  for (const [i, name] of NAMES.entries()) {
+    const keyFile = join(dir, `${name}.key`);
+    // Latency widens the window in which a call is in flight, so a kill lands inside one.
+    const child = metalwave(["sim", "--port", "0", "--machines", String(PER_REGION), "--speed", "2000", "--seed", String(60 + i), "--hostname-prefix", name, "--key-file", keyFile, "--faults", "latency=15ms"]);
+    const out = output(child);
+    const deadline = Date.now() + 30_000;
+    while (!/MAAS simulator: (\S+)/.test(out.text())) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`simulator ${name} did not start: ${out.text()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    sims.set(name, { child, url: /MAAS simulator: (\S+)/.exec(out.text())![1]! });
+  }
+  writeFileSync(
+    configFile,
+    [
+      "regions:",
+      ...NAMES.map((n) => `  - { name: ${n}, url: "${sims.get(n)!.url}", apiKeyFile: "${join(dir, `${n}.key`)}", requestsPerSecond: 0 }`),
+      "regionProbeIntervalMs: 50",
+      "maas: { pollIntervalMs: 50 }",
+      `rollout: { waves: [1, 5, "100%"], maxInFlight: 20, backoffMs: { base: 10, max: 100 } }`,
+      `store: "${storePath}"`,
+      "layers: { enabled: false }",
+    ].join("\n"),
+  );
+}, 60_000);
+
+afterEach(async () => {
+  for (const c of children) if (![...sims.values()].some((s) => s.child === c) && c.exitCode === null && c.signalCode === null) await kill9(c);
+});
+
+afterAll(async () => {
+  for (const { child } of sims.values()) {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    }
+  }
+});
+
+describe("crash-safe resume over two regions", () => {
+  it("survives kill -9 while a region is away and resumes, deploying every machine of both regions exactly once", async () => {
+    // 1. Killed as soon as a canary is deploying.
+    const first = metalwave(["rollout", "--config", configFile]);
+    await until((s, id) => s.journal(id, { kind: "transition" }).some((j) => (j.data as { to?: string }).to === "deploying"), first, "a canary deploying");
+    await kill9(first);
+
+    // 2. Resumed; region b goes away for longer than the client's retries (5 attempts, backoff
+    // from 500 ms) once the last wave is under way, and the run is killed while b is down (its
+    // hosts' calls held, some begun in the journal and never sent) and a goes on.
+    const second = metalwave(["rollout", "--config", configFile, "--resume"]);
+    await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string; wave?: number }).event === "waveStarted" && (j.data as { wave?: number }).wave === 2), second, "the last wave started");
+    const away = await fetch(sims.get("b")!.url.replace(/\/MAAS$/, "/sim/outage?ms=8000"), { method: "POST" });
+    expect(away.ok).toBe(true);
+    await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string }).event === "regionDown"), second, "region b found down");
+    await kill9(second);
+    const atCrash = (() => {
+      const s = openStore(storePath);
+      try {
+        const id = s.latestRollout()!.id;
+        return { open: s.openCalls(id).length, down: s.journal(id, { kind: "rollout" }).filter((j) => (j.data as { event?: string }).event === "regionDown").map((j) => (j.data as { region?: string }).region) };
+      } finally {
+        s.close();
+      }
+    })();
+    expect(atCrash.down).toEqual(["b"]);
+    expect(atCrash.open).toBeGreaterThan(0);
+
+    // 3. Resumed to the end.
+    const last = metalwave(["rollout", "--config", configFile, "--resume", "--json"]);
+    const out = output(last);
+    const [code] = (await once(last, "exit")) as [number | null];
+    expect(code, out.text().slice(-3000)).toBe(0);
+
+    for (const name of NAMES) {
+      const st = await stats(name);
+      expect({ name, counts: st.statusCounts }).toEqual({ name, counts: { Deployed: PER_REGION } });
+      for (const m of st.machines ?? []) {
+        expect({ host: m.hostname, commissioned: m.commissioned, deployed: m.deployed }).toEqual({ host: m.hostname, commissioned: 1, deployed: 1 });
+      }
+    }
+    const s = openStore(storePath);
+    try {
+      const id = s.latestRollout()!.id;
+      expect(s.latestRollout()!.status).toBe("completed");
+      expect(s.hostCounts(id).byOutcome).toEqual({ inService: 2 * PER_REGION });
+      expect(s.openCalls(id)).toEqual([]);
+      const hosts = s.loadHosts(id);
+      expect(new Set(hosts.map((h) => h.region))).toEqual(new Set(NAMES));
+      expect(hosts.every((h) => h.systemId.startsWith(`${h.region}/`))).toBe(true);
+      const entries = s.journal(id, {});
+      const resumed = entries.filter((j) => j.kind === "rollout" && (j.data as { event?: string }).event === "resumed");
+      expect(resumed).toHaveLength(2);
+      expect(entries.filter((j) => (j.data as { event?: string }).event === "regionDown").map((j) => (j.data as { region?: string }).region)).toEqual(["b"]);
+      // The calls the crash left open were settled on resume, each by reading its machine in its own region.
+      expect(entries.filter((j) => j.kind === "maas_call" && /reconciled after restart/.test(JSON.stringify(j.data))).length).toBeGreaterThan(0);
+    } finally {
+      s.close();
+    }
+  }, 180_000);
+});
