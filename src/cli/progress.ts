@@ -8,6 +8,7 @@ import type { CloudReport } from "../layers/index.ts";
 import type { Logger } from "../log.ts";
 import type { Terminal } from "./terminal.ts";
 import type { RolloutProgress, RolloutSummary } from "../runtime/rollout-runner.ts";
+import { systemClock, type Clock } from "../clock.ts";
 
 const PHASE_ORDER = [
   "enlisted",
@@ -83,9 +84,10 @@ export interface ProgressPrinter {
  * On a terminal the block, redrawn at most every 200 ms; off one, a `progress` log line
  * every 5 s (JSON or text, as the log is).
  */
-export function createProgressPrinter(term: Terminal, log: Logger, opts: { intervalMs?: number } = {}): ProgressPrinter {
+export function createProgressPrinter(term: Terminal, log: Logger, opts: { intervalMs?: number; clock?: Clock } = {}): ProgressPrinter {
   const interval = opts.intervalMs ?? (term.tty ? 200 : 5000);
-  let last = 0;
+  const clock = opts.clock ?? systemClock;
+  let last = -Infinity;
   let latest: RolloutProgress | undefined;
   const draw = (p: RolloutProgress) => {
     if (term.tty) term.block(progressBlock(p, Math.max(10, Math.min(40, term.columns() - 20))));
@@ -97,7 +99,7 @@ export function createProgressPrinter(term: Terminal, log: Logger, opts: { inter
   return {
     update(p) {
       latest = p;
-      const now = Date.now();
+      const now = clock.now();
       if (now - last < interval) return;
       last = now;
       draw(p);

@@ -103,7 +103,8 @@ export interface JujuShared {
   reads: Map<string, { gen: number; p: Promise<StatusJson>; doneAt?: number }>;
   /** A finished read of an unchanged model is reused this long (the waits' poll interval): the waits poll no faster anyway. */
   reuseMs?: number;
-  now?: () => number;
+  /** Monotonic milliseconds (the layering's clock). */
+  now: () => number;
   gen: Map<string, number>;
   /** Models known to exist (a model is never removed by the layers). */
   models: Set<string>;
@@ -150,7 +151,7 @@ export class JujuOps {
   status(model: string): Promise<StatusJson> {
     this.lane.ensureOpen("status");
     const gen = this.s.gen.get(model) ?? 0;
-    const now = this.s.now?.() ?? Date.now();
+    const now = this.s.now();
     let r = this.s.reads.get(model);
     const fresh = r !== undefined && r.gen === gen && (r.doneAt === undefined || now - r.doneAt < (this.s.reuseMs ?? 0));
     if (r === undefined || !fresh) {
@@ -158,7 +159,7 @@ export class JujuOps {
       const entry: { gen: number; p: Promise<StatusJson>; doneAt?: number } = { gen, p };
       this.s.reads.set(model, entry);
       p.then(
-        () => (entry.doneAt = this.s.now?.() ?? Date.now()),
+        () => (entry.doneAt = this.s.now()),
         () => {
           if (this.s.reads.get(model) === entry) this.s.reads.delete(model);
         },
@@ -337,7 +338,7 @@ export class JujuOps {
    * one still blocked or waiting at the deadline is named in the LAYER_NOT_READY error.
    */
   async waitUnits(model: string, apps: readonly string[], w: UnitWait): Promise<void> {
-    const started = this.s.now?.() ?? Date.now();
+    const started = this.s.now();
     const watch = await this.lane.until(this.s.watches?.get(model) ?? Promise.resolve(undefined), w.step);
     if (watch !== undefined && this.s.watches !== undefined) {
       try {
@@ -363,7 +364,7 @@ export class JujuOps {
         // The watch itself failed (gave up reconnecting): poll for the rest of the wait.
         this.s.logger.warn({ model, code: e.code, err: e.message }, "the Juju watch failed: polling `juju status` for the rest of this wait");
         this.s.watches.forget(model, watch);
-        const left = Math.max(0, w.timeoutMs - ((this.s.now?.() ?? Date.now()) - started));
+        const left = Math.max(0, w.timeoutMs - ((this.s.now()) - started));
         return this.pollUnits(model, apps, { ...w, timeoutMs: left });
       }
     }

@@ -15,6 +15,7 @@
  * stops when the signal its caller passes aborts; `close()` stops everything (lane.ts).
  */
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../clock.ts";
 import type { JujuWatchStats } from "../juju/port.ts";
 import type { SshPort } from "../ssh/port.ts";
 import { LayerError } from "./errors.ts";
@@ -87,7 +88,8 @@ export interface LayeringOptions {
   /** The wait for new controller machines to get their votes after enable-ha. Default 30 min (the reference's). */
   haTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
+  /** Times the waits and the reuse of a status read (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface Layering {
@@ -145,7 +147,8 @@ class LayerEngine implements Layering {
   constructor(o: LayeringOptions) {
     this.o = o;
     const policy: StepPolicy = { attempts: 3, backoffMs: 2000, commandTimeoutMs: 600_000, ...o.policy };
-    this.now = o.now ?? (() => Date.now());
+    const clock = o.clock ?? systemClock;
+    this.now = () => clock.now();
     this.lanes = new Lanes({ ssh: o.ssh, logger: o.logger, policy, ...(o.sleep ? { sleep: o.sleep } : {}) });
     this.main = this.lanes.lane(undefined);
     // Load every template up front: a broken template fails at start, not mid-rollout.

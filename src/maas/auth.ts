@@ -8,6 +8,7 @@
  * `realm=""` first and the parameters in the order below.
  */
 import { randomUUID } from "node:crypto";
+import { systemClock, type Clock } from "../clock.ts";
 import OAuth from "oauth-1.0a";
 import { MaasError } from "./errors.ts";
 
@@ -44,6 +45,8 @@ export function parseApiKey(apiKey: string): ApiCredentials {
 export interface OAuthSignerOptions {
   /** Seconds since the epoch; defaults to the wall clock (MAAS checks it against its own). */
   timestampS?: () => number;
+  /** Where the default timestamp comes from (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
   nonce?: () => string;
 }
 
@@ -66,7 +69,7 @@ export class OAuthSigner {
       signature_method: "PLAINTEXT",
       version: "1.0",
     });
-    this.timestampS = options.timestampS ?? (() => Math.floor(Date.now() / 1000));
+    this.timestampS = options.timestampS ?? ((clock) => () => Math.floor(clock.wallNow() / 1000))(options.clock ?? systemClock);
     // MAAS remembers nonces: a collision would be refused, so use a CSPRNG. randomUUID draws
     // from Node's buffered CSPRNG (122 random bits), without a randomBytes call per request.
     this.nonce = options.nonce ?? (() => randomUUID().replaceAll("-", ""));

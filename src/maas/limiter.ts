@@ -4,8 +4,8 @@
  * for everyone) and at most `requestsPerSecond` request starts (token bucket).
  * Waiters are served first come, first served.
  */
-import type { Clock } from "./clock.ts";
-import { systemClock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
 
 export interface LimiterOptions {
   /** Requests in flight at once; >= 1. */

@@ -11,8 +11,8 @@
  * runtime hears of each change (`onChange`) and pauses the region's hosts (docs/architecture.md).
  */
 import { MaasError } from "./errors.ts";
-import type { Clock } from "./clock.ts";
-import { systemClock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
 import type { MaasPort } from "./port.ts";
 
 const UNREACHABLE: readonly string[] = ["MAAS_NETWORK", "MAAS_UNAVAILABLE"];

@@ -46,7 +46,7 @@ export function classifyFailure(f: Failure): FailureClass {
 }
 
 /** Seconds from a Retry-After header (delta-seconds or HTTP-date); undefined if absent or unreadable. */
-export function parseRetryAfter(value: unknown, nowEpochMs: number = Date.now()): number | undefined {
+export function parseRetryAfter(value: unknown, nowEpochMs: number): number | undefined {
   if (typeof value !== "string" || value.trim() === "") return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v);

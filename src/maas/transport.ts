@@ -12,8 +12,8 @@ import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { OAuthSigner, parseApiKey } from "./auth.ts";
 import type { ApiCredentials } from "./auth.ts";
-import { systemClock } from "./clock.ts";
-import type { Clock } from "./clock.ts";
+import { systemClock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
 import { MaasError, TransportError, classifyConflict, formatFieldErrors, parseFieldErrors } from "./errors.ts";
 import type { MaasErrorCode } from "./errors.ts";
 import { encodeParams } from "./form.ts";
@@ -137,8 +137,8 @@ export class MaasTransport {
   constructor(options: TransportOptions) {
     this.credentials = parseApiKey(options.apiKey);
     this.apiRoot = apiRootOf(options.url);
-    this.signer = new OAuthSigner(this.credentials, options.nonce ? { nonce: options.nonce } : {});
     this.clock = options.clock ?? systemClock;
+    this.signer = new OAuthSigner(this.credentials, { clock: this.clock, ...(options.nonce ? { nonce: options.nonce } : {}) });
     this.random = options.random ?? Math.random;
     this.retry = { ...DEFAULT_RETRY, ...definedOnly(options.retry ?? {}) };
     if (!Number.isInteger(this.retry.attempts) || this.retry.attempts < 1) {
@@ -316,7 +316,7 @@ export class MaasTransport {
               kind: "http",
               status: res.status,
               body,
-              retryAfterS: parseRetryAfter(res.headers["retry-after"]),
+              retryAfterS: parseRetryAfter(res.headers["retry-after"], this.clock.wallNow()),
               location: typeof location === "string" ? location : undefined,
             },
           };

@@ -10,6 +10,7 @@
  */
 import type { Logger } from "pino";
 import type { MaasPort, MachineState } from "../maas/port.ts";
+import { systemClock, type Clock } from "../clock.ts";
 import { isStatusCode, statusFromLabel, type NodeStatusCode } from "../model/maas/status.ts";
 
 export interface StatusChange {
@@ -28,7 +29,8 @@ export interface ObserverOptions {
   /** Re-read a watched machine that has not changed for this long. */
   sweepAfterMs?: number;
   logger?: Logger;
-  now?: () => number;
+  /** Time for when a watched machine was last confirmed (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
 export class StatusObserver {
@@ -59,7 +61,8 @@ export class StatusObserver {
     this.readBatchSize = opts.readBatchSize ?? 400;
     this.sweepAfterMs = opts.sweepAfterMs ?? 5 * 60_000;
     this.logger = opts.logger;
-    this.now = opts.now ?? Date.now;
+    const clock = opts.clock ?? systemClock;
+    this.now = () => clock.now();
   }
 
   /**

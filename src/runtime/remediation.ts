@@ -25,6 +25,7 @@
  *   and says so with the counts: the cause is then probably not the hosts.
  */
 import type { Machine } from "../maas/port.ts";
+import { systemClock } from "../clock.ts";
 import { NodeStatus as S, isStatusCode } from "../model/maas/status.ts";
 import { roleRecheckFor, scopeTagFor } from "../roles/index.ts";
 import { parseBudget } from "../../state-machines/waves.ts";
@@ -165,7 +166,7 @@ async function checkHealth(deps: RunnerDeps, members: readonly Machine[], past: 
   return { checked: results.length, failed, skipped: null };
 }
 
-export async function remediate(deps: RunnerDeps, now: number = Date.now()): Promise<RemediationResult> {
+export async function remediate(deps: RunnerDeps, now: number = (deps.clock ?? systemClock).wallNow()): Promise<RemediationResult> {
   const config = deps.config;
   const policy = config.remediation;
   const scopeTag = scopeTagFor(config.deployment);

@@ -9,11 +9,15 @@
  * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
  * maintenance plan's steps before its hosts start), host-policy.ts,
  * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs).
+ * What stays is one class whose parts share its actors, observer and journal (start and
+ * resume wire the same actors; the forwarding reads them on every event), which is why
+ * it runs a little over 600 lines rather than being cut through that shared state.
  */
 import { hostname as osHostname } from "node:os";
 import { createActor, type Actor } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
+import { systemClock, type Clock } from "../clock.ts";
 import { isStatusCode, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import type { Config } from "../config.ts";
 import type { Store, HostRecord, RolloutRegion } from "../store/index.ts";
@@ -68,7 +72,8 @@ export interface RunnerDeps {
    */
   layering?: { engine: Layering; ssh: SshPort };
   observerPollMs?: number;
-  now?: () => number;
+  /** Time for the run's durations and its observer (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
   /**
    * The region this runs against, recorded with each rollout it creates so `status` and the
    * service's answers say "simulated" of a rehearsal on the embedded simulator. Absent: not recorded.
@@ -119,7 +124,8 @@ export class RolloutRunner {
   constructor(deps: RunnerDeps) {
     this.deps = deps;
     this.log = deps.logger;
-    this.now = deps.now ?? Date.now;
+    const clock = deps.clock ?? systemClock;
+    this.now = () => clock.now();
   }
 
   /**
@@ -146,7 +152,7 @@ export class RolloutRunner {
     const { store, config, maas } = this.deps;
     this.startedAt = this.now();
     const regions = regionsOf(maas);
-    const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000 }] as const;
+    const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000, ...(this.deps.clock ? { clock: this.deps.clock } : {}) }] as const;
     // Several regions: one observer per region, each with its own events cursor (regions.ts).
     this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
+import type { Clock } from "../clock.ts";
 import type { MaasPort } from "../maas/port.ts";
 import type { MaasClientStats } from "../maas/client.ts";
 import type { RolloutRegion, Store } from "../store/index.ts";
@@ -35,6 +36,8 @@ export interface ControllerDeps {
   metrics: ServiceMetrics;
   timeScale: number;
   observerPollMs: number;
+  /** The service's one clock (src/clock.ts), handed to every run and pass. */
+  clock: Clock;
   /** Called once per run; the run closes the SSH port it returns when it ends. */
   layering?: (() => RunLayering | undefined) | undefined;
   /**

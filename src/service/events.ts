@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { wallDate, type Clock } from "../clock.ts";
 
 /** Bytes a client may leave unread before it is dropped. */
 export const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -26,9 +27,12 @@ export class EventHub {
   private readonly log: Logger;
   private closed = false;
 
-  constructor(opts: { heartbeatMs: number; logger: Logger }) {
+  private readonly clock: Clock;
+
+  constructor(opts: { heartbeatMs: number; logger: Logger; clock: Clock }) {
     this.log = opts.logger;
-    this.heartbeat = setInterval(() => this.writeAll(`: heartbeat ${new Date().toISOString()}\n\n`), opts.heartbeatMs);
+    this.clock = opts.clock;
+    this.heartbeat = setInterval(() => this.writeAll(`: heartbeat ${wallDate(this.clock).toISOString()}\n\n`), opts.heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -73,7 +77,7 @@ export class EventHub {
   /** Sends `shutdown` to every client and ends their streams. */
   close(): void {
     if (this.closed) return;
-    this.publish("shutdown", { at: new Date().toISOString() });
+    this.publish("shutdown", { at: wallDate(this.clock).toISOString() });
     this.closed = true;
     clearInterval(this.heartbeat);
     for (const c of [...this.clients.values()]) {

@@ -5,6 +5,7 @@
  * beside a rollout run (run-supervision.ts).
  */
 import type { Logger } from "pino";
+import { wallDate } from "../clock.ts";
 import type { RolloutProgress, RolloutSummary, RunnerDeps } from "../runtime/rollout-runner.ts";
 import { withWavesFromOne } from "../runtime/progress.ts";
 import { reprovisionHosts, type ReprovisionRequest } from "../runtime/reprovision.ts";
@@ -148,7 +149,7 @@ export class MaintenancePasses {
       );
     }
     const layering = this.d.layering?.();
-    const startedAt = new Date().toISOString();
+    const startedAt = wallDate(this.d.clock).toISOString();
     const base = this.d.maasStats().requests;
     const deps: RunnerDeps = {
       maas: this.d.maas,
@@ -158,6 +159,7 @@ export class MaintenancePasses {
       requestCount: () => this.d.maasStats().requests - base,
       onProgress: (p) => this.onMaintenanceProgress(p),
       transitionLogLevel: "info",
+      clock: this.d.clock,
       timeScale: this.d.timeScale,
       observerPollMs: this.d.observerPollMs,
       ...(this.d.region ? { region: this.d.region } : {}),
@@ -172,7 +174,7 @@ export class MaintenancePasses {
     })()
       .then(
         (result) => {
-          this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result, error: null };
+          this.lastMaintenance = { kind, startedAt, endedAt: wallDate(this.d.clock).toISOString(), result, error: null };
           this.d.metrics.countMaintenance(kind, maintenanceCounts(result));
           const health = (result as Partial<RemediationResult> | null)?.healthChecks;
           if (health) this.d.metrics.countHealth(health);
@@ -180,7 +182,7 @@ export class MaintenancePasses {
         (e: unknown) => {
           // The command's own code (REPROVISION_UNKNOWN_HOST, ...) says more than a service code.
           const error = e instanceof MetalwaveError ? { code: e.code, message: e.message } : { code: toServiceError(e).code, message: toServiceError(e).message };
-          this.lastMaintenance = { kind, startedAt, endedAt: new Date().toISOString(), result: null, error };
+          this.lastMaintenance = { kind, startedAt, endedAt: wallDate(this.d.clock).toISOString(), result: null, error };
           this.log.warn({ kind, err: error.message }, "maintenance pass failed");
         },
       )

@@ -131,6 +131,46 @@ export function openApiDocument(serverUrl = "http://127.0.0.1:8640") {
           responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
         },
       },
+      "/constants.js": {
+        get: {
+          operationId: "dashboardConstants",
+          summary: "a module the dashboard's script imports: its constants (no auth)",
+          security: [],
+          responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
+        },
+      },
+      "/sse.js": {
+        get: {
+          operationId: "dashboardSse",
+          summary: "a module the dashboard's script imports: its event-stream parser (no auth)",
+          security: [],
+          responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
+        },
+      },
+      "/cells.js": {
+        get: {
+          operationId: "dashboardCells",
+          summary: "a module the dashboard's script imports: the machines on one canvas (no auth)",
+          security: [],
+          responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
+        },
+      },
+      "/page.js": {
+        get: {
+          operationId: "dashboardPage",
+          summary: "a module the dashboard's script imports: errors, storage, token and formatting (no auth)",
+          security: [],
+          responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
+        },
+      },
+      "/panels.js": {
+        get: {
+          operationId: "dashboardPanels",
+          summary: "a module the dashboard's script imports: what it draws from what it read (no auth)",
+          security: [],
+          responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: { type: "string" } } } } },
+        },
+      },
       "/dashboard.css": {
         get: {
           operationId: "dashboardStyle",

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "pino";
 import { MetalwaveError } from "../errors.ts";
+import { systemClock, type Clock } from "../clock.ts";
 
 /** A standby does not probe MAAS: only the leader talks to it (src/service/leader.ts). */
 export class StandbyProbe extends MetalwaveError<"STANDBY"> {
@@ -31,7 +32,8 @@ export interface ReadinessOptions {
   /** Time between background probes; a `/readyz` after a longer silence probes again. */
   intervalMs: number;
   logger: Logger;
-  now?: () => number;
+  /** Stamps and times the probes (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
 export class Readiness {
@@ -43,7 +45,8 @@ export class Readiness {
 
   constructor(o: ReadinessOptions) {
     this.o = o;
-    this.now = o.now ?? Date.now;
+    const clock = o.clock ?? systemClock;
+    this.now = () => clock.wallNow();
   }
 
   /** The last probe's result (undefined before the first has ended). */

@@ -204,6 +204,7 @@ export class RunSupervisor {
       transitionLogLevel: "info",
       timeScale: this.d.timeScale,
       observerPollMs: this.d.observerPollMs,
+      clock: this.d.clock,
       ...(this.d.region ? { region: this.d.region } : {}),
       ...(layering ? { layering: { engine: layering.engine, ssh: layering.ssh } } : {}),
     });

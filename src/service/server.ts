@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { MaasPort } from "../maas/port.ts";
 import { regionsOf } from "../runtime/regions.ts";
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   observeMaasRequests?: (observer: (info: { operation: string; durationMs: number }) => void) => void;
   config: Config;
   logger: Logger;
+  /** Time for the whole service: runs, passes, readiness, events (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
   /** The bearer token every request but /healthz must carry. */
   token: string;
   /** Default 127.0.0.1:8640; port 0 picks a free one. */
@@ -114,6 +117,12 @@ const CLOSE_GRACE_MS = 5_000;
 const DASHBOARD_FILES = {
   "index.html": "text/html; charset=utf-8",
   "dashboard.js": "text/javascript; charset=utf-8",
+  // The modules dashboard.js imports (relative to it, so served beside it).
+  "constants.js": "text/javascript; charset=utf-8",
+  "sse.js": "text/javascript; charset=utf-8",
+  "cells.js": "text/javascript; charset=utf-8",
+  "page.js": "text/javascript; charset=utf-8",
+  "panels.js": "text/javascript; charset=utf-8",
   "dashboard.css": "text/css; charset=utf-8",
 } as const;
 const dashboardCache = new Map<keyof typeof DASHBOARD_FILES, Buffer>();
@@ -210,8 +219,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   const { store, logger } = opts;
   const log = logger.child({ component: "service" });
   const tokens = new TokenCheck(opts.token);
+  const clock = opts.clock ?? systemClock;
 
-  const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log });
+  const events = new EventHub({ heartbeatMs: opts.heartbeatMs ?? 15_000, logger: log, clock });
   const metrics = new ServiceMetrics({ store, logger: log, defaultMetrics: opts.defaultMetrics ?? true });
   opts.observeMaasRequests?.((info) => metrics.observeMaas(info));
   const controller = new RolloutController({
@@ -224,6 +234,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     metrics,
     timeScale: opts.timeScale ?? 1,
     observerPollMs: opts.observerPollMs ?? opts.config.maas.pollIntervalMs,
+    clock,
     layering: observedLayering(opts.layering, metrics),
     regionIsEphemeral: opts.regionIsEphemeral ?? false,
     region: opts.region,
@@ -232,7 +243,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   });
   const probeMaas = opts.probeMaas ?? (() => opts.maas.whoami());
   // Probes start once listening, after `leadership` below exists.
-  const readiness = new Readiness({ probeMaas: () => (leadership.role === "leader" ? probeMaas() : Promise.reject(new StandbyProbe())), intervalMs: opts.readyProbeMs ?? 15_000, logger: log });
+  const readiness = new Readiness({ probeMaas: () => (leadership.role === "leader" ? probeMaas() : Promise.reject(new StandbyProbe())), intervalMs: opts.readyProbeMs ?? 15_000, logger: log, clock });
   metrics.bind({
     phaseCounts: () => controller.phaseCounts(),
     liveRolloutId: () => controller.liveRolloutId(),
@@ -315,8 +326,9 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
       },
     },
     { method: "GET", path: "/", auth: false, handle: ({ res }) => sendDashboardFile(res, "index.html") },
-    { method: "GET", path: "/dashboard.js", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.js") },
-    { method: "GET", path: "/dashboard.css", auth: false, handle: ({ res }) => sendDashboardFile(res, "dashboard.css") },
+    ...(Object.keys(DASHBOARD_FILES) as (keyof typeof DASHBOARD_FILES)[])
+      .filter((name) => name !== "index.html")
+      .map((name) => ({ method: "GET", path: `/${name}`, auth: false, handle: ({ res }: { res: ServerResponse }) => sendDashboardFile(res, name) }) as const),
     { method: "GET", path: "/api/v1/openapi.json", auth: true, handle: ({ res }) => sendJson(res, 200, (openapi ??= openApiDocument(url))) },
     {
       method: "GET",
@@ -410,7 +422,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
   ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     let routeLabel = "unmatched";
     const method = req.method ?? "GET";
     let path = "/";
@@ -453,8 +465,8 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     } finally {
       const methodLabel = method === "GET" || method === "POST" ? method : "other";
       metrics.http.inc({ route: routeLabel, method: methodLabel, status: String(res.statusCode) });
-      metrics.httpDuration.observe({ route: routeLabel, method: methodLabel }, (performance.now() - t0) / 1000);
-      log.debug({ method, route: routeLabel, status: res.statusCode, ms: Math.round(performance.now() - t0) }, "request");
+      metrics.httpDuration.observe({ route: routeLabel, method: methodLabel }, (clock.now() - t0) / 1000);
+      log.debug({ method, route: routeLabel, status: res.statusCode, ms: Math.round(clock.now() - t0) }, "request");
     }
   };
 

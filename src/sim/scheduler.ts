@@ -5,21 +5,19 @@
  * or a manual one that tests move forward explicitly.
  */
 
-export interface Clock {
-  /** Milliseconds, monotonic for scheduling. */
-  now(): number;
-  /** Wall-clock milliseconds since the epoch, for event timestamps. */
-  wallNow(): number;
-}
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
 
-export const realClock: Clock = {
-  now: () => performance.now(),
-  wallNow: () => Date.now(),
-};
+export type { Clock };
 
+/** The real clock is the system clock of the one clock port (src/clock.ts). */
+export const realClock: Clock = systemClock;
+
+/** Time that moves only when a test (through the scheduler's `advance`) sets it. */
 export class ManualClock implements Clock {
   private t = 0;
   private readonly epoch: number;
+  private sleepers: { due: number; resolve: () => void }[] = [];
   constructor(epochMs = Date.UTC(2025, 0, 1)) {
     this.epoch = epochMs;
   }
@@ -29,8 +27,25 @@ export class ManualClock implements Clock {
   wallNow(): number {
     return this.epoch + this.t;
   }
+  /** Resolves once the clock has been moved `ms` on (or rejects if the signal aborts first). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<void>((resolve, reject) => {
+      const sleeper = { due: this.t + Math.max(0, ms), resolve };
+      signal?.addEventListener("abort", () => {
+        this.sleepers = this.sleepers.filter((x) => x !== sleeper);
+        reject(signal.reason as Error);
+      }, { once: true });
+      this.sleepers.push(sleeper);
+      if (ms <= 0) this.set(this.t);
+    });
+  }
   set(t: number): void {
     this.t = t;
+    const due = this.sleepers.filter((x) => x.due <= t);
+    if (due.length === 0) return;
+    this.sleepers = this.sleepers.filter((x) => x.due > t);
+    for (const x of due) x.resolve();
   }
 }
 

@@ -18,6 +18,7 @@ import { Params } from "./params.ts";
 import { ADMIN_USER } from "./region.ts";
 import type { Region } from "./region.ts";
 import { unit } from "./rng.ts";
+import { systemClock, type Clock } from "../clock.ts";
 
 const PREFIX = "/MAAS/api/2.0/";
 const MAX_BODY = 16 * 1024 * 1024;
@@ -92,7 +93,8 @@ export interface ServerOptions {
   seed: number;
   logger: SimLogger | undefined;
   /** Wall clock for OAuth timestamps (always real time: clients sign with it). */
-  now?: () => number;
+  /** Wall time for OAuth timestamps and the stats window (src/clock.ts). Default: the system clock, as a real region's, whatever clock the region's own phases run on. */
+  clock?: Clock;
 }
 
 export class SimServer {
@@ -104,14 +106,14 @@ export class SimServer {
   private readonly logger: SimLogger | undefined;
   private readonly nonces = new NonceStore();
   private readonly gate: Gate;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private requestSeq = 0;
   private burstLeft = 0;
   /** The simulated hosts, once started: `/sim/hosts/...` controls them. */
   hosts: HostControls | undefined;
   /** `POST /sim/outage?ms=N`: the region stops listening for N ms (set by index.ts, which owns the listener). */
   outage: ((ms: number) => void) | undefined;
-  private stats = { since: Date.now(), total: 0, byStatus: {} as Record<string, number>, byOperation: {} as Record<string, OperationStats> };
+  private stats: { since: number; total: number; byStatus: Record<string, number>; byOperation: Record<string, OperationStats> };
 
   constructor(opts: ServerOptions) {
     this.region = opts.region;
@@ -119,7 +121,8 @@ export class SimServer {
     this.faults = opts.faults;
     this.seed = opts.seed;
     this.logger = opts.logger;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
+    this.stats = { since: this.clock.wallNow(), total: 0, byStatus: {}, byOperation: {} };
     this.gate = new Gate(opts.maxInFlight ?? opts.faults.maxInFlight ?? Infinity);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -152,7 +155,7 @@ export class SimServer {
   }
 
   resetStats(): void {
-    this.stats = { since: Date.now(), total: 0, byStatus: {}, byOperation: {} };
+    this.stats = { since: this.clock.wallNow(), total: 0, byStatus: {}, byOperation: {} };
     this.gate.peak = this.gate.current;
     this.gate.peakQueued = this.gate.queued;
     for (const m of this.region.machines) m.counts = { commissioned: 0, deployed: 0, released: 0, erased: 0, allocated: 0 };
@@ -295,7 +298,7 @@ export class SimServer {
     const operation = endpoint?.name ?? `${resolved.def.stats}.unrecognised`;
 
     if (!endpoint?.anonymous) {
-      const auth = verifyOAuth(req.headers.authorization, this.apiKey, this.nonces, this.now());
+      const auth = verifyOAuth(req.headers.authorization, this.apiKey, this.nonces, this.clock.wallNow());
       if (!auth.ok) {
         this.logger?.debug({ reason: auth.reason, path: url.pathname }, "simulator refused a request");
         // With no credentials a real region has nothing to name; with wrong ones it says so.

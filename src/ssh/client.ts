@@ -14,6 +14,7 @@ import type { Client as Ssh2Client, ClientChannel } from "ssh2";
 import type { Logger } from "pino";
 import { SshError, outputTail } from "./errors.ts";
 import type { SshErrorCode } from "./errors.ts";
+import { systemClock, wallDate, type Clock } from "../clock.ts";
 import { algorithmOf, decideHostKey, fingerprintOf } from "./known-hosts.ts";
 import type { KnownHosts, UnknownHostPolicy } from "./known-hosts.ts";
 import type { ExecOptions, ExecResult, SshCommandObserver, SshCommandResult, SshPort, SshTarget } from "./port.ts";
@@ -47,6 +48,8 @@ export interface Ssh2PortOptions {
   logger: Logger;
   /** Test seam for the backoff waits. */
   sleep?: (ms: number) => Promise<void>;
+  /** Stamps what is learned of host keys (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface Ssh2PortStats {
@@ -107,6 +110,7 @@ export class Ssh2Port implements SshPort {
       commandTimeoutMs: 600_000,
       idleMs: 30_000,
       sleep: defaultSleep,
+      clock: systemClock,
       ...options,
     };
     if (!(this.o.maxPerHost >= 1 && this.o.maxTotal >= 1)) throw new RangeError("ssh pool caps must be at least 1");
@@ -131,7 +135,7 @@ export class Ssh2Port implements SshPort {
 
   async exec(target: SshTarget, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.observers.size === 0) return this.execOnce(target, command, opts);
-    const t0 = performance.now();
+    const t0 = this.o.clock.now();
     try {
       const r = await this.execOnce(target, command, opts);
       this.tell(r.exitCode === 0 ? "exit0" : "exitNonZero", t0);
@@ -143,7 +147,7 @@ export class Ssh2Port implements SshPort {
   }
 
   private tell(result: SshCommandResult, t0: number): void {
-    const end = { result, durationMs: performance.now() - t0 };
+    const end = { result, durationMs: this.o.clock.now() - t0 };
     for (const o of this.observers) {
       try {
         o(end);
@@ -476,7 +480,7 @@ export class Ssh2Port implements SshPort {
     const algorithm = algorithmOf(key);
     const fingerprint = fingerprintOf(key);
     const record = await this.o.knownHosts.get(target.systemId);
-    const d = decideHostKey(record, algorithm, fingerprint, this.o.unknownHosts, new Date(), { key: key.toString("base64"), hosts: [...new Set([target.hostname, target.address].filter((h) => h !== ""))] });
+    const d = decideHostKey(record, algorithm, fingerprint, this.o.unknownHosts, wallDate(this.o.clock), { key: key.toString("base64"), hosts: [...new Set([target.hostname, target.address].filter((h) => h !== ""))] });
     const details = { systemId: target.systemId, hostname: target.hostname };
     switch (d.verdict) {
       case "accept":

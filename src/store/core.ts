@@ -10,6 +10,7 @@
  * that to a handful of commits a second. Writes that protect against repeating
  * a MAAS call are never buffered.
  */
+import { wallDate, type Clock } from "../clock.ts";
 import type { DocumentVersion } from "./envelope.ts";
 import { StoreError, describeWhere, toStoreError, type StoreErrorInit } from "./errors.ts";
 import type { SqlConnection, SqlValue } from "./sql.ts";
@@ -47,7 +48,7 @@ export interface WriteGuard {
 export interface CoreOptions {
   hostVersion: DocumentVersion;
   stateVersion: DocumentVersion;
-  now: () => Date;
+  clock: Clock;
   writeBehindMs: number;
   writeBehindMaxOps: number;
   onFlushError: ((e: StoreError) => void) | undefined;
@@ -58,7 +59,7 @@ export class StoreCore {
   readonly sql: SqlConnection;
   readonly hostVersion: DocumentVersion;
   readonly stateVersion: DocumentVersion;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private readonly writeBehindMs: number;
   private readonly writeBehindMaxOps: number;
   private readonly onFlushError: ((e: StoreError) => void) | undefined;
@@ -78,14 +79,14 @@ export class StoreCore {
     this.path = path;
     this.hostVersion = opts.hostVersion;
     this.stateVersion = opts.stateVersion;
-    this.now = opts.now;
+    this.clock = opts.clock;
     this.writeBehindMs = Math.max(0, opts.writeBehindMs);
     this.writeBehindMaxOps = Math.max(1, opts.writeBehindMaxOps);
     this.onFlushError = opts.onFlushError;
   }
 
   at(): string {
-    return this.now().toISOString();
+    return wallDate(this.clock).toISOString();
   }
 
   ensureOpen(): void {

@@ -6,6 +6,7 @@
  * share. docs/store.md explains the tables and the durability rules.
  */
 import { dirname } from "node:path";
+import { systemClock, type Clock } from "../clock.ts";
 import { StoreCore } from "./core.ts";
 import * as calls from "./calls.ts";
 import type { DocumentVersion } from "./envelope.ts";
@@ -63,7 +64,8 @@ export interface StoreOptions {
   onFlushError?: (e: StoreError) => void;
   hostSnapshot?: DocumentVersion;
   rolloutState?: DocumentVersion;
-  now?: () => Date;
+  /** Stamps what the store writes (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
   /** PostgreSQL: the lease on the lock (its length, how often it is renewed). */
   lease?: LeaseOptions;
   /** PostgreSQL: how long one call to the database may take before STORE_IO. Default 30 s. */
@@ -85,7 +87,7 @@ export class SqlStore implements Store {
     this.core = new StoreCore(sql, path, {
       hostVersion: opts.hostSnapshot ?? { current: HOST_SNAPSHOT_VERSION },
       stateVersion: opts.rolloutState ?? { current: ROLLOUT_STATE_VERSION },
-      now: opts.now ?? (() => new Date()),
+      clock: opts.clock ?? systemClock,
       writeBehindMs: opts.writeBehindMs ?? 0,
       writeBehindMaxOps: opts.writeBehindMaxOps ?? 2000,
       onFlushError: opts.onFlushError,

@@ -13,6 +13,7 @@ import { JujuApiServer } from "../../src/sim/hosts/juju-api-server.ts";
 import { jujuWorld } from "../sim-hosts/juju-world.ts";
 import type { ClientFigures } from "./juju-watch-client.ts";
 import { BenchError, REPO, runChild } from "./procs.ts";
+import { systemClock } from "../../src/clock.ts";
 
 /** The five machine charms whose units become active without relations (the simulator's `plain` and relation-free charms). */
 const APPS = ["sunbeam-machine", "role-distributor", "microcluster-token-distributor", "sunbeam-clusterd", "self-signed-certificates"];
@@ -63,7 +64,7 @@ export async function runJujuWatchBench(o: JujuWatchBenchOptions): Promise<JujuW
   const machines = Math.ceil(o.units / perMachine);
   o.note(`juju watch: ${o.units} units on ${machines} machines, ${o.changeRate} status change(s) per unit per minute, ${o.seconds} s`);
   const t0 = performance.now();
-  const w = jujuWorld(machines + 1, { now: () => Date.now() });
+  const w = jujuWorld(machines + 1, { clock: systemClock });
   const a = w.hosts[0]!;
   const ok = (line: string) => {
     const r = w.run(a, line);

@@ -6,7 +6,7 @@
 import { afterEach, expect } from "vitest";
 import { MaasClient } from "../../src/maas/client.ts";
 import type { MaasClientOptions, RequestInfo } from "../../src/maas/client.ts";
-import type { Clock } from "../../src/maas/clock.ts";
+import { HandClock } from "../fakes/clock.ts";
 import { MaasError } from "../../src/maas/errors.ts";
 import type { MaasErrorCode } from "../../src/maas/errors.ts";
 import { parseFleet, startSimulator } from "../../src/sim/index.ts";
@@ -65,23 +65,12 @@ export function uniformFleet(count: number, status = "ready"): FleetSpec {
   );
 }
 
-/** A client clock whose sleeps return at once and are recorded (backoff, Retry-After). */
-export interface RecordingClock extends Clock {
-  sleeps: number[];
-}
+/** A client clock whose sleeps return at once and are recorded (backoff, Retry-After): test/fakes/clock.ts. */
+export type RecordingClock = HandClock;
 
 export function recordingClock(): RecordingClock {
-  let t = 0;
-  const c: RecordingClock = {
-    sleeps: [],
-    now: () => t,
-    sleep: async (ms, signal) => {
-      if (signal?.aborted) throw signal.reason;
-      c.sleeps.push(ms);
-      t += ms;
-    },
-  };
-  return c;
+  // Wall time from now: the simulator checks the OAuth timestamp against its own clock.
+  return new HandClock(0, Date.now());
 }
 
 export interface Rig {

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { LayerError } from "../../src/layers/index.ts";
 import type { SshPort } from "../../src/ssh/index.ts";
+import { RewritingSsh } from "../fakes/ssh.ts";
 import { FAST_JUJU, startLayerFleet } from "./helpers.ts";
 import type { LayerFleet } from "./helpers.ts";
 
@@ -16,18 +17,13 @@ type Status = { machines?: Record<string, { "dns-name"?: string }>; applications
 
 /** `juju status` of the machine model as a real controller would show it if the unit of `app` on the host at `address` were in `status`. */
 function unitStatus(inner: SshPort, app: string, address: string, status: string, message: string): SshPort {
-  return {
-    exec: async (target, command, opts) => {
-      const r = await inner.exec(target, command, opts);
-      if (!/juju status -m \S+:openstack-machines/.test(command) || r.exitCode !== 0) return r;
-      const st = JSON.parse(r.stdout) as Status;
-      const id = Object.entries(st.machines ?? {}).find(([, m]) => m["dns-name"] === address)?.[0];
-      for (const u of Object.values(st.applications?.[app]?.units ?? {})) if (u.machine === id) u["workload-status"] = { current: status, message };
-      return { ...r, stdout: `${JSON.stringify(st)}\n` };
-    },
-    noteDeployed: (id) => inner.noteDeployed(id),
-    close: () => inner.close(),
-  };
+  return new RewritingSsh(inner, (command, r) => {
+    if (!/juju status -m \S+:openstack-machines/.test(command) || r.exitCode !== 0) return r;
+    const st = JSON.parse(r.stdout) as Status;
+    const id = Object.entries(st.machines ?? {}).find(([, m]) => m["dns-name"] === address)?.[0];
+    for (const u of Object.values(st.applications?.[app]?.units ?? {})) if (u.machine === id) u["workload-status"] = { current: status, message };
+    return { ...r, stdout: `${JSON.stringify(st)}\n` };
+  });
 }
 
 let lf: LayerFleet | undefined;

@@ -10,37 +10,31 @@
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SshPort } from "../../src/ssh/index.ts";
+import { RewritingSsh } from "../fakes/ssh.ts";
 import { startLayerFleet, type LayerFleet } from "./helpers.ts";
 
 type Show = Record<string, { "controller-machines"?: Record<string, { "instance-id"?: string; "ha-status"?: string }> }>;
 
 /** show-controller as Juju 3.6 answers it: only machines wanting a vote; new voters pending for `pendingReads` reads. */
 function realShowController(inner: SshPort, pendingReads: number): { ssh: SshPort; commands: string[] } {
-  const commands: string[] = [];
   let haAskedAt: number | undefined;
   let reads = 0;
-  const ssh: SshPort = {
-    exec: async (target, command, opts) => {
-      commands.push(command);
-      const r = await inner.exec(target, command, opts);
-      if (/juju enable-ha/.test(command)) haAskedAt = reads;
-      if (!/juju show-controller/.test(command) || r.exitCode !== 0) return r;
-      reads++;
-      const show = JSON.parse(r.stdout) as Show;
-      for (const entry of Object.values(show)) {
-        const ms = entry["controller-machines"] ?? {};
-        for (const [id, m] of Object.entries(ms)) {
-          if (m["ha-status"] === "ha-none" && id !== "0") delete ms[id];
-          else if (m["ha-status"] === "ha-none") delete m["ha-status"]; // omitted with one controller
-          else if (id !== "0" && haAskedAt !== undefined && reads - haAskedAt <= pendingReads) ms[id] = { "instance-id": "(unprovisioned)", "ha-status": "ha-pending" };
-        }
+  const ssh = new RewritingSsh(inner, (command, r) => {
+    if (/juju enable-ha/.test(command)) haAskedAt = reads;
+    if (!/juju show-controller/.test(command) || r.exitCode !== 0) return r;
+    reads++;
+    const show = JSON.parse(r.stdout) as Show;
+    for (const entry of Object.values(show)) {
+      const ms = entry["controller-machines"] ?? {};
+      for (const [id, m] of Object.entries(ms)) {
+        if (m["ha-status"] === "ha-none" && id !== "0") delete ms[id];
+        else if (m["ha-status"] === "ha-none") delete m["ha-status"]; // omitted with one controller
+        else if (id !== "0" && haAskedAt !== undefined && reads - haAskedAt <= pendingReads) ms[id] = { "instance-id": "(unprovisioned)", "ha-status": "ha-pending" };
       }
-      return { ...r, stdout: `${JSON.stringify(show)}\n` };
-    },
-    noteDeployed: (id) => inner.noteDeployed(id),
-    close: () => inner.close(),
-  };
-  return { ssh, commands };
+    }
+    return { ...r, stdout: `${JSON.stringify(show)}\n` };
+  });
+  return { ssh, commands: ssh.commands };
 }
 
 let lf: LayerFleet | undefined;

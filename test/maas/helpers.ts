@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import nock from "nock";
 import { MaasClient } from "../../src/maas/client.ts";
 import type { MaasClientOptions, RequestInfo } from "../../src/maas/client.ts";
-import type { Clock } from "../../src/maas/clock.ts";
+import { HandClock } from "../fakes/clock.ts";
 import type { NodeStatusCode } from "../../src/model/maas/status.ts";
 import { STATUS_LABEL } from "../../src/model/maas/status.ts";
 
@@ -27,22 +27,10 @@ export function machineJson(over: { system_id?: string; status?: NodeStatusCode;
 }
 
 /** A clock whose sleeps return at once and advance virtual time; records each wait. */
-export interface VirtualClock extends Clock {
-  sleeps: number[];
-  t: number;
-}
+/** The client's clock in these tests: hand-driven, each sleep moves it on (test/fakes/clock.ts). */
+export type VirtualClock = HandClock;
 export function virtualClock(): VirtualClock {
-  const c: VirtualClock = {
-    sleeps: [],
-    t: 0,
-    now: () => c.t,
-    sleep: async (ms, signal) => {
-      if (signal?.aborted) throw signal.reason;
-      c.sleeps.push(ms);
-      c.t += ms;
-    },
-  };
-  return c;
+  return new HandClock();
 }
 
 export interface Harness {

@@ -34,10 +34,10 @@ describe("backoff", () => {
   });
 
   it("reads Retry-After as seconds or an HTTP date", () => {
-    expect(parseRetryAfter("5")).toBe(5);
+    expect(parseRetryAfter("5", 0)).toBe(5);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6);
-    expect(parseRetryAfter("soon")).toBeUndefined();
-    expect(parseRetryAfter(undefined)).toBeUndefined();
+    expect(parseRetryAfter("soon", 0)).toBeUndefined();
+    expect(parseRetryAfter(undefined, 0)).toBeUndefined();
   });
 
   it("classifies what is safe to re-send", () => {
@@ -272,6 +272,7 @@ describe("abort", () => {
     const { client } = harness({
       clock: {
         now: () => 0,
+        wallNow: () => 0,
         sleep: (_ms, signal) =>
           new Promise((_, reject) => {
             signal?.addEventListener("abort", () => reject(signal.reason));

@@ -9,22 +9,18 @@ import { MaasError } from "../../src/maas/errors.ts";
 import { RegionLink } from "../../src/maas/region-link.ts";
 import { RegionsMaas } from "../../src/maas/regions.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas } from "../fakes/maas.ts";
 import { followRegions } from "../../src/runtime/regions.ts";
 import type { RolloutEvent } from "../../state-machines/rollout.ts";
 import { silentLogger } from "../../src/log.ts";
 
 function region(state: { away: boolean }): MaasPort {
   const refused = () => new MaasError("MAAS_NETWORK", "cannot reach MAAS (ECONNREFUSED)", { operation: "version" });
-  return {
-    version: async () => {
-      if (state.away) throw refused();
-      return { capabilities: [], version: "3.5", subversion: "" };
-    },
-    readMachine: async (id: string) => {
-      if (state.away) throw refused();
-      return { system_id: id };
-    },
-  } as unknown as MaasPort;
+  const port = new FakeMaas().add({ system_id: "abc" }) satisfies MaasPort;
+  port.before = () => {
+    if (state.away) throw refused();
+  };
+  return port;
 }
 
 describe("followRegions", () => {
@@ -45,7 +41,7 @@ describe("followRegions", () => {
     expect(journaled).toMatchObject([{ event: "regionDown", region: "west", reason: expect.stringContaining("ECONNREFUSED") }]);
 
     west.away = false;
-    await expect(held).resolves.toEqual({ system_id: "west/abc" });
+    await expect(held).resolves.toMatchObject({ system_id: "west/abc" });
     expect(sent).toEqual([{ type: "REGION_DOWN", region: "west" }, { type: "REGION_UP", region: "west" }]);
     stop();
     for (const l of links) l.close();

@@ -16,7 +16,8 @@
 import { describe, expect, it } from "vitest";
 import { LayerCoordinator } from "../../src/runtime/layer-coordinator.ts";
 import { LayerError, type BarrierResult, type ClusterLayer, type ControlPlaneEndpoints, type Layering, type LayerHost } from "../../src/layers/index.ts";
-import type { MaasPort, Machine } from "../../src/maas/port.ts";
+import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas } from "../fakes/maas.ts";
 import { silentLogger } from "../../src/log.ts";
 
 interface BarrierCall {
@@ -95,9 +96,13 @@ class FakeEngine implements Layering {
 
 /** A MAAS that knows every machine as an address and no disks (all the coordinator reads). */
 function fakeMaas(): MaasPort {
-  return {
-    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: systemId, ip_addresses: ["10.0.0.1"], interface_set: [], blockdevice_set: [] }) as unknown as Machine,
-  } as unknown as MaasPort;
+  const maas = new FakeMaas() satisfies MaasPort;
+  // Any machine asked for is one with that hostname and an address.
+  maas.before = (op, args) => {
+    const systemId = args[0] as string;
+    if (op === "readMachine" && !maas.machines.has(systemId)) maas.add({ system_id: systemId, hostname: systemId, ip_addresses: ["10.0.0.1"] });
+  };
+  return maas;
 }
 
 /** A `layer()` call whose outcome the test reads when it wants. */

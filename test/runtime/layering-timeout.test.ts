@@ -13,8 +13,10 @@ import { backoffDelayMs, hostMachine } from "../../state-machines/host.ts";
 import { createHostActors, type HostActorDeps } from "../../src/runtime/host-actors.ts";
 import { LayerCoordinator } from "../../src/runtime/layer-coordinator.ts";
 import { createLayering, LayerError } from "../../src/layers/index.ts";
-import type { MaasPort, Machine } from "../../src/maas/port.ts";
-import type { ExecResult, SshPort } from "../../src/ssh/port.ts";
+import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas } from "../fakes/maas.ts";
+import type { SshPort } from "../../src/ssh/port.ts";
+import { ScriptedSsh } from "../fakes/ssh.ts";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { silentLogger } from "../../src/log.ts";
 import { fastPolicy, flush, hostInput, makeFakes } from "../state-machines/helpers.ts";
@@ -22,18 +24,9 @@ import { fastPolicy, flush, hostInput, makeFakes } from "../state-machines/helpe
 const SYSTEM_ID = "abc123";
 
 function setup() {
-  const commands: string[] = [];
-  const ssh: SshPort = {
-    exec: async (_target, command): Promise<ExecResult> => {
-      commands.push(command);
-      return { exitCode: 0, stdout: "", stderr: "" };
-    },
-    noteDeployed: async () => undefined,
-    close: async () => undefined,
-  };
-  const maas = {
-    readMachine: async (systemId: string) => ({ system_id: systemId, hostname: "node-1", ip_addresses: ["10.0.0.1"], interface_set: [], blockdevice_set: [] }) as unknown as Machine,
-  } as unknown as MaasPort;
+  const ssh = new ScriptedSsh() satisfies SshPort;
+  const commands = ssh.commands;
+  const maas = new FakeMaas().add({ system_id: SYSTEM_ID, hostname: "node-1", ip_addresses: ["10.0.0.1"] }) satisfies MaasPort;
   const layering = createLayering({ ssh, logger: silentLogger(), pollMs: 0, sleep: flush, policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 5000 } });
   const coordinator = new LayerCoordinator({ layering, maas, logger: silentLogger(), roles: new Map([[SYSTEM_ID, ["compute"]]]) });
   coordinator.started(SYSTEM_ID);
@@ -82,7 +75,9 @@ describe("a layering attempt that ends stops the host's work in the engine", () 
 
     clock.increment(fastPolicy.timeoutsMs.layer);
     await flush();
-    expect(actor.getSnapshot().matches({ layering: "backingOff" })).toBe(true);
+    // Still layering, no second attempt before the back-off: the retry below starts after it.
+    expect(actor.getSnapshot().matches("layering")).toBe(true);
+    expect(attempts).toHaveLength(1);
     expect(actor.getSnapshot().context.lastError).toMatchObject({ phase: "layering", code: "PHASE_TIMEOUT" });
     expect(attempts[0]?.signal.aborted).toBe(true);
     expectStoppedInEngine(attempts[0]?.ended);

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { StatusObserver, type StatusChange } from "../../src/runtime/observer.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { EventsPort } from "../fakes/events-port.ts";
-import type { Machine } from "../../src/maas/port.ts";
+import { HandClock } from "../fakes/clock.ts";
+import { fakeMachine } from "../fakes/maas.ts";
 
 function setup(n: number, opts: { readBatchSize?: number; pageSize?: number } = {}) {
   const fake = new EventsPort();
@@ -72,13 +73,13 @@ describe("StatusObserver", () => {
     fake.setStatus("m0", NodeStatus.FAILED_COMMISSIONING);
     await obs.tick();
     // Our own retry: the commission answer said Commissioning, then it failed again.
-    obs.note({ system_id: "m0", status: NodeStatus.COMMISSIONING, status_message: null } as unknown as Machine);
+    obs.note(fakeMachine({ system_id: "m0", status: NodeStatus.COMMISSIONING, status_message: null }));
     fake.setStatus("m0", NodeStatus.COMMISSIONING);
     fake.setStatus("m0", NodeStatus.FAILED_COMMISSIONING);
     await obs.tick();
     expect(changes.map((c) => c.status)).toEqual([NodeStatus.FAILED_COMMISSIONING, NodeStatus.COMMISSIONING, NodeStatus.FAILED_COMMISSIONING]);
     // The same answer again is no change.
-    obs.note({ system_id: "m0", status: NodeStatus.FAILED_COMMISSIONING, status_message: null } as unknown as Machine);
+    obs.note(fakeMachine({ system_id: "m0", status: NodeStatus.FAILED_COMMISSIONING, status_message: null }));
     expect(changes).toHaveLength(3);
   });
 
@@ -94,19 +95,19 @@ describe("StatusObserver", () => {
   });
 
   it("sweeps machines that have been quiet too long, in case an event was missed", async () => {
-    let now = 0;
+    const clock = new HandClock(0);
     const fake = new EventsPort();
     fake.add("m0", NodeStatus.NEW);
     const changes: StatusChange[] = [];
-    const obs = new StatusObserver(fake.port(), (c) => changes.push(c), { pollIntervalMs: 1_000_000, sweepAfterMs: 60_000, now: () => now });
+    const obs = new StatusObserver(fake.port(), (c) => changes.push(c), { pollIntervalMs: 1_000_000, sweepAfterMs: 60_000, clock });
     await obs.start();
     await obs.stop();
     obs.watch("m0", NodeStatus.NEW);
     // A change MAAS never logged as an event.
-    fake.machines.set("m0", { status: NodeStatus.READY, message: null });
+    fake.setStatus("m0", NodeStatus.READY, null, { event: false });
     await obs.tick();
     expect(changes).toEqual([]);
-    now = 61_000;
+    clock.t = 61_000;
     await obs.tick();
     expect(changes.map((c) => c.status)).toEqual([NodeStatus.READY]);
   });

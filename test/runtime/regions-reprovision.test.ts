@@ -16,8 +16,9 @@ import { remediate } from "../../src/runtime/remediation.ts";
 import { parseConfig } from "../../src/config.ts";
 import { RegionLink } from "../../src/maas/region-link.ts";
 import { RegionsMaas } from "../../src/maas/regions.ts";
-import type { Machine, MaasPort } from "../../src/maas/port.ts";
-import { NodeStatus } from "../../src/model/maas/status.ts";
+import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas, fakeMachine } from "../fakes/maas.ts";
+import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { simClient, simDeps } from "./sim-client.ts";
 
 let sims: SimHandle[] = [];
@@ -124,21 +125,21 @@ describe("maintenance over two regions", () => {
 
   it("lets a spare of the failed host's own region take its role, never one of another region", async () => {
     const config = parseConfig({ layers: { enabled: false } });
-    const machine = (systemId: string, hostname: string, zone: string, tags: string[], status: number) =>
-      ({ system_id: systemId, hostname, zone: { name: zone }, tag_names: ["metalwave-cloud", ...tags], status, locked: false }) as unknown as Machine;
+    const machine = (systemId: string, hostname: string, zone: string, tags: string[], status: NodeStatusCode) =>
+      fakeMachine({ system_id: systemId, hostname, zone: { name: zone, description: "", resource_uri: `/MAAS/api/2.0/zones/${zone}/` }, tag_names: ["metalwave-cloud", ...tags], status, locked: false });
     const fleet = [
       machine("b/fail01", "b-cmp-1", "az1", ["compute"], NodeStatus.BROKEN),
       // Another region's spare in the failed host's zone: the zone rule alone would take it.
       machine("a/spare1", "a-spare-1", "az1", ["metalwave-spare-compute"], NodeStatus.READY),
       machine("b/spare2", "b-spare-2", "az2", ["metalwave-spare-compute"], NodeStatus.READY),
     ];
-    const maas = { listMachines: async () => fleet } as unknown as MaasPort;
+    const maas = new FakeMaas(fleet) satisfies MaasPort;
     const chosen = await promoteSpares(maas, config, [{ systemId: "b/fail01", hostname: "b-cmp-1" }], "test");
     expect(chosen.replacements).toEqual([{ failed: { systemId: "b/fail01", hostname: "b-cmp-1" }, role: "compute", spare: { systemId: "b/spare2", hostname: "b-spare-2" } }]);
     expect(chosen.plan?.hosts.map((h) => [h.systemId, h.region])).toEqual([["b/spare2", "b"]]);
 
     // With no spare left in its region, none: the note says where it looked.
-    const none = await promoteSpares({ listMachines: async () => fleet.slice(0, 2) } as unknown as MaasPort, config, [{ systemId: "b/fail01", hostname: "b-cmp-1" }], "test");
+    const none = await promoteSpares(new FakeMaas(fleet.slice(0, 2)) satisfies MaasPort, config, [{ systemId: "b/fail01", hostname: "b-cmp-1" }], "test");
     expect(none.replacements).toEqual([{ failed: { systemId: "b/fail01", hostname: "b-cmp-1" }, role: "compute", spare: null, note: "no free spare (New or Ready, not locked) tagged metalwave-spare-compute in metalwave-cloud in region b" }]);
   });
 });

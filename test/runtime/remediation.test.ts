@@ -14,7 +14,8 @@ import { remediate } from "../../src/runtime/remediation.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 
-const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
+/** The smallest fleet that fills every default role, with compute hosts and a compute spare: what is checked here is per host, so size adds nothing. */
+const FLEET = fileURLToPath(new URL("../../machines/fleet-layered-14.yaml", import.meta.url));
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -36,7 +37,7 @@ function configWith(remediation: ConfigInput["remediation"]): Config {
 
 
 async function deployed(faults: string | undefined, config: Config): Promise<{ sim: SimHandle; deps: RunnerDeps }> {
-  sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
+  sim = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
   const maas = simClient(sim);
   store = openStore(":memory:");
   const deps: RunnerDeps = simDeps(maas, store, config);
@@ -46,7 +47,7 @@ async function deployed(faults: string | undefined, config: Config): Promise<{ s
 
 describe("remediation", () => {
   it("retries a quarantined host up to its cap, respecting the cool-down, then a spare takes its role", async () => {
-    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const probe = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));
     await probe.close();
     const bad = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
@@ -89,7 +90,7 @@ describe("remediation", () => {
   }, 120_000);
 
   it("counts only the attempts within attemptsWindowMs toward the cap: older ones are forgotten", async () => {
-    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const probe = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));
     await probe.close();
     const bad = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
@@ -128,7 +129,7 @@ describe("remediation", () => {
   }, 60_000);
 
   it("a host quarantined while commissioning is commissioned again from Broken, not marked fixed, then tagged and deployed", async () => {
-    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const probe = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));
     await probe.close();
     const flaky = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[1]!;
@@ -157,7 +158,7 @@ describe("remediation", () => {
   }, 60_000);
 
   it("releases a host left in Failed disk erasing again (MAAS allows it) instead of failing it as an unexpected status", async () => {
-    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const probe = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));
     await probe.close();
     const host = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[2]!;
@@ -176,7 +177,7 @@ describe("remediation", () => {
   }, 60_000);
 
   it("leaves a host in Failed testing to an operator with why, and touches nothing", async () => {
-    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const probe = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), configWith({}));
     await probe.close();
     const tested = plan.rollout.hosts.filter((h) => h.roles.includes("compute"))[1]!;

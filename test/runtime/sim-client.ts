@@ -35,6 +35,12 @@ export function simDeps(maas: MaasClient, store: Store, config: Config, layering
 /** The mixed 50-machine fleet the layered tests run on. */
 export const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 
+/**
+ * The smallest fleet with every layer (3 Juju controllers, 3 control, 3 storage, compute
+ * the rest: 14 machines), for layered tests whose behaviour does not need 50 machines.
+ */
+export const LAYERED_14 = fileURLToPath(new URL("../../machines/fleet-layered-14.yaml", import.meta.url));
+
 /** What a layered test opens; set its fields as they are made. */
 export interface LayeredRig {
   sim?: SimHandle | undefined;

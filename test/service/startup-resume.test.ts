@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { startService, type ServiceHandle } from "../../src/service/index.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
+import { FakeMaas } from "../fakes/maas.ts";
 import type { MaasClient } from "../../src/maas/client.ts";
 import { TOKEN } from "./helpers.ts";
 
@@ -31,14 +32,12 @@ afterEach(async () => {
 
 /** A region that records every call and answers none of them usefully (it is unreachable). */
 function recordingRegion(calls: string[]): MaasPort {
-  return new Proxy({} as MaasPort, {
-    get(_t, prop) {
-      return async () => {
-        calls.push(String(prop));
-        throw new Error("test: no region");
-      };
-    },
-  });
+  const maas = new FakeMaas() satisfies MaasPort;
+  maas.before = (op) => {
+    calls.push(op);
+    throw new Error("test: no region");
+  };
+  return maas;
 }
 
 describe("the start-up resume of a killed maintenance pass", () => {

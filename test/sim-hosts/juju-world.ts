@@ -4,6 +4,7 @@ import { runCommandLine } from "../../src/sim/hosts/commands.ts";
 import { SimKubeApi } from "../../src/sim/hosts/kube-api.ts";
 import { SimCloud, SimHost } from "../../src/sim/hosts/model.ts";
 import type { SimCloudOptions } from "../../src/sim/hosts/model.ts";
+import { HandClock } from "../fakes/clock.ts";
 
 export interface JujuTestWorld {
   cloud: SimCloud;
@@ -17,8 +18,8 @@ export interface JujuTestWorld {
 }
 
 export function jujuWorld(n = 3, opts: SimCloudOptions = {}): JujuTestWorld {
-  const clock = { t: Date.UTC(2026, 0, 1) };
-  const cloud = new SimCloud(1, new SimKubeApi("t", 0, (fn) => fn()), { now: () => clock.t, jujuTimings: { machineStartMs: 1000, unitSettleMs: 2000, haVoteMs: 10_000 }, ...opts });
+  const clock = new HandClock(Date.UTC(2026, 0, 1));
+  const cloud = new SimCloud(1, new SimKubeApi("t", 0, (fn) => fn()), { clock, jujuTimings: { machineStartMs: 1000, unitSettleMs: 2000, haVoteMs: 10_000 }, ...opts });
   const mk = (i: number, deployment: number) => {
     const h = new SimHost(`sid${i}`, `node-${i}`, `127.9.0.${i + 1}`, deployment, [
       { idPath: `/dev/disk/by-id/root-${i}`, sizeBytes: 4.8e11, root: true, tags: ["ssd"] },

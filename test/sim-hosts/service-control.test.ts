@@ -11,11 +11,12 @@ import { SimCloud, SimHost } from "../../src/sim/hosts/model.ts";
 import { startSimulator } from "../../src/sim/index.ts";
 import { SshError } from "../../src/ssh/index.ts";
 import { startTestFleet, type TestFleet } from "./helpers.ts";
+import { HandClock } from "../fakes/clock.ts";
 
 function world() {
   // Readiness fires at once, so a restarted kubelet is Ready without waiting.
-  const clock = { t: 0 };
-  const cloud = new SimCloud(1, new SimKubeApi("t", 0, (fn) => fn()), { now: () => clock.t });
+  const clock = new HandClock(0);
+  const cloud = new SimCloud(1, new SimKubeApi("t", 0, (fn) => fn()), { clock });
   const h = new SimHost("sid0", "node-0", "127.9.0.1", 1, [
     { idPath: "/dev/disk/by-id/root-0", sizeBytes: 4.8e11, root: true, tags: ["ssd"] },
     { idPath: "/dev/disk/by-id/data-0", sizeBytes: 4e12, root: false, tags: ["ceph"] },

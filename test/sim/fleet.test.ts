@@ -16,6 +16,7 @@ describe("fleet files", () => {
   it("ships fleets of the documented sizes that validate", () => {
     expect(fleetSize(loadFleetFile("machines/fleet-small.yaml"))).toBe(200);
     expect(fleetSize(loadFleetFile("machines/fleet-mixed-50.yaml"))).toBe(50);
+    expect(fleetSize(loadFleetFile("machines/fleet-layered-14.yaml"))).toBe(14);
     const dc = loadFleetFile("machines/fleet-datacenter-5000.yaml");
     expect(fleetSize(dc)).toBe(5000);
     expect(dc.zones.filter((z) => z.name !== "default")).toHaveLength(3);

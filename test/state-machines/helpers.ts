@@ -2,7 +2,7 @@
  * Fakes for the host machine tests: named actors that record their calls and resolve,
  * reject or hang as a script says, and a driver that runs one host on a SimulatedClock.
  */
-import { createActor, fromPromise, SimulatedClock, type Actor } from "xstate";
+import { createActor, fromPromise, SimulatedClock, type Actor, type Snapshot } from "xstate";
 import { hostMachine, defaultHostPolicy, type AbortOutput, type EraseMode, type HostEmitted, type HostInput, type HostPolicy } from "../../state-machines/host.ts";
 import type { RoleRecheck } from "../../src/roles/recheck.ts";
 import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
@@ -105,13 +105,14 @@ export function drive(opts: {
   input?: Partial<HostInput>;
   script?: Partial<Record<ActorName, Outcome[]>>;
   grantSlots?: boolean;
-  snapshot?: unknown;
+  /** A persisted snapshot (`actor.getPersistedSnapshot()`), as the store gives it back. */
+  snapshot?: Snapshot<unknown>;
 } = {}): Driven {
   const fakes = makeFakes(opts.script);
   const clock = new SimulatedClock();
   const logic = hostMachine.provide({ actors: fakes.actors });
   const actor = opts.snapshot
-    ? createActor(logic, { clock, snapshot: opts.snapshot as never, input: hostInput() }) // input is ignored on restore
+    ? createActor(logic, { clock, snapshot: opts.snapshot, input: hostInput() }) // input is ignored on restore
     : createActor(logic, { clock, input: hostInput(opts.input) });
   const emitted: HostEmitted[] = [];
   actor.on("*", (e) => {

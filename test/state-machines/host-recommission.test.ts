@@ -4,6 +4,7 @@
  * input, through the same commissioning phase, slot and retry rules), then tagged with
  * the role recheck, allocated, deployed and layered. No I/O.
  */
+import type { Snapshot } from "xstate";
 import { describe, it, expect } from "vitest";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { backoffDelayMs, type Reprovision } from "../../state-machines/host.ts";
@@ -18,7 +19,7 @@ const recheck: RoleRecheck = {
 const withRecommission: Reprovision = { erase: "quick", recommission: true, recheck };
 
 /** Persisted like the runtime does it: through JSON. */
-function persisted(h: ReturnType<typeof drive>): unknown {
+function persisted(h: ReturnType<typeof drive>): Snapshot<unknown> {
   return JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot()));
 }
 

@@ -6,13 +6,17 @@ import { join } from "node:path";
 import { PG_SCHEMA_VERSION } from "../../src/store/postgres/schema.ts";
 import { BACKENDS, location, pgServer, type Location } from "./backends.ts";
 import { host, raw, tempDir, thrown, xsnapshot } from "./helpers.ts";
+import { HandClock } from "../fakes/clock.ts";
+import type { Clock } from "../../src/clock.ts";
 
 // PostgreSQL stores start a worker thread and connect: slower than a SQLite file on a busy machine.
 vi.setConfig({ testTimeout: 60_000 });
 
-function fixedClock(start = Date.parse("2025-01-02T03:04:05.000Z")): () => Date {
-  let t = start;
-  return () => new Date((t += 1000));
+/** A clock whose every wall reading is one second after the last. */
+function fixedClock(start = Date.parse("2025-01-02T03:04:05.000Z")): Clock {
+  const clock = new HandClock(start);
+  clock.wallNow = () => (clock.t += 1000);
+  return clock;
 }
 
 describe.each(BACKENDS)("on %s", (backend) => {
@@ -21,7 +25,7 @@ describe.each(BACKENDS)("on %s", (backend) => {
     let t: Location;
     beforeEach(async () => {
       t = await location(backend);
-      store = t.open({ now: fixedClock() });
+      store = t.open({ clock: fixedClock() });
     });
     afterEach(async () => {
       store.close();
@@ -99,7 +103,7 @@ describe.each(BACKENDS)("on %s", (backend) => {
       db.run("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
       db.run("INSERT INTO rollout (id, created_at, updated_at, status, reason, plan) VALUES ('old', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 'completed', NULL, '{}')");
       db.close();
-      store = t.open({ now: fixedClock() });
+      store = t.open({ clock: fixedClock() });
       expect(store.getRollout("old")).toMatchObject({ status: "completed", region: null });
       store.createRollout({}, { id: "new", region: { kind: "simulated", url: "http://127.0.0.1:1/MAAS" } });
       expect(store.getRollout("new")?.region).toEqual({ kind: "simulated", url: "http://127.0.0.1:1/MAAS" });
@@ -119,7 +123,7 @@ describe.each(BACKENDS)("on %s", (backend) => {
         db.run(`INSERT INTO host (rollout_id, system_id, hostname, wave, roles, phase, updated_at) VALUES ('r2', '${key}', 'h-${key.length}', 0, '[]', 'enlisted', '2025-01-01T00:00:00.000Z')`);
       }
       db.close();
-      store = t.open({ now: fixedClock() });
+      store = t.open({ clock: fixedClock() });
       expect(store.loadHosts("r2").map((h) => [h.systemId, h.region])).toEqual([
         ["abc123", null],
         ["east/4y3h7n", "east"],

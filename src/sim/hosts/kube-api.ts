@@ -11,6 +11,7 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { systemClock, wallDate, type Clock } from "../../clock.ts";
 
 export interface SimNode {
   name: string;
@@ -83,7 +84,10 @@ export class SimKubeApi {
   requests = 0;
 
   /** `schedule` is a test seam: when node readiness fires (default: a real, unref'd timer). */
-  constructor(token: string, readyAfterMs: number, schedule?: (fn: () => void, ms: number) => void) {
+  private readonly clock: Clock;
+
+  constructor(token: string, readyAfterMs: number, schedule?: (fn: () => void, ms: number) => void, clock: Clock = systemClock) {
+    this.clock = clock;
     this.token = token;
     this.readyAfterMs = readyAfterMs;
     this.schedule =
@@ -119,12 +123,12 @@ export class SimKubeApi {
   /** A host ran `k8s bootstrap` or `k8s join-cluster`. Idempotent. */
   addNode(name: string, address: string, labels: Record<string, string>): void {
     if (this.nodes.has(name)) return;
-    const n: SimNode = { name, address, uid: `node-${this.version}-${name}`, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", ...labels }, ready: false, createdAt: new Date().toISOString(), readySince: null, resourceVersion: this.version++ };
+    const n: SimNode = { name, address, uid: `node-${this.version}-${name}`, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", ...labels }, ready: false, createdAt: wallDate(this.clock).toISOString(), readySince: null, resourceVersion: this.version++ };
     this.nodes.set(name, n);
     this.schedule(() => {
       if (this.nodes.get(name) !== n || n.kubeletStopped) return;
       n.ready = true;
-      n.readySince = new Date().toISOString();
+      n.readySince = wallDate(this.clock).toISOString();
       n.resourceVersion = this.version++;
     }, this.readyAfterMs);
   }
@@ -146,7 +150,7 @@ export class SimKubeApi {
     this.schedule(() => {
       if (this.nodes.get(name) !== n || n.kubeletStopped || n.ready) return;
       n.ready = true;
-      n.readySince = new Date().toISOString();
+      n.readySince = wallDate(this.clock).toISOString();
       n.resourceVersion = this.version++;
     }, this.readyAfterMs);
   }
@@ -160,7 +164,7 @@ export class SimKubeApi {
     const key = `${namespace}/${name}`;
     let s = this.services.get(key);
     if (s === undefined) {
-      s = { namespace, name, uid: `svc-${this.version}-${name}`, type, clusterIP, loadBalancerIP: undefined, annotations: {}, createdAt: new Date().toISOString(), resourceVersion: this.version++ };
+      s = { namespace, name, uid: `svc-${this.version}-${name}`, type, clusterIP, loadBalancerIP: undefined, annotations: {}, createdAt: wallDate(this.clock).toISOString(), resourceVersion: this.version++ };
       this.services.set(key, s);
     } else if (s.type !== type) {
       s.type = type;

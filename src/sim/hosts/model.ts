@@ -9,6 +9,7 @@ import { JujuWorld } from "../juju/controller.ts";
 import { newClientState } from "../juju/types.ts";
 import type { JujuClientState, JujuEnv, JujuMachine, JujuModel as SimJujuModel, JujuTimings, NetInterface } from "../juju/types.ts";
 import type { SimKubeApi } from "./kube-api.ts";
+import { systemClock, type Clock } from "../../clock.ts";
 
 export interface CmdResult {
   code: number;
@@ -132,8 +133,8 @@ export interface K8sTimings {
 export interface SimCloudOptions {
   jujuTimings?: Partial<JujuTimings>;
   k8sTimings?: Partial<K8sTimings>;
-  /** The clock Juju's asynchronous behaviour runs on. Default Date.now. */
-  now?: () => number;
+  /** The clock Juju's asynchronous behaviour runs on (src/clock.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
 export class SimCloud {
@@ -166,7 +167,8 @@ export class SimCloud {
   constructor(seed: number, kube: SimKubeApi, opts: SimCloudOptions = {}) {
     this.seed = seed;
     this.kube = kube;
-    this.now = opts.now ?? (() => Date.now());
+    const clock = opts.clock ?? systemClock;
+    this.now = () => clock.wallNow();
     this.jujuWorld = new JujuWorld(seed, opts.jujuTimings);
     this.k8sTimings = { bootstrapMs: 150_000, joinMs: 120_000, ...opts.k8sTimings };
   }
