@@ -278,6 +278,11 @@ export class JujuOps {
   /** Each setting whose value differs (read with `juju config` first), one `juju config app k=v` each. */
   async ensureConfig(model: string, app: string, settings: Readonly<Record<string, string>>): Promise<void> {
     if (Object.keys(settings).length === 0) return;
+    // One check-then-act per application's config at a time: two hosts joining at once would both read the old value and both set it.
+    await this.s.locks.run(`${model}/${app}/config`, () => this.setConfig(model, app, settings));
+  }
+
+  private async setConfig(model: string, app: string, settings: Readonly<Record<string, string>>): Promise<void> {
     const read = async () => (await this.lane.steps.queryJson<{ settings?: Record<string, { value?: unknown }> }>(this.c, this.s.tpl, "config", { model, app })).settings ?? {};
     let cur = await read();
     for (const [k, v] of Object.entries(settings)) {
@@ -314,7 +319,7 @@ export class JujuOps {
   }
 
   async ensureOffer(model: string, o: { app: string; endpoints: readonly string[]; name: string }): Promise<void> {
-    await this.ensure(model, "offer", { app: o.app, endpoints: o.endpoints.join(","), name: o.name }, async () => (await this.status(model)).offers?.[o.name] !== undefined);
+    await this.s.locks.run(`${model}/offer/${o.name}`, () => this.ensure(model, "offer", { app: o.app, endpoints: o.endpoints.join(","), name: o.name }, async () => (await this.status(model)).offers?.[o.name] !== undefined));
   }
 
   /** An action on a unit: its results when `completed`, else LAYER_COMMAND_FAILED with the action's message. */

@@ -93,8 +93,13 @@ export interface LayeringOptions {
 }
 
 export interface Layering {
-  /** Forms (or re-checks) one cluster-level layer over `hosts`. Idempotent. */
-  clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult>;
+  /**
+   * Forms (or re-checks) one cluster-level layer over `hosts`. Idempotent. `controlCount`
+   * (control-plane only): the deployment's control hosts, which size the control plane
+   * (§3c; default `hosts.length`). The reference counts every registered control node, not
+   * those formed so far, so a resumed run that forms over fewer does not shrink it.
+   */
+  clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[], opts?: { controlCount?: number }): Promise<BarrierResult>;
   /**
    * The per-host layers for one deployed host, by its roles. Idempotent. Compute hosts wait
    * for the control plane. When `signal` aborts, this host's work stops: no further command is
@@ -217,7 +222,7 @@ class LayerEngine implements Layering {
     });
   }
 
-  async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[]): Promise<BarrierResult> {
+  async clusterBarrier(kind: ClusterLayer, hosts: readonly LayerHost[], opts: { controlCount?: number } = {}): Promise<BarrierResult> {
     this.main.ensureOpen(`barrier ${kind}`);
     switch (kind) {
       case "juju-controller":
@@ -227,7 +232,7 @@ class LayerEngine implements Layering {
       case "storage":
         return this.formStorage(hosts);
       case "control-plane":
-        return this.formControlPlane(hosts);
+        return this.formControlPlane(hosts, opts.controlCount ?? hosts.length);
     }
   }
 
@@ -309,7 +314,7 @@ class LayerEngine implements Layering {
     return { kind: "storage", ready: joined.ok.map((h) => h.systemId), failed: joined.failed };
   }
 
-  private async formControlPlane(controls: readonly LayerHost[]): Promise<BarrierResult> {
+  private async formControlPlane(controls: readonly LayerHost[], controlCount: number): Promise<BarrierResult> {
     const ops = this.ops(this.main, "control-plane");
     if (!this.k8s) throw this.precondition("control-plane", "addModel", "the kubernetes barrier has not run in this process (no cloud registered)");
     const [first, ...others] = controls;
@@ -327,7 +332,7 @@ class LayerEngine implements Layering {
       waitOptions: this.waitOptions,
       kube: this.k8s.kube,
       values: await this.values(),
-    }, controls.length);
+    }, Math.max(controlCount, controls.length));
     this.o.logger.info({ model: endpoints.model, loadBalancer: endpoints.loadBalancer }, "control plane active");
     this.controlPlaneUp = true;
     this.endpoints.resolve(endpoints);

@@ -333,7 +333,8 @@ export class LayerCoordinator {
     if (ceph.running || ceph.waiting.size > 0 || this.stillComing("storage")) return;
     cp.state = "running";
     void this.d.layering
-      .clusterBarrier("control-plane", [...k8s.formed].flatMap((id) => this.hostCache.get(id) ?? []))
+      // Sized by every planned control host (§3c counts the deployment's control nodes), not those formed so far.
+      .clusterBarrier("control-plane", [...k8s.formed].flatMap((id) => this.hostCache.get(id) ?? []), { controlCount: [...this.d.roles.values()].filter((r) => r.includes("control")).length })
       .then(async () => {
         cp.result.resolve(await this.d.layering.whenControlPlaneReady());
         cp.state = "ready";

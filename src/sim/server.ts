@@ -36,6 +36,14 @@ export interface HostControls {
   stopService(host: string, service: string): unknown;
   startService(host: string, service?: string): unknown;
   setReachable(host: string, reachable: boolean): unknown;
+  /** The simulated Juju's record of changes, for `/sim/stats` `juju`. */
+  jujuChanges(): SimJujuStats;
+}
+
+/** `/sim/stats` `juju` (with simulated hosts): Juju changes by operation, and any object changed more than once. */
+export interface SimJujuStats {
+  changes: Record<string, number>;
+  repeated: Record<string, number>;
 }
 
 export interface OperationStats {
@@ -51,6 +59,8 @@ export interface SimStats {
   statusCounts: Record<string, number>;
   events: { lastId: number; stored: number };
   machines?: { system_id: string; hostname: string; status_name: string; commissioned: number; deployed: number; released: number; erased: number; allocated: number }[];
+  /** Only with simulated hosts (`--hosts`). */
+  juju?: SimJujuStats;
 }
 
 /** Caps requests served at once; the rest wait in arrival order, as in a region's worker pool. */
@@ -142,6 +152,7 @@ export class SimServer {
       inFlight: { current: this.gate.current, queued: this.gate.queued, peak: this.gate.peak, peakQueued: this.gate.peakQueued, limit: Number.isFinite(this.gate.limit) ? this.gate.limit : null },
       statusCounts: this.region.statusCounts(),
       events: { lastId: this.region.events.at(-1)?.id ?? 0, stored: this.region.events.length },
+      ...(this.hosts ? { juju: this.hosts.jujuChanges() } : {}),
     };
     if (includeMachines) {
       out.machines = this.region.machines.map((m) => ({

@@ -231,6 +231,12 @@ export class HostFleet {
     }
   }
 
+  /** The simulated Juju's changes (`/sim/stats` `juju`). */
+  jujuChanges(): { changes: Record<string, number>; repeated: Record<string, number> } {
+    const c = this.cloud.jujuWorld.changes.stats();
+    return { changes: { ...c.byOperation }, repeated: c.repeated };
+  }
+
   stats(): HostFleetStats {
     return { ...this.counters, listening: this.listeners.size, faults: { ...this.counters.faults } };
   }

@@ -5,6 +5,7 @@
  * nothing here touches a host, a socket or a timer. Facts: ../shared/reference/juju-layering.md
  * §4a (grammar, manual provisioning), §4e (traps), §6 (what a faithful simulator does).
  */
+import { JujuChanges } from "./changes.ts";
 import { charmFor, endpointOf } from "./charms.ts";
 import type { CharmEndpoint } from "./charms.ts";
 import type { CloudDef, JujuApplication, JujuController, JujuMachine, JujuModel, JujuRelation, JujuSpace, JujuTimings, JujuUnit, MachineHost, RelationEnd } from "./types.ts";
@@ -52,6 +53,8 @@ export class JujuWorld {
   readonly timings: JujuTimings;
   private readonly seed: number;
   private ids = 0;
+  /** Every change that took effect (/sim/stats `juju`). */
+  readonly changes = new JujuChanges();
 
   constructor(seed: number, timings: Partial<JujuTimings> = {}) {
     this.seed = seed;
@@ -98,6 +101,7 @@ export class JujuWorld {
     const app = this.newApp(m, "juju-controller", "controller", now, {});
     this.newUnit(m, app, now, machine.id);
     this.controllers.set(name, c);
+    this.changes.note("bootstrap", undefined, name);
     return c;
   }
 
@@ -133,6 +137,7 @@ export class JujuWorld {
         added.push(mm.id);
       }
     }
+    if (converted.length + added.length > 0) this.changes.note("enable-ha", m, `to ${want} (${[...converted, ...added].join(",")})`);
     return { maintained: voting.map((x) => x.id), converted, added, removed: [] };
   }
 
@@ -146,6 +151,7 @@ export class JujuWorld {
   addCloud(c: JujuController, cloud: CloudDef): void {
     if (c.clouds.has(cloud.name)) throw new JujuError("already exists", `cloud "${cloud.name}" already exists`);
     c.clouds.set(cloud.name, cloud);
+    this.changes.note("add-cloud", undefined, `${c.name}/${cloud.name}`);
   }
 
   addModel(c: JujuController, name: string, cloudName: string | undefined, now: number, config: Record<string, string> = {}): JujuModel {
@@ -155,6 +161,7 @@ export class JujuWorld {
     const m = this.newModel(c, name, cloud.name, cloud.regions[0] ?? "default", now);
     m.type = cloud.type === "kubernetes" ? "caas" : "iaas";
     m.config = { ...config };
+    this.changes.note("add-model", undefined, `${c.name}/${name}`);
     return m;
   }
 
@@ -186,7 +193,9 @@ export class JujuWorld {
   addManualMachine(m: JujuModel, host: MachineHost, now: number, opts: { base?: string; constraints?: string } = {}): JujuMachine {
     if (m.type === "caas") throw new JujuError("not supported", `adding machines to a Kubernetes model is not supported`);
     if (/\btags=/.test(opts.constraints ?? "")) throw new JujuError("not supported", `invalid constraint value: tags=...: manual provider does not support constraint "tags"`);
-    return this.newMachine(m, now, { instanceId: `manual:${host.address}`, host, base: opts.base ?? "ubuntu@24.04", constraints: opts.constraints ?? "" });
+    const machine = this.newMachine(m, now, { instanceId: `manual:${host.address}`, host, base: opts.base ?? "ubuntu@24.04", constraints: opts.constraints ?? "" });
+    this.changes.note("add-machine", m, machine.instanceId);
+    return machine;
   }
 
   /** `juju add-machine` without ssh: placement on a manual cloud: recorded, then stuck in provisioning error. */
@@ -210,6 +219,7 @@ export class JujuWorld {
     for (const u of units) this.dropUnit(m, u);
     if (force || agentAlive) m.machines.delete(id);
     else mm.life = "dying";
+    this.changes.note("remove-machine", m, id);
   }
 
   unitsOn(m: JujuModel, machineId: string): JujuUnit[] {
@@ -250,6 +260,7 @@ export class JujuWorld {
     if (m.type === "caas" && (o.to ?? []).length > 0) throw new JujuError("not supported", "--to placement is not supported on Kubernetes models");
     for (const t of o.to ?? []) this.placementMachine(m, t, o.bind);
     const app = this.newApp(m, charmName, name, now, o);
+    this.changes.note("deploy", m, name);
     this.addUnits(m, name, n, o.to ?? [], now);
     return app;
   }
@@ -274,12 +285,15 @@ export class JujuWorld {
     const placements = [...to];
     for (let i = 0; i < n; i++) {
       if (m.type === "caas") {
-        out.push(this.newUnit(m, app, now, undefined));
+        const u = this.newUnit(m, app, now, undefined);
+        out.push(u);
+        this.changes.note("add-unit", m, u.name);
         continue;
       }
       const t = placements.shift();
       const mm = t !== undefined ? this.placementMachine(m, t, app.bindings) : this.addUnprovisionedMachine(m, now);
       out.push(this.newUnit(m, app, now, mm.id));
+      this.changes.note("add-unit", m, `${appName} on machine ${mm.id}`);
       this.attachSubordinates(m, now);
     }
     return out;
@@ -292,7 +306,10 @@ export class JujuWorld {
     if (!Number.isInteger(n) || n < 0) throw invalid(`scale must be a positive integer`);
     const live = [...app.units.values()];
     if (n > live.length) this.addUnits(m, appName, n - live.length, [], now);
-    for (const u of live.slice(n).reverse()) this.dropUnit(m, u);
+    for (const u of live.slice(n).reverse()) {
+      this.dropUnit(m, u);
+      this.changes.note("remove-unit", m, u.name);
+    }
   }
 
   removeUnit(m: JujuModel, unitName: string): void {
@@ -302,6 +319,7 @@ export class JujuWorld {
     if (app.charm.subordinate) throw invalid(`unit "${unitName}" is a subordinate, remove the relation instead`);
     if (m.type === "caas") throw new JujuError("not supported", `removing units by name is not supported on Kubernetes models, use "juju remove-unit ${app.name} --num-units N" or scale-application`);
     this.dropUnit(m, u);
+    this.changes.note("remove-unit", m, unitName);
   }
 
   /** A unit's hook fails (install, config-changed, a relation hook …): it stays in error until resolved. */
@@ -347,6 +365,7 @@ export class JujuWorld {
 
   setConfig(m: JujuModel, appName: string, kv: Record<string, string>): void {
     Object.assign(this.app(m, appName).config, kv);
+    for (const [k, v] of Object.entries(kv)) this.changes.note("config", m, `${appName} ${k}=${v}`);
   }
 
   // ------------------------------------------------------------------ relations
@@ -423,6 +442,7 @@ export class JujuWorld {
     ];
     const r: JujuRelation = { id: m.nextRelation++, ends, scope: container ? "container" : "global", createdAt: now };
     m.relations.push(r);
+    this.changes.note("integrate", m, key(`${aa}:${x.name}`, `${ba}:${y.name}`));
     this.attachSubordinates(m, now);
     return r;
   }
@@ -484,6 +504,7 @@ export class JujuWorld {
     if (existing && (existing.app !== app || existing.endpoints.join(",") !== endpoints.join(","))) throw new JujuError("already exists", `offer "${offerName}" already exists for a different application or endpoints`);
     const url = `${m.owner}/${m.name}.${offerName}`;
     m.offers.set(offerName, { name: offerName, app, endpoints: [...endpoints], url, createdAt: existing?.createdAt ?? now });
+    this.changes.note("offer", m, offerName);
     return url;
   }
 
@@ -510,6 +531,7 @@ export class JujuWorld {
     }
     if (m.apps.has(name)) throw new JujuError("already exists", `cannot add saas application "${name}": application already exists`);
     m.remoteApps.set(name, { alias: name, url: offer.url, modelUuid: src.uuid, offer: offer.name });
+    this.changes.note("consume", m, name);
     return { alias: name };
   }
 
@@ -548,6 +570,7 @@ export class JujuWorld {
     this.takeSubnets(m, name, cidrs, "cannot add space");
     const s: JujuSpace = { id: String(m.spaces.size), name, cidrs: [...cidrs] };
     m.spaces.set(name, s);
+    this.changes.note("add-space", m, name);
     return s;
   }
 
@@ -557,6 +580,7 @@ export class JujuWorld {
     if (s === undefined) throw notFound(`space "${name}" not found`);
     this.takeSubnets(m, name, cidrs, "cannot move subnets");
     s.cidrs.push(...cidrs.filter((x) => !s.cidrs.includes(x)));
+    this.changes.note("move-to-space", m, `${cidrs.join(",")} to ${name}`);
   }
 
   private takeSubnets(m: JujuModel, into: string, cidrs: readonly string[], what: string): void {
