@@ -12,7 +12,9 @@ import type { ResumeHostRecord, RolloutEmitted, RolloutEvent } from "./rollout.t
 export function hostToRollout(e: HostEmitted): RolloutEvent | null {
   switch (e.type) {
     case "host.phase":
-      return { type: "HOST_PHASE", systemId: e.systemId, phase: e.phase };
+      // The runtime journals it; the rollout decides by slots and outcomes alone, and
+      // hearing every phase change cost it a copy of its in-flight map each (docs/bench.md).
+      return null;
     case "host.slotRequest":
       return { type: "HOST_SLOT_REQUEST", systemId: e.systemId, phase: e.phase };
     case "host.slotRelease":

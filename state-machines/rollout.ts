@@ -48,6 +48,8 @@ export interface RolloutInput {
     /** The operator resumes a paused rollout: the failures so far are acknowledged, as a RESUME does. */
     acknowledge?: boolean;
   };
+  /** Several regions: regions already down when the run starts (their hosts wait from the first event; REGION_UP releases them). */
+  regionsDown?: readonly string[];
 }
 
 export interface BudgetBreach {
@@ -72,9 +74,13 @@ interface SlotClaim {
   seq: number;
 }
 
+/**
+ * A host in flight as the rollout sees it: its wave and its slot claim. Not its phase: nothing
+ * here decides by it, and hearing each phase change cost a copy of this map per change
+ * (docs/bench.md, issue 12).
+ */
 export interface InFlightHost {
   wave: number;
-  phase: HostPhase;
   slot: SlotClaim | null;
 }
 
@@ -118,7 +124,6 @@ export interface RolloutContext {
 }
 
 export type RolloutEvent =
-  | { type: "HOST_PHASE"; systemId: string; phase: HostPhase }
   | { type: "HOST_SLOT_REQUEST"; systemId: string; phase: CappedPhase }
   | { type: "HOST_SLOT_RELEASE"; systemId: string; phase: CappedPhase }
   | { type: "HOST_SETTLED"; systemId: string; outcome: HostOutcome; reason?: string }
@@ -258,7 +263,7 @@ function fill(d: Draft): void {
   const hosts = c.waves[c.wave];
   if (!hosts) return;
   const start = (systemId: string) => {
-    d.own("inFlight").set(systemId, { wave: c.wave, phase: "enlisted", slot: null });
+    d.own("inFlight").set(systemId, { wave: c.wave, slot: null });
     c.inFlightCount += 1;
     countInRegion(c, systemId, 1);
     d.out.push({ type: "rollout.startHost", systemId, wave: c.wave });
@@ -331,13 +336,6 @@ export function describeBreach(b: BudgetBreach): string {
   const which =
     b.budget === "perWave" ? `per-wave failure budget of wave ${b.wave + 1}` : b.budget === "perRegion" ? `failure budget of region ${b.region ?? "?"}` : "total failure budget";
   return `${which} exceeded: ${b.failures} failed host(s), limit ${b.limit}`;
-}
-
-export function onHostPhase(context: RolloutContext, systemId: string, phase: HostPhase): Step {
-  const d = new Draft(context);
-  const host = context.inFlight.get(systemId);
-  if (host && host.phase !== phase) d.own("inFlight").set(systemId, { ...host, phase });
-  return d.done();
 }
 
 export function onSlotRequest(context: RolloutContext, systemId: string, phase: CappedPhase): Step {
@@ -479,7 +477,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     acknowledged: { wave: 0, total: 0, regions: {} },
     regionBudgets: regionBudgets(input.waves, perRegion),
     regionFailures: {},
-    regionsDown: {},
+    regionsDown: Object.fromEntries((input.regionsDown ?? []).map((r) => [r, true] as const)),
     waiting: [],
     pause: null,
     abortReason: null,
@@ -510,7 +508,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
         slot = { phase: rec.phase, granted: false, seq: ++c.slotSeq };
         c.slotQueue[rec.phase].push({ systemId, seq: slot.seq });
       }
-      (c.inFlight as Map<string, InFlightHost>).set(systemId, { wave, phase: rec.phase, slot });
+      (c.inFlight as Map<string, InFlightHost>).set(systemId, { wave, slot });
       c.inFlightCount += 1;
       countInRegion(c, systemId, 1);
     }
@@ -562,9 +560,6 @@ export const rolloutMachine = setup({
     hostEvent: enqueueActions(({ context, event, enqueue }) => {
       let step: Step;
       switch (event.type) {
-        case "HOST_PHASE":
-          step = onHostPhase(context, event.systemId, event.phase);
-          break;
         case "HOST_SLOT_REQUEST":
           step = onSlotRequest(context, event.systemId, event.phase);
           break;
@@ -617,7 +612,6 @@ export const rolloutMachine = setup({
   entry: "boot",
   initial: "running",
   on: {
-    HOST_PHASE: { actions: "hostEvent" },
     HOST_SLOT_REQUEST: { actions: "hostEvent" },
     HOST_SLOT_RELEASE: { actions: "hostEvent" },
     HOST_SETTLED: { actions: "hostEvent" },

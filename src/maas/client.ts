@@ -121,6 +121,9 @@ export class MaasClient implements MaasPort {
   listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
     return machines.listMachineStates(this.t, filter);
   }
+  listMachinesEach<R>(filter: MachineFilter, each: (m: Machine) => R): Promise<R[]> {
+    return machines.listMachinesEach(this.t, filter, each);
+  }
   readMachine(systemId: string): Promise<Machine> {
     return machines.readMachine(this.t, systemId);
   }

@@ -243,6 +243,12 @@ export interface MaasPort {
   listMachines(filter?: MachineFilter): Promise<Machine[]>;
   /** Idempotent. The same list, read as each machine's state only (what a status poll needs). */
   listMachineStates(filter?: MachineFilter): Promise<MachineState[]>;
+  /**
+   * Idempotent. The same list as listMachines, each machine turned into `each(machine)` as
+   * it is read, so the full machines are never all held at once (planning a large fleet).
+   * Optional: without it a caller maps the result of listMachines.
+   */
+  listMachinesEach?<R>(filter: MachineFilter, each: (m: Machine) => R): Promise<R[]>;
   /** Idempotent. 404 → MAAS_NOT_FOUND. */
   readMachine(systemId: string): Promise<Machine>;
   /** Not idempotent (creates a machine); never retried once sent. */

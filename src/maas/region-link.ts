@@ -85,6 +85,22 @@ export class RegionLink {
     }
   }
 
+  /**
+   * Whether the region answers now, asked once (`version`): one that does not is marked down
+   * (and probed until it is back) instead of waited for. A run starting over several regions
+   * asks each first, so that one away holds only its own hosts (src/runtime/region-catchup.ts).
+   */
+  async answers(): Promise<boolean> {
+    if (this.down) return false;
+    try {
+      await this.call((p) => p.version(), false);
+      return true;
+    } catch (e) {
+      if (isRegionUnreachable(e)) return false;
+      throw e;
+    }
+  }
+
   /** Stops probing; calls waiting for the region then fail with MAAS_NETWORK. */
   close(): void {
     this.closed = true;

@@ -144,6 +144,13 @@ export class RegionsMaas implements MaasPort {
   }
 
   private async listKeyed<T extends { system_id: string }>(filter: MachineFilter, list: (p: MaasPort, f: MachineFilter) => Promise<T[]>): Promise<T[]> {
+    const targets = await this.listTargets(filter);
+    const parts = await Promise.all([...targets].map(async ([r, f]) => (await this.link(r).call((p) => list(p, f))).map((m) => keyed(r, m))));
+    return parts.flat();
+  }
+
+  /** Which regions a list with `filter` asks, each with its part of the filter. */
+  private async listTargets(filter: MachineFilter): Promise<Map<string, MachineFilter>> {
     const targets = new Map<string, MachineFilter>();
     if (filter.id) {
       for (const [r, ids] of this.byRegion(filter.id)) targets.set(r, { ...filter, id: ids });
@@ -163,8 +170,7 @@ export class RegionsMaas implements MaasPort {
         else targets.set(r, { ...f, zone: mine });
       }
     }
-    const parts = await Promise.all([...targets].map(async ([r, f]) => (await this.link(r).call((p) => list(p, f))).map((m) => keyed(r, m))));
-    return parts.flat();
+    return targets;
   }
 
   version(): Promise<Version> {
@@ -190,6 +196,15 @@ export class RegionsMaas implements MaasPort {
   }
   listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
     return this.listKeyed(filter, (p, f) => p.listMachineStates(f));
+  }
+  async listMachinesEach<R>(filter: MachineFilter, each: (m: Machine) => R): Promise<R[]> {
+    const targets = await this.listTargets(filter);
+    const parts = await Promise.all(
+      [...targets].map(([r, f]) =>
+        this.link(r).call((p) => (p.listMachinesEach ? p.listMachinesEach(f, (m) => each(keyed(r, m))) : p.listMachines(f).then((ms) => ms.map((m) => each(keyed(r, m)))))),
+      ),
+    );
+    return parts.flat();
   }
   readMachine(key: string): Promise<Machine> {
     return this.onMachine(key, (p, id) => p.readMachine(id));

@@ -23,6 +23,7 @@ import { DEFAULT_RETRY, classifyFailure, parseRetryAfter, retryDelayMs } from ".
 import type { Failure, RetryOptions } from "./retry.ts";
 import { describeIssues } from "./schemas.ts";
 import { exchange } from "./http.ts";
+import { JsonArrayError, jsonArrayElements, looksLikeArray } from "./json-array.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -99,10 +100,12 @@ export interface CallSpec<T> {
   /** null: the body is not read (204s, or answers we do not use). */
   schema: z.ZodType<T> | null;
   /**
-   * For array answers: validate element by element and replace each in place, so a
-   * list of 10,000 machines is never held twice (parsed JSON and validated copy).
+   * For array answers: parse and validate element by element, so a list of 10,000
+   * machines is never held whole as parsed JSON (src/maas/json-array.ts).
    */
   itemSchema?: z.ZodType<unknown>;
+  /** With itemSchema: what each validated element becomes as it is read (e.g. a machine's facts), so the full element is dropped at once. */
+  eachItem?: (item: unknown) => unknown;
   safety: Safety<T>;
 }
 
@@ -362,33 +365,13 @@ export class MaasTransport {
 
   private parse<T>(spec: CallSpec<T>, body: string): T {
     if (spec.schema === null) return undefined as T;
+    // A list: element by element, so the whole parsed array is never held (src/maas/json-array.ts).
+    if (spec.itemSchema && looksLikeArray(body)) return this.parseItems(spec, spec.itemSchema, body) as T;
     let json: unknown;
     try {
       json = JSON.parse(body);
     } catch {
-      const preview = body.length > 80 ? `${body.slice(0, 80)}...` : body;
-      throw new MaasError("MAAS_BAD_RESPONSE", `${label(spec.operation, spec.systemId)}: response is not JSON: ${JSON.stringify(this.redact(preview))}`, {
-        operation: spec.operation,
-        systemId: spec.systemId,
-        status: 200,
-      });
-    }
-    if (spec.itemSchema && Array.isArray(json)) {
-      const items: unknown[] = json;
-      for (let i = 0; i < items.length; i++) {
-        const item = spec.itemSchema.safeParse(items[i]);
-        if (!item.success) {
-          const issues = item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }));
-          throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(new z.ZodError(issues))}`, {
-            operation: spec.operation,
-            systemId: spec.systemId,
-            status: 200,
-            cause: item.error,
-          });
-        }
-        items[i] = item.data;
-      }
-      return items as T;
+      throw this.notJson(spec, body);
     }
     const r = spec.schema.safeParse(json);
     if (!r.success) {
@@ -400,6 +383,47 @@ export class MaasTransport {
       });
     }
     return r.data;
+  }
+
+  /** An array answer parsed, validated (and mapped by `eachItem`) one element at a time. */
+  private parseItems<T>(spec: CallSpec<T>, itemSchema: z.ZodType<unknown>, body: string): unknown[] {
+    const out: unknown[] = [];
+    let i = 0;
+    try {
+      for (const text of jsonArrayElements(body)) {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch {
+          throw this.notJson(spec, body);
+        }
+        const item = itemSchema.safeParse(raw);
+        if (!item.success) {
+          const issues = item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }));
+          throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(new z.ZodError(issues))}`, {
+            operation: spec.operation,
+            systemId: spec.systemId,
+            status: 200,
+            cause: item.error,
+          });
+        }
+        out.push(spec.eachItem ? spec.eachItem(item.data) : item.data);
+        i++;
+      }
+    } catch (e) {
+      if (e instanceof JsonArrayError) throw this.notJson(spec, body);
+      throw e;
+    }
+    return out;
+  }
+
+  private notJson<T>(spec: CallSpec<T>, body: string): MaasError {
+    const preview = body.length > 80 ? `${body.slice(0, 80)}...` : body;
+    return new MaasError("MAAS_BAD_RESPONSE", `${label(spec.operation, spec.systemId)}: response is not JSON: ${JSON.stringify(this.redact(preview))}`, {
+      operation: spec.operation,
+      systemId: spec.systemId,
+      status: 200,
+    });
   }
 
   private toError<T>(spec: CallSpec<T>, f: Failure, attempts: number): MaasError {

@@ -8,7 +8,7 @@
  * machines without a role are held back) are put in waves by the wave policy.
  */
 import type { Config } from "../config.ts";
-import type { MaasPort } from "../maas/port.ts";
+import type { MaasPort, MachineFilter } from "../maas/port.ts";
 import { MetalwaveError } from "../errors.ts";
 import { blockingFindings, machineFacts, planRoles, type Finding, type FindingCode, type MachineFacts, type MachineOrFacts, type RolePlan } from "../roles/index.ts";
 import { planRegionalWaves, regionOfKey } from "../../state-machines/rollout/regions.ts";
@@ -18,6 +18,7 @@ import type { Reprovision } from "../../state-machines/host.ts";
 import { planLayouts } from "../roles/layouts.ts";
 import { networkModel, type HostLayout, type NetworkModel } from "../roles/layout-plan.ts";
 import { renderLayoutsText } from "../roles/layout-render.ts";
+import { refuseRegionsAway } from "./region-catchup.ts";
 
 /** A ceph (or other) tag to put on, or take off, one of a host's block devices. */
 export interface DiskTagChange {
@@ -207,6 +208,8 @@ function regionalLayouts<H extends { systemId: string }>(
 
 /** Reads MAAS (machines, tags, who we are) and plans; changes nothing. */
 export async function readAndPlan(maas: MaasPort, config: Config): Promise<DeploymentPlan & { machines: MachineFacts[] }> {
+  // Several regions: one away cannot be planned; say so, naming it, rather than wait for it.
+  await refuseRegionsAway(maas, "a plan");
   const [machines, tags, me, network] = await Promise.all([readFleetFacts(maas), maas.listTags(), maas.whoami(), readNetworkModel(maas, config)]);
   return { ...planDeployment({ config, machines, tags, maasUser: me.username, ...(network ? { network } : {}) }), machines };
 }
@@ -231,12 +234,16 @@ async function readNetworkModel(maas: MaasPort, config: Config): Promise<Network
  */
 async function readFleetFacts(maas: MaasPort): Promise<MachineFacts[]> {
   const zones = await maas.listZones();
+  // Each machine reduced to its facts as it is read, where the port can (at 100,000
+  // machines a zone's full machine objects alone were gigabytes: docs/bench.md).
+  const read = (filter: MachineFilter): Promise<MachineFacts[]> =>
+    maas.listMachinesEach ? maas.listMachinesEach(filter, (m) => machineFacts(m)) : maas.listMachines(filter).then((ms) => ms.map((m) => machineFacts(m)));
   const facts =
     zones.length <= 1
-      ? (await maas.listMachines({})).map((m) => machineFacts(m))
+      ? await read({})
       : await (async () => {
           const seen = new Map<string, MachineFacts>();
-          for (const z of zones) for (const m of await maas.listMachines({ zone: [z.name] })) seen.set(m.system_id, machineFacts(m));
+          for (const z of zones) for (const f of await read({ zone: [z.name] })) seen.set(f.systemId, f);
           return [...seen.values()];
         })();
   checkOneRegionEach(facts);

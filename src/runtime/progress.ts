@@ -30,6 +30,8 @@ export interface RolloutProgress {
   perWave: WaveProgress[];
   /** Several regions only: the regions not answering now (their hosts wait). */
   regionsDown?: string[];
+  /** Several regions: hosts in flight at a resume whose region was away, waiting for it to restore them (region-catchup.ts). */
+  waitingOnRegion?: number;
   maasRequests: number;
   elapsedMs: number;
 }

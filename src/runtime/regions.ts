@@ -37,9 +37,16 @@ export class RegionObservers implements StatusObserving {
     return r === null ? undefined : this.byRegion.get(r);
   }
 
-  /** Fixes every region's cursor (regions in parallel: one that is down holds only itself). */
-  async start(): Promise<void> {
-    await Promise.all([...this.byRegion.values()].map((o) => o.start()));
+  /**
+   * Fixes every region's cursor (regions in parallel: one that is down holds only itself),
+   * but those in `later`: their observers start with startRegion, once they answer.
+   */
+  async start(later: readonly string[] = []): Promise<void> {
+    await Promise.all([...this.byRegion].filter(([name]) => !later.includes(name)).map(([, o]) => o.start()));
+  }
+  /** Fixes one region's cursor and starts its polling (a region that was down when the run started). */
+  async startRegion(name: string): Promise<void> {
+    await this.byRegion.get(name)?.start();
   }
   async stop(): Promise<void> {
     await Promise.all([...this.byRegion.values()].map((o) => o.stop()));
@@ -65,16 +72,38 @@ export class RegionObservers implements StatusObserving {
  */
 export function followRegions(
   maas: RegionsMaas,
-  to: { journal: (data: Record<string, unknown>) => void; send: (e: RolloutEvent) => void; changed: () => void },
+  to: {
+    journal: (data: Record<string, unknown>) => void;
+    send: (e: RolloutEvent) => void;
+    changed: () => void;
+    /**
+     * What a region back needs before its hosts go on (a region down when the run started:
+     * its reads and checks, src/runtime/region-catchup.ts); REGION_UP is told once it is done.
+     * Undefined when there is nothing to do.
+     */
+    catchUp?: (region: string) => Promise<void> | undefined;
+    failed?: (e: unknown) => void;
+  },
   log: Logger,
 ): () => void {
+  const up = (region: string) => {
+    const pending = to.catchUp?.(region);
+    if (!pending) return to.send({ type: "REGION_UP", region });
+    pending.then(
+      () => {
+        to.send({ type: "REGION_UP", region });
+        to.changed();
+      },
+      (e: unknown) => to.failed?.(e),
+    );
+  };
   const offs = [...maas.links.values()].map((link) =>
     link.onChange((c: RegionChange) => {
       if (c.up) {
         const downForMs = Math.round(c.downForMs);
         log.info({ region: c.region, downForMs }, "region answers again: its hosts go on");
         to.journal({ event: "regionUp", region: c.region, downForMs });
-        to.send({ type: "REGION_UP", region: c.region });
+        up(c.region);
       } else {
         log.warn({ region: c.region, reason: c.reason }, "region does not answer: its hosts wait (not counted as failures)");
         to.journal({ event: "regionDown", region: c.region, reason: c.reason });
@@ -87,7 +116,17 @@ export function followRegions(
   // read the hosts back on a resume) is down for the rollout too: its hosts wait from the start.
   for (const link of maas.links.values()) {
     const outage = link.outage;
-    if (!outage) continue;
+    if (!outage) {
+      // Found down when the run started and back before this: it catches up now.
+      if (to.catchUp) {
+        const pending = to.catchUp(link.name);
+        if (pending) {
+          log.info({ region: link.name }, "region answers again: its hosts go on");
+          up(link.name);
+        }
+      }
+      continue;
+    }
     log.warn({ region: link.name, reason: outage.reason }, "region does not answer: its hosts wait (not counted as failures)");
     to.journal({ event: "regionDown", region: link.name, reason: outage.reason });
     to.send({ type: "REGION_DOWN", region: link.name });

@@ -8,7 +8,8 @@
  * host-persistence.ts (saving snapshots), progress.ts (the tally and the summary),
  * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
  * maintenance plan's steps before its hosts start), host-policy.ts,
- * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs).
+ * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs),
+ * region-catchup.ts (a region away at a resume: its hosts held until it answers).
  * What stays is one class whose parts share its actors, observer and journal (start and
  * resume wire the same actors; the forwarding reads them on every event), which is why
  * it runs a little over 600 lines rather than being cut through that shared state.
@@ -31,6 +32,10 @@ import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver, type StatusChange } from "./observer.ts";
 import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
+import { DeferredRegions, regionsAnsweringNow } from "./region-catchup.ts";
+import { RegionsError } from "../maas/regions.ts";
+import { regionOfKey } from "../../state-machines/rollout/regions.ts";
+import type { HostSnapshot } from "./resume.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
 import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
@@ -120,6 +125,8 @@ export class RolloutRunner {
   private readonly held = new Set<string>();
   /** close() was called: nothing is started, sent, journaled or saved from then on. */
   private closed = false;
+  /** Several regions, on a resume: the regions that did not answer at the start, and their held hosts (region-catchup.ts). */
+  private deferred: DeferredRegions<{ record: HostRecord; snapshot: HostSnapshot }> | undefined;
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -154,9 +161,15 @@ export class RolloutRunner {
     const regions = regionsOf(maas);
     const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000, ...(this.deps.clock ? { clock: this.deps.clock } : {}) }] as const;
     // Several regions: one observer per region, each with its own events cursor (regions.ts).
-    this.observer = regions ? new RegionObservers(regions, onChange, observerOpts) : new StatusObserver(maas, onChange, observerOpts);
+    // A resume over several regions asks each first: one away holds only its own hosts (region-catchup.ts).
+    const away = opts.resume && regions ? (await regionsAnsweringNow(regions)).down : [];
+    const deferred = new DeferredRegions<{ record: HostRecord; snapshot: HostSnapshot }>(regions && away.length < regions.links.size ? away : [], this.log);
+    this.deferred = deferred;
+    const answering = regions && deferred.names.length > 0 ? regions.subset(regions.names.filter((n) => !deferred.names.includes(n))) : maas;
+    const regionObservers = regions ? new RegionObservers(regions, onChange, observerOpts) : undefined;
+    this.observer = regionObservers ?? new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
-    await this.observer.start();
+    await (regionObservers ? regionObservers.start(deferred.names) : this.observer.start());
 
     let resumeHosts: HostRecord[] = [];
     /** The rollout being resumed had been paused (by its budget or an operator). */
@@ -179,7 +192,7 @@ export class RolloutRunner {
       store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
       // The stored statuses are as old as the crash; MAAS moved on since (a commission
       // finished, a deploy started). Every host starts or resumes from what MAAS says now.
-      await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId));
+      await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => !deferred.has(k)));
     } else if (opts.plan) {
       this.plan = opts.plan;
       const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
@@ -190,7 +203,7 @@ export class RolloutRunner {
       await this.startNewRollout();
     }
     this.indexPlan();
-    await this.ensureTags();
+    await this.ensureTags(answering);
     await this.prepare();
     if (this.deps.layering) {
       this.coordinator = new LayerCoordinator({
@@ -203,15 +216,10 @@ export class RolloutRunner {
     }
 
     const calls = new CallJournal(store, this.rolloutId);
-    const me = (await maas.whoami()).username;
+    const me = (await answering.whoami()).username;
     // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
     // host decides: a host that finds its machine already further along never re-sends them.
-    for (const c of calls.unresolved()) {
-      if (!isHostOperation(c.op)) continue;
-      const m = await maas.readMachine(c.systemId);
-      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
-      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-    }
+    await this.reconcileCalls(calls, me, (key) => !deferred.has(key));
     const actors = createHostActors({
       maas,
       observer: this.observer,
@@ -253,19 +261,48 @@ export class RolloutRunner {
         phaseCaps: config.rollout.phaseCaps,
         budget: config.rollout.budget,
         ...(opts.resume ? { resume: point.resume } : {}),
+        ...(deferred.names.length > 0 ? { regionsDown: deferred.names } : {}),
       },
     });
     this.wireRollout(hostLogic, policy);
     // A region that stops answering holds its own hosts only; it is not a host failure (regions.ts).
-    if (regions) this.unfollowRegions = followRegions(regions, { journal: (d) => this.journal(d), send: (e) => this.toRollout(e), changed: () => this.emitProgress(true) }, this.log);
+    // A region deferred at the start (down): once it answers, its reads and checks, then its hosts (region-catchup.ts).
+    const catchUp = async (region: string, held: { record: HostRecord; snapshot: HostSnapshot }[]): Promise<void> => {
+      const only = (regions as NonNullable<typeof regions>).only(region);
+      await regionObservers?.startRegion(region);
+      await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => regionOfKey(k) === region));
+      await this.ensureTags(only);
+      const user = (await only.whoami()).username;
+      if (user !== me) throw new RegionsError("REGIONS_USER_MISMATCH", `region ${region}'s API key acts as MAAS user ${user}, the other regions' as ${me}: every region's key must be the same user's`);
+      await this.reconcileCalls(calls, me, (key) => regionOfKey(key) === region);
+      if (this.closed || !this.rolloutLive) return;
+      for (const { record, snapshot } of held) this.restoreHost(record, snapshot, hostLogic, policy);
+      for (const { record } of held) this.startRestored(record);
+      this.journal({ event: "regionCaughtUp", region, hosts: held.length });
+    };
+    if (regions) {
+      this.unfollowRegions = followRegions(
+        regions,
+        {
+          journal: (d) => this.journal(d),
+          send: (e) => this.toRollout(e),
+          changed: () => this.emitProgress(true),
+          catchUp: (r) => deferred.catchUp(r, catchUp),
+          failed: (e) => this.fail(e),
+        },
+        this.log,
+      );
+    }
 
     for (const { record: h, snapshot } of point.restorable) {
-      const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
-      if (!this.knownStatus.has(h.systemId) && h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
-      this.attachHost(h.systemId, actor);
-      this.tally.enter(h.systemId, h.phase);
-      this.persistence.restored(h.systemId, h.phase);
-      this.observer.watch(h.systemId, this.knownStatus.get(h.systemId));
+      if (deferred.has(h.systemId)) {
+        // Its region is away: the host keeps its record as it is and waits for it (restored by catchUp).
+        deferred.hold({ record: h, snapshot });
+        this.tally.enter(h.systemId, h.phase);
+        this.deps.store.appendJournal({ rolloutId: this.rolloutId, systemId: h.systemId, kind: "rollout", data: { event: "waitingOnRegion", region: regionOfKey(h.systemId) } });
+        continue;
+      }
+      this.restoreHost(h, snapshot, hostLogic, policy);
     }
     if (this.coordinator && (opts.resume || (this.plan.layerPeers ?? []).length > 0)) {
       // The clusters formed before the restart (or by the deployment's other hosts), found
@@ -278,24 +315,48 @@ export class RolloutRunner {
     if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
     this.rolloutLive = true;
     this.rollout.start();
-    for (const { record: h } of point.restorable) {
-      const actor = this.hosts.get(h.systemId);
-      if (!actor) continue;
-      this.coordinator?.started(h.systemId);
-      this.restoredUnchecked.add(h.systemId);
-      if (h.phase === "layering") this.coordinator?.arrive(h.systemId);
-      actor.start();
-      // What MAAS says now first, so the host decides on it and not on the status it
-      // had saved; then RESTORED, because timers do not survive a snapshot.
-      const now = this.knownStatus.get(h.systemId);
-      if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
-      actor.send({ type: "RESTORED" });
-      // What the rebuilt rollout is: a held retry goes on once it runs, waits while it is paused.
-      actor.send({ type: this.rollout.getSnapshot().value === "paused" ? "ROLLOUT_PAUSED" : "ROLLOUT_RESUMED" });
-      if (isRetryHeld(actor.getSnapshot().value)) this.held.add(h.systemId);
-    }
-    this.emitProgress();
+    for (const { record: h } of point.restorable) this.startRestored(h);
+    // Forced: the hosts held for a region away are counted only now.
+    this.emitProgress(true);
     return done;
+  }
+
+  /** Settles the unresolved calls of the hosts `mine` keeps by reading each machine now. */
+  private async reconcileCalls(calls: CallJournal, me: string, mine: (key: string) => boolean): Promise<void> {
+    for (const c of calls.unresolved()) {
+      if (!isHostOperation(c.op) || !mine(c.systemId)) continue;
+      const m = await this.deps.maas.readMachine(c.systemId);
+      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
+      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+    }
+  }
+
+  /** A host in flight at the restart, made again from its snapshot (not started yet). */
+  private restoreHost(h: HostRecord, snapshot: HostSnapshot, hostLogic: typeof hostMachine, policy: HostPolicy): void {
+    const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
+    if (!this.knownStatus.has(h.systemId) && h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
+    this.attachHost(h.systemId, actor);
+    this.tally.enter(h.systemId, h.phase);
+    this.persistence.restored(h.systemId, h.phase);
+    this.observer.watch(h.systemId, this.knownStatus.get(h.systemId));
+  }
+
+  /** Starts a restored host: what MAAS says now, then RESTORED, then what the rollout is. */
+  private startRestored(h: HostRecord): void {
+    const actor = this.hosts.get(h.systemId);
+    if (!actor) return;
+    this.coordinator?.started(h.systemId);
+    this.restoredUnchecked.add(h.systemId);
+    if (h.phase === "layering") this.coordinator?.arrive(h.systemId);
+    actor.start();
+    // What MAAS says now first, so the host decides on it and not on the status it
+    // had saved; then RESTORED, because timers do not survive a snapshot.
+    const now = this.knownStatus.get(h.systemId);
+    if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
+    actor.send({ type: "RESTORED" });
+    // What the rebuilt rollout is: a held retry goes on once it runs, waits while it is paused.
+    actor.send({ type: this.rollout.getSnapshot().value === "paused" ? "ROLLOUT_PAUSED" : "ROLLOUT_RESUMED" });
+    if (isRetryHeld(actor.getSnapshot().value)) this.held.add(h.systemId);
   }
 
   /**
@@ -333,12 +394,13 @@ export class RolloutRunner {
     this.persistence = new HostPersistence(this.deps.store, this.rolloutId, (systemId) => this.hostInfo.get(systemId));
   }
 
-  private async ensureTags(): Promise<void> {
+  /** The plan's tags in `maas` (every region, or those answering at the start). */
+  private async ensureTags(maas: MaasPort): Promise<void> {
     const wanted = new Set<string>([this.plan.scopeTag, ...this.plan.hosts.flatMap((h) => h.roles)]);
-    const existing = new Set((await this.deps.maas.listTags()).map((t) => t.name));
+    const existing = new Set((await maas.listTags()).map((t) => t.name));
     for (const name of wanted) {
       if (existing.has(name)) continue;
-      await this.deps.maas.createTag({ name, comment: `metalwave: managed by deployment ${this.plan.deployment}` });
+      await maas.createTag({ name, comment: `metalwave: managed by deployment ${this.plan.deployment}` });
     }
   }
 
@@ -609,7 +671,7 @@ export class RolloutRunner {
       wave: this.currentWave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
-      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas) } : {}),
+      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas), waitingOnRegion: this.deferred?.waiting ?? 0 } : {}),
       maasRequests: this.deps.requestCount(),
       elapsedMs: this.now() - this.startedAt,
     };

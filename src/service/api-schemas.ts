@@ -106,6 +106,10 @@ export const Progress = named(
     perWave: z.array(WaveProgress),
     maasRequests: int().nullable().meta({ description: "MAAS requests of the live run (null when read from the store)" }),
     elapsedMs: z.number().min(0).nullable().meta({ description: "time since the live run started or resumed (null when read from the store)" }),
+    regionsDown: z.array(z.string()).optional().meta({ description: "live run over several regions: the regions not answering now (their hosts wait)" }),
+    waitingOnRegion: int()
+      .optional()
+      .meta({ description: "live run over several regions: hosts in flight at a resume whose region was away, held until it answers (restored then)" }),
   }),
 );
 

@@ -54,6 +54,9 @@ export interface ProgressView {
   maasRequests: number | null;
   /** Time since the live run started or resumed (null when read from the store). */
   elapsedMs: number | null;
+  /** Live run over several regions: the regions not answering, and the hosts held at a resume until their region answers. */
+  regionsDown?: string[];
+  waitingOnRegion?: number;
 }
 
 export interface RolloutDetail {
@@ -381,6 +384,8 @@ function progressView(p: RolloutProgress): ProgressView {
     perWave: p.perWave,
     maasRequests: p.maasRequests,
     elapsedMs: p.elapsedMs,
+    ...(p.regionsDown ? { regionsDown: p.regionsDown } : {}),
+    ...(p.waitingOnRegion !== undefined ? { waitingOnRegion: p.waitingOnRegion } : {}),
   };
 }
 

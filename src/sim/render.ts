@@ -84,7 +84,8 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
   const storageBytes = hw?.disks.reduce((n, d) => n + d.sizeBytes, 0) ?? 0;
   const deployed = m.status === NodeStatus.DEPLOYED;
   const addresses = region.addressesOf(m);
-  const boot = m.ifaces.find((i) => i.slot === 0);
+  // The boot interface is the one on NIC 0, rendered once: interface_set and boot_interface show the same object.
+  const bootAt = m.ifaces.findIndex((i) => i.slot === 0);
   const gatewayLink = m.ifaces.flatMap((i) => i.links).find((l) => l.subnetId !== null && l.mode !== "link_up" && region.net.subnets.get(l.subnetId)?.gatewayIp);
   const gateway = gatewayLink?.subnetId == null ? null : (region.net.subnets.get(gatewayLink.subnetId)?.gatewayIp ?? null);
   return {
@@ -171,7 +172,7 @@ export function renderMachine(region: Region, m: MachineRecord): Record<string, 
         },
     numanode_set: hw ? [{ index: 0, memory: hw.memoryMib, cores: Array.from({ length: hw.cpuCount }, (_, i) => i), hugepages_set: [] }] : [],
     interface_set: interfaces,
-    boot_interface: boot ? renderInterface(region.net, m.systemId, m.ifaces, boot, hw?.nics[0]) : null,
+    boot_interface: bootAt === -1 ? null : interfaces[bootAt],
     physicalblockdevice_set: disks,
     blockdevice_set: [...disks, ...virtual],
     virtualblockdevice_set: virtual,

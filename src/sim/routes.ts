@@ -12,8 +12,11 @@ export interface Reply {
   status: number;
   /** Serialised as JSON; undefined means an empty body (204). */
   json?: unknown;
-  /** A non-JSON body (set_boot_disk's `OK`, details' BSON) with its content type. */
-  raw?: { contentType: string; body: string | Buffer };
+  /**
+   * A body already serialised, with its content type: set_boot_disk's `OK`, details' BSON,
+   * or a machine list's JSON as chunks (rendered one machine at a time, see api/machines.ts).
+   */
+  raw?: { contentType: string; body: string | Buffer | readonly Buffer[] };
 }
 
 export interface Call {

@@ -181,10 +181,13 @@ export class SimServer {
     op.byStatus[key] = (op.byStatus[key] ?? 0) + 1;
   }
 
-  private send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-    const buf = typeof body === "string" ? Buffer.from(body) : body;
-    res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(buf.length), Vary: "Authorization,Cookie", ...headers });
-    res.end(buf);
+  private send(res: ServerResponse, status: number, contentType: string, body: string | Buffer | readonly Buffer[], headers: Record<string, string> = {}): void {
+    // A body in chunks (a machine list) goes out chunk by chunk, with the same Content-Length.
+    const chunks = typeof body === "string" ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+    const length = chunks.reduce((n, c) => n + c.length, 0);
+    res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(length), Vary: "Authorization,Cookie", ...headers });
+    for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
+    res.end(chunks.at(-1));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -276,7 +279,7 @@ export class SimServer {
     req: IncomingMessage,
     url: URL,
     method: string,
-  ): Promise<{ operation: string; status: number; contentType: string; body: string | Buffer; headers?: Record<string, string> }> {
+  ): Promise<{ operation: string; status: number; contentType: string; body: string | Buffer | readonly Buffer[]; headers?: Record<string, string> }> {
     const raw = await readBody(req);
     if (raw === null) return { operation: "unknown", status: 413, contentType: "text/plain; charset=utf-8", body: "Request body too large." };
     const query = Params.fromSearch(url.searchParams);

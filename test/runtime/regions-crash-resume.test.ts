@@ -2,7 +2,8 @@
  * kill -9 of a rollout over two regions, each region its own `metalwave sim` process as real
  * regions would be, then `metalwave rollout --resume` with `regions:` in the config: killed
  * once a canary deploys; resumed, region b goes away mid-wave and the run is killed while b
- * is down (its calls held, begun and unsent); resumed to the end (its start waits for b).
+ * is down (its calls held, begun and unsent); resumed while b is still away (a's hosts go on
+ * at once, b's wait on their region and are restored once it is back), to the end.
  * Every machine of both regions ends deployed, commissioned and deployed exactly once, and
  * the calls the crash left open are settled by reading each machine in its own region.
  */
@@ -104,11 +105,15 @@ afterEach(async () => {
 afterAll(async () => {
   for (const { child } of sims.values()) {
     if (child.exitCode === null) {
+      // A region still away (the plan test's outage) may not close at once: killed after 3 s.
+      const exited = once(child, "exit");
       child.kill("SIGTERM");
-      await once(child, "exit");
+      const late = setTimeout(() => child.kill("SIGKILL"), 3_000);
+      await exited;
+      clearTimeout(late);
     }
   }
-});
+}, 20_000);
 
 describe("crash-safe resume over two regions", () => {
   it("survives kill -9 while a region is away and resumes, deploying every machine of both regions exactly once", async () => {
@@ -122,7 +127,7 @@ describe("crash-safe resume over two regions", () => {
     // hosts' calls held, some begun in the journal and never sent) and a goes on.
     const second = metalwave(["rollout", "--config", configFile, "--resume"]);
     await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string; wave?: number }).event === "waveStarted" && (j.data as { wave?: number }).wave === 2), second, "the last wave started");
-    const away = await fetch(sims.get("b")!.url.replace(/\/MAAS$/, "/sim/outage?ms=8000"), { method: "POST" });
+    const away = await fetch(sims.get("b")!.url.replace(/\/MAAS$/, "/sim/outage?ms=20000"), { method: "POST" });
     expect(away.ok).toBe(true);
     await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string }).event === "regionDown"), second, "region b found down");
     await kill9(second);
@@ -138,9 +143,25 @@ describe("crash-safe resume over two regions", () => {
     expect(atCrash.down).toEqual(["b"]);
     expect(atCrash.open).toBeGreaterThan(0);
 
-    // 3. Resumed to the end.
+    // 3. Resumed while b is still away: a's hosts go on at once, b's wait on their region
+    // (journaled waitingOnRegion) and are restored once it is back; then to the end.
     const last = metalwave(["rollout", "--config", configFile, "--resume", "--json"]);
     const out = output(last);
+    const inService = (s: Store, id: string, region: string) => s.loadHosts(id).filter((h) => h.region === region && h.outcome === "inService").length;
+    await until((s, id) => inService(s, id, "a") === PER_REGION, last, "every host of a in service while b is away");
+    const whileAway = (() => {
+      const s = openStore(storePath);
+      try {
+        const id = s.latestRollout()!.id;
+        const entries = s.journal(id, { kind: "rollout" }).map((j) => j.data as { event?: string });
+        return { b: inService(s, id, "b"), waiting: entries.filter((e) => e.event === "waitingOnRegion").length, caughtUp: entries.filter((e) => e.event === "regionCaughtUp").length };
+      } finally {
+        s.close();
+      }
+    })();
+    expect(whileAway.b).toBeLessThan(PER_REGION);
+    expect(whileAway.waiting).toBeGreaterThan(0);
+    expect(whileAway.caughtUp).toBe(0);
     const [code] = (await once(last, "exit")) as [number | null];
     expect(code, out.text().slice(-3000)).toBe(0);
 
@@ -163,11 +184,27 @@ describe("crash-safe resume over two regions", () => {
       const entries = s.journal(id, {});
       const resumed = entries.filter((j) => j.kind === "rollout" && (j.data as { event?: string }).event === "resumed");
       expect(resumed).toHaveLength(2);
-      expect(entries.filter((j) => (j.data as { event?: string }).event === "regionDown").map((j) => (j.data as { region?: string }).region)).toEqual(["b"]);
+      // Found down by the second run, and again by the third at its start.
+      expect(entries.filter((j) => (j.data as { event?: string }).event === "regionDown").map((j) => (j.data as { region?: string }).region)).toEqual(["b", "b"]);
+      expect(entries.filter((j) => (j.data as { event?: string }).event === "regionCaughtUp").map((j) => (j.data as { region?: string }).region)).toEqual(["b"]);
       // The calls the crash left open were settled on resume, each by reading its machine in its own region.
       expect(entries.filter((j) => j.kind === "maas_call" && /reconciled after restart/.test(JSON.stringify(j.data))).length).toBeGreaterThan(0);
     } finally {
       s.close();
     }
   }, 180_000);
+
+  it("metalwave plan with a region away is refused at once, naming the region (a plan needs every region's machines)", async () => {
+    const away = await fetch(sims.get("b")!.url.replace(/\/MAAS$/, "/sim/outage?ms=15000"), { method: "POST" });
+    expect(away.ok).toBe(true);
+    const started = Date.now();
+    const plan = metalwave(["plan", "--config", configFile]);
+    const out = output(plan);
+    const [code] = (await once(plan, "exit")) as [number | null];
+    expect(code).not.toBe(0);
+    expect(out.text()).toContain("REGIONS_UNREACHABLE");
+    expect(out.text()).toMatch(/a plan needs every region's machines, and a region does not answer: region b \(/);
+    // Refused, not waited out: well before the region is back.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 60_000);
 });

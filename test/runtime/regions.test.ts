@@ -154,4 +154,61 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
       expect(machines.map((m) => [m.commissioned, m.deployed])).toEqual(machines.map(() => [1, 1]));
     });
   }, 120_000);
+
+  it("resumes with a region away: the others' hosts go on at once, its hosts wait on it (through a kill and a second resume) and are restored once it is back, each machine deployed once", async () => {
+    sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: 61 + i, hostnamePrefix: name })));
+    store = await openBackend(backend);
+    const clients = sims.map((s) => simClient(s));
+    const regionsPort = () => new RegionsMaas(NAMES.map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));
+    const config = parseConfig({ layers: { enabled: false }, rollout: { waves: [1, "100%"], maxInFlight: 9, backoffMs: { base: 1, max: 5 } } });
+    const deps = { ...simDeps(clients[0]!, store, config), requestCount: () => clients.reduce((n, c) => n + c.stats().requests, 0) };
+    const b = sims[1]!;
+    let killed: Promise<void> | undefined;
+    const first: RolloutRunner = new RolloutRunner({
+      ...deps,
+      maas: regionsPort(),
+      // A kill (the runner stops where it is) once hosts of b's second wave are deploying: they are in flight when b goes away.
+      onProgress: () => {
+        if (!killed && (b.stats().machines ?? []).filter((m) => m.deployed > 0).length >= 3) killed = first.close();
+      },
+    });
+    await expect(first.run({ resume: false })).rejects.toMatchObject({ code: "RUNNER_CLOSED" });
+    await killed;
+    const rolloutId = store.latestRollout()!.id;
+    const bHosts = () => store!.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === "b");
+    const bInFlight = bHosts().filter((h) => h.outcome === null).map((h) => h.systemId).sort();
+    expect(bInFlight.length).toBeGreaterThan(0);
+    await b.goAway();
+
+    // Resume with b away: a and c go on at once; b's hosts in flight wait on it.
+    let waitingSeen = 0;
+    const second = new RolloutRunner({ ...deps, maas: regionsPort(), onProgress: (p) => (waitingSeen = Math.max(waitingSeen, p.waitingOnRegion ?? 0)) });
+    const secondRun = second.run({ resume: true });
+    const settledIn = (region: string) => store!.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === region && h.outcome === "inService").length;
+    await until("every host of a and c in service while b is away", () => settledIn("a") === PER_REGION && settledIn("c") === PER_REGION);
+    expect(waitingSeen).toBe(bInFlight.length);
+    expect(second.progress().regionsDown).toEqual(["b"]);
+    // Nothing of b was touched: its records are as the pause left them, and none of its hosts started.
+    expect(bHosts().filter((h) => h.outcome === null).map((h) => h.systemId).sort()).toEqual(bInFlight);
+    const journal = () => store!.journal(rolloutId).map((e) => ({ ...e, data: e.data as Record<string, unknown> }));
+    expect(journal().filter((e) => e.data["event"] === "waitingOnRegion").map((e) => e.systemId).sort()).toEqual(bInFlight);
+    // A kill while b is still away (the runner stops where it is; the store stays as it is), then a resume.
+    await second.close();
+    await expect(secondRun).rejects.toMatchObject({ code: "RUNNER_CLOSED" });
+    let thirdWaiting = 0;
+    const third = new RolloutRunner({ ...deps, maas: regionsPort(), onProgress: (p) => (thirdWaiting = p.waitingOnRegion ?? 0) });
+    const thirdRun = third.run({ resume: true });
+    await until("the third run holding b's hosts", () => thirdWaiting === bInFlight.length);
+    await b.comeBack();
+
+    const summary = await thirdRun;
+    expect(summary.state).toBe("completed");
+    expect(summary.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    expect(summary.waitingOnRegion).toBe(0);
+    expect(journal().filter((e) => e.data["event"] === "regionCaughtUp").map((e) => [e.data["region"], e.data["hosts"]])).toEqual([["b", bInFlight.length]]);
+    sims.forEach((sim) => {
+      const machines = sim.stats().machines ?? [];
+      expect(machines.map((m) => [m.commissioned, m.deployed])).toEqual(machines.map(() => [1, 1]));
+    });
+  }, 120_000);
 });

@@ -13,8 +13,26 @@ import { admin, machineOf, ok } from "./common.ts";
 import { setStorageLayout } from "./storage.ts";
 
 
-function machineList(region: Region, list: readonly MachineRecord[]): unknown[] {
-  return list.map((m) => renderMachine(region, m));
+const LIST_CHUNK_CHARS = 256 * 1024;
+
+/**
+ * A list of machines as JSON, the same text `JSON.stringify` gives the array of rendered
+ * machines, built one machine at a time into chunks of about 256 KB: neither every rendered
+ * machine at once nor the whole text as one string is held (100,000 commissioned machines
+ * are about 900 MB of JSON, past V8's longest string).
+ */
+function machineList(region: Region, list: readonly MachineRecord[]): Reply {
+  const chunks: Buffer[] = [];
+  let text = "[";
+  for (let i = 0; i < list.length; i++) {
+    text += (i === 0 ? "" : ",") + JSON.stringify(renderMachine(region, list[i] as MachineRecord));
+    if (text.length >= LIST_CHUNK_CHARS) {
+      chunks.push(Buffer.from(text));
+      text = "";
+    }
+  }
+  chunks.push(Buffer.from(text + "]"));
+  return { status: 200, raw: { contentType: "application/json", body: chunks } };
 }
 
 function comment(c: Call): string {
@@ -125,8 +143,8 @@ export const machinesHandler: HandlerDef = {
   stats: "machines",
   collection: true,
   actions: [
-    { method: "GET", op: null, doc: "List machines visible to the user, optionally filtered by criteria.", handler: (c) => ok(machineList(c.region, c.region.list(c.query))) },
-    { method: "GET", op: "list_allocated", doc: "Fetch machines that were allocated to the user/oauth token.", handler: (c) => ok(machineList(c.region, c.region.machines.filter((m) => m.owner === c.user))) },
+    { method: "GET", op: null, doc: "List machines visible to the user, optionally filtered by criteria.", handler: (c) => machineList(c.region, c.region.list(c.query)) },
+    { method: "GET", op: "list_allocated", doc: "Fetch machines that were allocated to the user/oauth token.", handler: (c) => machineList(c.region, c.region.machines.filter((m) => m.owner === c.user)) },
     { method: "POST", op: null, doc: "Create a new machine.", handler: (c) => ok(renderMachine(c.region, c.region.create(c.body))) },
     {
       method: "POST",
@@ -272,8 +290,8 @@ export const tagHandler: HandlerDef = {
       },
     },
     { method: "POST", op: "update_nodes", doc: "Add or remove nodes being associated with this tag.", handler: (c) => ok(c.region.updateTagNodes(tagOf(c), c.body.all("add"), c.body.all("remove"))) },
-    { method: "GET", op: "machines", doc: "Get a JSON list containing machine objects that match the given tag name.", handler: (c) => ok(machineList(c.region, c.region.machinesWithTag(tagOf(c)))) },
-    { method: "GET", op: "nodes", doc: "Get a JSON list containing node objects that match the given tag name.", handler: (c) => ok(machineList(c.region, c.region.machinesWithTag(tagOf(c)))) },
+    { method: "GET", op: "machines", doc: "Get a JSON list containing machine objects that match the given tag name.", handler: (c) => machineList(c.region, c.region.machinesWithTag(tagOf(c))) },
+    { method: "GET", op: "nodes", doc: "Get a JSON list containing node objects that match the given tag name.", handler: (c) => machineList(c.region, c.region.machinesWithTag(tagOf(c))) },
   ],
 };
 
