@@ -26,11 +26,14 @@ export function machineJson(over: { system_id?: string; status?: NodeStatusCode;
   return m;
 }
 
-/** A clock whose sleeps return at once and advance virtual time; records each wait. */
-/** The client's clock in these tests: hand-driven, each sleep moves it on (test/fakes/clock.ts). */
+/**
+ * The client's clock in these tests: hand-driven, each sleep moves it on and is recorded
+ * (test/fakes/clock.ts). Its wall time starts at the real time, since the client's OAuth
+ * timestamps come from it and a region checks them against its own clock.
+ */
 export type VirtualClock = HandClock;
 export function virtualClock(): VirtualClock {
-  return new HandClock();
+  return new HandClock(0, Date.now());
 }
 
 export interface Harness {
