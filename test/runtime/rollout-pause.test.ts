@@ -9,7 +9,18 @@ import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig, type ConfigInput } from "../../src/config.ts";
-import { simClient, simDeps } from "./sim-client.ts";
+import { MaasClient } from "../../src/maas/client.ts";
+import type { DeployParams, MachineState } from "../../src/maas/port.ts";
+import { simDeps } from "./sim-client.ts";
+
+/** The simulator's client, calling a hook as each deploy request is about to be sent. */
+class PauseOnFirstDeploy extends MaasClient {
+  beforeDeploy: (() => void) | undefined;
+  override deploy(systemId: string, params?: DeployParams): Promise<MachineState> {
+    this.beforeDeploy?.();
+    return super.deploy(systemId, params);
+  }
+}
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -25,20 +36,21 @@ describe("a paused rollout", () => {
     // Every deploy fails: each host's deploy is retried (release, allocate, deploy) until spent.
     sim = await startSimulator({ machines: 40, zeroDuration: true, seed: 3, faults: "deploy.fail=1" });
     store = openStore(":memory:");
-    const maas = simClient(sim);
+    const maas = new PauseOnFirstDeploy({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
     const input: ConfigInput = { rollout: { waves: ["100%"], budget: { perWave: "100%", total: "100%" }, maxAttempts: { commission: 3, deploy: 3, layer: 3, release: 3 }, backoffMs: { base: 1, max: 5 } } };
     const config = parseConfig(input);
     let paused = false;
     const runner: RolloutRunner = new RolloutRunner({
       ...simDeps(maas, store, config),
-      // Pause the moment the first host starts deploying: no deploy has failed yet.
-      onProgress: (p) => {
-        if (!paused && (p.byPhase["deploying"] ?? 0) > 0) {
-          paused = true;
-          runner.pause("paused by SIGTERM");
-        }
-      },
     });
+    // Pause as the first deploy request is sent: no deploy has failed yet. (Progress is
+    // throttled to one report per 100 ms, so pausing from it let a loaded machine fail a
+    // deploy and start its retry first.)
+    maas.beforeDeploy = () => {
+      if (paused) return;
+      paused = true;
+      runner.pause("paused by SIGTERM");
+    };
     const summary = await runner.run({ resume: false });
     expect(summary.state).toBe("paused");
     expect(summary.pauseReason).toBe("paused by SIGTERM");
