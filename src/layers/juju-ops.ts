@@ -17,7 +17,7 @@ import type { KeyedLock, Lane } from "./lane.ts";
 import type { LayerTemplate, MachineApp, RelationSpec, Values } from "./render.ts";
 import type { ModelWatches } from "./model-watches.ts";
 import { GOOD_READS, waitUntil, type WaitOptions } from "./waits.ts";
-import { waitUnitsOnView } from "./watch-waits.ts";
+import { waitUnitsOnView, type ViewUnitWait } from "./watch-waits.ts";
 import { JujuWatchError } from "../juju/port.ts";
 
 export interface StatusValue {
@@ -114,16 +114,8 @@ export interface JujuShared {
   pollMs?: number;
 }
 
-export interface UnitWait {
-  layer: string;
-  step: string;
-  host: LayerHost;
-  timeoutMs: number;
-  /** Only units on these machines (per app); all units when absent. */
-  machines?: ReadonlySet<string>;
-  /** Workload statuses that count as ready (default active). */
-  accept?: readonly string[];
-}
+/** What a unit wait waits for: one description for the watch and the polling fallback. */
+export type UnitWait = ViewUnitWait;
 
 /** Juju operations through one lane (the engine's, or one host's). */
 export class JujuOps {
