@@ -79,13 +79,11 @@ export class JsonArrayStream {
     }
     let start = this.started ? 0 : -1;
     for (; i < n; i++) {
-      const c = chunk[i] as number;
       if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === BACKSLASH) this.escaped = true;
-        else if (c === QUOTE) this.inString = false;
+        i = this.stringEnd(chunk, i);
         continue;
       }
+      const c = chunk[i] as number;
       if (c === QUOTE) {
         if (start < 0) start = i;
         this.inString = true;
@@ -114,6 +112,34 @@ export class JsonArrayStream {
     }
     this.started = start >= 0;
     if (this.started) this.parts.push(chunk.subarray(start));
+  }
+
+  /**
+   * In a string from `i`: the index of its closing quote (the string then ends), or the
+   * chunk's last index when it goes on into the next chunk. Jumps from quote to quote
+   * (most of a machine's bytes are in strings); a quote is escaped when an odd number of
+   * backslashes precedes it, counting those that ended the previous chunk (`escaped`).
+   */
+  private stringEnd(chunk: Buffer, i: number): number {
+    const n = chunk.length;
+    for (;;) {
+      const j = chunk.indexOf(QUOTE, i);
+      const stop = j < 0 ? n : j;
+      let run = 0;
+      while (stop - 1 - run >= i && chunk[stop - 1 - run] === BACKSLASH) run++;
+      const odd = ((run + (run === stop - i && this.escaped ? 1 : 0)) & 1) === 1;
+      if (j < 0) {
+        this.escaped = odd;
+        return n - 1;
+      }
+      this.escaped = false;
+      if (!odd) {
+        this.inString = false;
+        return j;
+      }
+      i = j + 1;
+      if (i === n) return n - 1;
+    }
   }
 
   /** Checks that the array was complete; for an answer that was not an array, returns its text. */
