@@ -9,10 +9,12 @@
  *
  * The split only finds where each top-level element ends (a comma or the closing
  * bracket outside any string, object or array); `JSON.parse` of each piece still judges
- * the JSON itself, so a malformed answer is refused either way. The scan works on UTF-8
- * bytes: every byte of a multi-byte character is ≥ 0x80, so no quote, bracket or comma
- * is ever found inside one.
+ * the JSON itself, so a malformed answer is refused either way. Each chunk is decoded
+ * to text as it arrives (a UTF-8 character cut between two chunks is completed by the
+ * next one) and the text is scanned.
  */
+
+import { StringDecoder } from "node:string_decoder";
 
 /** The text is not a JSON array whose elements can be told apart. */
 export class JsonArrayError extends Error {
@@ -38,18 +40,20 @@ type Where = "before" | "inside" | "after";
  */
 export class JsonArrayStream {
   private where: Where = "before";
-  private notArray: Buffer[] | undefined;
+  private notArray: string[] | undefined;
+  /** Decodes the bytes chunk by chunk, a character cut between two chunks included. */
+  private readonly decoder = new StringDecoder("utf8");
   private depth = 0;
   private inString = false;
+  /** The text so far ended in an odd number of backslashes inside a string: its next character is escaped. */
   private escaped = false;
-  /** The current element's bytes from earlier chunks. */
-  private parts: Buffer[] = [];
-  /** The current element has begun (a byte other than white space since the last comma). */
+  /** The current element's text from earlier chunks. */
+  private parts: string[] = [];
+  /** The current element has begun (a character other than white space since the last comma). */
   private started = false;
   /** Commas seen between elements (a `]` right after one is a trailing comma). */
   private commas = 0;
   private elements = 0;
-
   private readonly onElement: (text: string) => void;
 
   constructor(onElement: (text: string) => void) {
@@ -57,33 +61,36 @@ export class JsonArrayStream {
   }
 
   push(chunk: Buffer): void {
+    // Scanned as text: one decoding per chunk, then the engine's own string search,
+    // which is much faster than a JavaScript loop over bytes or a Buffer.indexOf per string.
+    const text = this.decoder.write(chunk);
     if (this.notArray !== undefined) {
-      this.notArray.push(chunk);
+      this.notArray.push(text);
       return;
     }
-    const n = chunk.length;
+    const n = text.length;
     let i = 0;
     if (this.where === "before") {
-      while (i < n && (chunk[i] as number) <= 32) i++;
+      while (i < n && text.charCodeAt(i) <= 32) i++;
       if (i === n) return;
-      if (chunk[i] !== OPEN_BRACKET) {
-        this.notArray = [chunk];
+      if (text.charCodeAt(i) !== OPEN_BRACKET) {
+        this.notArray = [text];
         return;
       }
       this.where = "inside";
       i++;
     }
     if (this.where === "after") {
-      for (; i < n; i++) if ((chunk[i] as number) > 32) throw new JsonArrayError("text after the array");
+      for (; i < n; i++) if (text.charCodeAt(i) > 32) throw new JsonArrayError("text after the array");
       return;
     }
     let start = this.started ? 0 : -1;
     for (; i < n; i++) {
       if (this.inString) {
-        i = this.stringEnd(chunk, i);
+        i = this.stringEnd(text, i);
         continue;
       }
-      const c = chunk[i] as number;
+      const c = text.charCodeAt(i);
       if (c === QUOTE) {
         if (start < 0) start = i;
         this.inString = true;
@@ -96,14 +103,14 @@ export class JsonArrayStream {
           continue;
         }
         if (c !== CLOSE_BRACKET) throw new JsonArrayError("unbalanced '}'");
-        if (start >= 0) this.emit(chunk, start, i);
+        if (start >= 0) this.emit(text, start, i);
         else if (this.commas > 0) throw new JsonArrayError("a trailing comma");
         this.where = "after";
-        for (let k = i + 1; k < n; k++) if ((chunk[k] as number) > 32) throw new JsonArrayError("text after the array");
+        for (let k = i + 1; k < n; k++) if (text.charCodeAt(k) > 32) throw new JsonArrayError("text after the array");
         return;
       } else if (c === COMMA && this.depth === 0) {
         if (start < 0) throw new JsonArrayError("an empty element");
-        this.emit(chunk, start, i);
+        this.emit(text, start, i);
         this.commas++;
         start = -1;
       } else if (c > 32 && start < 0) {
@@ -111,22 +118,22 @@ export class JsonArrayStream {
       }
     }
     this.started = start >= 0;
-    if (this.started) this.parts.push(chunk.subarray(start));
+    if (this.started) this.parts.push(start === 0 ? text : text.slice(start));
   }
 
   /**
    * In a string from `i`: the index of its closing quote (the string then ends), or the
-   * chunk's last index when it goes on into the next chunk. Jumps from quote to quote
-   * (most of a machine's bytes are in strings); a quote is escaped when an odd number of
+   * text's last index when it goes on into the next chunk. Jumps from quote to quote
+   * (most of a machine's text is in strings); a quote is escaped when an odd number of
    * backslashes precedes it, counting those that ended the previous chunk (`escaped`).
    */
-  private stringEnd(chunk: Buffer, i: number): number {
-    const n = chunk.length;
+  private stringEnd(text: string, i: number): number {
+    const n = text.length;
     for (;;) {
-      const j = chunk.indexOf(QUOTE, i);
+      const j = text.indexOf('"', i);
       const stop = j < 0 ? n : j;
       let run = 0;
-      while (stop - 1 - run >= i && chunk[stop - 1 - run] === BACKSLASH) run++;
+      while (stop - 1 - run >= i && text.charCodeAt(stop - 1 - run) === BACKSLASH) run++;
       const odd = ((run + (run === stop - i && this.escaped ? 1 : 0)) & 1) === 1;
       if (j < 0) {
         this.escaped = odd;
@@ -144,23 +151,28 @@ export class JsonArrayStream {
 
   /** Checks that the array was complete; for an answer that was not an array, returns its text. */
   end(): { array: true; count: number } | { array: false; text: string } {
-    if (this.notArray !== undefined) return { array: false, text: Buffer.concat(this.notArray).toString("utf8") };
-    if (this.where === "before") return { array: false, text: "" };
+    const rest = this.decoder.end();
+    if (this.notArray !== undefined) return { array: false, text: this.notArray.join("") + rest };
+    if (this.where === "before") return { array: false, text: rest };
+    if (rest.trim() !== "") {
+      if (this.where === "after") throw new JsonArrayError("text after the array");
+      throw new JsonArrayError("a cut character");
+    }
     if (this.where !== "after") throw new JsonArrayError(this.inString ? "unterminated string" : "unterminated array");
     return { array: true, count: this.elements };
   }
 
-  private emit(chunk: Buffer, start: number, end: number): void {
-    let text: string;
-    if (this.parts.length === 0) text = chunk.toString("utf8", start, end);
+  private emit(text: string, start: number, end: number): void {
+    let element: string;
+    if (this.parts.length === 0) element = text.slice(start, end);
     else {
-      this.parts.push(chunk.subarray(start, end));
-      text = Buffer.concat(this.parts).toString("utf8");
+      this.parts.push(text.slice(start, end));
+      element = this.parts.join("");
       this.parts = [];
     }
     this.started = false;
     this.elements++;
-    this.onElement(text);
+    this.onElement(element);
   }
 }
 
