@@ -85,21 +85,22 @@ export class JsonArrayStream {
       return;
     }
     let start = this.started ? 0 : -1;
+    // The depth in a local while scanning (the hot loop); written back when the chunk is done.
+    let depth = this.depth;
+    // A string left open by the chunk before.
+    if (this.inString && i < n) i = this.stringEnd(text, i) + 1;
     for (; i < n; i++) {
-      if (this.inString) {
-        i = this.stringEnd(text, i);
-        continue;
-      }
       const c = text.charCodeAt(i);
       if (c === QUOTE) {
         if (start < 0) start = i;
         this.inString = true;
+        i = this.stringEnd(text, i + 1);
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         if (start < 0) start = i;
-        this.depth++;
+        depth++;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        if (this.depth > 0) {
-          this.depth--;
+        if (depth > 0) {
+          depth--;
           continue;
         }
         if (c !== CLOSE_BRACKET) throw new JsonArrayError("unbalanced '}'");
@@ -108,7 +109,7 @@ export class JsonArrayStream {
         this.where = "after";
         for (let k = i + 1; k < n; k++) if (text.charCodeAt(k) > 32) throw new JsonArrayError("text after the array");
         return;
-      } else if (c === COMMA && this.depth === 0) {
+      } else if (c === COMMA && depth === 0) {
         if (start < 0) throw new JsonArrayError("an empty element");
         this.emit(text, start, i);
         this.commas++;
@@ -117,6 +118,7 @@ export class JsonArrayStream {
         start = i;
       }
     }
+    this.depth = depth;
     this.started = start >= 0;
     if (this.started) this.parts.push(start === 0 ? text : text.slice(start));
   }
