@@ -77,6 +77,14 @@ describe("the simulated cloud's OpenStack API and the layers' use of it", { time
     expect(agents.map((a) => [a.agentType, a.binary, a.alive]).sort()).toEqual([["OVN Controller agent", "ovn-controller", true], ["OVN Metadata agent", "neutron-ovn-metadata-agent", true]]);
     // A control host is a chassis with no metadata agent (it runs no hypervisor).
     expect((await c.networkAgents({ host: lf.hosts.control[0]!.hostname })).map((a) => a.agentType)).toEqual(["OVN Controller agent"]);
+    // One token for every call while it is valid; a revoked one (401) gets one fresh token and the call again.
+    const api = lf.f.hosts.openstackApi;
+    const issued = api.tokensIssued;
+    await c.computeServices({});
+    expect(api.tokensIssued).toBe(issued);
+    expect(api.revokeTokens()).toBeGreaterThan(0);
+    expect((await c.networkAgents({})).length).toBeGreaterThan(0);
+    expect(api.tokensIssued).toBe(issued + 1);
   });
 
   it("refuses what the real services refuse, in their words", async () => {

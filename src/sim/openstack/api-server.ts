@@ -51,6 +51,7 @@ export class OpenStackApiServer {
   private readonly listeners = new Map<string, Listener>();
   private readonly tokens = new Map<string, { model: string; expiresAt: number }>();
   private closed = false;
+  private issued = 0;
   requests = 0;
 
   constructor(cloud: SimCloud, opts: OpenStackApiServerOptions = {}) {
@@ -67,6 +68,21 @@ export class OpenStackApiServer {
       if (addr !== undefined && !this.listeners.has(addr)) this.listen(addr);
     }
     return Promise.all([...this.listeners.values()].map((l) => l.ready)).then(() => undefined);
+  }
+
+  /**
+   * Revokes every token, as keystone does when its fernet keys rotate past a token's key or an
+   * operator revokes them: the next call with one answers 401 (tests of a client's re-auth).
+   */
+  revokeTokens(): number {
+    const n = this.tokens.size;
+    this.tokens.clear();
+    return n;
+  }
+
+  /** Tokens issued so far (tests: how often a client authenticated). */
+  get tokensIssued(): number {
+    return this.issued;
   }
 
   async close(): Promise<void> {
@@ -173,6 +189,7 @@ export class OpenStackApiServer {
 
   private issue(model: string): { value: string; expiresAt: number; issuedAt: number } {
     const issuedAt = this.cloud.now();
+    this.issued++;
     const value = `gAAAAA${this.cloud.newToken("keystone").replace(/[^A-Za-z0-9]/g, "")}`;
     this.tokens.set(value, { model, expiresAt: issuedAt + TOKEN_LIFETIME_MS });
     return { value, expiresAt: issuedAt + TOKEN_LIFETIME_MS, issuedAt };
