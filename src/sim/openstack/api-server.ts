@@ -139,8 +139,9 @@ export class OpenStackApiServer {
       } catch (e) {
         r = { status: 500, json: { error: { code: 500, title: "Internal Server Error", message: (e as Error).message } } };
       }
-      const text = r.json === undefined ? "" : JSON.stringify(r.json);
-      res.writeHead(r.status, { ...(text ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) } : { "Content-Length": 0 }), ...r.headers });
+      const text = r.json !== undefined ? JSON.stringify(r.json) : (r.text ?? "");
+      const type = r.json !== undefined ? "application/json" : "text/plain; charset=utf-8";
+      res.writeHead(r.status, { ...(text ? { "Content-Type": type } : {}), "Content-Length": Buffer.byteLength(text), ...r.headers });
       res.end(text);
     });
   }
@@ -156,7 +157,7 @@ export class OpenStackApiServer {
       if (app === undefined || service === undefined) continue;
       // Traefik with no healthy server behind the route.
       const r = new StatusReader(this.cloud.jujuWorld, this.cloud.jujuEnv, this.cloud.now());
-      if (!r.units(m, app).some((v) => v.workload.current === "active")) return { status: 503, json: undefined, headers: { "Content-Type": "text/plain" } };
+      if (!r.units(m, app).some((v) => v.workload.current === "active")) return { status: 503, text: "no available server" };
       const sub = `/${rest.join("/")}`;
       const sreq: SimRequest = { method: req.method ?? "GET", path: sub, query: url.searchParams, headers: req.headers, body };
       const base = `http://${address}${this.portPart(address)}/${m.name}-`;
@@ -175,7 +176,7 @@ export class OpenStackApiServer {
       }
     }
     // No router for the path: traefik's own answer.
-    return { status: 404, json: undefined };
+    return { status: 404, text: "404 page not found\n" };
   }
 
   private portPart(address: string): string {

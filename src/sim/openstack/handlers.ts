@@ -35,6 +35,8 @@ export interface SimResponse {
   headers?: Record<string, string>;
   /** JSON body (undefined: none, e.g. 204). */
   json?: unknown;
+  /** A plain-text body instead (traefik's own answers). */
+  text?: string;
 }
 
 export const NOVA_MIN_VERSION: readonly [number, number] = [2, 1];
