@@ -14,6 +14,7 @@
  * queue anyway) and one commit per window instead of one per call.
  */
 import type { Store } from "../store/index.ts";
+import { isJujuOperation } from "./documents/juju-change.ts";
 
 /** How long the first intent of a batch waits for others before the batch is committed. */
 export const BEGIN_WINDOW_MS = 5;
@@ -32,7 +33,8 @@ export class CallJournal {
     this.store = store;
     this.rolloutId = rolloutId;
     for (const c of store.openCalls(rolloutId)) {
-      if (c.systemId) this.open.set(`${c.systemId}/${c.operation}`, c.id);
+      // Juju changes share the table; their journal is juju-journal.ts.
+      if (c.systemId && !isJujuOperation(c.operation)) this.open.set(`${c.systemId}/${c.operation}`, c.id);
     }
   }
 
