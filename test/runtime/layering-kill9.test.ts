@@ -5,7 +5,8 @@
  * resumed rollout finishes with every host in service, no host's layering comes anywhere
  * near its timeout, and every Juju change (machines, applications, units, relations,
  * offers, config) happened once, as the simulated controller records them (/sim/stats
- * `juju`). Re-running the finished rollout changes nothing in Juju.
+ * `juju`). Every Juju change was journaled ahead, and the intents the kills left open were
+ * reconciled by the resumed runs. Re-running the finished rollout changes nothing in Juju.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -189,6 +190,14 @@ describe("a layered rollout killed with -9 during layering and resumed", () => {
       // Killed processes leave a layering open across the kill: a resumed host closes it with the time it took after it.
       const slow = [...longest].filter(([, ms]) => ms > LAYERING_BOUND_MS);
       expect(slow, `layer timeout ${defaultHostPolicy.timeoutsMs.layer} ms`).toEqual([]);
+    });
+    // Every Juju change was journaled ahead (src/runtime/juju-journal.ts), and none is left open: the
+    // intents the kills left open (their ends are buffered) were reconciled from Juju by the next run.
+    withStore((s, id) => {
+      expect(s.openCalls(id)).toEqual([]);
+      const calls = s.journal(id, { kind: "maas_call" }).map((j) => j.data as { event?: string; operation?: string; detail?: string });
+      expect(calls.filter((c) => c.event === "begin" && c.operation === "juju.addMachine").length).toBeGreaterThanOrEqual(7);
+      expect(calls.filter((c) => c.event === "end" && c.operation?.startsWith("juju.") && c.detail?.startsWith("reconciled after restart")).length).toBeGreaterThan(0);
     });
     expect(after.juju?.repeated).toEqual({});
     expect(after.juju?.changes["add-machine"]).toBe(7);
