@@ -17,10 +17,9 @@ import { flush, hostInput, makeFakes } from "../state-machines/helpers.ts";
 const SYSTEM_ID = "abc123";
 
 describe("an abort during a re-provisioning's removal from Juju", () => {
-  it("aborts the removal's signal and sends no release", async () => {
+  it("aborts the removal's signal, and the host ends aborted with no release sent", async () => {
     const leaving: { signal: AbortSignal; ended: string }[] = [];
-    const released: string[] = [];
-    // releaseMachine uses `leave` (and, after it, the release through MAAS, which must not come).
+    // releaseMachine uses only `leave` here: the release through MAAS after it must not come (there is no MAAS).
     const deps = {
       leave: (systemId: string, signal: AbortSignal) => {
         const l = { signal, ended: "pending" };
@@ -32,8 +31,6 @@ describe("an abort during a re-provisioning's removal from Juju", () => {
           }, { once: true });
         });
       },
-      maas: { release: async (systemId: string) => void released.push(systemId) },
-      eraseOnRelease: false,
     } as Partial<HostActorDeps> as HostActorDeps;
     const { releaseMachine } = createHostActors(deps);
     const fakes = makeFakes();
@@ -53,6 +50,8 @@ describe("an abort during a re-provisioning's removal from Juju", () => {
     expect(actor.getSnapshot().status).toBe("done");
     expect(leaving[0]?.signal.aborted).toBe(true);
     expect(leaving[0]?.ended).toBe("stopped");
-    expect(released).toEqual([]);
+    // Aborted, not a failed release attempt (which a release sent to no MAAS would have been).
+    expect(actor.getSnapshot().value).toBe("aborted");
+    expect(actor.getSnapshot().context.lastError ?? null).toBeNull();
   });
 });
