@@ -133,6 +133,11 @@ export class JujuOps {
     this.host = host;
   }
 
+  /** The same operations for `h`'s part of a barrier: its changes' intents name it. */
+  for(h: LayerHost): JujuOps {
+    return new JujuOps(this.s, this.lane, h);
+  }
+
   /** The intent of a change of `model` by `step` with `values`, for this ops' host (or `h`). */
   private intent(model: string, op: JujuChangeOp, values: Values, h: LayerHost | undefined = this.host): JujuChange {
     return { op, model, target: targetOf(values), ...(h ? { host: { systemId: h.systemId, hostname: h.hostname } } : {}) };

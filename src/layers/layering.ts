@@ -325,7 +325,7 @@ class LayerEngine implements Layering {
     if (controls.length === 0) throw this.precondition("kubernetes", "k8s", "no control machine");
     const ops = await this.ops(this.main, "kubernetes");
     if (!(await this.values())["loadBalancerCidrs"]) throw this.precondition("kubernetes", "loadBalancer", `MAAS has no reserved IP range for the load balancer (comment "${this.o.deployment ?? "metalwave"}-internal-api"): the reference deployer fails without it (§2b#5)`);
-    const joined = await this.eachHost(controls, async (h) => this.machines.k8sUnit(ops, h, await this.machine(ops, h)));
+    const joined = await this.eachHost(controls, async (h) => this.machines.k8sUnit(ops.for(h), h, await this.machine(ops.for(h), h)));
     const first = joined.ok[0];
     if (first === undefined) throw asLayerError(joined.failed[0]?.error, controls[0] as LayerHost);
     const kube = await this.registerCloud(ops, first);
@@ -355,7 +355,7 @@ class LayerEngine implements Layering {
   private async formStorage(storage: readonly LayerHost[]): Promise<BarrierResult> {
     if (storage.length === 0) throw this.precondition("storage", "microceph", "no storage machine");
     const ops = await this.ops(this.main, "storage");
-    const joined = await this.eachHost(storage, async (h) => this.machines.storageHost(ops, h, await this.machine(ops, h)));
+    const joined = await this.eachHost(storage, async (h) => this.machines.storageHost(ops.for(h), h, await this.machine(ops.for(h), h)));
     const first = joined.ok[0];
     if (first === undefined) throw asLayerError(joined.failed[0]?.error, storage[0] as LayerHost);
     for (const h of joined.ok) this.cephMembers.set(h.systemId, h);
@@ -372,8 +372,8 @@ class LayerEngine implements Layering {
     if (first === undefined) throw this.precondition("control-plane", "ovn", "no control machine");
     // OVN before the control plane (§2e): the first control host carries the distributors and the proxy.
     const mm = this.mm();
-    await this.machines.ovnHost(ops, first, await this.atOf(ops, first), true);
-    const ovn = await this.eachHost(others, async (h) => this.machines.ovnHost(ops, h, await this.atOf(ops, h), false));
+    await this.machines.ovnHost(ops.for(first), first, await this.atOf(ops.for(first), first), true);
+    const ovn = await this.eachHost(others, async (h) => this.machines.ovnHost(ops.for(h), h, await this.atOf(ops.for(h), h), false));
     const endpoints = await deployControlPlane(ops, {
       tpl: this.tpl("control-plane"),
       machineModel: mm,

@@ -107,6 +107,8 @@ describe.each(["afterIntent", "afterCall"] as const)("an engine killed %s of a J
       await upTo(doomed, i).catch(() => undefined);
       expect(journal.crashedOn?.op, `${s.op} was reached in the ${s.barrier} barrier`).toBe(s.op);
       const crashed = journal.crashedOn as JujuChange;
+      // A host's change names the host it is for (the barrier's hosts included).
+      if (s.op === "addMachine" || s.op === "addUnit") expect(hostsOf(s.barrier).map((h) => h.systemId)).toContain(crashed.host?.systemId);
       const open = [...kept.rows.values()].filter((r) => r.outcome === undefined && r.change === crashed);
       expect(open).toHaveLength(1);
 
