@@ -9,8 +9,9 @@
  * three machines HA is not asked for (Sunbeam's HA step skips), and a later controller host
  * re-runs this barrier, which asks for it then.
  *
- * Both changes are journaled ahead (juju-journal.ts); an intent the earlier run left open is
- * reconciled here, once the controller answers and before anything is sent: a machine with the
+ * Its changes (bootstrap, add-machine, enable-ha) are journaled ahead (juju-journal.ts); an
+ * intent the earlier run left open is reconciled here before anything is sent: the bootstrap
+ * when `show-controller` answers (the step's check), then a machine with the
  * host's address is in the controller model (add-machine took effect), `show-controller` lists
  * the machines enable-ha was asked for (it took effect; their votes may still be coming).
  * enable-ha is sent only while fewer machines than asked for want a vote, and its votes are
@@ -46,7 +47,14 @@ export interface ControllerDeps {
 export async function formController(d: ControllerDeps, first: LayerHost, others: readonly LayerHost[]): Promise<{ members: LayerHost[]; failed: HostFailure[] }> {
   const { lane, tpl } = d;
   await lane.steps.ensure(first, tpl, "install", {});
-  await lane.steps.ensure(first, tpl, "bootstrap", { address: first.address });
+  const host = { systemId: first.systemId, hostname: first.hostname };
+  // A bootstrap the earlier run sent: done when the controller answers (the step's own check).
+  await d.changes.reconcile((c) => c.op === "bootstrap", () => lane.steps.check(first, tpl, "bootstrap", { address: first.address }));
+  await lane.steps.ensure(first, tpl, "bootstrap", { address: first.address }, {
+    act: async () => {
+      await d.changes.change({ op: "bootstrap", model: "controller", target: { address: first.address }, host }, () => lane.steps.run(first, tpl, "bootstrap", { address: first.address }));
+    },
+  });
   const machines = async () => {
     const j = await lane.steps.queryJson<JujuMachines>(first, tpl, "machines", {});
     return Object.entries(j.machines ?? {}).map(([id, m]) => ({ id, addresses: [m["dns-name"], ...(m["ip-addresses"] ?? [])].filter((a): a is string => typeof a === "string") }));

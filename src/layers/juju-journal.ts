@@ -39,9 +39,15 @@ export const JUJU_CHANGE_OPS = [
   "setPoolSize",
   "addOsd",
   "addOsdWipe",
+  "bootstrap",
   "controllerAddMachine",
   "enableHa",
 ] as const;
+
+/** The controller's own changes: reconciled by the controller barrier (controller.ts), not from a model's status. */
+export function isControllerChange(c: { op: JujuChangeOp }): boolean {
+  return c.op === "bootstrap" || c.op === "controllerAddMachine" || c.op === "enableHa";
+}
 export type JujuChangeOp = (typeof JUJU_CHANGE_OPS)[number];
 
 export function isJujuChangeOp(s: string): s is JujuChangeOp {

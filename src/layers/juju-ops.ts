@@ -239,6 +239,7 @@ export class JujuOps {
       case "addOsd":
       case "addOsdWipe":
         return false;
+      case "bootstrap":
       case "controllerAddMachine":
       case "enableHa":
         throw new LayerError("LAYER_PRECONDITION", { layer: "juju", step: c.op }, `${c.op} is the controller's change: reconciled by the controller barrier`);

@@ -25,7 +25,7 @@ import type { HostFailure, LayerHost } from "./host.ts";
 import { JujuOps, unitsOf, type JujuShared } from "./juju-ops.ts";
 import { clientNodeKube } from "./kube.ts";
 import type { KubePort } from "./kube.ts";
-import { JujuChangeLog, NO_JUJU_JOURNAL, type JujuJournal } from "./juju-journal.ts";
+import { isControllerChange, JujuChangeLog, NO_JUJU_JOURNAL, type JujuChange, type JujuJournal } from "./juju-journal.ts";
 import { KeyedLock, Lanes, type Lane } from "./lane.ts";
 import { MachineLayers, machineModel } from "./machine-layers.ts";
 import { ModelWatches, type LayerWatchOptions } from "./model-watches.ts";
@@ -227,7 +227,7 @@ class LayerEngine implements Layering {
 
   /** Every open intent of the models (the controller's own are the controller barrier's), settled by reading Juju. */
   private reconciled(juju: JujuShared): Promise<void> {
-    const model = (c: { op: string }) => c.op !== "controllerAddMachine" && c.op !== "enableHa";
+    const model = (c: JujuChange) => !isControllerChange(c);
     if (this.changes.unreconciled(model).length === 0) return Promise.resolve();
     if (this.reconciling === undefined) {
       const ops = new JujuOps(juju, this.main);

@@ -5,7 +5,7 @@
  * right after the command and before its outcome was recorded; a new engine over the same
  * journal reconciles the open intent by reading Juju and goes on. The simulated Juju's own
  * record of changes (/sim/stats `juju`, src/sim/juju/changes.ts) shows every change applied
- * exactly once: enable-ha, add-machine, add-unit and integrate alike.
+ * exactly once: bootstrap, enable-ha, add-machine, add-unit and integrate alike.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import type { JujuChange, JujuChangeOp, JujuChangeOutcome, JujuJournal } from "../../src/layers/index.ts";
@@ -75,6 +75,8 @@ class CrashingJournal implements JujuJournal {
 }
 
 const STAGES = [
+  // Over the first controller host alone (no HA below three machines): enable-ha is the next stage's.
+  { barrier: "juju-controller", op: "bootstrap", first: true },
   { barrier: "juju-controller", op: "enableHa" },
   { barrier: "kubernetes", op: "addMachine" },
   { barrier: "storage", op: "addUnit" },
@@ -96,8 +98,9 @@ describe.each(["afterIntent", "afterCall"] as const)("an engine killed %s of a J
     const fleet = lf;
     const kept = new Kept();
     const hostsOf = (b: (typeof STAGES)[number]["barrier"]) => (b === "juju-controller" ? fleet.hosts.juju : b === "storage" ? fleet.hosts.storage : fleet.hosts.control);
+    const stageHosts = (s: (typeof STAGES)[number]) => ("first" in s ? hostsOf(s.barrier).slice(0, 1) : hostsOf(s.barrier));
     const upTo = async (engine: Layering, stage: number) => {
-      for (const s of STAGES.slice(0, stage + 1)) await engine.clusterBarrier(s.barrier, hostsOf(s.barrier));
+      for (const s of STAGES.slice(0, stage + 1)) await engine.clusterBarrier(s.barrier, stageHosts(s));
     };
     const cmds = () => [...fleet.history().values()].flat();
     for (const [i, s] of STAGES.entries()) {
@@ -108,7 +111,7 @@ describe.each(["afterIntent", "afterCall"] as const)("an engine killed %s of a J
       expect(journal.crashedOn?.op, `${s.op} was reached in the ${s.barrier} barrier`).toBe(s.op);
       const crashed = journal.crashedOn as JujuChange;
       // A host's change names the host it is for (the barrier's hosts included).
-      if (s.op === "addMachine" || s.op === "addUnit") expect(hostsOf(s.barrier).map((h) => h.systemId)).toContain(crashed.host?.systemId);
+      if (s.op === "addMachine" || s.op === "addUnit") expect(stageHosts(s).map((h) => h.systemId)).toContain(crashed.host?.systemId);
       const open = [...kept.rows.values()].filter((r) => r.outcome === undefined && r.change === crashed);
       expect(open).toHaveLength(1);
 
@@ -119,12 +122,13 @@ describe.each(["afterIntent", "afterCall"] as const)("an engine killed %s of a J
       resumed.close();
     }
     const last = fleet.layering({ journal: new CrashingJournal(kept) });
-    for (const s of STAGES) await last.clusterBarrier(s.barrier, hostsOf(s.barrier));
+    for (const s of STAGES) await last.clusterBarrier(s.barrier, stageHosts(s));
     await Promise.all([...fleet.hosts.control, ...fleet.hosts.storage, ...fleet.hosts.compute].map((h) => last.layerHost(h)));
     expect([...kept.rows.values()].filter((r) => r.outcome === undefined)).toEqual([]);
 
     const changes = fleet.f.hosts.cloud.jujuWorld.changes.stats();
     expect(changes.repeated).toEqual({});
+    expect(changes.byOperation["bootstrap"]).toBe(1);
     expect(changes.byOperation["enable-ha"]).toBe(1);
     // 2 controller machines, then the 4 other hosts once each.
     expect(changes.byOperation["add-machine"]).toBe(6);
@@ -133,6 +137,7 @@ describe.each(["afterIntent", "afterCall"] as const)("an engine killed %s of a J
       expect(new Set(seen).size, String(re)).toBe(seen.length);
       return seen;
     };
+    expect(once(/juju bootstrap /)).toHaveLength(1);
     expect(once(/juju enable-ha /)).toHaveLength(1);
     expect(once(/juju add-machine /)).toHaveLength(6);
     once(/juju add-unit /);
