@@ -13,25 +13,76 @@
  * 200 hosts in flight and 4 requests to MAAS at a time, mostly waits in the client's
  * queue anyway) and one commit per window instead of one per call.
  */
-import type { Store } from "../store/index.ts";
+import type { BeginCallInput, Store } from "../store/index.ts";
 import { isJujuOperation } from "./documents/juju-change.ts";
 
 /** How long the first intent of a batch waits for others before the batch is committed. */
 export const BEGIN_WINDOW_MS = 5;
+
+/**
+ * The write-ahead half shared by the MAAS calls and the Juju changes (juju-journal.ts): the
+ * intents asked for within BEGIN_WINDOW_MS are written in one transaction, each resolving
+ * with its call id once committed; an end goes through the write-behind buffer.
+ */
+export class IntentWindow {
+  private readonly store: Store;
+  /** Calls begun by this process and not yet ended. */
+  private readonly begun = new Map<number, BeginCallInput>();
+  /** Intents asked for in this window, written together at its end. */
+  private queued: { call: BeginCallInput; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  /** Resolves with the call's id once its intent is committed; rejects (and nothing may be sent) when the write fails. */
+  begin(call: BeginCallInput): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
+      this.queued.push({ call, resolve, reject });
+    });
+  }
+
+  private writeQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    let ids: number[];
+    try {
+      ids = this.store.transaction(() => batch.map((q) => this.store.beginCall(q.call)));
+    } catch (e) {
+      for (const q of batch) q.reject(e);
+      return;
+    }
+    batch.forEach((q, i) => {
+      const id = ids[i] as number;
+      this.begun.set(id, q.call);
+      q.resolve(id);
+    });
+  }
+
+  /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */
+  end(callId: number, outcome: "ok" | "error" | "unknown", detail?: string): void {
+    const c = this.begun.get(callId);
+    this.begun.delete(callId);
+    if (!c) {
+      this.store.endCall(callId, outcome, detail);
+      return;
+    }
+    this.store.endCallLater({ callId, rolloutId: c.rolloutId, systemId: c.systemId, operation: c.operation }, outcome, detail);
+  }
+}
 
 export class CallJournal {
   private readonly store: Store;
   private readonly rolloutId: string;
   /** `${systemId}/${op}` → id of a call left open by an earlier process. */
   private readonly open = new Map<string, number>();
-  /** Calls begun by this process and not yet ended. */
-  private readonly begun = new Map<number, { systemId: string; op: string }>();
-  /** Intents asked for in this window, written together at its end. */
-  private queued: { systemId: string; op: string; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+  private readonly window: IntentWindow;
 
   constructor(store: Store, rolloutId: string) {
     this.store = store;
     this.rolloutId = rolloutId;
+    this.window = new IntentWindow(store);
     for (const c of store.openCalls(rolloutId)) {
       // Juju changes share the table; their journal is juju-journal.ts.
       if (c.systemId && !isJujuOperation(c.operation)) this.open.set(`${c.systemId}/${c.operation}`, c.id);
@@ -68,37 +119,11 @@ export class CallJournal {
    * and nothing may be sent, when the write fails.
    */
   begin(systemId: string, op: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
-      this.queued.push({ systemId, op, resolve, reject });
-    });
-  }
-
-  private writeQueued(): void {
-    const batch = this.queued;
-    this.queued = [];
-    let ids: number[];
-    try {
-      ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op })));
-    } catch (e) {
-      for (const c of batch) c.reject(e);
-      return;
-    }
-    batch.forEach((c, i) => {
-      const id = ids[i] as number;
-      this.begun.set(id, { systemId: c.systemId, op: c.op });
-      c.resolve(id);
-    });
+    return this.window.begin({ rolloutId: this.rolloutId, systemId, operation: op });
   }
 
   /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */
   end(callId: number, outcome: "ok" | "error" | "unknown", detail?: string): void {
-    const c = this.begun.get(callId);
-    this.begun.delete(callId);
-    if (!c) {
-      this.store.endCall(callId, outcome, detail);
-      return;
-    }
-    this.store.endCallLater({ callId, rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op }, outcome, detail);
+    this.window.end(callId, outcome, detail);
   }
 }

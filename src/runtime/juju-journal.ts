@@ -10,19 +10,19 @@
  */
 import type { JujuChange, JujuChangeOutcome, JujuJournal } from "../layers/index.ts";
 import type { Store } from "../store/index.ts";
-import { BEGIN_WINDOW_MS } from "./call-journal.ts";
+import { IntentWindow } from "./call-journal.ts";
 import { JUJU_OPERATION_PREFIX, isJujuOperation, readJujuChange, writeJujuChange } from "./documents/juju-change.ts";
 
 export class StoreJujuJournal implements JujuJournal {
   private readonly store: Store;
   private readonly rolloutId: string;
   private readonly left: { id: number; change: JujuChange }[];
-  private readonly begun = new Map<number, { systemId: string; operation: string }>();
-  private queued: { c: JujuChange; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+  private readonly window: IntentWindow;
 
   constructor(store: Store, rolloutId: string) {
     this.store = store;
     this.rolloutId = rolloutId;
+    this.window = new IntentWindow(store);
     // Read (and checked) at once: an intent this build cannot read stops the resume here.
     this.left = store
       .openCalls(rolloutId)
@@ -35,38 +35,12 @@ export class StoreJujuJournal implements JujuJournal {
   }
 
   begin(c: JujuChange): Promise<number> {
-    const doc = writeJujuChange(c);
-    return new Promise((resolve, reject) => {
-      if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
-      this.queued.push({ c: doc.change, resolve, reject });
-    });
-  }
-
-  private writeQueued(): void {
-    const batch = this.queued;
-    this.queued = [];
-    let ids: number[];
-    try {
-      ids = this.store.transaction(() => batch.map((q) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: q.c.host?.systemId ?? "", operation: `${JUJU_OPERATION_PREFIX}${q.c.op}`, params: writeJujuChange(q.c) })));
-    } catch (e) {
-      for (const q of batch) q.reject(e);
-      return;
-    }
-    batch.forEach((q, i) => {
-      const id = ids[i] as number;
-      this.begun.set(id, { systemId: q.c.host?.systemId ?? "", operation: `${JUJU_OPERATION_PREFIX}${q.c.op}` });
-      q.resolve(id);
-    });
+    const params = writeJujuChange(c);
+    return this.window.begin({ rolloutId: this.rolloutId, systemId: params.change.host?.systemId ?? "", operation: `${JUJU_OPERATION_PREFIX}${params.change.op}`, params });
   }
 
   end(id: number, outcome: JujuChangeOutcome, detail?: string): void {
-    const b = this.begun.get(id);
-    this.begun.delete(id);
-    if (b === undefined) {
-      this.store.endCall(id, outcome, detail);
-      return;
-    }
-    this.store.endCallLater({ callId: id, rolloutId: this.rolloutId, ...b }, outcome, detail);
+    this.window.end(id, outcome, detail);
   }
 
   reconciled(id: number, tookEffect: boolean, detail: string): void {
