@@ -77,6 +77,8 @@ export class CallJournal {
   private readonly rolloutId: string;
   /** `${systemId}/${op}` → id of a call left open by an earlier process. */
   private readonly open = new Map<string, number>();
+  /** The parameters those open calls were begun with (what the machine looked like before). */
+  private readonly openParams = new Map<number, unknown>();
   private readonly window: IntentWindow;
 
   constructor(store: Store, rolloutId: string) {
@@ -85,7 +87,9 @@ export class CallJournal {
     this.window = new IntentWindow(store);
     for (const c of store.openCalls(rolloutId)) {
       // Juju changes share the table; their journal is juju-journal.ts.
-      if (c.systemId && !isJujuOperation(c.operation)) this.open.set(`${c.systemId}/${c.operation}`, c.id);
+      if (!c.systemId || isJujuOperation(c.operation)) continue;
+      this.open.set(`${c.systemId}/${c.operation}`, c.id);
+      if (c.params !== undefined) this.openParams.set(c.id, c.params);
     }
   }
 
@@ -106,10 +110,16 @@ export class CallJournal {
     return this.open.get(`${systemId}/${op}`);
   }
 
+  /** The parameters an open call of an earlier process was begun with (undefined: none). */
+  paramsOf(callId: number): unknown {
+    return this.openParams.get(callId);
+  }
+
   reconciled(callId: number, tookEffect: boolean): void {
     for (const [k, v] of this.open) {
       if (v === callId) this.open.delete(k);
     }
+    this.openParams.delete(callId);
     this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect"}`);
   }
 
@@ -118,8 +128,8 @@ export class CallJournal {
    * committed (with the other intents of this turn), so the request may then be sent. Rejects,
    * and nothing may be sent, when the write fails.
    */
-  begin(systemId: string, op: string): Promise<number> {
-    return this.window.begin({ rolloutId: this.rolloutId, systemId, operation: op });
+  begin(systemId: string, op: string, params?: Record<string, unknown>): Promise<number> {
+    return this.window.begin({ rolloutId: this.rolloutId, systemId, operation: op, ...(params !== undefined ? { params } : {}) });
   }
 
   /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */
