@@ -23,7 +23,9 @@
  * Every change is written ahead to the rollout's journal (`journal`) and is check-then-act:
  * each step reads `juju status` first and acts only on what is still there, so a removal cut
  * short by a crash resumes where it stopped when the release runs again. A step that fails
- * ends the removal with a LAYER_* error naming the host and the unit.
+ * ends the removal with a LAYER_* error naming the host and the unit. It runs on the host's
+ * lane (layering.ts `leaveHost` with the host's signal): an abort stops it at its next command
+ * or wait with LAYER_STOPPED, and the release run again (after a resume) finishes it.
  *
  * A dead host (its machine agent is down: the machine is off or unreachable) cannot run
  * actions or hooks: the reference's operator answer is `--force`. Its machine goes with
@@ -161,6 +163,8 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
       try {
         await ops.act(model, "removeUnit", { unit: next.name });
       } catch (e) {
+        // Stopped (the host's work aborted): not sent, not refused.
+        if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
         throw new LayerError("LAYER_COMMAND_FAILED", where("removeUnit", next.name), `juju refused to remove ${next.name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
       st = await gone("removeUnit", next.name, (s) => !unitsOf(s, next.app).some((u) => u.name === next.name), `unit ${next.name}`);
@@ -204,6 +208,7 @@ async function leaveOpenStack(h: LayerHost, d: RemovalDeps, forced: boolean): Pr
 async function hypervisorOff(ops: JujuOps, h: LayerHost, unit: string, d: RemovalDeps): Promise<void> {
   const run = (step: string) =>
     ops.action(d.model, step, unit).catch((e: unknown) => {
+      if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
       throw new LayerError("LAYER_COMMAND_FAILED", { layer: "removal", step, systemId: h.systemId, hostname: h.hostname, unit: { name: unit, status: "active", message: "" } }, `action on ${unit} failed: ${e instanceof LayerError ? e.reason : String(e)}`, { cause: e });
     });
   const r = await run("runningGuests");
@@ -245,6 +250,7 @@ async function resizePools(ops: JujuOps, h: LayerHost, d: RemovalDeps): Promise<
   try {
     await ops.action(d.model, "setPoolSize", "microceph/leader", { pools: MICROCEPH_POOLS, size });
   } catch (e) {
+    if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
     throw new LayerError("LAYER_COMMAND_FAILED", { layer: "removal", step: "setPoolSize", systemId: h.systemId, hostname: h.hostname, unit: { name: "microceph/leader", status: "active", message: "" } }, `set-pool-size ${size} failed after ${h.hostname} left: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return left;
