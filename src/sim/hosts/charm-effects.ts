@@ -59,8 +59,9 @@ export function reconcileCharms(cloud: SimCloud): void {
               cloud.k8s ??= { bootstrapHost: h.hostname, members: new Map(), tokens: new Map(), loadBalancer: { enabled: false, l2Mode: false, bgpMode: false, cidrs: [] } };
               if (!cloud.k8s.members.has(h.systemId)) {
                 cloud.k8s.members.set(h.systemId, h.hostname);
-                cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "", ...labels(app.config["node-labels"]) });
+                cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "" });
               }
+              nodeLabels(cloud, h, app.config["node-labels"]);
               k8sHosts.add(h.systemId);
               if (v.leader) {
                 cloud.k8s.loadBalancer = { enabled: app.config["load-balancer-enabled"] === "true", l2Mode: app.config["load-balancer-l2-mode"] === "true", bgpMode: app.config["load-balancer-bgp-mode"] === "true", cidrs: (app.config["load-balancer-cidrs"] ?? "").split(/[ ,]+/).filter(Boolean) };
@@ -97,6 +98,7 @@ export function reconcileCharms(cloud: SimCloud): void {
       cloud.k8s?.members.delete(sid);
       cloud.kube.removeNode(name);
       cloud.charmK8s.delete(sid);
+      cloud.k8sCharmLabels.delete(sid);
     }
   }
   for (const sid of k8sHosts) cloud.charmK8s.add(sid);
@@ -137,6 +139,20 @@ function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
     "node.ip-address": h.address,
   };
   for (const [k, v] of Object.entries(set)) c.set(k, v);
+}
+
+/**
+ * The k8s charm's LabelMaker on every reconcile of a unit, not only when its node joins
+ * (K8O:charms/worker/k8s/src/charm.py `_reconcile` → `_apply_node_labels`; charms.node_base
+ * LabelMaker.apply_node_labels): each `key=value` of `node-labels` is set on the unit's own node
+ * with --overwrite, and a label it set before that is no longer configured is removed. So an
+ * existing node gets a label added to the config later, and a node that lost one gets it back.
+ */
+function nodeLabels(cloud: SimCloud, h: SimHost, spec: string | undefined): void {
+  const want = labels(spec);
+  const before = cloud.k8sCharmLabels.get(h.systemId) ?? {};
+  cloud.kube.applyLabels(h.hostname, want, Object.keys(before).filter((k) => !(k in want)));
+  if (cloud.kube.nodes.has(h.hostname)) cloud.k8sCharmLabels.set(h.systemId, want);
 }
 
 function labels(spec: string | undefined): Record<string, string> {

@@ -155,6 +155,22 @@ export class SimKubeApi {
     }, this.readyAfterMs);
   }
 
+  /** Sets and removes labels on a node as `kubectl label --overwrite` does (no-op for a missing node); a change bumps its resourceVersion. */
+  applyLabels(name: string, set: Readonly<Record<string, string>>, remove: readonly string[]): void {
+    const n = this.nodes.get(name);
+    if (n === undefined) return;
+    let changed = false;
+    for (const k of remove) if (k in n.labels && !(k in set)) {
+      delete n.labels[k];
+      changed = true;
+    }
+    for (const [k, v] of Object.entries(set)) if (n.labels[k] !== v) {
+      n.labels[k] = v;
+      changed = true;
+    }
+    if (changed) n.resourceVersion = this.version++;
+  }
+
   removeNode(name: string): void {
     this.nodes.delete(name);
   }
