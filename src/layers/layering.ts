@@ -114,7 +114,7 @@ export interface Layering {
    * process): without it, nothing is done and `null` says so. `journal` gets each change
    * before it is made.
    */
-  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void): Promise<RemovalResult | null>;
+  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void, opts?: { force?: boolean }): Promise<RemovalResult | null>;
   /** Reads the cloud back from Juju, Kubernetes and MicroCeph (read-only queries). */
   report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
@@ -389,13 +389,14 @@ class LayerEngine implements Layering {
     }
   }
 
-  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void): Promise<RemovalResult | null> {
+  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void, opts: { force?: boolean } = {}): Promise<RemovalResult | null> {
     if (!this.juju) return null;
     const ops = new JujuOps(this.juju, this.main);
     if (!(await ops.models()).includes(this.mm())) return null;
     this.cephMembers.delete(host.systemId);
     const cephPeer = [...this.cephMembers.values()][0];
-    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage") });
+    const controlModel = String(this.tpl("control-plane").defaults["model"] ?? "openstack");
+    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), kube: this.k8s?.kube, controlModel, force: opts.force === true });
   }
 
   private isControlPlaneUp(): boolean {

@@ -7,8 +7,10 @@
  *    `disable`, then its unit removed and waited gone;
  * 2. the other units, each removed and waited gone, in the order cinder-volume → microceph
  *    (its stop hook takes the host out of the MicroCeph cluster with `--force`; no
- *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s →
- *    sunbeam-machine (subordinates go with their principals);
+ *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s, its node
+ *    cordoned and drained first (src/layers/drain.ts) → sunbeam-machine (subordinates go
+ *    with their principals); a host with a k8s unit whose node runs a mysql-k8s or
+ *    rabbitmq-k8s pod is refused before anything is removed, unless forced;
  * 3. `remove-machine` (no `--force`: nothing is left on it);
  * 4. when the host was a MicroCeph member: `default-pool-size` and action `set-pool-size` on
  *    the microceph leader for MicroCeph's own pools, both min(remaining members, 3).
@@ -31,6 +33,8 @@ import type { JujuOps, StatusJson } from "./juju-ops.ts";
 import { unitsOf } from "./juju-ops.ts";
 import type { LayerTemplate } from "./render.ts";
 import { waitUntil } from "./waits.ts";
+import { cordonAndDrain, DRAIN_TIMEOUT_MS, refuseGuardedPods, type DrainStep } from "./drain.ts";
+import type { KubePort } from "./kube.ts";
 
 /** Principal applications in the order their units leave (§5 step 3-4); any other goes before sunbeam-machine. */
 export const REMOVAL_ORDER: readonly string[] = [
@@ -51,7 +55,7 @@ export const MICROCEPH_POOLS = ".mgr,.rgw.root,default.rgw.log,default.rgw.contr
 
 /** One change the removal is about to make, journaled before it is made. */
 export interface RemovalStep {
-  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize";
+  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize" | DrainStep["step"];
   /** The unit, machine or member it acts on. */
   target: string;
   /** Why the --force path was taken (dead host). */
@@ -68,6 +72,14 @@ export interface RemovalDeps {
   /** A storage member still in service, to remove a dead host's MicroCeph member from. */
   cephPeer: LayerHost | undefined;
   storageTpl: LayerTemplate<"storage">;
+  /** The Kubernetes client of this run (a k8s unit's node is cordoned and drained through it). */
+  kube: KubePort | undefined;
+  /** The control-plane model: the namespace of the pods, and their applications' charms. */
+  controlModel: string;
+  /** Take the host out even with database or queue pods on its node (the reference's --force). */
+  force?: boolean;
+  /** The drain's limit (default the reference's 600 s). */
+  drainTimeoutMs?: number;
 }
 
 export interface RemovalResult {
@@ -134,12 +146,16 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
     await gone("removeMachine", undefined, (st) => st.machines?.[id] === undefined, `machine ${id}`);
     if (wasCeph) await removeCephMember(ops, h, d);
   } else {
+    const drain = { kube: d.kube, controlModel: d.controlModel, force: d.force === true, timeoutMs: d.drainTimeoutMs ?? DRAIN_TIMEOUT_MS, journal: d.journal, logger: d.logger };
+    // §5 step 1: checked before anything is removed.
+    if (principalsOn(st0, id).some((u) => u.app === "k8s")) await refuseGuardedPods(ops, h, drain);
     // Each round acts on the last read: a resumed removal finds only what is still there.
     let st = st0;
     for (;;) {
       const next = principalsOn(st, id)[0];
       if (next === undefined) break;
       if (next.app === "openstack-hypervisor") await hypervisorOff(ops, h, next.name, d);
+      if (next.app === "k8s") await cordonAndDrain(ops, h, drain);
       d.journal({ step: "removeUnit", target: next.name });
       try {
         await ops.act(model, "removeUnit", { unit: next.name });

@@ -11,7 +11,8 @@
  * - `microovn` units: the snap and the OVN chassis of hosts given the `chassis` role;
  * - `openstack-hypervisor` units: the snap, configured from its relations;
  * - applications of a Kubernetes model on the simulated cluster: their Services
- *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer).
+ *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer)
+ *   and their StatefulSets' pods and claims (src/sim/hosts/kube-workloads.ts).
  * Actions (juju-layering.md §6): `{status, results}` with `completed`/`failed`.
  */
 import { kubeServiceAddress } from "../juju/render.ts";
@@ -165,6 +166,9 @@ function labels(spec: string | undefined): Record<string, string> {
 }
 
 /** Services of a Kubernetes model's applications, when the model's cloud is the simulated cluster. */
+/** The storage (claim template) of the Kubernetes charms that have one (mysql-k8s `database`, glance-k8s `local-repository`; charmcraft/metadata storage sections). */
+const CHARM_STORAGE: Readonly<Record<string, string>> = { "mysql-k8s": "database", "glance-k8s": "local-repository" };
+
 function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {
   const def = c.clouds.get(m.cloud);
   if (def?.server !== cloud.kube.url) return;
@@ -172,9 +176,12 @@ function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {
   for (const app of m.apps.values()) {
     const lb = app.charm.name === "traefik-k8s" || app.charm.name === "rabbitmq-k8s" || app.config["expose-external"] === "loadbalancer";
     cloud.kube.upsertService(m.name, app.name, lb ? "LoadBalancer" : "ClusterIP", kubeServiceAddress(m, app.name));
+    // Its StatefulSet: a pod per unit, a claim per pod for a charm with storage.
+    cloud.kube.workloads.syncApp(m.name, app.name, app.units.size, CHARM_STORAGE[app.charm.name]);
     want.add(app.name);
   }
   for (const s of [...cloud.kube.services.values()]) if (s.namespace === m.name && !want.has(s.name)) cloud.kube.removeService(m.name, s.name);
+  for (const a of cloud.kube.workloads.appsIn(m.name)) if (!want.has(a)) cloud.kube.workloads.removeApp(m.name, a);
 }
 
 // ------------------------------------------------------------------ actions
