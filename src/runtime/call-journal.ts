@@ -30,9 +30,13 @@ export class CallJournal {
   /** Intents asked for in this window, written together at its end. */
   private queued: { systemId: string; op: string; params: Record<string, unknown> | undefined; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(store: Store, rolloutId: string) {
+  /** Runs just before a batch of intents is written, with their hosts (the runner saves those hosts' snapshots into the same commit). */
+  private readonly beforeIntents: ((systemIds: readonly string[]) => void) | undefined;
+
+  constructor(store: Store, rolloutId: string, beforeIntents?: (systemIds: readonly string[]) => void) {
     this.store = store;
     this.rolloutId = rolloutId;
+    this.beforeIntents = beforeIntents;
     for (const c of store.openCalls(rolloutId)) {
       if (!c.systemId) continue;
       this.open.set(`${c.systemId}/${c.operation}`, c.id);
@@ -87,6 +91,7 @@ export class CallJournal {
     this.queued = [];
     let ids: number[];
     try {
+      this.beforeIntents?.(batch.map((c) => c.systemId));
       ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op, ...(c.params !== undefined ? { params: c.params } : {}) })));
     } catch (e) {
       for (const c of batch) c.reject(e);

@@ -215,7 +215,8 @@ export class RolloutRunner {
       });
     }
 
-    const calls = new CallJournal(store, this.rolloutId);
+    // Each host's record commits with the write-ahead intent of the request it is about to make.
+    const calls = new CallJournal(store, this.rolloutId, (systemIds) => this.persistence.saveHosts(systemIds));
     const me = (await answering.whoami()).username;
     // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
     // host decides: a host that finds its machine already further along never re-sends them.
@@ -645,7 +646,6 @@ export class RolloutRunner {
           this.hosts.get(systemId)?.stop();
           this.hosts.delete(systemId);
         }
-        this.persistence.saveChanged();
         this.persistence.flushNow();
         this.emitProgress(true);
         this.finish(this.summary());
