@@ -9,9 +9,14 @@
  *   stop hook runs `cluster remove --force` unless it is the last member (CMC:src/charm.py), and
  *   never for a unit removed with its dead machine (`remove-machine --force`: no agent, no hook);
  * - `microovn` units: the snap and the OVN chassis of hosts given the `chassis` role;
- * - `openstack-hypervisor` units: the snap, configured from its relations;
+ * - `openstack-hypervisor` units: the snap, configured from its relations, and nova-compute
+ *   started (its service registered with the simulated nova, src/sim/openstack/state.ts); a
+ *   removed unit's snap goes with it (the charm's remove hook);
+ * - OVN chassis (active microovn units) and the metadata agent of the hypervisor snap: their
+ *   neutron agents;
  * - applications of a Kubernetes model on the simulated cluster: their Services
- *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer).
+ *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer)
+ *   and their StatefulSets' pods and claims (src/sim/hosts/kube-workloads.ts).
  * Actions (juju-layering.md §6): `{status, results}` with `completed`/`failed`.
  */
 import { kubeServiceAddress } from "../juju/render.ts";
@@ -41,6 +46,8 @@ export function reconcileCharms(cloud: SimCloud): void {
   const r = new StatusReader(cloud.jujuWorld, cloud.jujuEnv, cloud.now());
   const k8sHosts = new Set<string>();
   const cephHosts = new Set<string>();
+  const hypervisors = new Set<string>();
+  const chassis: SimHost[] = [];
   cloud.ovnChassis.clear();
   for (const c of cloud.jujuWorld.controllers.values()) {
     for (const m of c.models.values()) {
@@ -59,8 +66,9 @@ export function reconcileCharms(cloud: SimCloud): void {
               cloud.k8s ??= { bootstrapHost: h.hostname, members: new Map(), tokens: new Map(), loadBalancer: { enabled: false, l2Mode: false, bgpMode: false, cidrs: [] } };
               if (!cloud.k8s.members.has(h.systemId)) {
                 cloud.k8s.members.set(h.systemId, h.hostname);
-                cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "", ...labels(app.config["node-labels"]) });
+                cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "" });
               }
+              nodeLabels(cloud, h, app.config["node-labels"]);
               k8sHosts.add(h.systemId);
               if (v.leader) {
                 cloud.k8s.loadBalancer = { enabled: app.config["load-balancer-enabled"] === "true", l2Mode: app.config["load-balancer-l2-mode"] === "true", bgpMode: app.config["load-balancer-bgp-mode"] === "true", cidrs: (app.config["load-balancer-cidrs"] ?? "").split(/[ ,]+/).filter(Boolean) };
@@ -80,11 +88,13 @@ export function reconcileCharms(cloud: SimCloud): void {
             case "microovn": {
               ensureSnap(h, "microovn", app.channel);
               cloud.ovnChassis.add(h.hostname);
+              chassis.push(h);
               break;
             }
             case "openstack-hypervisor":
               ensureSnap(h, "openstack-hypervisor", app.channel);
               configureHypervisor(cloud, h, m.name);
+              hypervisors.add(h.systemId);
               break;
           }
         }
@@ -97,6 +107,7 @@ export function reconcileCharms(cloud: SimCloud): void {
       cloud.k8s?.members.delete(sid);
       cloud.kube.removeNode(name);
       cloud.charmK8s.delete(sid);
+      cloud.k8sCharmLabels.delete(sid);
     }
   }
   for (const sid of k8sHosts) cloud.charmK8s.add(sid);
@@ -110,6 +121,14 @@ export function reconcileCharms(cloud: SimCloud): void {
     cloud.charmCeph.add(sid);
     cloud.removedUnhooked.delete(sid);
   }
+  // A hypervisor unit that went away took its snap (and nova-compute, the metadata agent) with it.
+  for (const sid of [...cloud.charmHypervisor]) {
+    if (hypervisors.has(sid)) continue;
+    cloud.charmHypervisor.delete(sid);
+    if (!cloud.removedUnhooked.has(sid)) cloud.hosts.get(sid)?.snaps.delete("openstack-hypervisor");
+  }
+  for (const sid of hypervisors) cloud.charmHypervisor.add(sid);
+  cloud.openstack.syncAgents(chassis.map((h) => ({ systemId: h.systemId, hostname: h.hostname, deployment: h.deployment })), hypervisors);
 }
 
 /**
@@ -121,8 +140,6 @@ export function reconcileCharms(cloud: SimCloud): void {
 function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
   const c = h.snaps.get("openstack-hypervisor")?.config;
   if (c === undefined || c.has("identity.auth-url")) return;
-  // A new installation's nova-compute registers its service afresh, enabled (a re-provisioned host disabled before it left).
-  cloud.disabledCompute.delete(h.hostname);
   const set: Record<string, string> = {
     "identity.auth-url": "http://keystone.openstack.svc/v3",
     "identity.username": "hypervisor",
@@ -137,6 +154,22 @@ function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
     "node.ip-address": h.address,
   };
   for (const [k, v] of Object.entries(set)) c.set(k, v);
+  // nova-compute starts with its configuration: its service record, found again by host if nova still has one.
+  cloud.openstack.computeStarted({ systemId: h.systemId, hostname: h.hostname, deployment: h.deployment });
+}
+
+/**
+ * The k8s charm's LabelMaker on every reconcile of a unit, not only when its node joins
+ * (K8O:charms/worker/k8s/src/charm.py `_reconcile` → `_apply_node_labels`; charms.node_base
+ * LabelMaker.apply_node_labels): each `key=value` of `node-labels` is set on the unit's own node
+ * with --overwrite, and a label it set before that is no longer configured is removed. So an
+ * existing node gets a label added to the config later, and a node that lost one gets it back.
+ */
+function nodeLabels(cloud: SimCloud, h: SimHost, spec: string | undefined): void {
+  const want = labels(spec);
+  const before = cloud.k8sCharmLabels.get(h.systemId) ?? {};
+  cloud.kube.applyLabels(h.hostname, want, Object.keys(before).filter((k) => !(k in want)));
+  if (cloud.kube.nodes.has(h.hostname)) cloud.k8sCharmLabels.set(h.systemId, want);
 }
 
 function labels(spec: string | undefined): Record<string, string> {
@@ -149,6 +182,9 @@ function labels(spec: string | undefined): Record<string, string> {
 }
 
 /** Services of a Kubernetes model's applications, when the model's cloud is the simulated cluster. */
+/** The storage (claim template) of the Kubernetes charms that have one (mysql-k8s `database`, glance-k8s `local-repository`; charmcraft/metadata storage sections). */
+const CHARM_STORAGE: Readonly<Record<string, string>> = { "mysql-k8s": "database", "glance-k8s": "local-repository" };
+
 function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {
   const def = c.clouds.get(m.cloud);
   if (def?.server !== cloud.kube.url) return;
@@ -156,9 +192,12 @@ function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {
   for (const app of m.apps.values()) {
     const lb = app.charm.name === "traefik-k8s" || app.charm.name === "rabbitmq-k8s" || app.config["expose-external"] === "loadbalancer";
     cloud.kube.upsertService(m.name, app.name, lb ? "LoadBalancer" : "ClusterIP", kubeServiceAddress(m, app.name));
+    // Its StatefulSet: a pod per unit, a claim per pod for a charm with storage.
+    cloud.kube.workloads.syncApp(m.name, app.name, app.units.size, CHARM_STORAGE[app.charm.name]);
     want.add(app.name);
   }
   for (const s of [...cloud.kube.services.values()]) if (s.namespace === m.name && !want.has(s.name)) cloud.kube.removeService(m.name, s.name);
+  for (const a of cloud.kube.workloads.appsIn(m.name)) if (!want.has(a)) cloud.kube.workloads.removeApp(m.name, a);
 }
 
 // ------------------------------------------------------------------ actions
@@ -215,15 +254,17 @@ export function runAction(ctx: ExecContext, c: JujuController, m: JujuModel, uni
     case "get-ca-certificate":
       return done({ "ca-certificate": `-----BEGIN CERTIFICATE-----\n${Buffer.from(`sim-ca:${cloud.seed}:${c.name}:${m.name}`).toString("base64")}\n-----END CERTIFICATE-----` });
     case "get-admin-account":
-      return done({ username: "admin", password: cloud.stableSecret("keystone", m.name, "admin"), "user-domain-name": "admin_domain", "project-name": "admin", "project-domain-name": "admin_domain", region: "RegionOne", "public-endpoint": `http://${cloud.kube.externalAddress(m.name, "traefik") ?? kubeServiceAddress(m, "traefik")}/${m.name}-keystone/v3`, "api-version": "3" });
+      return done({ username: "admin", password: cloud.stableSecret("keystone", m.name, "admin"), "user-domain-name": "admin_domain", "project-name": "admin", "project-domain-name": "admin_domain", region: "RegionOne", "public-endpoint": cloud.keystoneUrl(m) ?? `http://${kubeServiceAddress(m, "traefik")}/${m.name}-${app.name}/v3`, "api-version": "3" });
     case "get-service-account":
       if (!params["username"] || !params["vhost"]) return failed("username and vhost are required");
       return done({ username: params["username"], password: cloud.stableSecret("rabbitmq", m.name, params["username"]), vhost: params["vhost"], "ingress-address": cloud.kube.externalAddress(m.name, app.name) ?? kubeServiceAddress(m, app.name), port: "5672" });
     case "running-guests":
-      return done({ result: "[]" });
+      // The instances nova places on this host (none unless a test or rehearsal put some there).
+      return done({ result: JSON.stringify(host ? (cloud.openstack.computeOf(host.hostname)?.instances ?? []) : []) });
     case "disable":
     case "enable":
-      if (host) cloud.disabledCompute[action === "disable" ? "add" : "delete"](host.hostname);
+      // The snap's `hypervisor disable|enable`: nova's compute service of this host, disabled or enabled.
+      if (host) cloud.openstack.setComputeDisabled(host.hostname, action === "disable");
       return done({});
     case "get-credentials":
       return done({ url: `https://${host?.address ?? ""}:7000`, "certificate-authority": "sim-ca", certificate: "sim-cert", "private-key-secret": `secret:${cloud.stableSecret("clusterd", m.name)}` });
