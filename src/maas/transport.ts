@@ -394,15 +394,13 @@ export class MaasTransport {
     if (spec.schema === null) return undefined as T;
     const json = this.readJson(spec, body);
     const r = spec.schema.safeParse(json);
-    if (!r.success) {
-      throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(r.error)}`, {
-        operation: spec.operation,
-        systemId: spec.systemId,
-        status: 200,
-        cause: r.error,
-      });
-    }
+    if (!r.success) throw this.badShape(spec, r.error, r.error);
     return r.data;
+  }
+
+  /** MAAS_BAD_RESPONSE for an answer its schema refuses; `shown` names the issues (with a list element's index). */
+  private badShape<T>(spec: CallSpec<T>, shown: z.ZodError, cause: z.ZodError): MaasError {
+    return new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(shown)}`, { operation: spec.operation, systemId: spec.systemId, status: 200, cause });
   }
 
   /** The JSON of an answer (or of a list's element): only `spec.fields` of an object when given. */
@@ -432,13 +430,7 @@ export class MaasTransport {
       const item = itemSchema.safeParse(this.readJson(spec, text));
       if (!item.success) {
         const i = items.length;
-        const issues = item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }));
-        throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(new z.ZodError(issues))}`, {
-          operation: spec.operation,
-          systemId: spec.systemId,
-          status: 200,
-          cause: item.error,
-        });
+        throw this.badShape(spec, new z.ZodError(item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }))), item.error);
       }
       items.push(spec.eachItem ? spec.eachItem(item.data) : item.data);
     });
