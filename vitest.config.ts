@@ -1,8 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+// Files whose tests run in one process and leave nothing behind (no nock interceptors, no
+// child processes, no service or store left open between files): they share one worker
+// without isolation, so the sources they import are loaded once rather than once a file
+// (measured: 40 such files 62 s alone, 37 s shared, on a loaded 2-core machine). Everything
+// else (nock's test/maas, the CLI, the service, the runtime's and the layers' end-to-end
+// runs, the stores) keeps a fresh worker per file.
+const SHARED = [
+  'test/config.test.ts',
+  'test/fakes/**/*.test.ts',
+  'test/integration/**/*.test.ts',
+  'test/juju/**/*.test.ts',
+  'test/roles/**/*.test.ts',
+  'test/sim/**/*.test.ts',
+  'test/sim-hosts/**/*.test.ts',
+  'test/ssh/**/*.test.ts',
+  'test/state-machines/**/*.test.ts',
+  'test/structure/**/*.test.ts',
+];
+
 export default defineConfig({
   test: {
     // One throwaway PostgreSQL cluster per run, for the store's tests on that backend.
     globalSetup: ['test/setup/global.ts'],
+    projects: [
+      { extends: true, test: { name: 'shared', include: SHARED, isolate: false } },
+      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: SHARED } },
+    ],
   },
 });
