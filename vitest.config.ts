@@ -23,6 +23,12 @@ export default defineConfig({
   test: {
     // One throwaway PostgreSQL cluster per run, for the store's tests on that backend.
     globalSetup: ['test/setup/global.ts'],
+    // Two files at a time. vitest's default on 2 cores is one (cores - 1), which runs the
+    // suite end to end in series although most of its wall time is waiting: the baseline
+    // full run spent 914 s in tests for 20 s of transform and import, and the end-to-end
+    // files wait on simulated regions, child processes and leases (test/runtime/regions
+    // alone: 13 s of CPU in 70 s). Two workers overlap those waits.
+    maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'shared', include: SHARED, isolate: false } },
       { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: SHARED } },
