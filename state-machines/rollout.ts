@@ -16,7 +16,7 @@ import { setup, enqueueActions, assign } from "xstate";
 import { ConfigError } from "../src/errors.ts";
 import { CAPPED_PHASES, isCappedPhase, type CappedPhase, type HostOutcome, type HostPhase } from "./host.ts";
 import { parseBudget, parseBudgetSpec, type BudgetSpec } from "./waves.ts";
-import { regionBudgets, regionOfKey, regionOverBudget, splitByAvailability, type RegionBudgets } from "./rollout/regions.ts";
+import { mergeRegionWaves, regionBudgets, regionOfKey, regionOverBudget, splitByAvailability, type RegionBudgets } from "./rollout/regions.ts";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -50,6 +50,8 @@ export interface RolloutInput {
   };
   /** Several regions: regions already down when the run starts (their hosts wait from the first event; REGION_UP releases them). */
   regionsDown?: readonly string[];
+  /** Several regions: regions whose hosts are not planned yet (REGION_PLANNED joins them); the rollout does not complete before. */
+  regionsUnplanned?: readonly string[];
 }
 
 export interface BudgetBreach {
@@ -89,7 +91,7 @@ export interface RolloutContext {
   fleetSize: number;
   maxInFlight: number;
   phaseCaps: Record<CappedPhase, number>;
-  budget: { perWave: BudgetSpec; total: BudgetSpec };
+  budget: { perWave: BudgetSpec; total: BudgetSpec; perRegion: BudgetSpec };
   totalLimit: number;
   /** Index of the current wave; waves.length once every wave has settled. */
   wave: number;
@@ -117,6 +119,8 @@ export interface RolloutContext {
   regionFailures: Record<string, number>;
   /** Regions that stopped answering: none of their hosts starts until REGION_UP. */
   regionsDown: Record<string, true>;
+  /** Regions not planned yet: the rollout waits for them before it completes. */
+  regionsUnplanned: Record<string, true>;
   /** Hosts of the current wave passed over because their region was down; started first once it is back. */
   waiting: string[];
   pause: PauseInfo | null;
@@ -132,7 +136,9 @@ export type RolloutEvent =
   | { type: "ABORT"; reason?: string }
   /** The runtime found a region not answering (its hosts wait; not a host failure) / answering again. */
   | { type: "REGION_DOWN"; region: string }
-  | { type: "REGION_UP"; region: string };
+  | { type: "REGION_UP"; region: string }
+  /** A region not planned at the start is planned: its waves join the rollout's from the current wave (none: it is left out). */
+  | { type: "REGION_PLANNED"; region: string; waves: string[][] };
 
 export type RolloutEmitted =
   | { type: "rollout.startHost"; systemId: string; wave: number }
@@ -429,6 +435,26 @@ export function onRegionUp(context: RolloutContext, region: string): Step {
   return d.done();
 }
 
+/** A region planned late: its waves join the current and later waves (mergeRegionWaves), the budgets grow with it. */
+export function onRegionPlanned(context: RolloutContext, region: string, regionWaves: readonly string[][]): Step {
+  const d = new Draft(context);
+  const c = d.c;
+  const { [region]: _, ...unplanned } = context.regionsUnplanned;
+  c.regionsUnplanned = unplanned;
+  if (regionWaves.some((w) => w.length > 0)) {
+    c.waves = mergeRegionWaves(context.waves, context.wave, regionWaves);
+    // Every wave had settled: the region's canary opens a new one, from its first host.
+    if (context.wave >= context.waves.length) c.nextIndex = 0;
+    c.fleetSize = c.waves.reduce((n, w) => n + w.length, 0);
+    c.totalLimit = parseBudget(c.budget.total, c.fleetSize, "rollout.budget.total");
+    c.regionBudgets = regionBudgets(c.waves, c.budget.perRegion);
+    const byWave = d.own("countsByWave");
+    while (byWave.length < c.waves.length) byWave.push(emptyCounts());
+  }
+  kick(d);
+  return d.done();
+}
+
 export function onAbort(context: RolloutContext, reason: string): Step {
   const d = new Draft(context);
   for (const systemId of context.inFlight.keys()) d.out.push({ type: "rollout.abortHost", systemId });
@@ -437,7 +463,9 @@ export function onAbort(context: RolloutContext, reason: string): Step {
 }
 
 export function isComplete(context: RolloutContext): boolean {
-  return context.wave >= context.waves.length;
+  if (context.wave < context.waves.length) return false;
+  for (const _ in context.regionsUnplanned) return false;
+  return true;
 }
 
 /** Validates the input and builds the context, deriving it from the hosts' records on resume. */
@@ -460,7 +488,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     fleetSize,
     maxInFlight: input.maxInFlight,
     phaseCaps: { ...input.phaseCaps },
-    budget: { perWave, total },
+    budget: { perWave, total, perRegion },
     totalLimit: parseBudget(total, fleetSize, "rollout.budget.total"),
     wave: 0,
     nextIndex: 0,
@@ -478,6 +506,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     regionBudgets: regionBudgets(input.waves, perRegion),
     regionFailures: {},
     regionsDown: Object.fromEntries((input.regionsDown ?? []).map((r) => [r, true] as const)),
+    regionsUnplanned: Object.fromEntries((input.regionsUnplanned ?? []).map((r) => [r, true] as const)),
     waiting: [],
     pause: null,
     abortReason: null,
@@ -575,6 +604,9 @@ export const rolloutMachine = setup({
         case "REGION_UP":
           step = onRegionUp(context, event.region);
           break;
+        case "REGION_PLANNED":
+          step = onRegionPlanned(context, event.region, event.waves);
+          break;
         default:
           return;
       }
@@ -617,6 +649,7 @@ export const rolloutMachine = setup({
     HOST_SETTLED: { actions: "hostEvent" },
     REGION_DOWN: { actions: "hostEvent" },
     REGION_UP: { actions: "hostEvent" },
+    REGION_PLANNED: { actions: "hostEvent" },
     ABORT: { target: ".aborted", actions: "abortAll" },
   },
   states: {

@@ -14,7 +14,6 @@
  * resume wire the same actors; the forwarding reads them on every event), which is why
  * it runs a little over 600 lines rather than being cut through that shared state.
  */
-import { hostname as osHostname } from "node:os";
 import { createActor, type Actor } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
@@ -26,25 +25,25 @@ import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPo
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
-import { newRolloutJournal, planNewRollout } from "./new-rollout.ts";
+import { ensurePlanTags, openRollout, readStatuses, settleUnresolvedCalls } from "./rollout-open.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver, type StatusChange } from "./observer.ts";
 import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
-import { DeferredRegions, regionsAnsweringNow } from "./region-catchup.ts";
-import { RegionsError } from "../maas/regions.ts";
+import { checkRegionUser, DeferredRegions, regionsAnsweringNow } from "./region-catchup.ts";
+import { joinLateRegion, planLateRegion, withoutUnplanned } from "./region-plan.ts";
+import type { RegionsMaas } from "../maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { HostSnapshot } from "./resume.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
-import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
+import { createHostActors } from "./host-actors.ts";
 import { RolloutError } from "./rollout-error.ts";
 import { hostPolicyFrom } from "./host-policy.ts";
 import { preparePlan, type PreparedPlan } from "./plan-prepare.ts";
 import { HostPersistence } from "./host-persistence.ts";
 import { resumePointOf, withoutChildren } from "./resume.ts";
-import { readRolloutPlan } from "./documents/rollout-plan.ts";
 import { hasRolloutEvent } from "./documents/journal-entry.ts";
 import { readHostError } from "./documents/host-error.ts";
 import { RolloutTally, type RolloutProgress, type RolloutState, type RolloutSummary } from "./progress.ts";
@@ -88,9 +87,6 @@ export interface RunnerDeps {
 
 type HostActor = Actor<typeof hostMachine>;
 
-/** Machines per filtered read when refreshing statuses on resume (a URL of 500 `id=` stays well under 16 KiB). */
-const STATUS_READ_BATCH = 500;
-
 export class RolloutRunner {
   private readonly deps: RunnerDeps;
   private readonly log: Logger;
@@ -98,6 +94,8 @@ export class RolloutRunner {
   private plan!: RolloutPlan;
   private rolloutId!: string;
   private hostInfo = new Map<string, PlannedHost>();
+  /** Every planned host's roles, for the layers (grows with a region planned late). */
+  private readonly layerRoles = new Map<string, readonly string[]>();
   private readonly hosts = new Map<string, HostActor>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
   private persistence!: HostPersistence;
@@ -161,56 +159,41 @@ export class RolloutRunner {
     const regions = regionsOf(maas);
     const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000, ...(this.deps.clock ? { clock: this.deps.clock } : {}) }] as const;
     // Several regions: one observer per region, each with its own events cursor (regions.ts).
-    // A resume over several regions asks each first: one away holds only its own hosts (region-catchup.ts).
-    const away = opts.resume && regions ? (await regionsAnsweringNow(regions)).down : [];
+    // A resume or a new plan over several regions asks each first: one away holds only its own
+    // hosts (region-catchup.ts), or is planned once it answers (region-plan.ts).
+    const away = regions && !opts.plan ? (await regionsAnsweringNow(regions)).down : [];
     const deferred = new DeferredRegions<{ record: HostRecord; snapshot: HostSnapshot }>(regions && away.length < regions.links.size ? away : [], this.log);
     this.deferred = deferred;
     const answering = regions && deferred.names.length > 0 ? regions.subset(regions.names.filter((n) => !deferred.names.includes(n))) : maas;
+    const unplanned = opts.resume ? [] : deferred.names.map((region) => ({ region, reason: regions?.links.get(region)?.outage?.reason ?? "does not answer" }));
     const regionObservers = regions ? new RegionObservers(regions, onChange, observerOpts) : undefined;
     this.observer = regionObservers ?? new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
     await (regionObservers ? regionObservers.start(deferred.names) : this.observer.start());
 
-    let resumeHosts: HostRecord[] = [];
-    /** The rollout being resumed had been paused (by its budget or an operator). */
-    let wasPaused = false;
-    if (opts.resume) {
-      const latest = store.latestRollout();
-      if (!latest) throw new RolloutError("NOTHING_TO_RESUME", `no rollout to resume in the store ${config.store}`);
-      this.rolloutId = latest.id;
-      this.plan = readRolloutPlan(latest.plan, latest.id);
-      resumeHosts = store.loadHosts(this.rolloutId);
-      if (latest.status === "completed" || latest.status === "aborted") {
-        await this.observer.stop();
-        this.indexPlan();
-        for (const s of resumePointOf(resumeHosts, false).settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
-        this.state = latest.status;
-        return this.summary();
-      }
-      wasPaused = latest.status === "paused";
-      store.setRolloutStatus(this.rolloutId, "running");
-      store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
-      // The stored statuses are as old as the crash; MAAS moved on since (a commission
-      // finished, a deploy started). Every host starts or resumes from what MAAS says now.
-      await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => !deferred.has(k)));
-    } else if (opts.plan) {
-      this.plan = opts.plan;
-      const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
-      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
-      this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
-    } else {
-      await this.startNewRollout();
+    const opened = await openRollout(this.deps, { ...opts, ...(unplanned.length > 0 ? { planFrom: answering, unplanned } : {}) }, this.knownStatus, (k) => !deferred.has(k));
+    this.plan = opened.plan;
+    this.rolloutId = opened.rolloutId;
+    const resumeHosts = opened.resumeHosts;
+    if (opened.ended) {
+      await this.observer.stop();
+      this.indexPlan();
+      for (const s of resumePointOf(resumeHosts, false).settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
+      this.state = opened.ended;
+      return this.summary();
     }
+    // A region the stored plan has not planned yet waits for its catch-up, answering or not.
+    for (const r of this.plan.regionsUnplanned ?? []) deferred.defer(r);
     this.indexPlan();
-    await this.ensureTags(answering);
+    await ensurePlanTags(answering, this.plan);
     await this.prepare();
+    for (const h of [...(this.plan.layerPeers ?? []), ...this.plan.hosts]) this.layerRoles.set(h.systemId, h.roles);
     if (this.deps.layering) {
       this.coordinator = new LayerCoordinator({
         layering: this.deps.layering.engine,
         maas,
         logger: this.log.child({ component: "layers" }),
-        roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
+        roles: this.layerRoles,
         spaces: config.network?.spaces,
       });
     }
@@ -219,7 +202,7 @@ export class RolloutRunner {
     const me = (await answering.whoami()).username;
     // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
     // host decides: a host that finds its machine already further along never re-sends them.
-    await this.reconcileCalls(calls, me, (key) => !deferred.has(key));
+    await settleUnresolvedCalls(maas, calls, me, this.knownStatus, (key) => !deferred.has(key));
     const actors = createHostActors({
       maas,
       observer: this.observer,
@@ -246,7 +229,7 @@ export class RolloutRunner {
     const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);
 
     // Resume: the hosts' own records are the truth (resume.ts).
-    const point = resumePointOf(resumeHosts, wasPaused);
+    const point = resumePointOf(resumeHosts, opened.wasPaused);
     for (const s of point.settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
 
     const done = new Promise<RolloutSummary>((resolve, reject) => {
@@ -262,19 +245,21 @@ export class RolloutRunner {
         budget: config.rollout.budget,
         ...(opts.resume ? { resume: point.resume } : {}),
         ...(deferred.names.length > 0 ? { regionsDown: deferred.names } : {}),
+        ...(this.plan.regionsUnplanned?.length ? { regionsUnplanned: this.plan.regionsUnplanned } : {}),
       },
     });
     this.wireRollout(hostLogic, policy);
     // A region that stops answering holds its own hosts only; it is not a host failure (regions.ts).
     // A region deferred at the start (down): once it answers, its reads and checks, then its hosts (region-catchup.ts).
     const catchUp = async (region: string, held: { record: HostRecord; snapshot: HostSnapshot }[]): Promise<void> => {
-      const only = (regions as NonNullable<typeof regions>).only(region);
+      const all = regions as NonNullable<typeof regions>;
+      const only = all.only(region);
       await regionObservers?.startRegion(region);
+      await checkRegionUser(only, region, me);
+      if ((this.plan.regionsUnplanned ?? []).includes(region)) return this.planRegion(all, region);
       await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => regionOfKey(k) === region));
-      await this.ensureTags(only);
-      const user = (await only.whoami()).username;
-      if (user !== me) throw new RegionsError("REGIONS_USER_MISMATCH", `region ${region}'s API key acts as MAAS user ${user}, the other regions' as ${me}: every region's key must be the same user's`);
-      await this.reconcileCalls(calls, me, (key) => regionOfKey(key) === region);
+      await ensurePlanTags(only, this.plan);
+      await settleUnresolvedCalls(maas, calls, me, this.knownStatus, (key) => regionOfKey(key) === region);
       if (this.closed || !this.rolloutLive) return;
       for (const { record, snapshot } of held) this.restoreHost(record, snapshot, hostLogic, policy);
       for (const { record } of held) this.startRestored(record);
@@ -321,14 +306,32 @@ export class RolloutRunner {
     return done;
   }
 
-  /** Settles the unresolved calls of the hosts `mine` keeps by reading each machine now. */
-  private async reconcileCalls(calls: CallJournal, me: string, mine: (key: string) => boolean): Promise<void> {
-    for (const c of calls.unresolved()) {
-      if (!isHostOperation(c.op) || !mine(c.systemId)) continue;
-      const m = await this.deps.maas.readMachine(c.systemId);
-      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
-      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+  /**
+   * A region not planned when the rollout started, answering now: its hosts planned and
+   * tagged (region-plan.ts), the stored plan grown, then the rollout machine told
+   * (REGION_PLANNED), all in one turn so the plan's waves and the machine's stay the same.
+   */
+  private async planRegion(regions: RegionsMaas, region: string): Promise<void> {
+    const late = await planLateRegion(regions, this.deps.config, this.plan, region, this.knownStatus);
+    if (this.closed || !this.rolloutLive) return;
+    const from = this.rollout.getSnapshot().context.wave;
+    const grown = late.planned ? joinLateRegion(this.plan, region, late, from) : withoutUnplanned(this.plan, region);
+    const hosts = late.planned ? late.hosts.length : 0;
+    this.deps.store.extendRolloutPlan(this.rolloutId, grown, { region, hosts, fromWave: from });
+    this.plan = grown;
+    for (const h of grown.hosts.slice(this.hostInfo.size)) {
+      this.hostInfo.set(h.systemId, h);
+      this.layerRoles.set(h.systemId, h.roles);
     }
+    this.tally.grown(grown);
+    if (late.planned) {
+      this.log.info({ region, hosts, fromWave: from + 1 }, `region ${region} answers: ${hosts} host(s) planned, joining the rollout from wave ${from + 1}`);
+      this.journal({ event: "regionPlanned", region, hosts, fromWave: from });
+    } else {
+      this.log.error({ region, why: late.why }, `region ${region} answers but its hosts are left out of this rollout: ${late.why}`);
+      this.journal({ event: "regionPlanRefused", region, why: late.why });
+    }
+    this.toRollout({ type: "REGION_PLANNED", region, waves: late.planned ? late.regionWaves : [] });
   }
 
   /** A host in flight at the restart, made again from its snapshot (not started yet). */
@@ -392,16 +395,6 @@ export class RolloutRunner {
     this.hostInfo = new Map(this.plan.hosts.map((h) => [h.systemId, h]));
     this.tally = new RolloutTally(this.plan);
     this.persistence = new HostPersistence(this.deps.store, this.rolloutId, (systemId) => this.hostInfo.get(systemId));
-  }
-
-  /** The plan's tags in `maas` (every region, or those answering at the start). */
-  private async ensureTags(maas: MaasPort): Promise<void> {
-    const wanted = new Set<string>([this.plan.scopeTag, ...this.plan.hosts.flatMap((h) => h.roles)]);
-    const existing = new Set((await maas.listTags()).map((t) => t.name));
-    for (const name of wanted) {
-      if (existing.has(name)) continue;
-      await maas.createTag({ name, comment: `metalwave: managed by deployment ${this.plan.deployment}` });
-    }
   }
 
   /** The plan's steps before any host starts (plan-prepare.ts). */
@@ -555,28 +548,9 @@ export class RolloutRunner {
     });
   }
 
-  /**
-   * Plans from MAAS, refuses on pre-flight FAILs, writes the tags and records the
-   * rollout. A method of its own so the full machine list it reads is garbage as soon as
-   * it returns (a suspended async frame could otherwise keep it for the whole rollout).
-   */
-  private async startNewRollout(): Promise<void> {
-    const { store, config, maas } = this.deps;
-    const started = await planNewRollout(maas, config);
-    const { planned } = started;
-    for (const f of planned.machines) this.knownStatus.set(f.systemId, f.status);
-    this.plan = planned.rollout;
-    this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
-    for (const data of newRolloutJournal(started, process.env["USER"] ?? null)) this.journal(data);
-    for (const f of planned.overridden) this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
-  }
-
-  /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */
-  private async readCurrentStatuses(systemIds: string[]): Promise<void> {
-    for (let i = 0; i < systemIds.length; i += STATUS_READ_BATCH) {
-      const machines = await this.deps.maas.listMachineStates({ id: systemIds.slice(i, i + STATUS_READ_BATCH) });
-      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-    }
+  /** Reads the machines' statuses from MAAS now (rollout-open.ts). */
+  private readCurrentStatuses(systemIds: string[]): Promise<void> {
+    return readStatuses(this.deps.maas, systemIds, this.knownStatus);
   }
 
   private settle(systemId: string, outcome: HostOutcome, reason?: string): void {
@@ -671,7 +645,9 @@ export class RolloutRunner {
       wave: this.currentWave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
-      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas), waitingOnRegion: this.deferred?.waiting ?? 0 } : {}),
+      ...(regionsOf(this.deps.maas)
+        ? { regionsDown: regionsDown(this.deps.maas), waitingOnRegion: this.deferred?.waiting ?? 0, ...(this.plan.regionsUnplanned?.length ? { regionsUnplanned: this.plan.regionsUnplanned } : {}) }
+        : {}),
       maasRequests: this.deps.requestCount(),
       elapsedMs: this.now() - this.startedAt,
     };
