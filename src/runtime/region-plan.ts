@@ -14,6 +14,7 @@ import type { NodeStatusCode } from "../model/maas/status.ts";
 import type { RegionsMaas } from "../maas/regions.ts";
 import { syncTags } from "../roles/index.ts";
 import { mergeRegionWaves, regionOfKey } from "../../state-machines/rollout/regions.ts";
+import type { RolloutEvent } from "../../state-machines/rollout.ts";
 import { readAndPlan, type PlannedHost, type RolloutPlan } from "./deployment-plan.ts";
 import { ensurePlanTags } from "./rollout-open.ts";
 import { regionsAnsweringNow } from "./region-catchup.ts";
@@ -62,10 +63,28 @@ export async function planLateRegion(maas: RegionsMaas, config: Config, plan: Ro
   return { planned: true, hosts, regionWaves };
 }
 
-/** The rollout's plan with the region's hosts joined at wave `from` (the rollout machine's current wave), as REGION_PLANNED merges them. */
-export function joinLateRegion(plan: RolloutPlan, region: string, late: Extract<LateRegionPlan, { planned: true }>, from: number): RolloutPlan {
+/**
+ * What a late region's plan does to the rollout under way at wave `from` (the rollout
+ * machine's current wave): the plan grown by its hosts (or without it among the unplanned,
+ * when refused), the journal entry, the log line and the REGION_PLANNED to send, so the
+ * stored plan's waves and the machine's are merged the same way in one turn.
+ */
+export function joinLateRegion(plan: RolloutPlan, region: string, late: LateRegionPlan, from: number): { plan: RolloutPlan; entry: Record<string, unknown>; message: string; event: RolloutEvent } {
+  if (!late.planned) {
+    return {
+      plan: withoutUnplanned(plan, region),
+      entry: { event: "regionPlanRefused", region, why: late.why },
+      message: `region ${region} answers but its hosts are left out of this rollout: ${late.why}`,
+      event: { type: "REGION_PLANNED", region, waves: [] },
+    };
+  }
   const waves = mergeRegionWaves(plan.waves, from, late.regionWaves);
   const waveOf = new Map(waves.flatMap((w, i) => w.map((k) => [k, i] as const)));
   const hosts = late.hosts.map((h) => ({ ...h, wave: waveOf.get(h.systemId) ?? h.wave }));
-  return { ...withoutUnplanned(plan, region), hosts: [...plan.hosts, ...hosts], waves };
+  return {
+    plan: { ...withoutUnplanned(plan, region), hosts: [...plan.hosts, ...hosts], waves },
+    entry: { event: "regionPlanned", region, hosts: hosts.length, fromWave: from },
+    message: `region ${region} answers: ${hosts.length} host(s) planned, joining the rollout from wave ${from + 1}`,
+    event: { type: "REGION_PLANNED", region, waves: late.regionWaves },
+  };
 }

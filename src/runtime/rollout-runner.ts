@@ -1,18 +1,12 @@
 /**
- * The orchestrator runtime: it plans a rollout (or restores one from the store),
- * runs one host actor per machine and the rollout controller, glues them through
- * their emitted events, and feeds MAAS status changes from the shared observer to the
- * hosts. The machines stay pure; every effect happens here or in host-actors.ts.
- *
- * Its parts, one file each: resume.ts (the resume point from the hosts' records),
- * host-persistence.ts (saving snapshots), progress.ts (the tally and the summary),
- * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
- * maintenance plan's steps before its hosts start), host-policy.ts,
- * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs),
- * region-catchup.ts (a region away at a resume: its hosts held until it answers).
- * What stays is one class whose parts share its actors, observer and journal (start and
- * resume wire the same actors; the forwarding reads them on every event), which is why
- * it runs a little over 600 lines rather than being cut through that shared state.
+ * The orchestrator runtime: it runs one host actor per machine and the rollout controller,
+ * glues them through their emitted events, and feeds MAAS status changes from the observer
+ * to the hosts. The machines stay pure; every effect happens here or in host-actors.ts.
+ * Its parts, one file each: rollout-open.ts (finding or planning the rollout, the reads a
+ * start makes), resume.ts (the resume point from the hosts' records), host-persistence.ts
+ * (saving snapshots), progress.ts (the tally), rollout-lifecycle.ts (the run's state as the
+ * rollout machine reports it), region-catchup.ts and region-plan.ts (a region away at the
+ * start: its hosts held, or planned, until it answers), plan-prepare.ts, host-policy.ts.
  */
 import { createActor, type Actor } from "xstate";
 import type { Logger } from "pino";
@@ -32,7 +26,7 @@ import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver, type StatusChange } from "./observer.ts";
 import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
 import { checkRegionUser, DeferredRegions, regionsAnsweringNow } from "./region-catchup.ts";
-import { joinLateRegion, planLateRegion, withoutUnplanned } from "./region-plan.ts";
+import { joinLateRegion, planLateRegion } from "./region-plan.ts";
 import type { RegionsMaas } from "../maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { HostSnapshot } from "./resume.ts";
@@ -46,7 +40,8 @@ import { HostPersistence } from "./host-persistence.ts";
 import { resumePointOf, withoutChildren } from "./resume.ts";
 import { hasRolloutEvent } from "./documents/journal-entry.ts";
 import { readHostError } from "./documents/host-error.ts";
-import { RolloutTally, type RolloutProgress, type RolloutState, type RolloutSummary } from "./progress.ts";
+import { RunState } from "./rollout-lifecycle.ts";
+import { RolloutTally, type RolloutProgress, type RolloutSummary } from "./progress.ts";
 
 export { RolloutError, type RolloutErrorCode } from "./rollout-error.ts";
 export { abortStoppedRollout } from "./stopped-rollout.ts";
@@ -87,6 +82,8 @@ export interface RunnerDeps {
 
 type HostActor = Actor<typeof hostMachine>;
 
+const pick = <T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> => Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
+
 export class RolloutRunner {
   private readonly deps: RunnerDeps;
   private readonly log: Logger;
@@ -103,9 +100,6 @@ export class RolloutRunner {
   private coordinator: LayerCoordinator | undefined;
   /** Hosts restored from a snapshot whose first MAAS request has not been made yet. */
   private readonly restoredUnchecked = new Set<string>();
-  private currentWave = 0;
-  private state: RolloutState = "running";
-  private pauseReason: string | undefined;
   private observer!: StatusObserving;
   private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
@@ -113,12 +107,8 @@ export class RolloutRunner {
   private finish!: (s: RolloutSummary) => void;
   private fail!: (e: unknown) => void;
   private stopping = false;
-  /**
-   * The rollout actor takes events: false before it starts and from the moment it reaches
-   * a final state or is stopped. Hosts still finishing an abort after that have nowhere to
-   * report to, and their events are dropped rather than sent to a stopped actor.
-   */
-  private rolloutLive = false;
+  /** The run's state as the rollout machine reports it (rollout-lifecycle.ts). */
+  private readonly status: RunState;
   /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
   private readonly held = new Set<string>();
   /** close() was called: nothing is started, sent, journaled or saved from then on. */
@@ -129,17 +119,15 @@ export class RolloutRunner {
   constructor(deps: RunnerDeps) {
     this.deps = deps;
     this.log = deps.logger;
+    this.status = new RunState({ store: deps.store, rolloutId: () => this.rolloutId, journal: (d) => this.journal(d), log: this.log, changed: () => this.maybeFinish() });
     const clock = deps.clock ?? systemClock;
     this.now = () => clock.now();
   }
 
   /**
-   * Runs a rollout until it completes, is aborted, or pauses (a spent failure
-   * budget or an operator's pause) and every host still in flight has settled.
-   */
-  /**
-   * `plan`: run this plan instead of planning from MAAS (a re-provisioning or a spare
-   * taking a role: hosts chosen by the operator, tags already in place).
+   * Runs a rollout until it completes, is aborted, or pauses (a spent failure budget or an
+   * operator's pause) and every host still in flight has settled. `plan`: run this plan
+   * instead of planning from MAAS (a re-provisioning or a spare taking a role).
    */
   async run(opts: { resume: boolean; plan?: PreparedPlan }): Promise<RolloutSummary> {
     try {
@@ -179,7 +167,7 @@ export class RolloutRunner {
       await this.observer.stop();
       this.indexPlan();
       for (const s of resumePointOf(resumeHosts, false).settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
-      this.state = opened.ended;
+      this.status.state = opened.ended;
       return this.summary();
     }
     // A region the stored plan has not planned yet waits for its catch-up, answering or not.
@@ -209,14 +197,10 @@ export class RolloutRunner {
       tags: new TagBatcher(maas),
       calls,
       logger: this.log,
-      agentName: config.rollout.agentName,
+      ...pick(config.rollout, ["agentName", "distroSeries", "sshAuthorizedKeys", "proxy", "eraseOnRelease"]),
       me,
       restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId),
-      distroSeries: config.rollout.distroSeries,
       scopeTag: this.plan.scopeTag,
-      sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
-      proxy: config.rollout.proxy,
-      eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
       leave: this.coordinator ? (systemId) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step })) : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
@@ -260,7 +244,7 @@ export class RolloutRunner {
       await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => regionOfKey(k) === region));
       await ensurePlanTags(only, this.plan);
       await settleUnresolvedCalls(maas, calls, me, this.knownStatus, (key) => regionOfKey(key) === region);
-      if (this.closed || !this.rolloutLive) return;
+      if (this.closed || !this.status.live) return;
       for (const { record, snapshot } of held) this.restoreHost(record, snapshot, hostLogic, policy);
       for (const { record } of held) this.startRestored(record);
       this.journal({ event: "regionCaughtUp", region, hosts: held.length });
@@ -298,7 +282,7 @@ export class RolloutRunner {
       });
     }
     if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
-    this.rolloutLive = true;
+    this.status.live = true;
     this.rollout.start();
     for (const { record: h } of point.restorable) this.startRestored(h);
     // Forced: the hosts held for a region away are counted only now.
@@ -313,25 +297,18 @@ export class RolloutRunner {
    */
   private async planRegion(regions: RegionsMaas, region: string): Promise<void> {
     const late = await planLateRegion(regions, this.deps.config, this.plan, region, this.knownStatus);
-    if (this.closed || !this.rolloutLive) return;
-    const from = this.rollout.getSnapshot().context.wave;
-    const grown = late.planned ? joinLateRegion(this.plan, region, late, from) : withoutUnplanned(this.plan, region);
-    const hosts = late.planned ? late.hosts.length : 0;
-    this.deps.store.extendRolloutPlan(this.rolloutId, grown, { region, hosts, fromWave: from });
-    this.plan = grown;
-    for (const h of grown.hosts.slice(this.hostInfo.size)) {
+    if (this.closed || !this.status.live) return;
+    const joined = joinLateRegion(this.plan, region, late, this.rollout.getSnapshot().context.wave);
+    this.deps.store.extendRolloutPlan(this.rolloutId, joined.plan, joined.entry);
+    this.plan = joined.plan;
+    for (const h of joined.plan.hosts.slice(this.hostInfo.size)) {
       this.hostInfo.set(h.systemId, h);
       this.layerRoles.set(h.systemId, h.roles);
     }
-    this.tally.grown(grown);
-    if (late.planned) {
-      this.log.info({ region, hosts, fromWave: from + 1 }, `region ${region} answers: ${hosts} host(s) planned, joining the rollout from wave ${from + 1}`);
-      this.journal({ event: "regionPlanned", region, hosts, fromWave: from });
-    } else {
-      this.log.error({ region, why: late.why }, `region ${region} answers but its hosts are left out of this rollout: ${late.why}`);
-      this.journal({ event: "regionPlanRefused", region, why: late.why });
-    }
-    this.toRollout({ type: "REGION_PLANNED", region, waves: late.planned ? late.regionWaves : [] });
+    this.tally.grown(joined.plan);
+    this.log[late.planned ? "info" : "error"](joined.entry, joined.message);
+    this.journal(joined.entry);
+    this.toRollout(joined.event);
   }
 
   /** A host in flight at the restart, made again from its snapshot (not started yet). */
@@ -372,7 +349,7 @@ export class RolloutRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.rolloutLive = false;
+    this.status.live = false;
     (this.rollout as Actor<typeof rolloutMachine> | undefined)?.stop();
     for (const actor of this.hosts.values()) actor.stop();
     this.hosts.clear();
@@ -449,46 +426,11 @@ export class RolloutRunner {
         }
       });
     }
-    r.on("rollout.waveStarted", (e) => {
-      this.currentWave = e.wave;
-      this.journal({ event: "waveStarted", wave: e.wave, size: e.size });
-      this.log.info({ wave: e.wave, size: e.size }, "wave started");
-    });
-    r.on("rollout.waveSettled", (e) => {
-      this.journal({ event: "waveSettled", wave: e.wave, counts: e.counts });
-    });
-    r.on("rollout.paused", (e) => {
-      this.state = "paused";
-      this.pauseReason = e.reason;
-      this.deps.store.setRolloutStatus(this.rolloutId, "paused", e.reason);
-      this.journal({ event: "paused", reason: e.reason, counts: e.counts });
-      this.log.warn({ reason: e.reason, counts: e.counts }, "rollout paused");
-      this.maybeFinish();
-    });
-    r.on("rollout.resumed", () => {
-      this.state = "running";
-      this.pauseReason = undefined;
-      this.deps.store.setRolloutStatus(this.rolloutId, "running");
-      this.journal({ event: "resumed" });
-    });
-    r.on("rollout.completed", (e) => {
-      this.rolloutLive = false;
-      this.state = "completed";
-      this.deps.store.setRolloutStatus(this.rolloutId, "completed");
-      this.journal({ event: "completed", counts: e.counts });
-      this.maybeFinish();
-    });
-    r.on("rollout.aborted", (e) => {
-      this.rolloutLive = false;
-      this.state = "aborted";
-      this.deps.store.setRolloutStatus(this.rolloutId, "aborted", e.reason);
-      this.journal({ event: "aborted", reason: e.reason });
-      this.maybeFinish();
-    });
+    this.status.follow(r);
   }
 
   private toRollout(event: RolloutEvent): void {
-    if (this.rolloutLive) this.rollout.send(event);
+    if (this.status.live) this.rollout.send(event);
   }
 
   private journal(data: Record<string, unknown>): void {
@@ -595,14 +537,14 @@ export class RolloutRunner {
 
   /** The rollout is over for this process once it is settled and no host is in flight. */
   private maybeFinish(): void {
-    if (this.state === "running") return;
+    if (this.status.state === "running") return;
     // Paused: the run ends once every host still in flight is settled or holds its retry.
-    if (this.state === "paused" && this.hosts.size > this.held.size) return;
+    if (this.status.state === "paused" && this.hosts.size > this.held.size) return;
     // Aborted: the run ends once every host still in flight has settled its abort (a
     // request to MAAS each). Its owner may revoke its MAAS handle once the run ends (the
     // service does), so a request still to come (the call journal holds it a few ms for
     // its write-ahead commit) would never reach MAAS, and the host would stay aborting.
-    if (this.state === "aborted" && this.hosts.size > 0) return;
+    if (this.status.state === "aborted" && this.hosts.size > 0) return;
     if (this.stopping) return;
     this.stopping = true;
     this.unfollowRegions?.();
@@ -610,7 +552,7 @@ export class RolloutRunner {
     this.persistence.flushNow();
     void this.observer.stop().then(
       () => {
-        this.rolloutLive = false;
+        this.status.live = false;
         this.rollout.stop();
         // Held hosts are saved in retryHeld (now, before they stop); a --resume restores
         // them and they retry then.
@@ -641,8 +583,8 @@ export class RolloutRunner {
   progress(): RolloutProgress {
     return {
       rolloutId: this.rolloutId,
-      state: this.state,
-      wave: this.currentWave,
+      state: this.status.state,
+      wave: this.status.wave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
       ...(regionsOf(this.deps.maas)
@@ -656,7 +598,7 @@ export class RolloutRunner {
   summary(): RolloutSummary {
     return {
       ...this.progress(),
-      ...(this.pauseReason ? { pauseReason: this.pauseReason } : {}),
+      ...(this.status.pauseReason ? { pauseReason: this.status.pauseReason } : {}),
       failures: this.tally.failureList(),
     };
   }

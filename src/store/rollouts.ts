@@ -97,7 +97,7 @@ export function extendRolloutPlan(core: StoreCore, id: string, plan: unknown, da
   core.write("extending a rollout's plan", { rolloutId: id }, () => {
     const changes = core.sql.change("UPDATE rollout SET plan = ?, updated_at = ? WHERE id = ?", [text, core.at(), id]);
     if (changes === 0) throw new StoreError("STORE_NOT_FOUND", `extending the plan: no rollout ${id} in store ${core.path}`, { path: core.path, rolloutId: id });
-    core.insertJournal(id, null, "rollout", JSON.stringify({ event: "planExtended", ...data }));
+    core.insertJournal(id, null, "rollout", JSON.stringify({ ...data, event: "planExtended" }));
   });
 }
 
