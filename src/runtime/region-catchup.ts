@@ -32,7 +32,7 @@ export async function refuseRegionsAway(maas: MaasPort, what: string): Promise<v
   const why = down.map((r) => `region ${r}${maas.links.get(r)?.outage ? ` (${maas.links.get(r)?.outage?.reason})` : ""}`).join("; ");
   throw new RegionsError(
     "REGIONS_UNREACHABLE",
-    `${what} needs every region's machines, and ${down.length === 1 ? "a region does" : `${down.length} regions do`} not answer: ${why}. Plan again once it answers; a rollout already started resumes (--resume) with the regions that answer`,
+    `${what} needs every region's machines, and ${down.length === 1 ? "a region does" : `${down.length} regions do`} not answer: ${why}. Plan again once it answers; a new rollout starts the regions that answer and plans this one once it does, and a rollout already started resumes (--resume) with the regions that answer`,
   );
 }
 
