@@ -109,6 +109,9 @@ export class RolloutRunner {
   private stopping = false;
   /** The run's state as the rollout machine reports it (rollout-lifecycle.ts). */
   private readonly status: RunState;
+  /** Resolves once the rollout actor has started: a region caught up early waits for it (not dropped). */
+  private readonly actorStarted: Promise<void>;
+  private startedActor!: () => void;
   /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
   private readonly held = new Set<string>();
   /** close() was called: nothing is started, sent, journaled or saved from then on. */
@@ -119,6 +122,7 @@ export class RolloutRunner {
   constructor(deps: RunnerDeps) {
     this.deps = deps;
     this.log = deps.logger;
+    this.actorStarted = new Promise((resolve) => (this.startedActor = resolve));
     this.status = new RunState({ store: deps.store, rolloutId: () => this.rolloutId, journal: (d) => this.journal(d), log: this.log, changed: () => this.maybeFinish() });
     const clock = deps.clock ?? systemClock;
     this.now = () => clock.now();
@@ -244,6 +248,7 @@ export class RolloutRunner {
       await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => regionOfKey(k) === region));
       await ensurePlanTags(only, this.plan);
       await settleUnresolvedCalls(maas, calls, me, this.knownStatus, (key) => regionOfKey(key) === region);
+      await this.actorStarted;
       if (this.closed || !this.status.live) return;
       for (const { record, snapshot } of held) this.restoreHost(record, snapshot, hostLogic, policy);
       for (const { record } of held) this.startRestored(record);
@@ -283,6 +288,7 @@ export class RolloutRunner {
     }
     if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
     this.status.live = true;
+    this.startedActor();
     this.rollout.start();
     for (const { record: h } of point.restorable) this.startRestored(h);
     // Forced: the hosts held for a region away are counted only now.
@@ -297,6 +303,7 @@ export class RolloutRunner {
    */
   private async planRegion(regions: RegionsMaas, region: string): Promise<void> {
     const late = await planLateRegion(regions, this.deps.config, this.plan, region, this.knownStatus);
+    await this.actorStarted;
     if (this.closed || !this.status.live) return;
     const joined = joinLateRegion(this.plan, region, late, this.rollout.getSnapshot().context.wave);
     this.deps.store.extendRolloutPlan(this.rolloutId, joined.plan, joined.entry);

@@ -117,4 +117,29 @@ describe("a new rollout with a region away", () => {
       expect(machines.map((m) => m.deployed)).toEqual(machines.map(() => 1));
     });
   }, 120_000);
+
+  it("resumed once the region is back, plans it at the start of the resume", async () => {
+    const { clients, port } = await twoRegions();
+    const b = sims[1]!;
+    await b.goAway();
+    const deps = { ...simDeps(clients[0]!, store!, config), requestCount: () => 0 };
+    const first = new RolloutRunner({ ...deps, maas: port() });
+    void first.run({ resume: false }).catch(() => undefined);
+    await until("region a's canary in service", () => {
+      const r = store!.latestRollout();
+      return r !== undefined && inService(store!, r.id, "a") >= 1;
+    });
+    await first.close();
+    const id = store!.latestRollout()!.id;
+    await b.comeBack();
+
+    const summary = await new RolloutRunner({ ...deps, maas: port() }).run({ resume: true });
+    expect(summary.state).toBe("completed");
+    expect(summary.byOutcome.inService).toBe(2 * PER_REGION);
+    expect(events(store!, id, "regionPlanned").map((e) => e.data["region"])).toEqual(["b"]);
+    NAMES.forEach((_, i) => {
+      const machines = sims[i]!.stats().machines ?? [];
+      expect(machines.map((m) => m.deployed)).toEqual(machines.map(() => 1));
+    });
+  }, 120_000);
 });
