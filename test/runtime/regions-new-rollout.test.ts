@@ -41,6 +41,22 @@ const journalOf = (s: Store, id: string): Entry[] => s.journal(id).map((e) => ({
 const events = (s: Store, id: string, event: string) => journalOf(s, id).filter((e) => e.data["event"] === event);
 const inService = (s: Store, id: string, region: string) => s.loadHosts(id).filter((h) => regionOfKey(h.systemId) === region && h.outcome === "inService").length;
 
+/** A rollout started with region b away, stopped (as a kill leaves it) once a's canary is in service. */
+async function stoppedWithBAway() {
+  const { clients, port } = await twoRegions();
+  const b = sims[1]!;
+  await b.goAway();
+  const deps = { ...simDeps(clients[0]!, store!, config), requestCount: () => 0 };
+  const first = new RolloutRunner({ ...deps, maas: port() });
+  void first.run({ resume: false }).catch(() => undefined);
+  await until("region a's canary in service", () => {
+    const r = store!.latestRollout();
+    return r !== undefined && inService(store!, r.id, "a") >= 1;
+  });
+  await first.close();
+  return { b, deps, port, id: store!.latestRollout()!.id };
+}
+
 describe("a new rollout with a region away", () => {
   it("starts the regions that answer, names the one away, and plans and deploys its hosts once it answers", async () => {
     const { clients, port } = await twoRegions();
@@ -88,19 +104,7 @@ describe("a new rollout with a region away", () => {
   }, 120_000);
 
   it("resumed while the region is still away, goes on waiting for it and plans it once it answers", async () => {
-    const { clients, port } = await twoRegions();
-    const b = sims[1]!;
-    await b.goAway();
-    const deps = { ...simDeps(clients[0]!, store!, config), requestCount: () => 0 };
-    const first = new RolloutRunner({ ...deps, maas: port() });
-    void first.run({ resume: false }).catch(() => undefined);
-    await until("region a's canary in service", () => {
-      const r = store!.latestRollout();
-      return r !== undefined && inService(store!, r.id, "a") >= 1;
-    });
-    // The process stops (as a kill leaves it: nothing more written), b still away.
-    await first.close();
-    const id = store!.latestRollout()!.id;
+    const { b, deps, port, id } = await stoppedWithBAway();
 
     const second = new RolloutRunner({ ...deps, maas: port() });
     let ended = false;
@@ -119,18 +123,7 @@ describe("a new rollout with a region away", () => {
   }, 120_000);
 
   it("resumed once the region is back, plans it at the start of the resume", async () => {
-    const { clients, port } = await twoRegions();
-    const b = sims[1]!;
-    await b.goAway();
-    const deps = { ...simDeps(clients[0]!, store!, config), requestCount: () => 0 };
-    const first = new RolloutRunner({ ...deps, maas: port() });
-    void first.run({ resume: false }).catch(() => undefined);
-    await until("region a's canary in service", () => {
-      const r = store!.latestRollout();
-      return r !== undefined && inService(store!, r.id, "a") >= 1;
-    });
-    await first.close();
-    const id = store!.latestRollout()!.id;
+    const { b, deps, port, id } = await stoppedWithBAway();
     await b.comeBack();
 
     const summary = await new RolloutRunner({ ...deps, maas: port() }).run({ resume: true });
