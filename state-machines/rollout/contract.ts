@@ -86,7 +86,7 @@ export interface RolloutContext {
   startedWave: number;
   /** Hosts started before a resume: never started again. Empty on a fresh rollout; never changes. */
   alreadyStarted: Record<string, true>;
-  /** A Map: copied on write once per event, and a Map copies far faster than a record with deletions. */
+  /** A Map, updated in place by each step (Draft); a record with deletions had gone to dictionary mode. */
   inFlight: ReadonlyMap<string, InFlightHost>;
   inFlightCount: number;
   /** Several regions: hosts in flight per region (those of a region that is down do not fill the window). */
