@@ -241,8 +241,8 @@ export class StatusReader {
     return [...app.units.values()].map((u) => this.unit(m, app, u));
   }
 
-  application(m: JujuModel, app: JujuApplication): StatusValue {
-    const us = this.units(m, app);
+  /** `us`: the application's unit views when the caller has them already (one render reads each unit once). */
+  application(m: JujuModel, app: JujuApplication, us: readonly UnitView[] = this.units(m, app)): StatusValue {
     if (us.length === 0) return { current: app.charm.subordinate ? "unknown" : m.type === "caas" ? "waiting" : "unknown", message: m.type === "caas" && !app.charm.subordinate ? "waiting for units" : "", since: app.createdAt };
     return worst(us.map((x) => x.workload));
   }
