@@ -21,6 +21,8 @@ export const LAYER_ERROR_CODES = [
   "LAYER_PRECONDITION",
   /** The Kubernetes API refused or failed a call. */
   "LAYER_KUBE",
+  /** The OpenStack API (keystone, nova, neutron) refused or failed a call: its code and message are in the cause. */
+  "LAYER_OPENSTACK",
   /** A command's output could not be understood (e.g. JSON expected). */
   "LAYER_BAD_OUTPUT",
   /**

@@ -34,6 +34,8 @@ import type { StepPolicy } from "./steps.ts";
 import type { WaitOptions } from "./waits.ts";
 import { readCloud, type CloudReport } from "./report.ts";
 import { leaveJuju, type RemovalResult, type RemovalStep } from "./removal.ts";
+import { OpenStackClient, type OpenStackCredentials, type OpenStackPort } from "../openstack/index.ts";
+import { credentialsFrom, type OpenStackReach } from "./openstack.ts";
 
 export type { CloudReport } from "./report.ts";
 export type { ControlPlaneEndpoints } from "./control-plane.ts";
@@ -58,6 +60,11 @@ export interface LayeringOptions {
   logger: Logger;
   /** Builds the Kubernetes port from the kubeconfig the k8s charm gives. Default: @kubernetes/client-node. */
   kube?: (kubeconfig: string) => KubePort;
+  /**
+   * Builds the OpenStack API port from keystone-k8s's admin account (`get-admin-account`: its
+   * public endpoint on the ingress). Default: the HTTP client of src/openstack.
+   */
+  openstack?: (credentials: OpenStackCredentials) => OpenStackPort;
   /** Overrides of template defaults, per layer (e.g. { "juju-controller": { controller: "prod" } }). */
   values?: Partial<Record<LayerName, Values>>;
   /** Template texts instead of templates/layers/*.yaml (tests, site-specific templates). */
@@ -159,6 +166,8 @@ class LayerEngine implements Layering {
   private cidrs: readonly string[] | undefined;
   /** The control plane (and OVN before it) formed in this process. */
   private controlPlaneUp = false;
+  /** The OpenStack API once reached (kept; a failed or absent reach is asked again next time). */
+  private openstackReach: Promise<OpenStackReach> | undefined;
 
   constructor(o: LayeringOptions) {
     this.o = o;
@@ -230,6 +239,7 @@ class LayerEngine implements Layering {
       ...(this.ceph ? { ceph: { host: this.ceph.host, tpl: this.tpl("storage") } } : {}),
       taggedDisks: [...this.machines.taggedDisks.values()].reduce((a, b) => a + b, 0),
       ensureOpen: this.main.ensureOpen,
+      openstack: () => this.openstack(),
     });
   }
 
@@ -395,7 +405,33 @@ class LayerEngine implements Layering {
     if (!(await ops.models()).includes(this.mm())) return null;
     this.cephMembers.delete(host.systemId);
     const cephPeer = [...this.cephMembers.values()][0];
-    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage") });
+    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack() });
+  }
+
+  /**
+   * The OpenStack API of the control plane: keystone-k8s's admin account read once with its
+   * action (a secret step), then the port kept. Absent while the control-plane model has no
+   * keystone; unreachable when the action fails (both asked again on the next call).
+   */
+  private openstack(): Promise<OpenStackReach> {
+    const p = (this.openstackReach ??= this.reachOpenStack().catch((e: unknown): OpenStackReach => ({ kind: "unreachable", reason: e instanceof Error ? e.message : String(e), cause: e })));
+    void p.then((r) => {
+      if (r.kind !== "ready" && this.openstackReach === p) this.openstackReach = undefined;
+    });
+    return p;
+  }
+
+  private async reachOpenStack(): Promise<OpenStackReach> {
+    if (!this.juju) return { kind: "absent", reason: "no juju client in this process (the juju-controller barrier has not run)" };
+    const ops = new JujuOps(this.juju, this.main);
+    const cp = this.tpl("control-plane");
+    const model = String(cp.defaults["model"] ?? "openstack");
+    const keystone = cp.extra.applications.find((a) => a.charm === "keystone-k8s")?.app;
+    if (keystone === undefined || !("getAdminAccount" in ops.s.tpl.steps)) return { kind: "absent", reason: "the templates have no keystone or no getAdminAccount step" };
+    if (!(await ops.models()).includes(model) || (await ops.status(model)).applications?.[keystone] === undefined) return { kind: "absent", reason: `no ${keystone} in model ${model}` };
+    const creds = credentialsFrom(await ops.action(model, "getAdminAccount", `${keystone}/leader`));
+    if (creds === undefined) return { kind: "unreachable", reason: `${keystone}'s get-admin-account gave no endpoint, username or password` };
+    return { kind: "ready", port: (this.o.openstack ?? ((c) => new OpenStackClient({ credentials: c, ...(this.o.clock ? { clock: this.o.clock } : {}) })))(creds) };
   }
 
   private isControlPlaneUp(): boolean {

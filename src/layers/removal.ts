@@ -4,14 +4,21 @@
  * remove_node):
  *
  * 1. the hypervisor: action `running-guests` (guests still running stop the removal), action
- *    `disable`, then its unit removed and waited gone;
+ *    `disable`, then its unit removed and waited gone; then, through the OpenStack API, every
+ *    nova-compute service on the host disabled and deleted and its neutron agents deleted
+ *    (openstack.ts; canonical/snap-openstack sunbeam-python/sunbeam/steps/hypervisor.py
+ *    RemoveHypervisorUnitStep.run);
  * 2. the other units, each removed and waited gone, in the order cinder-volume → microceph
  *    (its stop hook takes the host out of the MicroCeph cluster with `--force`; no
  *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s →
  *    sunbeam-machine (subordinates go with their principals);
  * 3. `remove-machine` (no `--force`: nothing is left on it);
  * 4. when the host was a MicroCeph member: `default-pool-size` and action `set-pool-size` on
- *    the microceph leader for MicroCeph's own pools, both min(remaining members, 3).
+ *    the microceph leader for MicroCeph's own pools, both min(remaining members, 3);
+ * 5. once its machine is gone, nova and neutron once more: an OVN agent deleted while the host's
+ *    ovn-controller still ran (step 1: microovn leaves after the hypervisor) is written again by
+ *    it (neutron's mech_driver.py delete_agent), and a removal resumed after its hypervisor left
+ *    finds what step 1 did not finish. Nothing is left: this finds nothing.
  *
  * Every change is written ahead to the rollout's journal (`journal`) and is check-then-act:
  * each step reads `juju status` first and acts only on what is still there, so a removal cut
@@ -22,7 +29,11 @@
  * actions or hooks: the reference's operator answer is `--force`. Its machine goes with
  * `remove-machine --force` (units and all), and its MicroCeph member, which no stop hook
  * removes then, is removed from a surviving member with `microceph cluster remove <host>
- * --force`.
+ * --force`. Its nova services and neutron agents are still deleted; a failure of the API there
+ * is logged and passed over, as the reference does with `--force`.
+ *
+ * The OpenStack steps run only where the deployment has a control plane (keystone in its
+ * model); one whose API cannot be used ends a removal that is not forced with LAYER_OPENSTACK.
  */
 import type { Logger } from "pino";
 import { LayerError } from "./errors.ts";
@@ -31,6 +42,7 @@ import type { JujuOps, StatusJson } from "./juju-ops.ts";
 import { unitsOf } from "./juju-ops.ts";
 import type { LayerTemplate } from "./render.ts";
 import { waitUntil } from "./waits.ts";
+import { forgetHost, type OpenStackReach, type OpenStackStep } from "./openstack.ts";
 
 /** Principal applications in the order their units leave (§5 step 3-4); any other goes before sunbeam-machine. */
 export const REMOVAL_ORDER: readonly string[] = [
@@ -51,7 +63,7 @@ export const MICROCEPH_POOLS = ".mgr,.rgw.root,default.rgw.log,default.rgw.contr
 
 /** One change the removal is about to make, journaled before it is made. */
 export interface RemovalStep {
-  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize";
+  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize" | OpenStackStep["step"];
   /** The unit, machine or member it acts on. */
   target: string;
   /** Why the --force path was taken (dead host). */
@@ -68,6 +80,8 @@ export interface RemovalDeps {
   /** A storage member still in service, to remove a dead host's MicroCeph member from. */
   cephPeer: LayerHost | undefined;
   storageTpl: LayerTemplate<"storage">;
+  /** The OpenStack API, when the deployment has one (absent: no nova or neutron to clean up). */
+  openstack?: () => Promise<OpenStackReach>;
 }
 
 export interface RemovalResult {
@@ -102,6 +116,8 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
   if (id === undefined) {
     // Not (or no longer) in Juju. A storage host's removal may have stopped after its machine went and
     // before its MicroCeph member and the pool sizes were seen to: both are safe to do again.
+    // So may a host's OpenStack clean-up (step 5), which finds nothing when it was done.
+    await leaveOpenStack(h, d, false);
     if (!h.roles.includes("storage") || unitsOf(await ops.status(model), "microceph").length === 0) return { machine: undefined, forced: false, removed: [] };
     await removeCephMember(ops, h, d);
     return { machine: undefined, forced: false, removed: [], cephMembersLeft: await resizePools(ops, h, d) };
@@ -133,6 +149,7 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
     await ops.act(model, "removeMachine", { id });
     await gone("removeMachine", undefined, (st) => st.machines?.[id] === undefined, `machine ${id}`);
     if (wasCeph) await removeCephMember(ops, h, d);
+    await leaveOpenStack(h, d, true);
   } else {
     // Each round acts on the last read: a resumed removal finds only what is still there.
     let st = st0;
@@ -148,17 +165,39 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
       }
       st = await gone("removeUnit", next.name, (s) => !unitsOf(s, next.app).some((u) => u.name === next.name), `unit ${next.name}`);
       removed.push(next.name);
+      if (next.app === "openstack-hypervisor") await leaveOpenStack(h, d, false);
     }
     if (st.machines?.[id] !== undefined) {
       d.journal({ step: "removeEmptyMachine", target: id });
       await ops.act(model, "removeEmptyMachine", { id });
       await gone("removeEmptyMachine", undefined, (st) => st.machines?.[id] === undefined, `machine ${id}`);
     }
+    await leaveOpenStack(h, d, false);
   }
   const result: RemovalResult = { machine: id, forced, removed };
   if (wasCeph) result.cephMembersLeft = await resizePools(ops, h, d);
   d.logger.info({ systemId: h.systemId, hostname: h.hostname, machine: id, forced, removed }, "host left Juju");
   return result;
+}
+
+/** The host's nova services and neutron agents deleted (openstack.ts); forced: a failure is logged and passed over. */
+async function leaveOpenStack(h: LayerHost, d: RemovalDeps, forced: boolean): Promise<void> {
+  if (d.openstack === undefined) return;
+  try {
+    const reach = await d.openstack();
+    switch (reach.kind) {
+      case "absent":
+        return;
+      case "unreachable":
+        throw new LayerError("LAYER_OPENSTACK", { layer: "removal", step: "openstack", systemId: h.systemId, hostname: h.hostname }, `cannot take ${h.hostname} out of nova and neutron: ${reach.reason}`, { cause: reach.cause });
+      case "ready":
+        await forgetHost(reach.port, h, d.journal, d.logger);
+        return;
+    }
+  } catch (e) {
+    if (!forced || !(e instanceof LayerError) || e.code !== "LAYER_OPENSTACK") throw e;
+    d.logger.warn({ systemId: h.systemId, hostname: h.hostname, err: e.message }, "dead host: its nova services or neutron agents could not be deleted; passed over (--force)");
+  }
 }
 
 /** §5 step 3: guests still running stop the removal; the hypervisor is disabled before its unit goes. */

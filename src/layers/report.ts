@@ -2,14 +2,16 @@
  * The cloud as metalwave reads it back at the end of a run (`Layering.report()`, the `cloud`
  * of `metalwave rollout --json` / `npm start --json`, docs/cli.md): everything is read live
  * from Juju (`juju status` of the machine and control-plane models, `juju machines` and
- * `show-controller` of the controller), MicroCeph (`ceph osd tree`) and the Kubernetes API,
- * never from what the engine believes it did. A part the run did not reach is empty.
+ * `show-controller` of the controller), MicroCeph (`ceph osd tree`), the Kubernetes API and
+ * nova's compute services (the OpenStack API), never from what the engine believes it did.
+ * A part the run did not reach is empty.
  */
 import type { JujuOps, StatusJson } from "./juju-ops.ts";
 import { unitsOf } from "./juju-ops.ts";
 import type { LayerHost } from "./host.ts";
 import type { KubePort } from "./kube.ts";
 import type { LayerTemplate } from "./render.ts";
+import type { OpenStackReach } from "./openstack.ts";
 
 export interface CloudReport {
   /** Every application of the machine and control-plane models, as `juju status` shows it. */
@@ -23,10 +25,12 @@ export interface CloudReport {
   /** Hosts whose microovn unit is active with the `chassis` role. */
   ovn: { chassis: string[] };
   /**
-   * computeHosts: hosts with an openstack-hypervisor unit; computeServicesUp: those whose unit is
-   * active (the charm runs nova-compute once its relations are ready; the OpenStack API is not read).
+   * computeHosts: hosts with an openstack-hypervisor unit. computeServicesUp: the hosts of nova's
+   * nova-compute services that are up and enabled, as `GET /os-services` lists them (source
+   * "nova"); when the API cannot be read, the hosts whose hypervisor unit is active (source
+   * "juju", with the reason in `note`).
    */
-  hypervisors: { computeHosts: string[]; computeServicesUp: string[] };
+  hypervisors: { computeHosts: string[]; computeServicesUp: string[]; source: "nova" | "juju"; note?: string };
   /** The controller model's machines, with their HA status from show-controller; `ha` over all of them. */
   controllers: { machines: { id: string; address: string; ha: string }[]; ha: "ha-enabled" | "ha-pending" | "none" };
   kubernetesNodes: { name: string; ready: boolean; labels: Record<string, string> }[];
@@ -41,10 +45,12 @@ export interface ReportSources {
   ceph?: { host: LayerHost; tpl: LayerTemplate };
   taggedDisks: number;
   ensureOpen: (step: string) => void;
+  /** The OpenStack API (nova's compute services); absent: computeServicesUp from Juju's units. */
+  openstack?: () => Promise<OpenStackReach>;
 }
 
 export function emptyCloud(): CloudReport {
-  return { applications: [], relations: [], loadBalancer: {}, ceph: { osds: 0, taggedDisks: 0 }, ovn: { chassis: [] }, hypervisors: { computeHosts: [], computeServicesUp: [] }, controllers: { machines: [], ha: "none" }, kubernetesNodes: [] };
+  return { applications: [], relations: [], loadBalancer: {}, ceph: { osds: 0, taggedDisks: 0 }, ovn: { chassis: [] }, hypervisors: { computeHosts: [], computeServicesUp: [], source: "juju" }, controllers: { machines: [], ha: "none" }, kubernetesNodes: [] };
 }
 
 interface OsdTree {
@@ -94,12 +100,17 @@ export async function readCloud(s: ReportSources): Promise<CloudReport> {
       if (i === 0) {
         out.hypervisors.computeHosts = hostnames(st, "openstack-hypervisor");
         out.hypervisors.computeServicesUp = hostnames(st, "openstack-hypervisor", (x) => x === "active");
+        out.hypervisors.note = "the OpenStack API was not asked";
         // Every microovn unit is mapped `chassis` (§2e: every node; control hosts also central): its active units are the chassis.
         out.ovn.chassis = hostnames(st, "microovn", (x) => x === "active");
       }
     }
   }
   s.ensureOpen("report");
+  if (s.openstack) {
+    const { note: _, ...juju } = out.hypervisors;
+    out.hypervisors = { ...juju, ...(await computeServicesUp(s.openstack)) };
+  }
   if (s.kube) {
     out.kubernetesNodes = (await s.kube.listNodes()).map((n) => ({ name: n.name, ready: n.ready, labels: n.labels }));
     for (const svc of (await s.kube.listServices?.()) ?? []) if (svc.loadBalancerIp) out.loadBalancer[svc.name] = svc.loadBalancerIp;
@@ -111,3 +122,20 @@ export async function readCloud(s: ReportSources): Promise<CloudReport> {
   return out;
 }
 
+
+/** Nova's view: hosts of nova-compute services up and enabled; on failure, Juju's view stays with the reason. */
+async function computeServicesUp(openstack: () => Promise<OpenStackReach>): Promise<Pick<CloudReport["hypervisors"], "source"> & Partial<CloudReport["hypervisors"]>> {
+  let why: string;
+  try {
+    const reach = await openstack();
+    if (reach.kind === "ready") {
+      const list = await reach.port.computeServices({ binary: "nova-compute" });
+      const up = [...new Set(list.filter((x) => x.state === "up" && x.status === "enabled").map((x) => x.host))].sort();
+      return { computeServicesUp: up, source: "nova" };
+    }
+    why = reach.reason;
+  } catch (e) {
+    why = e instanceof Error ? e.message : String(e);
+  }
+  return { source: "juju", note: `nova's compute services could not be read (${why}): hosts whose openstack-hypervisor unit is active` };
+}

@@ -251,6 +251,13 @@ export const MachineStateSchema = z.object({
   owner: nullableStr,
   locked: z.boolean().optional(),
   power_state: PowerStateSchema,
+  /**
+   * The current commissioning script set's id: MAAS makes a new one for every commissioning
+   * run (maas: src/maasserver/models/node.py start_commissioning; the API field is
+   * src/maasserver/api/nodes.py NodeHandler.current_commissioning_result_id), so a change of
+   * it proves a commission request took effect even when the run has already failed again.
+   */
+  current_commissioning_result_id: z.number().int().nullable().optional(),
 });
 export type MachineState = z.infer<typeof MachineStateSchema>;
 

@@ -23,16 +23,20 @@ export class CallJournal {
   private readonly rolloutId: string;
   /** `${systemId}/${op}` → id of a call left open by an earlier process. */
   private readonly open = new Map<string, number>();
+  /** The parameters those open calls were begun with (what the machine looked like before). */
+  private readonly openParams = new Map<number, unknown>();
   /** Calls begun by this process and not yet ended. */
   private readonly begun = new Map<number, { systemId: string; op: string }>();
   /** Intents asked for in this window, written together at its end. */
-  private queued: { systemId: string; op: string; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+  private queued: { systemId: string; op: string; params: Record<string, unknown> | undefined; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(store: Store, rolloutId: string) {
     this.store = store;
     this.rolloutId = rolloutId;
     for (const c of store.openCalls(rolloutId)) {
-      if (c.systemId) this.open.set(`${c.systemId}/${c.operation}`, c.id);
+      if (!c.systemId) continue;
+      this.open.set(`${c.systemId}/${c.operation}`, c.id);
+      if (c.params !== undefined) this.openParams.set(c.id, c.params);
     }
   }
 
@@ -53,10 +57,16 @@ export class CallJournal {
     return this.open.get(`${systemId}/${op}`);
   }
 
+  /** The parameters an open call of an earlier process was begun with (undefined: none). */
+  paramsOf(callId: number): unknown {
+    return this.openParams.get(callId);
+  }
+
   reconciled(callId: number, tookEffect: boolean): void {
     for (const [k, v] of this.open) {
       if (v === callId) this.open.delete(k);
     }
+    this.openParams.delete(callId);
     this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect"}`);
   }
 
@@ -65,10 +75,10 @@ export class CallJournal {
    * committed (with the other intents of this turn), so the request may then be sent. Rejects,
    * and nothing may be sent, when the write fails.
    */
-  begin(systemId: string, op: string): Promise<number> {
+  begin(systemId: string, op: string, params?: Record<string, unknown>): Promise<number> {
     return new Promise((resolve, reject) => {
       if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
-      this.queued.push({ systemId, op, resolve, reject });
+      this.queued.push({ systemId, op, params, resolve, reject });
     });
   }
 
@@ -77,7 +87,7 @@ export class CallJournal {
     this.queued = [];
     let ids: number[];
     try {
-      ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op })));
+      ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op, ...(c.params !== undefined ? { params: c.params } : {}) })));
     } catch (e) {
       for (const c of batch) c.reject(e);
       return;

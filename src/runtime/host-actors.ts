@@ -16,7 +16,7 @@ import type { Logger } from "pino";
 import type { MaasPort, MachineState } from "../maas/port.ts";
 import { MaasError } from "../maas/errors.ts";
 import { NodeStatus, type NodeStatusCode } from "../model/maas/status.ts";
-import { tookEffect, type ReconciledOp } from "../model/maas/reconcile.ts";
+import { commissionedSince, tookEffect, type ReconciledOp } from "../model/maas/reconcile.ts";
 import type { StatusObserver } from "./observer.ts";
 import type { TagBatcher } from "./tag-batcher.ts";
 import type { CallJournal } from "./call-journal.ts";
@@ -56,7 +56,7 @@ const BEYOND_COMMISSIONING: readonly number[] = [NodeStatus.READY, NodeStatus.AL
 
 export interface HostActorDeps {
   maas: MaasPort;
-  observer: Pick<StatusObserver, "note" | "poke">;
+  observer: Pick<StatusObserver, "note" | "poke" | "commissioningResultId">;
   tags: TagBatcher;
   calls: CallJournal;
   logger: Logger;
@@ -115,6 +115,26 @@ function asStepError(op: string, systemId: string, e: unknown): HostStepError {
 }
 
 /**
+ * What a call's intent records of the machine before the request, for an operation whose
+ * effect its status alone cannot show after a crash (a commission that already failed
+ * again), and how a read-back judges the request by it.
+ */
+interface CallEvidence {
+  before: () => Record<string, unknown>;
+  tookEffectSince: (params: unknown, m: MachineState) => boolean;
+}
+
+function commissionEvidence(deps: HostActorDeps, systemId: string): CallEvidence {
+  return {
+    before: () => ({ commissioningResultId: deps.observer.commissioningResultId(systemId) ?? null }),
+    tookEffectSince: (params, m) => {
+      const before = (params as { commissioningResultId?: unknown } | undefined)?.commissioningResultId;
+      return commissionedSince(typeof before === "number" || before === null ? before : undefined, m);
+    },
+  };
+}
+
+/**
  * Sends one state-changing request with its intent written ahead to the store.
  * When MAAS refuses it because of the machine's state, the machine is read
  * back: if it is already where the request leads, the step is done.
@@ -125,12 +145,13 @@ async function guardedCall(
   systemId: string,
   send: () => Promise<MachineState>,
   tookEffectOn: (m: MachineState) => boolean = (m) => operationTookEffect(op, m, deps.me),
+  evidence?: CallEvidence,
 ): Promise<NodeStatusCode> {
   const pending = deps.calls.unknownOutcome(systemId, op);
   if (pending) {
     // A crash left this call's outcome unknown: read, don't repeat blindly.
     const m = await deps.maas.readMachine(systemId);
-    if (tookEffectOn(m)) {
+    if (tookEffectOn(m) || (evidence?.tookEffectSince(deps.calls.paramsOf(pending), m) ?? false)) {
       deps.calls.reconciled(pending, true);
       deps.observer.note(m);
       return m.status;
@@ -147,7 +168,7 @@ async function guardedCall(
       return m.status;
     }
   }
-  const callId = await deps.calls.begin(systemId, op);
+  const callId = await deps.calls.begin(systemId, op, evidence?.before());
   try {
     const m = await send();
     deps.calls.end(callId, "ok");
@@ -176,7 +197,7 @@ export function createHostActors(deps: HostActorDeps) {
       // A re-commissioning starts from Ready, so only Commissioning or Testing shows that it
       // began; a Ready machine found after a crash is commissioned again rather than skipped.
       const proof = input.recommission ? (m: MachineState) => tookEffect("commission", m, { me: deps.me }) : undefined;
-      await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof);
+      await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof, commissionEvidence(deps, input.systemId));
     }),
     tagMachine: fromPromise<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
       try {

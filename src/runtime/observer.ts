@@ -43,7 +43,7 @@ export class StatusObserver {
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
   /** systemId → last status delivered, and when it was last confirmed. */
-  private readonly watched = new Map<string, { status: NodeStatusCode | undefined; seenAt: number; gen: number }>();
+  private readonly watched = new Map<string, { status: NodeStatusCode | undefined; seenAt: number; gen: number; commissioningResultId?: number | null | undefined }>();
   private readonly dirty = new Set<string>();
   private cursor: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -110,9 +110,19 @@ export class StatusObserver {
     if (!w) return;
     w.seenAt = this.now();
     w.gen++;
+    if (machine.current_commissioning_result_id !== undefined) w.commissioningResultId = machine.current_commissioning_result_id;
     if (!isStatusCode(machine.status) || machine.status === w.status) return;
     w.status = machine.status;
     this.onChange({ systemId: machine.system_id, status: machine.status, statusMessage: machine.status_message ?? null });
+  }
+
+  /**
+   * The machine's current commissioning script set as last read (undefined: not read, or
+   * the region does not say): a commission's intent records it, so that after a crash a
+   * changed id proves the request was taken (src/runtime/host-actors.ts).
+   */
+  commissioningResultId(systemId: string): number | null | undefined {
+    return this.watched.get(systemId)?.commissioningResultId;
   }
 
   /** Asks for a confirming read of this machine on the next tick (e.g. after a request of ours). */
@@ -205,6 +215,7 @@ export class StatusObserver {
           continue;
         }
         w.seenAt = now;
+        if (m.current_commissioning_result_id !== undefined) w.commissioningResultId = m.current_commissioning_result_id;
         const status = m.status;
         if (!isStatusCode(status) || status === w.status) continue;
         w.status = status;

@@ -15,7 +15,7 @@ import type { RolloutEvent } from "../../state-machines/rollout.ts";
 import { StatusObserver, type ObserverOptions, type StatusChange } from "./observer.ts";
 
 /** What the runner and the host actors use of an observer. */
-export type StatusObserving = Pick<StatusObserver, "start" | "stop" | "watch" | "unwatch" | "note" | "poke">;
+export type StatusObserving = Pick<StatusObserver, "start" | "stop" | "watch" | "unwatch" | "note" | "poke" | "commissioningResultId">;
 
 /** The regions behind a port, or undefined for a single region. */
 export function regionsOf(maas: MaasPort): RegionsMaas | undefined {
@@ -62,6 +62,9 @@ export class RegionObservers implements StatusObserving {
   }
   poke(key: string): void {
     this.of(key)?.poke(key);
+  }
+  commissioningResultId(key: string): number | null | undefined {
+    return this.of(key)?.commissioningResultId(key);
   }
 }
 

@@ -108,6 +108,7 @@ async function serveSim(values: SimOpts, signals: NodeJS.EventEmitter): Promise<
   if (sim.hosts) {
     console.log(`Simulated hosts: SSH on each deployed machine's address, port ${sim.hosts.sshPort}; Kubernetes API ${sim.hosts.cloud.kube.url}`);
     console.log(`Simulated Juju: a bootstrapped controller serves its API at ws://<controller machine address>:${sim.hosts.jujuApi.port}/api (docs/simulated-juju.md)`);
+    console.log(`Simulated OpenStack: keystone, nova and neutron at http://<traefik's load-balancer address>:${sim.hosts.openstackApi.port}/openstack-keystone/v3 once the control plane is up (keystone's get-admin-account gives the account)`);
   }
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -76,7 +76,7 @@ describe("layers end to end on a simulated fleet (strict Juju)", { timeout: 120_
     await Promise.all(lf.hosts.compute.map((h) => layering.layerHost(h)));
     const cloud = await layering.report();
     const compute = lf.hosts.compute.map((h) => h.hostname).sort();
-    expect(cloud.hypervisors).toEqual({ computeHosts: compute, computeServicesUp: compute });
+    expect(cloud.hypervisors).toEqual({ computeHosts: compute, computeServicesUp: compute, source: "nova" });
     expect(cloud.ovn.chassis).toEqual(expect.arrayContaining(compute));
     expect(cloud.applications.filter((a) => a.status !== "active")).toEqual([]);
     expect(cloud.ceph).toEqual({ osds: 6, taggedDisks: 6 });

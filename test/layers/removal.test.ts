@@ -31,7 +31,11 @@ function inJuju(systemId: string) {
   const units = [...m.apps.values()].flatMap((a) => [...a.units.values()]).filter((u) => u.machine !== undefined && machines.includes(u.machine)).map((u) => u.name);
   // By its MAAS hostname: a host MAAS is releasing is no longer among the simulated hosts.
   const hostname = rig.sim!.region.get(systemId).hostname;
-  return { machines, units, cephMember: cloud.ceph?.members.has(systemId) ?? false, computeDisabled: cloud.disabledCompute.has(hostname) };
+  // What nova and neutron list for the host (src/sim/openstack): its compute services (up/enabled) and OVN agents.
+  const os = cloud.openstack;
+  const computeServices = [...os.services.values()].filter((r) => r.host === hostname).map((r) => `${os.isUp(r) ? "up" : "down"} ${r.disabled ? "disabled" : "enabled"}`);
+  const agents = [...os.agents.values()].filter((a) => a.host === hostname).map((a) => a.agentType).sort();
+  return { machines, units, cephMember: cloud.ceph?.members.has(systemId) ?? false, computeServices, agents };
 }
 
 async function layered(): Promise<{ deps: RunnerDeps; plan: Awaited<ReturnType<typeof readAndPlan>> }> {
@@ -64,6 +68,15 @@ function leavingSteps(deps: RunnerDeps, rolloutId: string, systemId: string): { 
       const d = j.data as { step: string; target: string; force?: boolean };
       return { step: d.step, target: d.target, ...(d.force ? { force: true } : {}) };
     });
+}
+
+/** The OpenStack steps journaled for a host's removal. */
+function osSteps(deps: RunnerDeps, rolloutId: string, systemId: string): string[] {
+  return deps.store
+    .journal(rolloutId, { kind: "rollout" })
+    .filter((j) => j.systemId === systemId && (j.data as { event?: string }).event === "leavingJuju")
+    .map((j) => (j.data as { step: string }).step)
+    .filter((s) => /ComputeService|NetworkAgent/.test(s));
 }
 
 describe("re-provisioning leaves Juju first", () => {
@@ -99,23 +112,28 @@ describe("re-provisioning leaves Juju first", () => {
     // The compute host's microovn removal failed once (the fault): its release attempt failed naming the host and the
     // unit, and the retry resumed where the removal stopped (the hypervisor, already gone, was not disabled or removed again).
     const cSteps = leavingSteps(deps, run.reprovision.rolloutId, compute.systemId);
-    expect(cSteps.map((s) => s.step)).toEqual(["disableHypervisor", "removeUnit", "removeUnit", "removeUnit", "removeUnit", "removeEmptyMachine"]);
+    expect(cSteps.map((s) => s.step).filter((s) => !/ComputeService|NetworkAgent/.test(s))).toEqual(["disableHypervisor", "removeUnit", "removeUnit", "removeUnit", "removeUnit", "removeEmptyMachine"]);
     expect(cSteps.filter((s) => s.step === "removeUnit").map((s) => s.target.split("/")[0])).toEqual(["openstack-hypervisor", "microovn", "microovn", "sunbeam-machine"]);
     const failures = deps.store.getHost(run.reprovision.rolloutId, compute.systemId)?.snapshot?.context.failures ?? [];
     expect(failures).toEqual([expect.objectContaining({ phase: "releasing", code: "LAYER_COMMAND_FAILED", message: expect.stringMatching(new RegExp(`layer removal, step removeUnit on ${compute.hostname} [\\s\\S]*unit microovn/`)) })]);
     const sSteps = leavingSteps(deps, run.reprovision.rolloutId, store1.systemId);
     expect(sSteps.filter((s) => s.step === "removeUnit").map((s) => s.target.split("/")[0])).toEqual(["cinder-volume", "microceph", "sunbeam-machine"]);
     expect(sSteps.at(-1)).toEqual({ step: "setPoolSize", target: `microceph/leader size=${Math.min(cephBefore - 1, 3)}` });
-    // Out of Juju before MAAS released it: no machine, no unit, no Ceph member; the hypervisor disabled first.
-    expect(seen.get(compute.systemId)).toEqual({ machines: [], units: [], cephMember: false, computeDisabled: true });
-    expect(seen.get(store1.systemId)).toEqual({ machines: [], units: [], cephMember: false, computeDisabled: false });
+    // Out of Juju and OpenStack before MAAS released it: no machine, no unit, no Ceph member; nova lists no compute
+    // service of the host (disabled by the hypervisor's action, deleted after its unit went) and neutron none of its agents.
+    expect(seen.get(compute.systemId)).toEqual({ machines: [], units: [], cephMember: false, computeServices: [], agents: [] });
+    expect(seen.get(store1.systemId)).toEqual({ machines: [], units: [], cephMember: false, computeServices: [], agents: [] });
+    expect(osSteps(deps, run.reprovision.rolloutId, compute.systemId)).toEqual(["deleteComputeService", "deleteNetworkAgent", "deleteNetworkAgent", "deleteNetworkAgent"]);
 
     // Back: new machines with new units, active; the storage host's OSDs are its tagged disks again; its compute service is up.
     const report = await rig.layering!.engine.report();
     const back = inJuju(compute.systemId);
     expect(back.machines).toHaveLength(1);
     expect(back.units.map((u) => u.split("/")[0]).sort()).toEqual(expect.arrayContaining(["microovn", "openstack-hypervisor", "sunbeam-machine"]));
-    expect(back.computeDisabled).toBe(false);
+    // Listed once again, up and enabled, with its agents (of its new chassis) once each.
+    expect(back.computeServices).toEqual(["up enabled"]);
+    expect(back.agents).toEqual(["OVN Controller agent", "OVN Metadata agent"]);
+    expect(report.hypervisors.source).toBe("nova");
     expect(report.hypervisors.computeServicesUp).toContain(compute.hostname);
     expect(inJuju(store1.systemId)).toMatchObject({ cephMember: true });
     const tagged = (await simClient(rig.sim!).readMachine(store1.systemId)).blockdevice_set.filter((d) => d.tags.includes("ceph")).map((d) => d.id_path).sort();

@@ -77,7 +77,7 @@ describe("cloud read-back", () => {
       { model: "openstack", endpoints: ["mysql:database", "nova:api-database"], crossModel: false },
       { model: "openstack", endpoints: ["neutron:ovsdb-cms", "sunbeam-ovn-proxy"], crossModel: true },
     ]);
-    expect(c.hypervisors).toEqual({ computeHosts: ["cmp-1", "cmp-2"], computeServicesUp: ["cmp-1"] });
+    expect(c.hypervisors).toEqual({ computeHosts: ["cmp-1", "cmp-2"], computeServicesUp: ["cmp-1"], source: "juju", note: "the OpenStack API was not asked" });
     expect(c.ovn).toEqual({ chassis: ["cmp-1"] });
     expect(c.loadBalancer).toEqual({ traefik: "10.20.0.10" });
     expect(c.controllers).toEqual({ machines: [{ id: "0", address: "10.0.0.1", ha: "ha-enabled" }, { id: "1", address: "10.0.0.2", ha: "ha-enabled" }, { id: "2", address: "10.0.0.3", ha: "ha-pending" }], ha: "ha-pending" });

@@ -65,7 +65,7 @@ describe("listMachines", () => {
 });
 
 describe("machine state: what operations and status polls read of MAAS's whole-machine answers", () => {
-  const STATE_KEYS = ["hostname", "locked", "owner", "power_state", "status", "status_message", "status_name", "system_id"];
+  const STATE_KEYS = ["current_commissioning_result_id", "hostname", "locked", "owner", "power_state", "status", "status_message", "status_name", "system_id"];
 
   it("an operation's answer is read as the machine's state only; interfaces, disks and the rest are not kept", async () => {
     maas().post(`${API}/machines/4y3h7n/`).query({ op: "commission" }).reply(200, machineJson({ status: NodeStatus.COMMISSIONING }));

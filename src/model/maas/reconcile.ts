@@ -14,6 +14,20 @@ export interface ObservedMachine {
   status: NodeStatusCode;
   owner: string | null;
   power_state: string;
+  current_commissioning_result_id?: number | null | undefined;
+}
+
+/**
+ * A commission sent from a state it can start from again (Failed commissioning, Failed
+ * testing, Ready) and already over leaves the machine where it was, so its status cannot
+ * tell; its script set can: MAAS makes a new one for every commissioning run (maas:
+ * src/maasserver/models/node.py start_commissioning). `before` is the set's id read before
+ * the request (null: none yet; undefined: not known, and then nothing is proved).
+ */
+export function commissionedSince(before: number | null | undefined, m: ObservedMachine): boolean {
+  if (before === undefined) return false;
+  const now = m.current_commissioning_result_id;
+  return typeof now === "number" && now !== before;
 }
 
 export type ReconciledOp = "commission" | "allocate" | "deploy" | "release" | "abort" | "markBroken" | "markFixed" | "powerOn" | "powerOff";

@@ -9,7 +9,11 @@
  *   stop hook runs `cluster remove --force` unless it is the last member (CMC:src/charm.py), and
  *   never for a unit removed with its dead machine (`remove-machine --force`: no agent, no hook);
  * - `microovn` units: the snap and the OVN chassis of hosts given the `chassis` role;
- * - `openstack-hypervisor` units: the snap, configured from its relations;
+ * - `openstack-hypervisor` units: the snap, configured from its relations, and nova-compute
+ *   started (its service registered with the simulated nova, src/sim/openstack/state.ts); a
+ *   removed unit's snap goes with it (the charm's remove hook);
+ * - OVN chassis (active microovn units) and the metadata agent of the hypervisor snap: their
+ *   neutron agents;
  * - applications of a Kubernetes model on the simulated cluster: their Services
  *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer).
  * Actions (juju-layering.md §6): `{status, results}` with `completed`/`failed`.
@@ -41,6 +45,8 @@ export function reconcileCharms(cloud: SimCloud): void {
   const r = new StatusReader(cloud.jujuWorld, cloud.jujuEnv, cloud.now());
   const k8sHosts = new Set<string>();
   const cephHosts = new Set<string>();
+  const hypervisors = new Set<string>();
+  const chassis: SimHost[] = [];
   cloud.ovnChassis.clear();
   for (const c of cloud.jujuWorld.controllers.values()) {
     for (const m of c.models.values()) {
@@ -80,11 +86,13 @@ export function reconcileCharms(cloud: SimCloud): void {
             case "microovn": {
               ensureSnap(h, "microovn", app.channel);
               cloud.ovnChassis.add(h.hostname);
+              chassis.push(h);
               break;
             }
             case "openstack-hypervisor":
               ensureSnap(h, "openstack-hypervisor", app.channel);
               configureHypervisor(cloud, h, m.name);
+              hypervisors.add(h.systemId);
               break;
           }
         }
@@ -110,6 +118,14 @@ export function reconcileCharms(cloud: SimCloud): void {
     cloud.charmCeph.add(sid);
     cloud.removedUnhooked.delete(sid);
   }
+  // A hypervisor unit that went away took its snap (and nova-compute, the metadata agent) with it.
+  for (const sid of [...cloud.charmHypervisor]) {
+    if (hypervisors.has(sid)) continue;
+    cloud.charmHypervisor.delete(sid);
+    if (!cloud.removedUnhooked.has(sid)) cloud.hosts.get(sid)?.snaps.delete("openstack-hypervisor");
+  }
+  for (const sid of hypervisors) cloud.charmHypervisor.add(sid);
+  cloud.openstack.syncAgents(chassis.map((h) => ({ systemId: h.systemId, hostname: h.hostname, deployment: h.deployment })), hypervisors);
 }
 
 /**
@@ -121,8 +137,6 @@ export function reconcileCharms(cloud: SimCloud): void {
 function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
   const c = h.snaps.get("openstack-hypervisor")?.config;
   if (c === undefined || c.has("identity.auth-url")) return;
-  // A new installation's nova-compute registers its service afresh, enabled (a re-provisioned host disabled before it left).
-  cloud.disabledCompute.delete(h.hostname);
   const set: Record<string, string> = {
     "identity.auth-url": "http://keystone.openstack.svc/v3",
     "identity.username": "hypervisor",
@@ -137,6 +151,8 @@ function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
     "node.ip-address": h.address,
   };
   for (const [k, v] of Object.entries(set)) c.set(k, v);
+  // nova-compute starts with its configuration: its service record, found again by host if nova still has one.
+  cloud.openstack.computeStarted({ systemId: h.systemId, hostname: h.hostname, deployment: h.deployment });
 }
 
 function labels(spec: string | undefined): Record<string, string> {
@@ -215,15 +231,17 @@ export function runAction(ctx: ExecContext, c: JujuController, m: JujuModel, uni
     case "get-ca-certificate":
       return done({ "ca-certificate": `-----BEGIN CERTIFICATE-----\n${Buffer.from(`sim-ca:${cloud.seed}:${c.name}:${m.name}`).toString("base64")}\n-----END CERTIFICATE-----` });
     case "get-admin-account":
-      return done({ username: "admin", password: cloud.stableSecret("keystone", m.name, "admin"), "user-domain-name": "admin_domain", "project-name": "admin", "project-domain-name": "admin_domain", region: "RegionOne", "public-endpoint": `http://${cloud.kube.externalAddress(m.name, "traefik") ?? kubeServiceAddress(m, "traefik")}/${m.name}-keystone/v3`, "api-version": "3" });
+      return done({ username: "admin", password: cloud.stableSecret("keystone", m.name, "admin"), "user-domain-name": "admin_domain", "project-name": "admin", "project-domain-name": "admin_domain", region: "RegionOne", "public-endpoint": cloud.keystoneUrl(m) ?? `http://${kubeServiceAddress(m, "traefik")}/${m.name}-${app.name}/v3`, "api-version": "3" });
     case "get-service-account":
       if (!params["username"] || !params["vhost"]) return failed("username and vhost are required");
       return done({ username: params["username"], password: cloud.stableSecret("rabbitmq", m.name, params["username"]), vhost: params["vhost"], "ingress-address": cloud.kube.externalAddress(m.name, app.name) ?? kubeServiceAddress(m, app.name), port: "5672" });
     case "running-guests":
-      return done({ result: "[]" });
+      // The instances nova places on this host (none unless a test or rehearsal put some there).
+      return done({ result: JSON.stringify(host ? (cloud.openstack.computeOf(host.hostname)?.instances ?? []) : []) });
     case "disable":
     case "enable":
-      if (host) cloud.disabledCompute[action === "disable" ? "add" : "delete"](host.hostname);
+      // The snap's `hypervisor disable|enable`: nova's compute service of this host, disabled or enabled.
+      if (host) cloud.openstack.setComputeDisabled(host.hostname, action === "disable");
       return done({});
     case "get-credentials":
       return done({ url: `https://${host?.address ?? ""}:7000`, "certificate-authority": "sim-ca", certificate: "sim-cert", "private-key-secret": `secret:${cloud.stableSecret("clusterd", m.name)}` });

@@ -9,6 +9,7 @@ import { JujuWorld } from "../juju/controller.ts";
 import { newClientState } from "../juju/types.ts";
 import type { JujuClientState, JujuEnv, JujuMachine, JujuModel as SimJujuModel, JujuTimings, NetInterface } from "../juju/types.ts";
 import type { SimKubeApi } from "./kube-api.ts";
+import { SimOpenStack, type Installation } from "../openstack/state.ts";
 import { systemClock, type Clock } from "../../clock.ts";
 
 export interface CmdResult {
@@ -155,6 +156,8 @@ export class SimCloud {
   /** Hosts the k8s / microceph charms joined to their clusters (their removal takes them out). */
   readonly charmK8s = new Set<string>();
   readonly charmCeph = new Set<string>();
+  /** Hosts with an openstack-hypervisor unit (its removal removes the snap). */
+  readonly charmHypervisor = new Set<string>();
   /**
    * Hosts whose units went with their machine while its agent was down (`remove-machine
    * --force` of a dead machine): no stop hook ran on them, so their clusters still count them.
@@ -162,10 +165,12 @@ export class SimCloud {
   readonly removedUnhooked = new Set<string>();
   /** Hostnames with an OVN chassis (microovn units with the chassis role). */
   readonly ovnChassis = new Set<string>();
-  /** Hypervisors whose compute service the `disable` action turned off. */
-  readonly disabledCompute = new Set<string>();
   /** Where each controller machine's API listens (address → port), once it does (juju-api-server.ts). */
   readonly jujuApiPorts = new Map<string, number>();
+  /** Where the OpenStack API listens on each ingress address (address → port), once it does (src/sim/openstack/api-server.ts). */
+  readonly openstackApiPorts = new Map<string, number>();
+  /** What nova and neutron know: compute services and OVN agents (src/sim/openstack/state.ts). */
+  readonly openstack: SimOpenStack;
   actionCount = 0;
   private tokenCount = 0;
 
@@ -176,6 +181,30 @@ export class SimCloud {
     this.now = () => clock.wallNow();
     this.jujuWorld = new JujuWorld(seed, opts.jujuTimings);
     this.k8sTimings = { bootstrapMs: 150_000, joinMs: 120_000, ...opts.k8sTimings };
+    // What runs on an installation right now: that installation still the host's, its snap, its service not stopped.
+    const current = (at: Installation) => {
+      const h = this.hosts.get(at.systemId);
+      return h !== undefined && h.deployment === at.deployment ? h : undefined;
+    };
+    const runs = (at: Installation, snap: string, service: string) => {
+      const h = current(at);
+      return h !== undefined && h.snaps.has(snap) && !h.stopped.has(`${snap}.${service}`);
+    };
+    this.openstack = new SimOpenStack(seed, {
+      novaComputeRunning: (at) => runs(at, "openstack-hypervisor", "nova-compute"),
+      ovnControllerRunning: (at) => current(at) !== undefined && this.ovnChassis.has(at.hostname),
+      metadataAgentRunning: (at) => runs(at, "openstack-hypervisor", "neutron-ovn-metadata-agent"),
+    }, this.now);
+  }
+
+  /** Keystone's URL as the cloud publishes it: its ingress path on traefik's load-balancer address (undefined: none yet). */
+  keystoneUrl(model: SimJujuModel): string | undefined {
+    const traefik = [...model.apps.values()].find((a) => a.charm.name === "traefik-k8s");
+    const keystone = [...model.apps.values()].find((a) => a.charm.name === "keystone-k8s");
+    const addr = traefik === undefined ? undefined : this.kube.externalAddress(model.name, traefik.name);
+    if (addr === undefined || keystone === undefined) return undefined;
+    const port = this.openstackApiPorts.get(addr) ?? 80;
+    return `http://${addr}${port === 80 ? "" : `:${port}`}/${model.name}-${keystone.name}/v3`;
   }
 
   /** What the simulated Juju reads of the hosts and Kubernetes (agents alive, load-balancer addresses). */

@@ -24,6 +24,7 @@ import type { HostFaultSpec } from "./faults.ts";
 import { seededHostKey } from "./keys.ts";
 import { SimKubeApi } from "./kube-api.ts";
 import { JujuApiServer } from "./juju-api-server.ts";
+import { OpenStackApiServer } from "../openstack/api-server.ts";
 import { JUJU_AGENT, SimCloud, SimHost, snapServices } from "./model.ts";
 import type { K8sTimings, SimDisk } from "./model.ts";
 import type { JujuTimings } from "../juju/types.ts";
@@ -43,6 +44,11 @@ export interface HostFleetOptions {
     /** How long `k8s bootstrap` / `join-cluster` take (simulator parameters). */
     k8sTimings?: Partial<K8sTimings>;
   };
+  /**
+   * The simulated OpenStack API on the control plane's ingress address (docs/simulated-juju.md):
+   * its port, default 80 as root, else 8080; 0 (ephemeral) when sshPort is 0.
+   */
+  openstack?: { apiPort?: number };
   logger?: SimLogger;
 }
 
@@ -112,6 +118,8 @@ export class HostFleet {
   readonly sshPort: number;
   /** The simulated Juju controllers' API (docs/simulated-juju.md). */
   readonly jujuApi: JujuApiServer;
+  /** The simulated Keystone, Nova and Neutron APIs (src/sim/openstack). */
+  readonly openstackApi: OpenStackApiServer;
   private readonly region: Region;
   private readonly dice: HostFaultDice;
   private readonly logger: SimLogger | undefined;
@@ -128,6 +136,7 @@ export class HostFleet {
     const faults = typeof opts.faults === "string" ? parseHostFaults(opts.faults) : (opts.faults ?? noHostFaults());
     this.dice = new HostFaultDice(faults, region.seed);
     this.jujuApi = new JujuApiServer(this.cloud, { port: opts.juju?.apiPort ?? (opts.sshPort === 0 ? 0 : 17070), logger: opts.logger });
+    this.openstackApi = new OpenStackApiServer(this.cloud, { port: opts.openstack?.apiPort ?? (opts.sshPort === 0 ? 0 : process.getuid?.() === 0 ? 80 : 8080), ...(opts.logger ? { logger: opts.logger } : {}) });
     this.unwatch = region.watch((m, from, to) => this.onTransition(m, from, to));
   }
 
@@ -247,6 +256,7 @@ export class HostFleet {
     this.unwatch();
     await Promise.all([...this.listeners.keys()].map((sid) => this.stop(sid)));
     await this.jujuApi.close();
+    await this.openstackApi.close();
     await this.cloud.kube.close();
   }
 
@@ -381,7 +391,8 @@ export class HostFleet {
               case "none": {
                 const r = runCommandLine(info.command, { host, cloud: this.cloud, root: false, env: {}, stdin });
                 // A bootstrap (or an HA member with its vote) serves the controller API before the command returns.
-                void this.jujuApi.sync().then(() => {
+                // So does the OpenStack API once the control plane's ingress has its address.
+                void Promise.all([this.jujuApi.sync(), this.openstackApi.sync()]).then(() => {
                   if (r.out) stream.write(r.out);
                   if (r.err) stream.stderr.write(r.err);
                   stream.exit(r.code);

@@ -111,6 +111,7 @@ export function commission(r: RegionState, m: MachineRecord, params: Params): vo
 function startCommissioning(r: RegionState, m: MachineRecord, actor: string, comment: string): void {
   m.counts.commissioned++;
   m.commissioningStatus = 1;
+  m.commissioningResultId = r.newScriptSetId();
   m.powerState = "on";
   beginPhase(r, m, "commission", actor, comment);
 }

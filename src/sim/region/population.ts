@@ -58,6 +58,7 @@ export function populate(r: RegionState, fleet: FleetSpec): void {
       const code = INITIAL_STATUS_CODE[status];
       if (code !== S.NEW) {
         m.commissioningStatus = 2;
+        m.commissioningResultId = r.newScriptSetId();
         r.resetStorage(m);
       }
       if (code === S.ALLOCATED || code === S.DEPLOYED || code === S.DEPLOYING || code === S.FAILED_DEPLOYMENT) m.owner = ADMIN_USER;

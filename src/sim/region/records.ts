@@ -93,6 +93,15 @@ export interface MachineRecord {
   netboot: boolean;
   /** Script-result status as MAAS reports it: -1 none, 0 pending, 1 running, 2 passed, 3 failed. */
   commissioningStatus: number;
+  /**
+   * The id of the machine's current commissioning script set (the API's
+   * `current_commissioning_result_id`), null before its first commissioning. MAAS creates a
+   * new ScriptSet for every commissioning run (maas: src/maasserver/models/node.py
+   * start_commissioning, "Create a new ScriptSet for this commissioning run") and the API
+   * answers its id (src/maasserver/api/nodes.py NodeHandler.current_commissioning_result_id),
+   * so the id changes with each run: what tells a finished re-commissioning from none.
+   */
+  commissioningResultId: number | null;
   testingStatus: number;
   tags: string[];
   /** Interfaces and their links (network/interfaces.ts); physical ones from the hardware or the MACs given. */
@@ -227,6 +236,7 @@ export function blankMachine(index: number, systemId: string, hostname: string, 
     hasIp: false,
     netboot: true,
     commissioningStatus: -1,
+    commissioningResultId: null,
     testingStatus: -1,
     tags: [],
     ifaces: [],

@@ -82,6 +82,8 @@ export class RegionState {
   readonly storageIds: StorageIds;
   private readonly listeners = new Set<TransitionListener>();
   private nextIndex = 0;
+  /** Script sets are numbered region-wide, in creation order (one per commissioning run). */
+  private nextScriptSet = 1;
   private nextObjectId = OBJECT_ID_BASE + 1;
 
   constructor(opts: RegionStateOptions) {
@@ -106,6 +108,11 @@ export class RegionState {
   watch(listener: TransitionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** A new script set's id (see MachineRecord.commissioningResultId). */
+  newScriptSetId(): number {
+    return this.nextScriptSet++;
   }
 
   newRecord(hostname: string, hw: HardwareClass | null, macs: string[] | null, zone: string, pool: string, cabling: readonly string[] | null = null): MachineRecord {

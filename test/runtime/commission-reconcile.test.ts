@@ -1,0 +1,113 @@
+/**
+ * A commission whose outcome a crash left unknown, sent from Failed commissioning: when the
+ * resumed host reads the machine back it is in Failed commissioning again either way (the
+ * request was lost, or it ran and failed while metalwave was down), so the status cannot
+ * tell. The machine's commissioning script set can: MAAS makes a new one for every run, and
+ * the intent records the one seen before the request. A commission that ran is not sent
+ * again (that would be one commissioning more than the host's attempts allow); one that
+ * was lost is.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { createActor, toPromise } from "xstate";
+import { silentLogger } from "../../src/log.ts";
+import type { MaasClient } from "../../src/maas/client.ts";
+import { NodeStatus as S } from "../../src/model/maas/status.ts";
+import { CallJournal } from "../../src/runtime/call-journal.ts";
+import { createHostActors, type HostActorDeps } from "../../src/runtime/host-actors.ts";
+import { TagBatcher } from "../../src/runtime/tag-batcher.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { MINUTE, rig, type Rig } from "../integration/helpers.ts";
+
+const HOST = "new-a-0001";
+
+let r: Rig | undefined;
+let store: Store | undefined;
+afterEach(async () => {
+  store?.close();
+  store = undefined;
+  await r?.close();
+  r = undefined;
+});
+
+function unused(what: string): never {
+  throw new Error(`the commission step does not use ${what}`);
+}
+
+/** The host actors' deps for a commission, on the real client, with the observer's last read of the machine. */
+function depsFor(maas: MaasClient, calls: CallJournal, lastResultId: () => number | null | undefined): HostActorDeps {
+  return {
+    maas,
+    observer: { note: () => undefined, poke: () => undefined, commissioningResultId: lastResultId },
+    tags: new TagBatcher(maas),
+    calls,
+    logger: silentLogger(),
+    agentName: "metalwave-test",
+    me: "admin",
+    distroSeries: "noble",
+    scopeTag: "metalwave",
+    sshAuthorizedKeys: [],
+    eraseOnRelease: false,
+    taggingFor: () => unused("taggingFor"),
+    restoredFirstCall: () => false,
+    beforeDeploy: () => unused("beforeDeploy"),
+    layer: () => unused("layer"),
+    leave: () => unused("leave"),
+  };
+}
+
+/** A machine failed its first commissioning; the crashed process had begun a second one. */
+async function crashedMidRetry(sendBeforeCrash: boolean): Promise<{ id: string; rollout: string; callId: number; commissionsBefore: number }> {
+  r = await rig({ faults: `commission.fail@${HOST}=1` });
+  const { client, sim } = r;
+  const id = r.sid(HOST);
+  await client.commission(id);
+  sim.advance(10 * MINUTE);
+  const failed = await client.readMachine(id);
+  expect(failed.status).toBe(S.FAILED_COMMISSIONING);
+  store = openStore(":memory:");
+  const rollout = store.createRollout({ hosts: [] }).id;
+  const callId = store.beginCall({ rolloutId: rollout, systemId: id, operation: "commission", params: { commissioningResultId: failed.current_commissioning_result_id } });
+  if (sendBeforeCrash) {
+    await client.commission(id);
+    sim.advance(10 * MINUTE);
+    expect((await client.readMachine(id)).status).toBe(S.FAILED_COMMISSIONING);
+  }
+  return { id, rollout, callId, commissionsBefore: sim.region.bySystemId.get(id)!.counts.commissioned };
+}
+
+async function resumeCommission(id: string, rollout: string): Promise<void> {
+  const calls = new CallJournal(store!, rollout);
+  const actors = createHostActors(depsFor(r!.client, calls, () => undefined));
+  await toPromise(createActor(actors.commissionMachine, { input: { systemId: id } }).start());
+}
+
+describe("a commission retry a crash left unknown", () => {
+  it("MAAS shows a new commissioning script set for each run, so the id differs after a second commissioning", async () => {
+    r = await rig({ faults: `commission.fail@${HOST}=1` });
+    const id = r.sid(HOST);
+    expect((await r.client.readMachine(id)).current_commissioning_result_id).toBeNull();
+    await r.client.commission(id);
+    const first = (await r.client.readMachine(id)).current_commissioning_result_id;
+    expect(first).toEqual(expect.any(Number));
+    r.sim.advance(10 * MINUTE);
+    await r.client.commission(id);
+    const second = (await r.client.readMachine(id)).current_commissioning_result_id;
+    expect(second).toEqual(expect.any(Number));
+    expect(second).not.toBe(first);
+  });
+
+  it("that ran and failed while metalwave was down is reconciled as taken, and not sent again", async () => {
+    const { id, rollout, callId, commissionsBefore } = await crashedMidRetry(true);
+    await resumeCommission(id, rollout);
+    expect(r!.sim.region.bySystemId.get(id)!.counts.commissioned).toBe(commissionsBefore);
+    expect(store!.openCalls(rollout)).toEqual([]);
+    const ended = store!.journal(rollout).filter((e) => e.kind === "maas_call").map((e) => e.data as { callId?: number; outcome?: string; event?: string });
+    expect(ended).toContainEqual(expect.objectContaining({ event: "end", callId, outcome: "ok" }));
+  });
+
+  it("that never reached MAAS is sent again", async () => {
+    const { id, rollout, commissionsBefore } = await crashedMidRetry(false);
+    await resumeCommission(id, rollout);
+    expect(r!.sim.region.bySystemId.get(id)!.counts.commissioned).toBe(commissionsBefore + 1);
+  });
+});
