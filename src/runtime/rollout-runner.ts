@@ -38,7 +38,7 @@ import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { HostSnapshot } from "./resume.ts";
 import { TagBatcher } from "./tag-batcher.ts";
 import { CallJournal } from "./call-journal.ts";
-import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
+import { createHostActors, isHostOperation, unknownCallTookEffect } from "./host-actors.ts";
 import { RolloutError } from "./rollout-error.ts";
 import { hostPolicyFrom } from "./host-policy.ts";
 import { preparePlan, type PreparedPlan } from "./plan-prepare.ts";
@@ -326,7 +326,7 @@ export class RolloutRunner {
     for (const c of calls.unresolved()) {
       if (!isHostOperation(c.op) || !mine(c.systemId)) continue;
       const m = await this.deps.maas.readMachine(c.systemId);
-      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
+      calls.reconciled(c.callId, unknownCallTookEffect(c.op, m, me, calls.paramsOf(c.callId)));
       if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
     }
   }
