@@ -124,7 +124,7 @@ export interface Layering {
    * process): without it, nothing is done and `null` says so. `journal` gets each change
    * before it is made.
    */
-  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void, opts?: { signal?: AbortSignal }): Promise<RemovalResult | null>;
+  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void, opts?: { signal?: AbortSignal; force?: boolean }): Promise<RemovalResult | null>;
   /**
    * Journals every Juju change from now on in `journal` (the rollout's store), and reconciles
    * the intents it holds open (an earlier run's, cut short) by reading Juju before the next
@@ -439,7 +439,7 @@ class LayerEngine implements Layering {
     }
   }
 
-  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void, opts: { signal?: AbortSignal } = {}): Promise<RemovalResult | null> {
+  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void, opts: { signal?: AbortSignal; force?: boolean } = {}): Promise<RemovalResult | null> {
     if (!this.juju) return null;
     // The host's own lane: an abort (the rollout's, the host's) stops the removal at its next command or wait.
     const lane = opts.signal ? this.lanes.lane({ host, signal: opts.signal }) : this.main;
@@ -447,7 +447,8 @@ class LayerEngine implements Layering {
     if (!(await ops.models()).includes(this.mm())) return null;
     this.cephMembers.delete(host.systemId);
     const cephPeer = [...this.cephMembers.values()][0];
-    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack() });
+    const controlModel = String(this.tpl("control-plane").defaults["model"] ?? "openstack");
+    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack(), kube: this.k8s?.kube, controlModel, force: opts.force === true });
   }
 
   /**

@@ -10,8 +10,10 @@
  *    RemoveHypervisorUnitStep.run);
  * 2. the other units, each removed and waited gone, in the order cinder-volume → microceph
  *    (its stop hook takes the host out of the MicroCeph cluster with `--force`; no
- *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s →
- *    sunbeam-machine (subordinates go with their principals);
+ *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s, its node
+ *    cordoned and drained first (src/layers/drain.ts) → sunbeam-machine (subordinates go
+ *    with their principals); a host with a k8s unit whose node runs a mysql-k8s or
+ *    rabbitmq-k8s pod is refused before anything is removed, unless forced;
  * 3. `remove-machine` (no `--force`: nothing is left on it);
  * 4. when the host was a MicroCeph member: `default-pool-size` and action `set-pool-size` on
  *    the microceph leader for MicroCeph's own pools, both min(remaining members, 3);
@@ -44,6 +46,8 @@ import type { JujuOps, StatusJson } from "./juju-ops.ts";
 import { unitsOf } from "./juju-ops.ts";
 import type { LayerTemplate } from "./render.ts";
 import { waitUntil } from "./waits.ts";
+import { cordonAndDrain, DRAIN_TIMEOUT_MS, refuseGuardedPods, type DrainStep } from "./drain.ts";
+import type { KubePort } from "./kube.ts";
 import { forgetHost, type OpenStackReach, type OpenStackStep } from "./openstack.ts";
 
 /** Principal applications in the order their units leave (§5 step 3-4); any other goes before sunbeam-machine. */
@@ -65,7 +69,7 @@ export const MICROCEPH_POOLS = ".mgr,.rgw.root,default.rgw.log,default.rgw.contr
 
 /** One change the removal is about to make, journaled before it is made. */
 export interface RemovalStep {
-  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize" | OpenStackStep["step"];
+  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize" | OpenStackStep["step"] | DrainStep["step"];
   /** The unit, machine or member it acts on. */
   target: string;
   /** Why the --force path was taken (dead host). */
@@ -84,6 +88,14 @@ export interface RemovalDeps {
   storageTpl: LayerTemplate<"storage">;
   /** The OpenStack API, when the deployment has one (absent: no nova or neutron to clean up). */
   openstack?: () => Promise<OpenStackReach>;
+  /** The Kubernetes client of this run (a k8s unit's node is cordoned and drained through it). */
+  kube: KubePort | undefined;
+  /** The control-plane model: the namespace of the pods, and their applications' charms. */
+  controlModel: string;
+  /** Take the host out even with database or queue pods on its node (the reference's --force). */
+  force?: boolean;
+  /** The drain's limit (default the reference's 600 s). */
+  drainTimeoutMs?: number;
 }
 
 export interface RemovalResult {
@@ -153,12 +165,16 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
     if (wasCeph) await removeCephMember(ops, h, d);
     await leaveOpenStack(h, d, true);
   } else {
+    const drain = { kube: d.kube, controlModel: d.controlModel, force: d.force === true, timeoutMs: d.drainTimeoutMs ?? DRAIN_TIMEOUT_MS, journal: d.journal, logger: d.logger };
+    // §5 step 1: checked before anything is removed.
+    if (principalsOn(st0, id).some((u) => u.app === "k8s")) await refuseGuardedPods(ops, h, drain);
     // Each round acts on the last read: a resumed removal finds only what is still there.
     let st = st0;
     for (;;) {
       const next = principalsOn(st, id)[0];
       if (next === undefined) break;
       if (next.app === "openstack-hypervisor") await hypervisorOff(ops, h, next.name, d);
+      if (next.app === "k8s") await cordonAndDrain(ops, h, drain);
       d.journal({ step: "removeUnit", target: next.name });
       try {
         await ops.act(model, "removeUnit", { unit: next.name });

@@ -239,7 +239,9 @@ export class RolloutRunner {
       proxy: config.rollout.proxy,
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
-      leave: this.coordinator ? (systemId, signal) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step }), signal) : async () => undefined,
+      leave: this.coordinator
+        ? (systemId, signal) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step }), { signal, force: this.hostInfo.get(systemId)?.reprovision?.force === true })
+        : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
       taggingFor: (systemId) => {
         const h = this.hostInfo.get(systemId);
