@@ -200,7 +200,8 @@ export class JujuOps {
    * Whether a change journaled by an earlier run took effect, read from Juju (the same reads
    * the steps check with). Actions leave nothing `juju status` shows: they count as not taken
    * effect, and their steps (safe to run again: disabling a disabled hypervisor, setting a pool
-   * size it has, add-osd after list-disks showed the disk free) redo them.
+   * size it has, add-osd after list-disks showed the disk free) redo them. So does the cleanup
+   * of a half-installed agent: its host is marked, and `enlist` lists its services again.
    */
   async tookEffect(c: JujuChange): Promise<boolean> {
     const t = (k: string) => String(c.target[k] ?? "");
@@ -217,11 +218,11 @@ export class JujuOps {
         if (!took) this.s.suspect.add(t("address"));
         return took;
       }
-      case "cleanManualAgent": {
-        const took = !(await this.agentUnits({ systemId: c.host?.systemId ?? "", hostname: c.host?.hostname ?? t("address"), address: t("address") })).includes(t("unit"));
-        if (!took) this.s.suspect.add(t("address"));
-        return took;
-      }
+      case "cleanManualAgent":
+        // Not read here (the host may not answer, and every model's reconcile waits on this one): the host is
+        // marked, and its enlist lists its services again before add-machine, cleaning only what is still there.
+        this.s.suspect.add(t("address"));
+        return false;
       case "removeMachine":
       case "removeEmptyMachine":
         return (await this.status(model)).machines?.[t("id")] === undefined;
