@@ -110,7 +110,7 @@ async function countingProxy(target: string): Promise<{ url: string; count: () =
   const server = createServer((req, res) => {
     n++;
     if (req.method !== "GET") {
-      const change: Change = { systemId: /\/machines\/([^/?]+)\//.exec(req.url ?? "")?.[1], op: "" };
+      const change: Change = { systemId: /\/(?:machines|nodes)\/([^/?]+)\//.exec(req.url ?? "")?.[1], op: "" };
       changed.push(change);
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString("utf8")));
@@ -326,7 +326,12 @@ describe("two services on one PostgreSQL store", () => {
     expect(proxyA.count() - sentBeforeTakeover, JSON.stringify(late)).toBeLessThanOrEqual(4 + 1);
     const journaled = (await r.sql(`SELECT row->>'system_id' AS system_id, row->>'operation' AS operation FROM audit WHERE app = 'serve-a' AND tbl = 'maas_call' AND op = 'INSERT'`)).rows as { system_id: string; operation: string }[];
     const begun = new Set(journaled.map((c) => `${c.system_id} ${c.operation.toLowerCase()}`));
-    for (const c of late) expect({ change: c, journaledBeforeThePause: begun.has(`${c.systemId} ${c.op}`) }).toEqual({ change: c, journaledBeforeThePause: true });
+    // Block-device tags are the exception: idempotent, so not written ahead (src/runtime/host-actors.ts);
+    // a late one adds or removes the very tag the successor applies again (seen when the pause lands while tagging).
+    const idempotent = new Set(["addtag", "removetag"]);
+    for (const c of late.filter((x) => !idempotent.has(x.op))) {
+      expect({ change: c, journaledBeforeThePause: begun.has(`${c.systemId} ${c.op}`) }).toEqual({ change: c, journaledBeforeThePause: true });
+    }
 
     await waitFor(async () => (await b.api("GET", `/api/v1/rollouts/${id}`)).json.rollout.state === "completed", "the rollout to complete on the new leader", b.text, 90_000);
     r.read((s) => {
