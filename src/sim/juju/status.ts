@@ -32,6 +32,31 @@ export function worst(statuses: readonly StatusValue[]): StatusValue {
   return w ?? { current: "unknown", message: "", since: 0 };
 }
 
+type RoleMapping = Record<string, Record<string, { machines?: Record<string, { roles?: string[] }> }>> | null;
+
+/**
+ * Parsed `role-mapping` documents by their text (undefined: not YAML). A status read asks
+ * for every microovn unit's roles, and for every other unit's when it looks for a central
+ * one, so parsing the text each time made YAML parsing the largest cost of a layered
+ * rollout's simulated `juju status`. The text is the key: a changed config is parsed anew.
+ * Read-only: callers never change a parsed document.
+ */
+const roleMappings = new Map<string, RoleMapping | undefined>();
+const ROLE_MAPPINGS_KEPT = 64;
+
+function roleMapping(yaml: string): RoleMapping | undefined {
+  if (roleMappings.has(yaml)) return roleMappings.get(yaml);
+  let doc: RoleMapping | undefined;
+  try {
+    doc = parseYaml(yaml) as RoleMapping;
+  } catch {
+    doc = undefined;
+  }
+  if (roleMappings.size >= ROLE_MAPPINGS_KEPT) roleMappings.delete(roleMappings.keys().next().value as string);
+  roleMappings.set(yaml, doc);
+  return doc;
+}
+
 export class StatusReader {
   private readonly w: JujuWorld;
   private readonly env: JujuEnv;
@@ -204,12 +229,8 @@ export class StatusReader {
       const dist = m.apps.get(d.app);
       const yaml = dist?.config["role-mapping"];
       if (!yaml) continue;
-      let doc: Record<string, Record<string, { machines?: Record<string, { roles?: string[] }> }>> | null;
-      try {
-        doc = parseYaml(yaml) as typeof doc;
-      } catch {
-        continue;
-      }
+      const doc = roleMapping(yaml);
+      if (doc === undefined) continue;
       const roles = doc?.[m.name]?.[app.name]?.machines?.[u.machine ?? ""]?.roles;
       if (Array.isArray(roles)) return roles.map(String);
     }
