@@ -82,7 +82,8 @@ export class SimKubeApi {
   private lb: LoadBalancerState = { enabled: false, announced: false, cidrs: [] };
   readonly token: string;
   private readonly server: Server;
-  private readonly readyAfterMs: number;
+  /** How long a joined node (or a restarted kubelet) takes to turn Ready. */
+  readonly readyAfterMs: number;
   private readonly schedule: (fn: () => void, ms: number) => void;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private version = 1;
