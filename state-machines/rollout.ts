@@ -99,7 +99,7 @@ export interface RolloutContext {
   startedWave: number;
   /** Hosts started before a resume: never started again. Empty on a fresh rollout; never changes. */
   alreadyStarted: Record<string, true>;
-  /** A Map: copied on write once per event, and a Map copies far faster than a record with deletions. */
+  /** A Map, updated in place by each step (Draft); a record with deletions had gone to dictionary mode. */
   inFlight: ReadonlyMap<string, InFlightHost>;
   inFlightCount: number;
   /** Several regions: hosts in flight per region (those of a region that is down do not fill the window). */
@@ -170,7 +170,14 @@ export interface Step {
 
 type Owned = "inFlight" | "slotQueue" | "slotsInUse" | "countsByWave" | "totals";
 
-/** Copy-on-write draft: each touched structure is copied once per event, then mutated. */
+/**
+ * Copy-on-write draft: each touched structure is copied once per event, then mutated; except
+ * the in-flight map and the slot queues, which a step updates in place. Copying the map's up
+ * to maxInFlight entries on every slot request, release and settle (seven events per host)
+ * was the rollout machine's largest cost (docs/bench.md, issue 12). Both belong to the
+ * machine's current context alone: the machine hands each step its latest context and never
+ * reads an older one, and nothing outside reads them but through the current snapshot.
+ */
 class Draft {
   readonly c: RolloutContext;
   readonly out: RolloutEmitted[] = [];
@@ -184,10 +191,8 @@ class Draft {
       const c = this.c;
       switch (key) {
         case "inFlight":
-          c.inFlight = new Map(c.inFlight);
-          break;
         case "slotQueue":
-          c.slotQueue = { commissioning: [...c.slotQueue.commissioning], deploying: [...c.slotQueue.deploying], layering: [...c.slotQueue.layering] };
+          // Updated in place (see the class's comment).
           break;
         case "slotsInUse":
           c.slotsInUse = { ...c.slotsInUse };

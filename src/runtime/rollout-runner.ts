@@ -37,6 +37,7 @@ import { RegionsError } from "../maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { HostSnapshot } from "./resume.ts";
 import { TagBatcher } from "./tag-batcher.ts";
+import { StoreJujuJournal } from "./juju-journal.ts";
 import { CallJournal } from "./call-journal.ts";
 import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
 import { RolloutError } from "./rollout-error.ts";
@@ -213,9 +214,12 @@ export class RolloutRunner {
         roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
         spaces: config.network?.spaces,
       });
+      // Every Juju change journaled ahead in this rollout's store; an earlier run's open ones reconciled before a layer step.
+      this.deps.layering.engine.useJournal?.(new StoreJujuJournal(store, this.rolloutId));
     }
 
-    const calls = new CallJournal(store, this.rolloutId);
+    // Each host's record commits with the write-ahead intent of the request it is about to make.
+    const calls = new CallJournal(store, this.rolloutId, (systemIds) => this.persistence.saveHosts(systemIds));
     const me = (await answering.whoami()).username;
     // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
     // host decides: a host that finds its machine already further along never re-sends them.
@@ -235,7 +239,9 @@ export class RolloutRunner {
       proxy: config.rollout.proxy,
       eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
-      leave: this.coordinator ? (systemId) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step })) : async () => undefined,
+      leave: this.coordinator
+        ? (systemId, signal) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step }), { signal, force: this.hostInfo.get(systemId)?.reprovision?.force === true })
+        : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
       taggingFor: (systemId) => {
         const h = this.hostInfo.get(systemId);
@@ -645,7 +651,6 @@ export class RolloutRunner {
           this.hosts.get(systemId)?.stop();
           this.hosts.delete(systemId);
         }
-        this.persistence.saveChanged();
         this.persistence.flushNow();
         this.emitProgress(true);
         this.finish(this.summary());

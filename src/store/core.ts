@@ -10,7 +10,7 @@
  * that to a handful of commits a second. Writes that protect against repeating
  * a MAAS call are never buffered.
  */
-import { wallDate, type Clock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
 import type { DocumentVersion } from "./envelope.ts";
 import { StoreError, describeWhere, toStoreError, type StoreErrorInit } from "./errors.ts";
 import type { SqlConnection, SqlValue } from "./sql.ts";
@@ -71,6 +71,8 @@ export class StoreCore {
   /** Buffered call endings: [ended_at, outcome, detail, id]. */
   private pendingCallEnds: Params[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The last stamp made and the millisecond it is for: a stamp is made for every row, many per millisecond. */
+  private lastStamp = { ms: Number.NaN, iso: "" };
   guard: WriteGuard | undefined;
   closed = false;
 
@@ -86,7 +88,10 @@ export class StoreCore {
   }
 
   at(): string {
-    return wallDate(this.clock).toISOString();
+    // Date's own rounding (TimeClip truncates): the same millisecond gives the same stamp.
+    const ms = Math.trunc(this.clock.wallNow());
+    if (ms !== this.lastStamp.ms) this.lastStamp = { ms, iso: new Date(ms).toISOString() };
+    return this.lastStamp.iso;
   }
 
   ensureOpen(): void {
