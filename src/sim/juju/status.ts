@@ -35,25 +35,25 @@ export function worst(statuses: readonly StatusValue[]): StatusValue {
 type RoleMapping = Record<string, Record<string, { machines?: Record<string, { roles?: string[] }> }>> | null;
 
 /**
- * Parsed `role-mapping` documents by their text (undefined: not YAML). A status read asks
- * for every microovn unit's roles, and for every other unit's when it looks for a central
- * one, so parsing the text each time made YAML parsing the largest cost of a layered
- * rollout's simulated `juju status`. The text is the key: a changed config is parsed anew.
- * Read-only: callers never change a parsed document.
+ * Parsed `role-mapping` documents by their text (undefined: not YAML). Every unit's status
+ * read asks for its machine's roles, and a microovn unit's asks for every unit's: parsing
+ * the text each time made the YAML parser most of a 50-machine layered rollout's CPU. The
+ * config changes only when a machine is added, so a few texts are ever live; the cache is
+ * emptied past a bound rather than kept in order.
  */
 const roleMappings = new Map<string, RoleMapping | undefined>();
 const ROLE_MAPPINGS_KEPT = 64;
 
-function roleMapping(yaml: string): RoleMapping | undefined {
-  if (roleMappings.has(yaml)) return roleMappings.get(yaml);
+function roleMapping(text: string): RoleMapping | undefined {
+  if (roleMappings.has(text)) return roleMappings.get(text);
   let doc: RoleMapping | undefined;
   try {
-    doc = parseYaml(yaml) as RoleMapping;
+    doc = parseYaml(text) as RoleMapping;
   } catch {
     doc = undefined;
   }
-  if (roleMappings.size >= ROLE_MAPPINGS_KEPT) roleMappings.delete(roleMappings.keys().next().value as string);
-  roleMappings.set(yaml, doc);
+  if (roleMappings.size >= ROLE_MAPPINGS_KEPT) roleMappings.clear();
+  roleMappings.set(text, doc);
   return doc;
 }
 
@@ -288,8 +288,8 @@ export class StatusReader {
     return [...app.units.values()].map((u) => this.unit(m, app, u));
   }
 
-  application(m: JujuModel, app: JujuApplication): StatusValue {
-    const us = this.units(m, app);
+  /** `us`: the application's unit views when the caller has them already (one render reads each unit once). */
+  application(m: JujuModel, app: JujuApplication, us: readonly UnitView[] = this.units(m, app)): StatusValue {
     if (us.length === 0) return { current: app.charm.subordinate ? "unknown" : m.type === "caas" ? "waiting" : "unknown", message: m.type === "caas" && !app.charm.subordinate ? "waiting for units" : "", since: app.createdAt };
     // A leader-set application status wins over the derived one (§3e); the router's leader sets one once installed.
     const lead = us.find((x) => x.leader);
