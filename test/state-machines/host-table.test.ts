@@ -118,7 +118,7 @@ describe("transition table", () => {
       .filter(([, node]) => node.type === "final")
       .map(([k]) => k)
       .sort();
-    expect(finals).toEqual(["aborted", "failed", "inService", "quarantined"]);
+    expect(finals).toEqual(["aborted", "failed", "inService", "quarantined", "refused"]);
   });
 
   it("the context stays JSON-serializable", () => {
