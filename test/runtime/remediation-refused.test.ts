@@ -9,11 +9,10 @@
  * refusing for one host as src/layers/drain.ts does): what is checked is the pass and the host
  * machine, not the layers (test/layers/removal-control.test.ts drives the real refusal).
  */
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
-import { simClient, simDeps } from "./sim-client.ts";
-import { openStore, type Store } from "../../src/store/index.ts";
+import { describe, expect, it } from "vitest";
+import { startSimulator } from "../../src/sim/index.ts";
+import { LAYERED_14, layeredRigPerTest, simClient, simDeps } from "./sim-client.ts";
+import { openStore } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { remediate } from "../../src/runtime/remediation.ts";
 import { parseConfig, type Config } from "../../src/config.ts";
@@ -22,16 +21,7 @@ import { LayerError } from "../../src/layers/errors.ts";
 import type { Layering } from "../../src/layers/layering.ts";
 import type { SshPort } from "../../src/ssh/port.ts";
 
-const FLEET = fileURLToPath(new URL("../../machines/fleet-layered-14.yaml", import.meta.url));
-
-let sim: SimHandle | undefined;
-let store: Store | undefined;
-afterEach(async () => {
-  store?.close();
-  store = undefined;
-  await sim?.close();
-  sim = undefined;
-});
+const rig = layeredRigPerTest();
 
 const config: Config = parseConfig({
   rollout: { backoffMs: { base: 1, max: 5 }, maxAttempts: { deploy: 1 } },
@@ -68,9 +58,9 @@ function fakeLayers(refuse: Set<string>): { engine: Layering; ssh: SshPort; left
 
 describe("remediation meeting a refused re-provisioning", () => {
   it("reports the host refused, leaves it as it is, goes on with the others, and counts no attempt toward the cap", async () => {
-    sim = await startSimulator({ fleet: FLEET, zeroDuration: true, seed: 11 });
+    const sim = (rig.sim = await startSimulator({ fleet: LAYERED_14, zeroDuration: true, seed: 11 }));
     const maas = simClient(sim);
-    store = openStore(":memory:");
+    const store = (rig.store = openStore(":memory:"));
     const layers = fakeLayers(new Set());
     const deps: RunnerDeps = { ...simDeps(maas, store, config), layering: layers };
     expect((await new RolloutRunner(deps).run({ resume: false })).state).toBe("completed");
