@@ -90,6 +90,7 @@ const PlanV2 = z.looseObject({
   layerPeers: z.array(z.object({ systemId: z.string(), hostname: z.string(), roles: z.array(z.string()) })).optional(),
   prepare: Prepare.optional(),
   spares: z.boolean().optional(),
+  regionsUnplanned: z.array(z.string()).optional(),
 });
 
 /** Version 1: what the upgrade step reads. */
