@@ -73,8 +73,9 @@ describe("draining a control host's Kubernetes node", () => {
     const { port } = cluster([pod("mysql", 0), pod("keystone", 1)], []);
     const e = await refuseGuardedPods(ops, host, deps(port, [])).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LayerError);
-    expect(e).toMatchObject({ code: "LAYER_PRECONDITION", step: "guardedPods", hostname: "ctl-1" });
+    expect(e).toMatchObject({ code: "LAYER_REFUSED", step: "guardedPods", hostname: "ctl-1" });
     expect((e as Error).message).toContain("openstack/mysql-0");
+    expect((e as Error).message).toContain("metalwave reprovision --force ctl-1");
     await expect(refuseGuardedPods(ops, host, deps(port, [], true))).resolves.toBeUndefined();
     await expect(refuseGuardedPods(ops, host, deps(cluster([pod("keystone", 0)], []).port, []))).resolves.toBeUndefined();
   });
