@@ -530,7 +530,8 @@ export class RolloutRunner {
           }
           case "host.settled":
             this.settle(systemId, e.outcome, e.reason);
-            this.log.info({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
+            // Debug: the progress, the summary (with each failure's reason) and the journal say it already.
+            if (this.log.isLevelEnabled("debug")) this.log.debug({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
             break;
           case "host.retryHeld":
             this.held.add(systemId);
