@@ -63,6 +63,7 @@ export const hostMachine = hostSetup.createMachine({
     reprovision: input.reprovision ?? null,
     reprovisionReleased: false,
     reprovisionCommissioned: false,
+    ...(input.layersOff ? { layersOff: true } : {}),
   }),
   output: ({ context }) => ({ outcome: context.outcome ?? "failed", reason: context.reason }),
   initial: "enlisted",
@@ -184,7 +185,8 @@ export const hostMachine = hostSetup.createMachine({
 
     deployed: {
       entry: { type: "emitPhase", params: { phase: "deployed" } },
-      always: "layering",
+      // Without layers a Deployed host is in service: no layering slot, no layering steps.
+      always: [{ guard: "layersOff", target: "inService" }, { target: "layering" }],
     },
 
     layering: {

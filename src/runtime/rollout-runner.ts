@@ -434,6 +434,7 @@ export class RolloutRunner {
       maasStatus: status ?? 0,
       policy,
       ...(info.reprovision ? { reprovision: info.reprovision } : {}),
+      ...(this.coordinator ? {} : { layersOff: true }),
     };
   }
 

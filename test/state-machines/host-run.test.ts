@@ -47,6 +47,18 @@ describe("hostMachine with fake actors", () => {
     ]);
   });
 
+  it("without layers (input.layersOff) goes from deployed straight to inService: no layering slot, no layerHost", async () => {
+    const h = drive({ input: { layersOff: true } });
+    await flush();
+    await h.status(S.READY);
+    await h.status(S.DEPLOYED);
+    expect(h.actor.getSnapshot().output).toEqual({ outcome: "inService", reason: null });
+    expect(h.phases()).toEqual(["enlisted", "commissioning", "tagging", "allocating", "deploying", "deployed", "inService"]);
+    expect(h.actorsCalled()).not.toContain("layerHost");
+    const slots = h.emitted.filter((e) => e.type === "host.slotRequest" || e.type === "host.slotRelease").map((e) => `${e.type}:${(e as { phase: string }).phase}`);
+    expect(slots).toEqual(["host.slotRequest:commissioning", "host.slotRelease:commissioning", "host.slotRequest:deploying", "host.slotRelease:deploying"]);
+  });
+
   it("does no work in a capped phase until SLOT_GRANTED for that phase arrives", async () => {
     const h = drive({ grantSlots: false });
     await flush();
