@@ -90,6 +90,12 @@ export interface HostActorDeps {
    * a crash finishes what was left.
    */
   leave: (systemId: string) => Promise<void>;
+  /**
+   * Runs as each of a host's steps ends, before its result reaches the host machine: the
+   * runner tells the host the MAAS status it held back (held-statuses.ts), so the
+   * host decides its next step on the status MAAS reports now. Absent: nothing is held back.
+   */
+  beforeResult?: (systemId: string) => void;
 }
 
 /**
@@ -192,14 +198,23 @@ async function guardedCall(
 
 /** The named actors, ready for `hostMachine.provide({ actors })`. */
 export function createHostActors(deps: HostActorDeps) {
+  /** One of a host's steps (an XState promise actor): its result reaches the host after `beforeResult`. */
+  const step = <O, I extends { systemId: string }>(run: (args: { input: I; signal: AbortSignal }) => Promise<O>) =>
+    fromPromise<O, I>(async ({ input, signal }) => {
+      try {
+        return await run({ input, signal });
+      } finally {
+        deps.beforeResult?.(input.systemId);
+      }
+    });
   return {
-    commissionMachine: fromPromise<void, { systemId: string; recommission?: true }>(async ({ input }) => {
+    commissionMachine: step<void, { systemId: string; recommission?: true }>(async ({ input }) => {
       // A re-commissioning starts from Ready, so only Commissioning or Testing shows that it
       // began; a Ready machine found after a crash is commissioned again rather than skipped.
       const proof = input.recommission ? (m: MachineState) => tookEffect("commission", m, { me: deps.me }) : undefined;
       await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof, commissionEvidence(deps, input.systemId));
     }),
-    tagMachine: fromPromise<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
+    tagMachine: step<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
       try {
         const todo = deps.taggingFor(input.systemId);
         let disks: readonly DiskTagChange[] = todo.disks;
@@ -225,12 +240,12 @@ export function createHostActors(deps: HostActorDeps) {
         throw asStepError("tag", input.systemId, e);
       }
     }),
-    allocateMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
+    allocateMachine: step<void, { systemId: string }>(async ({ input }) => {
       await guardedCall(deps, "allocate", input.systemId, () =>
         deps.maas.allocate({ system_id: input.systemId, agent_name: deps.agentName, comment: "metalwave rollout" }),
       );
     }),
-    deployMachine: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
+    deployMachine: step<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
       const userData = renderUserData({
         hostname: input.hostname,
         systemId: input.systemId,
@@ -243,7 +258,7 @@ export function createHostActors(deps: HostActorDeps) {
         deps.maas.deploy(input.systemId, { user_data: userData, distro_series: deps.distroSeries, agent_name: deps.agentName }),
       );
     }),
-    releaseMachine: fromPromise<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input }) => {
+    releaseMachine: step<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input }) => {
       if (input.leave) {
         try {
           await deps.leave(input.systemId);
@@ -261,15 +276,15 @@ export function createHostActors(deps: HostActorDeps) {
         }),
       );
     }),
-    abortMachine: fromPromise<AbortOutput, { systemId: string }>(async ({ input }) => {
+    abortMachine: step<AbortOutput, { systemId: string }>(async ({ input }) => {
       const status = await guardedCall(deps, "abort", input.systemId, () => deps.maas.abort(input.systemId, "metalwave: abort"));
       return { status };
     }),
-    markBroken: fromPromise<void, { systemId: string; reason: string }>(async ({ input }) => {
+    markBroken: step<void, { systemId: string; reason: string }>(async ({ input }) => {
       await guardedCall(deps, "markBroken", input.systemId, () => deps.maas.markBroken(input.systemId, `metalwave quarantine: ${input.reason}`));
     }),
     // XState aborts `signal` when it stops this actor (the layering state's timeout, an abort).
-    layerHost: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input, signal }) => {
+    layerHost: step<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input, signal }) => {
       try {
         await deps.layer(input, signal);
       } catch (e) {

@@ -43,6 +43,7 @@ import { RolloutError } from "./rollout-error.ts";
 import { hostPolicyFrom } from "./host-policy.ts";
 import { preparePlan, type PreparedPlan } from "./plan-prepare.ts";
 import { HostPersistence } from "./host-persistence.ts";
+import { HeldStatuses } from "./held-statuses.ts";
 import { resumePointOf, withoutChildren } from "./resume.ts";
 import { readRolloutPlan } from "./documents/rollout-plan.ts";
 import { hasRolloutEvent } from "./documents/journal-entry.ts";
@@ -88,6 +89,7 @@ export interface RunnerDeps {
 
 type HostActor = Actor<typeof hostMachine>;
 
+
 /** Machines per filtered read when refreshing statuses on resume (a URL of 500 `id=` stays well under 16 KiB). */
 const STATUS_READ_BATCH = 500;
 
@@ -100,6 +102,8 @@ export class RolloutRunner {
   private hostInfo = new Map<string, PlannedHost>();
   private readonly hosts = new Map<string, HostActor>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
+  /** The statuses a host only records, held back until its next step (held-statuses.ts). */
+  private readonly statuses = new HeldStatuses(this.hosts);
   private persistence!: HostPersistence;
   private tally!: RolloutTally;
   private coordinator: LayerCoordinator | undefined;
@@ -230,6 +234,7 @@ export class RolloutRunner {
       agentName: config.rollout.agentName,
       me,
       restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId),
+      beforeResult: (systemId) => this.statuses.tell(systemId),
       distroSeries: config.rollout.distroSeries,
       scopeTag: this.plan.scopeTag,
       sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
@@ -334,7 +339,7 @@ export class RolloutRunner {
 
   /** A host in flight at the restart, made again from its snapshot (not started yet). */
   private restoreHost(h: HostRecord, snapshot: HostSnapshot, hostLogic: typeof hostMachine, policy: HostPolicy): void {
-    const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
+    const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy), clock: this.statuses.clockFor(h.systemId) });
     if (!this.knownStatus.has(h.systemId) && h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
     this.attachHost(h.systemId, actor);
     this.tally.enter(h.systemId, h.phase);
@@ -353,6 +358,7 @@ export class RolloutRunner {
     // What MAAS says now first, so the host decides on it and not on the status it
     // had saved; then RESTORED, because timers do not survive a snapshot.
     const now = this.knownStatus.get(h.systemId);
+    this.statuses.drop(h.systemId);
     if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
     actor.send({ type: "RESTORED" });
     // What the rebuilt rollout is: a held retry goes on once it runs, waits while it is paused.
@@ -392,7 +398,13 @@ export class RolloutRunner {
   private indexPlan(): void {
     this.hostInfo = new Map(this.plan.hosts.map((h) => [h.systemId, h]));
     this.tally = new RolloutTally(this.plan);
-    this.persistence = new HostPersistence(this.deps.store, this.rolloutId, (systemId) => this.hostInfo.get(systemId));
+    this.persistence = new HostPersistence(
+      this.deps.store,
+      this.rolloutId,
+      (systemId) => this.hostInfo.get(systemId),
+      // A status held back is the host's current one: its record says it.
+      (systemId) => this.statuses.held(systemId),
+    );
   }
 
   /** The plan's tags in `maas` (every region, or those answering at the start). */
@@ -446,15 +458,15 @@ export class RolloutRunner {
         const cmd = rolloutToHost(e);
         if (!cmd) return;
         if (cmd.kind === "start") {
-          const actor = createActor(hostLogic, { input: this.hostInput(cmd.systemId, policy) });
+          const actor = createActor(hostLogic, { input: this.hostInput(cmd.systemId, policy), clock: this.statuses.clockFor(cmd.systemId) });
           this.attachHost(cmd.systemId, actor);
           this.observer.watch(cmd.systemId, this.knownStatus.get(cmd.systemId));
           this.coordinator?.started(cmd.systemId);
           actor.start();
         } else if (cmd.kind === "broadcast") {
-          for (const actor of this.hosts.values()) actor.send(cmd.event);
+          for (const systemId of [...this.hosts.keys()]) this.statuses.send(systemId, cmd.event);
         } else {
-          this.hosts.get(cmd.systemId)?.send(cmd.event);
+          this.statuses.send(cmd.systemId, cmd.event);
         }
       });
     }
@@ -596,6 +608,7 @@ export class RolloutRunner {
       reason: reason ?? null,
     });
     this.observer.unwatch(systemId);
+    this.statuses.drop(systemId);
     // Let the final snapshot be persisted by the subscription first.
     queueMicrotask(() => {
       this.hosts.get(systemId)?.stop();
@@ -618,8 +631,11 @@ export class RolloutRunner {
 
   private onStatus(systemId: string, status: NodeStatusCode, message: string | null): void {
     this.knownStatus.set(systemId, status);
-    this.hosts.get(systemId)?.send({ type: "MAAS_STATUS", status, ...(message ? { message } : {}) });
     this.log.trace({ systemId, status: STATUS_LABEL[status] }, "maas status");
+    if (this.statuses.observed(systemId, status, message)) {
+      const actor = this.hosts.get(systemId);
+      if (actor) this.persistence.changed(systemId, actor);
+    }
   }
 
   /** The rollout is over for this process once it is settled and no host is in flight. */

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createActor } from "xstate";
-import { hostMachine, backoffDelayMs, describeError, FAILURE_HISTORY, type HostEmitted } from "../../state-machines/host.ts";
+import { hostMachine, backoffDelayMs, describeError, FAILURE_HISTORY, STATUSES_THAT_MOVE_A_HOST, type HostEmitted } from "../../state-machines/host.ts";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { drive, flush, top, fastPolicy, hostInput } from "./helpers.ts";
 
@@ -45,6 +45,24 @@ describe("hostMachine with fake actors", () => {
       "host.slotRequest:layering",
       "host.slotRelease:layering",
     ]);
+  });
+
+  it("moves on a MAAS_STATUS only with STATUSES_THAT_MOVE_A_HOST: the statuses of every guard on that event, read from the machine", () => {
+    interface Node { states: Record<string, Node>; transitions: Map<string, { guard?: unknown }[]> }
+    const nodes = (n: Node): Node[] => [n, ...Object.values(n.states).flatMap(nodes)];
+    const guarded = new Set<number>();
+    const guardTypes = new Set<string>();
+    for (const n of nodes(hostMachine.root as unknown as Node)) {
+      for (const t of n.transitions.get("MAAS_STATUS") ?? []) {
+        if (t.guard === undefined) continue;
+        const g = t.guard as { type: string; params: { statuses: number[] } };
+        guardTypes.add(g.type);
+        for (const s of g.params.statuses) guarded.add(s);
+      }
+    }
+    // The only guard on MAAS_STATUS is statusChangedTo: any other status is recorded, nothing more.
+    expect([...guardTypes]).toEqual(["statusChangedTo"]);
+    expect([...guarded].sort()).toEqual([...STATUSES_THAT_MOVE_A_HOST].sort());
   });
 
   it("without layers (input.layersOff) goes from deployed straight to inService: no layering slot, no layerHost", async () => {
