@@ -8,142 +8,18 @@
  * (at most maxInFlight of them), never the whole fleet. The only O(fleet) work is
  * building the context (and deriving it from the hosts' records on resume).
  * See docs/pipeline.md for the rules (waves, window, slots, budgets, pause, resume).
- * Several regions (per-region budget, hosts waiting for their region): the pure parts are
- * in rollout/regions.ts; the handful of lines that apply them stay here, beside the rules
- * they change, which is why this file runs a little over 600 lines.
+ * Its types (input, context, events) are in rollout/contract.ts; the pure parts of several
+ * regions (keys, per-region waves and budgets, a region planned late) in rollout/regions.ts,
+ * the few lines that apply them here, beside the rules they change.
  */
 import { setup, enqueueActions, assign } from "xstate";
 import { ConfigError } from "../src/errors.ts";
-import { CAPPED_PHASES, isCappedPhase, type CappedPhase, type HostOutcome, type HostPhase } from "./host.ts";
-import { parseBudget, parseBudgetSpec, type BudgetSpec } from "./waves.ts";
-import { regionBudgets, regionOfKey, regionOverBudget, splitByAvailability, type RegionBudgets } from "./rollout/regions.ts";
+import { CAPPED_PHASES, isCappedPhase, type CappedPhase, type HostOutcome } from "./host.ts";
+import { parseBudget, parseBudgetSpec } from "./waves.ts";
+import { mergeRegionWaves, regionBudgets, regionOfKey, regionOverBudget, splitByAvailability } from "./rollout/regions.ts";
 
-// ---------------------------------------------------------------------------
-// Public types
-// ---------------------------------------------------------------------------
-
-export type RolloutStateName = "running" | "paused" | "completed" | "aborted";
-
-export type OutcomeCounts = Record<HostOutcome, number>;
-
-/** What the runtime knows about one host from its own persisted state. */
-export interface ResumeHostRecord {
-  phase: HostPhase;
-  settled?: HostOutcome;
-  /** The capped phase whose slot the host holds (its context's `slot`). */
-  holdsSlot?: CappedPhase;
-}
-
-export interface RolloutInput {
-  /** System ids per wave, from planWaves. */
-  waves: string[][];
-  /** Hosts started and not yet settled, over the whole rollout. */
-  maxInFlight: number;
-  phaseCaps: Record<CappedPhase, number>;
-  /** perRegion (several regions only): failures a region may have, a count or % of its hosts; default: the total budget's spec. */
-  budget: { perWave: number | string; total: number | string; perRegion?: number | string };
-  resume?: {
-    hosts: Record<string, ResumeHostRecord>;
-    paused?: { reason: string };
-    /** The operator resumes a paused rollout: the failures so far are acknowledged, as a RESUME does. */
-    acknowledge?: boolean;
-  };
-  /** Several regions: regions already down when the run starts (their hosts wait from the first event; REGION_UP releases them). */
-  regionsDown?: readonly string[];
-}
-
-export interface BudgetBreach {
-  budget: "perWave" | "total" | "perRegion";
-  /** perRegion: the region whose budget is spent. */
-  region?: string;
-  /** Failures counted against this budget (since the last RESUME). */
-  failures: number;
-  limit: number;
-  wave: number;
-}
-
-export interface PauseInfo {
-  reason: string;
-  breach: BudgetBreach | null;
-}
-
-interface SlotClaim {
-  phase: CappedPhase;
-  granted: boolean;
-  /** Ticket number: a queue entry is live only if it still matches the host's claim. */
-  seq: number;
-}
-
-/**
- * A host in flight as the rollout sees it: its wave and its slot claim. Not its phase: nothing
- * here decides by it, and hearing each phase change cost a copy of this map per change
- * (docs/bench.md, issue 12).
- */
-export interface InFlightHost {
-  wave: number;
-  slot: SlotClaim | null;
-}
-
-export interface RolloutContext {
-  waves: string[][];
-  fleetSize: number;
-  maxInFlight: number;
-  phaseCaps: Record<CappedPhase, number>;
-  budget: { perWave: BudgetSpec; total: BudgetSpec };
-  totalLimit: number;
-  /** Index of the current wave; waves.length once every wave has settled. */
-  wave: number;
-  /** Next position in waves[wave] to consider starting. */
-  nextIndex: number;
-  /** Highest wave for which rollout.waveStarted has been emitted. */
-  startedWave: number;
-  /** Hosts started before a resume: never started again. Empty on a fresh rollout; never changes. */
-  alreadyStarted: Record<string, true>;
-  /** A Map, updated in place by each step (Draft); a record with deletions had gone to dictionary mode. */
-  inFlight: ReadonlyMap<string, InFlightHost>;
-  inFlightCount: number;
-  /** Several regions: hosts in flight per region (those of a region that is down do not fill the window). */
-  inFlightByRegion: Record<string, number>;
-  slotQueue: Record<CappedPhase, { systemId: string; seq: number }[]>;
-  slotsInUse: Record<CappedPhase, number>;
-  slotSeq: number;
-  countsByWave: OutcomeCounts[];
-  totals: OutcomeCounts;
-  /** Failures acknowledged by the last RESUME: budgets count only what came after. */
-  acknowledged: { wave: number; total: number; regions: Record<string, number> };
-  /** Several regions: each region's hosts and failure limit (empty with one region). */
-  regionBudgets: RegionBudgets;
-  /** Several regions: quarantined and failed hosts per region. */
-  regionFailures: Record<string, number>;
-  /** Regions that stopped answering: none of their hosts starts until REGION_UP. */
-  regionsDown: Record<string, true>;
-  /** Hosts of the current wave passed over because their region was down; started first once it is back. */
-  waiting: string[];
-  pause: PauseInfo | null;
-  abortReason: string | null;
-}
-
-export type RolloutEvent =
-  | { type: "HOST_SLOT_REQUEST"; systemId: string; phase: CappedPhase }
-  | { type: "HOST_SLOT_RELEASE"; systemId: string; phase: CappedPhase }
-  | { type: "HOST_SETTLED"; systemId: string; outcome: HostOutcome; reason?: string }
-  | { type: "PAUSE"; reason?: string }
-  | { type: "RESUME" }
-  | { type: "ABORT"; reason?: string }
-  /** The runtime found a region not answering (its hosts wait; not a host failure) / answering again. */
-  | { type: "REGION_DOWN"; region: string }
-  | { type: "REGION_UP"; region: string };
-
-export type RolloutEmitted =
-  | { type: "rollout.startHost"; systemId: string; wave: number }
-  | { type: "rollout.grantSlot"; systemId: string; phase: CappedPhase }
-  | { type: "rollout.abortHost"; systemId: string }
-  | { type: "rollout.waveStarted"; wave: number; size: number }
-  | { type: "rollout.waveSettled"; wave: number; counts: OutcomeCounts }
-  | { type: "rollout.paused"; reason: string; counts: OutcomeCounts; breach: BudgetBreach | null }
-  | { type: "rollout.resumed" }
-  | { type: "rollout.completed"; counts: OutcomeCounts; byWave: OutcomeCounts[] }
-  | { type: "rollout.aborted"; reason: string };
+import type { BudgetBreach, InFlightHost, OutcomeCounts, RolloutContext, RolloutEmitted, RolloutEvent, RolloutInput, SlotClaim } from "./rollout/contract.ts";
+export type { BudgetBreach, InFlightHost, OutcomeCounts, PauseInfo, ResumeHostRecord, RolloutContext, RolloutEmitted, RolloutEvent, RolloutInput, RolloutStateName } from "./rollout/contract.ts";
 
 // ---------------------------------------------------------------------------
 // Pure core: (context, event) → (context, emitted events). The machine is a thin
@@ -434,6 +310,26 @@ export function onRegionUp(context: RolloutContext, region: string): Step {
   return d.done();
 }
 
+/** A region planned late: its waves join the current and later waves (mergeRegionWaves), the budgets grow with it. */
+export function onRegionPlanned(context: RolloutContext, region: string, regionWaves: readonly string[][]): Step {
+  const d = new Draft(context);
+  const c = d.c;
+  const { [region]: _, ...unplanned } = context.regionsUnplanned;
+  c.regionsUnplanned = unplanned;
+  if (regionWaves.some((w) => w.length > 0)) {
+    c.waves = mergeRegionWaves(context.waves, context.wave, regionWaves);
+    // Every wave had settled: the region's canary opens a new one, from its first host.
+    if (context.wave >= context.waves.length) c.nextIndex = 0;
+    c.fleetSize = c.waves.reduce((n, w) => n + w.length, 0);
+    c.totalLimit = parseBudget(c.budget.total, c.fleetSize, "rollout.budget.total");
+    c.regionBudgets = regionBudgets(c.waves, c.budget.perRegion);
+    const byWave = d.own("countsByWave");
+    while (byWave.length < c.waves.length) byWave.push(emptyCounts());
+  }
+  kick(d);
+  return d.done();
+}
+
 export function onAbort(context: RolloutContext, reason: string): Step {
   const d = new Draft(context);
   for (const systemId of context.inFlight.keys()) d.out.push({ type: "rollout.abortHost", systemId });
@@ -442,7 +338,9 @@ export function onAbort(context: RolloutContext, reason: string): Step {
 }
 
 export function isComplete(context: RolloutContext): boolean {
-  return context.wave >= context.waves.length;
+  if (context.wave < context.waves.length) return false;
+  for (const _ in context.regionsUnplanned) return false;
+  return true;
 }
 
 /** Validates the input and builds the context, deriving it from the hosts' records on resume. */
@@ -465,7 +363,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     fleetSize,
     maxInFlight: input.maxInFlight,
     phaseCaps: { ...input.phaseCaps },
-    budget: { perWave, total },
+    budget: { perWave, total, perRegion },
     totalLimit: parseBudget(total, fleetSize, "rollout.budget.total"),
     wave: 0,
     nextIndex: 0,
@@ -483,6 +381,7 @@ export function initialContext(input: RolloutInput): RolloutContext {
     regionBudgets: regionBudgets(input.waves, perRegion),
     regionFailures: {},
     regionsDown: Object.fromEntries((input.regionsDown ?? []).map((r) => [r, true] as const)),
+    regionsUnplanned: Object.fromEntries((input.regionsUnplanned ?? []).map((r) => [r, true] as const)),
     waiting: [],
     pause: null,
     abortReason: null,
@@ -580,6 +479,9 @@ export const rolloutMachine = setup({
         case "REGION_UP":
           step = onRegionUp(context, event.region);
           break;
+        case "REGION_PLANNED":
+          step = onRegionPlanned(context, event.region, event.waves);
+          break;
         default:
           return;
       }
@@ -622,6 +524,7 @@ export const rolloutMachine = setup({
     HOST_SETTLED: { actions: "hostEvent" },
     REGION_DOWN: { actions: "hostEvent" },
     REGION_UP: { actions: "hostEvent" },
+    REGION_PLANNED: { actions: "hostEvent" },
     ABORT: { target: ".aborted", actions: "abortAll" },
   },
   states: {

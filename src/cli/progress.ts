@@ -54,8 +54,18 @@ export function progressLine(p: RolloutProgress): string {
   return (
     `[${seconds(p.elapsedMs)}] ${p.state} wave ${Math.min(p.wave + 1, p.waves)}/${p.waves} ` +
     `settled ${settled}/${p.total} (in service ${p.byOutcome.inService}, quarantined ${p.byOutcome.quarantined}) ` +
-    `| ${phases(p)} | MAAS requests ${p.maasRequests}`
+    `| ${phases(p)} | MAAS requests ${p.maasRequests}${regionsWaiting(p).map((w) => ` | ${w}`).join("")}`
   );
+}
+
+/** Several regions: which regions the run waits for, and why (docs/architecture.md, "Several regions"). */
+export function regionsWaiting(p: RolloutProgress): string[] {
+  const out: string[] = [];
+  const unplanned = p.regionsUnplanned ?? [];
+  const down = (p.regionsDown ?? []).filter((r) => !unplanned.includes(r));
+  if (down.length > 0) out.push(`region${down.length > 1 ? "s" : ""} ${down.join(", ")} not answering: ${p.waitingOnRegion ? `${p.waitingOnRegion} host(s) held, ` : ""}its hosts wait`);
+  if (unplanned.length > 0) out.push(`region${unplanned.length > 1 ? "s" : ""} ${unplanned.join(", ")} not planned yet: planned and started once it answers`);
+  return out;
 }
 
 export function progressBlock(p: RolloutProgress, width = 40): string[] {
@@ -63,6 +73,7 @@ export function progressBlock(p: RolloutProgress, width = 40): string[] {
     `rollout ${p.rolloutId}  ${p.state}  ${seconds(p.elapsedMs)}  MAAS requests ${p.maasRequests}`,
     `${bar(p.settled, p.total, width)} ${p.settled}/${p.total} settled`,
     `phases: ${phases(p) || "-"}`,
+    ...regionsWaiting(p),
   ];
   const w = p.waves > 0 ? p.perWave : [];
   const shown = w.slice(Math.max(0, p.wave - 2), p.wave + 3);

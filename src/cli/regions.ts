@@ -15,6 +15,7 @@ import { MaasClient, type MaasClientStats } from "../maas/client.ts";
 import type { RequestInfo } from "../maas/transport.ts";
 import { startSimulator, type SimHandle } from "../sim/index.ts";
 import { realRegion, resolveRegion, type Region } from "./region.ts";
+import type { ProbeAnswer } from "../service/readiness.ts";
 
 export interface Site {
   /** How the run is shown and recorded; with several regions its url lists them (`name=url, …`). */
@@ -29,7 +30,7 @@ export interface Site {
    * A readiness probe on clients of its own (one attempt, a short timeout, not counted in a
    * run's requests): every region's key answers `whoami`; otherwise it names the regions that did not.
    */
-  probe: () => Promise<unknown>;
+  probe: () => Promise<ProbeAnswer>;
   /** Several regions: each region's URL by name (the dashboard's links to each region's web UI). */
   regionUrls: ReadonlyMap<string, string>;
   /** Several embedded regions, by name (their simulated hosts, for layering). */
@@ -86,15 +87,22 @@ function several(clients: RegionClient[], config: Config, region: Region, sims: 
     requestCount: () => clients.reduce((n, c) => n + c.client.stats().requests, 0),
     stats: () => sumStats(clients.map((c) => c.client.stats())),
     observeRequests: (o) => clients.forEach((c) => c.client.observeRequests(o)),
+    // Ready while at least one region answers (a run goes on in those, the others' hosts wait);
+    // each region's answer is reported (metalwave_region_up). Refused only when none answers.
     probe: async () => {
       const answers = await Promise.allSettled(probes.map((p) => p.client.whoami()));
       const failed = probes.flatMap((p, i) => {
         const a = answers[i] as PromiseSettledResult<unknown>;
         return a.status === "rejected" ? [{ name: p.name, e: a.reason as unknown }] : [];
       });
-      if (failed.length === 0) return answers;
+      const errorOf = (e: unknown) => ({ code: e instanceof MetalwaveError ? e.code : "MAAS_UNREACHABLE", message: e instanceof Error ? e.message : String(e) });
+      const regions = probes.map((p) => {
+        const f = failed.find((x) => x.name === p.name);
+        return { region: p.name, ok: f === undefined, error: f ? errorOf(f.e) : null };
+      });
+      if (failed.length < probes.length) return { regions };
       const what = failed.map(({ name, e }) => `region ${name}: ${e instanceof MetalwaveError ? `${e.code}: ` : ""}${e instanceof Error ? e.message : String(e)}`).join("; ");
-      throw new RegionsError("REGIONS_UNREACHABLE", `${failed.length} of ${probes.length} regions did not answer (their hosts wait; the others go on): ${what}`, { cause: failed[0]?.e });
+      throw new RegionsError("REGIONS_UNREACHABLE", `none of the ${probes.length} regions answers: ${what}`, { cause: failed[0]?.e });
     },
     regionUrls: new Map(clients.map((c) => [c.name, c.url])),
     sims,
@@ -163,7 +171,7 @@ export async function openSite(config: Config, opts: { command: string; simulate
     requestCount: () => client.stats().requests,
     stats: () => client.stats(),
     observeRequests: (o) => client.observeRequests(o),
-    probe: () => probe.whoami(),
+    probe: async () => (await probe.whoami(), {}),
     regionUrls: new Map(),
     sims: new Map(),
     close: async () => {

@@ -17,6 +17,7 @@ interface ReprovisionOpts extends RegionOpts, LogFlags {
   reason?: string;
   erase: string;
   recommission?: boolean;
+  force?: boolean;
   spares: boolean;
   json?: boolean;
 }
@@ -35,6 +36,7 @@ export function reprovisionCommand(out: Outcome): Command {
     .option("--reason <text>", "why (journaled, and in the MAAS comments)")
     .option("--erase <mode>", "quick, secure or none", "quick")
     .option("--recommission", "commission each host again after its release, for changed hardware: its role rules and ceph disk tags are judged anew")
+    .option("--force", "take a control host out of Juju even when a mysql-k8s or rabbitmq-k8s pod runs on its Kubernetes node (the database or the queue loses a member until it is back)")
     .option("--no-spares", "do not let spares take the roles of hosts that fail");
   return withLogOptions(withRegionOptions(cmd).option("--json", "print the outcome as JSON on stdout"))
     .addHelpText("after", exitCodesHelp("0 every host back in service or replaced by a spare, 1 error or a host neither\nre-provisioned nor replaced, 2 bad input, 5 the store is locked."))
@@ -51,7 +53,7 @@ async function runReprovision(positionals: string[], values: ReprovisionOpts): P
     // A pass a stopped process left is finished first, as the service and `remediate` do
     // (src/runtime/maintenance.ts): a new rollout would leave it behind, no longer the latest.
     const finished = await finishLeftMaintenance(deps, "resume it first (metalwave rollout --resume), or abort it (metalwave rollout --abort)");
-    const run = { ...(await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission === true }, { spares: values.spares })), ...finished };
+    const run = { ...(await reprovisionHosts(deps, { hosts: positionals, reason: values.reason ?? "re-provisioned by an operator", erase, recommission: values.recommission === true, force: values.force === true }, { spares: values.spares })), ...finished };
     const replaced = new Set(run.replacements.filter((r) => r.spare).map((r) => r.failed.systemId));
     const lost = run.reprovision.failures.filter((f) => !replaced.has(f.systemId)).length + (run.replacement?.failures.length ?? 0);
     if (values.json) console.log(JSON.stringify(run, null, 2));

@@ -9,6 +9,8 @@ export type { CloudReport, Layering, LayeringOptions, LayerHost, ClusterLayer, B
 export { networksOf, LAYER_SPACE } from "./host.ts";
 export { REMOVAL_ORDER, MICROCEPH_POOLS } from "./removal.ts";
 export type { RemovalResult, RemovalStep } from "./removal.ts";
+export { JUJU_CHANGE_OPS, NO_JUJU_JOURNAL } from "./juju-journal.ts";
+export type { JujuChange, JujuChangeOp, JujuChangeOutcome, JujuJournal } from "./juju-journal.ts";
 export type { HostNetwork } from "./host.ts";
 export { LayerError, LAYER_ERROR_CODES, hostWorkStopped } from "./errors.ts";
 export type { LayerErrorCode } from "./errors.ts";

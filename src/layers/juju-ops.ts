@@ -16,6 +16,7 @@ import { addressesOf } from "./host.ts";
 import type { KeyedLock, Lane } from "./lane.ts";
 import type { LayerTemplate, MachineApp, RelationSpec, Values } from "./render.ts";
 import type { ModelWatches } from "./model-watches.ts";
+import { isJujuChangeOp, targetOf, type JujuChange, type JujuChangeLog, type JujuChangeOp } from "./juju-journal.ts";
 import { GOOD_READS, waitUntil, type WaitOptions } from "./waits.ts";
 import { waitUnitsOnView, type ViewUnitWait } from "./watch-waits.ts";
 import { JujuWatchError } from "../juju/port.ts";
@@ -112,6 +113,8 @@ export interface JujuShared {
   watches?: ModelWatches;
   /** The layers' poll interval (the polling waits', and the floor of a quiet watch's reads). */
   pollMs?: number;
+  /** Every change is journaled ahead through it (juju-journal.ts). */
+  changes: JujuChangeLog;
 }
 
 /** What a unit wait waits for: one description for the watch and the polling fallback. */
@@ -121,10 +124,23 @@ export type UnitWait = ViewUnitWait;
 export class JujuOps {
   readonly s: JujuShared;
   readonly lane: Lane;
+  /** The host whose work this is (its changes' intents name it), when it is one host's. */
+  readonly host: LayerHost | undefined;
 
-  constructor(s: JujuShared, lane: Lane) {
+  constructor(s: JujuShared, lane: Lane, host?: LayerHost) {
     this.s = s;
     this.lane = lane;
+    this.host = host;
+  }
+
+  /** The same operations for `h`'s part of a barrier: its changes' intents name it. */
+  for(h: LayerHost): JujuOps {
+    return new JujuOps(this.s, this.lane, h);
+  }
+
+  /** The intent of a change of `model` by `step` with `values`, for this ops' host (or `h`). */
+  private intent(model: string, op: JujuChangeOp, values: Values, h: LayerHost | undefined = this.host): JujuChange {
+    return { op, model, target: targetOf(values), ...(h ? { host: { systemId: h.systemId, hostname: h.hostname } } : {}) };
   }
 
   private get c(): LayerHost {
@@ -161,16 +177,76 @@ export class JujuOps {
     return this.lane.until(r.p, "status");
   }
 
-  /** Runs a change step once; the model's cached reads are dropped (a check after it reads afresh). */
-  async act(model: string, step: string, values: Values, opts: { stdin?: string } = {}): Promise<void> {
+  /**
+   * Runs a change step once, journaled ahead (its intent committed before the command is sent);
+   * the model's cached reads are dropped (a check after it reads afresh).
+   */
+  async act(model: string, step: JujuChangeOp, values: Values, opts: { stdin?: string } = {}): Promise<void> {
     try {
-      await this.lane.steps.run(this.c, this.s.tpl, step, { model, ...values }, opts);
+      await this.s.changes.change(this.intent(model, step, values), () => this.lane.steps.run(this.c, this.s.tpl, step, { model, ...values }, opts));
     } finally {
       this.changed(model);
     }
   }
 
-  private ensure(model: string, step: string, values: Values, satisfied: () => Promise<boolean>, act?: () => Promise<void>): Promise<unknown> {
+  /**
+   * Whether a change journaled by an earlier run took effect, read from Juju (the same reads
+   * the steps check with). Actions leave nothing `juju status` shows: they count as not taken
+   * effect, and their steps (safe to run again: disabling a disabled hypervisor, setting a pool
+   * size it has, add-osd after list-disks showed the disk free) redo them.
+   */
+  async tookEffect(c: JujuChange): Promise<boolean> {
+    const t = (k: string) => String(c.target[k] ?? "");
+    const model = c.model;
+    switch (c.op) {
+      case "addMachineModel":
+      case "addCloudModel":
+        return (await this.models()).includes(model);
+      case "addK8s":
+        return t("cloud") in (await this.lane.steps.queryJson<Record<string, unknown>>(this.c, this.s.tpl, "clouds", {}));
+      case "addMachine":
+        return Object.values((await this.status(model)).machines ?? {}).some((m) => [m["dns-name"], ...(m["ip-addresses"] ?? [])].includes(t("address")));
+      case "removeMachine":
+      case "removeEmptyMachine":
+        return (await this.status(model)).machines?.[t("id")] === undefined;
+      case "removeUnit":
+        return !unitsOf(await this.status(model), t("unit").split("/")[0] ?? "").some((u) => u.name === t("unit"));
+      case "addSpace":
+      case "moveToSpace": {
+        const j = await this.lane.steps.queryJson<{ spaces?: { name?: string; subnets?: Record<string, unknown> }[] }>(this.c, this.s.tpl, "spaces", { model });
+        return (j.spaces ?? []).some((sp) => sp.name === t("space") && t("cidr") in (sp.subnets ?? {}));
+      }
+      case "deployMachine":
+      case "deployBound":
+      case "deploySubordinate":
+      case "deployK8s":
+        return (await this.status(model)).applications?.[t("app")] !== undefined;
+      case "addUnit":
+        return unitsOf(await this.status(model), t("app")).some((u) => u.machine === t("to"));
+      case "scale":
+        return (await this.status(model)).applications?.[t("app")]?.scale === Number(t("scale"));
+      case "setConfig": {
+        const [k = "", ...v] = t("setting").split("=");
+        const cur = (await this.lane.steps.queryJson<{ settings?: Record<string, { value?: unknown }> }>(this.c, this.s.tpl, "config", { model, app: t("app") })).settings ?? {};
+        return String(cur[k]?.value ?? "") === v.join("=");
+      }
+      case "integrate":
+        return JujuOps.related(await this.status(model), t("a"), t("b"));
+      case "offer":
+        return (await this.status(model)).offers?.[t("name")] !== undefined;
+      case "disableHypervisor":
+      case "setPoolSize":
+      case "addOsd":
+      case "addOsdWipe":
+        return false;
+      case "bootstrap":
+      case "controllerAddMachine":
+      case "enableHa":
+        throw new LayerError("LAYER_PRECONDITION", { layer: "juju", step: c.op }, `${c.op} is the controller's change: reconciled by the controller barrier`);
+    }
+  }
+
+  private ensure(model: string, step: JujuChangeOp, values: Values, satisfied: () => Promise<boolean>, act?: () => Promise<void>): Promise<unknown> {
     return this.lane.steps.ensure(this.c, this.s.tpl, step, { model, ...values }, { satisfied, act: act ?? (() => this.act(model, step, values)) });
   }
 
@@ -318,7 +394,9 @@ export class JujuOps {
 
   /** An action on a unit: its results when `completed`, else LAYER_COMMAND_FAILED with the action's message. */
   async action(model: string, step: string, unit: string, values: Values = {}): Promise<Record<string, unknown>> {
-    const r = await this.lane.steps.run(this.c, this.s.tpl, step, { model, unit, ...values }, { allowNonZero: true });
+    const send = () => this.lane.steps.run(this.c, this.s.tpl, step, { model, unit, ...values }, { allowNonZero: true });
+    // Actions that change something are journaled ahead like any change; the reads (list-disks, get-kubeconfig) are not.
+    const r = isJujuChangeOp(step) ? await this.s.changes.change(this.intent(model, step, { unit, ...values }), send) : await send();
     this.changed(model);
     let j: Record<string, { status?: string; message?: string; results?: Record<string, unknown> }>;
     try {

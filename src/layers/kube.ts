@@ -1,5 +1,7 @@
 /**
- * The Kubernetes port the layers use: list nodes (with readiness) and label them.
+ * The Kubernetes port the layers use: list nodes (with readiness) and label them; for a
+ * control host's removal, cordon its node and drain it (pods evicted through the Eviction
+ * API, policy/v1; the claims bound to the node deleted).
  * `clientNodeKube` implements it with @kubernetes/client-node from a kubeconfig
  * (fetched from the bootstrap node). Errors become LAYER_KUBE with the HTTP status
  * only: response bodies are not copied into messages.
@@ -25,6 +27,41 @@ export interface KubePort {
   labelNode(name: string, labels: Readonly<Record<string, string | null>>): Promise<void>;
   /** Services of every namespace with their load-balancer address, if any (read-only; for the cloud report). */
   listServices?(): Promise<KubeService[]>;
+  /** Cordon and drain (src/layers/drain.ts). */
+  drain?: KubeDrainPort;
+}
+
+/** A pod as the drain sees it. */
+export interface KubePod {
+  name: string;
+  namespace: string;
+  /** `app.kubernetes.io/name`: the Juju application (Juju's Kubernetes provider sets it). */
+  app: string;
+  /** The controller that owns it (StatefulSet, DaemonSet, …), if any. */
+  ownerKind: string | undefined;
+}
+
+export interface KubeClaim {
+  name: string;
+  namespace: string;
+  /** `volume.kubernetes.io/selected-node`: the node its volume is bound to, if any. */
+  node: string | undefined;
+}
+
+/** The eviction's answer: granted, the pod was gone already, or refused for now (HTTP 429: a disruption budget). */
+export type EvictionResult = "evicted" | "gone" | "refused";
+
+export interface KubeDrainPort {
+  /** Idempotent: a merge patch of `spec.unschedulable: true`. */
+  cordon(node: string): Promise<void>;
+  /** The pods bound to the node (field selector `spec.nodeName`). */
+  podsOn(node: string): Promise<KubePod[]>;
+  /** POST …/pods/<name>/eviction with a policy/v1 Eviction. */
+  evict(namespace: string, name: string): Promise<EvictionResult>;
+  /** Claims of every namespace. */
+  claims(): Promise<KubeClaim[]>;
+  /** Idempotent (a claim already gone is no error). */
+  deleteClaim(namespace: string, name: string): Promise<void>;
 }
 
 export interface KubeService {
@@ -83,6 +120,55 @@ export function clientNodeKube(kubeconfig: string): KubePort {
       } catch (e) {
         throw kubeError("listServices", e);
       }
+    },
+    drain: {
+      async cordon(node) {
+        const { api, k8s } = await connect("cordon");
+        try {
+          await api.patchNode({ name: node, body: { spec: { unschedulable: true } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+        } catch (e) {
+          throw kubeError("cordon", e);
+        }
+      },
+      async podsOn(node) {
+        const { api } = await connect("podsOn");
+        try {
+          const list = await api.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+          return list.items.map((p) => ({ name: p.metadata?.name ?? "", namespace: p.metadata?.namespace ?? "", app: p.metadata?.labels?.["app.kubernetes.io/name"] ?? "", ownerKind: p.metadata?.ownerReferences?.[0]?.kind }));
+        } catch (e) {
+          throw kubeError("podsOn", e);
+        }
+      },
+      async evict(namespace, name) {
+        const { api } = await connect("evict");
+        try {
+          await api.createNamespacedPodEviction({ name, namespace, body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace } } });
+          return "evicted";
+        } catch (e) {
+          const code = (e as { code?: unknown }).code;
+          if (code === 404) return "gone";
+          if (code === 429) return "refused";
+          throw kubeError("evict", e);
+        }
+      },
+      async claims() {
+        const { api } = await connect("claims");
+        try {
+          const list = await api.listPersistentVolumeClaimForAllNamespaces();
+          return list.items.map((c) => ({ name: c.metadata?.name ?? "", namespace: c.metadata?.namespace ?? "", node: c.metadata?.annotations?.["volume.kubernetes.io/selected-node"] }));
+        } catch (e) {
+          throw kubeError("claims", e);
+        }
+      },
+      async deleteClaim(namespace, name) {
+        const { api } = await connect("deleteClaim");
+        try {
+          await api.deleteNamespacedPersistentVolumeClaim({ name, namespace });
+        } catch (e) {
+          if ((e as { code?: unknown }).code === 404) return;
+          throw kubeError("deleteClaim", e);
+        }
+      },
     },
     async labelNode(name, labels) {
       const { api, k8s } = await connect("labelNode");

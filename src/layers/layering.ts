@@ -25,6 +25,7 @@ import type { HostFailure, LayerHost } from "./host.ts";
 import { JujuOps, unitsOf, type JujuShared } from "./juju-ops.ts";
 import { clientNodeKube } from "./kube.ts";
 import type { KubePort } from "./kube.ts";
+import { isControllerChange, JujuChangeLog, NO_JUJU_JOURNAL, type JujuChange, type JujuJournal } from "./juju-journal.ts";
 import { KeyedLock, Lanes, type Lane } from "./lane.ts";
 import { MachineLayers, machineModel } from "./machine-layers.ts";
 import { ModelWatches, type LayerWatchOptions } from "./model-watches.ts";
@@ -98,6 +99,8 @@ export interface LayeringOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Times the waits and the reuse of a status read (src/clock.ts). Default: the system clock. */
   clock?: Clock;
+  /** Where every Juju change is journaled ahead (juju-journal.ts). Default: nowhere (nothing to reconcile). */
+  journal?: JujuJournal;
 }
 
 export interface Layering {
@@ -121,7 +124,13 @@ export interface Layering {
    * process): without it, nothing is done and `null` says so. `journal` gets each change
    * before it is made.
    */
-  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void): Promise<RemovalResult | null>;
+  leaveHost?(host: LayerHost, journal: (s: RemovalStep) => void, opts?: { signal?: AbortSignal; force?: boolean }): Promise<RemovalResult | null>;
+  /**
+   * Journals every Juju change from now on in `journal` (the rollout's store), and reconciles
+   * the intents it holds open (an earlier run's, cut short) by reading Juju before the next
+   * layer step changes anything.
+   */
+  useJournal?(journal: JujuJournal): void;
   /** Reads the cloud back from Juju, Kubernetes and MicroCeph (read-only queries). */
   report(): Promise<CloudReport>;
   /** Resolves once the control plane is deployed (or immediately if it already was in this process). */
@@ -166,6 +175,9 @@ class LayerEngine implements Layering {
   private cidrs: readonly string[] | undefined;
   /** The control plane (and OVN before it) formed in this process. */
   private controlPlaneUp = false;
+  private changes: JujuChangeLog;
+  /** The reconciliation of the open model-level intents, once per journal (undefined: not started, or failed). */
+  private reconciling: Promise<void> | undefined;
   /** The OpenStack API once reached (kept; a failed or absent reach is asked again next time). */
   private openstackReach: Promise<OpenStackReach> | undefined;
 
@@ -176,6 +188,7 @@ class LayerEngine implements Layering {
     this.now = () => clock.now();
     this.lanes = new Lanes({ ssh: o.ssh, logger: o.logger, policy, ...(o.sleep ? { sleep: o.sleep } : {}) });
     this.main = this.lanes.lane(undefined);
+    this.changes = new JujuChangeLog(o.journal ?? NO_JUJU_JOURNAL, o.logger);
     // Load every template up front: a broken template fails at start, not mid-rollout.
     for (const l of LAYERS) this.tpl(l);
     this.machines = new MachineLayers({
@@ -208,9 +221,32 @@ class LayerEngine implements Layering {
 
   private waitOptions = (lane: Lane, layer: string, step: string, host: LayerHost, timeoutMs: number): WaitOptions => ({ layer, step, host, timeoutMs, pollMs: this.o.pollMs ?? 5000, now: this.now, sleep: lane.sleep, ensureOpen: lane.ensureOpen });
 
-  private ops(lane: Lane, layer: string): JujuOps {
+  /** Juju operations on `lane` (for `host`'s work), once the intents an earlier run left open are reconciled. */
+  private async ops(lane: Lane, layer: string, host?: LayerHost): Promise<JujuOps> {
     if (!this.juju) throw this.precondition(layer, "juju", "the juju-controller barrier has not run in this process: no juju client");
-    return new JujuOps(this.juju, lane);
+    await lane.until(this.reconciled(this.juju), "reconcile");
+    return new JujuOps(this.juju, lane, host);
+  }
+
+  useJournal(journal: JujuJournal): void {
+    this.changes = new JujuChangeLog(journal, this.o.logger);
+    if (this.juju) this.juju.changes = this.changes;
+    this.reconciling = undefined;
+  }
+
+  /** Every open intent of the models (the controller's own are the controller barrier's), settled by reading Juju. */
+  private reconciled(juju: JujuShared): Promise<void> {
+    const model = (c: JujuChange) => !isControllerChange(c);
+    if (this.changes.unreconciled(model).length === 0) return Promise.resolve();
+    if (this.reconciling === undefined) {
+      const ops = new JujuOps(juju, this.main);
+      const p = this.changes.reconcile(model, (c) => ops.tookEffect(c)).then(() => undefined);
+      p.catch(() => {
+        if (this.reconciling === p) this.reconciling = undefined;
+      });
+      this.reconciling = p;
+    }
+    return this.reconciling;
   }
 
   private async hasStorage(ops: JujuOps): Promise<boolean> {
@@ -265,7 +301,7 @@ class LayerEngine implements Layering {
     if (first === undefined) throw this.precondition(tpl.layer, "bootstrap", "no juju-controller machine");
     const eachHost = (hs: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>) => this.eachHost(hs, fn);
     const sequential = (hs: readonly LayerHost[], fn: (h: LayerHost) => Promise<void>) => this.sequential(hs, fn);
-    const r = await formController({ lane: this.main, tpl, logger: this.o.logger, waitOptions: this.waitOptions, haTimeoutMs: this.o.haTimeoutMs ?? 30 * 60_000, eachHost, sequential }, first, others);
+    const r = await formController({ lane: this.main, tpl, logger: this.o.logger, waitOptions: this.waitOptions, haTimeoutMs: this.o.haTimeoutMs ?? 30 * 60_000, eachHost, sequential, changes: this.changes }, first, others);
     const watch = this.o.jujuWatch;
     this.juju ??= {
       client: first,
@@ -280,8 +316,11 @@ class LayerEngine implements Layering {
       reuseMs: this.o.pollMs ?? 5000,
       now: this.now,
       pollMs: this.o.pollMs ?? 5000,
+      changes: this.changes,
       ...(watch ? { watches: new ModelWatches(watch, { client: first, tpl: this.tpl("juju"), lane: this.main, logger: this.o.logger }) } : {}),
     };
+    // The earlier run's open changes of the models, settled before any layer step goes on.
+    await this.reconciled(this.juju);
     return { kind: "juju-controller", ready: r.members.map((h) => h.systemId), failed: r.failed };
   }
 
@@ -294,9 +333,9 @@ class LayerEngine implements Layering {
 
   private async formKubernetes(controls: readonly LayerHost[]): Promise<BarrierResult> {
     if (controls.length === 0) throw this.precondition("kubernetes", "k8s", "no control machine");
-    const ops = this.ops(this.main, "kubernetes");
+    const ops = await this.ops(this.main, "kubernetes");
     if (!(await this.values())["loadBalancerCidrs"]) throw this.precondition("kubernetes", "loadBalancer", `MAAS has no reserved IP range for the load balancer (comment "${this.o.deployment ?? "metalwave"}-internal-api"): the reference deployer fails without it (§2b#5)`);
-    const joined = await this.eachHost(controls, async (h) => this.machines.k8sUnit(ops, h, await this.machine(ops, h)));
+    const joined = await this.eachHost(controls, async (h) => this.machines.k8sUnit(ops.for(h), h, await this.machine(ops.for(h), h)));
     const first = joined.ok[0];
     if (first === undefined) throw asLayerError(joined.failed[0]?.error, controls[0] as LayerHost);
     const kube = await this.registerCloud(ops, first);
@@ -317,7 +356,7 @@ class LayerEngine implements Layering {
     await this.main.steps.ensure(c, ops.s.tpl, "addK8s", { cloud }, {
       satisfied: async () => cloud in (await this.main.steps.queryJson<Record<string, unknown>>(c, ops.s.tpl, "clouds", {})),
       act: async () => {
-        await this.main.steps.run(c, ops.s.tpl, "addK8s", { cloud }, { stdin: kubeconfig });
+        await ops.s.changes.change({ op: "addK8s", model: "controller", target: { cloud } }, () => this.main.steps.run(c, ops.s.tpl, "addK8s", { cloud }, { stdin: kubeconfig }));
       },
     });
     return (this.o.kube ?? clientNodeKube)(kubeconfig);
@@ -325,8 +364,8 @@ class LayerEngine implements Layering {
 
   private async formStorage(storage: readonly LayerHost[]): Promise<BarrierResult> {
     if (storage.length === 0) throw this.precondition("storage", "microceph", "no storage machine");
-    const ops = this.ops(this.main, "storage");
-    const joined = await this.eachHost(storage, async (h) => this.machines.storageHost(ops, h, await this.machine(ops, h)));
+    const ops = await this.ops(this.main, "storage");
+    const joined = await this.eachHost(storage, async (h) => this.machines.storageHost(ops.for(h), h, await this.machine(ops.for(h), h)));
     const first = joined.ok[0];
     if (first === undefined) throw asLayerError(joined.failed[0]?.error, storage[0] as LayerHost);
     for (const h of joined.ok) this.cephMembers.set(h.systemId, h);
@@ -337,14 +376,14 @@ class LayerEngine implements Layering {
   }
 
   private async formControlPlane(controls: readonly LayerHost[], controlCount: number): Promise<BarrierResult> {
-    const ops = this.ops(this.main, "control-plane");
+    const ops = await this.ops(this.main, "control-plane");
     if (!this.k8s) throw this.precondition("control-plane", "addModel", "the kubernetes barrier has not run in this process (no cloud registered)");
     const [first, ...others] = controls;
     if (first === undefined) throw this.precondition("control-plane", "ovn", "no control machine");
     // OVN before the control plane (§2e): the first control host carries the distributors and the proxy.
     const mm = this.mm();
-    await this.machines.ovnHost(ops, first, await this.atOf(ops, first), true);
-    const ovn = await this.eachHost(others, async (h) => this.machines.ovnHost(ops, h, await this.atOf(ops, h), false));
+    await this.machines.ovnHost(ops.for(first), first, await this.atOf(ops.for(first), first), true);
+    const ovn = await this.eachHost(others, async (h) => this.machines.ovnHost(ops.for(h), h, await this.atOf(ops.for(h), h), false));
     const endpoints = await deployControlPlane(ops, {
       tpl: this.tpl("control-plane"),
       machineModel: mm,
@@ -378,7 +417,7 @@ class LayerEngine implements Layering {
     }
     if (roles.has("control") && this.k8s) {
       // A control host deployed after the cluster formed (scale-out) joins it here; for a member, checks only.
-      const ops = this.ops(lane, "kubernetes");
+      const ops = await this.ops(lane, "kubernetes", host);
       const at = await this.machine(ops, host);
       await this.machines.k8sUnit(ops, host, at);
       await this.machines.waitNodesReady(lane, this.k8s.kube, [host.hostname]);
@@ -386,26 +425,29 @@ class LayerEngine implements Layering {
       if (this.isControlPlaneUp()) await this.machines.ovnHost(ops, host, at, false);
     }
     if (roles.has("storage") && this.ceph) {
-      const ops = this.ops(lane, "storage");
+      const ops = await this.ops(lane, "storage", host);
       await this.machines.storageHost(ops, host, await this.machine(ops, host));
       this.cephMembers.set(host.systemId, host);
     }
     if (roles.has("compute")) {
       await lane.until(this.endpoints.promise, "controlPlaneReady");
-      const ops = this.ops(lane, "hypervisor");
+      const ops = await this.ops(lane, "hypervisor", host);
       const at = await this.machine(ops, host);
       await this.machines.ovnHost(ops, host, at, false);
       await this.machines.hypervisor(ops, host, at);
     }
   }
 
-  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void): Promise<RemovalResult | null> {
+  async leaveHost(host: LayerHost, journal: (s: RemovalStep) => void, opts: { signal?: AbortSignal; force?: boolean } = {}): Promise<RemovalResult | null> {
     if (!this.juju) return null;
-    const ops = new JujuOps(this.juju, this.main);
+    // The host's own lane: an abort (the rollout's, the host's) stops the removal at its next command or wait.
+    const lane = opts.signal ? this.lanes.lane({ host, signal: opts.signal }) : this.main;
+    const ops = await this.ops(lane, "removal", host);
     if (!(await ops.models()).includes(this.mm())) return null;
     this.cephMembers.delete(host.systemId);
     const cephPeer = [...this.cephMembers.values()][0];
-    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack() });
+    const controlModel = String(this.tpl("control-plane").defaults["model"] ?? "openstack");
+    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack(), kube: this.k8s?.kube, controlModel, force: opts.force === true });
   }
 
   /**

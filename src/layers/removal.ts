@@ -10,8 +10,10 @@
  *    RemoveHypervisorUnitStep.run);
  * 2. the other units, each removed and waited gone, in the order cinder-volume → microceph
  *    (its stop hook takes the host out of the MicroCeph cluster with `--force`; no
- *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s →
- *    sunbeam-machine (subordinates go with their principals);
+ *    `disk remove`) → microovn → the OVN helpers if the host carries them → k8s, its node
+ *    cordoned and drained first (src/layers/drain.ts) → sunbeam-machine (subordinates go
+ *    with their principals); a host with a k8s unit whose node runs a mysql-k8s or
+ *    rabbitmq-k8s pod is refused before anything is removed, unless forced;
  * 3. `remove-machine` (no `--force`: nothing is left on it);
  * 4. when the host was a MicroCeph member: `default-pool-size` and action `set-pool-size` on
  *    the microceph leader for MicroCeph's own pools, both min(remaining members, 3);
@@ -23,7 +25,9 @@
  * Every change is written ahead to the rollout's journal (`journal`) and is check-then-act:
  * each step reads `juju status` first and acts only on what is still there, so a removal cut
  * short by a crash resumes where it stopped when the release runs again. A step that fails
- * ends the removal with a LAYER_* error naming the host and the unit.
+ * ends the removal with a LAYER_* error naming the host and the unit. It runs on the host's
+ * lane (layering.ts `leaveHost` with the host's signal): an abort stops it at its next command
+ * or wait with LAYER_STOPPED, and the release run again (after a resume) finishes it.
  *
  * A dead host (its machine agent is down: the machine is off or unreachable) cannot run
  * actions or hooks: the reference's operator answer is `--force`. Its machine goes with
@@ -42,6 +46,8 @@ import type { JujuOps, StatusJson } from "./juju-ops.ts";
 import { unitsOf } from "./juju-ops.ts";
 import type { LayerTemplate } from "./render.ts";
 import { waitUntil } from "./waits.ts";
+import { cordonAndDrain, DRAIN_TIMEOUT_MS, refuseGuardedPods, type DrainStep } from "./drain.ts";
+import type { KubePort } from "./kube.ts";
 import { forgetHost, type OpenStackReach, type OpenStackStep } from "./openstack.ts";
 
 /** Principal applications in the order their units leave (§5 step 3-4); any other goes before sunbeam-machine. */
@@ -63,7 +69,7 @@ export const MICROCEPH_POOLS = ".mgr,.rgw.root,default.rgw.log,default.rgw.contr
 
 /** One change the removal is about to make, journaled before it is made. */
 export interface RemovalStep {
-  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize" | OpenStackStep["step"];
+  step: "disableHypervisor" | "removeUnit" | "removeEmptyMachine" | "removeMachine" | "clusterRemove" | "setPoolSize" | OpenStackStep["step"] | DrainStep["step"];
   /** The unit, machine or member it acts on. */
   target: string;
   /** Why the --force path was taken (dead host). */
@@ -82,6 +88,14 @@ export interface RemovalDeps {
   storageTpl: LayerTemplate<"storage">;
   /** The OpenStack API, when the deployment has one (absent: no nova or neutron to clean up). */
   openstack?: () => Promise<OpenStackReach>;
+  /** The Kubernetes client of this run (a k8s unit's node is cordoned and drained through it). */
+  kube: KubePort | undefined;
+  /** The control-plane model: the namespace of the pods, and their applications' charms. */
+  controlModel: string;
+  /** Take the host out even with database or queue pods on its node (the reference's --force). */
+  force?: boolean;
+  /** The drain's limit (default the reference's 600 s). */
+  drainTimeoutMs?: number;
 }
 
 export interface RemovalResult {
@@ -151,16 +165,22 @@ export async function leaveJuju(ops: JujuOps, h: LayerHost, d: RemovalDeps): Pro
     if (wasCeph) await removeCephMember(ops, h, d);
     await leaveOpenStack(h, d, true);
   } else {
+    const drain = { kube: d.kube, controlModel: d.controlModel, force: d.force === true, timeoutMs: d.drainTimeoutMs ?? DRAIN_TIMEOUT_MS, journal: d.journal, logger: d.logger };
+    // §5 step 1: checked before anything is removed.
+    if (principalsOn(st0, id).some((u) => u.app === "k8s")) await refuseGuardedPods(ops, h, drain);
     // Each round acts on the last read: a resumed removal finds only what is still there.
     let st = st0;
     for (;;) {
       const next = principalsOn(st, id)[0];
       if (next === undefined) break;
       if (next.app === "openstack-hypervisor") await hypervisorOff(ops, h, next.name, d);
+      if (next.app === "k8s") await cordonAndDrain(ops, h, drain);
       d.journal({ step: "removeUnit", target: next.name });
       try {
         await ops.act(model, "removeUnit", { unit: next.name });
       } catch (e) {
+        // Stopped (the host's work aborted): not sent, not refused.
+        if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
         throw new LayerError("LAYER_COMMAND_FAILED", where("removeUnit", next.name), `juju refused to remove ${next.name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
       st = await gone("removeUnit", next.name, (s) => !unitsOf(s, next.app).some((u) => u.name === next.name), `unit ${next.name}`);
@@ -204,6 +224,7 @@ async function leaveOpenStack(h: LayerHost, d: RemovalDeps, forced: boolean): Pr
 async function hypervisorOff(ops: JujuOps, h: LayerHost, unit: string, d: RemovalDeps): Promise<void> {
   const run = (step: string) =>
     ops.action(d.model, step, unit).catch((e: unknown) => {
+      if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
       throw new LayerError("LAYER_COMMAND_FAILED", { layer: "removal", step, systemId: h.systemId, hostname: h.hostname, unit: { name: unit, status: "active", message: "" } }, `action on ${unit} failed: ${e instanceof LayerError ? e.reason : String(e)}`, { cause: e });
     });
   const r = await run("runningGuests");
@@ -245,6 +266,7 @@ async function resizePools(ops: JujuOps, h: LayerHost, d: RemovalDeps): Promise<
   try {
     await ops.action(d.model, "setPoolSize", "microceph/leader", { pools: MICROCEPH_POOLS, size });
   } catch (e) {
+    if (e instanceof LayerError && e.code === "LAYER_STOPPED") throw e;
     throw new LayerError("LAYER_COMMAND_FAILED", { layer: "removal", step: "setPoolSize", systemId: h.systemId, hostname: h.hostname, unit: { name: "microceph/leader", status: "active", message: "" } }, `set-pool-size ${size} failed after ${h.hostname} left: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return left;

@@ -22,12 +22,26 @@ export interface HttpExchange {
   headers: Record<string, string>;
   body?: string | undefined;
   signal: AbortSignal;
+  /**
+   * Takes a 2xx answer's body chunk by chunk as it arrives instead of collecting it (a
+   * machine list read element by element, src/maas/json-array.ts); the answer's `body`
+   * is then "". If it throws, the exchange stops and rejects with that error, wrapped
+   * in a `SinkError` so that it is not taken for a network failure.
+   */
+  sink?: ((chunk: Buffer) => void) | undefined;
+  /** Called when the answer starts and on each chunk of it (the transport's timeout counts from the last). */
+  onProgress?: (() => void) | undefined;
 }
 
 export interface HttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+}
+
+/** The exchange's `sink` threw: `cause` is what it threw. */
+export class SinkError extends Error {
+  readonly code = "HTTP_SINK";
 }
 
 /** Sends one request; rejects with the socket's error (its `code`: ECONNREFUSED, ECONNRESET …) or the signal's reason. */
@@ -38,12 +52,28 @@ export function exchange(x: HttpExchange): Promise<HttpAnswer> {
     const headers: Record<string, string> = { ...x.headers };
     if (x.body !== undefined) headers["Content-Length"] = String(Buffer.byteLength(x.body));
     const req = send(u, { method: x.method, headers, signal: x.signal }, (res) => {
+      x.onProgress?.();
       const chunks: Buffer[] = [];
+      const status = res.statusCode ?? 0;
+      const sink = status >= 200 && status < 300 ? x.sink : undefined;
       res.on("error", reject);
       const stream = decoded(res);
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: Buffer) => {
+        x.onProgress?.();
+        if (sink === undefined) {
+          chunks.push(c);
+          return;
+        }
+        try {
+          sink(c);
+        } catch (e) {
+          const err = new SinkError(e instanceof Error ? e.message : String(e), { cause: e });
+          reject(err);
+          req.destroy(err);
+        }
+      });
       stream.on("error", reject);
-      stream.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      stream.on("end", () => resolve({ status, headers: res.headers, body: sink === undefined ? Buffer.concat(chunks).toString("utf8") : "" }));
     });
     req.on("error", reject);
     req.end(x.body);

@@ -260,6 +260,8 @@ export const MachineStateSchema = z.object({
   current_commissioning_result_id: z.number().int().nullable().optional(),
 });
 export type MachineState = z.infer<typeof MachineStateSchema>;
+/** The top-level fields MachineStateSchema reads: the rest of a machine answer is skipped unparsed (src/maas/json-pick.ts). */
+export const MACHINE_STATE_FIELDS: ReadonlySet<string> = new Set(Object.keys(MachineStateSchema.shape));
 
 /** `machines/?op=allocate` answers with the machine plus the constraints it matched; the client reads its state and those. */
 export const AllocatedMachineSchema = MachineStateSchema.extend({
@@ -267,6 +269,7 @@ export const AllocatedMachineSchema = MachineStateSchema.extend({
   constraints_by_type: z.record(str, z.unknown()).optional(),
 });
 export type AllocatedMachine = z.infer<typeof AllocatedMachineSchema>;
+export const ALLOCATED_MACHINE_FIELDS: ReadonlySet<string> = new Set(Object.keys(AllocatedMachineSchema.shape));
 
 export const TagSchema = z.looseObject({
   name: str,

@@ -22,8 +22,9 @@ import { RequestLimiter } from "./limiter.ts";
 import { DEFAULT_RETRY, classifyFailure, parseRetryAfter, retryDelayMs } from "./retry.ts";
 import type { Failure, RetryOptions } from "./retry.ts";
 import { describeIssues } from "./schemas.ts";
-import { exchange } from "./http.ts";
-import { JsonArrayError, jsonArrayElements, looksLikeArray } from "./json-array.ts";
+import { SinkError, exchange } from "./http.ts";
+import { JsonArrayError, JsonArrayStream } from "./json-array.ts";
+import { JsonPickError, pickFields } from "./json-pick.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -65,7 +66,11 @@ export interface TransportOptions {
   /** Starts allowed back to back after a quiet period (default maxInFlight). */
   burst?: number;
   retry?: Partial<RetryOptions>;
-  /** Per-request timeout in ms (default 30 000). A timeout counts as an unknown outcome. */
+  /**
+   * Per-request timeout in ms (default 30 000): how long to wait for the answer to start,
+   * and then for each further part of it (a list of 30,000 machines streams for longer
+   * than that and is not stuck). A timeout counts as an unknown outcome.
+   */
   timeoutMs?: number;
   logger?: Logger;
   onRequest?: (info: RequestInfo) => void;
@@ -106,10 +111,17 @@ export interface CallSpec<T> {
   itemSchema?: z.ZodType<unknown>;
   /** With itemSchema: what each validated element becomes as it is read (e.g. a machine's facts), so the full element is dropped at once. */
   eachItem?: (item: unknown) => unknown;
+  /**
+   * The only top-level fields of the answer (of each element, for a list) the schema
+   * reads: the others are skipped without being parsed (src/maas/json-pick.ts). For
+   * answers that carry a whole machine of which the caller reads its state.
+   */
+  fields?: ReadonlySet<string>;
   safety: Safety<T>;
 }
 
-type SendResult = { ok: true; status: number; body: string } | { ok: false; failure: Failure };
+/** `items`: a list answer already read element by element as it arrived. */
+type SendResult = { ok: true; status: number; body: string; items?: unknown[] } | { ok: false; failure: Failure };
 
 interface Shared {
   stats: MaasClientStats;
@@ -233,7 +245,7 @@ export class MaasTransport {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) this.shared.stats.retries++;
       const res = await this.sendOnce(spec, attempt, signal);
-      if (res.ok) return this.parse(spec, res.body);
+      if (res.ok) return res.items !== undefined ? (res.items as T) : this.parse(spec, res.body);
       const f = res.failure;
       const cls = classifyFailure(f);
       const more = attempt < this.retry.attempts;
@@ -293,9 +305,14 @@ export class MaasTransport {
       if (!isQuery) headers["Content-Type"] = "application/x-www-form-urlencoded";
 
       const timeout = new AbortController();
+      // Counted again from each part of the answer that arrives (onProgress).
       const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
       const started = this.clock.now();
+      // A list is read element by element as its bytes arrive (src/maas/json-array.ts).
+      const list = spec.itemSchema ? this.listReader(spec, spec.itemSchema) : undefined;
       let result: SendResult;
+      // A malformed answer (MAAS_BAD_RESPONSE) found while it streamed in: counted like any answer, then thrown.
+      let malformed: unknown;
       try {
         // The body is kept as text: we parse it ourselves, so that bad JSON becomes MAAS_BAD_RESPONSE.
         const res = await exchange({
@@ -304,10 +321,13 @@ export class MaasTransport {
           headers,
           body: isQuery ? undefined : params.toString(),
           signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal,
+          sink: list?.push,
+          onProgress: () => timer.refresh(),
         });
         const body = res.body;
         if (res.status >= 200 && res.status < 300) {
-          result = { ok: true, status: res.status, body };
+          const read = list?.finish();
+          result = read === undefined || !read.array ? { ok: true, status: res.status, body: read?.text ?? body } : { ok: true, status: res.status, body: "", items: read.items };
         } else {
           const location = res.headers.location;
           result = {
@@ -323,9 +343,15 @@ export class MaasTransport {
         }
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
-        const code = timeout.signal.aborted ? "ETIMEDOUT" : networkCode(e);
-        const message = timeout.signal.aborted ? `no response within ${this.timeoutMs} ms` : errorMessage(e);
-        result = { ok: false, failure: { kind: "network", code, message } };
+        // The answer came and is malformed (MAAS_BAD_RESPONSE): not a network failure, not retried.
+        if (e instanceof SinkError || e instanceof MaasError) {
+          malformed = e instanceof SinkError ? e.cause : e;
+          result = { ok: true, status: 200, body: "" };
+        } else {
+          const code = timeout.signal.aborted ? "ETIMEDOUT" : networkCode(e);
+          const message = timeout.signal.aborted ? `no response, or no further part of it, within ${this.timeoutMs} ms` : errorMessage(e);
+          result = { ok: false, failure: { kind: "network", code, message } };
+        }
       } finally {
         clearTimeout(timer);
       }
@@ -339,6 +365,7 @@ export class MaasTransport {
         durationMs: Math.round(this.clock.now() - started),
         attempt,
       });
+      if (malformed !== undefined) throw malformed;
       return result;
     }, signal);
   }
@@ -365,56 +392,67 @@ export class MaasTransport {
 
   private parse<T>(spec: CallSpec<T>, body: string): T {
     if (spec.schema === null) return undefined as T;
-    // A list: element by element, so the whole parsed array is never held (src/maas/json-array.ts).
-    if (spec.itemSchema && looksLikeArray(body)) return this.parseItems(spec, spec.itemSchema, body) as T;
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch {
-      throw this.notJson(spec, body);
-    }
+    const json = this.readJson(spec, body);
     const r = spec.schema.safeParse(json);
-    if (!r.success) {
-      throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(r.error)}`, {
-        operation: spec.operation,
-        systemId: spec.systemId,
-        status: 200,
-        cause: r.error,
-      });
-    }
+    if (!r.success) throw this.badShape(spec, r.error, r.error);
     return r.data;
   }
 
-  /** An array answer parsed, validated (and mapped by `eachItem`) one element at a time. */
-  private parseItems<T>(spec: CallSpec<T>, itemSchema: z.ZodType<unknown>, body: string): unknown[] {
-    const out: unknown[] = [];
-    let i = 0;
+  /** MAAS_BAD_RESPONSE for an answer its schema refuses; `shown` names the issues (with a list element's index). */
+  private badShape<T>(spec: CallSpec<T>, shown: z.ZodError, cause: z.ZodError): MaasError {
+    return new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(shown)}`, { operation: spec.operation, systemId: spec.systemId, status: 200, cause });
+  }
+
+  /** The JSON of an answer (or of a list's element): only `spec.fields` of an object when given. */
+  private readJson<T>(spec: CallSpec<T>, text: string): unknown {
     try {
-      for (const text of jsonArrayElements(body)) {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(text);
-        } catch {
-          throw this.notJson(spec, body);
-        }
-        const item = itemSchema.safeParse(raw);
-        if (!item.success) {
-          const issues = item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }));
-          throw new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(new z.ZodError(issues))}`, {
-            operation: spec.operation,
-            systemId: spec.systemId,
-            status: 200,
-            cause: item.error,
-          });
-        }
-        out.push(spec.eachItem ? spec.eachItem(item.data) : item.data);
-        i++;
+      if (spec.fields !== undefined) {
+        const picked = pickFields(text, spec.fields);
+        if (picked !== undefined) return picked;
       }
+      return JSON.parse(text) as unknown;
     } catch (e) {
-      if (e instanceof JsonArrayError) throw this.notJson(spec, body);
+      if (e instanceof SyntaxError || e instanceof JsonPickError) throw this.notJson(spec, text);
       throw e;
     }
-    return out;
+  }
+
+  /**
+   * Reads an array answer element by element as its chunks arrive: each is parsed,
+   * validated (and mapped by `eachItem`) at once, so neither the answer's text nor the
+   * whole parsed array is ever held. An answer that is not an array is kept as text
+   * for `parse` to judge whole.
+   */
+  private listReader<T>(spec: CallSpec<T>, itemSchema: z.ZodType<unknown>) {
+    const items: unknown[] = [];
+    let preview = "";
+    const stream = new JsonArrayStream((text) => {
+      const item = itemSchema.safeParse(this.readJson(spec, text));
+      if (!item.success) {
+        const i = items.length;
+        throw this.badShape(spec, new z.ZodError(item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }))), item.error);
+      }
+      items.push(spec.eachItem ? spec.eachItem(item.data) : item.data);
+    });
+    const malformed = (e: unknown) => (e instanceof JsonArrayError ? this.notJson(spec, preview) : e);
+    return {
+      push: (chunk: Buffer): void => {
+        if (preview === "") preview = chunk.toString("utf8", 0, Math.min(chunk.length, 100));
+        try {
+          stream.push(chunk);
+        } catch (e) {
+          throw malformed(e);
+        }
+      },
+      finish: (): { array: true; items: unknown[] } | { array: false; text: string } => {
+        try {
+          const end = stream.end();
+          return end.array ? { array: true, items } : end;
+        } catch (e) {
+          throw malformed(e);
+        }
+      },
+    };
   }
 
   private notJson<T>(spec: CallSpec<T>, body: string): MaasError {

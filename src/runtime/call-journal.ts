@@ -13,10 +13,69 @@
  * 200 hosts in flight and 4 requests to MAAS at a time, mostly waits in the client's
  * queue anyway) and one commit per window instead of one per call.
  */
-import type { Store } from "../store/index.ts";
+import type { BeginCallInput, Store } from "../store/index.ts";
+import { isJujuOperation } from "./documents/juju-change.ts";
 
 /** How long the first intent of a batch waits for others before the batch is committed. */
 export const BEGIN_WINDOW_MS = 5;
+
+/**
+ * The write-ahead half shared by the MAAS calls and the Juju changes (juju-journal.ts): the
+ * intents asked for within BEGIN_WINDOW_MS are written in one transaction, each resolving
+ * with its call id once committed; an end goes through the write-behind buffer.
+ */
+export class IntentWindow {
+  private readonly store: Store;
+  /** Calls begun by this process and not yet ended. */
+  private readonly begun = new Map<number, BeginCallInput>();
+  /** Intents asked for in this window, written together at its end. */
+  private queued: { call: BeginCallInput; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+
+  /** Runs just before a batch is written (the MAAS journal saves those hosts' snapshots into the same commit). */
+  private readonly beforeWrite: ((calls: readonly BeginCallInput[]) => void) | undefined;
+
+  constructor(store: Store, beforeWrite?: (calls: readonly BeginCallInput[]) => void) {
+    this.store = store;
+    this.beforeWrite = beforeWrite;
+  }
+
+  /** Resolves with the call's id once its intent is committed; rejects (and nothing may be sent) when the write fails. */
+  begin(call: BeginCallInput): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
+      this.queued.push({ call, resolve, reject });
+    });
+  }
+
+  private writeQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    let ids: number[];
+    try {
+      this.beforeWrite?.(batch.map((q) => q.call));
+      ids = this.store.transaction(() => batch.map((q) => this.store.beginCall(q.call)));
+    } catch (e) {
+      for (const q of batch) q.reject(e);
+      return;
+    }
+    batch.forEach((q, i) => {
+      const id = ids[i] as number;
+      this.begun.set(id, q.call);
+      q.resolve(id);
+    });
+  }
+
+  /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */
+  end(callId: number, outcome: "ok" | "error" | "unknown", detail?: string): void {
+    const c = this.begun.get(callId);
+    this.begun.delete(callId);
+    if (!c) {
+      this.store.endCall(callId, outcome, detail);
+      return;
+    }
+    this.store.endCallLater({ callId, rolloutId: c.rolloutId, systemId: c.systemId, operation: c.operation }, outcome, detail);
+  }
+}
 
 export class CallJournal {
   private readonly store: Store;
@@ -25,20 +84,16 @@ export class CallJournal {
   private readonly open = new Map<string, number>();
   /** The parameters those open calls were begun with (what the machine looked like before). */
   private readonly openParams = new Map<number, unknown>();
-  /** Calls begun by this process and not yet ended. */
-  private readonly begun = new Map<number, { systemId: string; op: string }>();
-  /** Intents asked for in this window, written together at its end. */
-  private queued: { systemId: string; op: string; params: Record<string, unknown> | undefined; resolve: (id: number) => void; reject: (e: unknown) => void }[] = [];
+  private readonly window: IntentWindow;
 
-  /** Runs just before a batch of intents is written, with their hosts (the runner saves those hosts' snapshots into the same commit). */
-  private readonly beforeIntents: ((systemIds: readonly string[]) => void) | undefined;
-
+  /** `beforeIntents` runs just before a batch of intents is written, with their hosts (the runner saves those hosts' snapshots into the same commit). */
   constructor(store: Store, rolloutId: string, beforeIntents?: (systemIds: readonly string[]) => void) {
     this.store = store;
     this.rolloutId = rolloutId;
-    this.beforeIntents = beforeIntents;
+    this.window = new IntentWindow(store, beforeIntents ? (calls) => beforeIntents(calls.map((c) => c.systemId)) : undefined);
     for (const c of store.openCalls(rolloutId)) {
-      if (!c.systemId) continue;
+      // Juju changes share the table; their journal is juju-journal.ts.
+      if (!c.systemId || isJujuOperation(c.operation)) continue;
       this.open.set(`${c.systemId}/${c.operation}`, c.id);
       if (c.params !== undefined) this.openParams.set(c.id, c.params);
     }
@@ -80,38 +135,11 @@ export class CallJournal {
    * and nothing may be sent, when the write fails.
    */
   begin(systemId: string, op: string, params?: Record<string, unknown>): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (this.queued.length === 0) setTimeout(() => this.writeQueued(), BEGIN_WINDOW_MS);
-      this.queued.push({ systemId, op, params, resolve, reject });
-    });
-  }
-
-  private writeQueued(): void {
-    const batch = this.queued;
-    this.queued = [];
-    let ids: number[];
-    try {
-      this.beforeIntents?.(batch.map((c) => c.systemId));
-      ids = this.store.transaction(() => batch.map((c) => this.store.beginCall({ rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op, ...(c.params !== undefined ? { params: c.params } : {}) })));
-    } catch (e) {
-      for (const c of batch) c.reject(e);
-      return;
-    }
-    batch.forEach((c, i) => {
-      const id = ids[i] as number;
-      this.begun.set(id, { systemId: c.systemId, op: c.op });
-      c.resolve(id);
-    });
+    return this.window.begin({ rolloutId: this.rolloutId, systemId, operation: op, ...(params !== undefined ? { params } : {}) });
   }
 
   /** Buffered: the intent (begin) is what must be on disk before a request; the end may follow. */
   end(callId: number, outcome: "ok" | "error" | "unknown", detail?: string): void {
-    const c = this.begun.get(callId);
-    this.begun.delete(callId);
-    if (!c) {
-      this.store.endCall(callId, outcome, detail);
-      return;
-    }
-    this.store.endCallLater({ callId, rolloutId: this.rolloutId, systemId: c.systemId, operation: c.op }, outcome, detail);
+    this.window.end(callId, outcome, detail);
   }
 }

@@ -66,6 +66,12 @@ export interface RolloutPlan {
    * clusters they form are found again before these hosts join them.
    */
   layerPeers?: { systemId: string; hostname: string; roles: string[] }[];
+  /**
+   * Several regions: regions that did not answer when the rollout was planned. Their hosts
+   * are planned once each answers (src/runtime/region-plan.ts) and joined to the waves; the
+   * rollout is not over until then.
+   */
+  regionsUnplanned?: string[];
 }
 
 export interface DeploymentPlan {

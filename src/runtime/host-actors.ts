@@ -87,9 +87,11 @@ export interface HostActorDeps {
   /**
    * Runs before a re-provisioning's release: the host leaves Juju cleanly first (its units, its
    * MicroCeph member, its machine: src/layers/removal.ts). Idempotent, so a release resumed after
-   * a crash finishes what was left.
+   * a crash finishes what was left. When `signal` aborts (the host or the rollout is aborted), it
+   * stops at its next command or wait (LAYER_STOPPED); every change it made was journaled ahead,
+   * so a resumed release finishes it.
    */
-  leave: (systemId: string) => Promise<void>;
+  leave: (systemId: string, signal: AbortSignal) => Promise<void>;
   /**
    * Runs as each of a host's steps ends, before its result reaches the host machine: the
    * runner tells the host the MAAS status it held back (held-statuses.ts), so the
@@ -258,10 +260,11 @@ export function createHostActors(deps: HostActorDeps) {
         deps.maas.deploy(input.systemId, { user_data: userData, distro_series: deps.distroSeries, agent_name: deps.agentName }),
       );
     }),
-    releaseMachine: step<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input }) => {
+    // XState aborts `signal` when it stops this actor (an abort of the host or the rollout): the removal stops at its next command or wait.
+    releaseMachine: step<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input, signal }) => {
       if (input.leave) {
         try {
-          await deps.leave(input.systemId);
+          await deps.leave(input.systemId, signal);
         } catch (e) {
           throw asStepError("leave Juju", input.systemId, e);
         }

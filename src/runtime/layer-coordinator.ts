@@ -234,7 +234,7 @@ export class LayerCoordinator {
    * is done here and a warning says so: the host's stale machine then goes when it is enlisted
    * again (JujuOps.enlist).
    */
-  async leave(systemId: string, journal: (s: RemovalStep) => void): Promise<void> {
+  async leave(systemId: string, journal: (s: RemovalStep) => void, opts: { signal?: AbortSignal; force?: boolean } = {}): Promise<void> {
     let host: LayerHost;
     try {
       host = await this.hostOf(systemId, true);
@@ -242,7 +242,8 @@ export class LayerCoordinator {
       this.d.logger.warn({ systemId, err: e instanceof Error ? e.message : String(e) }, "re-provisioned host has no address to find it in Juju by: not taken out of Juju first");
       return;
     }
-    const r = await this.d.layering.leaveHost?.(host, journal);
+    if (opts.signal?.aborted) throw hostWorkStopped("readMachine", host);
+    const r = await this.d.layering.leaveHost?.(host, journal, opts);
     if (r === null || r === undefined) this.d.logger.warn({ systemId, hostname: host.hostname }, "no juju client in this run (no controller formed): re-provisioned host not taken out of Juju first");
   }
 

@@ -42,11 +42,13 @@ export class StatusObserver {
   private readonly sweepAfterMs: number;
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
+  private readonly clock: Clock;
   /** systemId → last status delivered, and when it was last confirmed. */
   private readonly watched = new Map<string, { status: NodeStatusCode | undefined; seenAt: number; gen: number; commissioningResultId?: number | null | undefined }>();
   private readonly dirty = new Set<string>();
   private cursor: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Aborts the wait for the next poll (the clock's sleep). */
+  private timer: AbortController | undefined;
   private running = false;
   private polling: Promise<void> | undefined;
   private wakeRequested = false;
@@ -62,6 +64,7 @@ export class StatusObserver {
     this.sweepAfterMs = opts.sweepAfterMs ?? 5 * 60_000;
     this.logger = opts.logger;
     const clock = opts.clock ?? systemClock;
+    this.clock = clock;
     this.now = () => clock.now();
   }
 
@@ -81,7 +84,7 @@ export class StatusObserver {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.abort();
     this.timer = undefined;
     await this.polling;
   }
@@ -147,19 +150,29 @@ export class StatusObserver {
 
   private schedule(ms: number): void {
     if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.polling = this.tick()
-        .catch((e: unknown) => this.logger?.warn({ err: e }, "status observer poll failed; will retry"))
-        .finally(() => {
-          this.polling = undefined;
-          const again = this.wakeRequested || this.dirty.size > 0;
-          this.wakeRequested = false;
-          this.schedule(again ? 0 : this.pollIntervalMs);
-        });
-    }, ms);
-    // Not unref'd: while hosts wait for MAAS, this timer is what keeps the process alive.
+    this.timer?.abort();
+    const timer = new AbortController();
+    this.timer = timer;
+    // The wait is the clock's (src/clock.ts): on a manual clock nothing polls until the clock
+    // is moved, so a test shows a stopped observer sending nothing by moving it, not by sleeping.
+    // On the system clock it is a timer, not unref'd: while hosts wait for MAAS, it is what
+    // keeps the process alive.
+    this.clock.sleep(ms, timer.signal).then(
+      () => {
+        if (this.timer !== timer) return;
+        this.timer = undefined;
+        this.polling = this.tick()
+          .catch((e: unknown) => this.logger?.warn({ err: e }, "status observer poll failed; will retry"))
+          .finally(() => {
+            this.polling = undefined;
+            const again = this.wakeRequested || this.dirty.size > 0;
+            this.wakeRequested = false;
+            this.schedule(again ? 0 : this.pollIntervalMs);
+          });
+      },
+      // Aborted: stopped, or rescheduled sooner.
+      () => undefined,
+    );
   }
 
   /** One round: drain the feed, then read back the machines it named. Exposed for tests. */

@@ -32,6 +32,8 @@ export interface RolloutProgress {
   regionsDown?: string[];
   /** Several regions: hosts in flight at a resume whose region was away, waiting for it to restore them (region-catchup.ts). */
   waitingOnRegion?: number;
+  /** Several regions: regions not planned yet (away when the rollout was planned); their hosts are planned once each answers. */
+  regionsUnplanned?: string[];
   maasRequests: number;
   elapsedMs: number;
 }
@@ -100,7 +102,7 @@ export function hostFailureOf(h: SettledHost): HostFailure {
 
 /** Counts one rollout's hosts as they move and settle. */
 export class RolloutTally {
-  private readonly total: number;
+  private total: number;
   /** Last known phase (or outcome) of every host that has started. */
   private readonly phaseOf = new Map<string, string>();
   /**
@@ -134,6 +136,16 @@ export class RolloutTally {
   constructor(plan: { hosts: readonly unknown[]; waves: readonly (readonly string[])[] }) {
     this.total = plan.hosts.length;
     this.waves = plan.waves.map((w, index) => ({ index, size: w.length, settled: 0, failed: 0 }));
+  }
+
+  /** The plan grew (a region planned after the start, region-plan.ts): its hosts and waves counted too. */
+  grown(plan: { hosts: readonly unknown[]; waves: readonly (readonly string[])[] }): void {
+    this.total = plan.hosts.length;
+    plan.waves.forEach((w, index) => {
+      const wave = this.waves[index];
+      if (wave) wave.size = w.length;
+      else this.waves.push({ index, size: w.length, settled: 0, failed: 0 });
+    });
   }
 
   /** The host is now in `phase`; returns the phase it was in (undefined for its first). */

@@ -32,8 +32,14 @@ export async function refuseRegionsAway(maas: MaasPort, what: string): Promise<v
   const why = down.map((r) => `region ${r}${maas.links.get(r)?.outage ? ` (${maas.links.get(r)?.outage?.reason})` : ""}`).join("; ");
   throw new RegionsError(
     "REGIONS_UNREACHABLE",
-    `${what} needs every region's machines, and ${down.length === 1 ? "a region does" : `${down.length} regions do`} not answer: ${why}. Plan again once it answers; a rollout already started resumes (--resume) with the regions that answer`,
+    `${what} needs every region's machines, and ${down.length === 1 ? "a region does" : `${down.length} regions do`} not answer: ${why}. Plan again once it answers; a new rollout starts the regions that answer and plans this one once it does, and a rollout already started resumes (--resume) with the regions that answer`,
   );
+}
+
+/** A region's key must act as the same MAAS user as the others' (REGIONS_USER_MISMATCH otherwise). */
+export async function checkRegionUser(only: MaasPort, region: string, me: string): Promise<void> {
+  const user = (await only.whoami()).username;
+  if (user !== me) throw new RegionsError("REGIONS_USER_MISMATCH", `region ${region}'s API key acts as MAAS user ${user}, the other regions' as ${me}: every region's key must be the same user's`);
 }
 
 /** The deferred regions of one run and, once each answers, its catch-up (run once). */
@@ -41,13 +47,21 @@ export class DeferredRegions<H extends { record: { systemId: string } }> {
   private readonly pending = new Map<string, H[]>();
   private readonly running = new Map<string, Promise<void>>();
 
-  readonly names: readonly string[];
   private readonly log: Logger;
 
   constructor(names: readonly string[], log: Logger) {
-    this.names = names;
     this.log = log;
     for (const n of names) this.pending.set(n, []);
+  }
+
+  /** The regions deferred at the start (caught up or not). */
+  get names(): string[] {
+    return [...new Set([...this.pending.keys(), ...this.running.keys()])];
+  }
+
+  /** Defers one more region (a region the stored plan has not planned yet, answering or not). */
+  defer(name: string): void {
+    if (!this.pending.has(name) && !this.running.has(name)) this.pending.set(name, []);
   }
 
   /** Whether a host's region is deferred and not caught up yet. */
@@ -84,7 +98,7 @@ export class DeferredRegions<H extends { record: { systemId: string } }> {
     if (already) return already;
     const hosts = this.pending.get(region);
     if (!hosts) return undefined;
-    this.log.info({ region, hosts: hosts.length }, "region answers: reading it and restoring its hosts");
+    this.log.info({ region, hosts: hosts.length }, "region answers: reading it and restoring (or planning) its hosts");
     const p = catchUp(region, hosts).then(() => {
       this.pending.delete(region);
     });

@@ -25,6 +25,8 @@ export function regionsOf(maas: MaasPort): RegionsMaas | undefined {
 /** One StatusObserver per region, addressed by the host key's region. */
 export class RegionObservers implements StatusObserving {
   private readonly byRegion = new Map<string, StatusObserver>();
+  /** Regions whose observer was started (once each). */
+  private readonly started = new Set<string>();
 
   constructor(maas: RegionsMaas, onChange: (c: StatusChange) => void, opts: ObserverOptions) {
     for (const name of maas.names) {
@@ -42,10 +44,14 @@ export class RegionObservers implements StatusObserving {
    * but those in `later`: their observers start with startRegion, once they answer.
    */
   async start(later: readonly string[] = []): Promise<void> {
-    await Promise.all([...this.byRegion].filter(([name]) => !later.includes(name)).map(([, o]) => o.start()));
+    const now = [...this.byRegion].filter(([name]) => !later.includes(name));
+    for (const [name] of now) this.started.add(name);
+    await Promise.all(now.map(([, o]) => o.start()));
   }
   /** Fixes one region's cursor and starts its polling (a region that was down when the run started). */
   async startRegion(name: string): Promise<void> {
+    if (this.started.has(name)) return;
+    this.started.add(name);
     await this.byRegion.get(name)?.start();
   }
   async stop(): Promise<void> {

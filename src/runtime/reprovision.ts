@@ -41,6 +41,8 @@ export interface ReprovisionRequest {
    * role rules and ceph disk tags are then judged from the new facts before it is deployed.
    */
   recommission?: boolean;
+  /** A control host leaves Juju even with mysql-k8s or rabbitmq-k8s pods on its node (the reference's `sunbeam cluster remove --force`). */
+  force?: boolean;
 }
 
 export interface Replacement {
@@ -159,7 +161,8 @@ export async function planReprovision(maas: MaasPort, config: Config, req: Repro
 
   const hosts = chosen.sort(byHostname).map((m) => {
     const roles = rolesOf(m, config);
-    return plannedHost(m, roles, req.recommission ? { erase: req.erase, recommission: true, recheck: roleRecheckFor(config.roles, roles) } : { erase: req.erase });
+    const force = req.force === true ? { force: true } : {};
+    return plannedHost(m, roles, req.recommission ? { erase: req.erase, recommission: true, recheck: roleRecheckFor(config.roles, roles), ...force } : { erase: req.erase, ...force });
   });
   return hostsPlan(config, "reprovision", req.reason, hosts, machines);
 }

@@ -1,20 +1,13 @@
 /**
- * The orchestrator runtime: it plans a rollout (or restores one from the store),
- * runs one host actor per machine and the rollout controller, glues them through
- * their emitted events, and feeds MAAS status changes from the shared observer to the
- * hosts. The machines stay pure; every effect happens here or in host-actors.ts.
- *
- * Its parts, one file each: resume.ts (the resume point from the hosts' records),
- * host-persistence.ts (saving snapshots), progress.ts (the tally and the summary),
- * new-rollout.ts (a new plan's refusals, tags and journal entries), plan-prepare.ts (a
- * maintenance plan's steps before its hosts start), host-policy.ts,
- * rollout-error.ts and stopped-rollout.ts (aborting a rollout no process runs),
- * region-catchup.ts (a region away at a resume: its hosts held until it answers).
- * What stays is one class whose parts share its actors, observer and journal (start and
- * resume wire the same actors; the forwarding reads them on every event), which is why
- * it runs a little over 600 lines rather than being cut through that shared state.
+ * The orchestrator runtime: it runs one host actor per machine and the rollout controller,
+ * glues them through their emitted events, and feeds MAAS status changes from the observer
+ * to the hosts. The machines stay pure; every effect happens here or in host-actors.ts.
+ * Its parts, one file each: rollout-open.ts (finding or planning the rollout, the reads a
+ * start makes), resume.ts (the resume point from the hosts' records), host-persistence.ts
+ * (saving snapshots), progress.ts (the tally), rollout-lifecycle.ts (the run's state as the
+ * rollout machine reports it), region-catchup.ts and region-plan.ts (a region away at the
+ * start: its hosts held, or planned, until it answers), plan-prepare.ts, host-policy.ts.
  */
-import { hostname as osHostname } from "node:os";
 import { createActor, type Actor } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort } from "../maas/port.ts";
@@ -26,29 +19,31 @@ import { hostMachine, isRetryHeld, type HostInput, type HostOutcome, type HostPo
 import { rolloutMachine, type RolloutEvent } from "../../state-machines/rollout.ts";
 import { hostToRollout, rolloutToHost, HOST_EMITTED_TYPES, ROLLOUT_EMITTED_TYPES } from "../../state-machines/glue.ts";
 import type { PlannedHost, RolloutPlan } from "./deployment-plan.ts";
-import { newRolloutJournal, planNewRollout } from "./new-rollout.ts";
+import { ensurePlanTags, openRollout, readStatuses, settleUnresolvedCalls } from "./rollout-open.ts";
 import type { Layering } from "../layers/index.ts";
 import type { SshPort } from "../ssh/index.ts";
 import { LayerCoordinator } from "./layer-coordinator.ts";
 import { StatusObserver, type StatusChange } from "./observer.ts";
 import { followRegions, RegionObservers, regionsDown, regionsOf, type StatusObserving } from "./regions.ts";
-import { DeferredRegions, regionsAnsweringNow } from "./region-catchup.ts";
-import { RegionsError } from "../maas/regions.ts";
+import { checkRegionUser, DeferredRegions, regionsAnsweringNow } from "./region-catchup.ts";
+import { joinLateRegion, planLateRegion } from "./region-plan.ts";
+import type { RegionsMaas } from "../maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import type { HostSnapshot } from "./resume.ts";
 import { TagBatcher } from "./tag-batcher.ts";
+import { StoreJujuJournal } from "./juju-journal.ts";
 import { CallJournal } from "./call-journal.ts";
-import { createHostActors, isHostOperation, operationTookEffect } from "./host-actors.ts";
+import { createHostActors } from "./host-actors.ts";
 import { RolloutError } from "./rollout-error.ts";
 import { hostPolicyFrom } from "./host-policy.ts";
 import { preparePlan, type PreparedPlan } from "./plan-prepare.ts";
 import { HostPersistence } from "./host-persistence.ts";
 import { HeldStatuses } from "./held-statuses.ts";
 import { resumePointOf, withoutChildren } from "./resume.ts";
-import { readRolloutPlan } from "./documents/rollout-plan.ts";
 import { hasRolloutEvent } from "./documents/journal-entry.ts";
 import { readHostError } from "./documents/host-error.ts";
-import { RolloutTally, type RolloutProgress, type RolloutState, type RolloutSummary } from "./progress.ts";
+import { RunState } from "./rollout-lifecycle.ts";
+import { RolloutTally, type RolloutProgress, type RolloutSummary } from "./progress.ts";
 
 export { RolloutError, type RolloutErrorCode } from "./rollout-error.ts";
 export { abortStoppedRollout } from "./stopped-rollout.ts";
@@ -89,9 +84,7 @@ export interface RunnerDeps {
 
 type HostActor = Actor<typeof hostMachine>;
 
-
-/** Machines per filtered read when refreshing statuses on resume (a URL of 500 `id=` stays well under 16 KiB). */
-const STATUS_READ_BATCH = 500;
+const pick = <T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> => Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
 
 export class RolloutRunner {
   private readonly deps: RunnerDeps;
@@ -100,6 +93,8 @@ export class RolloutRunner {
   private plan!: RolloutPlan;
   private rolloutId!: string;
   private hostInfo = new Map<string, PlannedHost>();
+  /** Every planned host's roles, for the layers (grows with a region planned late). */
+  private readonly layerRoles = new Map<string, readonly string[]>();
   private readonly hosts = new Map<string, HostActor>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
   /** The statuses a host only records, held back until its next step (held-statuses.ts). */
@@ -109,9 +104,6 @@ export class RolloutRunner {
   private coordinator: LayerCoordinator | undefined;
   /** Hosts restored from a snapshot whose first MAAS request has not been made yet. */
   private readonly restoredUnchecked = new Set<string>();
-  private currentWave = 0;
-  private state: RolloutState = "running";
-  private pauseReason: string | undefined;
   private observer!: StatusObserving;
   private unfollowRegions: (() => void) | undefined;
   private rollout!: Actor<typeof rolloutMachine>;
@@ -119,12 +111,11 @@ export class RolloutRunner {
   private finish!: (s: RolloutSummary) => void;
   private fail!: (e: unknown) => void;
   private stopping = false;
-  /**
-   * The rollout actor takes events: false before it starts and from the moment it reaches
-   * a final state or is stopped. Hosts still finishing an abort after that have nowhere to
-   * report to, and their events are dropped rather than sent to a stopped actor.
-   */
-  private rolloutLive = false;
+  /** The run's state as the rollout machine reports it (rollout-lifecycle.ts). */
+  private readonly status: RunState;
+  /** Resolves once the rollout actor has started: a region caught up early waits for it (not dropped). */
+  private readonly actorStarted: Promise<void>;
+  private startedActor!: () => void;
   /** Hosts whose retry waits for the paused rollout to resume (they do nothing until then). */
   private readonly held = new Set<string>();
   /** close() was called: nothing is started, sent, journaled or saved from then on. */
@@ -135,17 +126,16 @@ export class RolloutRunner {
   constructor(deps: RunnerDeps) {
     this.deps = deps;
     this.log = deps.logger;
+    this.actorStarted = new Promise((resolve) => (this.startedActor = resolve));
+    this.status = new RunState({ store: deps.store, rolloutId: () => this.rolloutId, journal: (d) => this.journal(d), log: this.log, changed: () => this.maybeFinish() });
     const clock = deps.clock ?? systemClock;
     this.now = () => clock.now();
   }
 
   /**
-   * Runs a rollout until it completes, is aborted, or pauses (a spent failure
-   * budget or an operator's pause) and every host still in flight has settled.
-   */
-  /**
-   * `plan`: run this plan instead of planning from MAAS (a re-provisioning or a spare
-   * taking a role: hosts chosen by the operator, tags already in place).
+   * Runs a rollout until it completes, is aborted, or pauses (a spent failure budget or an
+   * operator's pause) and every host still in flight has settled. `plan`: run this plan
+   * instead of planning from MAAS (a re-provisioning or a spare taking a role).
    */
   async run(opts: { resume: boolean; plan?: PreparedPlan }): Promise<RolloutSummary> {
     try {
@@ -165,58 +155,45 @@ export class RolloutRunner {
     const regions = regionsOf(maas);
     const [onChange, observerOpts] = [(c: StatusChange) => this.onStatus(c.systemId, c.status, c.statusMessage), { logger: this.log, pollIntervalMs: this.deps.observerPollMs ?? 1000, ...(this.deps.clock ? { clock: this.deps.clock } : {}) }] as const;
     // Several regions: one observer per region, each with its own events cursor (regions.ts).
-    // A resume over several regions asks each first: one away holds only its own hosts (region-catchup.ts).
-    const away = opts.resume && regions ? (await regionsAnsweringNow(regions)).down : [];
+    // A resume or a new plan over several regions asks each first: one away holds only its own
+    // hosts (region-catchup.ts), or is planned once it answers (region-plan.ts).
+    const away = regions && !opts.plan ? (await regionsAnsweringNow(regions)).down : [];
     const deferred = new DeferredRegions<{ record: HostRecord; snapshot: HostSnapshot }>(regions && away.length < regions.links.size ? away : [], this.log);
     this.deferred = deferred;
     const answering = regions && deferred.names.length > 0 ? regions.subset(regions.names.filter((n) => !deferred.names.includes(n))) : maas;
+    const unplanned = opts.resume ? [] : deferred.names.map((region) => ({ region, reason: regions?.links.get(region)?.outage?.reason ?? "does not answer" }));
     const regionObservers = regions ? new RegionObservers(regions, onChange, observerOpts) : undefined;
     this.observer = regionObservers ?? new StatusObserver(maas, onChange, observerOpts);
     // Fix the events cursor before reading any machine, so no change falls in between.
     await (regionObservers ? regionObservers.start(deferred.names) : this.observer.start());
 
-    let resumeHosts: HostRecord[] = [];
-    /** The rollout being resumed had been paused (by its budget or an operator). */
-    let wasPaused = false;
-    if (opts.resume) {
-      const latest = store.latestRollout();
-      if (!latest) throw new RolloutError("NOTHING_TO_RESUME", `no rollout to resume in the store ${config.store}`);
-      this.rolloutId = latest.id;
-      this.plan = readRolloutPlan(latest.plan, latest.id);
-      resumeHosts = store.loadHosts(this.rolloutId);
-      if (latest.status === "completed" || latest.status === "aborted") {
-        await this.observer.stop();
-        this.indexPlan();
-        for (const s of resumePointOf(resumeHosts, false).settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
-        this.state = latest.status;
-        return this.summary();
-      }
-      wasPaused = latest.status === "paused";
-      store.setRolloutStatus(this.rolloutId, "running");
-      store.appendJournal({ rolloutId: this.rolloutId, kind: "rollout", data: { event: "resumed", pid: process.pid, host: osHostname() } });
-      // The stored statuses are as old as the crash; MAAS moved on since (a commission
-      // finished, a deploy started). Every host starts or resumes from what MAAS says now.
-      await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => !deferred.has(k)));
-    } else if (opts.plan) {
-      this.plan = opts.plan;
-      const machines = await maas.listMachineStates({ id: opts.plan.hosts.map((h) => h.systemId) });
-      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-      this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
-      this.journal({ event: "planned", kind: opts.plan.kind ?? "rollout", machines: opts.plan.hosts.length, waves: opts.plan.waves.length, ...(opts.plan.reason ? { reason: opts.plan.reason } : {}) });
-    } else {
-      await this.startNewRollout();
+    const opened = await openRollout(this.deps, { ...opts, ...(unplanned.length > 0 ? { planFrom: answering, unplanned } : {}) }, this.knownStatus, (k) => !deferred.has(k));
+    this.plan = opened.plan;
+    this.rolloutId = opened.rolloutId;
+    const resumeHosts = opened.resumeHosts;
+    if (opened.ended) {
+      await this.observer.stop();
+      this.indexPlan();
+      for (const s of resumePointOf(resumeHosts, false).settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
+      this.status.state = opened.ended;
+      return this.summary();
     }
+    // A region the stored plan has not planned yet waits for its catch-up, answering or not.
+    for (const r of this.plan.regionsUnplanned ?? []) deferred.defer(r);
     this.indexPlan();
-    await this.ensureTags(answering);
+    await ensurePlanTags(answering, this.plan);
     await this.prepare();
+    for (const h of [...(this.plan.layerPeers ?? []), ...this.plan.hosts]) this.layerRoles.set(h.systemId, h.roles);
     if (this.deps.layering) {
       this.coordinator = new LayerCoordinator({
         layering: this.deps.layering.engine,
         maas,
         logger: this.log.child({ component: "layers" }),
-        roles: new Map([...(this.plan.layerPeers ?? []), ...this.plan.hosts].map((h) => [h.systemId, h.roles])),
+        roles: this.layerRoles,
         spaces: config.network?.spaces,
       });
+      // Every Juju change journaled ahead in this rollout's store; an earlier run's open ones reconciled before a layer step.
+      this.deps.layering.engine.useJournal?.(new StoreJujuJournal(store, this.rolloutId));
     }
 
     // Each host's record commits with the write-ahead intent of the request it is about to make.
@@ -224,24 +201,22 @@ export class RolloutRunner {
     const me = (await answering.whoami()).username;
     // Calls a crash left with an unknown outcome are settled by reading MAAS now, before any
     // host decides: a host that finds its machine already further along never re-sends them.
-    await this.reconcileCalls(calls, me, (key) => !deferred.has(key));
+    await settleUnresolvedCalls(maas, calls, me, this.knownStatus, (key) => !deferred.has(key));
     const actors = createHostActors({
       maas,
       observer: this.observer,
       tags: new TagBatcher(maas),
       calls,
       logger: this.log,
-      agentName: config.rollout.agentName,
+      ...pick(config.rollout, ["agentName", "distroSeries", "sshAuthorizedKeys", "proxy", "eraseOnRelease"]),
       me,
       restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId),
       beforeResult: (systemId) => this.statuses.tell(systemId),
-      distroSeries: config.rollout.distroSeries,
       scopeTag: this.plan.scopeTag,
-      sshAuthorizedKeys: config.rollout.sshAuthorizedKeys,
-      proxy: config.rollout.proxy,
-      eraseOnRelease: config.rollout.eraseOnRelease,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
-      leave: this.coordinator ? (systemId) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step })) : async () => undefined,
+      leave: this.coordinator
+        ? (systemId, signal) => this.coordinator!.leave(systemId, (step) => this.journalHost(systemId, { event: "leavingJuju", ...step }), { signal, force: this.hostInfo.get(systemId)?.reprovision?.force === true })
+        : async () => undefined,
       beforeDeploy: this.deps.layering ? (systemId) => this.deps.layering!.ssh.noteDeployed(systemId) : async () => undefined,
       taggingFor: (systemId) => {
         const h = this.hostInfo.get(systemId);
@@ -252,7 +227,7 @@ export class RolloutRunner {
     const policy = hostPolicyFrom(config, this.deps.timeScale ?? 1);
 
     // Resume: the hosts' own records are the truth (resume.ts).
-    const point = resumePointOf(resumeHosts, wasPaused);
+    const point = resumePointOf(resumeHosts, opened.wasPaused);
     for (const s of point.settled) this.recordSettledFromStore(s.record, s.outcome, s.snapshot.context.reason);
 
     const done = new Promise<RolloutSummary>((resolve, reject) => {
@@ -268,20 +243,23 @@ export class RolloutRunner {
         budget: config.rollout.budget,
         ...(opts.resume ? { resume: point.resume } : {}),
         ...(deferred.names.length > 0 ? { regionsDown: deferred.names } : {}),
+        ...(this.plan.regionsUnplanned?.length ? { regionsUnplanned: this.plan.regionsUnplanned } : {}),
       },
     });
     this.wireRollout(hostLogic, policy);
     // A region that stops answering holds its own hosts only; it is not a host failure (regions.ts).
     // A region deferred at the start (down): once it answers, its reads and checks, then its hosts (region-catchup.ts).
     const catchUp = async (region: string, held: { record: HostRecord; snapshot: HostSnapshot }[]): Promise<void> => {
-      const only = (regions as NonNullable<typeof regions>).only(region);
+      const all = regions as NonNullable<typeof regions>;
+      const only = all.only(region);
       await regionObservers?.startRegion(region);
+      await checkRegionUser(only, region, me);
+      if ((this.plan.regionsUnplanned ?? []).includes(region)) return this.planRegion(all, region);
       await this.readCurrentStatuses(this.plan.hosts.map((h) => h.systemId).filter((k) => regionOfKey(k) === region));
-      await this.ensureTags(only);
-      const user = (await only.whoami()).username;
-      if (user !== me) throw new RegionsError("REGIONS_USER_MISMATCH", `region ${region}'s API key acts as MAAS user ${user}, the other regions' as ${me}: every region's key must be the same user's`);
-      await this.reconcileCalls(calls, me, (key) => regionOfKey(key) === region);
-      if (this.closed || !this.rolloutLive) return;
+      await ensurePlanTags(only, this.plan);
+      await settleUnresolvedCalls(maas, calls, me, this.knownStatus, (key) => regionOfKey(key) === region);
+      await this.actorStarted;
+      if (this.closed || !this.status.live) return;
       for (const { record, snapshot } of held) this.restoreHost(record, snapshot, hostLogic, policy);
       for (const { record } of held) this.startRestored(record);
       this.journal({ event: "regionCaughtUp", region, hosts: held.length });
@@ -319,7 +297,8 @@ export class RolloutRunner {
       });
     }
     if (this.closed) throw new RolloutError("RUNNER_CLOSED", "the rollout runner was closed before the run started");
-    this.rolloutLive = true;
+    this.status.live = true;
+    this.startedActor();
     this.rollout.start();
     for (const { record: h } of point.restorable) this.startRestored(h);
     // Forced: the hosts held for a region away are counted only now.
@@ -327,14 +306,26 @@ export class RolloutRunner {
     return done;
   }
 
-  /** Settles the unresolved calls of the hosts `mine` keeps by reading each machine now. */
-  private async reconcileCalls(calls: CallJournal, me: string, mine: (key: string) => boolean): Promise<void> {
-    for (const c of calls.unresolved()) {
-      if (!isHostOperation(c.op) || !mine(c.systemId)) continue;
-      const m = await this.deps.maas.readMachine(c.systemId);
-      calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
-      if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
+  /**
+   * A region not planned when the rollout started, answering now: its hosts planned and
+   * tagged (region-plan.ts), the stored plan grown, then the rollout machine told
+   * (REGION_PLANNED), all in one turn so the plan's waves and the machine's stay the same.
+   */
+  private async planRegion(regions: RegionsMaas, region: string): Promise<void> {
+    const late = await planLateRegion(regions, this.deps.config, this.plan, region, this.knownStatus);
+    await this.actorStarted;
+    if (this.closed || !this.status.live) return;
+    const joined = joinLateRegion(this.plan, region, late, this.rollout.getSnapshot().context.wave);
+    this.deps.store.extendRolloutPlan(this.rolloutId, joined.plan, joined.entry);
+    this.plan = joined.plan;
+    for (const h of joined.plan.hosts.slice(this.hostInfo.size)) {
+      this.hostInfo.set(h.systemId, h);
+      this.layerRoles.set(h.systemId, h.roles);
     }
+    this.tally.grown(joined.plan);
+    this.log[late.planned ? "info" : "error"](joined.entry, joined.message);
+    this.journal(joined.entry);
+    this.toRollout(joined.event);
   }
 
   /** A host in flight at the restart, made again from its snapshot (not started yet). */
@@ -376,7 +367,7 @@ export class RolloutRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.rolloutLive = false;
+    this.status.live = false;
     (this.rollout as Actor<typeof rolloutMachine> | undefined)?.stop();
     for (const actor of this.hosts.values()) actor.stop();
     this.hosts.clear();
@@ -405,16 +396,6 @@ export class RolloutRunner {
       // A status held back is the host's current one: its record says it.
       (systemId) => this.statuses.held(systemId),
     );
-  }
-
-  /** The plan's tags in `maas` (every region, or those answering at the start). */
-  private async ensureTags(maas: MaasPort): Promise<void> {
-    const wanted = new Set<string>([this.plan.scopeTag, ...this.plan.hosts.flatMap((h) => h.roles)]);
-    const existing = new Set((await maas.listTags()).map((t) => t.name));
-    for (const name of wanted) {
-      if (existing.has(name)) continue;
-      await maas.createTag({ name, comment: `metalwave: managed by deployment ${this.plan.deployment}` });
-    }
   }
 
   /** The plan's steps before any host starts (plan-prepare.ts). */
@@ -470,46 +451,11 @@ export class RolloutRunner {
         }
       });
     }
-    r.on("rollout.waveStarted", (e) => {
-      this.currentWave = e.wave;
-      this.journal({ event: "waveStarted", wave: e.wave, size: e.size });
-      this.log.info({ wave: e.wave, size: e.size }, "wave started");
-    });
-    r.on("rollout.waveSettled", (e) => {
-      this.journal({ event: "waveSettled", wave: e.wave, counts: e.counts });
-    });
-    r.on("rollout.paused", (e) => {
-      this.state = "paused";
-      this.pauseReason = e.reason;
-      this.deps.store.setRolloutStatus(this.rolloutId, "paused", e.reason);
-      this.journal({ event: "paused", reason: e.reason, counts: e.counts });
-      this.log.warn({ reason: e.reason, counts: e.counts }, "rollout paused");
-      this.maybeFinish();
-    });
-    r.on("rollout.resumed", () => {
-      this.state = "running";
-      this.pauseReason = undefined;
-      this.deps.store.setRolloutStatus(this.rolloutId, "running");
-      this.journal({ event: "resumed" });
-    });
-    r.on("rollout.completed", (e) => {
-      this.rolloutLive = false;
-      this.state = "completed";
-      this.deps.store.setRolloutStatus(this.rolloutId, "completed");
-      this.journal({ event: "completed", counts: e.counts });
-      this.maybeFinish();
-    });
-    r.on("rollout.aborted", (e) => {
-      this.rolloutLive = false;
-      this.state = "aborted";
-      this.deps.store.setRolloutStatus(this.rolloutId, "aborted", e.reason);
-      this.journal({ event: "aborted", reason: e.reason });
-      this.maybeFinish();
-    });
+    this.status.follow(r);
   }
 
   private toRollout(event: RolloutEvent): void {
-    if (this.rolloutLive) this.rollout.send(event);
+    if (this.status.live) this.rollout.send(event);
   }
 
   private journal(data: Record<string, unknown>): void {
@@ -570,28 +516,9 @@ export class RolloutRunner {
     });
   }
 
-  /**
-   * Plans from MAAS, refuses on pre-flight FAILs, writes the tags and records the
-   * rollout. A method of its own so the full machine list it reads is garbage as soon as
-   * it returns (a suspended async frame could otherwise keep it for the whole rollout).
-   */
-  private async startNewRollout(): Promise<void> {
-    const { store, config, maas } = this.deps;
-    const started = await planNewRollout(maas, config);
-    const { planned } = started;
-    for (const f of planned.machines) this.knownStatus.set(f.systemId, f.status);
-    this.plan = planned.rollout;
-    this.rolloutId = store.createRollout(this.plan, this.deps.region ? { region: this.deps.region } : {}).id;
-    for (const data of newRolloutJournal(started, process.env["USER"] ?? null)) this.journal(data);
-    for (const f of planned.overridden) this.log.warn({ code: f.code, role: f.role }, `pre-flight FAIL let through by override: ${f.message}`);
-  }
-
-  /** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated). */
-  private async readCurrentStatuses(systemIds: string[]): Promise<void> {
-    for (let i = 0; i < systemIds.length; i += STATUS_READ_BATCH) {
-      const machines = await this.deps.maas.listMachineStates({ id: systemIds.slice(i, i + STATUS_READ_BATCH) });
-      for (const m of machines) if (isStatusCode(m.status)) this.knownStatus.set(m.system_id, m.status);
-    }
+  /** Reads the machines' statuses from MAAS now (rollout-open.ts). */
+  private readCurrentStatuses(systemIds: string[]): Promise<void> {
+    return readStatuses(this.deps.maas, systemIds, this.knownStatus);
   }
 
   private settle(systemId: string, outcome: HostOutcome, reason?: string): void {
@@ -640,14 +567,14 @@ export class RolloutRunner {
 
   /** The rollout is over for this process once it is settled and no host is in flight. */
   private maybeFinish(): void {
-    if (this.state === "running") return;
+    if (this.status.state === "running") return;
     // Paused: the run ends once every host still in flight is settled or holds its retry.
-    if (this.state === "paused" && this.hosts.size > this.held.size) return;
+    if (this.status.state === "paused" && this.hosts.size > this.held.size) return;
     // Aborted: the run ends once every host still in flight has settled its abort (a
     // request to MAAS each). Its owner may revoke its MAAS handle once the run ends (the
     // service does), so a request still to come (the call journal holds it a few ms for
     // its write-ahead commit) would never reach MAAS, and the host would stay aborting.
-    if (this.state === "aborted" && this.hosts.size > 0) return;
+    if (this.status.state === "aborted" && this.hosts.size > 0) return;
     if (this.stopping) return;
     this.stopping = true;
     this.unfollowRegions?.();
@@ -655,7 +582,7 @@ export class RolloutRunner {
     this.persistence.flushNow();
     void this.observer.stop().then(
       () => {
-        this.rolloutLive = false;
+        this.status.live = false;
         this.rollout.stop();
         // Held hosts are saved in retryHeld (now, before they stop); a --resume restores
         // them and they retry then.
@@ -685,11 +612,13 @@ export class RolloutRunner {
   progress(): RolloutProgress {
     return {
       rolloutId: this.rolloutId,
-      state: this.state,
-      wave: this.currentWave,
+      state: this.status.state,
+      wave: this.status.wave,
       waves: this.plan.waves.length,
       ...this.tally.counts(),
-      ...(regionsOf(this.deps.maas) ? { regionsDown: regionsDown(this.deps.maas), waitingOnRegion: this.deferred?.waiting ?? 0 } : {}),
+      ...(regionsOf(this.deps.maas)
+        ? { regionsDown: regionsDown(this.deps.maas), waitingOnRegion: this.deferred?.waiting ?? 0, ...(this.plan.regionsUnplanned?.length ? { regionsUnplanned: this.plan.regionsUnplanned } : {}) }
+        : {}),
       maasRequests: this.deps.requestCount(),
       elapsedMs: this.now() - this.startedAt,
     };
@@ -698,7 +627,7 @@ export class RolloutRunner {
   summary(): RolloutSummary {
     return {
       ...this.progress(),
-      ...(this.pauseReason ? { pauseReason: this.pauseReason } : {}),
+      ...(this.status.pauseReason ? { pauseReason: this.status.pauseReason } : {}),
       failures: this.tally.failureList(),
     };
   }

@@ -110,6 +110,10 @@ export const Progress = named(
     waitingOnRegion: int()
       .optional()
       .meta({ description: "live run over several regions: hosts in flight at a resume whose region was away, held until it answers (restored then)" }),
+    regionsUnplanned: z
+      .array(z.string())
+      .optional()
+      .meta({ description: "live run over several regions: regions away when the rollout was planned; each one's hosts are planned and join the waves once it answers" }),
   }),
 );
 

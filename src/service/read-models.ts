@@ -57,6 +57,8 @@ export interface ProgressView {
   /** Live run over several regions: the regions not answering, and the hosts held at a resume until their region answers. */
   regionsDown?: string[];
   waitingOnRegion?: number;
+  /** Regions away when the rollout was planned: their hosts are planned once each answers (src/runtime/region-plan.ts). */
+  regionsUnplanned?: string[];
 }
 
 export interface RolloutDetail {
@@ -386,6 +388,7 @@ function progressView(p: RolloutProgress): ProgressView {
     elapsedMs: p.elapsedMs,
     ...(p.regionsDown ? { regionsDown: p.regionsDown } : {}),
     ...(p.waitingOnRegion !== undefined ? { waitingOnRegion: p.waitingOnRegion } : {}),
+    ...(p.regionsUnplanned ? { regionsUnplanned: p.regionsUnplanned } : {}),
   };
 }
 

@@ -17,18 +17,36 @@ export class StandbyProbe extends MetalwaveError<"STANDBY"> {
   }
 }
 
+/** Several regions: one region's answer to the probe. */
+export interface RegionAnswer {
+  region: string;
+  ok: boolean;
+  error: { code: string; message: string } | null;
+}
+
+/** What a probe learnt beyond "it answered": with several regions, each region's answer. */
+export interface ProbeAnswer {
+  regions?: readonly RegionAnswer[];
+}
+
 export interface ProbeResult {
+  /** MAAS answers; with several regions, at least one region does (a run goes on in those). */
   ok: boolean;
   /** When the probe ended (ISO). */
   checkedAt: string;
   latencyMs: number;
   /** The failure's code (MAAS_NETWORK, MAAS_AUTH, ...) and message; never a secret (the MAAS client redacts its key). */
   error: { code: string; message: string } | null;
+  /** Several regions: each region's answer (`metalwave_region_up`, `/readyz`'s `checks.maas.regions`). */
+  regions?: RegionAnswer[];
 }
 
 export interface ReadinessOptions {
-  /** One cheap authenticated MAAS call (whoami): reachable and accepting the key. */
-  probeMaas: () => Promise<unknown>;
+  /**
+   * One cheap authenticated MAAS call (whoami): reachable and accepting the key. With several
+   * regions it answers each region's result and throws only when none answers.
+   */
+  probeMaas: () => Promise<ProbeAnswer>;
   /** Time between background probes; a `/readyz` after a longer silence probes again. */
   intervalMs: number;
   logger: Logger;
@@ -79,13 +97,19 @@ export class Readiness {
     this.inFlight ??= (async () => {
       const t0 = this.now();
       let error: ProbeResult["error"] = null;
+      let regions: RegionAnswer[] | undefined;
       try {
-        await this.o.probeMaas();
+        const answer = await this.o.probeMaas();
+        if (answer.regions) regions = [...answer.regions];
       } catch (e) {
         error = e instanceof MetalwaveError ? { code: e.code, message: e.message } : { code: "MAAS_UNREACHABLE", message: e instanceof Error ? e.message : String(e) };
       }
       const t1 = this.now();
-      const result: ProbeResult = { ok: error === null, checkedAt: new Date(t1).toISOString(), latencyMs: Math.max(0, t1 - t0), error };
+      const result: ProbeResult = { ok: error === null, checkedAt: new Date(t1).toISOString(), latencyMs: Math.max(0, t1 - t0), error, ...(regions ? { regions } : {}) };
+      const downNow = (r: ProbeResult | undefined) => (r?.regions ?? []).filter((a) => !a.ok).map((a) => a.region).join(",");
+      if (result.ok && downNow(result) !== downNow(this.last) && downNow(result) !== "") {
+        this.o.logger.warn({ regions: result.regions?.filter((a) => !a.ok).map((a) => ({ region: a.region, code: a.error?.code })) }, "MAAS regions unreachable: the service stays ready with the others");
+      }
       if (result.ok !== this.last?.ok || error?.code !== this.last?.error?.code) {
         if (result.ok) this.o.logger.info({ latencyMs: result.latencyMs }, "MAAS reachable");
         else this.o.logger.warn({ code: error?.code, err: error?.message }, "MAAS unreachable: the service is not ready");

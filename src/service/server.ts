@@ -24,7 +24,7 @@ import { Leadership, followFromStore, type Role } from "./leader.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { EmptyBody, ReasonBody, ReprovisionBody, StartBody } from "./api-schemas.ts";
-import { Readiness, StandbyProbe } from "./readiness.ts";
+import { Readiness, StandbyProbe, type ProbeAnswer } from "./readiness.ts";
 
 export interface ServiceOptions {
   store: Store;
@@ -72,7 +72,7 @@ export interface ServiceOptions {
    * client of its own (one attempt, short timeout), so probes neither wait out retries nor
    * count among a run's MAAS requests.
    */
-  probeMaas?: () => Promise<unknown>;
+  probeMaas?: () => Promise<ProbeAnswer>;
   /** Time between readiness probes of MAAS (default 15 s). */
   readyProbeMs?: number;
   /** The region's URL, for the dashboard's links to its web UI (none for the embedded simulator: it has no UI). */
@@ -241,7 +241,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     maasMachineUrl: opts.maasUrl ? maasMachineUrl(opts.maasUrl) : null,
     regionMachineUrls: Object.fromEntries([...(opts.regionUrls ?? [])].map(([name, url]) => [name, maasMachineUrl(url)])),
   });
-  const probeMaas = opts.probeMaas ?? (() => opts.maas.whoami());
+  const probeMaas = opts.probeMaas ?? (async (): Promise<ProbeAnswer> => (await opts.maas.whoami(), {}));
   // Probes start once listening, after `leadership` below exists.
   const readiness = new Readiness({ probeMaas: () => (leadership.role === "leader" ? probeMaas() : Promise.reject(new StandbyProbe())), intervalMs: opts.readyProbeMs ?? 15_000, logger: log, clock });
   metrics.bind({
@@ -253,7 +253,11 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
     eventClients: () => events.size,
     maasUp: () => (leadership.role === "leader" ? readiness.maas?.ok : undefined),
     budgetRemaining: () => controller.budgetRemaining(),
-    regionsUp: () => [...(regionsOf(opts.maas)?.links.values() ?? [])].map((l) => ({ region: l.name, up: l.isUp })),
+    // A region is up when the last readiness probe reached it and its runs' calls do not find it down.
+    regionsUp: () => {
+      const probed = new Map((readiness.maas?.regions ?? []).map((a) => [a.region, a.ok]));
+      return [...(regionsOf(opts.maas)?.links.values() ?? [])].map((l) => ({ region: l.name, up: l.isUp && probed.get(l.name) !== false }));
+    },
   });
 
   // Leading: holding the store's lock. On SQLite a refusal throws (STORE_LOCKED) as it
@@ -310,7 +314,10 @@ export async function startService(opts: ServiceOptions): Promise<ServiceHandle>
         const maas = await readiness.current();
         // Without the token the answer says what is down, not the region's address or its words.
         const detailed = tokens.allows(req.headers.authorization);
-        const checks = { maas: { ok: maas.ok, checkedAt: maas.checkedAt, latencyMs: maas.latencyMs, ...(maas.error ? { error: detailed ? maas.error : { code: maas.error.code } } : {}) } };
+        const shown = (error: { code: string; message: string }) => (detailed ? error : { code: error.code });
+        // Several regions: each region's answer (ready while one answers; the others' hosts wait).
+        const regions = maas.regions?.map((a) => ({ region: a.region, ok: a.ok, ...(a.error ? { error: shown(a.error) } : {}) }));
+        const checks = { maas: { ok: maas.ok, checkedAt: maas.checkedAt, latencyMs: maas.latencyMs, ...(maas.error ? { error: shown(maas.error) } : {}), ...(regions ? { regions } : {}) } };
         const status = controller.stopping ? "stopping" : controller.degraded ? "degraded" : maas.ok ? "ready" : "not ready";
         sendJson(res, status === "ready" ? 200 : 503, { status, unreachable: maas.ok ? [] : ["maas"], checks });
       },

@@ -14,10 +14,16 @@ export interface Reply {
   json?: unknown;
   /**
    * A body already serialised, with its content type: set_boot_disk's `OK`, details' BSON,
-   * or a machine list's JSON as chunks (rendered one machine at a time, see api/machines.ts).
+   * or a machine list's JSON made chunk by chunk as it is written (see api/machines.ts).
    */
-  raw?: { contentType: string; body: string | Buffer | readonly Buffer[] };
+  raw?: { contentType: string; body: string | Buffer | StreamedBody };
 }
+
+/**
+ * A body written as it is made, with chunked transfer encoding: each chunk is made once
+ * the one before it has left (the socket drained), so only about one chunk is held.
+ */
+export type StreamedBody = () => Iterator<Buffer>;
 
 export interface Call {
   region: Region;

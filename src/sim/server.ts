@@ -9,6 +9,7 @@ import { STATUS_LABEL } from "../maas/status.ts";
 import { DESCRIPTION, router, unrecognised } from "./api.ts";
 import type { Reply } from "./api.ts";
 import { withUris } from "./routes.ts";
+import type { StreamedBody } from "./routes.ts";
 import { verifyOAuth, NonceStore } from "./auth.ts";
 import type { ApiKey } from "./auth.ts";
 import { SimError, SimulatedFailure } from "./errors.ts";
@@ -181,13 +182,21 @@ export class SimServer {
     op.byStatus[key] = (op.byStatus[key] ?? 0) + 1;
   }
 
-  private send(res: ServerResponse, status: number, contentType: string, body: string | Buffer | readonly Buffer[], headers: Record<string, string> = {}): void {
-    // A body in chunks (a machine list) goes out chunk by chunk, with the same Content-Length.
-    const chunks = typeof body === "string" ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
-    const length = chunks.reduce((n, c) => n + c.length, 0);
-    res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(length), Vary: "Authorization,Cookie", ...headers });
-    for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
-    res.end(chunks.at(-1));
+  private send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+    const bytes = typeof body === "string" ? Buffer.from(body) : body;
+    res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(bytes.length), Vary: "Authorization,Cookie", ...headers });
+    res.end(bytes);
+  }
+
+  /** A streamed body (a machine list): chunked, each chunk made once the socket has taken the one before. */
+  private async sendStreamed(res: ServerResponse, status: number, contentType: string, body: StreamedBody, headers: Record<string, string> = {}): Promise<void> {
+    res.writeHead(status, { "Content-Type": contentType, Vary: "Authorization,Cookie", ...headers });
+    const chunks = body();
+    for (let next = chunks.next(); !next.done; next = chunks.next()) {
+      if (res.destroyed) return;
+      if (!res.write(next.value)) await drainedOrClosed(res);
+    }
+    res.end();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -232,7 +241,8 @@ export class SimServer {
       const reply = await this.serveApi(req, url, method);
       operation = reply.operation;
       status = reply.status;
-      this.send(res, reply.status, reply.contentType, reply.body, reply.headers);
+      if (typeof reply.body === "function") await this.sendStreamed(res, reply.status, reply.contentType, reply.body, reply.headers);
+      else this.send(res, reply.status, reply.contentType, reply.body, reply.headers);
     } finally {
       this.gate.leave();
       this.record(operation, status);
@@ -279,7 +289,7 @@ export class SimServer {
     req: IncomingMessage,
     url: URL,
     method: string,
-  ): Promise<{ operation: string; status: number; contentType: string; body: string | Buffer | readonly Buffer[]; headers?: Record<string, string> }> {
+  ): Promise<{ operation: string; status: number; contentType: string; body: string | Buffer | StreamedBody; headers?: Record<string, string> }> {
     const raw = await readBody(req);
     if (raw === null) return { operation: "unknown", status: 413, contentType: "text/plain; charset=utf-8", body: "Request body too large." };
     const query = Params.fromSearch(url.searchParams);
@@ -365,6 +375,19 @@ export class SimServer {
     const ms = l.min + (l.max - l.min) * unit(this.seed, "latency", this.requestSeq);
     await new Promise((res) => setTimeout(res, ms));
   }
+}
+
+/** Resolves when `res` can take more (drain) or will take nothing more (close). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 async function drain(req: IncomingMessage): Promise<void> {

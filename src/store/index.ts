@@ -7,7 +7,7 @@ export { openStore, DEFAULT_STORE_PATH, HOST_SNAPSHOT_VERSION, ROLLOUT_STATE_VER
 export { localStateDir } from "./store.ts";
 export { isPostgresUrl, PASSWORD_ENV, PASSWORD_FILE_ENV } from "./postgres/url.ts";
 export { DEFAULT_LEASE_MS, type LeaseOptions } from "./lease.ts";
-export { StoreError, isStoreError, type StoreErrorCode } from "./errors.ts";
+export { StoreError, isStoreError, type StoreErrorCode, type StoreErrorInit } from "./errors.ts";
 export { STORE_SCHEMA_VERSION } from "./schema.ts";
 export { topLevelState, type DocumentVersion, type Migrate, type PersistedSnapshot } from "./envelope.ts";
 export {

@@ -92,6 +92,15 @@ export function setRolloutStatus(core: StoreCore, id: string, status: RolloutSta
   });
 }
 
+export function extendRolloutPlan(core: StoreCore, id: string, plan: unknown, data: Record<string, unknown>): void {
+  const text = toJson(plan, "the plan", { rolloutId: id });
+  core.write("extending a rollout's plan", { rolloutId: id }, () => {
+    const changes = core.sql.change("UPDATE rollout SET plan = ?, updated_at = ? WHERE id = ?", [text, core.at(), id]);
+    if (changes === 0) throw new StoreError("STORE_NOT_FOUND", `extending the plan: no rollout ${id} in store ${core.path}`, { path: core.path, rolloutId: id });
+    core.insertJournal(id, null, "rollout", JSON.stringify({ ...data, event: "planExtended" }));
+  });
+}
+
 export function saveRolloutState(core: StoreCore, id: string, state: unknown): void {
   const text = encodeRolloutState(state, core.stateVersion, { rolloutId: id });
   core.write("saving the rollout's controller state", { rolloutId: id }, () => {

@@ -114,6 +114,9 @@ export class SqlStore implements Store {
   setRolloutStatus(id: string, status: RolloutStatus, reason?: string): void {
     rollouts.setRolloutStatus(this.core, id, status, reason);
   }
+  extendRolloutPlan(id: string, plan: unknown, data: Record<string, unknown>): void {
+    rollouts.extendRolloutPlan(this.core, id, plan, data);
+  }
   saveRolloutState(id: string, state: unknown): void {
     rollouts.saveRolloutState(this.core, id, state);
   }

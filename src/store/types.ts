@@ -188,6 +188,11 @@ export interface Store {
   listRollouts(): RolloutSummary[];
   /** Sets status and reason (cleared when omitted) and journals the change. STORE_NOT_FOUND for an unknown id. */
   setRolloutStatus(id: string, status: RolloutStatus, reason?: string): void;
+  /**
+   * Replaces the rollout's plan by a grown one (a region planned after the rollout started
+   * joins its hosts) and journals a "planExtended" entry. STORE_NOT_FOUND for an unknown id.
+   */
+  extendRolloutPlan(id: string, plan: unknown, data: Record<string, unknown>): void;
   /** The rollout machine's own state, enveloped with the configured schema version. */
   saveRolloutState(id: string, state: unknown): void;
   /** Undefined when none was saved; STORE_SCHEMA / STORE_CORRUPT when it cannot be read back. */

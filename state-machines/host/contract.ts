@@ -72,6 +72,12 @@ export interface Reprovision {
    */
   recommission?: boolean;
   /**
+   * Leave Juju even when a mysql-k8s or rabbitmq-k8s pod runs on the host's Kubernetes node
+   * (the reference's `sunbeam cluster remove --force`; src/layers/drain.ts). Read by the runner's
+   * leave step only; the machine does not branch on it.
+   */
+  force?: boolean;
+  /**
    * The machine is Broken in MAAS and never commissioned successfully (quarantined while
    * commissioning): commission it from Broken (MAAS takes `commission` there) instead of
    * marking it fixed, which would leave it Ready without the storage layout and facts a

@@ -58,6 +58,26 @@ export function planRegionalWaves(hostsByRegion: ReadonlyMap<string, readonly st
   return waves;
 }
 
+/**
+ * A region planned after the rollout started (it did not answer when the rollout was
+ * planned): its wave j joins the rollout's wave `from + j`, `from` being the rollout's
+ * current wave, past the end as new waves. So its canary is in a wave that settles before
+ * any of its later hosts starts, as a region planned at the start has, and it never joins
+ * a wave that has already settled. The runner (the stored plan) and the rollout machine
+ * merge the same way.
+ */
+export function mergeRegionWaves(waves: readonly (readonly string[])[], from: number, regionWaves: readonly (readonly string[])[]): string[][] {
+  const out = waves.map((w) => [...w]);
+  regionWaves.forEach((w, j) => {
+    if (w.length === 0) return;
+    const at = from + j;
+    while (out.length <= at) out.push([]);
+    (out[at] as string[]).push(...w);
+  });
+  // A wave is never empty: `from` past the end leaves no gap, since waves are pushed in order.
+  return out.filter((w) => w.length > 0);
+}
+
 /** Per region: how many hosts it has in the rollout and how many failures its budget tolerates. */
 export interface RegionBudgets {
   hosts: Record<string, number>;

@@ -49,6 +49,7 @@ import type {
   Zone,
 } from "../../src/maas/port.ts";
 import { MaasError } from "../../src/maas/errors.ts";
+import type { Subnet } from "../../src/maas/schemas.ts";
 import { NodeStatus as S, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 
 /** A whole machine as MAAS lists it, from the fields a test cares about. */
@@ -83,6 +84,21 @@ export function fakeMachine(p: Partial<Machine> & { system_id: string }): Machin
     hardware_info: null,
     ...p,
   };
+}
+
+/** A whole VLAN as MAAS nests it in an interface or subnet (untagged, on fabric-0, unless told). */
+export function fakeVlan(p: Partial<Vlan> & { id: number }): Vlan {
+  return { fabric: "fabric-0", fabric_id: 0, vid: 0, mtu: 1500, dhcp_on: true, name: "untagged", space: "undefined", resource_uri: `/MAAS/api/2.0/vlans/${p.id}/`, ...p };
+}
+
+/** A whole subnet as a link holds it, its VLAN nested in full. */
+export function fakeSubnet(p: Partial<Subnet> & { id: number; cidr: string }): Subnet {
+  return { name: p.cidr, space: "undefined", vlan: fakeVlan({ id: 5000 + p.id }), gateway_ip: null, dns_servers: [], managed: true, resource_uri: `/MAAS/api/2.0/subnets/${p.id}/`, ...p };
+}
+
+/** A whole interface as a machine lists it (a connected physical NIC unless told). */
+export function fakeInterface(p: Partial<Interface> & { id: number; name: string }): Interface {
+  return { type: "physical", enabled: true, mac_address: null, vlan: null, links: [], effective_mtu: 1500, parents: [], children: [], tags: [], params: "", ...p };
 }
 
 export type FakeMaasOp = keyof MaasPort;
@@ -298,7 +314,9 @@ export class FakeMaas implements MaasPort {
     const m = this.machine(systemId, operation);
     if (!m.blockdevice_set.some((d) => d.id === deviceId)) throw new MaasError("MAAS_NOT_FOUND", `${operation} ${systemId}: No BlockDevice matches the given query.`, { operation, status: 404, systemId });
     const set = (ds: BlockDevice[]) => ds.map((d) => (d.id === deviceId ? edit(d) : d));
-    this.machines.set(systemId, { ...m, blockdevice_set: set(m.blockdevice_set), physicalblockdevice_set: set(m.physicalblockdevice_set) });
+    // boot_disk is one of the machine's devices, so it carries the same tags.
+    const bootDisk = m.boot_disk && m.boot_disk.id === deviceId ? { boot_disk: edit(m.boot_disk) } : {};
+    this.machines.set(systemId, { ...m, blockdevice_set: set(m.blockdevice_set), physicalblockdevice_set: set(m.physicalblockdevice_set), ...bootDisk });
   }
   async listZones(): Promise<Zone[]> {
     this.enter("listZones", []);

@@ -6,20 +6,19 @@
  * refused naming the space.
  */
 import { describe, expect, it } from "vitest";
-import type { Machine } from "../../src/maas/port.ts";
+import type { Interface, Machine } from "../../src/maas/port.ts";
+import { fakeInterface, fakeMachine, fakeSubnet, fakeVlan } from "../fakes/maas.ts";
 import { endpointAddress, hostAddressing, hostFromMachine, LayerError } from "../../src/layers/index.ts";
 
-type Iface = Machine["interface_set"][number];
-
-function iface(id: number, name: string, space: string | null, address: string | null): Iface {
-  const vlan = { id: 5000 + id, vid: 0, fabric: "fabric-0", space: space ?? "undefined" } as unknown as Iface["vlan"];
-  const subnet = { id, cidr: "127.0.0.0/8", space: space ?? "undefined", vlan } as unknown as NonNullable<Iface["links"][number]["subnet"]>;
-  return { id, name, type: "physical", enabled: true, mac_address: null, vlan, links: [{ id, mode: "auto", subnet, ip_address: address }], parents: [], children: [] } as Iface;
+function iface(id: number, name: string, space: string | null, address: string | null): Interface {
+  const vlan = fakeVlan({ id: 5000 + id, space: space ?? "undefined" });
+  const subnet = fakeSubnet({ id, cidr: "127.0.0.0/8", space: space ?? "undefined", vlan });
+  return fakeInterface({ id, name, vlan, links: [{ id, mode: "auto", subnet, ip_address: address }] });
 }
 
-function machine(interfaces: Iface[]): Machine {
+function machine(interfaces: Interface[]): Machine {
   const ips = interfaces.flatMap((i) => i.links.map((l) => l.ip_address).filter((a): a is string => typeof a === "string"));
-  return { system_id: "abc123", hostname: "cmp-1", interface_set: interfaces, ip_addresses: ips, blockdevice_set: [] } as unknown as Machine;
+  return fakeMachine({ system_id: "abc123", hostname: "cmp-1", interface_set: interfaces, ip_addresses: ips });
 }
 
 describe("addresses by space for the layers", () => {

@@ -60,8 +60,16 @@ describe("layers end to end on a simulated fleet (strict Juju)", { timeout: 120_
     expect(Object.fromEntries(cp.map((a) => [a.name, a.units.total]))).toMatchObject({ mysql: 3, rabbitmq: 3, keystone: 3, nova: 3, "certificate-authority": 1, traefik: 3 });
     // The mandatory relations the old templates lacked, the cross-model ones among them.
     const rel = (a: string, b: string) => cloud.relations.find((x) => x.endpoints.includes(a) && x.endpoints.includes(b));
-    expect(rel("nova:api-database", "mysql:database")).toBeDefined();
-    expect(rel("nova:cell-database", "mysql:database")).toBeDefined();
+    // Every service's database through its own router (mysql-router-k8s at the service's scale), none straight to mysql.
+    for (const [svc, ep, router] of [["keystone", "database", "keystone"], ["glance", "database", "glance"], ["nova", "database", "nova"], ["nova", "api-database", "nova-api"], ["nova", "cell-database", "nova-cell"], ["placement", "database", "placement"], ["neutron", "database", "neutron"], ["cinder", "database", "cinder"], ["horizon", "database", "horizon"]] as const) {
+      expect(rel(`${svc}:${ep}`, `${router}-mysql-router:database`)).toMatchObject({ crossModel: false });
+      expect(rel(`${router}-mysql-router:backend-database`, "mysql:database")).toMatchObject({ crossModel: false });
+      expect(cp.find((a) => a.name === `${router}-mysql-router`)).toMatchObject({ charm: "mysql-router-k8s", status: "active", units: { total: 3, active: 3 } });
+    }
+    expect(cloud.relations.filter((x) => x.endpoints.includes("mysql:database")).map((x) => x.endpoints.find((e) => e !== "mysql:database")).sort()).toEqual(
+      ["cinder", "cinder-volume", "glance", "horizon", "keystone", "neutron", "nova", "nova-api", "nova-cell", "placement"].map((r) => `${r}-mysql-router:backend-database`).sort(),
+    );
+    expect(rel("cinder-volume:database", "cinder-volume-mysql-router")).toMatchObject({ crossModel: true });
     expect(rel("nova:placement", "placement:placement")).toBeDefined();
     expect(rel("nova:traefik-route-internal", "traefik:traefik-route")).toBeDefined();
     expect(rel("neutron:ovsdb-cms", "sunbeam-ovn-proxy")).toMatchObject({ crossModel: true });
@@ -97,5 +105,8 @@ describe("layers end to end on a simulated fleet (strict Juju)", { timeout: 120_
     expect(added.length).toBeGreaterThan(0);
     const changes = /snap install|bootstrap|add-machine|enable-ha|add-k8s|add-model|juju deploy|add-unit|scale-application|integrate|juju offer|add-space|move-to-space|add-osd|juju config \S+ \S+ \S+=/;
     expect(added.filter((c) => changes.test(c))).toEqual([]);
+    // Every control host's node carries the k8s charm's node-labels (its LabelMaker runs on every reconcile, not only on join).
+    const nodes = [...lf.f.hosts.cloud.kube.nodes.values()];
+    expect(nodes.map((n) => [n.name, n.labels["sunbeam/deployment"]]).sort()).toEqual(lf.hosts.control.map((h) => [h.hostname, "metalwave"]).sort());
   });
 });

@@ -1,6 +1,7 @@
 // Builders for role tests: MAAS machine objects shaped as src/maas/schemas.ts parses them
-// (and as the simulator renders them), tags, generated fleets, and a recording MaasPort.
-import type { MaasPort, Machine, Tag, CreateTagParams } from "../../src/maas/port.ts";
+// (and as the simulator renders them), tags and generated fleets. The region they sit in is
+// test/fakes/maas.ts (FakeMaas).
+import type { Machine, Tag } from "../../src/maas/port.ts";
 import { MachineSchema, TagSchema } from "../../src/maas/schemas.ts";
 import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { RolesConfigSchema, type RolesConfig, type RolesConfigInput } from "../../src/roles/schema.ts";
@@ -170,105 +171,4 @@ export function shuffled<T>(list: readonly T[], seed = 42): T[] {
     out[j] = a;
   }
   return out;
-}
-
-export type PortCall =
-  | { op: "listTags" }
-  | { op: "createTag"; name: string; comment: string }
-  | { op: "updateTagNodes"; name: string; add: string[]; remove: string[] }
-  | { op: "addBlockDeviceTag" | "removeBlockDeviceTag"; systemId: string; deviceId: number; tag: string };
-
-/**
- * A MAAS region in memory for the tag operations the role sync uses: it records every
- * call, applies it to its machines and tags, and can be told to fail a given call.
- * Methods the sync must not use throw.
- */
-export class FakeTagPort {
-  readonly calls: PortCall[] = [];
-  readonly machines = new Map<string, Machine>();
-  readonly tags = new Map<string, Tag>();
-  failWhen: ((c: PortCall) => Error | undefined) | undefined;
-
-  constructor(machines: readonly Machine[], tags: readonly Tag[] = []) {
-    for (const m of machines) this.machines.set(m.system_id, structuredClone(m));
-    for (const t of tags) this.tags.set(t.name, t);
-  }
-
-  /** What `listMachines()` would answer now. */
-  listAll(): Machine[] {
-    return [...this.machines.values()].map((m) => structuredClone(m));
-  }
-
-  listTagsNow(): Tag[] {
-    return [...this.tags.values()];
-  }
-
-  private record(c: PortCall): void {
-    this.calls.push(c);
-    const e = this.failWhen?.(c);
-    if (e) throw e;
-  }
-
-  port(): MaasPort {
-    const notUsed = (name: string) => () => {
-      throw new Error(`${name} is not used by the role sync`);
-    };
-    const port: Partial<MaasPort> = {
-      listTags: async () => {
-        this.record({ op: "listTags" });
-        return this.listTagsNow();
-      },
-      createTag: async (p: CreateTagParams) => {
-        this.record({ op: "createTag", name: p.name, comment: p.comment ?? "" });
-        if (this.tags.has(p.name)) throw new Error(`tag ${p.name} exists`);
-        const t = tag(p.name, p.definition ?? "", p.comment ?? "");
-        this.tags.set(p.name, t);
-        return t;
-      },
-      updateTagNodes: async (name, change) => {
-        const add = [...(change.add ?? [])];
-        const remove = [...(change.remove ?? [])];
-        this.record({ op: "updateTagNodes", name, add, remove });
-        if (!this.tags.has(name)) throw new Error(`no tag ${name}`);
-        let added = 0;
-        let removed = 0;
-        for (const id of add) {
-          const m = this.machines.get(id);
-          if (!m || m.tag_names.includes(name)) continue;
-          m.tag_names.push(name);
-          added++;
-        }
-        for (const id of remove) {
-          const m = this.machines.get(id);
-          if (!m || !m.tag_names.includes(name)) continue;
-          m.tag_names.splice(m.tag_names.indexOf(name), 1);
-          removed++;
-        }
-        return { added, removed };
-      },
-      addBlockDeviceTag: async (systemId, deviceId, t) => {
-        this.record({ op: "addBlockDeviceTag", systemId, deviceId, tag: t });
-        this.disk(systemId, deviceId, (tags) => (tags.includes(t) ? tags : [...tags, t]));
-      },
-      removeBlockDeviceTag: async (systemId, deviceId, t) => {
-        this.record({ op: "removeBlockDeviceTag", systemId, deviceId, tag: t });
-        this.disk(systemId, deviceId, (tags) => tags.filter((x) => x !== t));
-      },
-    };
-    for (const k of ["listMachines", "listMachineStates", "readMachine", "deploy", "deleteTag", "machinesByTag", "allocate", "release"] as const) {
-      (port as Record<string, unknown>)[k] = notUsed(k);
-    }
-    return port as MaasPort;
-  }
-
-  private disk(systemId: string, deviceId: number, f: (tags: string[]) => string[]): void {
-    const m = this.machines.get(systemId);
-    if (!m) throw new Error(`no machine ${systemId}`);
-    for (const set of [m.physicalblockdevice_set, m.blockdevice_set]) {
-      const d = set.find((x) => x.id === deviceId);
-      if (!d) throw new Error(`no block device ${deviceId} on ${systemId}`);
-      d.tags = f(d.tags);
-    }
-    if (m.boot_disk && m.boot_disk.id === deviceId) m.boot_disk.tags = f(m.boot_disk.tags);
-  }
 }

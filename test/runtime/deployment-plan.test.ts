@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import type { MaasClient } from "../../src/maas/client.ts";
-import { runCli } from "./cli.ts";
+import { runCliHere } from "./cli.ts";
 import { simClient, simDeps } from "./sim-client.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner, type RolloutSummary } from "../../src/runtime/rollout-runner.ts";
@@ -132,7 +132,7 @@ describe("deployment plan and rollout with roles", () => {
 });
 
 describe("metalwave plan", () => {
-  const cli = (args: string[]) => runCli(args);
+  const cli = (args: string[]) => runCliHere(args);
 
   it("prints as JSON the waves a rollout then runs, and changes nothing in MAAS", async () => {
     const { sim, maas } = await region({ fleet: MIXED_50 });

@@ -73,7 +73,8 @@ describe("layered rollout", () => {
     expect(cloud.ceph).toEqual({ osds: cephDisks, taggedDisks: cephDisks });
     expect(cloud.applications.length).toBeGreaterThan(5);
     expect(cloud.applications.filter((a) => a.status !== "active" || a.units.active !== a.units.total)).toEqual([]);
-    expect(cloud.relations).toContainEqual({ model: "openstack", endpoints: ["keystone:database", "mysql:database"], crossModel: false });
+    expect(cloud.relations).toContainEqual({ model: "openstack", endpoints: ["keystone-mysql-router:database", "keystone:database"], crossModel: false });
+    expect(cloud.relations).toContainEqual({ model: "openstack", endpoints: ["keystone-mysql-router:backend-database", "mysql:database"], crossModel: false });
     expect(Object.keys(cloud.loadBalancer)).toEqual(expect.arrayContaining(["traefik", "rabbitmq"]));
     expect(cloud.hypervisors.computeHosts).toEqual(computes.filter((h) => h !== broken).map((h) => h.hostname).sort());
     // As the control plane lists them: nova's compute services, read through metalwave's OpenStack client on the ingress.

@@ -5,7 +5,8 @@
  * resumed rollout finishes with every host in service, no host's layering comes anywhere
  * near its timeout, and every Juju change (machines, applications, units, relations,
  * offers, config) happened once, as the simulated controller records them (/sim/stats
- * `juju`). Re-running the finished rollout changes nothing in Juju.
+ * `juju`). Every Juju change was journaled ahead, and the intents the kills left open were
+ * reconciled by the resumed runs. Re-running the finished rollout changes nothing in Juju.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -155,7 +156,8 @@ describe("a layered rollout killed with -9 during layering and resumed", () => {
     // 2. During Kubernetes and Ceph: the machine model has applications, the control plane's model none yet.
     await killWhen(metalwave(["rollout", "--config", configFile, "--resume"]), "machine applications deployed", (_s, _id, st) => (st.juju?.changes["deploy"] ?? 0) >= 3);
     // 3. During the control plane: some of its applications are deployed (the machine model has at most ~10).
-    await killWhen(metalwave(["rollout", "--config", configFile, "--resume"]), "control-plane applications deploying", (_s, _id, st) => (st.juju?.changes["deploy"] ?? 0) >= 16);
+    // Killed while a Juju change's intent is open in the store (in flight, or its end still buffered): the next run must reconcile it.
+    await killWhen(metalwave(["rollout", "--config", configFile, "--resume"]), "control-plane applications deploying", (s, id, st) => (st.juju?.changes["deploy"] ?? 0) >= 16 && s.openCalls(id).some((c) => c.operation.startsWith("juju.")));
     // 4. During hypervisor layering: a control host in service (the control plane is up), a compute host not yet.
     await killWhen(metalwave(["rollout", "--config", configFile, "--resume"]), "hypervisors layering", (s, id) => {
       const done = new Set(entered(s, id, "inService"));
@@ -189,6 +191,14 @@ describe("a layered rollout killed with -9 during layering and resumed", () => {
       // Killed processes leave a layering open across the kill: a resumed host closes it with the time it took after it.
       const slow = [...longest].filter(([, ms]) => ms > LAYERING_BOUND_MS);
       expect(slow, `layer timeout ${defaultHostPolicy.timeoutsMs.layer} ms`).toEqual([]);
+    });
+    // Every Juju change was journaled ahead (src/runtime/juju-journal.ts), and none is left open: the
+    // intents the kills left open (their ends are buffered) were reconciled from Juju by the next run.
+    withStore((s, id) => {
+      expect(s.openCalls(id)).toEqual([]);
+      const calls = s.journal(id, { kind: "maas_call" }).map((j) => j.data as { event?: string; operation?: string; detail?: string });
+      expect(calls.filter((c) => c.event === "begin" && c.operation === "juju.addMachine").length).toBeGreaterThanOrEqual(7);
+      expect(calls.filter((c) => c.event === "end" && c.operation?.startsWith("juju.") && c.detail?.startsWith("reconciled after restart")).length).toBeGreaterThan(0);
     });
     expect(after.juju?.repeated).toEqual({});
     expect(after.juju?.changes["add-machine"]).toBe(7);

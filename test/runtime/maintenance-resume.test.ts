@@ -3,9 +3,9 @@
  * resume-first step (the one the service and `metalwave remediate` take): a Broken host
  * marked fixed just before the kill, role tags moved to a spare just before the kill, a
  * re-provisioning killed before its hosts started or before its spares took the roles.
- * Each kill is a MAAS port that dies at that point: the call it dies in takes effect in
- * the region, then it and every later call throw, as the requests of a killed process
- * never answer. Afterwards every host ends Deployed and in service, deployed once per
+ * Each kill is a MAAS port that dies at that point (`killedAt`, test/fakes/intercepted-maas.ts):
+ * the call it dies in takes effect in the region, then it and every later call throw, as
+ * the requests of a killed process never answer. Afterwards every host ends Deployed and in service, deployed once per
  * attempt, and the journal says what was done.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -24,7 +24,7 @@ import { reprovisionHosts } from "../../src/runtime/reprovision.ts";
 import { finishLeftMaintenance, leftBehind } from "../../src/runtime/maintenance.ts";
 import { parseConfig, type Config, type ConfigInput } from "../../src/config.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
-import type { MaasPort } from "../../src/maas/port.ts";
+import { killedAt, ProcessKilled } from "../fakes/intercepted-maas.ts";
 
 const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 
@@ -47,36 +47,6 @@ const CONFIG: ConfigInput = {
   remediation: { maxAttempts: 1, coolDownMs: 0, haltWhenUnhealthy: "20%" },
 };
 const config: Config = parseConfig(CONFIG);
-
-class Killed extends Error {
-  constructor(op: string) {
-    super(`simulated kill at ${op}`);
-  }
-}
-
-/**
- * The region as a process killed at `op` sees it: with `after`, that call takes effect
- * and then throws (its answer never arrives); without, it is never sent. Every later call
- * throws. `when` picks the call (default: the first of `op`).
- */
-function killedAt(maas: MaasPort, op: keyof MaasPort, opts: { after: boolean; when?: () => boolean }): MaasPort {
-  let dead = false;
-  return new Proxy(maas, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== "function") return value;
-      return async (...args: unknown[]) => {
-        if (dead) throw new Killed(String(prop));
-        if (prop === op && (opts.when?.() ?? true)) {
-          dead = true;
-          if (opts.after) await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          throw new Killed(String(prop));
-        }
-        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-      };
-    },
-  });
-}
 
 async function deployed(faults: string | undefined, storePath = ":memory:"): Promise<{ sim: SimHandle; deps: RunnerDeps }> {
   sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, ...(faults ? { faults } : {}) });
@@ -129,7 +99,7 @@ describe("a remediation pass killed right after mark_fixed", () => {
     await maas.markBroken(host.system_id, "test: layering failed");
     const before = { ...counts(sim, host.system_id)! };
 
-    await expect(remediate({ ...deps, maas: killedAt(maas, "markFixed", { after: true }) })).rejects.toThrow(Killed);
+    await expect(remediate({ ...deps, maas: killedAt(maas, "markFixed", { after: true }) })).rejects.toThrow(ProcessKilled);
     // The kill left the host fixed (Deployed, holding its role), and the pass's rollout, with it planned, in the store.
     expect((await maas.readMachine(host.system_id)).status).toBe(NodeStatus.DEPLOYED);
     const passId = deps.store.latestRollout()!.id;
@@ -167,7 +137,7 @@ describe("a remediation pass killed while the role tags move to a spare", () => 
 
     // The next pass picks the spare; the kill comes after the first tag moved.
     const spareBefore = (await maas.readMachine(spare.systemId)).status;
-    await expect(remediate({ ...deps, maas: killedAt(maas, "updateTagNodes", { after: true }) })).rejects.toThrow(Killed);
+    await expect(remediate({ ...deps, maas: killedAt(maas, "updateTagNodes", { after: true }) })).rejects.toThrow(ProcessKilled);
     // Half-tagged: the role is on the spare, nothing deployed it yet.
     const half = await maas.readMachine(spare.systemId);
     expect(half.tag_names).toContain("compute");
@@ -204,7 +174,7 @@ describe("a re-provisioning cut short", () => {
     const { sim, deps } = await deployed(`erase.fail@${doomed.hostname}=1`);
     const req = { hosts: [healthy.hostname, doomed.hostname], reason: "disk errors", erase: "quick" as const };
     // Killed once its rollout is in the store (the runner's first read after writing it).
-    await expect(reprovisionHosts({ ...deps, maas: killedAt(deps.maas, "whoami", { after: false }) }, req, { spares: true })).rejects.toThrow(Killed);
+    await expect(reprovisionHosts({ ...deps, maas: killedAt(deps.maas, "whoami", { after: false }) }, req, { spares: true })).rejects.toThrow(ProcessKilled);
     const reprovisionId = deps.store.latestRollout()!.id;
     expect(kindOf(deps.store, reprovisionId)).toBe("reprovision");
     expect(leftBehind(deps.store)).toMatchObject({ step: "resume", pass: "reprovision" });
@@ -230,7 +200,7 @@ describe("a re-provisioning cut short", () => {
       return latest !== undefined && latest.status === "completed" && kindOf(deps.store, latest.id) === "reprovision";
     };
     const port = killedAt(deps.maas, "listMachines", { after: false, when: reprovisionDone });
-    await expect(reprovisionHosts({ ...deps, maas: port }, { hosts: [doomed.hostname], reason: "disk errors", erase: "quick" }, { spares: true })).rejects.toThrow(Killed);
+    await expect(reprovisionHosts({ ...deps, maas: port }, { hosts: [doomed.hostname], reason: "disk errors", erase: "quick" }, { spares: true })).rejects.toThrow(ProcessKilled);
     const reprovisionId = deps.store.latestRollout()!.id;
     expect(deps.store.latestRollout()!.status).toBe("completed");
     expect((await deps.maas.readMachine(spare.systemId)).tag_names).not.toContain("compute");
@@ -258,7 +228,7 @@ describe("metalwave remediate after a killed pass", () => {
     const [broken, other] = await deps.maas.listMachines({ tags: ["compute"] });
     await deps.maas.markBroken(broken!.system_id, "test: layering failed");
     const before = { ...counts(sim, broken!.system_id)! };
-    await expect(remediate({ ...deps, maas: killedAt(deps.maas, "markFixed", { after: true }) })).rejects.toThrow(Killed);
+    await expect(remediate({ ...deps, maas: killedAt(deps.maas, "markFixed", { after: true }) })).rejects.toThrow(ProcessKilled);
     const passId = deps.store.latestRollout()!.id;
     store!.close();
     store = undefined;

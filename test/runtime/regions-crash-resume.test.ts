@@ -1,11 +1,15 @@
 /**
- * kill -9 of a rollout over two regions, each region its own `metalwave sim` process as real
- * regions would be, then `metalwave rollout --resume` with `regions:` in the config: killed
- * once a canary deploys; resumed, region b goes away mid-wave and the run is killed while b
- * is down (its calls held, begun and unsent); resumed while b is still away (a's hosts go on
- * at once, b's wait on their region and are restored once it is back), to the end.
- * Every machine of both regions ends deployed, commissioned and deployed exactly once, and
- * the calls the crash left open are settled by reading each machine in its own region.
+ * kill -9 of a rollout over two regions, each rollout a `metalwave rollout` process with
+ * `regions:` in its config, against two simulated regions: killed once a canary deploys;
+ * resumed, region b goes away mid-wave and the run is killed while b is down (its calls
+ * held, begun and unsent); resumed while b is still away (a's hosts go on at once, b's
+ * wait on their region and are restored once it is back), to the end. Every machine of
+ * both regions ends deployed, commissioned and deployed exactly once, and the calls the
+ * crash left open are settled by reading each machine in its own region.
+ *
+ * The regions run in the test's process (each on its own port, as a region's API is to a
+ * process talking HTTP to it): the test takes b away and brings it back on what it saw
+ * happen (`goAway`/`comeBack`), instead of a timed outage long enough for a loaded machine.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -15,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/store/index.ts";
-import type { SimStats } from "../../src/sim/index.ts";
+import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const PER_REGION = 30;
@@ -24,7 +28,7 @@ const NAMES = ["a", "b"] as const;
 let dir: string;
 let storePath: string;
 let configFile: string;
-const sims = new Map<string, { child: ChildProcess; url: string }>();
+const sims = new Map<string, SimHandle>();
 const children: ChildProcess[] = [];
 
 function metalwave(args: string[]): ChildProcess {
@@ -38,11 +42,6 @@ function output(child: ChildProcess): { text: () => string } {
   child.stdout?.setEncoding("utf8").on("data", (c: string) => (text += c));
   child.stderr?.setEncoding("utf8").on("data", (c: string) => (text += c));
   return { text: () => text };
-}
-
-async function stats(region: string): Promise<SimStats> {
-  const res = await fetch(sims.get(region)!.url.replace(/\/MAAS$/, "/sim/stats"));
-  return (await res.json()) as SimStats;
 }
 
 /** Polls the store (SQLite WAL: read while the rollout writes) until `pred` holds. */
@@ -73,16 +72,10 @@ beforeAll(async () => {
   storePath = join(dir, "store.sqlite");
   configFile = join(dir, "config.yaml");
   for (const [i, name] of NAMES.entries()) {
-    const keyFile = join(dir, `${name}.key`);
     // Latency widens the window in which a call is in flight, so a kill lands inside one.
-    const child = metalwave(["sim", "--port", "0", "--machines", String(PER_REGION), "--speed", "2000", "--seed", String(60 + i), "--hostname-prefix", name, "--key-file", keyFile, "--faults", "latency=15ms"]);
-    const out = output(child);
-    const deadline = Date.now() + 30_000;
-    while (!/MAAS simulator: (\S+)/.test(out.text())) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`simulator ${name} did not start: ${out.text()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    sims.set(name, { child, url: /MAAS simulator: (\S+)/.exec(out.text())![1]! });
+    const sim = await startSimulator({ machines: PER_REGION, speed: 2000, seed: 60 + i, hostnamePrefix: name, faults: "latency=15ms" });
+    writeFileSync(join(dir, `${name}.key`), sim.apiKey);
+    sims.set(name, sim);
   }
   writeFileSync(
     configFile,
@@ -99,20 +92,13 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(async () => {
-  for (const c of children) if (![...sims.values()].some((s) => s.child === c) && c.exitCode === null && c.signalCode === null) await kill9(c);
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) await kill9(c);
+  // Each test brings b back itself; one that failed part-way may not have.
+  await sims.get("b")?.comeBack();
 });
 
 afterAll(async () => {
-  for (const { child } of sims.values()) {
-    if (child.exitCode === null) {
-      // A region still away (the plan test's outage) may not close at once: killed after 3 s.
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const late = setTimeout(() => child.kill("SIGKILL"), 3_000);
-      await exited;
-      clearTimeout(late);
-    }
-  }
+  await Promise.all([...sims.values()].map((s) => s.close()));
 }, 20_000);
 
 describe("crash-safe resume over two regions", () => {
@@ -122,13 +108,14 @@ describe("crash-safe resume over two regions", () => {
     await until((s, id) => s.journal(id, { kind: "transition" }).some((j) => (j.data as { to?: string }).to === "deploying"), first, "a canary deploying");
     await kill9(first);
 
-    // 2. Resumed; region b goes away for longer than the client's retries (5 attempts, backoff
-    // from 500 ms) once the last wave is under way, and the run is killed while b is down (its
-    // hosts' calls held, some begun in the journal and never sent) and a goes on.
+    // 2. Resumed; region b goes away (until the test brings it back, longer than the client's
+    // retries: 5 attempts, backoff from 500 ms) once the last wave is under way, and the run is
+    // killed while b is down (its hosts' calls held, some begun in the journal and never sent)
+    // and a goes on.
     const second = metalwave(["rollout", "--config", configFile, "--resume"]);
     await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string; wave?: number }).event === "waveStarted" && (j.data as { wave?: number }).wave === 2), second, "the last wave started");
-    const away = await fetch(sims.get("b")!.url.replace(/\/MAAS$/, "/sim/outage?ms=20000"), { method: "POST" });
-    expect(away.ok).toBe(true);
+    const b = sims.get("b")!;
+    await b.goAway();
     await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string }).event === "regionDown"), second, "region b found down");
     await kill9(second);
     const atCrash = (() => {
@@ -162,11 +149,13 @@ describe("crash-safe resume over two regions", () => {
     expect(whileAway.b).toBeLessThan(PER_REGION);
     expect(whileAway.waiting).toBeGreaterThan(0);
     expect(whileAway.caughtUp).toBe(0);
+    expect(b.listening).toBe(false);
+    await b.comeBack();
     const [code] = (await once(last, "exit")) as [number | null];
     expect(code, out.text().slice(-3000)).toBe(0);
 
     for (const name of NAMES) {
-      const st = await stats(name);
+      const st = sims.get(name)!.stats();
       expect({ name, counts: st.statusCounts }).toEqual({ name, counts: { Deployed: PER_REGION } });
       for (const m of st.machines ?? []) {
         expect({ host: m.hostname, commissioned: m.commissioned, deployed: m.deployed }).toEqual({ host: m.hostname, commissioned: 1, deployed: 1 });
@@ -195,8 +184,9 @@ describe("crash-safe resume over two regions", () => {
   }, 180_000);
 
   it("metalwave plan with a region away is refused at once, naming the region (a plan needs every region's machines)", async () => {
-    const away = await fetch(sims.get("b")!.url.replace(/\/MAAS$/, "/sim/outage?ms=15000"), { method: "POST" });
-    expect(away.ok).toBe(true);
+    // b stays away until the plan has exited: a plan that waited for it would never end.
+    const b = sims.get("b")!;
+    await b.goAway();
     const started = Date.now();
     const plan = metalwave(["plan", "--config", configFile]);
     const out = output(plan);
@@ -204,7 +194,9 @@ describe("crash-safe resume over two regions", () => {
     expect(code).not.toBe(0);
     expect(out.text()).toContain("REGIONS_UNREACHABLE");
     expect(out.text()).toMatch(/a plan needs every region's machines, and a region does not answer: region b \(/);
-    // Refused, not waited out: well before the region is back.
+    // Refused, not waited out: while the region is still away, and well within the client's retries' reach.
+    expect(b.listening).toBe(false);
     expect(Date.now() - started).toBeLessThan(15_000);
+    await b.comeBack();
   }, 60_000);
 });

@@ -1,8 +1,9 @@
 /**
  * The commands of a lasting deployment over two regions, as an operator runs them with
  * `regions:` in the config: `metalwave rollout`, `status`, `remediate`, `reprovision` and
- * `serve`, each a child process against two simulated regions ("a" and "b", each its own
- * region process with its own key). A host's region decides which region is asked: the
+ * `serve` against two simulated regions ("a" and "b", each its own region with its own key):
+ * `serve` a child process, the others run through the CLI's main in the test's process
+ * (runCliHere: what they do and print, without a child's start each). A host's region decides which region is asked: the
  * host region b quarantined is provisioned again in b, a host of a is re-provisioned in a,
  * and the other region never hears of either. status, the API's host answers and the
  * metrics name each host's region.
@@ -14,7 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCli } from "./cli.ts";
+import { runCliHere } from "./cli.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -69,14 +70,14 @@ describe("a lasting deployment over two regions, from the CLI", () => {
     const layered = join(dir, "layered.yaml");
     writeFileSync(layered, readFileSync(config, "utf8").replace("layers: { enabled: false }", "layers: { enabled: true }\nssh: { privateKeyFile: /nonexistent }"));
     for (const cmd of [["rollout"], ["serve", "--listen", "127.0.0.1:0"]]) {
-      const refused = await runCli([...cmd, "--config", layered], { METALWAVE_API_TOKEN: TOKEN });
+      const refused = await runCliHere([...cmd, "--config", layered], { METALWAVE_API_TOKEN: TOKEN });
       expect({ cmd: cmd[0], code: refused.code }).toEqual({ cmd: cmd[0], code: 2 });
       expect(refused.stderr).toMatch(/layers\.enabled: layering over several regions is not supported yet/);
     }
     // Neither region was sent anything.
     expect(a.stats().requests.total + b.stats().requests.total).toBe(0);
 
-    const rollout = await runCli(["rollout", "--config", config, "--json"]);
+    const rollout = await runCliHere(["rollout", "--config", config, "--json"]);
     expect(rollout.stderr).not.toMatch(/"level":50/);
     const summary = JSON.parse(rollout.stdout) as { state: string; byOutcome: Record<string, number>; failures: { systemId: string; region: string | null; hostname: string }[] };
     expect(summary.state).toBe("completed");
@@ -84,7 +85,7 @@ describe("a lasting deployment over two regions, from the CLI", () => {
     expect(summary.failures.map((f) => [f.hostname, f.region])).toEqual([[BAD, "b"]]);
 
     // status: each host's region, and the counts per region.
-    const status = JSON.parse((await runCli(["status", "--store", join(dir, "s.sqlite"), "--json"])).stdout) as {
+    const status = JSON.parse((await runCliHere(["status", "--store", join(dir, "s.sqlite"), "--json"])).stdout) as {
       counts: { byRegion: { region: string; planned: number; inService: number; failed: number }[] };
       hosts: { systemId: string; region: string }[];
       failed: { hostname: string; region: string }[];
@@ -94,13 +95,13 @@ describe("a lasting deployment over two regions, from the CLI", () => {
     const byRegion = new Map(status.counts.byRegion.map((c) => [c.region, c]));
     expect(byRegion.get("b")).toMatchObject({ failed: 1, inService: byRegion.get("b")!.planned - 1 });
     expect(byRegion.get("a")).toMatchObject({ failed: 0, inService: byRegion.get("a")!.planned });
-    const text = await runCli(["status", "--store", join(dir, "s.sqlite")]);
+    const text = await runCliHere(["status", "--store", join(dir, "s.sqlite")]);
     expect(text.stdout).toMatch(/by region: a: \d+ planned, \d+ in service, 0 failed, 0 in flight, 0 not started · b: \d+ planned, \d+ in service, 1 failed/);
     expect(text.stdout).toContain(`${BAD} (b/`);
 
     // remediate: the quarantined host is provisioned again in region b (its second deploy succeeds).
     const aBefore = a.stats().machines!.reduce((n, m) => n + m.deployed + m.released, 0);
-    const rem = await runCli(["remediate", "--config", config, "--json"]);
+    const rem = await runCliHere(["remediate", "--config", config, "--json"]);
     expect(rem.stderr).not.toMatch(/"level":50/);
     const pass = JSON.parse(rem.stdout) as { attempted: { systemId: string; hostname: string }[]; rollout: { byOutcome: Record<string, number> } | null };
     expect(pass.attempted.map((x) => x.hostname)).toEqual([BAD]);
@@ -112,7 +113,7 @@ describe("a lasting deployment over two regions, from the CLI", () => {
     // reprovision a host of region a by hostname: released and deployed again there.
     const host = "a-az1-storage-dense-0001";
     expect(calls(a, host)).toEqual({ deployed: 1, released: 0 });
-    const re = await runCli(["reprovision", host, "--config", config, "--json", "--reason", "disk swap"]);
+    const re = await runCliHere(["reprovision", host, "--config", config, "--json", "--reason", "disk swap"]);
     expect(re.stderr).not.toMatch(/"level":50/);
     expect(re.code).toBe(0);
     expect(calls(a, host)).toEqual({ deployed: 2, released: 1 });

@@ -20,30 +20,29 @@ import type { MaasPort } from "../../src/maas/port.ts";
 import { FakeMaas, fakeMachine } from "../fakes/maas.ts";
 import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { simClient, simDeps } from "./sim-client.ts";
+import { stepClocks, until, type SteppedClock } from "./stepped-clock.ts";
 
 let sims: SimHandle[] = [];
 let store: Store | undefined;
+let clock: SteppedClock | undefined;
 afterEach(async () => {
+  clock?.stop();
+  clock = undefined;
   store?.close();
   store = undefined;
   await Promise.all(sims.map((s) => s.close()));
   sims = [];
 });
 
-const until = async (what: string, cond: () => boolean, ms = 60_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe("maintenance over two regions", () => {
   it("goes on in the region that answers while the other is away, and finishes there once it is back", async () => {
+    // On the manual clock, stepped (./stepped-clock.ts): b's host is still being re-provisioned when b goes away.
     sims = await Promise.all([
-      startSimulator({ machines: 10, speed: 1000, seed: 71, hostnamePrefix: "a" }),
-      startSimulator({ machines: 10, speed: 1000, seed: 72, hostnamePrefix: "b" }),
+      startSimulator({ machines: 10, speed: 1000, seed: 71, hostnamePrefix: "a", clock: "manual" }),
+      startSimulator({ machines: 10, speed: 1000, seed: 72, hostnamePrefix: "b", clock: "manual" }),
     ]);
+    clock = stepClocks(sims);
     const [a, b] = sims as [SimHandle, SimHandle];
     const clients = sims.map((s) => simClient(s));
     const maas = new RegionsMaas(["a", "b"].map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));

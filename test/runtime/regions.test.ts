@@ -5,6 +5,11 @@
  * host of "b" starts, none fails; once it is back its hosts resume, and every machine of
  * every region is deployed exactly once. Hosts are keyed `<region>/<system_id>` in the
  * store and the journal. Runs on both store backends.
+ *
+ * The regions run on the manual clock, stepped by the test (./stepped-clock.ts): a check
+ * that machines are deploying still holds when the test acts on it, and a moment in which
+ * nothing may happen is shown by what did happen (the other regions' hosts settling), not
+ * by a sleep.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
@@ -16,6 +21,7 @@ import { RegionsMaas } from "../../src/maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import { simClient, simDeps } from "./sim-client.ts";
 import { BACKENDS, freshDatabase } from "../store/backends.ts";
+import { stepClocks, until, type SteppedClock } from "./stepped-clock.ts";
 
 const NAMES = ["a", "b", "c"] as const;
 const PER_REGION = 12;
@@ -23,7 +29,10 @@ const PER_REGION = 12;
 let sims: SimHandle[] = [];
 let store: Store | undefined;
 let cleanup: (() => Promise<void>) | undefined;
+let clock: SteppedClock | undefined;
 afterEach(async () => {
+  clock?.stop();
+  clock = undefined;
   store?.close();
   store = undefined;
   await Promise.all(sims.map((s) => s.close()));
@@ -39,17 +48,16 @@ async function openBackend(backend: (typeof BACKENDS)[number]): Promise<Store> {
   return openStore(db.url);
 }
 
-const until = async (what: string, cond: () => boolean, ms = 60_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** Three regions of PER_REGION machines on the manual clock, their time stepped until the test ends. */
+async function startRegions(seed: number): Promise<SimHandle[]> {
+  sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: seed + i, hostnamePrefix: name, clock: "manual" })));
+  clock = stepClocks(sims);
+  return sims;
+}
 
 describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => {
   it("goes on in the other regions while one is away, resumes its hosts when it is back, deploys each machine once", async () => {
-    sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: 21 + i, hostnamePrefix: name })));
+    await startRegions(21);
     store = await openBackend(backend);
     const clients = sims.map((s) => simClient(s));
     const links = NAMES.map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 }));
@@ -86,7 +94,15 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
     // (Either may have none of the current wave left; together they do, since b's hosts are round robin with theirs.)
     await until("hosts of a and c settling while b is away", () => settledInService("a") + settledInService("c") > before.a + before.c);
     const bBefore = store.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === "b").length;
-    await new Promise((r) => setTimeout(r, 200));
+    // Then every host of a and c in the wave settles: each freed a slot in which a host of b
+    // could have been started (the journal below shows none was).
+    const wave = (store.getRollout(rolloutId)!.plan as { waves: string[][] }).waves[runner.progress().wave]!;
+    const settled = () => new Map(store!.loadHosts(rolloutId).map((h) => [h.systemId, h.outcome !== null]));
+    await until("every host of a and c in the wave settled while b is away", () => {
+      const done = settled();
+      return wave.filter((k) => regionOfKey(k) !== "b").every((k) => done.get(k) === true);
+    });
+    expect(store.loadHosts(rolloutId).filter((h) => regionOfKey(h.systemId) === "b")).toHaveLength(bBefore);
     expect(b.listening).toBe(false);
     await b.comeBack();
 
@@ -124,7 +140,7 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
   }, 120_000);
 
   it("resumes a paused rollout over three regions from the hosts' records: the rest start in every region, nothing is sent twice", async () => {
-    sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: 41 + i, hostnamePrefix: name })));
+    await startRegions(41);
     store = await openBackend(backend);
     const clients = sims.map((s) => simClient(s));
     const regionsPort = () => new RegionsMaas(NAMES.map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));
@@ -156,7 +172,7 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
   }, 120_000);
 
   it("resumes with a region away: the others' hosts go on at once, its hosts wait on it (through a kill and a second resume) and are restored once it is back, each machine deployed once", async () => {
-    sims = await Promise.all(NAMES.map((name, i) => startSimulator({ machines: PER_REGION, speed: 1000, seed: 61 + i, hostnamePrefix: name })));
+    await startRegions(61);
     store = await openBackend(backend);
     const clients = sims.map((s) => simClient(s));
     const regionsPort = () => new RegionsMaas(NAMES.map((name, i) => new RegionLink({ name, port: clients[i]!, probeIntervalMs: 20 })));

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
-import { runCli } from "./cli.ts";
+import { runCliHere } from "./cli.ts";
 
 let dir: string | undefined;
 afterEach(() => {
@@ -32,7 +32,7 @@ function pausedRollout(inFlight: boolean): { storePath: string; id: string } {
 describe("metalwave rollout --abort", () => {
   it("records a paused rollout with nothing in flight as aborted, with the reason in the journal; a second abort is refused", async () => {
     const { storePath, id } = pausedRollout(false);
-    const out = await runCli(["rollout", "--abort", "--store", storePath, "--reason", "scale-out cancelled", "--json"]);
+    const out = await runCliHere(["rollout", "--abort", "--store", storePath, "--reason", "scale-out cancelled", "--json"]);
     expect(out.code, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual({ rolloutId: id, status: "aborted" });
     const store = openStore(storePath);
@@ -43,14 +43,14 @@ describe("metalwave rollout --abort", () => {
     } finally {
       store.close();
     }
-    const again = await runCli(["rollout", "--abort", "--store", storePath]);
+    const again = await runCliHere(["rollout", "--abort", "--store", storePath]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`rollout ${id} is aborted; there is nothing to abort`);
   }, 30_000);
 
   it("refuses while a host is in flight, naming the rollout and the count, and changes nothing", async () => {
     const { storePath, id } = pausedRollout(true);
-    const out = await runCli(["rollout", "--abort", "--store", storePath]);
+    const out = await runCliHere(["rollout", "--abort", "--store", storePath]);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain(`rollout ${id} is paused with 1 host(s) in flight`);
     const store = openStore(storePath);
@@ -62,7 +62,7 @@ describe("metalwave rollout --abort", () => {
   }, 30_000);
 
   it("--reason without --abort is a usage error", async () => {
-    const out = await runCli(["rollout", "--reason", "why"]);
+    const out = await runCliHere(["rollout", "--reason", "why"]);
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("--reason goes with --abort");
   }, 30_000);

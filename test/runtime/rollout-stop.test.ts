@@ -10,6 +10,7 @@ import { openStore, type Store } from "../../src/store/index.ts";
 import { RolloutRunner } from "../../src/runtime/rollout-runner.ts";
 import { parseConfig } from "../../src/config.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
+import { ManualClock } from "../../src/sim/scheduler.ts";
 import { simClient, simDeps } from "./sim-client.ts";
 
 let sim: SimHandle | undefined;
@@ -76,7 +77,11 @@ describe("a stopped rollout", () => {
     store = openStore(":memory:");
     const s = store;
     const maas = simClient(sim);
-    const runner = new RolloutRunner(simDeps(maas, s, parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } } })));
+    // The runner's own clock is a manual one too, moved 5 ms (its observer's poll interval)
+    // every turn while it runs: once it is closed, the test moves it on and sees no poll.
+    const clock = new ManualClock(Date.now());
+    const stepping = setInterval(() => clock.set(clock.now() + 5), 1);
+    const runner = new RolloutRunner({ ...simDeps(maas, s, parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } } })), clock });
     const run = runner.run({ resume: false });
     const ended = run.then(
       () => "completed",
@@ -84,6 +89,7 @@ describe("a stopped rollout", () => {
     );
     await until(async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), "a machine to be commissioning");
     await runner.close();
+    clearInterval(stepping);
     expect(await ended).toBe("RUNNER_CLOSED");
     s.flush();
     const id = s.latestRollout()!.id;
@@ -96,9 +102,16 @@ describe("a stopped rollout", () => {
     // The canary's commissioning ends now: a runner still watching would read it and deploy.
     sim.advance(Infinity);
     expect(sim.stats().statusCounts).toEqual({ New: 11, Ready: 1 });
-    // A poll later (the observer polls every 5 ms): still nothing sent. Anything written to
-    // the closed store would throw, an unhandled error failing this file.
-    await new Promise((r) => setTimeout(r, 100));
+    // Twenty of the observer's polls later on the runner's clock: none asked MAAS anything (an
+    // observer still polling calls queryEvents as its wait ends, before the next macrotask).
+    // Anything written to the closed store would throw, an unhandled error failing this file.
+    const polls = vi.spyOn(maas, "queryEvents");
+    for (let i = 0; i < 20; i++) {
+      clock.set(clock.now() + 5);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(polls).not.toHaveBeenCalled();
+    expect(maas.load()).toEqual({ inFlight: 0, queued: 0 });
     expect(sim.stats().requests.total).toBe(sent);
     expect(journaled).toBeGreaterThan(0);
   }, 60_000);

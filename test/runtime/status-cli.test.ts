@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore, type RolloutRegion } from "../../src/store/index.ts";
 import { SIMULATED_NOTE } from "../../src/runtime/region.ts";
-import { runCli } from "./cli.ts";
+import { runCliHere } from "./cli.ts";
 
 let dir: string | undefined;
 afterEach(() => {
@@ -45,7 +45,7 @@ function storeWithPass(region: RolloutRegion | null = SIM): { storePath: string;
 describe("metalwave status", () => {
   it("--json names the latest rollout with its kind, counts and the failed hosts with their errors", async () => {
     const { storePath, id } = storeWithPass();
-    const out = await runCli(["status", "--store", storePath, "--json"]);
+    const out = await runCliHere(["status", "--store", storePath, "--json"]);
     expect(out.code, out.stderr).toBe(0);
     const s = JSON.parse(out.stdout) as {
       rollout: { id: string; kind: string; status: string };
@@ -67,7 +67,7 @@ describe("metalwave status", () => {
 
   it("prints the kind of a maintenance pass's rollout and each failed host", async () => {
     const { storePath, id } = storeWithPass();
-    const out = await runCli(["status", "--store", storePath]);
+    const out = await runCliHere(["status", "--store", storePath]);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain(`rollout ${id} (remediation) [SIMULATED]: paused`);
     expect(out.stdout).toContain(`region: SIMULATED MAAS region (embedded, made-up machines; nothing real is touched) at ${SIM.url}`);
@@ -78,14 +78,14 @@ describe("metalwave status", () => {
 
   it("says a real region's URL, and that a rollout recorded without its region did not record one", async () => {
     const real = storeWithPass({ kind: "real", url: "http://maas.example:5240/MAAS" });
-    const json = JSON.parse((await runCli(["status", "--store", real.storePath, "--json"])).stdout) as { region: unknown };
+    const json = JSON.parse((await runCliHere(["status", "--store", real.storePath, "--json"])).stdout) as { region: unknown };
     expect(json.region).toEqual({ simulated: false, url: "http://maas.example:5240/MAAS" });
-    const text = (await runCli(["status", "--store", real.storePath])).stdout;
+    const text = (await runCliHere(["status", "--store", real.storePath])).stdout;
     expect(text).toContain(`rollout ${real.id} (remediation): paused`);
     expect(text).toContain("region: MAAS region http://maas.example:5240/MAAS");
     rmSync(dir!, { recursive: true, force: true });
     const old = storeWithPass(null);
-    expect((JSON.parse((await runCli(["status", "--store", old.storePath, "--json"])).stdout) as { region: unknown }).region).toBeNull();
-    expect((await runCli(["status", "--store", old.storePath])).stdout).toContain("region: region not recorded (a rollout of an older metalwave)");
+    expect((JSON.parse((await runCliHere(["status", "--store", old.storePath, "--json"])).stdout) as { region: unknown }).region).toBeNull();
+    expect((await runCliHere(["status", "--store", old.storePath])).stdout).toContain("region: region not recorded (a rollout of an older metalwave)");
   }, 60_000);
 });

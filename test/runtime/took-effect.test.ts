@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { operationTookEffect } from "../../src/runtime/host-actors.ts";
-import { NodeStatus as S } from "../../src/model/maas/status.ts";
+import { NodeStatus as S, type NodeStatusCode } from "../../src/model/maas/status.ts";
+import { fakeMachine } from "../fakes/maas.ts";
 import type { Machine } from "../../src/maas/port.ts";
 
-const m = (status: number, owner: string | null = "admin") => ({ system_id: "abc", status, owner }) as unknown as Machine;
+const m = (status: NodeStatusCode, owner: string | null = "admin"): Machine => fakeMachine({ system_id: "abc", status, owner });
 
 describe("operationTookEffect", () => {
   it("counts a commission done once the machine is Ready or further on, not while it is New or failed", () => {

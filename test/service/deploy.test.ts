@@ -76,7 +76,7 @@ describe("metrics for Prometheus", () => {
 describe("alert rules and the Grafana dashboard (deploy/)", () => {
   it("pass promtool check rules and their promtool test rules cases", () => {
     const check = promtool(["check", "rules", ALERTS]);
-    expect(check.out).toContain("SUCCESS: 8 rules found");
+    expect(check.out).toContain("SUCCESS: 9 rules found");
     expect(check.status).toBe(0);
     const cases = promtool(["test", "rules", "metalwave-alerts.promtool.yaml"], undefined, repo("test/service"));
     expect(cases.out).toContain("SUCCESS");

@@ -12,6 +12,7 @@ import { openStore, type Store } from "../../src/store/index.ts";
 import { parseConfig, type ConfigInput } from "../../src/config.ts";
 import { startService, type ServiceHandle } from "../../src/service/index.ts";
 import type { Logger } from "../../src/log.ts";
+import type { Clock } from "../../src/clock.ts";
 
 export const TOKEN = "test-token-7f3a9c2e51b04d68";
 
@@ -44,6 +45,8 @@ export interface HarnessOptions {
   config?: ConfigInput;
   /** prom-client's process and Node.js metrics (default off). */
   defaultMetrics?: boolean;
+  /** The service's clock (its runs, their status observer, its probes); the system clock unless given. */
+  clock?: Clock;
 }
 
 function memoryLogger(lines: string[]): Logger {
@@ -90,6 +93,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
       heartbeatMs: 50,
       region: { kind: "simulated", url: sim.url },
       defaultMetrics: opts.defaultMetrics ?? false,
+      ...(opts.clock ? { clock: opts.clock } : {}),
     });
   let service = await start();
 

@@ -3,12 +3,16 @@
  * streamed as server-sent events, read back until completed, each host's history
  * from the journal, and the metrics it leaves.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ManualClock } from "../../src/sim/scheduler.ts";
 import { harness, openEvents, TOKEN, type Harness, type EventClient } from "./helpers.ts";
 
 let h: Harness | undefined;
 let events: EventClient | undefined;
+let stepping: ReturnType<typeof setInterval> | undefined;
 afterEach(async () => {
+  clearInterval(stepping);
+  vi.restoreAllMocks();
   events?.close();
   events = undefined;
   await h?.close();
@@ -155,8 +159,10 @@ describe("a rollout through the service", () => {
   });
 
   it("refuses a start that pre-flight checks fail with 422 and the findings, changes nothing, and starts with the override", async () => {
-    // Five machines cannot fill the default roles.
-    h = await harness({ machines: 5 });
+    // Five machines cannot fill the default roles. The service on a manual clock: its runs'
+    // status observer polls only when the test moves it.
+    const clock = new ManualClock(Date.now());
+    h = await harness({ machines: 5, clock });
     const refused = await h.api("POST", "/api/v1/rollouts");
     expect(refused.status).toBe(422);
     expect(refused.json.error.code).toBe("PREFLIGHT_FAILED");
@@ -164,11 +170,16 @@ describe("a rollout through the service", () => {
     expect(codes.size).toBeGreaterThan(0);
     expect(h.store.listRollouts()).toEqual([]);
     expect(h.sim.stats().statusCounts).toEqual({ New: 5 });
-    // The refused run leaves nothing polling MAAS behind it.
-    await new Promise((r) => setTimeout(r, 50));
-    const quiet = h.sim.stats().requests.total;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(h.sim.stats().requests.total).toBe(quiet);
+    // The refused run leaves nothing polling MAAS behind it: twenty of its observer's poll
+    // intervals (5 ms) on, no events read (a poll reads them as its wait ends, before the next macrotask).
+    const polls = vi.spyOn(h.maas, "queryEvents");
+    for (let i = 0; i < 20; i++) {
+      clock.set(clock.now() + 5);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(polls).not.toHaveBeenCalled();
+    // From here the clock moves on by itself, 5 ms a turn, for the run that starts.
+    stepping = setInterval(() => clock.set(clock.now() + 5), 1);
 
     const started = await h.api("POST", "/api/v1/rollouts", { body: { overrides: [...codes] } });
     expect(started.status).toBe(201);

@@ -114,6 +114,68 @@ describe("simulated charms: statuses until their relations exist", () => {
   });
 });
 
+describe("simulated mysql-router-k8s: each service's database goes through its own router", () => {
+  // canonical/mysql-router-k8s-operator: src/abstract_charm.py (app status, set by the leader), src/workload.py
+  // (unit WaitingStatus() until bootstrapped), src/relations/database_requires.py / database_provides.py / remote_databag.py.
+  const m = "-m mw:openstack";
+  const unitsOf = (c: ReturnType<typeof withK8sModel>, app: string) => Object.values(c.app("openstack", app)?.units ?? {}).map((u) => u["workload-status"]);
+
+  it("a router without its backend-database relation waits and hands out no database: the service behind it waits too; with mysql behind it both go active", () => {
+    const c = withK8sModel(1);
+    for (const [charm, name] of [["mysql-k8s", "mysql"], ["traefik-k8s", "traefik"], ["keystone-k8s", "keystone"], ["mysql-router-k8s", "keystone-mysql-router"]] as const) c.ok(`juju deploy ${m} ${charm} ${name}`);
+    c.advance(3000);
+    expect(c.app("openstack", "keystone-mysql-router")?.["application-status"]).toMatchObject({ current: "blocked", message: "Missing relation: backend-database" });
+    // WaitingStatus() has no message: status omits it, as Juju does for an empty one.
+    expect(unitsOf(c, "keystone-mysql-router").map((s) => [s.current, s.message])).toEqual([["waiting", undefined]]);
+    c.ok(`juju integrate ${m} keystone:database keystone-mysql-router:database`);
+    c.ok(`juju integrate ${m} keystone:ingress-internal traefik:ingress`);
+    c.advance(3000);
+    // Related, but the router has nothing to give: keystone never gets its database.
+    expect(c.app("openstack", "keystone")?.["application-status"]).toMatchObject({ current: "waiting", message: "(workload) Not all relations are ready" });
+    expect(c.app("openstack", "keystone-mysql-router")?.["application-status"].message).toBe("Missing relation: backend-database");
+    c.ok(`juju integrate ${m} keystone-mysql-router:backend-database mysql:database`);
+    expect(c.app("openstack", "keystone-mysql-router")?.["application-status"]).toMatchObject({ current: "waiting", message: "Waiting for mysql app on backend-database endpoint" });
+    c.advance(3000);
+    expect(c.app("openstack", "keystone-mysql-router")?.["application-status"].current).toBe("active");
+    expect(unitsOf(c, "keystone-mysql-router").map((s) => s.current)).toEqual(["active"]);
+    expect(c.app("openstack", "keystone")?.["application-status"].current).toBe("active");
+  });
+
+  it("a router with its backend but nobody on its database endpoint is blocked on that", () => {
+    const c = withK8sModel(1);
+    c.ok(`juju deploy ${m} mysql-k8s mysql`);
+    c.ok(`juju deploy ${m} mysql-router-k8s nova-api-mysql-router`);
+    c.ok(`juju integrate ${m} nova-api-mysql-router:backend-database mysql:database`);
+    c.advance(3000);
+    expect(c.app("openstack", "nova-api-mysql-router")?.["application-status"]).toMatchObject({ current: "blocked", message: "Missing relation: database" });
+    // The unit itself is bootstrapped against mysql: only the application says what is missing.
+    expect(unitsOf(c, "nova-api-mysql-router").map((s) => s.current)).toEqual(["active"]);
+  });
+
+  it("relating a service's database to a router that was never deployed is refused: the service stays blocked on its database", () => {
+    const c = withK8sModel(1);
+    for (const [charm, name] of [["mysql-k8s", "mysql"], ["traefik-k8s", "traefik"], ["keystone-k8s", "keystone"]] as const) c.ok(`juju deploy ${m} ${charm} ${name}`);
+    c.ok(`juju integrate ${m} keystone:ingress-internal traefik:ingress`);
+    expect(c.run(c.a, `juju integrate ${m} keystone:database keystone-mysql-router:database`).err).toBe('ERROR application "keystone-mysql-router" not found\n');
+    c.advance(3000);
+    expect(c.app("openstack", "keystone")?.["application-status"]).toMatchObject({ current: "blocked", message: "(database) integration missing" });
+  });
+
+  it("Juju refuses a database relation to anything that does not provide mysql_client, and a router's second backend", () => {
+    const c = withK8sModel(1);
+    for (const [charm, name] of [["mysql-k8s", "mysql"], ["mysql-k8s", "mysql-b"], ["traefik-k8s", "traefik"], ["rabbitmq-k8s", "rabbitmq"], ["keystone-k8s", "keystone"], ["mysql-router-k8s", "keystone-mysql-router"]] as const) c.ok(`juju deploy ${m} ${charm} ${name}`);
+    // JJ:state/state.go InferEndpoints: no pair of endpoints whose interfaces match.
+    for (const other of ["traefik:ingress", "rabbitmq:amqp", "rabbitmq", "keystone-mysql-router:backend-database"]) expect(c.run(c.a, `juju integrate ${m} keystone:database ${other}`).err).toBe("ERROR no relations found\n");
+    expect(c.run(c.a, `juju integrate ${m} keystone-mysql-router:backend-database traefik`).err).toBe("ERROR no relations found\n");
+    c.ok(`juju integrate ${m} keystone-mysql-router:backend-database mysql:database`);
+    expect(c.run(c.a, `juju integrate ${m} keystone-mysql-router:backend-database mysql-b:database`).err).toBe(
+      'ERROR cannot add relation "keystone-mysql-router:backend-database mysql-b:database": establishing a new relation for keystone-mysql-router:backend-database would exceed its maximum relation limit of 1 (quota limit exceeded)\n',
+    );
+    c.advance(3000);
+    expect(c.app("openstack", "keystone")?.["application-status"]).toMatchObject({ current: "blocked", message: "(database) integration missing" });
+  });
+});
+
 describe("simulated relations", () => {
   it("refuses mismatched interfaces, ambiguity, duplicates and an endpoint past its limit", () => {
     const c = cloudWith(1);
@@ -220,6 +282,35 @@ describe("charm effects on the hosts and Kubernetes", () => {
     expect(c.cloud.kube.externalAddress("openstack", "rabbitmq")).toBe("10.20.0.100");
     expect(c.app("openstack-machines", "openstack-hypervisor")?.["application-status"].current).toBe("active");
     expect(c.hosts[2]?.snaps.has("openstack-hypervisor")).toBe(true);
+  });
+});
+
+describe("simulated k8s charm: node-labels on every reconcile (K8O:charms/worker/k8s/src/charm.py _apply_node_labels)", () => {
+  it("labels nodes that joined before the config had the label, puts back a label taken off a node, and removes one dropped from the config", () => {
+    const c = withK8sModel(3);
+    const mm = "-m mw:openstack-machines";
+    const label = (n: string) => c.cloud.kube.nodes.get(n)?.labels["sunbeam/deployment"];
+    c.ok(`juju deploy ${mm} k8s -n 2 --to 0,1`);
+    c.advance(10_000);
+    c.status("openstack-machines");
+    expect([label("node-1"), label("node-2")]).toEqual([undefined, undefined]);
+    // Set once both nodes exist: the charm's config-changed labels the existing nodes, not only later joiners.
+    c.ok(`juju config ${mm} k8s node-labels=sunbeam/deployment=mw`);
+    expect([label("node-1"), label("node-2")]).toEqual(["mw", "mw"]);
+    // A node that joins later gets it too.
+    c.ok(`juju add-unit ${mm} k8s --to 2`);
+    c.advance(10_000);
+    c.status("openstack-machines");
+    expect(label("node-3")).toBe("mw");
+    // Taken off by hand: the next reconcile (any hook) puts it back.
+    c.cloud.kube.applyLabels("node-2", {}, ["sunbeam/deployment"]);
+    c.status("openstack-machines");
+    expect(label("node-2")).toBe("mw");
+    // Dropped from the config: the charm removes what it had set, and leaves labels it did not set.
+    c.cloud.kube.applyLabels("node-1", { "openstack-control-plane": "enabled" }, []);
+    c.ok(`juju config ${mm} k8s node-labels=other=x`);
+    expect(["node-1", "node-2", "node-3"].map((n) => [label(n), c.cloud.kube.nodes.get(n)?.labels["other"]])).toEqual([[undefined, "x"], [undefined, "x"], [undefined, "x"]]);
+    expect(c.cloud.kube.nodes.get("node-1")?.labels["openstack-control-plane"]).toBe("enabled");
   });
 });
 

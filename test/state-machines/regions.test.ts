@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { createActor } from "xstate";
 import { rolloutMachine, type RolloutEmitted, type RolloutInput } from "../../state-machines/rollout.ts";
 import type { HostOutcome } from "../../state-machines/host.ts";
-import { checkRegionNames, hostKey, planRegionalWaves, regionBudgets, regionOfKey, systemIdOfKey } from "../../state-machines/rollout/regions.ts";
+import { checkRegionNames, hostKey, mergeRegionWaves, planRegionalWaves, regionBudgets, regionOfKey, systemIdOfKey } from "../../state-machines/rollout/regions.ts";
 import { planWaves } from "../../state-machines/waves.ts";
 import { ConfigError } from "../../src/errors.ts";
 
@@ -136,5 +136,47 @@ describe("rolloutMachine with several regions", () => {
     expect(r.state()).toBe("running");
     for (const k of waves[0]!) r.settle(k);
     expect(r.state()).toBe("completed");
+  });
+});
+
+describe("a region planned after the rollout started", () => {
+  it("joins its canary to the current wave and its later waves after it; new waves past the end", () => {
+    expect(mergeRegionWaves([["a/1"], ["a/2", "a/3"]], 1, [["b/1"], ["b/2", "b/3"], ["b/4"]])).toEqual([["a/1"], ["a/2", "a/3", "b/1"], ["b/2", "b/3"], ["b/4"]]);
+    expect(mergeRegionWaves([["a/1"]], 1, [["b/1"], ["b/2"]])).toEqual([["a/1"], ["b/1"], ["b/2"]]);
+  });
+
+  it("keeps the rollout from completing until the region is planned, then starts its canary before its other hosts", () => {
+    const r = run({ waves: [["a/m1"], ["a/m2"]], regionsUnplanned: ["b"] });
+    expect(starts(r.take())).toEqual(["a/m1"]);
+    r.settle("a/m1");
+    expect(starts(r.take())).toEqual(["a/m2"]);
+    r.settle("a/m2");
+    // Every planned wave has settled; the rollout waits for b.
+    expect(r.state()).toBe("running");
+    r.actor.send({ type: "REGION_PLANNED", region: "b", waves: [["b/m1"], ["b/m2", "b/m3"]] });
+    const opened = r.take();
+    expect(opened.filter((e) => e.type === "rollout.waveStarted")).toEqual([{ type: "rollout.waveStarted", wave: 2, size: 1 }]);
+    expect(starts(opened)).toEqual(["b/m1"]);
+    r.settle("b/m1");
+    expect(starts(r.take())).toEqual(["b/m2", "b/m3"]);
+    r.settle("b/m2");
+    r.settle("b/m3");
+    expect(r.state()).toBe("completed");
+  });
+
+  it("completes without the region when its plan is refused (REGION_PLANNED with no waves)", () => {
+    const r = run({ waves: [["a/m1"]], regionsUnplanned: ["b"] });
+    r.settle("a/m1");
+    expect(r.state()).toBe("running");
+    r.actor.send({ type: "REGION_PLANNED", region: "b", waves: [] });
+    expect(r.state()).toBe("completed");
+  });
+
+  it("counts the region's hosts in the budgets it joins", () => {
+    const r = run({ waves: [["a/m1"]], regionsUnplanned: ["b"], budget: { perWave: "100%", total: "50%" } });
+    r.actor.send({ type: "REGION_PLANNED", region: "b", waves: [["b/m1"], ["b/m2", "b/m3"]] });
+    expect(r.actor.getSnapshot().context.fleetSize).toBe(4);
+    expect(r.actor.getSnapshot().context.totalLimit).toBe(2);
+    expect(r.actor.getSnapshot().context.regionBudgets.limit["b"]).toBeDefined();
   });
 });

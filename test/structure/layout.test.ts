@@ -94,14 +94,14 @@ describe("the source layout", () => {
   it("has no file over ~600 lines without a reason at its top", () => {
     const long = FILES.filter((f) => !NOT_YET_SPLIT.includes(f)).filter((f) => {
       const text = readFileSync(join(ROOT, f), "utf8");
-      if (text.split("\n").length <= 650) return false;
+      if (text.split("\n").length <= 620) return false;
       // The reason is said in the file's opening comment.
       const head = text.slice(0, 1500);
       return !/\b(long|lines|over 600|one file because|kept whole)\b/i.test(head);
     });
     expect(long).toEqual([]);
     // The list only shrinks: a file split since is taken off it.
-    const splitSince = NOT_YET_SPLIT.filter((f) => readFileSync(join(ROOT, f), "utf8").split("\n").length <= 650);
+    const splitSince = NOT_YET_SPLIT.filter((f) => readFileSync(join(ROOT, f), "utf8").split("\n").length <= 620);
     expect(splitSince).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import type { ReconciledOp } from "../../model/maas/reconcile.ts";
 import { base64UserData } from "../form.ts";
 import type { ParamValue } from "../form.ts";
 import type { AllocateParams, CommissionParams, CreateMachineParams, DeployParams, MachineFilter, ReleaseParams } from "../port.ts";
-import { AllocatedMachineSchema, MachineSchema, MachineStateSchema, PowerStateResultSchema, ReleasedIdsSchema } from "../schemas.ts";
+import { ALLOCATED_MACHINE_FIELDS, AllocatedMachineSchema, MACHINE_STATE_FIELDS, MachineSchema, MachineStateSchema, PowerStateResultSchema, ReleasedIdsSchema } from "../schemas.ts";
 import type { AllocatedMachine, Machine, MachineState, PowerState } from "../schemas.ts";
 import { IDEMPOTENT, NEVER, seg } from "../transport.ts";
 import type { MaasTransport, Safety } from "../transport.ts";
@@ -22,7 +22,7 @@ export function listMachines(t: MaasTransport, filter: MachineFilter = {}): Prom
 
 /** The same list as listMachines, each machine read as its state only (see MachineStateSchema). */
 export function listMachineStates(t: MaasTransport, filter: MachineFilter = {}): Promise<MachineState[]> {
-  return listAs(t, MachineStateSchema, filter);
+  return listAs(t, MachineStateSchema, filter, undefined, MACHINE_STATE_FIELDS);
 }
 
 /**
@@ -34,7 +34,7 @@ export function listMachinesEach<R>(t: MaasTransport, filter: MachineFilter, eac
   return listAs(t, MachineSchema, filter, each);
 }
 
-async function listAs<M, R = M>(t: MaasTransport, item: z.ZodType<M>, filter: MachineFilter, each?: (m: M) => R): Promise<R[]> {
+async function listAs<M, R = M>(t: MaasTransport, item: z.ZodType<M>, filter: MachineFilter, each?: (m: M) => R, fields?: ReadonlySet<string>): Promise<R[]> {
   // An empty id list means "these machines: none", not "no filter": never ask for the whole fleet.
   if (filter.id !== undefined && filter.id.length === 0) return [];
   return t.call({
@@ -46,6 +46,7 @@ async function listAs<M, R = M>(t: MaasTransport, item: z.ZodType<M>, filter: Ma
     schema: item.array() as unknown as z.ZodType<R[]>,
     itemSchema: item,
     ...(each ? { eachItem: (m: unknown) => each(m as M) } : {}),
+    ...(fields ? { fields } : {}),
     safety: IDEMPOTENT,
   });
 }
@@ -72,7 +73,7 @@ export function allocate(t: MaasTransport, params: AllocateParams): Promise<Allo
   else if (sid !== undefined) safety = { kind: "reconcile", check: (signal) => checkMachine(t, "allocate", sid, signal) };
   // Without a system_id we cannot tell our allocation from anyone else's: never re-sent.
   else safety = NEVER;
-  return t.call({ operation: "allocate", method: "POST", path: "machines/", op: "allocate", params: { ...params }, systemId: sid, schema: AllocatedMachineSchema, safety });
+  return t.call({ operation: "allocate", method: "POST", path: "machines/", op: "allocate", params: { ...params }, systemId: sid, schema: AllocatedMachineSchema, fields: ALLOCATED_MACHINE_FIELDS, safety });
 }
 
 export function deploy(t: MaasTransport, systemId: string, params: DeployParams = {}): Promise<MachineState> {
@@ -146,6 +147,7 @@ function machineOp(t: MaasTransport, operation: ReconciledOp, op: string, system
     params,
     systemId,
     schema: MachineStateSchema,
+    fields: MACHINE_STATE_FIELDS,
     safety: { kind: "reconcile", check: (signal) => checkMachine(t, operation, systemId, signal) },
   });
 }

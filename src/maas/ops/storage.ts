@@ -5,7 +5,7 @@
  * src/maas/port.ts.
  */
 import type { StorageLayoutParams } from "../port.ts";
-import { BlockDeviceSchema, MachineStateSchema } from "../schemas.ts";
+import { BlockDeviceSchema, MACHINE_STATE_FIELDS, MachineStateSchema } from "../schemas.ts";
 import type { BlockDevice, MachineState } from "../schemas.ts";
 import { IDEMPOTENT, seg } from "../transport.ts";
 import type { MaasTransport } from "../transport.ts";
@@ -59,6 +59,7 @@ export function setStorageLayout(t: MaasTransport, systemId: string, p: StorageL
     params: { ...p },
     systemId,
     schema: MachineStateSchema,
+    fields: MACHINE_STATE_FIELDS,
     safety: IDEMPOTENT,
   });
 }

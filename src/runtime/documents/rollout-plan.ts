@@ -40,6 +40,8 @@ const Recheck = z.custom<RoleRecheck>(
 const Reprovision = z.object({
   erase: z.enum(["none", "quick", "secure"]),
   recommission: z.boolean().optional(),
+  /** Leave Juju even with database or queue pods on the host's Kubernetes node (`reprovision --force`; src/layers/drain.ts). */
+  force: z.boolean().optional(),
   /** Broken and never commissioned successfully: commissioned from Broken (a remediation pass). */
   commissionFromBroken: z.boolean().optional(),
   recheck: Recheck.optional(),
@@ -88,6 +90,7 @@ const PlanV2 = z.looseObject({
   layerPeers: z.array(z.object({ systemId: z.string(), hostname: z.string(), roles: z.array(z.string()) })).optional(),
   prepare: Prepare.optional(),
   spares: z.boolean().optional(),
+  regionsUnplanned: z.array(z.string()).optional(),
 });
 
 /** Version 1: what the upgrade step reads. */

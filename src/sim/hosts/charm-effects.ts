@@ -15,7 +15,8 @@
  * - OVN chassis (active microovn units) and the metadata agent of the hypervisor snap: their
  *   neutron agents;
  * - applications of a Kubernetes model on the simulated cluster: their Services
- *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer).
+ *   (traefik-k8s and rabbitmq-k8s, and any app with `expose-external=loadbalancer`, as LoadBalancer)
+ *   and their StatefulSets' pods and claims (src/sim/hosts/kube-workloads.ts).
  * Actions (juju-layering.md §6): `{status, results}` with `completed`/`failed`.
  */
 import { kubeServiceAddress } from "../juju/render.ts";
@@ -65,8 +66,9 @@ export function reconcileCharms(cloud: SimCloud): void {
               cloud.k8s ??= { bootstrapHost: h.hostname, members: new Map(), tokens: new Map(), loadBalancer: { enabled: false, l2Mode: false, bgpMode: false, cidrs: [] } };
               if (!cloud.k8s.members.has(h.systemId)) {
                 cloud.k8s.members.set(h.systemId, h.hostname);
-                cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "", ...labels(app.config["node-labels"]) });
+                cloud.kube.addNode(h.hostname, h.address, { "node-role.kubernetes.io/control-plane": "" });
               }
+              nodeLabels(cloud, h, app.config["node-labels"]);
               k8sHosts.add(h.systemId);
               if (v.leader) {
                 cloud.k8s.loadBalancer = { enabled: app.config["load-balancer-enabled"] === "true", l2Mode: app.config["load-balancer-l2-mode"] === "true", bgpMode: app.config["load-balancer-bgp-mode"] === "true", cidrs: (app.config["load-balancer-cidrs"] ?? "").split(/[ ,]+/).filter(Boolean) };
@@ -105,6 +107,7 @@ export function reconcileCharms(cloud: SimCloud): void {
       cloud.k8s?.members.delete(sid);
       cloud.kube.removeNode(name);
       cloud.charmK8s.delete(sid);
+      cloud.k8sCharmLabels.delete(sid);
     }
   }
   for (const sid of k8sHosts) cloud.charmK8s.add(sid);
@@ -155,6 +158,20 @@ function configureHypervisor(cloud: SimCloud, h: SimHost, model: string): void {
   cloud.openstack.computeStarted({ systemId: h.systemId, hostname: h.hostname, deployment: h.deployment });
 }
 
+/**
+ * The k8s charm's LabelMaker on every reconcile of a unit, not only when its node joins
+ * (K8O:charms/worker/k8s/src/charm.py `_reconcile` → `_apply_node_labels`; charms.node_base
+ * LabelMaker.apply_node_labels): each `key=value` of `node-labels` is set on the unit's own node
+ * with --overwrite, and a label it set before that is no longer configured is removed. So an
+ * existing node gets a label added to the config later, and a node that lost one gets it back.
+ */
+function nodeLabels(cloud: SimCloud, h: SimHost, spec: string | undefined): void {
+  const want = labels(spec);
+  const before = cloud.k8sCharmLabels.get(h.systemId) ?? {};
+  cloud.kube.applyLabels(h.hostname, want, Object.keys(before).filter((k) => !(k in want)));
+  if (cloud.kube.nodes.has(h.hostname)) cloud.k8sCharmLabels.set(h.systemId, want);
+}
+
 function labels(spec: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of (spec ?? "").split(/\s+/).filter(Boolean)) {
@@ -165,6 +182,9 @@ function labels(spec: string | undefined): Record<string, string> {
 }
 
 /** Services of a Kubernetes model's applications, when the model's cloud is the simulated cluster. */
+/** The storage (claim template) of the Kubernetes charms that have one (mysql-k8s `database`, glance-k8s `local-repository`; charmcraft/metadata storage sections). */
+const CHARM_STORAGE: Readonly<Record<string, string>> = { "mysql-k8s": "database", "glance-k8s": "local-repository" };
+
 function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {
   const def = c.clouds.get(m.cloud);
   if (def?.server !== cloud.kube.url) return;
@@ -172,9 +192,12 @@ function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {
   for (const app of m.apps.values()) {
     const lb = app.charm.name === "traefik-k8s" || app.charm.name === "rabbitmq-k8s" || app.config["expose-external"] === "loadbalancer";
     cloud.kube.upsertService(m.name, app.name, lb ? "LoadBalancer" : "ClusterIP", kubeServiceAddress(m, app.name));
+    // Its StatefulSet: a pod per unit, a claim per pod for a charm with storage.
+    cloud.kube.workloads.syncApp(m.name, app.name, app.units.size, CHARM_STORAGE[app.charm.name]);
     want.add(app.name);
   }
   for (const s of [...cloud.kube.services.values()]) if (s.namespace === m.name && !want.has(s.name)) cloud.kube.removeService(m.name, s.name);
+  for (const a of cloud.kube.workloads.appsIn(m.name)) if (!want.has(a)) cloud.kube.workloads.removeApp(m.name, a);
 }
 
 // ------------------------------------------------------------------ actions

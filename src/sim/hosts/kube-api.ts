@@ -1,8 +1,9 @@
 /**
  * A simulated Kubernetes API on loopback: just what metalwave's layers use through
  * @kubernetes/client-node — /version, /api discovery, list/read nodes, and patching
- * node labels (merge and strategic-merge patches, which agree for labels), and services
- * (list/read). Nodes appear when a simulated host bootstraps or joins the cluster and
+ * node labels and `spec.unschedulable` (merge and strategic-merge patches, which agree for
+ * these), services (list/read), and the applications' pods and claims with the Eviction API
+ * (src/sim/hosts/kube-workloads.ts). Nodes appear when a simulated host bootstraps or joins the cluster and
  * become Ready `readyAfterMs` later. A service of type LoadBalancer gets an address in
  * `status.loadBalancer.ingress` only while the cluster's load balancer is enabled, from
  * its pools (the configured CIDRs or `start-end` ranges, in order): `k8s bootstrap`
@@ -12,6 +13,7 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { systemClock, wallDate, type Clock } from "../../clock.ts";
+import { SimWorkloads } from "./kube-workloads.ts";
 
 export interface SimNode {
   name: string;
@@ -24,6 +26,8 @@ export interface SimNode {
   resourceVersion: number;
   /** Its kubelet was stopped (a simulated outage): it stays NotReady. */
   kubeletStopped?: boolean;
+  /** Cordoned (`spec.unschedulable`): no new pod is scheduled on it. */
+  unschedulable?: boolean;
 }
 
 export interface SimService {
@@ -82,12 +86,15 @@ export class SimKubeApi {
   private version = 1;
   url = "";
   requests = 0;
+  /** Pods and claims of the Kubernetes models' applications (src/sim/hosts/kube-workloads.ts). */
+  readonly workloads: SimWorkloads;
 
   /** `schedule` is a test seam: when node readiness fires (default: a real, unref'd timer). */
   private readonly clock: Clock;
 
   constructor(token: string, readyAfterMs: number, schedule?: (fn: () => void, ms: number) => void, clock: Clock = systemClock) {
     this.clock = clock;
+    this.workloads = new SimWorkloads(this.nodes, () => this.version++, clock);
     this.token = token;
     this.readyAfterMs = readyAfterMs;
     this.schedule =
@@ -130,6 +137,7 @@ export class SimKubeApi {
       n.ready = true;
       n.readySince = wallDate(this.clock).toISOString();
       n.resourceVersion = this.version++;
+      this.workloads.schedule();
     }, this.readyAfterMs);
   }
 
@@ -152,11 +160,29 @@ export class SimKubeApi {
       n.ready = true;
       n.readySince = wallDate(this.clock).toISOString();
       n.resourceVersion = this.version++;
+      this.workloads.schedule();
     }, this.readyAfterMs);
   }
 
+  /** Sets and removes labels on a node as `kubectl label --overwrite` does (no-op for a missing node); a change bumps its resourceVersion. */
+  applyLabels(name: string, set: Readonly<Record<string, string>>, remove: readonly string[]): void {
+    const n = this.nodes.get(name);
+    if (n === undefined) return;
+    let changed = false;
+    for (const k of remove) if (k in n.labels && !(k in set)) {
+      delete n.labels[k];
+      changed = true;
+    }
+    for (const [k, v] of Object.entries(set)) if (n.labels[k] !== v) {
+      n.labels[k] = v;
+      changed = true;
+    }
+    if (changed) n.resourceVersion = this.version++;
+  }
+
   removeNode(name: string): void {
-    this.nodes.delete(name);
+    if (!this.nodes.delete(name)) return;
+    this.workloads.nodeGone(name);
   }
 
   /** Creates or keeps a service (a Kubernetes application's, created by Juju). Idempotent. */
@@ -233,7 +259,8 @@ export class SimKubeApi {
       apiVersion: "v1",
       kind: "Node",
       metadata: { name: n.name, uid: n.uid, resourceVersion: String(n.resourceVersion), creationTimestamp: n.createdAt, labels: { ...n.labels } },
-      spec: {},
+      // A cordoned node carries the taint the node lifecycle controller adds for spec.unschedulable.
+      spec: n.unschedulable === true ? { unschedulable: true, taints: [{ key: "node.kubernetes.io/unschedulable", effect: "NoSchedule", timeAdded: t }] } : {},
       status: {
         addresses: [
           { type: "InternalIP", address: n.address },
@@ -283,6 +310,9 @@ export class SimKubeApi {
       return this.json(res, 200, { kind: "APIResourceList", groupVersion: "v1", resources: [
           { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list", "patch"] },
           { name: "services", singularName: "service", namespaced: true, kind: "Service", verbs: ["get", "list"] },
+          { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["list"] },
+          { name: "pods/eviction", singularName: "", namespaced: true, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] },
+          { name: "persistentvolumeclaims", singularName: "persistentvolumeclaim", namespaced: true, kind: "PersistentVolumeClaim", verbs: ["delete", "list"] },
         ],
       });
     }
@@ -302,6 +332,8 @@ export class SimKubeApi {
       const items = [...this.services.values()].filter((s) => ns === undefined || s.namespace === ns).map((s) => this.renderService(s));
       return this.json(res, 200, { kind: "ServiceList", apiVersion: "v1", metadata: { resourceVersion: String(this.version) }, items });
     }
+    const w = this.workloads.route(req.method ?? "GET", path, url.searchParams, body);
+    if (w !== undefined) return this.json(res, w.code, w.body);
     const m = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
     if (m) {
       const name = decodeURIComponent(m[1] as string);
@@ -313,7 +345,7 @@ export class SimKubeApi {
         if (ct !== "application/merge-patch+json" && ct !== "application/strategic-merge-patch+json") {
           return this.status(res, 415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got ${ct})`);
         }
-        let patch: { metadata?: { labels?: Record<string, string | null> } };
+        let patch: { metadata?: { labels?: Record<string, string | null> }; spec?: { unschedulable?: unknown } };
         try {
           patch = JSON.parse(body) as typeof patch;
         } catch {
@@ -322,6 +354,12 @@ export class SimKubeApi {
         for (const [k, v] of Object.entries(patch.metadata?.labels ?? {})) {
           if (v === null) delete n.labels[k];
           else n.labels[k] = String(v);
+        }
+        // Cordon / uncordon (`kubectl cordon` patches spec.unschedulable): a node taken back in gets the pods waiting for it.
+        if (patch.spec !== undefined && "unschedulable" in patch.spec) {
+          if (patch.spec.unschedulable !== null && typeof patch.spec.unschedulable !== "boolean") return this.status(res, 422, "Invalid", `Node "${name}" is invalid: spec.unschedulable: Invalid value: must be a boolean`);
+          n.unschedulable = patch.spec.unschedulable === true;
+          if (!n.unschedulable) this.workloads.schedule();
         }
         n.resourceVersion = this.version++;
         return this.json(res, 200, this.render(n));

@@ -155,6 +155,8 @@ export class SimCloud {
   ovn: OvnCluster | null = null;
   /** Hosts the k8s / microceph charms joined to their clusters (their removal takes them out). */
   readonly charmK8s = new Set<string>();
+  /** The labels each host's k8s unit put on its node from the charm's `node-labels` (removed again when dropped from the config). */
+  readonly k8sCharmLabels = new Map<string, Record<string, string>>();
   readonly charmCeph = new Set<string>();
   /** Hosts with an openstack-hypervisor unit (its removal removes the snap). */
   readonly charmHypervisor = new Set<string>();

@@ -28,9 +28,16 @@ export interface CharmEndpoint {
  *   requires, waiting "(workload) Not all relations are ready" while one lacks remote data;
  * - glance: as ops-sunbeam, but a missing `ceph` says "ceph integration and local storage are not available";
  * - microovn, k8s: their own messages (MOO:src/charm.py, K8O:src/charm.py);
+ * - mysql-router (mysql-router-k8s, canonical/mysql-router-k8s-operator src/abstract_charm.py,
+ *   src/workload.py, src/relations/database_requires.py, database_provides.py, remote_databag.py):
+ *   the unit waits with no message until its `backend-database` relation has mysql's data, and
+ *   the leader sets the application's status: blocked "Missing relation: backend-database",
+ *   waiting "Waiting for <app> app on backend-database endpoint", blocked "Missing relation:
+ *   database" (no consumer), waiting "Waiting for <app> app on database endpoint" (blocked first,
+ *   then waiting; among equals the backend first). It serves its consumers only once its backend is ready;
  * - plain: active once settled (store charms whose rules were not read: mysql, rabbitmq, traefik, CA).
  */
-export type StatusFamily = "ops-sunbeam" | "glance" | "microovn" | "k8s" | "plain";
+export type StatusFamily = "ops-sunbeam" | "glance" | "microovn" | "k8s" | "mysql-router" | "plain";
 
 export interface CharmSpec {
   name: string;
@@ -103,7 +110,8 @@ export const CHARMS: Readonly<Record<string, CharmSpec>> = Object.fromEntries(
     machine("self-signed-certificates", "plain", "1/stable", "1.0", [prov("certificates", "tls-certificates"), prov("send-ca-cert", "certificate_transfer")], ["get-ca-certificate"]),
     // --- Kubernetes model (§3b)
     k8s("mysql-k8s", "plain", "8.0/stable", "8.0.39", [prov("database", "mysql_client")], [], "ubuntu@22.04"),
-    k8s("mysql-router-k8s", "ops-sunbeam", "8.0/stable", "8.0.39", [req("backend-database", "mysql_client"), prov("database", "mysql_client")], [], "ubuntu@22.04"),
+    // canonical/mysql-router-k8s-operator metadata.yaml: backend-database and certificates limit 1 (the charm does not block on certificates).
+    k8s("mysql-router-k8s", "mysql-router", "8.0/stable", "8.0.39", [req("backend-database", "mysql_client", { limit: 1 }), opt("certificates", "tls-certificates", { limit: 1 }), prov("database", "mysql_client")], [], "ubuntu@22.04"),
     k8s("rabbitmq-k8s", "plain", "3.12/stable", "3.12.1", [prov("amqp", "rabbitmq")], ["get-service-account"]),
     k8s("traefik-k8s", "plain", "latest/stable", "2.11.0", [opt("certificates", "tls-certificates"), prov("ingress", "ingress"), prov("traefik-route", "traefik_route")], [], "ubuntu@26.04"),
     k8s("keystone-k8s", "ops-sunbeam", SB, "2026.1", [...api(), prov("identity-service", "keystone"), prov("identity-credentials", "keystone-credentials"), prov("identity-ops", "keystone-resources"), prov("send-ca-cert", "certificate_transfer")], ["get-admin-account", "get-service-account"]),
@@ -136,6 +144,6 @@ export function endpointOf(c: CharmSpec, name: string): CharmEndpoint | undefine
 
 /** Mandatory requires, in handler order (ops-sunbeam reports the first one missing). */
 export function mandatoryRequires(c: CharmSpec): CharmEndpoint[] {
-  if (c.family === "plain" || c.family === "k8s") return [];
+  if (c.family === "plain" || c.family === "k8s" || c.family === "mysql-router") return [];
   return c.endpoints.filter((e) => e.role === "requires" && !e.optional && !(c.subordinate && e.scope === "container"));
 }

@@ -126,7 +126,51 @@ export class StatusReader {
       if (src.m.type === "caas" && m.type === "iaas" && this.env.externalAddress(src.m, offer.app) === undefined) return false;
     }
     if (app === undefined) return false;
+    // A router hands its consumers a database only once its own backend gave it one (it bootstraps against mysql first).
+    if (app.charm.family === "mysql-router" && other.endpoint === "database" && !this.routerBackendReady(srcModel, app)) return false;
     return [...app.units.values()].some((u) => this.now >= u.createdAt + this.settle && this.unitRunning(srcModel, u));
+  }
+
+  /** A mysql-router's `backend-database` relation exists and mysql's data has arrived on it. */
+  private routerBackendReady(m: JujuModel, app: JujuApplication): boolean {
+    return this.relationsOn(m, app.name, "backend-database").some((r) => this.dataReady(m, r, farEnd(r, app.name)));
+  }
+
+  private relationsOn(m: JujuModel, app: string, ep: string): JujuRelation[] {
+    return m.relations.filter((r) => r.ends.some((e) => e.app === app && e.endpoint === ep));
+  }
+
+  /**
+   * The consumers of an application's endpoint: its relations in its own model and, through
+   * its offers, those in the consuming models (each with the model it lives in and the consumer's end).
+   */
+  private consumersOf(m: JujuModel, app: string, ep: string): { model: JujuModel; relation: JujuRelation; consumer: RelationEnd }[] {
+    const out = this.relationsOn(m, app, ep).map((relation) => ({ model: m, relation, consumer: farEnd(relation, app) }));
+    const c = this.w.modelByUuid(m.uuid)?.c;
+    if (c === undefined) return out;
+    for (const o of m.offers.values()) {
+      if (o.app !== app || !o.endpoints.includes(ep)) continue;
+      for (const x of this.w.offerConnections(c, m, o.name)) {
+        const mine = x.relation.ends.find((e) => x.model.remoteApps.get(e.app)?.offer === o.name && e.endpoint === ep);
+        if (mine !== undefined) out.push({ model: x.model, relation: x.relation, consumer: farEnd(x.relation, mine.app) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The status a mysql-router leader sets on its application (canonical/mysql-router-k8s-operator
+   * src/abstract_charm.py _determine_app_status: blocked before waiting, the backend's before the consumers').
+   */
+  private routerAppStatus(m: JujuModel, app: JujuApplication, since: number): StatusValue {
+    const out: StatusValue[] = [];
+    const backend = this.relationsOn(m, app.name, "backend-database");
+    if (backend.length === 0) out.push({ current: "blocked", message: "Missing relation: backend-database", since });
+    else if (!this.routerBackendReady(m, app)) out.push({ current: "waiting", message: `Waiting for ${farEnd(backend[0] as JujuRelation, app.name).app} app on backend-database endpoint`, since });
+    const consumers = this.consumersOf(m, app.name, "database");
+    if (consumers.length === 0) out.push({ current: "blocked", message: "Missing relation: database", since });
+    else if (!consumers.some((x) => this.dataReady(x.model, x.relation, x.consumer))) out.push({ current: "waiting", message: `Waiting for ${(consumers[0] as (typeof consumers)[number]).consumer.app} app on database endpoint`, since });
+    return out.find((x) => x.current === "blocked") ?? out.find((x) => x.current === "waiting") ?? { current: "active", message: "", since };
   }
 
   private unitRunning(m: JujuModel, u: JujuUnit): boolean {
@@ -184,6 +228,9 @@ export class StatusReader {
         }
         return mk("active", "");
       }
+      case "mysql-router":
+        // src/workload.py Workload.status: WaitingStatus() until the router is bootstrapped against its backend.
+        return this.routerBackendReady(m, app) ? mk("active", "") : mk("waiting", "");
       case "glance":
       case "ops-sunbeam": {
         for (const ep of mandatoryRequires(c)) {
@@ -223,6 +270,9 @@ export class StatusReader {
   application(m: JujuModel, app: JujuApplication): StatusValue {
     const us = this.units(m, app);
     if (us.length === 0) return { current: app.charm.subordinate ? "unknown" : m.type === "caas" ? "waiting" : "unknown", message: m.type === "caas" && !app.charm.subordinate ? "waiting for units" : "", since: app.createdAt };
+    // A leader-set application status wins over the derived one (§3e); the router's leader sets one once installed.
+    const lead = us.find((x) => x.leader);
+    if (app.charm.family === "mysql-router" && lead !== undefined && lead.workload.current !== "maintenance" && lead.workload.current !== "error") return this.routerAppStatus(m, app, lead.workload.since);
     return worst(us.map((x) => x.workload));
   }
 
@@ -235,6 +285,11 @@ export class StatusReader {
     if (!src || !app) return { current: "terminated", message: "offer has been removed", since: 0 };
     return this.application(src.m, app);
   }
+}
+
+/** The other end of a relation, seen from `app`. */
+function farEnd(r: JujuRelation, app: string): RelationEnd {
+  return r.ends[0].app === app ? r.ends[1] : r.ends[0];
 }
 
 /** Juju's time format in status (`02 Jan 2006 15:04:05Z07:00`). */
