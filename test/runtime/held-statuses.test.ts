@@ -4,10 +4,15 @@
  * comes: an event the runner sends, or a delay firing (the actor's clock). A status that moves
  * the host is sent at once.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createActor, type Actor } from "xstate";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { HeldStatuses } from "../../src/runtime/held-statuses.ts";
+import { HostPersistence } from "../../src/runtime/host-persistence.ts";
+import { openStore } from "../../src/store/index.ts";
 import { hostMachine } from "../../state-machines/host.ts";
 import { flush, hostInput, makeFakes, type Outcome } from "../state-machines/helpers.ts";
 
@@ -70,5 +75,22 @@ describe("HeldStatuses", () => {
     expect(h.actor.getSnapshot().context.maasStatus).toBe(S.COMMISSIONING);
     // The retry found MAAS commissioning: no second request.
     expect(h.commissions()).toBe(1);
+  });
+
+  it("a held status is the one the host's record says (metalwave status reads it)", async () => {
+    const h = host({ grantVia: "held" });
+    await flush();
+    const store = openStore(join(mkdtempSync(join(tmpdir(), "mw-held-")), "store.sqlite"));
+    try {
+      const rolloutId = store.createRollout({ hosts: [] }).id;
+      const persistence = new HostPersistence(store, rolloutId, () => undefined, (id) => h.statuses.held(id));
+      h.statuses.observed(ID, S.COMMISSIONING, null);
+      persistence.changed(ID, h.actor);
+      persistence.flushNow();
+      expect(h.actor.getSnapshot().context.maasStatus).toBe(S.NEW);
+      expect(store.getHost(rolloutId, ID)?.maasStatus).toBe(S.COMMISSIONING);
+    } finally {
+      store.close();
+    }
   });
 });
