@@ -28,21 +28,24 @@ export interface ActorClock {
 export class HeldStatuses {
   private readonly untold = new Map<string, { status: NodeStatusCode; message: string | null }>();
   private readonly hosts: ReadonlyMap<string, HostActor>;
-
-  /** `hosts`: the runner's live host actors (read on every call). */
-  constructor(hosts: ReadonlyMap<string, HostActor>) {
-    this.hosts = hosts;
-  }
+  private readonly onHeld: (systemId: string, actor: HostActor) => void;
 
   /**
-   * An observed status for a host: sent, or held back. Returns true when it was held (the
-   * host's record is then to be saved again: it reads `held`).
+   * `hosts`: the runner's live host actors (read on every call). `onHeld`: a status was held
+   * for this host (its record, which reads `held`, is to be saved again).
    */
+  constructor(hosts: ReadonlyMap<string, HostActor>, onHeld: (systemId: string, actor: HostActor) => void = () => undefined) {
+    this.hosts = hosts;
+    this.onHeld = onHeld;
+  }
+
+  /** An observed status for a host: sent, or held back. Returns true when it was held. */
   observed(systemId: string, status: NodeStatusCode, message: string | null): boolean {
     const actor = this.hosts.get(systemId);
     if (!actor) return false;
     if (!MOVES_A_HOST.has(status)) {
       this.untold.set(systemId, { status, message });
+      this.onHeld(systemId, actor);
       return true;
     }
     // The held one is told first only where it matters: the host's own status equals this one
@@ -76,7 +79,11 @@ export class HeldStatuses {
     actor.send(event);
   }
 
-  /** Forgets what was held for a host (it settled, or was told what MAAS says now). */
+  /**
+   * Forgets what was held for a host (it settled). A restored host is sent what MAAS says now
+   * by the runner; what was held for it then is that same status, told again later as a repeat
+   * the host only records.
+   */
   drop(systemId: string): void {
     this.untold.delete(systemId);
   }

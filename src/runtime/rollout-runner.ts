@@ -97,8 +97,7 @@ export class RolloutRunner {
   private readonly layerRoles = new Map<string, readonly string[]>();
   private readonly hosts = new Map<string, HostActor>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
-  /** The statuses a host only records, held back until its next step (held-statuses.ts). */
-  private readonly statuses = new HeldStatuses(this.hosts);
+  private readonly statuses = new HeldStatuses(this.hosts, (id, actor) => this.persistence.changed(id, actor)); // held-statuses.ts
   private persistence!: HostPersistence;
   private tally!: RolloutTally;
   private coordinator: LayerCoordinator | undefined;
@@ -210,8 +209,7 @@ export class RolloutRunner {
       logger: this.log,
       ...pick(config.rollout, ["agentName", "distroSeries", "sshAuthorizedKeys", "proxy", "eraseOnRelease"]),
       me,
-      restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId),
-      beforeResult: (systemId) => this.statuses.tell(systemId),
+      restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId), beforeResult: (systemId) => this.statuses.tell(systemId),
       scopeTag: this.plan.scopeTag,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
       leave: this.coordinator
@@ -349,7 +347,6 @@ export class RolloutRunner {
     // What MAAS says now first, so the host decides on it and not on the status it
     // had saved; then RESTORED, because timers do not survive a snapshot.
     const now = this.knownStatus.get(h.systemId);
-    this.statuses.drop(h.systemId);
     if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
     actor.send({ type: "RESTORED" });
     // What the rebuilt rollout is: a held retry goes on once it runs, waits while it is paused.
@@ -389,13 +386,7 @@ export class RolloutRunner {
   private indexPlan(): void {
     this.hostInfo = new Map(this.plan.hosts.map((h) => [h.systemId, h]));
     this.tally = new RolloutTally(this.plan);
-    this.persistence = new HostPersistence(
-      this.deps.store,
-      this.rolloutId,
-      (systemId) => this.hostInfo.get(systemId),
-      // A status held back is the host's current one: its record says it.
-      (systemId) => this.statuses.held(systemId),
-    );
+    this.persistence = new HostPersistence(this.deps.store, this.rolloutId, (id) => this.hostInfo.get(id), (id) => this.statuses.held(id));
   }
 
   /** The plan's steps before any host starts (plan-prepare.ts). */
@@ -426,8 +417,7 @@ export class RolloutRunner {
       roles: info.roles,
       maasStatus: status ?? 0,
       policy,
-      ...(info.reprovision ? { reprovision: info.reprovision } : {}),
-      ...(this.coordinator ? {} : { layersOff: true }),
+      ...(info.reprovision ? { reprovision: info.reprovision } : {}), ...(this.coordinator ? {} : { layersOff: true }),
     };
   }
 
@@ -489,7 +479,6 @@ export class RolloutRunner {
           }
           case "host.settled":
             this.settle(systemId, e.outcome, e.reason);
-            // Debug: the progress, the summary (with each failure's reason) and the journal say it already.
             if (this.log.isLevelEnabled("debug")) this.log.debug({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
             break;
           case "host.retryHeld":
@@ -559,10 +548,7 @@ export class RolloutRunner {
   private onStatus(systemId: string, status: NodeStatusCode, message: string | null): void {
     this.knownStatus.set(systemId, status);
     this.log.trace({ systemId, status: STATUS_LABEL[status] }, "maas status");
-    if (this.statuses.observed(systemId, status, message)) {
-      const actor = this.hosts.get(systemId);
-      if (actor) this.persistence.changed(systemId, actor);
-    }
+    this.statuses.observed(systemId, status, message);
   }
 
   /** The rollout is over for this process once it is settled and no host is in flight. */
