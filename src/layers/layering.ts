@@ -317,6 +317,7 @@ class LayerEngine implements Layering {
       now: this.now,
       pollMs: this.o.pollMs ?? 5000,
       changes: this.changes,
+      suspect: new Set(),
       ...(watch ? { watches: new ModelWatches(watch, { client: first, tpl: this.tpl("juju"), lane: this.main, logger: this.o.logger }) } : {}),
     };
     // The earlier run's open changes of the models, settled before any layer step goes on.

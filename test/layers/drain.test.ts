@@ -33,7 +33,7 @@ function opsWith(): JujuOps {
   const lane = new Lanes({ ssh, logger: silentLogger(), policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 1000 } }).lane(undefined);
   let t = 0;
   const waitOptions = (_l: unknown, layer: string, step: string, _h: LayerHost, timeoutMs: number) => ({ layer, step, timeoutMs, pollMs: 1000, now: () => t, sleep: async (ms: number) => void (t += ms), ensureOpen: () => undefined });
-  return new JujuOps({ client, tpl: loadLayerTemplate("juju"), logger: silentLogger(), locks: new KeyedLock(), main: lane, waitOptions, reads: new Map(), gen: new Map(), models: new Set(), now: () => t, changes: new JujuChangeLog(NO_JUJU_JOURNAL, silentLogger()) }, lane);
+  return new JujuOps({ client, tpl: loadLayerTemplate("juju"), logger: silentLogger(), locks: new KeyedLock(), main: lane, waitOptions, reads: new Map(), gen: new Map(), models: new Set(), now: () => t, changes: new JujuChangeLog(NO_JUJU_JOURNAL, silentLogger()), suspect: new Set() }, lane);
 }
 
 /** A node's pods and claims; an eviction of a pod in `refuseFirst` answers 429 once. */
