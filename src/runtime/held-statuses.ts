@@ -42,7 +42,9 @@ export class HeldStatuses {
   /** An observed status for a host: sent, or held back. Returns true when it was held. */
   observed(systemId: string, status: NodeStatusCode, message: string | null): boolean {
     const actor = this.hosts.get(systemId);
-    if (!actor) return false;
+    // A settled host (stopped a microtask after) takes no more statuses; none is held for it, as
+    // every way to settling passes a step that tells it (or an end status that supersedes it).
+    if (!actor || actor.getSnapshot().status !== "active") return false;
     if (!MOVES_A_HOST.has(status)) {
       this.untold.set(systemId, { status, message });
       this.onHeld(systemId, actor);
@@ -77,15 +79,6 @@ export class HeldStatuses {
     if (!actor) return;
     this.tell(systemId);
     actor.send(event);
-  }
-
-  /**
-   * Forgets what was held for a host (it settled). A restored host is sent what MAAS says now
-   * by the runner; what was held for it then is that same status, told again later as a repeat
-   * the host only records.
-   */
-  drop(systemId: string): void {
-    this.untold.delete(systemId);
   }
 
   /** A host actor's clock (its back-offs and timeouts): the held status is told before a delay's event. */

@@ -524,7 +524,6 @@ export class RolloutRunner {
       reason: reason ?? null,
     });
     this.observer.unwatch(systemId);
-    this.statuses.drop(systemId);
     // Let the final snapshot be persisted by the subscription first.
     queueMicrotask(() => {
       this.hosts.get(systemId)?.stop();
