@@ -23,6 +23,22 @@ export { REPROVISION_RELEASABLE, recommissionPending } from "./host/setup.ts";
 
 const S = NodeStatus;
 
+/**
+ * The MAAS statuses a MAAS_STATUS event can move a host on with (its `statusChangedTo`
+ * guards: a phase's success or failure). Any other status only records itself
+ * (`recordStatus`) in every state, so the runtime may hold it back and tell the host the
+ * latest one just before its next step (src/runtime/held-statuses.ts).
+ * test/state-machines/host-run.test.ts reads the guards from the machine and checks this list.
+ */
+export const STATUSES_THAT_MOVE_A_HOST: readonly NodeStatusCode[] = [
+  S.READY,
+  S.DEPLOYED,
+  S.FAILED_COMMISSIONING,
+  S.FAILED_DEPLOYMENT,
+  S.FAILED_RELEASING,
+  S.FAILED_DISK_ERASING,
+];
+
 /** MAAS states an abort can stop (Commissioning → New, Deploying → Allocated, Disk erasing → Failed disk erasing). */
 const ABORTABLE: readonly NodeStatusCode[] = [S.COMMISSIONING, S.DEPLOYING, S.DISK_ERASING];
 
@@ -63,6 +79,7 @@ export const hostMachine = hostSetup.createMachine({
     reprovision: input.reprovision ?? null,
     reprovisionReleased: false,
     reprovisionCommissioned: false,
+    ...(input.layersOff ? { layersOff: true } : {}),
   }),
   output: ({ context }) => ({ outcome: context.outcome ?? "failed", reason: context.reason }),
   initial: "enlisted",
@@ -184,7 +201,8 @@ export const hostMachine = hostSetup.createMachine({
 
     deployed: {
       entry: { type: "emitPhase", params: { phase: "deployed" } },
-      always: "layering",
+      // Without layers a Deployed host is in service: no layering slot, no layering steps.
+      always: [{ guard: "layersOff", target: "inService" }, { target: "layering" }],
     },
 
     layering: {

@@ -92,6 +92,12 @@ export interface HostActorDeps {
    * so a resumed release finishes it.
    */
   leave: (systemId: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * Runs as each of a host's steps ends, before its result reaches the host machine: the
+   * runner tells the host the MAAS status it held back (held-statuses.ts), so the
+   * host decides its next step on the status MAAS reports now. Absent: nothing is held back.
+   */
+  beforeResult?: (systemId: string) => void;
 }
 
 /**
@@ -210,14 +216,32 @@ async function guardedCall(
 
 /** The named actors, ready for `hostMachine.provide({ actors })`. */
 export function createHostActors(deps: HostActorDeps) {
+  /** One of a host's steps (an XState promise actor): its result reaches the host after `beforeResult`. */
+  const step = <O, I extends { systemId: string }>(run: (args: { input: I; signal: AbortSignal }) => Promise<O>) =>
+    fromPromise<O, I>(async ({ input, signal }) => {
+      try {
+        return await run({ input, signal });
+      } finally {
+        deps.beforeResult?.(input.systemId);
+      }
+    });
+  /**
+   * The request of a MAAS operation (commission, deploy, release): its result leads the host
+   * only to `waiting` (done) or to `failedAttempt` → `backingOff` / `quarantining` (rejected),
+   * and none of those reads the MAAS status before the host's next event or delay, which are
+   * told the held status themselves (held-statuses.ts). So its result goes without it: the
+   * Commissioning or Deploying its own answer reports is then superseded by Ready or Deployed
+   * and never costs the host a step of its own.
+   */
+  const request = <I extends { systemId: string }>(run: (args: { input: I; signal: AbortSignal }) => Promise<void>) => fromPromise<void, I>(run);
   return {
-    commissionMachine: fromPromise<void, { systemId: string; recommission?: true }>(async ({ input }) => {
+    commissionMachine: request<{ systemId: string; recommission?: true }>(async ({ input }) => {
       // A re-commissioning starts from Ready, so only Commissioning or Testing shows that it
       // began; a Ready machine found after a crash is commissioned again rather than skipped.
       const proof = input.recommission ? (m: MachineState) => tookEffect("commission", m, { me: deps.me }) : undefined;
       await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof, commissionEvidence(deps, input.systemId));
     }),
-    tagMachine: fromPromise<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
+    tagMachine: step<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
       try {
         const todo = deps.taggingFor(input.systemId);
         let disks: readonly DiskTagChange[] = todo.disks;
@@ -243,12 +267,12 @@ export function createHostActors(deps: HostActorDeps) {
         throw asStepError("tag", input.systemId, e);
       }
     }),
-    allocateMachine: fromPromise<void, { systemId: string }>(async ({ input }) => {
+    allocateMachine: step<void, { systemId: string }>(async ({ input }) => {
       await guardedCall(deps, "allocate", input.systemId, () =>
         deps.maas.allocate({ system_id: input.systemId, agent_name: deps.agentName, comment: "metalwave rollout" }),
       );
     }),
-    deployMachine: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
+    deployMachine: request<{ systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
       const userData = renderUserData({
         hostname: input.hostname,
         systemId: input.systemId,
@@ -262,7 +286,7 @@ export function createHostActors(deps: HostActorDeps) {
       );
     }),
     // XState aborts `signal` when it stops this actor (an abort of the host or the rollout): the removal stops at its next command or wait.
-    releaseMachine: fromPromise<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input, signal }) => {
+    releaseMachine: request<{ systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input, signal }) => {
       if (input.leave) {
         try {
           await deps.leave(input.systemId, signal);
@@ -280,15 +304,15 @@ export function createHostActors(deps: HostActorDeps) {
         }),
       );
     }),
-    abortMachine: fromPromise<AbortOutput, { systemId: string }>(async ({ input }) => {
+    abortMachine: step<AbortOutput, { systemId: string }>(async ({ input }) => {
       const status = await guardedCall(deps, "abort", input.systemId, () => deps.maas.abort(input.systemId, "metalwave: abort"));
       return { status };
     }),
-    markBroken: fromPromise<void, { systemId: string; reason: string }>(async ({ input }) => {
+    markBroken: step<void, { systemId: string; reason: string }>(async ({ input }) => {
       await guardedCall(deps, "markBroken", input.systemId, () => deps.maas.markBroken(input.systemId, `metalwave quarantine: ${input.reason}`));
     }),
     // XState aborts `signal` when it stops this actor (the layering state's timeout, an abort).
-    layerHost: fromPromise<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input, signal }) => {
+    layerHost: step<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input, signal }) => {
       try {
         await deps.layer(input, signal);
       } catch (e) {

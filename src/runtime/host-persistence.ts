@@ -16,6 +16,7 @@
  */
 import type { Actor, AnyActorLogic } from "xstate";
 import type { Store } from "../store/index.ts";
+import type { NodeStatusCode } from "../model/maas/status.ts";
 import { topLevelPhase, type hostMachine } from "../../state-machines/host.ts";
 import type { PlannedHost } from "./deployment-plan.ts";
 import { isOutcome } from "./progress.ts";
@@ -61,10 +62,14 @@ export class HostPersistence {
   /** A phase change was saved and is to be committed when the window's timer fires. */
   private phaseChanged = false;
 
-  constructor(store: Store, rolloutId: string, planned: (systemId: string) => PlannedHost | undefined) {
+  /** A MAAS status the runner observed for a host and has not told it yet (its latest), if any. */
+  private readonly latestStatus: (systemId: string) => NodeStatusCode | undefined;
+
+  constructor(store: Store, rolloutId: string, planned: (systemId: string) => PlannedHost | undefined, latestStatus: (systemId: string) => NodeStatusCode | undefined = () => undefined) {
     this.store = store;
     this.rolloutId = rolloutId;
     this.planned = planned;
+    this.latestStatus = latestStatus;
   }
 
   /** A host restored from the store: its record already says `phase`. */
@@ -142,7 +147,7 @@ export class HostPersistence {
       phase: top,
       outcome,
       lastError: ctx.lastError,
-      maasStatus: ctx.maasStatus,
+      maasStatus: this.latestStatus(systemId) ?? ctx.maasStatus,
       snapshot: persistedSnapshotOf(actor),
     });
     if (this.savedPhase.get(systemId) === top) return;

@@ -38,6 +38,7 @@ import { RolloutError } from "./rollout-error.ts";
 import { hostPolicyFrom } from "./host-policy.ts";
 import { preparePlan, type PreparedPlan } from "./plan-prepare.ts";
 import { HostPersistence } from "./host-persistence.ts";
+import { HeldStatuses } from "./held-statuses.ts";
 import { resumePointOf, withoutChildren } from "./resume.ts";
 import { hasRolloutEvent } from "./documents/journal-entry.ts";
 import { readHostError } from "./documents/host-error.ts";
@@ -96,6 +97,7 @@ export class RolloutRunner {
   private readonly layerRoles = new Map<string, readonly string[]>();
   private readonly hosts = new Map<string, HostActor>();
   private readonly knownStatus = new Map<string, NodeStatusCode>();
+  private readonly statuses = new HeldStatuses(this.hosts, (id, actor) => this.persistence.changed(id, actor)); // held-statuses.ts
   private persistence!: HostPersistence;
   private tally!: RolloutTally;
   private coordinator: LayerCoordinator | undefined;
@@ -207,7 +209,7 @@ export class RolloutRunner {
       logger: this.log,
       ...pick(config.rollout, ["agentName", "distroSeries", "sshAuthorizedKeys", "proxy", "eraseOnRelease"]),
       me,
-      restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId),
+      restoredFirstCall: (systemId) => this.restoredUnchecked.delete(systemId), beforeResult: (systemId) => this.statuses.tell(systemId),
       scopeTag: this.plan.scopeTag,
       layer: this.coordinator ? (h, signal) => this.coordinator!.layer(h, signal) : async () => undefined,
       leave: this.coordinator
@@ -326,7 +328,7 @@ export class RolloutRunner {
 
   /** A host in flight at the restart, made again from its snapshot (not started yet). */
   private restoreHost(h: HostRecord, snapshot: HostSnapshot, hostLogic: typeof hostMachine, policy: HostPolicy): void {
-    const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy) });
+    const actor = createActor(hostLogic, { snapshot: withoutChildren(snapshot), input: this.hostInput(h.systemId, policy), clock: this.statuses.clockFor(h.systemId) });
     if (!this.knownStatus.has(h.systemId) && h.maasStatus !== null && isStatusCode(h.maasStatus)) this.knownStatus.set(h.systemId, h.maasStatus);
     this.attachHost(h.systemId, actor);
     this.tally.enter(h.systemId, h.phase);
@@ -384,7 +386,7 @@ export class RolloutRunner {
   private indexPlan(): void {
     this.hostInfo = new Map(this.plan.hosts.map((h) => [h.systemId, h]));
     this.tally = new RolloutTally(this.plan);
-    this.persistence = new HostPersistence(this.deps.store, this.rolloutId, (systemId) => this.hostInfo.get(systemId));
+    this.persistence = new HostPersistence(this.deps.store, this.rolloutId, (id) => this.hostInfo.get(id), (id) => this.statuses.held(id));
   }
 
   /** The plan's steps before any host starts (plan-prepare.ts). */
@@ -415,7 +417,7 @@ export class RolloutRunner {
       roles: info.roles,
       maasStatus: status ?? 0,
       policy,
-      ...(info.reprovision ? { reprovision: info.reprovision } : {}),
+      ...(info.reprovision ? { reprovision: info.reprovision } : {}), ...(this.coordinator ? {} : { layersOff: true }),
     };
   }
 
@@ -427,15 +429,15 @@ export class RolloutRunner {
         const cmd = rolloutToHost(e);
         if (!cmd) return;
         if (cmd.kind === "start") {
-          const actor = createActor(hostLogic, { input: this.hostInput(cmd.systemId, policy) });
+          const actor = createActor(hostLogic, { input: this.hostInput(cmd.systemId, policy), clock: this.statuses.clockFor(cmd.systemId) });
           this.attachHost(cmd.systemId, actor);
           this.observer.watch(cmd.systemId, this.knownStatus.get(cmd.systemId));
           this.coordinator?.started(cmd.systemId);
           actor.start();
         } else if (cmd.kind === "broadcast") {
-          for (const actor of this.hosts.values()) actor.send(cmd.event);
+          for (const systemId of [...this.hosts.keys()]) this.statuses.send(systemId, cmd.event);
         } else {
-          this.hosts.get(cmd.systemId)?.send(cmd.event);
+          this.statuses.send(cmd.systemId, cmd.event);
         }
       });
     }
@@ -477,7 +479,7 @@ export class RolloutRunner {
           }
           case "host.settled":
             this.settle(systemId, e.outcome, e.reason);
-            this.log.info({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
+            if (this.log.isLevelEnabled("debug")) this.log.debug({ ...fixed, outcome: e.outcome, reason: e.reason }, "host settled");
             break;
           case "host.retryHeld":
             this.held.add(systemId);
@@ -544,8 +546,8 @@ export class RolloutRunner {
 
   private onStatus(systemId: string, status: NodeStatusCode, message: string | null): void {
     this.knownStatus.set(systemId, status);
-    this.hosts.get(systemId)?.send({ type: "MAAS_STATUS", status, ...(message ? { message } : {}) });
     this.log.trace({ systemId, status: STATUS_LABEL[status] }, "maas status");
+    this.statuses.observed(systemId, status, message);
   }
 
   /** The rollout is over for this process once it is settled and no host is in flight. */

@@ -114,6 +114,8 @@ export interface HostInput {
   policy: HostPolicy;
   /** Release (with erase), redeploy and re-layer a machine already in use. */
   reprovision?: Reprovision;
+  /** The rollout runs no layers: a Deployed host is in service without a layering phase (no slot, no layerHost). */
+  layersOff?: boolean;
 }
 
 export interface HostError {
@@ -156,6 +158,8 @@ export interface HostContext {
   reprovisionCommissioned?: boolean;
   /** The rollout is paused: no retry starts (a failed attempt waits in `retryHeld` until it resumes). */
   held?: boolean;
+  /** From the input: no layering phase (absent in snapshots saved before it existed: layered). */
+  layersOff?: boolean;
 }
 
 export type HostEvent =

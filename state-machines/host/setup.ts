@@ -100,6 +100,7 @@ export const hostSetup = setup({
       context.attempts[params.retry] < context.policy.maxAttempts[params.retry],
     grantIs: ({ event }, params: { phase: CappedPhase }) => event.type === "SLOT_GRANTED" && event.phase === params.phase,
     notTagged: ({ context }) => !context.tagged,
+    layersOff: ({ context }) => !!context.layersOff,
     /**
      * After a phase timed out and its abort ran, MAAS shows the phase finished after
      * all (it raced our timer): the phase succeeded, and the attempt is not lost.

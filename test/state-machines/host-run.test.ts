@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createActor } from "xstate";
-import { hostMachine, backoffDelayMs, describeError, FAILURE_HISTORY, type HostEmitted } from "../../state-machines/host.ts";
+import { hostMachine, backoffDelayMs, describeError, FAILURE_HISTORY, STATUSES_THAT_MOVE_A_HOST, type HostEmitted } from "../../state-machines/host.ts";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { drive, flush, top, fastPolicy, hostInput } from "./helpers.ts";
 
@@ -45,6 +45,36 @@ describe("hostMachine with fake actors", () => {
       "host.slotRequest:layering",
       "host.slotRelease:layering",
     ]);
+  });
+
+  it("moves on a MAAS_STATUS only with STATUSES_THAT_MOVE_A_HOST: the statuses of every guard on that event, read from the machine", () => {
+    interface Node { states: Record<string, Node>; transitions: Map<string, { guard?: unknown }[]> }
+    const nodes = (n: Node): Node[] => [n, ...Object.values(n.states).flatMap(nodes)];
+    const guarded = new Set<number>();
+    const guardTypes = new Set<string>();
+    for (const n of nodes(hostMachine.root as unknown as Node)) {
+      for (const t of n.transitions.get("MAAS_STATUS") ?? []) {
+        if (t.guard === undefined) continue;
+        const g = t.guard as { type: string; params: { statuses: number[] } };
+        guardTypes.add(g.type);
+        for (const s of g.params.statuses) guarded.add(s);
+      }
+    }
+    // The only guard on MAAS_STATUS is statusChangedTo: any other status is recorded, nothing more.
+    expect([...guardTypes]).toEqual(["statusChangedTo"]);
+    expect([...guarded].sort()).toEqual([...STATUSES_THAT_MOVE_A_HOST].sort());
+  });
+
+  it("without layers (input.layersOff) goes from deployed straight to inService: no layering slot, no layerHost", async () => {
+    const h = drive({ input: { layersOff: true } });
+    await flush();
+    await h.status(S.READY);
+    await h.status(S.DEPLOYED);
+    expect(h.actor.getSnapshot().output).toEqual({ outcome: "inService", reason: null });
+    expect(h.phases()).toEqual(["enlisted", "commissioning", "tagging", "allocating", "deploying", "deployed", "inService"]);
+    expect(h.actorsCalled()).not.toContain("layerHost");
+    const slots = h.emitted.filter((e) => e.type === "host.slotRequest" || e.type === "host.slotRelease").map((e) => `${e.type}:${(e as { phase: string }).phase}`);
+    expect(slots).toEqual(["host.slotRequest:commissioning", "host.slotRelease:commissioning", "host.slotRequest:deploying", "host.slotRelease:deploying"]);
   });
 
   it("does no work in a capped phase until SLOT_GRANTED for that phase arrives", async () => {
