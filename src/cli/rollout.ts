@@ -103,6 +103,9 @@ export function layeringFor(config: Config, logger: Logger, sim: SimHandle | und
     ...(fleet ? { endpoint: (t: SshTarget) => fleet.endpoint(t.systemId) } : {}),
     knownHosts: sim ? embeddedRegionSsh(sim).knownHosts : openKnownHosts(config, localStateDir(config.store)),
     commandTimeoutMs: config.ssh.commandTimeoutMs,
+    // The embedded region's hosts are on loopback and listen once Deployed: a refused connection
+    // is a host made unreachable, found in 350 ms instead of the 3.5 s a real network gets.
+    ...(sim ? { connectBackoffMs: { base: 50, max: 400 } } : {}),
     logger: logger.child({ component: "ssh" }),
   });
   const engine = createLayering({

@@ -84,6 +84,12 @@ export class CallJournal {
   private readonly open = new Map<string, number>();
   /** The parameters those open calls were begun with (what the machine looked like before). */
   private readonly openParams = new Map<number, unknown>();
+  /**
+   * `${systemId}/${op}` of the open calls settled as taken in this process: the runner settles
+   * them before any host is restored, and a restored host whose first request is that call
+   * must not send it again when the machine's status alone cannot show it ran.
+   */
+  private readonly takenOnResume = new Set<string>();
   private readonly window: IntentWindow;
 
   /** `beforeIntents` runs just before a batch of intents is written, with their hosts (the runner saves those hosts' snapshots into the same commit). */
@@ -116,6 +122,11 @@ export class CallJournal {
     return this.open.get(`${systemId}/${op}`);
   }
 
+  /** Whether an earlier process's `op` on the machine was settled as taken in this process (answered once). */
+  tookEffectOnResume(systemId: string, op: string): boolean {
+    return this.takenOnResume.delete(`${systemId}/${op}`);
+  }
+
   /** The parameters an open call of an earlier process was begun with (undefined: none). */
   paramsOf(callId: number): unknown {
     return this.openParams.get(callId);
@@ -123,7 +134,9 @@ export class CallJournal {
 
   reconciled(callId: number, tookEffect: boolean): void {
     for (const [k, v] of this.open) {
-      if (v === callId) this.open.delete(k);
+      if (v !== callId) continue;
+      this.open.delete(k);
+      if (tookEffect) this.takenOnResume.add(k);
     }
     this.openParams.delete(callId);
     this.store.endCall(callId, tookEffect ? "ok" : "error", `reconciled after restart: ${tookEffect ? "it had taken effect" : "it had not taken effect"}`);

@@ -129,11 +129,25 @@ interface CallEvidence {
 function commissionEvidence(deps: HostActorDeps, systemId: string): CallEvidence {
   return {
     before: () => ({ commissioningResultId: deps.observer.commissioningResultId(systemId) ?? null }),
-    tookEffectSince: (params, m) => {
-      const before = (params as { commissioningResultId?: unknown } | undefined)?.commissioningResultId;
-      return commissionedSince(typeof before === "number" || before === null ? before : undefined, m);
-    },
+    tookEffectSince: commissionedSinceIntent,
   };
+}
+
+/** A commission's intent recorded the machine's commissioning script set: a new one since proves the request ran. */
+function commissionedSinceIntent(params: unknown, m: MachineState): boolean {
+  const before = (params as { commissioningResultId?: unknown } | undefined)?.commissioningResultId;
+  return commissionedSince(typeof before === "number" || before === null ? before : undefined, m);
+}
+
+/**
+ * Whether a call an earlier process left with an unknown outcome took effect, from the machine
+ * read now and what its intent recorded before the request (`params`): the rule the runner
+ * settles open calls by on resume, before any host decides, and the one a host applies to a
+ * call still open when it acts. A commission sent from Failed commissioning that ran and
+ * failed again leaves the status as it was; only the script set shows it ran.
+ */
+export function unknownCallTookEffect(op: HostOperation, m: MachineState, me: string, params: unknown): boolean {
+  return operationTookEffect(op, m, me) || (op === "commission" && commissionedSinceIntent(params, m));
 }
 
 /**
@@ -163,8 +177,10 @@ async function guardedCall(
   if (pending === undefined && deps.restoredFirstCall(systemId)) {
     // The first request of a host restored from a snapshot: the snapshot may be older than
     // the last request it sent (saved just before the answer came back), so look first.
+    // The runner may have settled this host's open call as taken (by the evidence its intent
+    // recorded) before the host was restored: a commission that ran and failed again shows only there.
     const m = await deps.maas.readMachine(systemId);
-    if (tookEffectOn(m)) {
+    if (tookEffectOn(m) || deps.calls.tookEffectOnResume(systemId, op)) {
       deps.logger.debug({ systemId, op, status: m.status_name }, "restored host: request already took effect, not sent again");
       deps.observer.note(m);
       return m.status;

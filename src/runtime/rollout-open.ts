@@ -17,7 +17,7 @@ import { newRolloutJournal, planNewRollout } from "./new-rollout.ts";
 import type { PreparedPlan } from "./plan-prepare.ts";
 import { RolloutError } from "./rollout-error.ts";
 import type { CallJournal } from "./call-journal.ts";
-import { isHostOperation, operationTookEffect } from "./host-actors.ts";
+import { isHostOperation, unknownCallTookEffect } from "./host-actors.ts";
 
 /** Machines per filtered read of statuses (a URL of 500 `id=` stays well under 16 KiB). */
 const STATUS_READ_BATCH = 500;
@@ -49,7 +49,7 @@ export async function settleUnresolvedCalls(maas: MaasPort, calls: CallJournal, 
   for (const c of calls.unresolved()) {
     if (!isHostOperation(c.op) || !mine(c.systemId)) continue;
     const m = await maas.readMachine(c.systemId);
-    calls.reconciled(c.callId, operationTookEffect(c.op, m, me));
+    calls.reconciled(c.callId, unknownCallTookEffect(c.op, m, me, calls.paramsOf(c.callId)));
     if (isStatusCode(m.status)) known.set(m.system_id, m.status);
   }
 }

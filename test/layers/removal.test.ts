@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../../src/sim/index.ts";
-import { layeredRigPerTest, MIXED_50, simClient, simDeps } from "../runtime/sim-client.ts";
+import { LAYERED_14, layeredRigPerTest, simClient, simDeps } from "../runtime/sim-client.ts";
 import { openStore } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -40,7 +40,7 @@ function inJuju(systemId: string) {
 
 async function layered(): Promise<{ deps: RunnerDeps; plan: Awaited<ReturnType<typeof readAndPlan>> }> {
   // The first remove-unit of a microovn unit fails: a removal cut short, resumed by the release's retry.
-  rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20, faults: "fail=1:match=machines microovn/:first=1:code=1" } });
+  rig.sim = await startSimulator({ fleet: LAYERED_14, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20, faults: "fail=1:match=machines microovn/:first=1:code=1" } });
   const maas = simClient(rig.sim);
   const plan = await readAndPlan(maas, config);
   rig.store = openStore(":memory:");

@@ -13,7 +13,7 @@ import { silentLogger } from "../../src/log.ts";
 import type { MaasClient } from "../../src/maas/client.ts";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
 import { CallJournal } from "../../src/runtime/call-journal.ts";
-import { createHostActors, type HostActorDeps } from "../../src/runtime/host-actors.ts";
+import { createHostActors, unknownCallTookEffect, type HostActorDeps } from "../../src/runtime/host-actors.ts";
 import { TagBatcher } from "../../src/runtime/tag-batcher.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { MINUTE, rig, type Rig } from "../integration/helpers.ts";
@@ -103,6 +103,30 @@ describe("a commission retry a crash left unknown", () => {
     expect(store!.openCalls(rollout)).toEqual([]);
     const ended = store!.journal(rollout).filter((e) => e.kind === "maas_call").map((e) => e.data as { callId?: number; outcome?: string; event?: string });
     expect(ended).toContainEqual(expect.objectContaining({ event: "end", callId, outcome: "ok" }));
+  });
+
+  // The runner settles every open call when it resumes, before any host acts (a host then finds
+  // none open): that settling must read the script set too, or the call is closed as not taken
+  // and the host sends it again (crash-remediation: a host meant to be quarantined came back).
+  it("is judged the same when the resuming runner settles the open calls before the hosts start, and the restored host does not send it again", async () => {
+    /** As the runner resumes: every open call settled by reading its machine, then the restored host's first request. */
+    const resumeAsRunner = async (id: string, rollout: string, callId: number): Promise<boolean> => {
+      const calls = new CallJournal(store!, rollout);
+      const taken = unknownCallTookEffect("commission", await r!.client.readMachine(id), "admin", calls.paramsOf(callId));
+      calls.reconciled(callId, taken);
+      let first = true;
+      const deps = { ...depsFor(r!.client, calls, () => undefined), restoredFirstCall: () => first && !(first = false) };
+      await toPromise(createActor(createHostActors(deps).commissionMachine, { input: { systemId: id } }).start());
+      return taken;
+    };
+    const ran = await crashedMidRetry(true);
+    expect(await resumeAsRunner(ran.id, ran.rollout, ran.callId)).toBe(true);
+    expect(r!.sim.region.bySystemId.get(ran.id)!.counts.commissioned).toBe(ran.commissionsBefore);
+    store?.close();
+    await r?.close();
+    const lost = await crashedMidRetry(false);
+    expect(await resumeAsRunner(lost.id, lost.rollout, lost.callId)).toBe(false);
+    expect(r!.sim.region.bySystemId.get(lost.id)!.counts.commissioned).toBe(lost.commissionsBefore + 1);
   });
 
   it("that never reached MAAS is sent again", async () => {

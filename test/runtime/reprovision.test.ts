@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../../src/sim/index.ts";
-import { layeredRigPerTest, MIXED_50, simClient, simDeps } from "./sim-client.ts";
+import { LAYERED_14, layeredRigPerTest, simClient, simDeps } from "./sim-client.ts";
 import { openStore } from "../../src/store/index.ts";
 import { RolloutRunner, type RunnerDeps } from "../../src/runtime/rollout-runner.ts";
 import { readAndPlan } from "../../src/runtime/deployment-plan.ts";
@@ -37,7 +37,7 @@ const config: Config = parseConfig({
 
 describe("re-provisioning", () => {
   it("re-provisions a host with erase and re-layers it; a host that fails is quarantined and a spare takes its role", async () => {
-    const probe = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11 });
+    const probe = await startSimulator({ fleet: LAYERED_14, zeroDuration: true, seed: 11 });
     const plan = await readAndPlan(simClient(probe), config);
     await probe.close();
     const computes = plan.rollout.hosts.filter((h) => h.roles.includes("compute"));
@@ -46,7 +46,7 @@ describe("re-provisioning", () => {
     const spare = plan.roles.spares["compute"]![0]!;
 
     // Erasing the doomed host's disks always fails: its re-provisioning cannot succeed.
-    rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, faults: `erase.fail@${doomed.hostname}=1`, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+    rig.sim = await startSimulator({ fleet: LAYERED_14, zeroDuration: true, seed: 11, faults: `erase.fail@${doomed.hostname}=1`, hosts: { sshPort: 0, nodeReadyMs: 20 } });
     const maas = simClient(rig.sim);
     rig.store = openStore(":memory:");
     rig.layering = layeringFor(config, silentLogger(), rig.sim)!;
@@ -90,7 +90,7 @@ describe("re-provisioning", () => {
 
 describe("re-provisioning with re-commissioning", () => {
   it("commissions a storage host again after its release, recomputes its ceph disk tags from the new disks and returns it to service; a host whose new hardware no longer fits its role is quarantined", async () => {
-    rig.sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
+    rig.sim = await startSimulator({ fleet: LAYERED_14, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20 } });
     const maas = simClient(rig.sim);
     const plan = await readAndPlan(maas, config);
     rig.store = openStore(":memory:");
@@ -166,10 +166,12 @@ describe("metalwave reprovision (command line)", () => {
   }
 
   it("refuses bad input with exit 2 and says what is wrong", async () => {
-    expect(await cli(["reprovision"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/name at least one host/) });
-    expect(await cli(["reprovision", "h1", "--erase", "shred"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--erase shred: expected one of none, quick, secure/) });
-    expect(await cli(["reprovision", "h1"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/maas\.url.*--maas-url/) });
+    // Four processes at once: each is mostly Node loading the CLI.
+    const [none, shred, noRegion, recommission] = await Promise.all([cli(["reprovision"]), cli(["reprovision", "h1", "--erase", "shred"]), cli(["reprovision", "h1"]), cli(["reprovision", "h1", "--recommission"])]);
+    expect(none).toMatchObject({ code: 2, stderr: expect.stringMatching(/name at least one host/) });
+    expect(shred).toMatchObject({ code: 2, stderr: expect.stringMatching(/--erase shred: expected one of none, quick, secure/) });
+    expect(noRegion).toMatchObject({ code: 2, stderr: expect.stringMatching(/maas\.url.*--maas-url/) });
     // --recommission is a known flag: the command gets as far as needing a region.
-    expect(await cli(["reprovision", "h1", "--recommission"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/maas\.url.*--maas-url/) });
+    expect(recommission).toMatchObject({ code: 2, stderr: expect.stringMatching(/maas\.url.*--maas-url/) });
   }, 30_000);
 });

@@ -4,7 +4,6 @@
  * the SSH commands the layers ran, by outcome — a command the host fails shows up as
  * `failed`, a check's "not yet" as `nonzero_allowed` — with their durations.
  */
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
 import { MaasClient } from "../../src/maas/client.ts";
@@ -15,8 +14,8 @@ import { layeringFor } from "../../src/cli/rollout.ts";
 import { startService, type ServiceHandle } from "../../src/service/index.ts";
 import { SSH_OUTCOMES } from "../../src/service/metrics.ts";
 import { TOKEN, type Json } from "./helpers.ts";
+import { LAYERED_14 } from "../runtime/sim-client.ts";
 
-const MIXED_50 = fileURLToPath(new URL("../../machines/fleet-mixed-50.yaml", import.meta.url));
 /** The first three `juju add-machine` (run on the juju client machine) exit 4; each step's second attempt succeeds. */
 const HOST_FAULTS = "fail=1:match=juju add-machine:first=3:code=4";
 
@@ -25,7 +24,7 @@ let store: Store;
 let service: ServiceHandle;
 
 beforeAll(async () => {
-  sim = await startSimulator({ fleet: MIXED_50, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20, faults: HOST_FAULTS } });
+  sim = await startSimulator({ fleet: LAYERED_14, zeroDuration: true, seed: 11, hosts: { sshPort: 0, nodeReadyMs: 20, faults: HOST_FAULTS } });
   const maas = new MaasClient({ url: sim.url, apiKey: sim.apiKey, requestsPerSecond: 0, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
   store = openStore(":memory:", { writeBehindMs: 50 });
   const config = parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } }, layers: { stepAttempts: 2 } });

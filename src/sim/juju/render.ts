@@ -64,8 +64,13 @@ function relationsOf(m: JujuModel, app: string): Record<string, { "related-appli
   return out;
 }
 
-export function applicationJson(r: StatusReader, m: JujuModel, app: JujuApplication): Record<string, unknown> {
-  const views = r.units(m, app);
+/** Every application's unit views, read once for a whole render (a unit's view is the same throughout one read). */
+function unitViews(r: StatusReader, m: JujuModel): Map<string, UnitView[]> {
+  return new Map([...m.apps.values()].map((a) => [a.name, r.units(m, a)]));
+}
+
+export function applicationJson(r: StatusReader, m: JujuModel, app: JujuApplication, all: ReadonlyMap<string, UnitView[]> = unitViews(r, m)): Record<string, unknown> {
+  const views = all.get(app.name) ?? r.units(m, app);
   const subordinateTo = [...new Set(m.relations.filter((x) => x.scope === "container" && x.ends.some((e) => e.app === app.name)).map((x) => (x.ends[0].app === app.name ? x.ends[1].app : x.ends[0].app)))];
   const units: Record<string, unknown> = {};
   if (!app.charm.subordinate) {
@@ -73,7 +78,7 @@ export function applicationJson(r: StatusReader, m: JujuModel, app: JujuApplicat
       const subs: Record<string, unknown> = {};
       for (const a of m.apps.values()) {
         if (!a.charm.subordinate) continue;
-        for (const su of r.units(m, a)) if (su.unit.principal === v.unit.name) subs[su.unit.name] = unitJson(su, m, {});
+        for (const su of all.get(a.name) ?? []) if (su.unit.principal === v.unit.name) subs[su.unit.name] = unitJson(su, m, {});
       }
       units[v.unit.name] = unitJson(v, m, subs);
     }
@@ -87,7 +92,7 @@ export function applicationJson(r: StatusReader, m: JujuModel, app: JujuApplicat
     base: baseOf(app.base),
     exposed: false,
     ...(m.type === "caas" ? { scale: app.units.size, address: kubeServiceAddress(m, app.name) } : {}),
-    "application-status": st(r.application(m, app)),
+    "application-status": st(r.application(m, app, views)),
     relations: relationsOf(m, app.name),
     ...(app.charm.subordinate ? { "subordinate-to": subordinateTo } : {}),
     ...(Object.keys(units).length ? { units } : {}),
@@ -104,6 +109,7 @@ export function kubeServiceAddress(m: JujuModel, app: string): string {
 }
 
 export function statusJson(w: JujuWorld, r: StatusReader, c: JujuController, m: JujuModel): Record<string, unknown> {
+  const views = unitViews(r, m);
   const endpoints: Record<string, unknown> = {};
   for (const ra of m.remoteApps.values()) {
     const src = w.modelByUuid(ra.modelUuid);
@@ -125,7 +131,7 @@ export function statusJson(w: JujuWorld, r: StatusReader, c: JujuController, m: 
   return {
     model: { name: m.name, type: m.type, controller: c.name, cloud: m.cloud, region: m.region, version: JUJU_VERSION, "model-status": { current: "available", since: jujuTime(m.createdAt) }, sla: "unsupported" },
     machines: Object.fromEntries([...m.machines.values()].map((mm) => [mm.id, machineJson(r, m, mm)])),
-    applications: Object.fromEntries([...m.apps.values()].map((a) => [a.name, applicationJson(r, m, a)])),
+    applications: Object.fromEntries([...m.apps.values()].map((a) => [a.name, applicationJson(r, m, a, views)])),
     ...(Object.keys(endpoints).length ? { "application-endpoints": endpoints } : {}),
     ...(Object.keys(offers).length ? { offers } : {}),
     storage: {},

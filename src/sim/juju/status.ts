@@ -32,6 +32,31 @@ export function worst(statuses: readonly StatusValue[]): StatusValue {
   return w ?? { current: "unknown", message: "", since: 0 };
 }
 
+type RoleMapping = Record<string, Record<string, { machines?: Record<string, { roles?: string[] }> }>> | null;
+
+/**
+ * Parsed `role-mapping` documents by their text (undefined: not YAML). Every unit's status
+ * read asks for its machine's roles, and a microovn unit's asks for every unit's: parsing
+ * the text each time made the YAML parser most of a 50-machine layered rollout's CPU. The
+ * config changes only when a machine is added, so a few texts are ever live; the cache is
+ * emptied past a bound rather than kept in order.
+ */
+const roleMappings = new Map<string, RoleMapping | undefined>();
+const ROLE_MAPPINGS_KEPT = 64;
+
+function roleMapping(text: string): RoleMapping | undefined {
+  if (roleMappings.has(text)) return roleMappings.get(text);
+  let doc: RoleMapping | undefined;
+  try {
+    doc = parseYaml(text) as RoleMapping;
+  } catch {
+    doc = undefined;
+  }
+  if (roleMappings.size >= ROLE_MAPPINGS_KEPT) roleMappings.clear();
+  roleMappings.set(text, doc);
+  return doc;
+}
+
 export class StatusReader {
   private readonly w: JujuWorld;
   private readonly env: JujuEnv;
@@ -251,12 +276,8 @@ export class StatusReader {
       const dist = m.apps.get(d.app);
       const yaml = dist?.config["role-mapping"];
       if (!yaml) continue;
-      let doc: Record<string, Record<string, { machines?: Record<string, { roles?: string[] }> }>> | null;
-      try {
-        doc = parseYaml(yaml) as typeof doc;
-      } catch {
-        continue;
-      }
+      const doc = roleMapping(yaml);
+      if (doc === undefined) continue;
       const roles = doc?.[m.name]?.[app.name]?.machines?.[u.machine ?? ""]?.roles;
       if (Array.isArray(roles)) return roles.map(String);
     }
@@ -267,8 +288,8 @@ export class StatusReader {
     return [...app.units.values()].map((u) => this.unit(m, app, u));
   }
 
-  application(m: JujuModel, app: JujuApplication): StatusValue {
-    const us = this.units(m, app);
+  /** `us`: the application's unit views when the caller has them already (one render reads each unit once). */
+  application(m: JujuModel, app: JujuApplication, us: readonly UnitView[] = this.units(m, app)): StatusValue {
     if (us.length === 0) return { current: app.charm.subordinate ? "unknown" : m.type === "caas" ? "waiting" : "unknown", message: m.type === "caas" && !app.charm.subordinate ? "waiting for units" : "", since: app.createdAt };
     // A leader-set application status wins over the derived one (§3e); the router's leader sets one once installed.
     const lead = us.find((x) => x.leader);
