@@ -83,12 +83,12 @@ beforeAll(async () => {
   // Latency widens the window in which a MAAS call is in flight, so a kill lands inside one.
   sim = metalwave(["sim", "--port", "0", "--machines", String(MACHINES), "--speed", "2000", "--seed", "9", "--key-file", keyFile, "--faults", "latency=15ms"]);
   const out = output(sim);
-  const deadline = Date.now() + 30_000;
-  while (!/MAAS simulator: (\S+)/.test(out.text())) {
-    if (Date.now() > deadline || sim.exitCode !== null) throw new Error(`simulator did not start: ${out.text()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  simUrl = /MAAS simulator: (\S+)/.exec(out.text())![1]!;
+  simUrl = await until("the simulator to start", () => /MAAS simulator: (\S+)/.exec(out.text())?.[1], {
+    limitMs: 30_000,
+    everyMs: 20,
+    failIf: () => (sim.exitCode !== null ? `the simulator exited (${sim.exitCode})` : undefined),
+    detail: () => out.text(),
+  });
   writeFileSync(
     configFile,
     [
