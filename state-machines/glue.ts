@@ -76,7 +76,7 @@ export const ROLLOUT_EMITTED_TYPES = [
   "rollout.aborted",
 ] as const;
 
-const OUTCOMES: readonly string[] = ["inService", "quarantined", "aborted", "failed"];
+const OUTCOMES: readonly string[] = ["inService", "quarantined", "aborted", "refused", "failed"];
 
 /**
  * The resume record of one host, from its live or persisted snapshot

@@ -287,10 +287,19 @@ export const hostMachine = hostSetup.createMachine({
                   leave: !!context.reprovision && !context.reprovisionReleased,
                 }),
                 onDone: { target: "waiting", actions: "markRequestSent" },
-                onError: {
-                  target: "#host.releasing.failedAttempt",
-                  actions: { type: "recordActorError", params: { phase: "releasing" } },
-                },
+                onError: [
+                  // The removal from Juju refused before it changed anything (REFUSAL_CODES): not a
+                  // failed attempt. Nothing was released; the host ends refused, as it was.
+                  {
+                    guard: "isRefusal",
+                    target: "#host.refused",
+                    actions: [{ type: "recordActorError", params: { phase: "releasing" } }, "noteRefusal"],
+                  },
+                  {
+                    target: "#host.releasing.failedAttempt",
+                    actions: { type: "recordActorError", params: { phase: "releasing" } },
+                  },
+                ],
               },
             },
             waiting: {},
@@ -347,6 +356,13 @@ export const hostMachine = hostSetup.createMachine({
     aborted: {
       type: "final",
       entry: [{ type: "emitPhase", params: { phase: "aborted" } }, { type: "settle", params: { outcome: "aborted" } }],
+    },
+
+    // A re-provisioning refused before anything was changed (its removal from Juju checked a rule
+    // only --force overrides): the machine is as it was, in MAAS and in Juju.
+    refused: {
+      type: "final",
+      entry: [{ type: "emitPhase", params: { phase: "refused" } }, { type: "settle", params: { outcome: "refused" } }],
     },
 
     failed: {

@@ -27,16 +27,19 @@ export type { BudgetBreach, InFlightHost, OutcomeCounts, PauseInfo, ResumeHostRe
 // ---------------------------------------------------------------------------
 
 export function emptyCounts(): OutcomeCounts {
-  return { inService: 0, quarantined: 0, aborted: 0, failed: 0 };
+  return { inService: 0, quarantined: 0, aborted: 0, refused: 0, failed: 0 };
 }
 
-/** Quarantined and failed hosts spend the budget; aborted ones were stopped on purpose. */
+/**
+ * Quarantined and failed hosts spend the budget; aborted ones were stopped on purpose, and refused
+ * ones (a re-provisioning refused before it changed anything) are not a machine's failure.
+ */
 export function failuresOf(c: OutcomeCounts): number {
   return c.quarantined + c.failed;
 }
 
 function settledOf(c: OutcomeCounts): number {
-  return c.inService + c.quarantined + c.aborted + c.failed;
+  return c.inService + c.quarantined + c.aborted + c.refused + c.failed;
 }
 
 export interface Step {

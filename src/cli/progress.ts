@@ -24,6 +24,7 @@ const PHASE_ORDER = [
   "inService",
   "quarantined",
   "aborted",
+  "refused",
   "failed",
 ];
 
@@ -125,7 +126,7 @@ export function createProgressPrinter(term: Terminal, log: Logger, opts: { inter
 export function summaryText(s: RolloutSummary): string {
   const lines = [
     `rollout ${s.rolloutId}: ${s.state}${s.pauseReason ? ` (${s.pauseReason})` : ""}`,
-    `  machines: ${s.total}; in service ${s.byOutcome.inService}, quarantined ${s.byOutcome.quarantined}, aborted ${s.byOutcome.aborted}, failed ${s.byOutcome.failed}, unsettled ${s.total - s.settled}`,
+    `  machines: ${s.total}; in service ${s.byOutcome.inService}, quarantined ${s.byOutcome.quarantined}, aborted ${s.byOutcome.aborted}, refused ${s.byOutcome.refused}, failed ${s.byOutcome.failed}, unsettled ${s.total - s.settled}`,
     `  by phase: ${phases(s) || "-"}`,
     `  elapsed ${seconds(s.elapsedMs)}; MAAS requests ${s.maasRequests} (${s.total ? (s.maasRequests / s.total).toFixed(2) : "0"} per machine)`,
   ];

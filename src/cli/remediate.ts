@@ -43,6 +43,7 @@ export function remediationText(r: RemediationResult & FinishedLeftBehind): stri
   for (const a of r.attempted) lines.push(`  provisioned again: ${a.hostname} (${a.systemId}), attempt ${a.attempt}`);
   if (r.rollout) lines.push(`  that rollout ${r.rollout.rolloutId}: ${r.rollout.byOutcome.inService} in service, ${r.rollout.byOutcome.quarantined} quarantined`);
   for (const c of r.coolingDown) lines.push(`  cooling down: ${c.hostname} (${c.systemId}) until ${c.readyAt}`);
+  for (const x of r.refused) lines.push(`  refused, left as it is: ${x.hostname} (${x.systemId}): ${x.reason}`);
   for (const n of r.needsOperator) lines.push(`  needs an operator: ${n.hostname} (${n.systemId}) ${n.status}: ${n.reason}`);
   for (const e of r.exhausted) lines.push(`  past its cap: ${e.hostname} (${e.systemId}) after ${e.attempts} attempts`);
   for (const x of r.replacements) lines.push(x.spare ? `  spare ${x.spare.hostname} takes role ${x.role} of ${x.failed.hostname}` : `  no spare for role ${x.role} of ${x.failed.hostname}: ${x.note ?? ""}`);
@@ -61,6 +62,8 @@ async function runRemediate(values: RemediateOpts): Promise<number> {
       (r.rollout?.byOutcome.quarantined ?? 0) +
       r.coolingDown.length +
       r.needsOperator.length +
+      // Refused (nothing changed): still unhealthy, an operator's decision (reprovision --force).
+      r.refused.length +
       r.replacements.filter((x) => !x.spare).length +
       (r.replacement?.failures.length ?? 0) +
       (r.resumedSpares?.replacements.filter((x) => !x.spare).length ?? 0) +

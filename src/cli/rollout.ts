@@ -196,6 +196,16 @@ async function runWithProgress(a: RunArgs): Promise<number> {
 }
 
 /**
+ * The store as a command opens it: writes buffered for 200 ms and, on PostgreSQL,
+ * the lease the config asks for (`storeLeaseMs`). Every command opens it here, so
+ * none runs on the default lease when the operator set another one (`serve` did:
+ * a standby took ~15 s to take over a paused leader whose lease was 3 s).
+ */
+export function openConfiguredStore(config: Config): Store {
+  return openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
+}
+
+/**
  * Runs `work` with what a command against a lasting region needs: the config (file and
  * region flags), the MAAS client, the layers when enabled, and the store under its lock;
  * everything is released afterwards.
@@ -209,7 +219,7 @@ export async function withLastingRegion(
   // A missing region first, before anything is opened (several: `regions:`, src/cli/regions.ts).
   if (!config.regions) realRegion(config, opts.command, opts.why);
   const { logger } = cliOutput(opts.command, values);
-  const store = openStore(config.store, { writeBehindMs: 200, lease: { ttlMs: config.storeLeaseMs } });
+  const store = openConfiguredStore(config);
   let site: Site;
   let layering: LayeringSetup | undefined;
   try {
@@ -269,7 +279,7 @@ export function withOverrides(config: Config, overrides: readonly string[]): Con
 /** `metalwave rollout --abort`: the latest rollout, stopped with nothing in flight, recorded as aborted. */
 async function abortLatest(storePath: string | undefined, reason: string | undefined, json: boolean): Promise<number> {
   const config = loadConfig({ flags: storePath ? { store: storePath } : {} });
-  const store = openStore(config.store, { writeBehindMs: 200 });
+  const store = openConfiguredStore(config);
   try {
     return await store.withLock({ pid: process.pid, hostname: osHostname(), command: "rollout --abort" }, () => {
       const latest = store.latestRollout();
@@ -331,7 +341,7 @@ async function runRollout(values: RolloutOpts): Promise<number> {
   const site = await openSite(config, { command: "rollout", simulated, logger });
   const region = site.region;
   const sim = region.simulated ? region.sim : undefined;
-  const store = openStore(config.store, { writeBehindMs: 200 });
+  const store = openConfiguredStore(config);
   try {
     return await runWithProgress({
       config,
@@ -418,7 +428,7 @@ async function runStart(values: StartOpts): Promise<number> {
   // A notice, not a log line: in a JSON log stream it is a record like the others.
   if (format === "json") logger.warn({ region: regionJson(region), store: config.store }, `${regionText(region)}; store ${config.store}`);
   else terminal.line(`${regionText(region)}; store ${config.store}`);
-  const store = openStore(config.store, { writeBehindMs: 200 });
+  const store = openConfiguredStore(config);
   try {
     return await runWithProgress({
       config,
@@ -459,7 +469,7 @@ export function statusCommand(out: Outcome): Command {
 async function runStatus(values: StatusOpts): Promise<number> {
   cliOutput("status", values);
   const config = loadConfig({ flags: values.store ? { store: values.store } : {} });
-  const store = openStore(config.store, { writeBehindMs: 200 });
+  const store = openConfiguredStore(config);
   try {
     const rollout = store.latestRollout();
     if (!rollout) {

@@ -3,13 +3,12 @@
  */
 import { loadConfig, type ConfigInput } from "../config.ts";
 import { cliOutput } from "./logging.ts";
-import { openStore } from "../store/index.ts";
 import { isLoopback } from "../sim/index.ts";
 import { Command } from "commander";
 import { ExitCode, UsageError, regionFlags, withRegionOptions, type RegionOpts } from "./args.ts";
 import { act, exitCodesHelp, withLogOptions, type Outcome } from "./command.ts";
 import type { LogFlags } from "./logging.ts";
-import { layeringFor, refuseLayersOverRegions } from "./rollout.ts";
+import { layeringFor, openConfiguredStore, refuseLayersOverRegions } from "./rollout.ts";
 import { openSite } from "./regions.ts";
 import { realRegion, regionJson, regionRecord, regionText, simulatedRequested, timeScaleOf } from "./region.ts";
 
@@ -82,7 +81,7 @@ async function runServe(values: ServeOpts): Promise<number> {
 
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    const store = openStore(config.store, { writeBehindMs: 200 });
+    const store = openConfiguredStore(config);
     cleanup.push(() => store.close());
     // One region or several (`regions:`; src/cli/regions.ts). Every request checks the store's
     // lease right before it is sent, as the CLI's do: a leader paused past its lease sends

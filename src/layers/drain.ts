@@ -55,7 +55,11 @@ function drainPort(h: LayerHost, d: DrainDeps): KubeDrainPort {
   return p;
 }
 
-/** §5 step 1: refuses (LAYER_PRECONDITION) while a mysql-k8s or rabbitmq-k8s pod runs on the host's node, unless forced. */
+/**
+ * §5 step 1: refuses (LAYER_REFUSED) while a mysql-k8s or rabbitmq-k8s pod runs on the host's node,
+ * unless forced. Nothing is changed before it: the host machine ends `refused` on it, the host
+ * left as it is (in Juju, Deployed in MAAS), and the message says how to go on.
+ */
 export async function refuseGuardedPods(ops: JujuOps, h: LayerHost, d: DrainDeps): Promise<void> {
   const port = drainPort(h, d);
   const pods = await port.podsOn(h.hostname).catch((e: unknown) => {
@@ -70,7 +74,7 @@ export async function refuseGuardedPods(ops: JujuOps, h: LayerHost, d: DrainDeps
     d.logger.warn({ systemId: h.systemId, hostname: h.hostname, pods: names }, "database or queue pods on the node of a host being removed: forced, they are drained away");
     return;
   }
-  throw new LayerError("LAYER_PRECONDITION", where(h, "guardedPods"), `${h.hostname}'s Kubernetes node runs ${names} (mysql-k8s / rabbitmq-k8s): removing it takes a member from the database or the queue; the reference refuses without --force (metalwave reprovision --force)`);
+  throw new LayerError("LAYER_REFUSED", where(h, "guardedPods"), `${h.hostname}'s Kubernetes node runs ${names} (mysql-k8s / rabbitmq-k8s): removing it takes a member from the database or the queue, so it was refused and left as it is; to go on anyway: metalwave reprovision --force ${h.hostname}`);
 }
 
 /** §5 step 4: cordon, evict, delete the claims bound to the node, until nothing of them is left on it. */

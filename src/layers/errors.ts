@@ -19,6 +19,12 @@ export const LAYER_ERROR_CODES = [
   "LAYER_UNIT_ERROR",
   /** Something the layer needs is missing (an earlier barrier, hosts, an address). */
   "LAYER_PRECONDITION",
+  /**
+   * A removal the reference refuses without --force, checked before anything is changed (a
+   * mysql-k8s or rabbitmq-k8s pod on the host's Kubernetes node): the operator's decision, not
+   * a failure of the machine. The host ends `refused` (state-machines/host.ts), nothing released.
+   */
+  "LAYER_REFUSED",
   /** The Kubernetes API refused or failed a call. */
   "LAYER_KUBE",
   /** The OpenStack API (keystone, nova, neutron) refused or failed a call: its code and message are in the cause. */

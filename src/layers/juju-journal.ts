@@ -21,6 +21,7 @@ export const JUJU_CHANGE_OPS = [
   "addCloudModel",
   "addK8s",
   "addMachine",
+  "cleanManualAgent",
   "removeMachine",
   "removeEmptyMachine",
   "removeUnit",

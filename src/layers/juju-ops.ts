@@ -20,6 +20,7 @@ import { isJujuChangeOp, targetOf, type JujuChange, type JujuChangeLog, type Juj
 import { GOOD_READS, waitUntil, type WaitOptions } from "./waits.ts";
 import { waitUnitsOnView, type ViewUnitWait } from "./watch-waits.ts";
 import { JujuWatchError } from "../juju/port.ts";
+import type { SshTarget } from "../ssh/port.ts";
 
 export interface StatusValue {
   current?: string;
@@ -115,6 +116,12 @@ export interface JujuShared {
   pollMs?: number;
   /** Every change is journaled ahead through it (juju-journal.ts). */
   changes: JujuChangeLog;
+  /**
+   * Addresses whose add-machine may have been cut short (an intent reconciled as not taken
+   * effect, or a command that failed): before the next add-machine, the host is checked for a
+   * half-installed agent (`enlist`).
+   */
+  suspect: Set<string>;
 }
 
 /** What a unit wait waits for: one description for the watch and the polling fallback. */
@@ -193,7 +200,8 @@ export class JujuOps {
    * Whether a change journaled by an earlier run took effect, read from Juju (the same reads
    * the steps check with). Actions leave nothing `juju status` shows: they count as not taken
    * effect, and their steps (safe to run again: disabling a disabled hypervisor, setting a pool
-   * size it has, add-osd after list-disks showed the disk free) redo them.
+   * size it has, add-osd after list-disks showed the disk free) redo them. So does the cleanup
+   * of a half-installed agent: its host is marked, and `enlist` lists its services again.
    */
   async tookEffect(c: JujuChange): Promise<boolean> {
     const t = (k: string) => String(c.target[k] ?? "");
@@ -204,8 +212,17 @@ export class JujuOps {
         return (await this.models()).includes(model);
       case "addK8s":
         return t("cloud") in (await this.lane.steps.queryJson<Record<string, unknown>>(this.c, this.s.tpl, "clouds", {}));
-      case "addMachine":
-        return Object.values((await this.status(model)).machines ?? {}).some((m) => [m["dns-name"], ...(m["ip-addresses"] ?? [])].includes(t("address")));
+      case "addMachine": {
+        const took = Object.values((await this.status(model)).machines ?? {}).some((m) => [m["dns-name"], ...(m["ip-addresses"] ?? [])].includes(t("address")));
+        // Not in Juju: the command may still have installed the agent on the host before it was cut short.
+        if (!took) this.s.suspect.add(t("address"));
+        return took;
+      }
+      case "cleanManualAgent":
+        // Not read here (the host may not answer, and every model's reconcile waits on this one): the host is
+        // marked, and its enlist lists its services again before add-machine, cleaning only what is still there.
+        this.s.suspect.add(t("address"));
+        return false;
       case "removeMachine":
       case "removeEmptyMachine":
         return (await this.status(model)).machines?.[t("id")] === undefined;
@@ -285,10 +302,44 @@ export class JujuOps {
       this.s.logger.warn({ systemId: h.systemId, hostname: h.hostname, machine: stale }, "host's Juju machine is down though the host answers (redeployed): removing it to enlist the host again");
       await this.ensure(model, "removeMachine", { id: stale }, async () => (await this.status(model)).machines?.[stale] === undefined);
     }
-    await this.ensure(model, "addMachine", { address: h.address }, async () => (await this.machineOf(model, h)) !== undefined);
+    await this.ensure(model, "addMachine", { address: h.address }, async () => (await this.machineOf(model, h)) !== undefined, async () => {
+      // The host is not a machine of the model (checked just before): an earlier add-machine cut short may have left its agent.
+      if (this.s.suspect.has(h.address)) await this.cleanHalfProvisioned(model, h);
+      try {
+        await this.act(model, "addMachine", { address: h.address });
+      } catch (e) {
+        // A provisioning that failed part-way can leave the agent installed and the machine gone (the next attempt checks).
+        this.s.suspect.add(h.address);
+        throw e;
+      }
+    });
     const id = await this.machineOf(model, h);
     if (id === undefined) throw new LayerError("LAYER_NOT_VERIFIED", { layer: "machines", step: "addMachine", systemId: h.systemId, hostname: h.hostname }, `${h.hostname} is not a machine of ${model} after add-machine`);
     return id;
+  }
+
+  /**
+   * The host's Juju machine agent services (`jujud-machine-N.service`): what `add-machine ssh:`
+   * calls already provisioned (JJ:environs/manual/sshprovisioner/sshprovisioner.go checkProvisioned:
+   * the host's service list names a jujud-machine service).
+   */
+  async agentUnits(h: SshTarget): Promise<string[]> {
+    const out = await this.lane.steps.query(h, this.s.tpl, "agentServices", {});
+    return [...out.matchAll(/^\s*(jujud-machine-\S+)/gm)].map((m) => m[1] as string);
+  }
+
+  /**
+   * A host whose add-machine was cut short and whose machine Juju does not know: an agent the
+   * provisioning script installed would make the next add-machine fail with "machine is already
+   * provisioned", so it is taken off first, as Juju's own teardown of a manual machine does
+   * (templates/layers/juju.yaml `cleanManualAgent`), journaled ahead like every change.
+   */
+  private async cleanHalfProvisioned(model: string, h: LayerHost): Promise<void> {
+    for (const unit of await this.agentUnits(h)) {
+      this.s.logger.warn({ systemId: h.systemId, hostname: h.hostname, unit }, "host has a Juju machine agent but no machine in Juju (an add-machine cut short): removing the agent to enlist the host again");
+      await this.s.changes.change(this.intent(model, "cleanManualAgent", { address: h.address, unit }, h), () => this.lane.steps.run(h, this.s.tpl, "cleanManualAgent", { unit }));
+    }
+    this.s.suspect.delete(h.address);
   }
 
   /**

@@ -317,6 +317,7 @@ class LayerEngine implements Layering {
       now: this.now,
       pollMs: this.o.pollMs ?? 5000,
       changes: this.changes,
+      suspect: new Set(),
       ...(watch ? { watches: new ModelWatches(watch, { client: first, tpl: this.tpl("juju"), lane: this.main, logger: this.o.logger }) } : {}),
     };
     // The earlier run's open changes of the models, settled before any layer step goes on.
@@ -444,10 +445,12 @@ class LayerEngine implements Layering {
     const lane = opts.signal ? this.lanes.lane({ host, signal: opts.signal }) : this.main;
     const ops = await this.ops(lane, "removal", host);
     if (!(await ops.models()).includes(this.mm())) return null;
-    this.cephMembers.delete(host.systemId);
-    const cephPeer = [...this.cephMembers.values()][0];
+    // A removal refused (LAYER_REFUSED) or cut short leaves the host a member: it is forgotten once it left.
+    const cephPeer = [...this.cephMembers.values()].find((m) => m.systemId !== host.systemId);
     const controlModel = String(this.tpl("control-plane").defaults["model"] ?? "openstack");
-    return leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack(), kube: this.k8s?.kube, controlModel, force: opts.force === true });
+    const r = await leaveJuju(ops, host, { model: this.mm(), logger: this.o.logger, journal, timeoutMs: this.o.unitTimeoutMs ?? 30 * 60_000, cephPeer, storageTpl: this.tpl("storage"), openstack: () => this.openstack(), kube: this.k8s?.kube, controlModel, force: opts.force === true });
+    this.cephMembers.delete(host.systemId);
+    return r;
   }
 
   /**

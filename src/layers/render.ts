@@ -87,7 +87,7 @@ export const EXTRA_SCHEMAS = {
   hypervisor: z.looseObject(bundle),
 } as const;
 
-const JUJU_STEPS = ["models", "addMachineModel", "addCloudModel", "status", "machines", "addMachine", "removeMachine", "removeUnit", "removeEmptyMachine", "runningGuests", "disableHypervisor", "setPoolSize", "spaces", "addSpace", "moveToSpace", "deployMachine", "deployBound", "deploySubordinate", "deployK8s", "addUnit", "scale", "config", "setConfig", "integrate", "offer", "getKubeconfig", "listDisks", "addOsd", "addOsdWipe", "clouds", "addK8s"] as const;
+const JUJU_STEPS = ["models", "addMachineModel", "addCloudModel", "status", "machines", "addMachine", "agentServices", "cleanManualAgent", "removeMachine", "removeUnit", "removeEmptyMachine", "runningGuests", "disableHypervisor", "setPoolSize", "spaces", "addSpace", "moveToSpace", "deployMachine", "deployBound", "deploySubordinate", "deployK8s", "addUnit", "scale", "config", "setConfig", "integrate", "offer", "getKubeconfig", "listDisks", "addOsd", "addOsdWipe", "clouds", "addK8s"] as const;
 
 /** The steps each layer's engine code calls: a template missing one fails at load. */
 export const REQUIRED_STEPS: Record<LayerName, readonly string[]> = {

@@ -34,6 +34,7 @@ import type {
   Interface,
   IpRange,
   Machine,
+  PlanningMachine,
   MachineState,
   PowerState,
   ResourcePool,
@@ -121,7 +122,7 @@ export class MaasClient implements MaasPort {
   listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
     return machines.listMachineStates(this.t, filter);
   }
-  listMachinesEach<R>(filter: MachineFilter, each: (m: Machine) => R): Promise<R[]> {
+  listMachinesEach<R>(filter: MachineFilter, each: (m: PlanningMachine) => R): Promise<R[]> {
     return machines.listMachinesEach(this.t, filter, each);
   }
   readMachine(systemId: string): Promise<Machine> {

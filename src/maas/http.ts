@@ -58,18 +58,22 @@ export function exchange(x: HttpExchange): Promise<HttpAnswer> {
       const sink = status >= 200 && status < 300 ? x.sink : undefined;
       res.on("error", reject);
       const stream = decoded(res);
+      let sunk = false;
       stream.on("data", (c: Buffer) => {
         x.onProgress?.();
         if (sink === undefined) {
           chunks.push(c);
           return;
         }
+        if (sunk) return;
         try {
           sink(c);
         } catch (e) {
-          const err = new SinkError(e instanceof Error ? e.message : String(e), { cause: e });
-          reject(err);
-          req.destroy(err);
+          sunk = true;
+          reject(new SinkError(e instanceof Error ? e.message : String(e), { cause: e }));
+          // Without an error: given one, a response already read whole re-emitted it where
+          // nothing listens (an uncaught exception), and the promise is settled already.
+          req.destroy();
         }
       });
       stream.on("error", reject);

@@ -25,6 +25,7 @@ import type {
   Interface,
   IpRange,
   Machine,
+  PlanningMachine,
   MachineState,
   PowerState,
   ResourcePool,
@@ -48,6 +49,7 @@ export type {
   IpRange,
   MaasEvent,
   Machine,
+  PlanningMachine,
   MachineState,
   Partition,
   PowerState,
@@ -244,11 +246,12 @@ export interface MaasPort {
   /** Idempotent. The same list, read as each machine's state only (what a status poll needs). */
   listMachineStates(filter?: MachineFilter): Promise<MachineState[]>;
   /**
-   * Idempotent. The same list as listMachines, each machine turned into `each(machine)` as
-   * it is read, so the full machines are never all held at once (planning a large fleet).
+   * Idempotent. The same list as listMachines, each machine read as planning reads it
+   * (PlanningMachine: the fields its facts come from, validated) and turned into
+   * `each(machine)` as it is read, so the machines are never all held at once (planning a large fleet).
    * Optional: without it a caller maps the result of listMachines.
    */
-  listMachinesEach?<R>(filter: MachineFilter, each: (m: Machine) => R): Promise<R[]>;
+  listMachinesEach?<R>(filter: MachineFilter, each: (m: PlanningMachine) => R): Promise<R[]>;
   /** Idempotent. 404 → MAAS_NOT_FOUND. */
   readMachine(systemId: string): Promise<Machine>;
   /** Not idempotent (creates a machine); never retried once sent. */

@@ -37,6 +37,7 @@ import type {
   Interface,
   IpRange,
   Machine,
+  PlanningMachine,
   MachineState,
   PowerState,
   ResourcePool,
@@ -197,7 +198,7 @@ export class RegionsMaas implements MaasPort {
   listMachineStates(filter: MachineFilter = {}): Promise<MachineState[]> {
     return this.listKeyed(filter, (p, f) => p.listMachineStates(f));
   }
-  async listMachinesEach<R>(filter: MachineFilter, each: (m: Machine) => R): Promise<R[]> {
+  async listMachinesEach<R>(filter: MachineFilter, each: (m: PlanningMachine) => R): Promise<R[]> {
     const targets = await this.listTargets(filter);
     const parts = await Promise.all(
       [...targets].map(([r, f]) =>

@@ -236,6 +236,49 @@ export const MachineSchema = z.looseObject({
 export type Machine = z.infer<typeof MachineSchema>;
 
 /**
+ * A machine as planning reads it: only the fields `machineFacts` (src/roles/facts.ts) turns
+ * into facts, which are all that role plans, layouts and preflight look at. Planning lists
+ * every machine of the region (100,000 at issue 12's scale) and validating each whole
+ * machine with MachineSchema was most of its CPU (docs/bench.md); the client reads only
+ * these top-level fields of each element (the rest is skipped unparsed, src/maas/json-pick.ts)
+ * and nested objects keep only what is read. The types match MachineSchema's, so a whole
+ * Machine is one of these too.
+ */
+const PlanningVlanSchema = z.object({ id: z.number().int(), fabric_id: z.number().int().optional(), space: nullableStr.optional() });
+const PlanningInterfaceSchema = z.object({
+  id: z.number().int(),
+  name: str,
+  type: str,
+  vlan: PlanningVlanSchema.nullable(),
+  parents: z.array(str),
+  link_speed: z.number().int().optional(),
+  interface_speed: z.number().int().optional(),
+});
+const PlanningDiskSchema = z.object({ id: z.number().int(), name: str, tags: z.array(str), size: z.number() });
+export const PlanningMachineSchema = z.object({
+  system_id: str,
+  hostname: str,
+  status: StatusCodeSchema,
+  status_name: str,
+  owner: nullableStr,
+  locked: z.boolean().optional(),
+  architecture: nullableStr,
+  tag_names: z.array(str),
+  /** MiB. */
+  memory: z.number(),
+  cpu_count: z.number().int(),
+  zone: z.object({ name: str }),
+  pool: z.object({ name: str }).nullable(),
+  interface_set: z.array(PlanningInterfaceSchema),
+  boot_interface: z.object({ name: str }).nullable(),
+  physicalblockdevice_set: z.array(PlanningDiskSchema),
+  boot_disk: z.object({ id: z.number().int() }).nullable().optional(),
+});
+export type PlanningMachine = z.infer<typeof PlanningMachineSchema>;
+/** The top-level fields PlanningMachineSchema reads. */
+export const PLANNING_MACHINE_FIELDS: ReadonlySet<string> = new Set(Object.keys(PlanningMachineSchema.shape));
+
+/**
  * The part of a machine that a state-changing operation changes and that a status poll
  * needs: identity, status, owner, power. MAAS answers those operations (and `id=`
  * filtered lists) with the whole machine; the client reads only this part of such

@@ -398,9 +398,10 @@ export class MaasTransport {
     return r.data;
   }
 
-  /** MAAS_BAD_RESPONSE for an answer its schema refuses; `shown` names the issues (with a list element's index). */
-  private badShape<T>(spec: CallSpec<T>, shown: z.ZodError, cause: z.ZodError): MaasError {
-    return new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(shown)}`, { operation: spec.operation, systemId: spec.systemId, status: 200, cause });
+  /** MAAS_BAD_RESPONSE for an answer its schema refuses; `shown` names the issues (with a list element's index, and its machine's system_id). */
+  private badShape<T>(spec: CallSpec<T>, shown: z.ZodError, cause: z.ZodError, systemId = spec.systemId): MaasError {
+    const which = systemId !== undefined && systemId !== spec.systemId ? ` (machine ${systemId})` : "";
+    return new MaasError("MAAS_BAD_RESPONSE", `${spec.operation}: ${describeIssues(shown)}${which}`, { operation: spec.operation, systemId, status: 200, cause });
   }
 
   /** The JSON of an answer (or of a list's element): only `spec.fields` of an object when given. */
@@ -427,10 +428,12 @@ export class MaasTransport {
     const items: unknown[] = [];
     let preview = "";
     const stream = new JsonArrayStream((text) => {
-      const item = itemSchema.safeParse(this.readJson(spec, text));
+      const json = this.readJson(spec, text);
+      const item = itemSchema.safeParse(json);
       if (!item.success) {
         const i = items.length;
-        throw this.badShape(spec, new z.ZodError(item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }))), item.error);
+        const sid = (json as { system_id?: unknown } | null)?.system_id;
+        throw this.badShape(spec, new z.ZodError(item.error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] }))), item.error, typeof sid === "string" ? sid : undefined);
       }
       items.push(spec.eachItem ? spec.eachItem(item.data) : item.data);
     });

@@ -3,7 +3,7 @@
  * itself. Pure: no I/O, no clock. Sizes are converted once here so rules speak in
  * GiB and MiB as operators think, not in the bytes and MB MAAS sends.
  */
-import type { Machine } from "../maas/schemas.ts";
+import type { PlanningMachine } from "../maas/schemas.ts";
 import type { NodeStatusCode } from "../model/maas/status.ts";
 import type { CephDiskRule, MatchRule, Range } from "./schema.ts";
 
@@ -64,8 +64,11 @@ export interface MachineFacts {
   commissioned: boolean;
 }
 
-/** What the planner takes: MAAS machines, or their facts already read (a 10,000-machine region is planned from facts). */
-export type MachineOrFacts = Machine | MachineFacts;
+/**
+ * What the planner takes: MAAS machines (whole, or as planning reads them: a Machine is a
+ * PlanningMachine), or their facts already read (a 10,000-machine region is planned from facts).
+ */
+export type MachineOrFacts = PlanningMachine | MachineFacts;
 
 function isFacts(m: MachineOrFacts): m is MachineFacts {
   return "systemId" in m;
@@ -78,12 +81,9 @@ function diskKind(tags: readonly string[]): DiskKind {
   return "unknown";
 }
 
-/** `link_speed` / `interface_speed` exist on MAAS ≥ 2.7 but not in our schema: read them loosely. */
-function nicSpeed(nic: Record<string, unknown>): number | null {
-  for (const key of ["link_speed", "interface_speed"]) {
-    const v = nic[key];
-    if (typeof v === "number" && v > 0) return v;
-  }
+/** `link_speed` / `interface_speed` (MAAS ≥ 2.7; absent before). */
+function nicSpeed(nic: { link_speed?: number; interface_speed?: number }): number | null {
+  for (const v of [nic.link_speed, nic.interface_speed]) if (v !== undefined && v > 0) return v;
   return null;
 }
 
@@ -107,7 +107,7 @@ export function machineFacts(m: MachineOrFacts): MachineFacts {
   }));
   const nics: NicFacts[] = m.interface_set
     .filter((i) => i.type === "physical")
-    .map((i) => ({ name: i.name, speedMbps: nicSpeed(i as Record<string, unknown>) }))
+    .map((i) => ({ name: i.name, speedMbps: nicSpeed(i) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     systemId: m.system_id,
@@ -132,7 +132,7 @@ export function machineFacts(m: MachineOrFacts): MachineFacts {
       fabricId: i.vlan?.fabric_id ?? null,
       space: spaceName(i.vlan?.space),
       parents: [...i.parents],
-      speedMbps: nicSpeed(i as Record<string, unknown>),
+      speedMbps: nicSpeed(i),
     })),
     bootInterface: m.boot_interface?.name ?? null,
     tags: [...m.tag_names].sort(),

@@ -19,12 +19,19 @@ export interface StatusChange {
   statusMessage: string | null;
 }
 
+/**
+ * Machines per filtered read of statuses (`id=` repeated): about 16 KiB of URL at 400, and
+ * one answer of 400 machines; the observer's batches and the runner's start-up reads
+ * (src/runtime/rollout-open.ts readStatuses) use it, so no read asks for a whole plan at once.
+ */
+export const READ_BATCH_SIZE = 400;
+
 export interface ObserverOptions {
   /** Delay between polls when the feed is quiet. */
   pollIntervalMs?: number;
   /** Events per page (MAAS allows at most 1000). */
   pageSize?: number;
-  /** Machines per filtered read. */
+  /** Machines per filtered read (default READ_BATCH_SIZE). */
   readBatchSize?: number;
   /** Re-read a watched machine that has not changed for this long. */
   sweepAfterMs?: number;
@@ -60,7 +67,7 @@ export class StatusObserver {
     this.onChange = onChange;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.pageSize = Math.min(opts.pageSize ?? 1000, 1000);
-    this.readBatchSize = opts.readBatchSize ?? 400;
+    this.readBatchSize = opts.readBatchSize ?? READ_BATCH_SIZE;
     this.sweepAfterMs = opts.sweepAfterMs ?? 5 * 60_000;
     this.logger = opts.logger;
     const clock = opts.clock ?? systemClock;

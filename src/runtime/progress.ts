@@ -62,14 +62,14 @@ export function withWavesFromOne<P extends Pick<RolloutProgress, "wave" | "perWa
   return { ...p, wave: p.wave + 1, perWave: p.perWave.map((w) => ({ ...w, index: w.index + 1 })) };
 }
 
-export const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "failed"];
+export const OUTCOMES: readonly HostOutcome[] = ["inService", "quarantined", "aborted", "refused", "failed"];
 
 export function isOutcome(phase: string): phase is HostOutcome {
   return (OUTCOMES as readonly string[]).includes(phase);
 }
 
 export function emptyOutcomes(): Record<HostOutcome, number> {
-  return { inService: 0, quarantined: 0, aborted: 0, failed: 0 };
+  return { inService: 0, quarantined: 0, aborted: 0, refused: 0, failed: 0 };
 }
 
 /** What a host that settled other than in service reports. */
@@ -128,7 +128,7 @@ export class RolloutTally {
       const wave = t.waves[w.wave];
       if (!wave) continue;
       wave.settled = w.total - w.unsettled;
-      wave.failed = Object.entries(w.byOutcome).reduce((n, [o, k]) => (o === "inService" ? n : n + k), 0);
+      wave.failed = Object.entries(w.byOutcome).reduce((n, [o, k]) => (o === "inService" || o === "refused" ? n : n + k), 0);
     }
     return t;
   }
@@ -176,7 +176,8 @@ export class RolloutTally {
     const wave = this.waves[host.wave];
     if (wave) {
       wave.settled++;
-      if (host.outcome !== "inService") wave.failed++;
+      // A refused host is as it was (nothing changed): settled, not failed.
+      if (host.outcome !== "inService" && host.outcome !== "refused") wave.failed++;
     }
     if (host.outcome !== "inService") this.failures.set(host.systemId, hostFailureOf(host));
     this.move(this.phaseOf.get(host.systemId), host.outcome);

@@ -78,6 +78,12 @@ export interface RemediationResult {
    * MAAS accepts no commission, release, deploy or mark_fixed from there), with why.
    */
   needsOperator: { systemId: string; hostname: string; status: string; reason: string }[];
+  /**
+   * Hosts of this pass's rollout whose re-provisioning was refused before anything was changed
+   * (a mysql-k8s or rabbitmq-k8s pod on a control host's Kubernetes node: LAYER_REFUSED), with
+   * why and how to go on. Left as they are; not an attempt toward the cap (docs/remediation.md).
+   */
+  refused: { systemId: string; hostname: string; reason: string }[];
   /** Hosts past their cap: quarantined, their roles handed to spares. */
   exhausted: { systemId: string; hostname: string; attempts: number }[];
   replacements: Replacement[];
@@ -119,7 +125,9 @@ function history(deps: RunnerDeps, since: number): History {
     if (at < since) continue;
     for (const h of plan.hosts ?? []) {
       const prev = out.get(h.systemId) ?? { attempts: 0, lastAt: 0 };
-      out.set(h.systemId, { attempts: prev.attempts + 1, lastAt: Math.max(prev.lastAt, at) });
+      // A refused host was not provisioned again (nothing changed): its cool-down runs, its cap does not.
+      const refused = deps.store.getHost(r.id, h.systemId)?.outcome === "refused";
+      out.set(h.systemId, { attempts: prev.attempts + (refused ? 0 : 1), lastAt: Math.max(prev.lastAt, at) });
     }
   }
   return { attempts: out, newest, unfinished };
@@ -189,6 +197,7 @@ export async function remediate(deps: RunnerDeps, now: number = (deps.clock ?? s
     rollout: null,
     coolingDown: [],
     needsOperator: [],
+    refused: [],
     exhausted: [],
     replacements: [],
     replacement: null,
@@ -243,6 +252,8 @@ export async function remediate(deps: RunnerDeps, now: number = (deps.clock ?? s
       ...(broken.length > 0 ? { prepare: { markFixed: broken } } : {}),
     };
     result.rollout = await new RolloutRunner({ ...on(batch), config: withoutBudget(config) }).run({ resume: false, plan });
+    result.refused = result.rollout.failures.filter((f) => f.outcome === "refused").map((f) => ({ systemId: f.systemId, hostname: f.hostname, reason: f.message }));
+    if (result.refused.length > 0) deps.logger.warn({ refused: result.refused.map((r) => r.hostname) }, "remediation: re-provisioning refused for host(s), left as they are (metalwave reprovision --force to go on)");
   }
 
   if (exhausted.length > 0) {

@@ -18,14 +18,16 @@ import type { PreparedPlan } from "./plan-prepare.ts";
 import { RolloutError } from "./rollout-error.ts";
 import type { CallJournal } from "./call-journal.ts";
 import { isHostOperation, unknownCallTookEffect } from "./host-actors.ts";
+import { READ_BATCH_SIZE } from "./observer.ts";
 
-/** Machines per filtered read of statuses (a URL of 500 `id=` stays well under 16 KiB). */
-const STATUS_READ_BATCH = 500;
-
-/** Reads the machines' statuses from MAAS in filtered batches (`id=` repeated) into `known`. */
-export async function readStatuses(maas: MaasPort, systemIds: readonly string[], known: Map<string, NodeStatusCode>): Promise<void> {
-  for (let i = 0; i < systemIds.length; i += STATUS_READ_BATCH) {
-    const machines = await maas.listMachineStates({ id: systemIds.slice(i, i + STATUS_READ_BATCH) });
+/**
+ * Reads the machines' statuses from MAAS into `known`, in filtered reads (`id=` repeated) of
+ * the observer's batch size, one after another: a plan of 100,000 hosts is 250 bounded
+ * requests, never one URL of a megabyte.
+ */
+export async function readStatuses(maas: MaasPort, systemIds: readonly string[], known: Map<string, NodeStatusCode>, batch = READ_BATCH_SIZE): Promise<void> {
+  for (let i = 0; i < systemIds.length; i += batch) {
+    const machines = await maas.listMachineStates({ id: systemIds.slice(i, i + batch) });
     for (const m of machines) if (isStatusCode(m.status)) known.set(m.system_id, m.status);
   }
 }

@@ -123,7 +123,7 @@ export const HostFailure = named(
     systemId: z.string(),
     region: z.string().nullable().meta({ description: "several regions (`regions:`): the host's region, also the prefix of its key `<region>/<system_id>`; null with one region" }),
     hostname: z.string(),
-    outcome: z.enum(["quarantined", "aborted", "failed"]),
+    outcome: z.enum(["quarantined", "aborted", "refused", "failed"]).meta({ description: "refused: its re-provisioning was refused before anything was changed (code LAYER_REFUSED; the message says why and how to go on); not a failure, spends no budget" }),
     phase: z.string(),
     code: z.string(),
     message: z.string(),

@@ -29,7 +29,7 @@ export interface MaintenanceView {
 }
 
 /** What became of a pass's hosts, from a reprovision run or a remediation result (and what it finished first). */
-function maintenanceCounts(result: unknown): { inService: number; quarantined: number; replaced: number } {
+function maintenanceCounts(result: unknown): { inService: number; quarantined: number; refused: number; replaced: number } {
   const r = result as {
     reprovision?: RolloutSummary;
     rollout?: RolloutSummary | null;
@@ -41,6 +41,7 @@ function maintenanceCounts(result: unknown): { inService: number; quarantined: n
   return {
     inService: (run?.byOutcome.inService ?? 0) + (r.resumed?.byOutcome.inService ?? 0),
     quarantined: (run?.byOutcome.quarantined ?? 0) + (r.resumed?.byOutcome.quarantined ?? 0),
+    refused: (run?.byOutcome.refused ?? 0) + (r.resumed?.byOutcome.refused ?? 0),
     replaced: [...(r.replacements ?? []), ...(r.resumedSpares?.replacements ?? [])].filter((x) => x.spare !== null).length,
   };
 }

@@ -205,7 +205,7 @@ export class ServiceMetrics {
     });
     this.remediations = new Counter({
       name: "metalwave_remediation_hosts_total",
-      help: "Hosts handled by re-provisioning and remediation passes: provisioned again (back in service or quarantined again) or replaced by a spare.",
+      help: "Hosts handled by re-provisioning and remediation passes: provisioned again (back in service or quarantined again), refused before anything was changed (result refused: e.g. a database or queue pod on a control host's node, which only --force overrides) or replaced by a spare.",
       labelNames: ["kind", "result"],
       registers,
     });
@@ -381,9 +381,11 @@ export class ServiceMetrics {
   }
 
   /** A re-provisioning or remediation pass ended: count its hosts by what became of them. */
-  countMaintenance(kind: "reprovision" | "remediation", counts: { inService: number; quarantined: number; replaced: number }): void {
+  countMaintenance(kind: "reprovision" | "remediation", counts: { inService: number; quarantined: number; refused: number; replaced: number }): void {
     if (counts.inService) this.remediations.inc({ kind, result: "in_service" }, counts.inService);
     if (counts.quarantined) this.remediations.inc({ kind, result: "quarantined" }, counts.quarantined);
+    // Refused before anything was changed (LAYER_REFUSED): the host is as it was, for an operator to decide.
+    if (counts.refused) this.remediations.inc({ kind, result: "refused" }, counts.refused);
     if (counts.replaced) this.remediations.inc({ kind, result: "replaced_by_spare" }, counts.replaced);
   }
 

@@ -42,6 +42,19 @@ function scaledJujuTimings(speed: number): JujuTimings {
 }
 
 /**
+ * How long a joined Kubernetes node takes to turn Ready at speed 1 (its kubelet registers,
+ * the CNI comes up): a simulator parameter, not a fact. Divided by the region's speed and
+ * never longer than HostFleet's own default (1 s), so a fast region (`metalwave start`,
+ * speed 600: 50 ms; zero durations: at once) does not wait a fixed second per node.
+ */
+const NODE_READY_MS = 30_000;
+const HOST_FLEET_NODE_READY_MS = 1000;
+
+function scaledNodeReadyMs(speed: number): number {
+  return Math.min(HOST_FLEET_NODE_READY_MS, Math.round(NODE_READY_MS / speed));
+}
+
+/**
  * What an operator reserves in MAAS for the layers' load balancer (juju-layering.md §1, §2d:
  * reserved ranges commented `<deployment>-internal-api` and `-public-api`), given to a region
  * without a site network (one loopback subnet) on addresses no simulated machine has (they
@@ -195,7 +208,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<SimHandle> 
       const ho: HostFleetOptions = opts.hosts === true ? {} : opts.hosts;
       // Juju's simulated delays (a machine's agent, a unit's install, a vote) run at the region's speed, as its MAAS durations do.
       const timings = { ...scaledJujuTimings(speed), ...ho.juju?.timings };
-      hosts = await HostFleet.start(region, { logger: opts.logger, ...ho, juju: { ...ho.juju, timings } });
+      hosts = await HostFleet.start(region, { logger: opts.logger, nodeReadyMs: scaledNodeReadyMs(speed), ...ho, juju: { ...ho.juju, timings } });
       // The site's reserved ranges for the layers' load balancer, on a region without a site network.
       reserveLoadBalancerRanges(region.net, "cloud");
       sim.hosts = hosts;

@@ -19,7 +19,7 @@ import type { StoreCore } from "./core.ts";
 import { StoreError } from "./errors.ts";
 import { processAlive } from "./liveness.ts";
 import { checkOwner, type LockKeeper } from "./lock.ts";
-import type { PostgresConnection } from "./postgres/connection.ts";
+import { PostgresFailure, type PostgresConnection } from "./postgres/connection.ts";
 import { LEASE, LEASE_HELD, LEASE_LOST, LEASE_NOT_HELD } from "./postgres/protocol.ts";
 import { LOCK_KEY } from "./postgres/schema.ts";
 import type { SqlConnection } from "./sql.ts";
@@ -35,6 +35,11 @@ export interface LeaseOptions {
 }
 
 export const DEFAULT_LEASE_MS = 15_000;
+
+/** How long taking the lease waits for its row or the acquisition lock (PostgreSQL's lock_timeout). */
+const ACQUIRE_LOCK_WAIT_MS = 500;
+/** SQLSTATE of a lock wait that ran past lock_timeout. */
+const LOCK_NOT_AVAILABLE = "55P03";
 
 interface LeaseRow {
   pid: number;
@@ -128,10 +133,11 @@ export class LeaseLock implements LockKeeper {
     if (this.lostWhy !== undefined) throw this.fencedError(this.lostWhy);
     const sentAt = process.hrtime.bigint();
     const token = core.write("taking the store's lease", {}, () => {
+      // Waiting for the lock row (a holder's write under way) blocks this thread, which may be a standby's
+      // serving its API: wait a moment at most, and report the lease busy; the standby tries again.
+      core.sql.run(`SET LOCAL lock_timeout = ${ACQUIRE_LOCK_WAIT_MS}`);
       core.sql.run("SELECT pg_advisory_xact_lock(?)", [LOCK_KEY]);
-      const row = core.sql.get<LeaseRow>(
-        "SELECT pid, hostname, command, acquired_at, token, expires_at > now() AS live, expires_at::text AS expires_at FROM lock WHERE id = 1 FOR UPDATE",
-      );
+      const row = this.lockedRow();
       const ttl = this.ttlMs;
       if (row && row.token === this.token) {
         core.sql.run("UPDATE lock SET expires_at = now() + make_interval(secs => ?::float8 / 1000), renewed_at = now() WHERE id = 1", [ttl]);
@@ -174,6 +180,23 @@ export class LeaseLock implements LockKeeper {
     if (this.token === token) return;
     this.token = token;
     this.conn.call({ op: "leaseStart", token, ttlMs: this.ttlMs, renewMs: this.renewMs });
+  }
+
+  /** The lock row FOR UPDATE, or STORE_LOCKED when another session held it past lock_timeout. */
+  private lockedRow(): LeaseRow | undefined {
+    try {
+      return this.core.sql.get<LeaseRow>(
+        "SELECT pid, hostname, command, acquired_at, token, expires_at > now() AS live, expires_at::text AS expires_at FROM lock WHERE id = 1 FOR UPDATE",
+      );
+    } catch (e) {
+      if (e instanceof PostgresFailure && e.code === LOCK_NOT_AVAILABLE) {
+        throw new StoreError("STORE_LOCKED", `store ${this.core.path} is locked: another session held its lock row for more than ${ACQUIRE_LOCK_WAIT_MS} ms (a holder's write under way)`, {
+          path: this.core.path,
+          cause: e,
+        });
+      }
+      throw e;
+    }
   }
 
   release(): void {

@@ -20,6 +20,7 @@ export type HostPhase =
   | "quarantined"
   | "aborting"
   | "aborted"
+  | "refused"
   | "failed";
 
 export const HOST_PHASES: readonly HostPhase[] = [
@@ -36,6 +37,7 @@ export const HOST_PHASES: readonly HostPhase[] = [
   "quarantined",
   "aborting",
   "aborted",
+  "refused",
   "failed",
 ];
 
@@ -47,8 +49,19 @@ export function isCappedPhase(phase: string): phase is CappedPhase {
   return phase === "commissioning" || phase === "deploying" || phase === "layering";
 }
 
-/** How a host ended. Each is a final state of the same name. */
-export type HostOutcome = "inService" | "quarantined" | "aborted" | "failed";
+/**
+ * How a host ended. Each is a final state of the same name. `refused`: its re-provisioning was
+ * refused before anything was changed (REFUSAL_CODES); the host is as it was, not a failure.
+ */
+export type HostOutcome = "inService" | "quarantined" | "aborted" | "refused" | "failed";
+
+/**
+ * Actor rejections that are a refusal, not a failed attempt: the re-provisioning's removal from
+ * Juju checked a rule the operator may override (src/layers/errors.ts LAYER_REFUSED) before it
+ * changed anything. The host ends `refused` with the rejection's message as its reason; no retry,
+ * no release, no quarantine.
+ */
+export const REFUSAL_CODES: readonly string[] = ["LAYER_REFUSED"];
 
 /** The retry budgets. tagging and allocating count against `deploy`. */
 export type RetryPhase = "commission" | "deploy" | "layer" | "release";

@@ -19,6 +19,7 @@ import type {
   HostPhase,
   RetryPhase,
 } from "./contract.ts";
+import { REFUSAL_CODES } from "./contract.ts";
 import { backoffDelayMs, retryPhaseOf } from "./policy.ts";
 import { describeError, errorText, MAX_MESSAGE, statusLabel, withFailure } from "./failures.ts";
 
@@ -107,6 +108,8 @@ export const hostSetup = setup({
       const status = abortOutputStatus(event);
       return status !== undefined && params.statuses.includes(status);
     },
+    /** An actor rejected with a refusal (REFUSAL_CODES): the operator's rule, not a failed attempt. */
+    isRefusal: ({ event }) => REFUSAL_CODES.includes(describeError((event as unknown as { error?: unknown }).error).code),
     /** The rollout is paused: a retry must not start. */
     retriesHeld: ({ context }) => !!context.held,
     holdsGrantedSlot: ({ context, event }) => event.type === "SLOT_GRANTED" && context.slot === event.phase,
@@ -183,6 +186,8 @@ export const hostSetup = setup({
       reason: `${params.phase} failed ${context.attempts[params.retry]} time(s); last error ${errorText(context.lastError)}`,
     })),
     setReason: assign((_, params: { reason: string }) => ({ reason: params.reason })),
+    /** The refusal's message (what refused, why, how to go on) is the reason the host settles with. */
+    noteRefusal: assign(({ context }) => ({ reason: `re-provisioning refused, nothing changed: ${context.lastError?.message ?? "no reason given"}` })),
     noteAbort: assign(({ event }) => ({
       reason: event.type === "ABORT" && event.reason ? event.reason : "aborted on request",
     })),

@@ -15,7 +15,7 @@ const base: RolloutProgress = {
   total: 10,
   settled: 4,
   byPhase: { deploying: 2 },
-  byOutcome: { inService: 4, quarantined: 0, aborted: 0, failed: 0 },
+  byOutcome: { inService: 4, quarantined: 0, aborted: 0, refused: 0, failed: 0 },
   perWave: [
     { index: 0, size: 2, settled: 2, failed: 0 },
     { index: 1, size: 8, settled: 2, failed: 0 },

@@ -33,7 +33,7 @@ function opsWith(): JujuOps {
   const lane = new Lanes({ ssh, logger: silentLogger(), policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 1000 } }).lane(undefined);
   let t = 0;
   const waitOptions = (_l: unknown, layer: string, step: string, _h: LayerHost, timeoutMs: number) => ({ layer, step, timeoutMs, pollMs: 1000, now: () => t, sleep: async (ms: number) => void (t += ms), ensureOpen: () => undefined });
-  return new JujuOps({ client, tpl: loadLayerTemplate("juju"), logger: silentLogger(), locks: new KeyedLock(), main: lane, waitOptions, reads: new Map(), gen: new Map(), models: new Set(), now: () => t, changes: new JujuChangeLog(NO_JUJU_JOURNAL, silentLogger()) }, lane);
+  return new JujuOps({ client, tpl: loadLayerTemplate("juju"), logger: silentLogger(), locks: new KeyedLock(), main: lane, waitOptions, reads: new Map(), gen: new Map(), models: new Set(), now: () => t, changes: new JujuChangeLog(NO_JUJU_JOURNAL, silentLogger()), suspect: new Set() }, lane);
 }
 
 /** A node's pods and claims; an eviction of a pod in `refuseFirst` answers 429 once. */
@@ -73,8 +73,9 @@ describe("draining a control host's Kubernetes node", () => {
     const { port } = cluster([pod("mysql", 0), pod("keystone", 1)], []);
     const e = await refuseGuardedPods(ops, host, deps(port, [])).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LayerError);
-    expect(e).toMatchObject({ code: "LAYER_PRECONDITION", step: "guardedPods", hostname: "ctl-1" });
+    expect(e).toMatchObject({ code: "LAYER_REFUSED", step: "guardedPods", hostname: "ctl-1" });
     expect((e as Error).message).toContain("openstack/mysql-0");
+    expect((e as Error).message).toContain("metalwave reprovision --force ctl-1");
     await expect(refuseGuardedPods(ops, host, deps(port, [], true))).resolves.toBeUndefined();
     await expect(refuseGuardedPods(ops, host, deps(cluster([pod("keystone", 0)], []).port, []))).resolves.toBeUndefined();
   });

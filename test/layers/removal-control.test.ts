@@ -48,16 +48,22 @@ describe("re-provisioning a control host", () => {
 
     // Not forced: refused before anything is removed (step 1); the host stays in Juju and in Kubernetes, its node schedulable.
     const refused = await reprovisionHosts(deps, { hosts: [ctl.hostname], reason: "test", erase: "quick" }, { spares: false });
-    expect(refused.reprovision.byOutcome.inService).toBe(0);
-    const failures = (deps.store.getHost(refused.reprovision.rolloutId, ctl.systemId)?.snapshot?.context.failures ?? []) as unknown[];
-    expect(failures.at(-1)).toMatchObject({ phase: "releasing", code: "LAYER_PRECONDITION", message: expect.stringMatching(/mysql-k8s \/ rabbitmq-k8s[\s\S]*--force/) });
+    expect(refused.reprovision.byOutcome).toMatchObject({ inService: 0, refused: 1, quarantined: 0, failed: 0 });
+    const rec = deps.store.getHost(refused.reprovision.rolloutId, ctl.systemId);
+    expect(rec?.outcome).toBe("refused");
+    // One refusal, no failed attempts retried: it says what refused, why and how to go on.
+    const failures = (rec?.snapshot?.context.failures ?? []) as unknown[];
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ phase: "releasing", code: "LAYER_REFUSED", message: expect.stringMatching(/mysql-k8s \/ rabbitmq-k8s/) });
+    expect(refused.reprovision.failures).toEqual([expect.objectContaining({ systemId: ctl.systemId, outcome: "refused", code: "LAYER_REFUSED", message: expect.stringMatching(/mysql-\d[\s\S]*rabbitmq-\d/) })]);
+    expect(rec?.snapshot?.context.reason).toMatch(new RegExp(`refused, nothing changed[\\s\\S]*metalwave reprovision --force ${ctl.hostname}`));
     expect(machinesOf(ctl.systemId)).toHaveLength(1);
     const journaled = deps.store.journal(refused.reprovision.rolloutId, { kind: "rollout" }).filter((j) => j.systemId === ctl.systemId && (j.data as { event?: string }).event === "leavingJuju");
     expect(journaled).toEqual([]);
     expect(kube.nodes.get(ctl.hostname)?.unschedulable).not.toBe(true);
     expect(kube.workloads.evictions).toBe(0);
-    // Refused every attempt, it is quarantined as a host whose release cannot proceed is (its units still in Juju).
-    expect((await maas.readMachine(ctl.systemId)).status).toBe(NodeStatus.BROKEN);
+    // Nothing changed in MAAS either: not released, not marked Broken.
+    expect((await maas.readMachine(ctl.systemId)).status).toBe(NodeStatus.DEPLOYED);
   }, 300_000);
 
   it("forced: its node is cordoned and drained before its k8s unit goes, it leaves Kubernetes and Juju, and the host rejoins", async () => {

@@ -63,7 +63,7 @@ const kube: KubePort = {
 describe("cloud read-back", () => {
   it("reads applications, relations, hypervisors, chassis, load-balancer addresses and controllers' HA as Juju and Kubernetes answer them", async () => {
     const lane = new Lanes({ ssh, logger: silentLogger(), policy: { attempts: 1, backoffMs: 0, commandTimeoutMs: 1000 } }).lane(undefined);
-    const ops = new JujuOps({ client, tpl: loadLayerTemplate("juju"), logger: silentLogger(), locks: new KeyedLock(), main: lane, waitOptions: () => { throw new Error("no waits in a report"); }, reads: new Map(), gen: new Map(), models: new Set(), now: () => 0, changes: new JujuChangeLog(NO_JUJU_JOURNAL, silentLogger()) }, lane);
+    const ops = new JujuOps({ client, tpl: loadLayerTemplate("juju"), logger: silentLogger(), locks: new KeyedLock(), main: lane, waitOptions: () => { throw new Error("no waits in a report"); }, reads: new Map(), gen: new Map(), models: new Set(), now: () => 0, changes: new JujuChangeLog(NO_JUJU_JOURNAL, silentLogger()), suspect: new Set() }, lane);
     const c = await readCloud({ ops, controllerTpl: loadLayerTemplate("juju-controller"), models: ["openstack-machines", "openstack"], kube, taggedDisks: 4, ensureOpen: () => undefined });
     expect(c.applications.map((a) => [a.name, a.model, a.charm, a.status, a.units])).toEqual([
       ["openstack-hypervisor", "openstack-machines", "openstack-hypervisor", "waiting", { total: 2, active: 1 }],

@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { MaasClient } from "../../src/maas/client.ts";
 import type { RequestInfo } from "../../src/maas/client.ts";
+import { MaasError } from "../../src/maas/errors.ts";
+import { machineFacts } from "../../src/roles/facts.ts";
 import { API_KEY, machineJson, virtualClock } from "./helpers.ts";
 
 let server: Server | undefined;
@@ -65,5 +67,43 @@ describe("list answers streamed in", () => {
     const { client, requests } = await region(['[{"system_id":"a"', "}}]"], 10);
     await expect(client.listMachines()).rejects.toMatchObject({ code: "MAAS_BAD_RESPONSE" });
     expect(requests).toHaveLength(1);
+  });
+});
+
+describe("planning lists (listMachinesEach) read only the fields facts come from", () => {
+  const list = (...ms: Record<string, unknown>[]) => [JSON.stringify(ms)];
+
+  it("gives the same facts as the whole machines", async () => {
+    const ms = [machineJson({ system_id: "a1", hostname: "h1" }), machineJson({ system_id: "b2", hostname: "h2", boot_disk: null, pool: null })];
+    const { client } = await region(list(...ms), 0);
+    const whole = (await client.listMachines()).map((m) => machineFacts(m));
+    const planned = await client.listMachinesEach({}, (m) => machineFacts(m));
+    expect(planned).toEqual(whole);
+    expect(planned[0]?.disks.length).toBeGreaterThan(0);
+    expect(planned[0]?.interfaces?.length).toBeGreaterThan(0);
+  });
+
+  it("does not validate fields the planner never reads; the whole-machine list still does", async () => {
+    const broken = machineJson({ system_id: "a1", hardware_info: 5, blockdevice_set: "x", ip_addresses: null });
+    const { client } = await region(list(broken), 0);
+    expect(await client.listMachinesEach({}, (m) => m.system_id)).toEqual(["a1"]);
+    await expect(client.listMachines()).rejects.toMatchObject({ code: "MAAS_BAD_RESPONSE" });
+  });
+
+  it("a malformed field the planner reads is MAAS_BAD_RESPONSE naming the machine and the field", async () => {
+    const ok = machineJson({ system_id: "a1" });
+    const bad = machineJson({ system_id: "b2", cpu_count: "four" });
+    const { client } = await region(list(ok, bad), 0);
+    const err = await client.listMachinesEach({}, (m) => m.system_id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MaasError);
+    expect(err).toMatchObject({ code: "MAAS_BAD_RESPONSE", systemId: "b2" });
+    expect((err as MaasError).message).toMatch(/^listMachines: \[1\]\.cpu_count: .*\(machine b2\)$/);
+  });
+
+  it("names a nested field too", async () => {
+    const m = machineJson({ system_id: "c3" });
+    (m.physicalblockdevice_set as Record<string, unknown>[])[0]!.size = "big";
+    const { client } = await region(list(m), 0);
+    await expect(client.listMachinesEach({}, (x) => x.system_id)).rejects.toThrow(/\[0\]\.physicalblockdevice_set\[0\]\.size: .*\(machine c3\)/);
   });
 });

@@ -78,7 +78,7 @@ describe("the progress tally from the store's counts", () => {
       total: 40,
       settled: 10,
       byPhase: { inService: 8, quarantined: 2, deploying: 1, waiting: 29 },
-      byOutcome: { inService: 8, quarantined: 2, aborted: 0, failed: 0 },
+      byOutcome: { inService: 8, quarantined: 2, aborted: 0, refused: 0, failed: 0 },
       perWave: [
         { index: 0, size: 10, settled: 10, failed: 2 },
         { index: 1, size: 30, settled: 0, failed: 0 },

@@ -83,7 +83,7 @@ describe("a new rollout with a region away", () => {
     await b.comeBack();
     const summary = await running;
     expect(summary.state).toBe("completed");
-    expect(summary.byOutcome).toEqual({ inService: 2 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    expect(summary.byOutcome).toEqual({ inService: 2 * PER_REGION, quarantined: 0, aborted: 0, refused: 0, failed: 0 });
     expect(summary.regionsUnplanned).toBeUndefined();
     const planned = events(store!, id, "regionPlanned");
     expect(planned.map((e) => [e.data["region"], e.data["hosts"]])).toEqual([["b", PER_REGION]]);

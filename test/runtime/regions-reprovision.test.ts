@@ -74,7 +74,7 @@ describe("maintenance over two regions", () => {
 
     const run = await pass;
     expect(run.reprovision.state).toBe("completed");
-    expect(run.reprovision.byOutcome).toEqual({ inService: 2, quarantined: 0, aborted: 0, failed: 0 });
+    expect(run.reprovision.byOutcome).toEqual({ inService: 2, quarantined: 0, aborted: 0, refused: 0, failed: 0 });
     expect(store.journal(id(), { kind: "rollout" }).map((j) => j.data as { event?: string; region?: string }).filter((d) => d.event === "regionDown" || d.event === "regionUp").map((d) => `${d.event} ${d.region}`)).toEqual(["regionDown b", "regionUp b"]);
     // Each host released and deployed again in its own region; no other machine touched.
     expect({ released: counts(a, hostA).released, deployed: counts(a, hostA).deployed }).toEqual({ released: 1, deployed: 2 });

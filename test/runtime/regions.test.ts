@@ -109,7 +109,7 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
 
     const summary = await running;
     expect(summary.state).toBe("completed");
-    expect(summary.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    expect(summary.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, refused: 0, failed: 0 });
     expect(summary.failures).toEqual([]);
     expect(sawProgressWhileAway).toBe(true);
 
@@ -165,7 +165,7 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
 
     const resumed = await new RolloutRunner({ ...deps, maas: regionsPort() }).run({ resume: true });
     expect(resumed.state).toBe("completed");
-    expect(resumed.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    expect(resumed.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, refused: 0, failed: 0 });
     sims.forEach((sim) => {
       const machines = sim.stats().machines ?? [];
       expect(machines.map((m) => [m.commissioned, m.deployed])).toEqual(machines.map(() => [1, 1]));
@@ -220,7 +220,7 @@ describe.each(BACKENDS)("a rollout over three regions (%s store)", (backend) => 
 
     const summary = await thirdRun;
     expect(summary.state).toBe("completed");
-    expect(summary.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, failed: 0 });
+    expect(summary.byOutcome).toEqual({ inService: 3 * PER_REGION, quarantined: 0, aborted: 0, refused: 0, failed: 0 });
     expect(summary.waitingOnRegion).toBe(0);
     expect(journal().filter((e) => e.data["event"] === "regionCaughtUp").map((e) => [e.data["region"], e.data["hosts"]])).toEqual([["b", bInFlight.length]]);
     sims.forEach((sim) => {

@@ -46,7 +46,7 @@ describe("rollout runtime against the simulated region", () => {
     // which test/state-machines/waves.test.ts proves for 1,000 hosts without a region.
     const { summary, sim } = await rollout({ machines: 12 });
     expect(summary.state).toBe("completed");
-    expect(summary.byOutcome).toEqual({ inService: 12, quarantined: 0, aborted: 0, failed: 0 });
+    expect(summary.byOutcome).toEqual({ inService: 12, quarantined: 0, aborted: 0, refused: 0, failed: 0 });
     const stats = sim.stats();
     expect(stats.statusCounts).toEqual({ Deployed: 12 });
     for (const m of stats.machines ?? []) {

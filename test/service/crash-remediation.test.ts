@@ -214,7 +214,7 @@ describe("a service killed with -9 mid-remediation", () => {
     }, third, "the resumed pass to end");
     const resumed = (await third.api("GET", "/api/v1/maintenance")).json.last;
     expect(resumed).toMatchObject({ kind: "remediation", error: null, result: { resumed: { rolloutId: passId, state: "completed" } } });
-    expect(resumed.result.resumed.byOutcome).toEqual({ inService: 2, quarantined: 1, aborted: 0, failed: 0 });
+    expect(resumed.result.resumed.byOutcome).toEqual({ inService: 2, quarantined: 1, aborted: 0, refused: 0, failed: 0 });
 
     readStore((s) => {
       // One pass, one rollout: nothing was planned again over the hosts in flight.

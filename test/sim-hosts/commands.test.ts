@@ -20,6 +20,24 @@ function world(n = 3) {
 }
 
 describe("simulated host commands", () => {
+  it("systemctl lists a Juju machine agent's service; Juju's teardown (rm of its unit file, as root) takes it off", () => {
+    const { hosts, run } = world(1);
+    const h = hosts[0] as SimHost;
+    const list = "systemctl list-unit-files --no-legend --no-pager --type=service";
+    expect(run(h, list).out).not.toContain("jujud-machine");
+    h.jujuAgent = { controller: "c", model: "m", machine: "7" };
+    expect(run(h, list).out).toMatch(/^jujud-machine-7\.service\s+enabled/m);
+    expect(run(h, "systemctl disable --now jujud-machine-7.service").err).toContain("access denied");
+    expect(run(h, "sudo systemctl disable --now jujud-machine-8.service").code).toBe(1);
+    expect(run(h, "rm -f /etc/systemd/system/jujud-machine-7.service").err).toContain("access denied");
+    expect(h.jujuAgent).toBeDefined();
+    const clean = "sudo systemctl disable --now jujud-machine-7.service ; sudo rm -f /etc/systemd/system/jujud-machine-7.service /etc/systemd/system/multi-user.target.wants/jujud-machine-7.service && sudo rm -rf /var/lib/juju /var/log/juju && sudo systemctl daemon-reload";
+    expect(run(h, clean).code).toBe(0);
+    expect(h.jujuAgent).toBeUndefined();
+    expect(run(h, list).out).not.toContain("jujud-machine");
+    expect(run(h, "sudo rm /var/lib/juju").code).toBe(1);
+  });
+
   it("needs sudo to install a snap, and a second install is a no-op", () => {
     const { hosts, run } = world(1);
     const h = hosts[0] as SimHost;

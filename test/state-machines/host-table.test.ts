@@ -140,7 +140,7 @@ describe("what a host does next", () => {
       .filter(([, node]) => node.type === "final")
       .map(([k]) => k)
       .sort();
-    expect(finals).toEqual(["aborted", "failed", "inService", "quarantined"]);
+    expect(finals).toEqual(["aborted", "failed", "inService", "quarantined", "refused"]);
   });
 
   it("the context stays JSON-serializable (it is what the store keeps)", async () => {

@@ -28,7 +28,7 @@ describe("seeded rollout simulation (200 hosts)", () => {
     const r = await simulate(base);
     expect(r.violations).toEqual([]); // no op from a state MAAS refuses, no double deploy in one attempt, waves in order
     expect(r.outcome).toBe("completed");
-    expect(r.counts).toEqual({ inService: 191, quarantined: 9, aborted: 0, failed: 0 });
+    expect(r.counts).toEqual({ inService: 191, quarantined: 9, aborted: 0, refused: 0, failed: 0 });
     expect(r.hostOutcomes).toEqual({ inService: 191, quarantined: 9 });
     expect(r.maxInFlightSeen).toBe(25);
     expect(r.maxPhaseSeen).toEqual({ commissioning: 10, deploying: 8, layering: 5 });

@@ -92,7 +92,7 @@ describe("rolloutMachine", () => {
     expect(starts(r.take())).toEqual(["a"]);
     r.settle("a");
     expect(r.take()).toEqual([
-      { type: "rollout.waveSettled", wave: 0, counts: { inService: 1, quarantined: 0, aborted: 0, failed: 0 } },
+      { type: "rollout.waveSettled", wave: 0, counts: { inService: 1, quarantined: 0, aborted: 0, refused: 0, failed: 0 } },
       { type: "rollout.waveStarted", wave: 1, size: 2 },
       { type: "rollout.startHost", systemId: "b", wave: 1 },
       { type: "rollout.startHost", systemId: "c", wave: 1 },
@@ -113,7 +113,7 @@ describe("rolloutMachine", () => {
     expect(out).toContainEqual({
       type: "rollout.paused",
       reason: "per-wave failure budget of wave 1 exceeded: 2 failed host(s), limit 1",
-      counts: { inService: 0, quarantined: 2, aborted: 0, failed: 0 },
+      counts: { inService: 0, quarantined: 2, aborted: 0, refused: 0, failed: 0 },
       breach: { budget: "perWave", failures: 2, limit: 1, wave: 0 },
     });
     expect(starts(out)).toEqual([]); // nothing new starts while paused
@@ -121,7 +121,19 @@ describe("rolloutMachine", () => {
     r.settle("h2");
     r.settle("h4", "failed");
     expect(starts(r.take())).toEqual([]);
-    expect(r.ctx().totals).toEqual({ inService: 1, quarantined: 2, aborted: 0, failed: 1 });
+    expect(r.ctx().totals).toEqual({ inService: 1, quarantined: 2, aborted: 0, refused: 0, failed: 1 });
+  });
+
+  it("refused hosts spend no budget: counted as refused, the rollout goes on", () => {
+    const r = run({ waves: [ids("h", 4)], maxInFlight: 4, budget: { perWave: 0, total: 0 } });
+    r.take();
+    r.settle("h1", "refused");
+    r.settle("h2", "refused");
+    expect(r.state()).toBe("running");
+    r.settle("h3");
+    r.settle("h4");
+    expect(r.state()).toBe("completed");
+    expect(r.ctx().totals).toEqual({ inService: 2, quarantined: 0, aborted: 0, refused: 2, failed: 0 });
   });
 
   it("pauses when the total budget is exceeded", () => {
@@ -164,7 +176,7 @@ describe("rolloutMachine", () => {
     r.take();
     r.actor.send({ type: "PAUSE", reason: "change window closed" });
     expect(r.state()).toBe("paused");
-    expect(r.emitted.at(-1)).toEqual({ type: "rollout.paused", reason: "change window closed", counts: { inService: 2, quarantined: 1, aborted: 0, failed: 1 }, breach: null });
+    expect(r.emitted.at(-1)).toEqual({ type: "rollout.paused", reason: "change window closed", counts: { inService: 2, quarantined: 1, aborted: 0, refused: 0, failed: 1 }, breach: null });
     r.actor.send({ type: "PAUSE" });
     expect(r.emitted).toHaveLength(1);
   });
@@ -197,13 +209,13 @@ describe("rolloutMachine", () => {
     expect(r.state()).toBe("completed");
     expect(r.emitted.at(-1)).toEqual({
       type: "rollout.completed",
-      counts: { inService: 2, quarantined: 1, aborted: 0, failed: 0 },
+      counts: { inService: 2, quarantined: 1, aborted: 0, refused: 0, failed: 0 },
       byWave: [
-        { inService: 1, quarantined: 0, aborted: 0, failed: 0 },
-        { inService: 1, quarantined: 1, aborted: 0, failed: 0 },
+        { inService: 1, quarantined: 0, aborted: 0, refused: 0, failed: 0 },
+        { inService: 1, quarantined: 1, aborted: 0, refused: 0, failed: 0 },
       ],
     });
-    expect(r.ctx().totals).toEqual({ inService: 2, quarantined: 1, aborted: 0, failed: 0 });
+    expect(r.ctx().totals).toEqual({ inService: 2, quarantined: 1, aborted: 0, refused: 0, failed: 0 });
   });
 
   it("stays paused once nothing is left in flight or to start, and completes on RESUME", () => {
@@ -234,7 +246,7 @@ describe("rolloutMachine", () => {
     });
     const ctx = r.ctx();
     expect(ctx.wave).toBe(1);
-    expect(ctx.totals).toEqual({ inService: 1, quarantined: 1, aborted: 0, failed: 0 });
+    expect(ctx.totals).toEqual({ inService: 1, quarantined: 1, aborted: 0, refused: 0, failed: 0 });
     expect([...ctx.inFlight.keys()]).toEqual(["c", "d", "e"]);
     expect(ctx.slotsInUse).toEqual({ commissioning: 0, deploying: 1, layering: 0 });
     expect(r.take()).toEqual([{ type: "rollout.startHost", systemId: "e", wave: 1 }]); // b..d never restarted, wave 1 already announced
@@ -245,7 +257,7 @@ describe("rolloutMachine", () => {
   it("on resume, a paused rollout stays paused", () => {
     const r = run({ waves: [["a", "b"]], resume: { hosts: { a: { phase: "failed", settled: "failed" } }, paused: { reason: "paused by operator" } } });
     expect(r.state()).toBe("paused");
-    expect(r.take()).toEqual([{ type: "rollout.paused", reason: "paused by operator", counts: { inService: 0, quarantined: 0, aborted: 0, failed: 1 }, breach: null }]);
+    expect(r.take()).toEqual([{ type: "rollout.paused", reason: "paused by operator", counts: { inService: 0, quarantined: 0, aborted: 0, refused: 0, failed: 1 }, breach: null }]);
   });
 
   it("on resume, a budget already spent pauses again (acknowledgements are not persisted)", () => {

@@ -81,6 +81,47 @@ describe("the lease on a PostgreSQL store", () => {
     expect(b.getHost("r1", "m1")).toBeDefined();
   });
 
+  it("is taken over within the lease from a holder paused inside a write transaction, whose session holds the lock row", async () => {
+    const child = startFixture("lease-holder.ts", [t.where, "1500"]);
+    const out = new LineReader(child);
+    try {
+      await out.waitFor((l) => l.some((x) => x.startsWith("holding")));
+      child.stdin.write("hold\n");
+      await out.waitFor((l) => l.includes("in transaction"));
+      child.kill("SIGSTOP");
+      const pausedAt = Date.now();
+      // A standby's store, on a call timeout shorter than the test's: without a bound on the wait for the row, its acquisition would block until it.
+      const b = t.open({ lease: { ttlMs: 1500, renewMs: 250 }, callTimeoutMs: 15_000 });
+      open.push(b);
+      let longestTry = 0;
+      await vi.waitUntil(
+        () => {
+          const began = Date.now();
+          try {
+            b.acquireLock({ ...me, hostname: "standby-host" });
+            return true;
+          } catch (e) {
+            expect(e).toMatchObject({ code: "STORE_LOCKED" });
+            return false;
+          } finally {
+            longestTry = Math.max(longestTry, Date.now() - began);
+          }
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+      // The paused session's transaction was ended by PostgreSQL within the lease (idle_in_transaction_session_timeout),
+      // and no try blocked the standby's thread for long (lock_timeout): a standby keeps answering its API meanwhile.
+      expect(Date.now() - pausedAt).toBeLessThan(1500 + 3000);
+      expect(longestTry).toBeLessThan(1500);
+      expect(b.journal(null, { kind: "note" }).at(-1)?.data).toMatchObject({ event: "lock_taken_over" });
+      expect(b.getHost("r1", "in-transaction")).toBeUndefined();
+    } finally {
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+      await exited(child);
+    }
+  });
+
   it("stops a holder acting once its lease was not renewed in time, before the database could have given it away", async () => {
     const child = startFixture("lease-holder.ts", [t.where, "1500"]);
     const out = new LineReader(child);

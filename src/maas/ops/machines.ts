@@ -10,8 +10,8 @@ import type { ReconciledOp } from "../../model/maas/reconcile.ts";
 import { base64UserData } from "../form.ts";
 import type { ParamValue } from "../form.ts";
 import type { AllocateParams, CommissionParams, CreateMachineParams, DeployParams, MachineFilter, ReleaseParams } from "../port.ts";
-import { ALLOCATED_MACHINE_FIELDS, AllocatedMachineSchema, MACHINE_STATE_FIELDS, MachineSchema, MachineStateSchema, PowerStateResultSchema, ReleasedIdsSchema } from "../schemas.ts";
-import type { AllocatedMachine, Machine, MachineState, PowerState } from "../schemas.ts";
+import { ALLOCATED_MACHINE_FIELDS, AllocatedMachineSchema, MACHINE_STATE_FIELDS, MachineSchema, MachineStateSchema, PLANNING_MACHINE_FIELDS, PlanningMachineSchema, PowerStateResultSchema, ReleasedIdsSchema } from "../schemas.ts";
+import type { AllocatedMachine, Machine, MachineState, PlanningMachine, PowerState } from "../schemas.ts";
 import { IDEMPOTENT, NEVER, seg } from "../transport.ts";
 import type { MaasTransport, Safety } from "../transport.ts";
 import { myName } from "./site.ts";
@@ -26,12 +26,13 @@ export function listMachineStates(t: MaasTransport, filter: MachineFilter = {}):
 }
 
 /**
- * The same list as listMachines, each machine turned into `each(machine)` as soon as it is
- * read: the full machine objects are never held all at once (planning 100,000 machines,
- * docs/bench.md).
+ * The same list as listMachines, each machine read as planning reads it (PlanningMachineSchema:
+ * only the fields its facts come from are parsed and validated) and turned into
+ * `each(machine)` as soon as it is read: the machines are never held all at once (planning
+ * 100,000 machines, docs/bench.md).
  */
-export function listMachinesEach<R>(t: MaasTransport, filter: MachineFilter, each: (m: Machine) => R): Promise<R[]> {
-  return listAs(t, MachineSchema, filter, each);
+export function listMachinesEach<R>(t: MaasTransport, filter: MachineFilter, each: (m: PlanningMachine) => R): Promise<R[]> {
+  return listAs(t, PlanningMachineSchema, filter, each, PLANNING_MACHINE_FIELDS);
 }
 
 async function listAs<M, R = M>(t: MaasTransport, item: z.ZodType<M>, filter: MachineFilter, each?: (m: M) => R, fields?: ReadonlySet<string>): Promise<R[]> {

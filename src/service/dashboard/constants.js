@@ -31,6 +31,7 @@ export const PHASE_COLOURS = {
   quarantined: "#d9480f",
   aborting: "#a1887f",
   aborted: "#5d4037",
+  refused: "#f08c00",
   failed: "#c92a2a",
 };
 export const UNKNOWN_COLOUR = "#222222";

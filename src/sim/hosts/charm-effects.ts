@@ -182,7 +182,11 @@ function labels(spec: string | undefined): Record<string, string> {
 }
 
 /** Services of a Kubernetes model's applications, when the model's cloud is the simulated cluster. */
-/** The storage (claim template) of the Kubernetes charms that have one (mysql-k8s `database`, glance-k8s `local-repository`; charmcraft/metadata storage sections). */
+/**
+ * The storage (claim template) of the Kubernetes charms that have one, as their charms declare it:
+ * mysql-k8s `database` (filesystem; canonical/mysql-k8s-operator metadata.yaml, branch main),
+ * glance-k8s `local-repository` (filesystem; canonical/sunbeam-charms charms/glance-k8s/charmcraft.yaml).
+ */
 const CHARM_STORAGE: Readonly<Record<string, string>> = { "mysql-k8s": "database", "glance-k8s": "local-repository" };
 
 function services(cloud: SimCloud, c: JujuController, m: JujuModel): void {

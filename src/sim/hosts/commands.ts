@@ -14,6 +14,7 @@ import { jujuCmd } from "./juju-cli.ts";
 import { k8sCmd } from "./k8s-cli.ts";
 import { microcephCmd, cephCmd } from "./microceph-cli.ts";
 import { microovnCmd } from "./microovn-cli.ts";
+import { rmCmd, systemctlCmd } from "./systemd-cli.ts";
 
 export type { ExecContext } from "./cli-util.ts";
 
@@ -260,6 +261,8 @@ const BASICS: Record<string, Handler> = {
   install,
   "cloud-init": (args) => (args[0] === "status" ? ok("status: done\n") : fail("cloud-init: simulated cloud-init only answers 'status'")),
   snap: snapCmd,
+  systemctl: systemctlCmd,
+  rm: rmCmd,
 };
 
 const HANDLERS: Record<string, Handler> = {

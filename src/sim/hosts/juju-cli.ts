@@ -153,8 +153,16 @@ function run(args: string[], ctx: ExecContext): CmdResult {
       if (target === undefined) return fail(`ERROR error checking if provisioned: subprocess encountered error code 255 (ssh: connect to host ${ssh[2]} port 22: Connection refused)`);
       // The client refuses a host that already runs a jujud-machine service (JJ:environs/manual/sshprovisioner).
       if (target.jujuAgent) return fail("ERROR machine is already provisioned");
+      // Juju's order (JJ:environs/manual/sshprovisioner/provisioner.go): the machine is recorded in the
+      // controller first, then the provisioning script installs the agent (the jujud-machine-N service).
       const mm = w.addManualMachine(m, machineHost(target), now, { base: p.opts.get("--base"), constraints });
       target.jujuAgent = { controller: c.name, model: m.name, machine: mm.id };
+      if (ctx.cloud.provisioningCutShort.delete(target.systemId)) {
+        // The script failed after the service was installed; the client's deferred cleanup destroys the
+        // machine it recorded, and nothing takes the service off the host.
+        w.removeMachine(m, mm.id, true, false);
+        return fail(`ERROR provisioning failed, removing machine ${mm.id}: subprocess encountered error code 1\nERROR subprocess encountered error code 1`);
+      }
       return okErr(`created machine ${mm.id}`);
     }
     case "machines": {

@@ -54,8 +54,13 @@ export interface LoadBalancerState {
 const ipNum = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 const ipStr = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
 
+/** The last pool asked for, by its CIDRs: the pools change rarely, and allocation runs on every charm reconcile. */
+let lastPool: { key: string; max: number; addresses: readonly string[] } | undefined;
+
 /** Every address of the pools, in order (a /n keeps its network and broadcast addresses out). */
-export function poolAddresses(cidrs: readonly string[], max = 4096): string[] {
+export function poolAddresses(cidrs: readonly string[], max = 4096): readonly string[] {
+  const key = cidrs.join(" ");
+  if (lastPool?.key === key && lastPool.max === max) return lastPool.addresses;
   const out: string[] = [];
   for (const c of cidrs) {
     const range = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(c);
@@ -69,6 +74,7 @@ export function poolAddresses(cidrs: readonly string[], max = 4096): string[] {
     }
     for (let i = a; i <= b && out.length < max; i++) out.push(ipStr(i));
   }
+  lastPool = { key, max, addresses: out };
   return out;
 }
 
@@ -80,7 +86,8 @@ export class SimKubeApi {
   private lb: LoadBalancerState = { enabled: false, announced: false, cidrs: [] };
   readonly token: string;
   private readonly server: Server;
-  private readonly readyAfterMs: number;
+  /** How long a joined node (or a restarted kubelet) takes to turn Ready. */
+  readonly readyAfterMs: number;
   private readonly schedule: (fn: () => void, ms: number) => void;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private version = 1;

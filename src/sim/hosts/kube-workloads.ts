@@ -5,6 +5,10 @@
  * storage one PersistentVolumeClaim per pod, `<storage>-<pod>` (the StatefulSet
  * volumeClaimTemplate naming), bound to the node the pod first ran on
  * (`volume.kubernetes.io/selected-node`, the local-storage class binds on first consumer).
+ * The storage names are the charms' own (charm-effects.ts CHARM_STORAGE): mysql-k8s `database`
+ * (canonical/mysql-k8s-operator metadata.yaml), glance-k8s `local-repository`
+ * (canonical/sunbeam-charms charms/glance-k8s/charmcraft.yaml), so a pod's claim is
+ * `database-mysql-0` or `local-repository-glance-0` as on a real cluster.
  *
  * What `kubectl drain` and the reference's removal rely on (juju-layering.md §5 step 4):
  * - a cordoned node (`spec.unschedulable: true`, with the `node.kubernetes.io/unschedulable`

@@ -165,6 +165,14 @@ export class SimCloud {
    * --force` of a dead machine): no stop hook ran on them, so their clusters still count them.
    */
   readonly removedUnhooked = new Set<string>();
+  /**
+   * Hosts (system_id) whose next `add-machine ssh:` is cut short (a test hook, docs/simulated-juju.md):
+   * the client records the machine, its provisioning script installs the jujud-machine service and
+   * then fails, and the client's deferred cleanup destroys the machine it recorded
+   * (JJ:environs/manual/sshprovisioner/provisioner.go ProvisionMachine). The host is left
+   * provisioned (checkProvisioned sees the service) and unknown to Juju.
+   */
+  readonly provisioningCutShort = new Set<string>();
   /** Hostnames with an OVN chassis (microovn units with the chassis role). */
   readonly ovnChassis = new Set<string>();
   /** Where each controller machine's API listens (address → port), once it does (juju-api-server.ts). */

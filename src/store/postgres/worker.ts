@@ -17,6 +17,15 @@ let data: pg.Client | undefined;
 let inTransaction = false;
 let leaseClient: pg.Client | undefined;
 let renewTimer: NodeJS.Timeout | undefined;
+/**
+ * While this process holds the lease: PostgreSQL ends a session of ours left idle
+ * inside a transaction this long (the lease's length). A holder paused or cut off
+ * mid-transaction keeps the lock row FOR SHARE (metalwave_fence) and would block a
+ * successor's takeover for as long as PostgreSQL keeps its session (TCP keepalive:
+ * hours). Such a holder's renewals wait on that row too, so its lease runs out by
+ * then anyway: ending the session costs it nothing it still had.
+ */
+let idleInTransactionMs = 0;
 
 function failure(e: unknown, index: number): Failure {
   const err = e as { message?: unknown; code?: unknown };
@@ -32,7 +41,14 @@ async function connect(): Promise<pg.Client> {
     if (leaseClient === client) leaseClient = undefined;
   });
   await client.connect();
+  if (idleInTransactionMs > 0) await client.query(`SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`);
   return client;
+}
+
+async function limitIdleInTransaction(ms: number): Promise<void> {
+  idleInTransactionMs = ms;
+  // Between calls: the main thread waits for this answer, so no transaction of ours is open.
+  await Promise.all([data, leaseClient].map((c) => c?.query(`SET idle_in_transaction_session_timeout = ${ms}`)));
 }
 
 async function batch(statements: Request & { op: "batch" }): Promise<Reply> {
@@ -108,6 +124,11 @@ async function handle(req: Request): Promise<Reply> {
       return batch(req);
     case "leaseStart": {
       stopRenewing();
+      try {
+        await limitIdleInTransaction(Math.max(1, Math.round(req.ttlMs)));
+      } catch (e) {
+        return { ok: false, error: failure(e, 0) };
+      }
       Atomics.store(lease, LEASE.token, BigInt(req.token));
       Atomics.store(lease, LEASE.status, LEASE_HELD);
       let running = false;
