@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LayerError, type Layering } from "../../src/layers/index.ts";
 import type { ExecOptions, ExecResult, SshPort, SshTarget } from "../../src/ssh/port.ts";
 import { FAST_JUJU, startLayerFleet, tick, type LayerFleet } from "./helpers.ts";
+import { until } from "../fakes/until.ts";
 
 /** The fleet's port, recording each command and whether the engine was closed when it was sent; can hold or block commands. */
 class RecordingPort implements SshPort {
@@ -51,11 +52,6 @@ class RecordingPort implements SshPort {
   close(): Promise<void> {
     return this.inner.close();
   }
-}
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 20_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
-  if (!cond()) throw new Error(`never happened: ${what}`);
 }
 
 function closeBoth(e: Layering, port: RecordingPort): void {

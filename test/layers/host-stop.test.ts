@@ -13,6 +13,7 @@ import { createLayering, LayerError, type KubePort, type Layering, type LayerHos
 import type { ExecOptions, ExecResult, SshPort, SshTarget } from "../../src/ssh/port.ts";
 import { SshError } from "../../src/ssh/errors.ts";
 import { silentLogger } from "../../src/log.ts";
+import { until } from "../fakes/until.ts";
 
 const host = (systemId: string, hostname: string, roles: string[]): LayerHost => ({ systemId, hostname, address: `10.0.0.${systemId.slice(1)}`, roles, cephDisks: [] });
 const sto1 = host("s1", "sto-1", ["storage"]);
@@ -101,11 +102,6 @@ function engine(port: ModelPort, over: { backoffMs?: number; defaultSleep?: bool
 }
 
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 20_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
-  if (!cond()) throw new Error(`never happened: ${what}`);
-}
 
 /** The fleet's port, recording every command; `hold` keeps the next matching one from running until released. */
 class HoldingPort implements SshPort {

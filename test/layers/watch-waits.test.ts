@@ -14,6 +14,7 @@ import type { SshPort } from "../../src/ssh/index.ts";
 import type { JujuModel } from "../../src/sim/juju/types.ts";
 import { startLayerFleet } from "./helpers.ts";
 import type { LayerFleet } from "./helpers.ts";
+import { until } from "../fakes/until.ts";
 
 const fleet = [
   { prefix: "juju", count: 1, tags: ["juju-controller"] },
@@ -149,7 +150,7 @@ describe("the layers' waits on the Juju watch", { timeout: 120_000 }, () => {
     await first.clusterBarrier("kubernetes", lf.hosts.control);
     await first.clusterBarrier("storage", lf.hosts.storage);
     const cp = first.clusterBarrier("control-plane", lf.hosts.control).catch((e: unknown) => e);
-    for (let i = 0; i < 20_000 && all().filter((c) => /juju deploy -m metalwave:openstack /.test(c)).length < 4; i++) await new Promise((r) => setTimeout(r, 1));
+    await until("the control plane's deploys sent", () => all().filter((c) => /juju deploy -m metalwave:openstack /.test(c)).length >= 4);
     first.close();
     const stopped = await cp;
     expect(stopped).toBeInstanceOf(LayerError);

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/store/index.ts";
 import type { SimStats } from "../../src/sim/index.ts";
+import { until } from "../fakes/until.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const MACHINES = 80;
@@ -45,21 +46,21 @@ function output(child: ChildProcess): { text: () => string } {
 }
 
 /** Polls the store (read side; SQLite WAL lets us read while the rollout writes) until `pred` holds. */
-async function until(pred: (s: Store, rolloutId: string) => boolean, child: ChildProcess, what: string): Promise<void> {
+async function storeUntil(pred: (s: Store, rolloutId: string) => boolean, child: ChildProcess, what: string): Promise<void> {
   const out = output(child);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`rollout exited (${child.exitCode}) before ${what}:\n${out.text().slice(-3000)}`);
+  await until(what, () => {
     const s = openStore(storePath);
     try {
       const r = s.latestRollout();
-      if (r && pred(s, r.id)) return;
+      return r !== undefined && pred(s, r.id);
     } finally {
       s.close();
     }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}; the rollout printed:\n${out.text().slice(-3000)}`);
+  }, {
+    everyMs: 20,
+    failIf: () => (child.exitCode !== null ? `rollout exited (${child.exitCode})` : undefined),
+    detail: () => `the rollout printed:\n${out.text().slice(-3000)}`,
+  });
 }
 
 async function kill9(child: ChildProcess): Promise<void> {
@@ -82,12 +83,12 @@ beforeAll(async () => {
   // Latency widens the window in which a MAAS call is in flight, so a kill lands inside one.
   sim = metalwave(["sim", "--port", "0", "--machines", String(MACHINES), "--speed", "2000", "--seed", "9", "--key-file", keyFile, "--faults", "latency=15ms"]);
   const out = output(sim);
-  const deadline = Date.now() + 30_000;
-  while (!/MAAS simulator: (\S+)/.test(out.text())) {
-    if (Date.now() > deadline || sim.exitCode !== null) throw new Error(`simulator did not start: ${out.text()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  simUrl = /MAAS simulator: (\S+)/.exec(out.text())![1]!;
+  simUrl = await until("the simulator to start", () => /MAAS simulator: (\S+)/.exec(out.text())?.[1], {
+    limitMs: 30_000,
+    everyMs: 20,
+    failIf: () => (sim.exitCode !== null ? `the simulator exited (${sim.exitCode})` : undefined),
+    detail: () => out.text(),
+  });
   writeFileSync(
     configFile,
     [
@@ -115,12 +116,12 @@ describe("crash-safe resume", () => {
   it("survives kill -9 at several points and finishes with every machine deployed exactly once", async () => {
     // 1. Killed as soon as the canary is deploying.
     const first = metalwave(["rollout", "--config", configFile]);
-    await until((s, id) => s.journal(id, { kind: "transition" }).some((j) => (j.data as { to?: string }).to === "deploying"), first, "the canary deploying");
+    await storeUntil((s, id) => s.journal(id, { kind: "transition" }).some((j) => (j.data as { to?: string }).to === "deploying"), first, "the canary deploying");
     await kill9(first);
 
     // 2. Resumed, then killed while MAAS calls are in flight (begun, not ended).
     const second = metalwave(["rollout", "--config", configFile, "--resume"]);
-    await until((s, id) => s.hostCounts(id).byOutcome["inService"] !== undefined && s.openCalls(id).length > 0, second, "calls in flight after the canary");
+    await storeUntil((s, id) => s.hostCounts(id).byOutcome["inService"] !== undefined && s.openCalls(id).length > 0, second, "calls in flight after the canary");
     await kill9(second);
     const unknownAtCrash = (() => {
       const s = openStore(storePath);
@@ -134,7 +135,7 @@ describe("crash-safe resume", () => {
 
     // 3. Resumed, then killed in the middle of the big wave.
     const third = metalwave(["rollout", "--config", configFile, "--resume"]);
-    await until((s, id) => (s.hostCounts(id).byOutcome["inService"] ?? 0) >= 30, third, "30 hosts in service");
+    await storeUntil((s, id) => (s.hostCounts(id).byOutcome["inService"] ?? 0) >= 30, third, "30 hosts in service");
     await kill9(third);
 
     // 4. Resumed to the end.

@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
 import type { SimStats } from "../../src/sim/index.ts";
+import { until } from "../fakes/until.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const SCALE = process.env["METALWAVE_SCALE_TESTS"] === "1";
@@ -54,12 +55,12 @@ describe(`${MACHINES} machines with failures, killed and resumed`, () => {
     const storePath = join(dir, "store.sqlite");
     const configFile = join(dir, "config.yaml");
     const sim = metalwave(["sim", "--port", "0", "--machines", String(MACHINES), "--speed", "5000", "--seed", "21", "--key-file", keyFile, "--faults", SCALE ? "commission.fail=0.04,deploy.fail=0.04" : "commission.fail=0.12,deploy.fail=0.12"]);
-    const deadline = Date.now() + 30_000;
-    while (!/MAAS simulator: (\S+)/.test(sim.out())) {
-      if (Date.now() > deadline || sim.child.exitCode !== null) throw new Error(`simulator did not start: ${sim.out()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const url = /MAAS simulator: (\S+)/.exec(sim.out())![1]!;
+    const url = await until("the simulator to start", () => /MAAS simulator: (\S+)/.exec(sim.out())?.[1], {
+      limitMs: 30_000,
+      everyMs: 20,
+      failIf: () => (sim.child.exitCode !== null ? `the simulator exited (${sim.child.exitCode})` : undefined),
+      detail: () => sim.out(),
+    });
     writeFileSync(
       configFile,
       [
@@ -72,21 +73,20 @@ describe(`${MACHINES} machines with failures, killed and resumed`, () => {
 
     const first = metalwave(["rollout", "--config", configFile]);
     // Kill once a good part of the fleet is done and the big waves are under way.
-    const killBy = Date.now() + 120_000;
-    for (;;) {
-      if (first.child.exitCode !== null) throw new Error(`rollout ended before the kill: ${first.out().slice(-2000)}`);
-      if (Date.now() > killBy) throw new Error(`rollout too slow to reach the kill point: ${first.out().slice(-2000)}`);
+    await until("the rollout to reach the kill point", () => {
       const s = openStore(storePath);
-      let done: number;
       try {
         const r = s.latestRollout();
-        done = r ? (s.hostCounts(r.id).byOutcome["inService"] ?? 0) : 0;
+        return (r ? (s.hostCounts(r.id).byOutcome["inService"] ?? 0) : 0) >= MACHINES * 0.3;
       } finally {
         s.close();
       }
-      if (done >= MACHINES * 0.3) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    }, {
+      limitMs: 120_000,
+      everyMs: 50,
+      failIf: () => (first.child.exitCode !== null ? `the rollout ended (${first.child.exitCode})` : undefined),
+      detail: () => first.out().slice(-2000),
+    });
     first.child.kill("SIGKILL");
     await once(first.child, "exit");
 

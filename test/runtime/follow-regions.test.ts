@@ -10,6 +10,7 @@ import { RegionLink } from "../../src/maas/region-link.ts";
 import { RegionsMaas } from "../../src/maas/regions.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
 import { FakeMaas } from "../fakes/maas.ts";
+import { until } from "../fakes/until.ts";
 import { followRegions } from "../../src/runtime/regions.ts";
 import type { RolloutEvent } from "../../state-machines/rollout.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -31,8 +32,7 @@ describe("followRegions", () => {
     const maas = new RegionsMaas(links);
     // A first read finds west away (as a resume's status reads would) before anything follows.
     const held = maas.readMachine("west/abc");
-    await new Promise((r) => setTimeout(r, 20));
-    expect(links[1]!.isUp).toBe(false);
+    await until("west found away", () => !links[1]!.isUp, { limitMs: 5_000 });
 
     const journaled: Record<string, unknown>[] = [];
     const sent: RolloutEvent[] = [];

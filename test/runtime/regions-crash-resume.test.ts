@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { until } from "../fakes/until.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const PER_REGION = 30;
@@ -45,21 +46,21 @@ function output(child: ChildProcess): { text: () => string } {
 }
 
 /** Polls the store (SQLite WAL: read while the rollout writes) until `pred` holds. */
-async function until(pred: (s: Store, rolloutId: string) => boolean, child: ChildProcess, what: string): Promise<void> {
+async function storeUntil(pred: (s: Store, rolloutId: string) => boolean, child: ChildProcess, what: string): Promise<void> {
   const out = output(child);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`rollout exited (${child.exitCode}) before ${what}:\n${out.text().slice(-3000)}`);
+  await until(what, () => {
     const s = openStore(storePath);
     try {
       const r = s.latestRollout();
-      if (r && pred(s, r.id)) return;
+      return r !== undefined && pred(s, r.id);
     } finally {
       s.close();
     }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}; the rollout printed:\n${out.text().slice(-3000)}`);
+  }, {
+    everyMs: 20,
+    failIf: () => (child.exitCode !== null ? `rollout exited (${child.exitCode})` : undefined),
+    detail: () => `the rollout printed:\n${out.text().slice(-3000)}`,
+  });
 }
 
 async function kill9(child: ChildProcess): Promise<void> {
@@ -105,7 +106,7 @@ describe("crash-safe resume over two regions", () => {
   it("survives kill -9 while a region is away and resumes, deploying every machine of both regions exactly once", async () => {
     // 1. Killed as soon as a canary is deploying.
     const first = metalwave(["rollout", "--config", configFile]);
-    await until((s, id) => s.journal(id, { kind: "transition" }).some((j) => (j.data as { to?: string }).to === "deploying"), first, "a canary deploying");
+    await storeUntil((s, id) => s.journal(id, { kind: "transition" }).some((j) => (j.data as { to?: string }).to === "deploying"), first, "a canary deploying");
     await kill9(first);
 
     // 2. Resumed; region b goes away (until the test brings it back, longer than the client's
@@ -113,10 +114,10 @@ describe("crash-safe resume over two regions", () => {
     // killed while b is down (its hosts' calls held, some begun in the journal and never sent)
     // and a goes on.
     const second = metalwave(["rollout", "--config", configFile, "--resume"]);
-    await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string; wave?: number }).event === "waveStarted" && (j.data as { wave?: number }).wave === 2), second, "the last wave started");
+    await storeUntil((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string; wave?: number }).event === "waveStarted" && (j.data as { wave?: number }).wave === 2), second, "the last wave started");
     const b = sims.get("b")!;
     await b.goAway();
-    await until((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string }).event === "regionDown"), second, "region b found down");
+    await storeUntil((s, id) => s.journal(id, { kind: "rollout" }).some((j) => (j.data as { event?: string }).event === "regionDown"), second, "region b found down");
     await kill9(second);
     const atCrash = (() => {
       const s = openStore(storePath);
@@ -135,7 +136,7 @@ describe("crash-safe resume over two regions", () => {
     const last = metalwave(["rollout", "--config", configFile, "--resume", "--json"]);
     const out = output(last);
     const inService = (s: Store, id: string, region: string) => s.loadHosts(id).filter((h) => h.region === region && h.outcome === "inService").length;
-    await until((s, id) => inService(s, id, "a") === PER_REGION, last, "every host of a in service while b is away");
+    await storeUntil((s, id) => inService(s, id, "a") === PER_REGION, last, "every host of a in service while b is away");
     const whileAway = (() => {
       const s = openStore(storePath);
       try {

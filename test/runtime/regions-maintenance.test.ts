@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCliHere } from "./cli.ts";
 import { startSimulator, type SimHandle } from "../../src/sim/index.ts";
+import { until } from "../fakes/until.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const TOKEN = "regions-test-token-5d1c8e0a";
@@ -150,12 +151,7 @@ describe("a lasting deployment over two regions, from the CLI", () => {
       const again = "b-az1-storage-dense-0001";
       const started = await api("/api/v1/reprovision", { method: "POST", body: JSON.stringify({ hosts: [again], reason: "api" }) });
       expect(started.status).toBe(202);
-      const end = Date.now() + 30_000;
-      const done = async () => (JSON.parse((await api("/api/v1/maintenance")).text) as { running: unknown; last: { kind: string } | null }).running === null;
-      while (!(await done())) {
-        if (Date.now() > end) throw new Error("the re-provisioning through the service did not end");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until("the re-provisioning through the service to end", async () => (JSON.parse((await api("/api/v1/maintenance")).text) as { running: unknown }).running === null, { limitMs: 30_000, everyMs: 50 });
       expect(calls(b, again)).toEqual({ deployed: 2, released: 1 });
       const after = (await api("/metrics")).text;
       expect(after).toMatch(/metalwave_machines_by_region\{region="b",phase="inService"\} 1\n/);

@@ -14,7 +14,8 @@ import { parseConfig } from "../../src/config.ts";
 import { RegionLink } from "../../src/maas/region-link.ts";
 import { RegionsMaas } from "../../src/maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
-import { simClient, simDeps, until } from "./sim-client.ts";
+import { simClient, simDeps } from "./sim-client.ts";
+import { until } from "../fakes/until.ts";
 
 const NAMES = ["a", "b"] as const;
 const PER_REGION = 20;

@@ -20,7 +20,8 @@ import type { MaasPort } from "../../src/maas/port.ts";
 import { FakeMaas, fakeMachine } from "../fakes/maas.ts";
 import { NodeStatus, type NodeStatusCode } from "../../src/model/maas/status.ts";
 import { simClient, simDeps } from "./sim-client.ts";
-import { stepClocks, until, type SteppedClock } from "./stepped-clock.ts";
+import { stepClocks, type SteppedClock } from "./stepped-clock.ts";
+import { until } from "../fakes/until.ts";
 
 let sims: SimHandle[] = [];
 let store: Store | undefined;

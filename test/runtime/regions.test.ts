@@ -21,7 +21,8 @@ import { RegionsMaas } from "../../src/maas/regions.ts";
 import { regionOfKey } from "../../state-machines/rollout/regions.ts";
 import { simClient, simDeps } from "./sim-client.ts";
 import { BACKENDS, freshDatabase } from "../store/backends.ts";
-import { stepClocks, until, type SteppedClock } from "./stepped-clock.ts";
+import { stepClocks, type SteppedClock } from "./stepped-clock.ts";
+import { until } from "../fakes/until.ts";
 
 const NAMES = ["a", "b", "c"] as const;
 const PER_REGION = 12;

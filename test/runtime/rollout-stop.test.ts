@@ -12,6 +12,7 @@ import { parseConfig } from "../../src/config.ts";
 import { NodeStatus } from "../../src/model/maas/status.ts";
 import { ManualClock } from "../../src/sim/scheduler.ts";
 import { simClient, simDeps } from "./sim-client.ts";
+import { until } from "../fakes/until.ts";
 
 let sim: SimHandle | undefined;
 let store: Store | undefined;
@@ -24,14 +25,6 @@ afterEach(async () => {
 });
 
 /** Resolves once `check` holds, looking again on every turn of the event loop (no fixed sleep). */
-async function until(check: () => boolean | Promise<boolean>, what: string, limitMs = 20_000): Promise<void> {
-  const end = performance.now() + limitMs;
-  while (!(await check())) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe("a stopped rollout", () => {
   it("receives no host event after it is aborted while hosts are still aborting in MAAS", async () => {
     const warn = vi.spyOn(console, "warn");
@@ -42,15 +35,15 @@ describe("a stopped rollout", () => {
     const maas = simClient(sim);
     const runner = new RolloutRunner(simDeps(maas, s, parseConfig({ rollout: { backoffMs: { base: 1, max: 5 } } })));
     const run = runner.run({ resume: false });
-    await until(async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), "a machine to be commissioning");
+    await until("a machine to be commissioning", async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), { limitMs: 20_000 });
     runner.abort("test abort");
     const summary = await run;
     expect(summary.state).toBe("aborted");
     // The hosts that were commissioning finish their abort in MAAS after the run returned.
-    await until(() => {
+    await until("every started host to settle", () => {
       s.flush();
       return s.hostCounts(summary.rolloutId).unsettled === 0;
-    }, "every started host to settle");
+    }, { limitMs: 20_000 });
     const aborted = s.loadHosts(summary.rolloutId).filter((h) => h.outcome === "aborted");
     expect(aborted.length).toBeGreaterThan(0);
     const stoppedActorWarnings = warn.mock.calls.filter((args) => String(args[0]).includes("stopped actor"));
@@ -87,7 +80,7 @@ describe("a stopped rollout", () => {
       () => "completed",
       (e: unknown) => (e as { code?: string }).code,
     );
-    await until(async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), "a machine to be commissioning");
+    await until("a machine to be commissioning", async () => (await maas.listMachineStates({})).some((m) => m.status === NodeStatus.COMMISSIONING), { limitMs: 20_000 });
     await runner.close();
     clearInterval(stepping);
     expect(await ended).toBe("RUNNER_CLOSED");
@@ -97,7 +90,7 @@ describe("a stopped rollout", () => {
     s.close();
     store = undefined;
     // The requests the hosts had sent before the close come back to stopped actors.
-    await until(() => maas.load().inFlight + maas.load().queued === 0, "the requests sent before the close to return");
+    await until("the requests sent before the close to return", () => maas.load().inFlight + maas.load().queued === 0, { limitMs: 20_000 });
     const sent = sim.stats().requests.total;
     // The canary's commissioning ends now: a runner still watching would read it and deploy.
     sim.advance(Infinity);

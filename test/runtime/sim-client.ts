@@ -63,12 +63,3 @@ export function layeredRigPerTest(): LayeredRig {
   });
   return rig;
 }
-
-/** Polls `cond` every 10 ms until it holds; fails naming `what` after `ms`. */
-export async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

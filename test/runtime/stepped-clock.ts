@@ -20,12 +20,3 @@ export function stepClocks(sims: readonly SimHandle[], stepMs = 25): SteppedCloc
   }, 1);
   return { stop: () => clearInterval(timer) };
 }
-
-/** Resolves once `cond` holds, looking again every 5 ms of real time; rejects after `limitMs`. */
-export async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
-  const end = performance.now() + limitMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

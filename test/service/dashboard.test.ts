@@ -17,6 +17,7 @@ import { parseConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { startService, type ServiceHandle } from "../../src/service/index.ts";
 import { TOKEN, type Json } from "./helpers.ts";
+import { until } from "../fakes/until.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const MACHINES = 24;
@@ -69,14 +70,9 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: res.status, json: await res.json() };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** The page and the API show a change within 15 s, well inside each test's own limit. */
+function within<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
+  return until(what, probe, { limitMs: 15_000, everyMs: 25 });
 }
 
 /** Just the DOM this test reads (the project's TypeScript has no DOM library). */
@@ -165,7 +161,7 @@ describe("the dashboard", () => {
 
       // The counts move while the rollout runs; each snapshot accounts for every machine.
       const snapshots = new Set<string>();
-      await until("the page to show the counts moving", async () => {
+      await within("the page to show the counts moving", async () => {
         const c = await pageCounts(page);
         if (Object.keys(c).length > 0) {
           expect({ c, sum: Object.values(c).reduce((a, b) => a + b, 0) }).toEqual({ c, sum: MACHINES });
@@ -178,12 +174,12 @@ describe("the dashboard", () => {
       // Pause from the page.
       await page.waitForSelector('#control[data-action="pause"]:not([disabled])');
       await page.click("#control");
-      const paused = await until("the API to show the rollout paused", async () => {
+      const paused = await within("the API to show the rollout paused", async () => {
         const d = (await api("GET", `/api/v1/rollouts/${id}`)).json;
         return d.rollout.state === "paused" ? d : undefined;
       });
       expect(paused.rollout.reason).toBe("paused from the dashboard");
-      const stopped = await until("the paused run to stop", async () => {
+      const stopped = await within("the paused run to stop", async () => {
         const d = (await api("GET", `/api/v1/rollouts/${id}`)).json;
         return d.rollout.live === false ? d : undefined;
       });
@@ -192,7 +188,7 @@ describe("the dashboard", () => {
       expect(stopped.progress.byPhase["waiting"]).toBeGreaterThan(0);
 
       // Once the run has stopped the page agrees with the API: counts, cells, state, button.
-      await until("the page's counts and cells to match the API's", async () => {
+      await within("the page's counts and cells to match the API's", async () => {
         const [c, t] = [await pageCounts(page), await cellTally(page)];
         return JSON.stringify(sorted(c)) === JSON.stringify(sorted(stopped.progress.byPhase)) && JSON.stringify(sorted(t)) === JSON.stringify(sorted(stopped.progress.byPhase));
       });
@@ -201,12 +197,12 @@ describe("the dashboard", () => {
 
       // Resume from the page: the rollout runs to the end, and the page follows it there.
       await page.click("#control");
-      const done = await until("the rollout to complete", async () => {
+      const done = await within("the rollout to complete", async () => {
         const d = (await api("GET", `/api/v1/rollouts/${id}`)).json;
         return d.rollout.state === "completed" && !d.rollout.live ? d : undefined;
       });
       expect(done.progress.byPhase).toEqual({ inService: MACHINES });
-      await until("the page to show every machine in service", async () => {
+      await within("the page to show every machine in service", async () => {
         const [c, t] = [await pageCounts(page), await cellTally(page)];
         return c["inService"] === MACHINES && Object.keys(c).length === 1 && t["inService"] === MACHINES && Object.keys(t).length === 1;
       });
@@ -294,7 +290,7 @@ describe("the dashboard during a maintenance pass", () => {
       expect((await api("GET", `/api/v1/rollouts/${pass.id}/hosts`)).json).toMatchObject({ kind: "reprovision", hosts: [{ systemId: target.systemId, phase: "inService" }] });
       expect(await page.textContent("#rollout-id")).toBe(pass.id);
       await page.waitForSelector('#rollout-state[data-state="completed"]');
-      await until("the pass's machine to show in service", async () => JSON.stringify(await cellTally(page)) === JSON.stringify({ inService: 1 }));
+      await within("the pass's machine to show in service", async () => JSON.stringify(await cellTally(page)) === JSON.stringify({ inService: 1 }));
 
       // A remediation pass with nothing to remediate: the banner says which pass ran and what it found.
       expect((await api("POST", "/api/v1/remediation")).status).toBe(202);
@@ -361,7 +357,7 @@ describe("the dashboard's details", () => {
       const started = await api2("POST", "/api/v1/rollouts");
       const id: string = started.json.rollout.id;
       await page.waitForSelector(`#cells[data-count="${FAILING}"]`);
-      const done = await until("the rollout to end", async () => {
+      const done = await within("the rollout to end", async () => {
         const d = (await api2("GET", `/api/v1/rollouts/${id}`)).json;
         return d.rollout.state === "completed" && !d.rollout.live ? d : undefined;
       });

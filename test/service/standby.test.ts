@@ -26,6 +26,7 @@ import { openStore, type Store } from "../../src/store/index.ts";
 import type { ConfigInput } from "../../src/config.ts";
 import { freshDatabase, pgServer } from "../store/backends.ts";
 import { TOKEN, type Json } from "./helpers.ts";
+import { until } from "../fakes/until.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const MACHINES = 10;
@@ -51,12 +52,9 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProce
   return { child, text: () => text };
 }
 
-async function waitFor(pred: () => boolean | Promise<boolean>, what: string, out: () => string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${out().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls `pred` every 50 ms (the shared helper); the timeout's message ends with what the service printed. */
+function waitFor(pred: () => boolean | Promise<boolean>, what: string, out: () => string, ms = 60_000): Promise<boolean> {
+  return until(what, pred, { limitMs: ms, everyMs: 50, detail: () => out().slice(-4000) });
 }
 
 interface Service {

@@ -12,7 +12,7 @@ import { silentLogger } from "../../src/log.ts";
 import { startService, type ServiceHandle } from "../../src/service/index.ts";
 import type { MaasPort } from "../../src/maas/port.ts";
 import { FakeMaas } from "../fakes/maas.ts";
-import type { MaasClient } from "../../src/maas/client.ts";
+import type { MaasClientStats } from "../../src/maas/client.ts";
 import { TOKEN } from "./helpers.ts";
 
 let store: Store | undefined;
@@ -53,7 +53,7 @@ describe("the start-up resume of a killed maintenance pass", () => {
     const options = {
       store,
       maas: recordingRegion(calls),
-      maasStats: () => ({ requests: 0 }) as unknown as ReturnType<MaasClient["stats"]>,
+      maasStats: (): MaasClientStats => ({ requests: 0, retries: 0, reconciliations: 0, byOperation: {} }),
       config: parseConfig({ layers: { enabled: false } }),
       logger: silentLogger(),
       token: TOKEN,

@@ -7,8 +7,8 @@
  */
 import { describe, it, expect } from "vitest";
 import { NodeStatus as S } from "../../src/model/maas/status.ts";
-import { REFUSAL_CODES } from "../../state-machines/host.ts";
-import { drive, flush, top } from "./helpers.ts";
+import { REFUSAL_CODES, backoffDelayMs } from "../../state-machines/host.ts";
+import { drive, fastPolicy, flush, top } from "./helpers.ts";
 
 const refusal = {
   code: "LAYER_REFUSED",
@@ -38,8 +38,12 @@ describe("a refused re-provisioning", () => {
     const h = drive({ input: { maasStatus: S.DEPLOYED, reprovision: { erase: "quick" } }, script: { releaseMachine: [{ reject: { code: "LAYER_PRECONDITION", message: "no Kubernetes client" } }] } });
     await flush();
     expect(top(h.actor)).toBe("releasing");
-    expect(h.actor.getSnapshot().value).toEqual({ releasing: "backingOff" });
-    h.clock.increment(60_000);
+    expect(h.actor.getSnapshot().context.failures).toMatchObject([{ phase: "releasing", code: "LAYER_PRECONDITION", attempt: 1 }]);
+    // Backed off: no second release until the back-off has passed on the clock.
+    h.clock.increment(backoffDelayMs(fastPolicy, 1) - 1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["releaseMachine"]);
+    h.clock.increment(1);
     await flush();
     expect(h.actorsCalled()).toEqual(["releaseMachine", "releaseMachine"]);
   });

@@ -111,7 +111,9 @@ describe("hostMachine with fake actors", () => {
     await flush();
     await h.status(S.COMMISSIONING);
     await h.status(S.FAILED_COMMISSIONING, "lshw failed");
-    expect(h.actor.getSnapshot().matches({ commissioning: "backingOff" })).toBe(true);
+    // Backing off: the slot is handed back, the host has not settled and still reports commissioning.
+    expect(h.emitted.at(-1)).toEqual({ type: "host.slotRelease", systemId: "abc123", phase: "commissioning" });
+    expect(h.phases().at(-1)).toBe("commissioning");
     expect(h.actor.getSnapshot().context.lastError).toEqual({
       phase: "commissioning",
       code: "MAAS_FAILED_STATUS",
@@ -139,10 +141,15 @@ describe("hostMachine with fake actors", () => {
     await h.status(S.ALLOCATED);
     await h.status(S.DEPLOYING);
     await h.status(S.FAILED_DEPLOYMENT, "curtin failed");
-    expect(h.actor.getSnapshot().matches({ deploying: "backingOff" })).toBe(true);
-    h.clock.increment(backoffDelayMs(fastPolicy, 1));
+    // Backing off: nothing is released until the back-off has passed on the clock.
+    h.clock.increment(backoffDelayMs(fastPolicy, 1) - 1);
     await flush();
-    expect(top(h.actor)).toBe("releasing");
+    expect(h.actorsCalled()).toEqual(["tagMachine", "allocateMachine", "deployMachine"]);
+    expect(h.phases().at(-1)).toBe("deploying");
+    h.clock.increment(1);
+    await flush();
+    expect(h.actorsCalled().at(-1)).toBe("releaseMachine");
+    expect(h.phases().at(-1)).toBe("releasing");
     await h.status(S.RELEASING);
     await h.status(S.READY);
     await h.status(S.ALLOCATED);
@@ -243,8 +250,15 @@ describe("hostMachine with fake actors", () => {
     h.clock.increment(1);
     await flush();
     expect(h.actorsCalled()).toEqual(["deployMachine", "abortMachine"]);
-    expect(h.actor.getSnapshot().matches({ deploying: "backingOff" })).toBe(true);
     expect(h.actor.getSnapshot().context.lastError).toMatchObject({ phase: "deploying", code: "PHASE_TIMEOUT" });
+    expect(h.actor.getSnapshot().context.failures).toMatchObject([{ phase: "deploying", code: "PHASE_TIMEOUT", attempt: 1 }]);
+    // A failed attempt that backs off: the next step (the release before a new deploy) waits for the back-off.
+    h.clock.increment(backoffDelayMs(fastPolicy, 1) - 1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine", "abortMachine"]);
+    h.clock.increment(1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["deployMachine", "abortMachine", "releaseMachine"]);
   });
 
   it("after a deploy timeout, takes the phase as done when the abort finds the machine Deployed (MAAS raced the timer)", async () => {
@@ -292,7 +306,10 @@ describe("hostMachine with fake actors", () => {
   it("handles status events that arrive before the request resolves", async () => {
     const h = drive({ input: { maasStatus: S.ALLOCATED }, script: { deployMachine: ["hang"] } });
     await flush();
-    expect(h.actor.getSnapshot().matches({ deploying: { slotted: { working: "requesting" } } })).toBe(true);
+    // The deploy request is in flight (not answered yet): one call, the host reports deploying.
+    expect(h.actorsCalled()).toEqual(["deployMachine"]);
+    expect(h.fakes.hanging).toHaveLength(1);
+    expect(h.phases().at(-1)).toBe("deploying");
     await h.status(S.DEPLOYING);
     await h.status(S.DEPLOYED);
     expect(top(h.actor)).toBe("inService");
@@ -310,8 +327,12 @@ describe("hostMachine with fake actors", () => {
     await flush();
     await h.status(S.FAILED_COMMISSIONING); // late duplicate of attempt 1's failure
     await h.status(S.FAILED_COMMISSIONING);
-    expect(h.actor.getSnapshot().matches({ commissioning: { slotted: { working: "waiting" } } })).toBe(true);
+    // Attempt 2 still waits for MAAS: no back-off started, so no third commission request comes.
     expect(h.actor.getSnapshot().context.failures).toHaveLength(1);
+    h.clock.increment(backoffDelayMs(fastPolicy, 2));
+    await flush();
+    expect(h.actorsCalled()).toEqual(["commissionMachine", "commissionMachine"]);
+    expect(h.actor.getSnapshot().context.attempts.commission).toBe(2);
     await h.status(S.COMMISSIONING);
     await h.status(S.READY);
     expect(top(h.actor)).toBe("deploying");
@@ -321,7 +342,13 @@ describe("hostMachine with fake actors", () => {
     const h = drive({ input: { maasStatus: S.READY }, script: { tagMachine: [{ reject: "socket hang up" }] } });
     await flush();
     expect(h.actor.getSnapshot().context.lastError).toEqual({ phase: "tagging", code: "UNKNOWN_ERROR", message: "socket hang up" });
-    expect(h.actor.getSnapshot().matches({ tagging: "backingOff" })).toBe(true);
+    // Tagging backs off: it is tried again only once the back-off has passed.
+    h.clock.increment(backoffDelayMs(fastPolicy, 1) - 1);
+    await flush();
+    expect(h.actorsCalled()).toEqual(["tagMachine"]);
+    h.clock.increment(1);
+    await flush();
+    expect(h.actorsCalled().slice(0, 2)).toEqual(["tagMachine", "tagMachine"]);
     expect(describeError(new Error("x"))).toEqual({ code: "UNKNOWN_ERROR", message: "x" });
     expect(describeError({ code: "MAAS_CONFLICT", message: "m" })).toEqual({ code: "MAAS_CONFLICT", message: "m" });
   });
