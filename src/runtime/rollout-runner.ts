@@ -1,12 +1,10 @@
 /**
  * The orchestrator runtime: it runs one host actor per machine and the rollout controller,
- * glues them through their emitted events, and feeds MAAS status changes from the observer
- * to the hosts. The machines stay pure; every effect happens here or in host-actors.ts.
- * Its parts, one file each: rollout-open.ts (finding or planning the rollout, the reads a
- * start makes), resume.ts (the resume point from the hosts' records), host-persistence.ts
- * (saving snapshots), progress.ts (the tally), rollout-lifecycle.ts (the run's state as the
- * rollout machine reports it), region-catchup.ts and region-plan.ts (a region away at the
- * start: its hosts held, or planned, until it answers), plan-prepare.ts, host-policy.ts.
+ * glues them through their emitted events, and feeds MAAS status changes to the hosts. The
+ * machines stay pure; every effect happens here or in host-actors.ts. Over 600 lines because
+ * that glue (a handler per emitted event) is kept in one place, so a host's path reads in one
+ * file. Its parts: rollout-open.ts (the rollout found or planned), resume.ts, host-persistence.ts,
+ * progress.ts, rollout-lifecycle.ts, region-catchup.ts, region-plan.ts, plan-prepare.ts.
  */
 import { createActor, type Actor } from "xstate";
 import type { Logger } from "pino";
