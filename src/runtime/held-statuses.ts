@@ -5,10 +5,9 @@
  *
  * A status in STATUSES_THAT_MOVE_A_HOST (state-machines/host.ts: the statuses its
  * MAAS_STATUS guards name) is sent at once. Any other is held: the latest one per host is
- * sent before every other event the runner sends the host (`send`), before the results of
- * its steps that lead to a decision (host-actors.ts, `beforeResult`: all but the MAAS
- * operations' requests, whose results lead only to `waiting` or a failed attempt) and before
- * each of its delays fires (the actor's clock, `clockFor`). So every decision the host takes reads the status MAAS reports
+ * sent before every other event the runner sends the host (`send`), before each of its
+ * steps' results (host-actors.ts, `beforeResult`) and before each of its delays fires (the
+ * actor's clock, `clockFor`). So every decision the host takes reads the status MAAS reports
  * now, as when every status was an event; meanwhile its record reads the held one (`held`).
  */
 import type { Actor } from "xstate";

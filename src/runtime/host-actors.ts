@@ -225,17 +225,8 @@ export function createHostActors(deps: HostActorDeps) {
         deps.beforeResult?.(input.systemId);
       }
     });
-  /**
-   * The request of a MAAS operation (commission, deploy, release): its result leads the host
-   * only to `waiting` (done) or to `failedAttempt` → `backingOff` / `quarantining` (rejected),
-   * and none of those reads the MAAS status before the host's next event or delay, which are
-   * told the held status themselves (held-statuses.ts). So its result goes without it: the
-   * Commissioning or Deploying its own answer reports is then superseded by Ready or Deployed
-   * and never costs the host a step of its own.
-   */
-  const request = <I extends { systemId: string }>(run: (args: { input: I; signal: AbortSignal }) => Promise<void>) => fromPromise<void, I>(run);
   return {
-    commissionMachine: request<{ systemId: string; recommission?: true }>(async ({ input }) => {
+    commissionMachine: step<void, { systemId: string; recommission?: true }>(async ({ input }) => {
       // A re-commissioning starts from Ready, so only Commissioning or Testing shows that it
       // began; a Ready machine found after a crash is commissioned again rather than skipped.
       const proof = input.recommission ? (m: MachineState) => tookEffect("commission", m, { me: deps.me }) : undefined;
@@ -272,7 +263,7 @@ export function createHostActors(deps: HostActorDeps) {
         deps.maas.allocate({ system_id: input.systemId, agent_name: deps.agentName, comment: "metalwave rollout" }),
       );
     }),
-    deployMachine: request<{ systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
+    deployMachine: step<void, { systemId: string; hostname: string; roles: readonly string[] }>(async ({ input }) => {
       const userData = renderUserData({
         hostname: input.hostname,
         systemId: input.systemId,
@@ -286,7 +277,7 @@ export function createHostActors(deps: HostActorDeps) {
       );
     }),
     // XState aborts `signal` when it stops this actor (an abort of the host or the rollout): the removal stops at its next command or wait.
-    releaseMachine: request<{ systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input, signal }) => {
+    releaseMachine: step<void, { systemId: string; erase: EraseMode; leave?: boolean }>(async ({ input, signal }) => {
       if (input.leave) {
         try {
           await deps.leave(input.systemId, signal);
