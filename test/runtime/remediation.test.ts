@@ -151,7 +151,7 @@ describe("remediation", () => {
     expect(events).not.toContain("markedFixed");
     expect(events).not.toContain("markFixedFailed");
     const to = deps.store.journal(r.rollout!.rolloutId, { kind: "transition", systemId: flaky.systemId }).map((j) => (j.data as { to?: string }).to);
-    expect(to).toEqual(["enlisted", "commissioning", "tagging", "allocating", "deploying", "deployed", "layering", "inService"]);
+    expect(to).toEqual(["enlisted", "commissioning", "tagging", "allocating", "deploying", "deployed", "inService"]);
     const after = await maas.readMachine(flaky.systemId);
     expect(after.commissioning_status).toBe(2);
     expect(after.tag_names).toContain("compute");
