@@ -42,6 +42,17 @@ const journalOf = (s: Store, id: string): Entry[] => s.journal(id).map((e) => ({
 const events = (s: Store, id: string, event: string) => journalOf(s, id).filter((e) => e.data["event"] === event);
 const inService = (s: Store, id: string, region: string) => s.loadHosts(id).filter((h) => regionOfKey(h.systemId) === region && h.outcome === "inService").length;
 
+/** The run completed, region b was planned late (once), and every machine of both regions was deployed exactly once. */
+function expectBPlannedLateAndAllDeployedOnce(summary: RolloutProgress, id: string): void {
+  expect(summary.state).toBe("completed");
+  expect(summary.byOutcome.inService).toBe(2 * PER_REGION);
+  expect(events(store!, id, "regionPlanned").map((e) => e.data["region"])).toEqual(["b"]);
+  NAMES.forEach((_, i) => {
+    const machines = sims[i]!.stats().machines ?? [];
+    expect(machines.map((m) => m.deployed)).toEqual(machines.map(() => 1));
+  });
+}
+
 /** A rollout started with region b away, stopped (as a kill leaves it) once a's canary is in service. */
 async function stoppedWithBAway() {
   const { clients, port } = await twoRegions();
@@ -113,27 +124,13 @@ describe("a new rollout with a region away", () => {
     await until("every host of region a in service", () => inService(store!, id, "a") === PER_REGION);
     expect(ended).toBe(false);
     await b.comeBack();
-    const summary = await running;
-    expect(summary.state).toBe("completed");
-    expect(summary.byOutcome.inService).toBe(2 * PER_REGION);
-    expect(events(store!, id, "regionPlanned").map((e) => e.data["region"])).toEqual(["b"]);
-    NAMES.forEach((_, i) => {
-      const machines = sims[i]!.stats().machines ?? [];
-      expect(machines.map((m) => m.deployed)).toEqual(machines.map(() => 1));
-    });
+    expectBPlannedLateAndAllDeployedOnce(await running, id);
   }, 120_000);
 
   it("resumed once the region is back, plans it at the start of the resume", async () => {
     const { b, deps, port, id } = await stoppedWithBAway();
     await b.comeBack();
 
-    const summary = await new RolloutRunner({ ...deps, maas: port() }).run({ resume: true });
-    expect(summary.state).toBe("completed");
-    expect(summary.byOutcome.inService).toBe(2 * PER_REGION);
-    expect(events(store!, id, "regionPlanned").map((e) => e.data["region"])).toEqual(["b"]);
-    NAMES.forEach((_, i) => {
-      const machines = sims[i]!.stats().machines ?? [];
-      expect(machines.map((m) => m.deployed)).toEqual(machines.map(() => 1));
-    });
+    expectBPlannedLateAndAllDeployedOnce(await new RolloutRunner({ ...deps, maas: port() }).run({ resume: true }), id);
   }, 120_000);
 });
