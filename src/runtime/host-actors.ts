@@ -15,7 +15,7 @@ import { fromPromise } from "xstate";
 import type { Logger } from "pino";
 import type { MaasPort, MachineState } from "../maas/port.ts";
 import { MaasError } from "../maas/errors.ts";
-import { NodeStatus, type NodeStatusCode } from "../model/maas/status.ts";
+import { NodeStatus, STATUS_LABEL, type NodeStatusCode } from "../model/maas/status.ts";
 import { commissionedSince, tookEffect, type ReconciledOp } from "../model/maas/reconcile.ts";
 import type { StatusObserver } from "./observer.ts";
 import type { TagBatcher } from "./tag-batcher.ts";
@@ -128,13 +128,21 @@ function asStepError(op: string, systemId: string, e: unknown): HostStepError {
  * again), and how a read-back judges the request by it.
  */
 interface CallEvidence {
-  before: () => Record<string, unknown>;
+  before: () => Promise<Record<string, unknown>>;
   tookEffectSince: (params: unknown, m: MachineState) => boolean;
 }
 
 function commissionEvidence(deps: HostActorDeps, systemId: string): CallEvidence {
   return {
-    before: () => ({ commissioningResultId: deps.observer.commissioningResultId(systemId) ?? null }),
+    // The id the observer last saw; when it has seen none (a host restored before the
+    // observer's first read), the machine is read: recording null ("no script set yet") for
+    // an id merely not known would make any existing set look new, and a commission lost in a
+    // crash would pass for one that ran.
+    before: async () => {
+      const seen = deps.observer.commissioningResultId(systemId);
+      const id = seen !== undefined ? seen : (await deps.maas.readMachine(systemId)).current_commissioning_result_id;
+      return id === undefined ? {} : { commissioningResultId: id };
+    },
     tookEffectSince: commissionedSinceIntent,
   };
 }
@@ -192,7 +200,7 @@ async function guardedCall(
       return m.status;
     }
   }
-  const callId = await deps.calls.begin(systemId, op, evidence?.before());
+  const callId = await deps.calls.begin(systemId, op, evidence ? await evidence.before() : undefined);
   try {
     const m = await send();
     deps.calls.end(callId, "ok");
@@ -230,7 +238,13 @@ export function createHostActors(deps: HostActorDeps) {
       // A re-commissioning starts from Ready, so only Commissioning or Testing shows that it
       // began; a Ready machine found after a crash is commissioned again rather than skipped.
       const proof = input.recommission ? (m: MachineState) => tookEffect("commission", m, { me: deps.me }) : undefined;
-      await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof, commissionEvidence(deps, input.systemId));
+      const status = await guardedCall(deps, "commission", input.systemId, () => deps.maas.commission(input.systemId), proof, commissionEvidence(deps, input.systemId));
+      // A commission an earlier process sent that ran and failed while it was down (its script
+      // set proves it ran): the machine is back in the failed status the host already holds, so
+      // no status change will ever tell the host; the attempt ended, and failed, here.
+      if (status === NodeStatus.FAILED_COMMISSIONING || status === NodeStatus.FAILED_TESTING) {
+        throw new HostStepError("MAAS_FAILED_STATUS", `commission ${input.systemId}: the commissioning sent before the restart ran and failed: MAAS reports "${STATUS_LABEL[status]}"`);
+      }
     }),
     tagMachine: step<void, { systemId: string; roles: readonly string[]; recheck?: RoleRecheck }>(async ({ input }) => {
       try {

@@ -75,10 +75,24 @@ async function crashedMidRetry(sendBeforeCrash: boolean): Promise<{ id: string; 
   return { id, rollout, callId, commissionsBefore: sim.region.bySystemId.get(id)!.counts.commissioned };
 }
 
-async function resumeCommission(id: string, rollout: string): Promise<void> {
+/** The commission step's end: "sent" when it resolved, else the code it failed with. */
+async function stepEnd(run: Promise<unknown>): Promise<string> {
+  return run.then(
+    () => "sent",
+    (e: unknown) => (e as { code?: string }).code ?? String(e),
+  );
+}
+
+/**
+ * A commission that ran and failed while metalwave was down leaves the machine in the failed
+ * status the host already holds: no status change will tell the host, so the step itself
+ * ends the attempt as failed (else the host waits for a change that never comes: a resumed
+ * rollout that never ended, fleet-1000 and crash-remediation in CI).
+ */
+async function resumeCommission(id: string, rollout: string): Promise<string> {
   const calls = new CallJournal(store!, rollout);
   const actors = createHostActors(depsFor(r!.client, calls, () => undefined));
-  await toPromise(createActor(actors.commissionMachine, { input: { systemId: id } }).start());
+  return stepEnd(toPromise(createActor(actors.commissionMachine, { input: { systemId: id } }).start()));
 }
 
 describe("a commission retry a crash left unknown", () => {
@@ -98,7 +112,7 @@ describe("a commission retry a crash left unknown", () => {
 
   it("that ran and failed while metalwave was down is reconciled as taken, and not sent again", async () => {
     const { id, rollout, callId, commissionsBefore } = await crashedMidRetry(true);
-    await resumeCommission(id, rollout);
+    expect(await resumeCommission(id, rollout)).toBe("MAAS_FAILED_STATUS");
     expect(r!.sim.region.bySystemId.get(id)!.counts.commissioned).toBe(commissionsBefore);
     expect(store!.openCalls(rollout)).toEqual([]);
     const ended = store!.journal(rollout).filter((e) => e.kind === "maas_call").map((e) => e.data as { callId?: number; outcome?: string; event?: string });
@@ -110,22 +124,22 @@ describe("a commission retry a crash left unknown", () => {
   // and the host sends it again (crash-remediation: a host meant to be quarantined came back).
   it("is judged the same when the resuming runner settles the open calls before the hosts start, and the restored host does not send it again", async () => {
     /** As the runner resumes: every open call settled by reading its machine, then the restored host's first request. */
-    const resumeAsRunner = async (id: string, rollout: string, callId: number): Promise<boolean> => {
+    const resumeAsRunner = async (id: string, rollout: string, callId: number): Promise<{ taken: boolean; end: string }> => {
       const calls = new CallJournal(store!, rollout);
       const taken = unknownCallTookEffect("commission", await r!.client.readMachine(id), "admin", calls.paramsOf(callId));
       calls.reconciled(callId, taken);
       let first = true;
       const deps = { ...depsFor(r!.client, calls, () => undefined), restoredFirstCall: () => first && !(first = false) };
-      await toPromise(createActor(createHostActors(deps).commissionMachine, { input: { systemId: id } }).start());
-      return taken;
+      const end = await stepEnd(toPromise(createActor(createHostActors(deps).commissionMachine, { input: { systemId: id } }).start()));
+      return { taken, end };
     };
     const ran = await crashedMidRetry(true);
-    expect(await resumeAsRunner(ran.id, ran.rollout, ran.callId)).toBe(true);
+    expect(await resumeAsRunner(ran.id, ran.rollout, ran.callId)).toEqual({ taken: true, end: "MAAS_FAILED_STATUS" });
     expect(r!.sim.region.bySystemId.get(ran.id)!.counts.commissioned).toBe(ran.commissionsBefore);
     store?.close();
     await r?.close();
     const lost = await crashedMidRetry(false);
-    expect(await resumeAsRunner(lost.id, lost.rollout, lost.callId)).toBe(false);
+    expect(await resumeAsRunner(lost.id, lost.rollout, lost.callId)).toEqual({ taken: false, end: "sent" });
     expect(r!.sim.region.bySystemId.get(lost.id)!.counts.commissioned).toBe(lost.commissionsBefore + 1);
   });
 
@@ -133,5 +147,26 @@ describe("a commission retry a crash left unknown", () => {
     const { id, rollout, commissionsBefore } = await crashedMidRetry(false);
     await resumeCommission(id, rollout);
     expect(r!.sim.region.bySystemId.get(id)!.counts.commissioned).toBe(commissionsBefore + 1);
+  });
+
+  // A host restored before the observer's first read has no script set id to record: recording
+  // null ("none yet") would make the machine's existing set look new after any crash, and a
+  // retry lost before it reached MAAS would pass for one that ran (fleet-1000: a host left
+  // waiting forever). The step reads the machine for the id instead.
+  it("records the machine's script set read from MAAS when the observer has seen none, so a lost retry is not taken for one that ran", async () => {
+    r = await rig({ faults: `commission.fail@${HOST}=1` });
+    const id = r.sid(HOST);
+    await r.client.commission(id);
+    r.sim.advance(10 * MINUTE);
+    const failed = await r.client.readMachine(id);
+    expect(failed.current_commissioning_result_id).toEqual(expect.any(Number));
+    store = openStore(":memory:");
+    const rollout = store.createRollout({ hosts: [] }).id;
+    const calls = new CallJournal(store, rollout);
+    expect(await stepEnd(toPromise(createActor(createHostActors(depsFor(r.client, calls, () => undefined)).commissionMachine, { input: { systemId: id } }).start()))).toBe("sent");
+    const begun = store.journal(rollout).filter((e) => e.kind === "maas_call").map((e) => e.data as { event?: string; params?: unknown }).filter((d) => d.event === "begin");
+    expect(begun).toEqual([expect.objectContaining({ params: { commissioningResultId: failed.current_commissioning_result_id } })]);
+    // Judged by that record, the machine as it was before the request proves nothing ran.
+    expect(unknownCallTookEffect("commission", failed, "admin", begun[0]!.params)).toBe(false);
   });
 });
