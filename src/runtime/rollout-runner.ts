@@ -345,10 +345,13 @@ export class RolloutRunner {
     // What MAAS says now first, so the host decides on it and not on the status it
     // had saved; then RESTORED, because timers do not survive a snapshot.
     const now = this.knownStatus.get(h.systemId);
+    // A host that MAAS's status settles at once (Deployed, say) stops right there: nothing more
+    // is sent to it (issue 10: nothing sends to a stopped actor).
+    const live = () => actor.getSnapshot().status === "active";
     if (now !== undefined && now !== actor.getSnapshot().context.maasStatus) actor.send({ type: "MAAS_STATUS", status: now });
-    actor.send({ type: "RESTORED" });
+    if (live()) actor.send({ type: "RESTORED" });
     // What the rebuilt rollout is: a held retry goes on once it runs, waits while it is paused.
-    actor.send({ type: this.rollout.getSnapshot().value === "paused" ? "ROLLOUT_PAUSED" : "ROLLOUT_RESUMED" });
+    if (live()) actor.send({ type: this.rollout.getSnapshot().value === "paused" ? "ROLLOUT_PAUSED" : "ROLLOUT_RESUMED" });
     if (isRetryHeld(actor.getSnapshot().value)) this.held.add(h.systemId);
   }
 
