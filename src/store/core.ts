@@ -140,12 +140,16 @@ export class StoreCore {
     let result: T;
     try {
       this.guard?.fence(this.sql);
-      // Many rows go in one statement: on PostgreSQL each statement is a round trip to the
-      // server; on SQLite each is a call into the driver with its own binding and reset.
-      const split = this.sql.backend === "postgres" ? chunks : sqliteChunks;
-      for (const rows of split([...hosts.values()])) this.sql.run(multiRow(HOST_UPSERT, rows.length), rows.flat());
-      for (const p of callEnds) this.sql.run(CALL_END_IF_OPEN, p);
-      for (const rows of split(journal)) this.sql.run(multiRow(JOURNAL_INSERT, rows.length), rows.flat());
+      if (this.sql.backend === "postgres") {
+        // Each statement is a round trip to the server: many rows go in one statement.
+        for (const rows of chunks([...hosts.values()], ROWS_PER_STATEMENT)) this.sql.run(multiRow(HOST_UPSERT, rows.length), rows.flat());
+        for (const p of callEnds) this.sql.run(CALL_END_IF_OPEN, p);
+        for (const rows of chunks(journal, ROWS_PER_STATEMENT)) this.sql.run(multiRow(JOURNAL_INSERT, rows.length), rows.flat());
+      } else {
+        for (const p of hosts.values()) this.sql.run(HOST_UPSERT, p);
+        for (const p of callEnds) this.sql.run(CALL_END_IF_OPEN, p);
+        for (const p of journal) this.sql.run(JOURNAL_INSERT, p);
+      }
       result = fn();
       this.sql.commit();
     } catch (e) {
@@ -273,26 +277,8 @@ export class StoreCore {
 /** Rows of a buffered flush sent in one statement on PostgreSQL (host rows have 11 parameters: well below its 65,535). */
 const ROWS_PER_STATEMENT = 500;
 
-function* chunks<T>(items: readonly T[]): Generator<T[]> {
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) yield items.slice(i, i + ROWS_PER_STATEMENT);
-}
-
-/** Rows of a buffered flush in one SQLite statement at most (host rows: 12 parameters, far below SQLite's 32,766). */
-const SQLITE_ROWS_PER_STATEMENT = 64;
-
-/**
- * SQLite's chunks: SQLITE_ROWS_PER_STATEMENT rows at a time, the rest in power-of-two
- * pieces (32, 16, ..., 1), so a statement kind has at most seven shapes in the
- * connection's cache of prepared statements whatever the flush's size.
- */
-function* sqliteChunks<T>(items: readonly T[]): Generator<T[]> {
-  let i = 0;
-  for (let size = SQLITE_ROWS_PER_STATEMENT; size >= 1; size >>= 1) {
-    while (items.length - i >= size && (size === SQLITE_ROWS_PER_STATEMENT || items.length - i < 2 * size)) {
-      yield items.slice(i, i + size);
-      i += size;
-    }
-  }
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
 /** `INSERT ... VALUES (?, ...)` with its one row of placeholders repeated `n` times (the rest of the statement kept). */

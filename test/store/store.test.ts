@@ -495,24 +495,6 @@ describe.each(BACKENDS)("on %s", (backend) => {
       s.close();
       expect(committedHosts()).toHaveLength(6);
     });
-
-    it("flushes a large buffer (rows written many to a statement) with every row, journal lines in order, each host's newest record", () => {
-      const s = t.open({ writeBehindMs: 60_000, writeBehindMaxOps: 10_000 });
-      s.createRollout({}, { id: "r1" });
-      // 141 = 64 + 64 + 8 + 4 + 1: every piece size of a SQLite flush.
-      const ids = Array.from({ length: 141 }, (_, i) => `h${i}`);
-      for (const id of ids) s.saveHost("r1", host(id, { phase: "commissioning" }));
-      for (const id of ids) s.saveHost("r1", host(id, { phase: "deploying" }));
-      for (const [i, id] of ids.entries()) s.appendJournal({ rolloutId: "r1", systemId: id, kind: "transition", data: { i } });
-      s.flush();
-      const rows = committedHosts();
-      expect(rows.map((h) => h.system_id).sort()).toEqual([...ids].sort());
-      expect(new Set(ids.map((id) => s.getHost("r1", id)?.phase))).toEqual(new Set(["deploying"]));
-      const lines = s.journal("r1", { kind: "transition" });
-      expect(lines.map((l) => l.data)).toEqual(ids.map((_, i) => ({ i })));
-      expect(lines.map((l) => l.systemId)).toEqual(ids);
-      s.close();
-    });
   });
 
   describe("store: transactions", () => {
