@@ -11,7 +11,7 @@
 import type { Logger } from "pino";
 import type { MaasPort, MachineState } from "../maas/port.ts";
 import { systemClock, type Clock } from "../clock.ts";
-import { isStatusCode, statusFromLabel, type NodeStatusCode } from "../model/maas/status.ts";
+import { NodeStatus, isStatusCode, statusFromLabel, type NodeStatusCode } from "../model/maas/status.ts";
 
 export interface StatusChange {
   systemId: string;
@@ -132,7 +132,11 @@ export class StatusObserver {
    * changed id proves the request was taken (src/runtime/host-actors.ts).
    */
   commissioningResultId(systemId: string): number | null | undefined {
-    return this.watched.get(systemId)?.commissioningResultId;
+    const w = this.watched.get(systemId);
+    if (w?.commissioningResultId !== undefined) return w.commissioningResultId;
+    // A New machine was never commissioned, so it has no script set yet (MAAS answers null
+    // until the first commissioning: src/maasserver/api/nodes.py current_commissioning_result_id).
+    return w?.status === NodeStatus.NEW ? null : undefined;
   }
 
   /** Asks for a confirming read of this machine on the next tick (e.g. after a request of ours). */
